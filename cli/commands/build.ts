@@ -1,0 +1,74 @@
+/** `p2pgen build`: generate into the output folder, keep the lock, optionally watch. */
+import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { generate, LOCK_FILE_NAME, type GeneratedFile } from '../generate.js';
+import { parseLock, type LockFile } from '../model/lock-file.js';
+import { ContractDiagnosticsError, formatDiagnostic } from '../diagnostics.js';
+
+export interface BuildArgs {
+  contractsDir: string;
+  out: string;
+  watch?: boolean;
+}
+
+export interface Output {
+  log(text: string): void;
+  error(text: string): void;
+}
+
+export function readLock(contractsDir: string): LockFile | undefined {
+  const path = join(resolve(contractsDir), LOCK_FILE_NAME);
+  return existsSync(path) ? parseLock(readFileSync(path, 'utf8'), path) : undefined;
+}
+
+/** Writes files whose content changed; returns the paths written. */
+export function writeFiles(files: GeneratedFile[]): string[] {
+  const written: string[] = [];
+  for (const file of files) {
+    if (existsSync(file.path) && readFileSync(file.path, 'utf8') === file.content) continue;
+    mkdirSync(dirname(file.path), { recursive: true });
+    writeFileSync(file.path, file.content);
+    written.push(file.path);
+  }
+  return written;
+}
+
+/** One build; returns the exit code (0 ok, 1 contract errors). */
+export async function buildOnce(args: BuildArgs, out: Output): Promise<number> {
+  const started = performance.now();
+  try {
+    const result = await generate({ contractsDir: args.contractsDir, outDir: args.out, lock: readLock(args.contractsDir) });
+    const written = writeFiles(result.files);
+    const actions = result.model.controllers.reduce((n, c) => n + c.actions.length, 0);
+    const ms = Math.round(performance.now() - started);
+    out.log(
+      `p2pgen: ${result.model.controllers.length} controllers, ${actions} actions, ${result.model.messages.length} messages -> ${relative(process.cwd(), resolve(args.out)) || '.'} ` +
+        `(${written.length === 0 ? 'unchanged' : `${written.length} file${written.length === 1 ? '' : 's'} written`}, ${ms} ms)`,
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof ContractDiagnosticsError) {
+      for (const d of error.diagnostics) out.error(formatDiagnostic(d));
+      out.error(`p2pgen: ${error.diagnostics.length} error${error.diagnostics.length === 1 ? '' : 's'}; nothing was written`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+/** Builds, then rebuilds whenever a contract changes (until the process is stopped). */
+export async function buildAndWatch(args: BuildArgs, out: Output): Promise<void> {
+  await buildOnce(args, out);
+  const contractsDir = resolve(args.contractsDir);
+  const outDir = resolve(args.out);
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+  watch(contractsDir, { recursive: true }, (_event, file) => {
+    if (!file || !String(file).endsWith('.ts') || resolve(contractsDir, String(file)).startsWith(outDir)) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      running = running.then(() => buildOnce(args, out));
+    }, 100);
+  });
+  out.log(`p2pgen: watching ${relative(process.cwd(), contractsDir) || '.'} for changes`);
+}

@@ -1,0 +1,164 @@
+/**
+ * Emits the contracts as one proto3 file: a service per controller, an rpc per action (`stream`
+ * for Observable results), a message per entity and per action request/response, enums,
+ * oneofs, maps, structural wrappers, and `reserved` for numbers that must never come back.
+ */
+import type { ContractModel, EnumModel, FieldModel, MessageModel, TypeRef, UnionModel } from '../model/contract-model.js';
+import {
+  collectWrappers,
+  entryName,
+  fieldShape,
+  isProtoMapKey,
+  NULL_VALUE,
+  protoValueType,
+} from './wire-shape.js';
+import { screamingSnake } from '../naming.js';
+
+export interface ProtoEmitOptions {
+  /** The comment lines at the top (generator, sources, how to regenerate). */
+  header: string[];
+}
+
+export function emitProto(model: ContractModel, options: ProtoEmitOptions): string {
+  const out: string[] = [];
+  const line = (text = '') => out.push(text);
+  for (const h of options.header) line(`// ${h}`);
+  line();
+  line('syntax = "proto3";');
+  line();
+  line(`package ${model.protoPackage};`);
+  line();
+  const text = JSON.stringify(model);
+  const imports: string[] = [];
+  if (text.includes('"kind":"date"')) imports.push('google/protobuf/timestamp.proto');
+  if (model.messages.some((m) => m.fields.some((f) => f.optional && f.nullable))) imports.push('google/protobuf/struct.proto');
+  for (const i of imports) line(`import "${i}";`);
+  if (imports.length > 0) line();
+
+  for (const controller of model.controllers) {
+    line(`// ${controller.path} (${controller.file})`);
+    line(`service ${controller.className} {`);
+    for (const action of controller.actions) {
+      const stream = action.kind === 'stream' ? 'stream ' : '';
+      line(`  rpc ${action.name}(${action.request}) returns (${stream}${action.response});`);
+    }
+    line('}');
+    line();
+  }
+  for (const message of model.messages) emitMessage(message, line);
+  for (const union of model.unions) emitUnion(union, line);
+  for (const [name, type] of collectWrappers(model)) emitWrapper(name, type, line);
+  for (const e of model.enums) emitEnum(e, line);
+  while (out[out.length - 1] === '') out.pop();
+  return out.join('\n') + '\n';
+}
+
+type Line = (text?: string) => void;
+
+function describeOrigin(message: MessageModel): string | undefined {
+  switch (message.origin.kind) {
+    case 'class':
+      return `class ${message.origin.tsName} (${message.origin.file})`;
+    case 'interface':
+      return `type ${message.origin.tsName} (${message.origin.file})`;
+    case 'request':
+      return `arguments of ${message.origin.controller} ${message.origin.action}`;
+    case 'response':
+      return `result of ${message.origin.controller} ${message.origin.action}`;
+    default:
+      return message.source ? `anonymous type at ${message.source.file}:${message.source.line}` : undefined;
+  }
+}
+
+function emitMessage(message: MessageModel, line: Line): void {
+  const origin = describeOrigin(message);
+  if (origin) line(`// ${origin}`);
+  line(`message ${message.name} {`);
+  emitReserved(message.reserved, line);
+  for (const field of message.fields) emitField(field, line);
+  line('}');
+  line();
+}
+
+function emitField(field: FieldModel, line: Line): void {
+  const { type } = field;
+  if (type.kind === 'literal') {
+    line(`  // ${field.name}: always ${JSON.stringify(type.value)} (not on the wire)`);
+    return;
+  }
+  const name = field.protoName;
+  switch (fieldShape(field).kind) {
+    case 'plain':
+      line(`  ${protoValueType(type)} ${name} = ${field.number};`);
+      break;
+    case 'optional':
+      line(`  optional ${protoValueType(type)} ${name} = ${field.number};`);
+      break;
+    case 'repeated':
+      line(`  repeated ${protoValueType((type as Extract<TypeRef, { kind: 'array' }>).element)} ${name} = ${field.number};`);
+      break;
+    case 'map':
+      line(`  ${mapFieldType(type as Extract<TypeRef, { kind: 'map' }>)} ${name} = ${field.number};`);
+      break;
+    case 'wrapped':
+      line(`  ${protoValueType(type)} ${name} = ${field.number};`);
+      break;
+    case 'nullable-oneof':
+      line(`  oneof ${name}_or_null {`);
+      line(`    ${protoValueType(type)} ${name} = ${field.number};`);
+      line(`    ${NULL_VALUE} ${name}_null = ${field.nullNumber};`);
+      line('  }');
+      break;
+  }
+}
+
+function mapFieldType(type: Extract<TypeRef, { kind: 'map' }>): string {
+  return isProtoMapKey(type.key)
+    ? `map<${protoValueType(type.key)}, ${protoValueType(type.value)}>`
+    : `repeated ${entryName(type)}`;
+}
+
+function emitUnion(union: UnionModel, line: Line): void {
+  line(`// union${union.tsName ? ` ${union.tsName} (${union.file})` : ''}: exactly one member is set`);
+  line(`message ${union.name} {`);
+  emitReserved(union.reserved, line);
+  line('  oneof value {');
+  for (const variant of union.variants) line(`    ${protoValueType(variant.type)} ${variant.protoName} = ${variant.number};`);
+  line('  }');
+  line('}');
+  line();
+}
+
+function emitWrapper(name: string, type: TypeRef, line: Line): void {
+  line(`message ${name} {`);
+  if (type.kind === 'map' && name.endsWith('Entry')) {
+    line(`  ${protoValueType(type.key)} key = 1;`);
+    line(`  ${protoValueType(type.value)} value = 2;`);
+  } else if (type.kind === 'array') {
+    line(`  repeated ${protoValueType(type.element)} value = 1;`);
+  } else if (type.kind === 'map') {
+    line(`  ${mapFieldType(type)} value = 1;`);
+  } else if (type.kind === 'nullable') {
+    const inner = type.inner;
+    const optional = inner.kind === 'scalar' || inner.kind === 'enum' ? 'optional ' : '';
+    line(`  // absent: null`);
+    line(`  ${optional}${protoValueType(inner)} value = 1;`);
+  }
+  line('}');
+  line();
+}
+
+function emitEnum(e: EnumModel, line: Line): void {
+  if (e.origin.kind === 'enum') line(`// enum ${e.origin.tsName} (${e.origin.file})`);
+  else line(`// ${e.values.map((v) => JSON.stringify(v.value)).join(' | ')}`);
+  line(`enum ${e.name} {`);
+  line(`  ${screamingSnake(e.name)}_UNSPECIFIED = 0;`);
+  for (const value of e.values) line(`  ${value.protoName} = ${value.number};`);
+  emitReserved(e.reserved, line);
+  line('}');
+  line();
+}
+
+function emitReserved(numbers: number[], line: Line): void {
+  if (numbers.length > 0) line(`  reserved ${numbers.join(', ')};`);
+}

@@ -1,0 +1,46 @@
+/**
+ * The `p2pgen` command line: a thin yargs shell over the generator, the checker and the broker.
+ * Known user errors print as diagnostics with exit code 1; bad usage exits 2.
+ */
+import yargs from 'yargs';
+import { buildAndWatch, buildOnce, type Output } from './commands/build.js';
+import { VERSION } from './version.js';
+
+const console_: Output = {
+  log: (text) => process.stdout.write(text + '\n'),
+  error: (text) => process.stderr.write(text + '\n'),
+};
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const parser = yargs(argv)
+    .scriptName('p2pgen')
+    .version(VERSION)
+    .strict()
+    .demandCommand(1, 'Name a command: build, check or broker.')
+    .command(
+      'build <contractsDir>',
+      'Generate typed proxies, codecs, validators, .proto and manifest from decorated contracts',
+      (y) =>
+        y
+          .positional('contractsDir', { type: 'string', demandOption: true, describe: 'Folder with the contract .ts files' })
+          .option('out', { type: 'string', default: 'generated', describe: 'Output folder' })
+          .option('watch', { type: 'boolean', default: false, describe: 'Rebuild when a contract changes' }),
+      async (args) => {
+        if (args.watch) {
+          await buildAndWatch({ contractsDir: args.contractsDir, out: args.out }, console_);
+          await new Promise(() => undefined);
+        }
+        exitCode = await buildOnce({ contractsDir: args.contractsDir, out: args.out }, console_);
+      },
+    )
+    .fail((message, error) => {
+      if (error) throw error;
+      process.stderr.write(`p2pgen: ${message}\nRun 'p2pgen --help' for usage.\n`);
+      exitCode = 2;
+    })
+    .help()
+    .alias('h', 'help');
+  await parser.parseAsync();
+  return exitCode;
+}

@@ -1,0 +1,54 @@
+/** Name conversions shared by the reader and the emitters. */
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function isProtoIdentifier(name: string): boolean {
+  return identifier.test(name);
+}
+
+/** Splits 'chat-message', 'chatMessage', 'CHAT_MESSAGE', 'Chat message' into lower-case words. */
+function words(text: string): string[] {
+  return text
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .split(/[^A-Za-z0-9]+/)
+    .filter((w) => w.length > 0)
+    .map((w) => w.toLowerCase());
+}
+
+/** 'chat-message' -> 'ChatMessage'; 'ChatMessage' stays. */
+export function pascalCase(text: string): string {
+  const result = words(text)
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join('');
+  return /^[0-9]/.test(result) ? `_${result}` : result;
+}
+
+/** 'DocumentEdit' -> 'DOCUMENT_EDIT'. */
+export function screamingSnake(text: string): string {
+  const result = words(text).join('_').toUpperCase();
+  return result === '' ? 'EMPTY' : /^[0-9]/.test(result) ? `_${result}` : result;
+}
+
+/** 'fileName' -> 'file_name' (used for oneof member names). */
+export function snakeCase(text: string): string {
+  const result = words(text).join('_');
+  return result === '' ? 'empty' : /^[0-9]/.test(result) ? `_${result}` : result;
+}
+
+/** A valid protobuf identifier for a TypeScript property name, kept as close as possible. */
+export function protoFieldName(name: string): string {
+  if (isProtoIdentifier(name)) return name;
+  const replaced = name.replace(/[^A-Za-z0-9_]/g, '_');
+  return /^[0-9]/.test(replaced) ? `_${replaced}` : replaced || '_';
+}
+
+/** 32-bit FNV-1a over the UTF-16 code units: the routing key of a controller path or action name. */
+export function routingKey(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}

@@ -1,0 +1,218 @@
+/**
+ * Reads a contracts folder into the contract model: finds `@rpc.controller(path)` classes and
+ * their `@rpc.action()` methods and maps every type reachable from the action signatures.
+ * Field numbers and fingerprints are left at 0 / '' here; the numbering step fills them in.
+ */
+import { relative } from 'node:path';
+import { Node, type ClassDeclaration, type MethodDeclaration, type SourceFile } from 'ts-morph';
+import {
+  MODEL_VERSION,
+  type ActionModel,
+  type ContractModel,
+  type ControllerModel,
+  type FieldModel,
+  type MessageModel,
+  type SourceRef,
+} from '../model/contract-model.js';
+import { compare, DiagnosticCode, type Diagnostic } from '../diagnostics.js';
+import { isProtoIdentifier, pascalCase, protoFieldName } from '../naming.js';
+import { loadContracts, toPosix } from './load-project.js';
+import { declaredType, TypeMapper } from './type-mapper.js';
+
+export interface ReadOptions {
+  /** Files under this folder are not contracts (the output folder, when it sits inside). */
+  excludeDir?: string;
+  protoPackage?: string;
+}
+
+export interface ReadResult {
+  model: ContractModel;
+  diagnostics: Diagnostic[];
+}
+
+export function readContracts(contractsDir: string, options: ReadOptions = {}): ReadResult {
+  const loaded = loadContracts(contractsDir, options);
+  const empty: ContractModel = {
+    modelVersion: MODEL_VERSION,
+    protoPackage: options.protoPackage ?? 'contracts',
+    sources: [],
+    controllers: [],
+    messages: [],
+    unions: [],
+    enums: [],
+  };
+  if (loaded.diagnostics.length > 0) return { model: empty, diagnostics: loaded.diagnostics };
+
+  const root = loaded.contractsDir;
+  const locate = (node: Node): SourceRef => {
+    const sf = node.getSourceFile();
+    const start = Node.isClassDeclaration(node) || Node.isMethodDeclaration(node) ? nameStart(node) : node.getStart();
+    const { line, column } = sf.getLineAndColumnAtPos(start);
+    return { file: toPosix(relative(root, sf.getFilePath())), line, column };
+  };
+  const contractFiles = new Set(loaded.files);
+  const mapper = new TypeMapper(locate, (node) => contractFiles.has(node.getSourceFile()) || !node.getSourceFile().isInNodeModules());
+  const controllers: ControllerModel[] = [];
+  const paths = new Map<string, SourceRef>();
+
+  for (const file of loaded.files) {
+    for (const cls of controllerClasses(file)) {
+      const controller = readController(cls, mapper, locate);
+      if (!controller) continue;
+      const previous = paths.get(controller.path);
+      if (previous) {
+        mapper.report(
+          { node: cls, path: cls.getName() ?? '' },
+          DiagnosticCode.DuplicateControllerPath,
+          `controller path '${controller.path}' is already used by the controller at ${previous.file}:${previous.line}:${previous.column}`,
+        );
+        continue;
+      }
+      paths.set(controller.path, controller.source);
+      controllers.push(controller);
+    }
+  }
+  if (controllers.length === 0 && mapper.diagnostics.length === 0) {
+    mapper.diagnostics.push({
+      code: DiagnosticCode.NoContracts,
+      message: `no @rpc.controller classes found in ${contractsDir}`,
+    });
+  }
+
+  const model: ContractModel = {
+    ...empty,
+    sources: loaded.files.map((f) => toPosix(relative(root, f.getFilePath()))).sort(compare),
+    controllers: controllers.sort((a, b) => compare(a.path, b.path)),
+    messages: [...mapper.messages.values()].sort((a, b) => compare(a.name, b.name)),
+    unions: [...mapper.unions.values()].sort((a, b) => compare(a.name, b.name)),
+    enums: [...mapper.enums.values()].sort((a, b) => compare(a.name, b.name)),
+  };
+  return { model, diagnostics: mapper.diagnostics };
+}
+
+function nameStart(node: ClassDeclaration | MethodDeclaration): number {
+  return node.getNameNode()?.getStart() ?? node.getStart();
+}
+
+function controllerClasses(file: SourceFile): ClassDeclaration[] {
+  return file.getClasses().filter((cls) => cls.getDecorators().some((d) => d.getFullName() === 'rpc.controller'));
+}
+
+function readController(cls: ClassDeclaration, mapper: TypeMapper, locate: (n: Node) => SourceRef): ControllerModel | undefined {
+  const className = cls.getName() ?? 'AnonymousController';
+  const decorator = cls.getDecorators().find((d) => d.getFullName() === 'rpc.controller')!;
+  const arg = decorator.getArguments()[0];
+  const ctx = { node: decorator, path: className };
+  if (!arg || !Node.isStringLiteral(arg) || arg.getLiteralValue() === '') {
+    mapper.report(ctx, DiagnosticCode.InvalidDecorator, "@rpc.controller needs the path as a string literal, e.g. @rpc.controller('/chat')");
+    return undefined;
+  }
+  if (!cls.isExported()) {
+    mapper.report({ node: cls, path: className }, DiagnosticCode.EntityNotExported, `controller class '${className}' must be exported so generated proxies can name its type`);
+    return undefined;
+  }
+  const source = locate(cls);
+  const controller: ControllerModel = { path: arg.getLiteralValue(), className, file: source.file, actions: [], source };
+  const seen = new Set<string>();
+  for (const method of cls.getMethods()) {
+    if (!method.getDecorators().some((d) => d.getFullName() === 'rpc.action')) continue;
+    const action = readAction(controller, method, mapper, locate);
+    if (!action) continue;
+    if (seen.has(action.name)) continue;
+    seen.add(action.name);
+    controller.actions.push(action);
+  }
+  return controller;
+}
+
+function readAction(
+  controller: ControllerModel,
+  method: MethodDeclaration,
+  mapper: TypeMapper,
+  locate: (n: Node) => SourceRef,
+): ActionModel | undefined {
+  const name = method.getName();
+  const path = `${controller.className}.${name}`;
+  const ctx = { node: method, path };
+  let ok = true;
+  if (!isProtoIdentifier(name)) {
+    mapper.report(ctx, DiagnosticCode.InvalidActionName, `action name '${name}' is not a valid protobuf identifier (letters, digits and _; not starting with a digit)`);
+    ok = false;
+  }
+  if (method.getOverloads().length > 0) {
+    mapper.report(ctx, DiagnosticCode.OverloadedAction, 'overloaded actions cannot be mapped: give each signature its own action');
+    ok = false;
+  }
+  if (method.getTypeParameters().length > 0) {
+    mapper.report(ctx, DiagnosticCode.UnresolvedGeneric, `generic action '${name}<${method.getTypeParameters().map((p) => p.getName()).join(', ')}>' cannot be mapped: actions need concrete types`);
+    ok = false;
+  }
+  if (method.isStatic()) {
+    mapper.report(ctx, DiagnosticCode.InvalidDecorator, 'static methods cannot be actions');
+    ok = false;
+  }
+  if (!ok) return undefined;
+
+  const owner = `${controller.className}${pascalCase(name)}`;
+  const params: FieldModel[] = [];
+  method.getParameters().forEach((param, index) => {
+    const nameNode = param.getNameNode();
+    const paramName = Node.isIdentifier(nameNode) ? nameNode.getText() : `arg${index}`;
+    const paramCtx = { node: param, path: `${path}(${paramName})`, owner: `${owner}${pascalCase(paramName)}` };
+    if (param.isRestParameter()) {
+      mapper.report(paramCtx, DiagnosticCode.UnsupportedType, 'rest parameters cannot be mapped: take an array instead');
+      return;
+    }
+    const optional = param.isOptional();
+    const type = declaredType(param, optional) ?? param.getType();
+    const mapped = mapper.mapField(type, paramCtx, optional);
+    if (mapped) params.push({ name: paramName, protoName: protoFieldName(paramName), number: 0, ...mapped, source: locate(param) });
+  });
+
+  const returnCtx = { node: method, path: `${path}:return`, owner: `${owner}Result` };
+  const { type: resultType, kind } = unwrapResult(method);
+  let result: FieldModel | undefined;
+  if (resultType && !isVoidLike(resultType)) {
+    const mapped = mapper.mapField(resultType, kind === 'stream' ? { ...returnCtx, owner: `${owner}Item` } : returnCtx);
+    if (!mapped) return undefined;
+    result = { name: 'value', protoName: 'value', number: 0, ...mapped };
+  }
+
+  const source = locate(method);
+  const request: MessageModel = {
+    name: `${owner}Request`,
+    origin: { kind: 'request', controller: controller.path, action: name },
+    fields: params,
+    reserved: [],
+    source,
+  };
+  const response: MessageModel = {
+    name: `${owner}Response`,
+    origin: { kind: 'response', controller: controller.path, action: name },
+    fields: result ? [result] : [],
+    reserved: [],
+    source,
+  };
+  for (const message of [request, response]) {
+    if (mapper.messages.has(message.name)) {
+      mapper.report(ctx, DiagnosticCode.NameCollision, `the generated message name '${message.name}' is already taken by a contract type`);
+      return undefined;
+    }
+    mapper.messages.set(message.name, message);
+  }
+  return { name, kind, request: request.name, response: response.name, fingerprint: '', source };
+}
+
+/** `Promise<T>` gives T; `Observable<T>` (or a Promise of one) makes a stream of T. */
+function unwrapResult(method: MethodDeclaration): { type: import('ts-morph').Type | undefined; kind: 'unary' | 'stream' } {
+  let type = method.getReturnType();
+  if (type.getSymbol()?.getName() === 'Promise') type = type.getTypeArguments()[0] ?? type;
+  if (type.getSymbol()?.getName() === 'Observable') {
+    return { type: type.getTypeArguments()[0], kind: 'stream' };
+  }
+  return { type, kind: 'unary' };
+}
+
+function isVoidLike(type: import('ts-morph').Type): boolean {
+  return type.isVoid() || type.isUndefined();
+}

@@ -1,0 +1,105 @@
+/**
+ * Loads a contracts folder into a ts-morph project: every `.ts` file in it (and what those
+ * import), with `p2pgen` resolved to this generator's own runtime so the contract types and
+ * brands always mean what this generator expects.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Project, ts, type SourceFile } from 'ts-morph';
+import { DiagnosticCode, type Diagnostic } from '../diagnostics.js';
+
+export interface LoadedContracts {
+  project: Project;
+  contractsDir: string;
+  /** The contract files themselves (not what they import), sorted by relative path. */
+  files: SourceFile[];
+  diagnostics: Diagnostic[];
+}
+
+/** The runtime entry this generator belongs to: `runtime/index.ts` from source, `dist/runtime/index.d.ts` when built. */
+function runtimeEntry(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const candidate of ['../../runtime/index.ts', '../../runtime/index.d.ts']) {
+    const path = resolve(here, candidate);
+    if (existsSync(path)) return path;
+  }
+  throw new Error(`p2pgen: cannot find its runtime next to ${here}`);
+}
+
+const skippedDirs = new Set(['node_modules', '.git', 'dist']);
+
+function listContractFiles(dir: string, exclude: string | undefined): string[] {
+  const found: string[] = [];
+  const walk = (current: string) => {
+    for (const entry of readdirSync(current, { withFileTypes: true })) {
+      const path = join(current, entry.name);
+      if (entry.isDirectory()) {
+        if (!skippedDirs.has(entry.name) && !entry.name.startsWith('.') && path !== exclude) walk(path);
+      } else if (
+        entry.isFile() &&
+        entry.name.endsWith('.ts') &&
+        !entry.name.endsWith('.d.ts') &&
+        !/\.(test|spec)\.ts$/.test(entry.name)
+      ) {
+        found.push(path);
+      }
+    }
+  };
+  walk(dir);
+  return found.sort();
+}
+
+export function toPosix(path: string): string {
+  return sep === '/' ? path : path.split(sep).join('/');
+}
+
+export function loadContracts(contractsDirArg: string, options: { excludeDir?: string } = {}): LoadedContracts {
+  const contractsDir = resolve(contractsDirArg);
+  const diagnostics: Diagnostic[] = [];
+  const project = new Project({
+    skipAddingFilesFromTsConfig: true,
+    compilerOptions: {
+      strict: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      skipLibCheck: true,
+      noEmit: true,
+      types: [],
+      paths: { p2pgen: [runtimeEntry()] },
+    },
+  });
+  if (!existsSync(contractsDir) || !statSync(contractsDir).isDirectory()) {
+    diagnostics.push({
+      code: DiagnosticCode.FolderNotFound,
+      message: `contracts folder not found: ${contractsDirArg}`,
+    });
+    return { project, contractsDir, files: [], diagnostics };
+  }
+  const paths = listContractFiles(contractsDir, options.excludeDir && resolve(options.excludeDir));
+  if (paths.length === 0) {
+    diagnostics.push({
+      code: DiagnosticCode.NoContracts,
+      message: `no contract files (*.ts) in ${contractsDirArg}`,
+    });
+    return { project, contractsDir, files: [], diagnostics };
+  }
+  const files = paths.map((path) => project.addSourceFileAtPath(path));
+  project.resolveSourceFileDependencies();
+  const program = project.getProgram().compilerObject;
+  for (const file of files) {
+    for (const d of program.getSyntacticDiagnostics(file.compilerNode)) {
+      const pos = file.compilerNode.getLineAndCharacterOfPosition(d.start ?? 0);
+      diagnostics.push({
+        code: DiagnosticCode.SyntaxError,
+        message: ts.flattenDiagnosticMessageText(d.messageText, ' '),
+        file: toPosix(relative(contractsDir, file.getFilePath())),
+        line: pos.line + 1,
+        column: pos.character + 1,
+        sourceLine: file.getFullText().split('\n')[pos.line],
+      });
+    }
+  }
+  return { project, contractsDir, files, diagnostics };
+}

@@ -1,0 +1,58 @@
+/** What generated validators report: one issue per broken rule, with the path to the value. */
+
+export interface ValidationIssue {
+  /** e.g. `join(player).name` or `getMessages:return[3].from`. */
+  path: string;
+  message: string;
+}
+
+export const INT64_MIN = -(2n ** 63n);
+export const INT64_MAX = 2n ** 63n - 1n;
+
+/** A pragmatic e-mail check: something@something.tld without spaces. */
+export const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid Date' : 'a Date';
+  if (value instanceof Uint8Array) return 'a Uint8Array';
+  if (value instanceof Map) return 'a Map';
+  switch (typeof value) {
+    case 'string':
+      return `a string (${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)})`;
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return `${typeof value} ${String(value)}${typeof value === 'bigint' ? 'n' : ''}`;
+    case 'object':
+      return `an object`;
+    default:
+      return `a ${typeof value}`;
+  }
+}
+
+/** Records that the value at `path` is not `what` (e.g. 'a string'). */
+export function expected(issues: ValidationIssue[], path: string, what: string, value: unknown): void {
+  issues.push({ path, message: `expected ${what}, got ${describeValue(value)}` });
+}
+
+export function fail(issues: ValidationIssue[], path: string, message: string): void {
+  issues.push({ path, message });
+}
+
+export function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Map);
+}
+
+/** `path[3]`, `path["key"]`: how an element or entry is named in issue paths. */
+export function elementPath(path: string, key: unknown): string {
+  return typeof key === 'number' ? `${path}[${key}]` : `${path}[${typeof key === 'string' ? JSON.stringify(key) : String(key)}]`;
+}
+
+/** Sets `key` on a plain object without ever touching its prototype (a hostile peer may send "__proto__"). */
+export function setEntry(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}

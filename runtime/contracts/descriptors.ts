@@ -1,0 +1,61 @@
+/**
+ * What generated code hands the runtime: one descriptor per action with its routing keys,
+ * fingerprint and generated codec/validator functions, and one per controller. The runtime
+ * only looks these up and calls them; it never interprets a schema per call.
+ */
+import type { Observable } from 'rxjs';
+import type { Reader, Writer } from '../codec/protobuf.js';
+import type { ValidationIssue } from '../codec/validation.js';
+
+export interface ActionDescriptor<Args extends readonly unknown[] = any[], Result = any> {
+  readonly controller: string;
+  readonly name: string;
+  readonly kind: 'unary' | 'stream';
+  /** Routing keys in the frame header: FNV-1a of the controller path and of the action name. */
+  readonly controllerKey: number;
+  readonly actionKey: number;
+  /** 64-bit fingerprint of the action's wire schema as 16 hex digits, and as two uint32 halves. */
+  readonly fingerprint: string;
+  readonly fingerprintHi: number;
+  readonly fingerprintLo: number;
+  encodeRequest(w: Writer, args: Args): Writer;
+  decodeRequest(r: Reader, end: number): Args;
+  validateRequest(args: Args, issues: ValidationIssue[]): void;
+  /** For streams: one item. */
+  encodeResponse(w: Writer, value: Result): Writer;
+  decodeResponse(r: Reader, end: number): Result;
+  validateResponse(value: Result, issues: ValidationIssue[]): void;
+  /** Calls the action on a controller instance with decoded, validated arguments. */
+  invoke(target: any, args: Args): unknown;
+}
+
+/** Per-call options for a remote controller (applies to every call made through it). */
+export interface CallOptions {
+  /** Overrides the client's timeout for calls through this controller (ms; 0 = none). */
+  timeoutMs?: number;
+  /** Aborting rejects the call with CANCELLED (and cancels a stream on the callee). */
+  signal?: AbortSignal;
+}
+
+/** What a generated proxy calls into: the client side of one peer. */
+export interface PeerChannel {
+  call<Args extends readonly unknown[], Result>(action: ActionDescriptor<Args, Result>, args: Args): Promise<Result>;
+  stream<Args extends readonly unknown[], Item>(action: ActionDescriptor<Args, Item>, args: Args): Promise<Observable<Item>>;
+}
+
+export interface ControllerDescriptor {
+  readonly path: string;
+  /** The contract class name, for messages. */
+  readonly name: string;
+  readonly controllerKey: number;
+  readonly actions: readonly ActionDescriptor[];
+  /** Builds the generated proxy class for this controller. */
+  createProxy(channel: PeerChannel): object;
+}
+
+/** Everything one generated `index.ts` defines. */
+export interface ContractSet {
+  /** e.g. 'p2pgen 0.1.0'. */
+  readonly generator: string;
+  readonly controllers: readonly ControllerDescriptor[];
+}

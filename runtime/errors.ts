@@ -1,0 +1,81 @@
+/**
+ * Every failure a caller sees is an RpcError with a code from one closed list. The message is
+ * prefixed with the code; `rawMessage` keeps the text without it. `instanceof RpcError` holds
+ * across duplicate copies of the package (it checks a registered brand, not the prototype).
+ */
+
+export const RpcErrorCode = {
+  /** No peer with that id is registered. */
+  PEER_NOT_FOUND: 'PEER_NOT_FOUND',
+  /** The peer is registered but has no controller at that path. */
+  CONTROLLER_NOT_REGISTERED: 'CONTROLLER_NOT_REGISTERED',
+  /** The controller has no such action (or this client has no generated contract for it). */
+  ACTION_NOT_FOUND: 'ACTION_NOT_FOUND',
+  /** A security hook refused. */
+  ACCESS_DENIED: 'ACCESS_DENIED',
+  /** The broker's `authenticate` refused the token. */
+  AUTHENTICATION_FAILED: 'AUTHENTICATION_FAILED',
+  /** The peer id is taken by another live connection. */
+  ALREADY_REGISTERED: 'ALREADY_REGISTERED',
+  /** An argument or result broke its type or a constraint; the message names the field path. */
+  VALIDATION_FAILED: 'VALIDATION_FAILED',
+  /** Caller and callee run incompatible versions of a contract; the message names both fingerprints. */
+  CONTRACT_MISMATCH: 'CONTRACT_MISMATCH',
+  /** The callee's action threw; the message is the callee's. */
+  REMOTE_ERROR: 'REMOTE_ERROR',
+  /** The callee left while the call or stream was open. */
+  PEER_DISCONNECTED: 'PEER_DISCONNECTED',
+  /** No answer within the call's timeout. */
+  TIMEOUT: 'TIMEOUT',
+  /** The client is not connected (or disconnected while the call was pending). */
+  NOT_CONNECTED: 'NOT_CONNECTED',
+  /** A message is larger than the configured limit. */
+  FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
+  /** The caller cancelled (an AbortSignal, or unsubscribing a stream). */
+  CANCELLED: 'CANCELLED',
+  /** A protocol rule was broken (malformed frame, too many calls in flight). */
+  PROTOCOL_ERROR: 'PROTOCOL_ERROR',
+} as const;
+
+export type RpcErrorCode = (typeof RpcErrorCode)[keyof typeof RpcErrorCode];
+
+const codes = new Set<string>(Object.values(RpcErrorCode));
+const brand = Symbol.for('p2pgen.RpcError');
+
+export function isRpcErrorCode(value: unknown): value is RpcErrorCode {
+  return typeof value === 'string' && codes.has(value);
+}
+
+export interface RpcErrorDetails {
+  cause?: unknown;
+  /** For VALIDATION_FAILED: each broken rule with its path. */
+  issues?: ReadonlyArray<{ path: string; message: string }>;
+}
+
+export class RpcError extends Error {
+  readonly code: RpcErrorCode;
+  /** The message without the code prefix. */
+  readonly rawMessage: string;
+  readonly issues?: ReadonlyArray<{ path: string; message: string }>;
+
+  constructor(code: RpcErrorCode, message: string, details: RpcErrorDetails = {}) {
+    super(`${code}: ${message}`, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'RpcError';
+    this.code = code;
+    this.rawMessage = message;
+    if (details.issues) this.issues = details.issues;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [brand]?: true })[brand] === true;
+  }
+
+  /** Normalises anything thrown into an RpcError (unknown errors become `fallback`). */
+  static from(error: unknown, fallback: RpcErrorCode = RpcErrorCode.REMOTE_ERROR): RpcError {
+    if (error instanceof RpcError) return error;
+    const message = error instanceof Error ? error.message : typeof error === 'string' ? error : String(error);
+    return new RpcError(fallback, message, { cause: error });
+  }
+}
+
+Object.defineProperty(RpcError.prototype, brand, { value: true });

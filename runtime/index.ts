@@ -1,0 +1,24 @@
+/**
+ * `p2pgen`: what contracts and peers import. Runs in Node and in browsers (no Node built-ins).
+ */
+export {
+  rpc,
+  entity,
+  controllerPathOf,
+  entityNameOf,
+  type int32,
+  type uint32,
+  type float32,
+  type MinLength,
+  type MaxLength,
+  type Pattern,
+  type Minimum,
+  type Maximum,
+  type Positive,
+  type Email,
+} from './contract.js';
+export { RpcError, RpcErrorCode, isRpcErrorCode, type RpcErrorDetails } from './errors.js';
+export type { RemoteController, RemoteResult } from './remote-controller.js';
+export type { CallOptions, ContractSet } from './contracts/descriptors.js';
+export type { MessageCodec } from './codec/message-codec.js';
+export type { ValidationIssue } from './codec/validation.js';

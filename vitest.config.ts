@@ -1,0 +1,39 @@
+import { fileURLToPath } from 'node:url';
+import { transform } from 'esbuild';
+import { defineConfig, type Plugin } from 'vitest/config';
+
+/**
+ * Vitest 4's own transformer (oxc) cannot lower standard TC39 decorators, and Node 20 cannot run
+ * them, so TypeScript goes through esbuild, which lowers them to ES2022.
+ */
+function esbuildTypeScript(): Plugin {
+  return {
+    name: 'p2pgen:esbuild-ts',
+    enforce: 'pre',
+    async transform(code, id) {
+      if (!/\.ts$/.test(id.split('?')[0]!)) return null;
+      const result = await transform(code, { loader: 'ts', target: 'es2022', sourcemap: true, sourcefile: id, format: 'esm' });
+      return { code: result.code, map: result.map };
+    },
+  };
+}
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+export default defineConfig({
+  oxc: false,
+  plugins: [esbuildTypeScript()],
+  resolve: {
+    alias: [
+      { find: /^p2pgen\/internal$/, replacement: here('./runtime/internal.ts') },
+      { find: /^p2pgen\/broker$/, replacement: here('./runtime/broker/index.ts') },
+      { find: /^p2pgen$/, replacement: here('./runtime/index.ts') },
+    ],
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
