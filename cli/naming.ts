@@ -26,8 +26,13 @@ export function pascalCase(text: string): string {
 
 /** 'DocumentEdit' -> 'DOCUMENT_EDIT'. */
 export function screamingSnake(text: string): string {
-  const result = words(text).join('_').toUpperCase();
-  return result === '' ? 'EMPTY' : /^[0-9]/.test(result) ? `_${result}` : result;
+  const result = enumValueSuffix(text);
+  return /^[0-9]/.test(result) ? `_${result}` : result;
+}
+
+/** The part of an enum value name after its PREFIX_ (may start with a digit: COLOR_1). */
+export function enumValueSuffix(text: string): string {
+  return words(text).join('_').toUpperCase() || 'EMPTY';
 }
 
 /** 'fileName' -> 'file_name' (used for oneof member names). */

@@ -24,6 +24,7 @@ export {
   expected,
   fail,
   isPlainRecord,
+  isWellFormed,
   setEntry,
   type ValidationIssue,
 } from './codec/validation.js';

@@ -1,14 +1,13 @@
 import type { Observable } from 'rxjs';
 
 /** What calling an action remotely gives: a Promise of its result; an Observable result arrives as `Promise<Observable<T>>`. */
-export type RemoteResult<R> =
-  R extends Observable<infer Item>
-    ? Promise<Observable<Item>>
-    : R extends PromiseLike<infer Value>
-      ? Value extends Observable<infer Item>
-        ? Promise<Observable<Item>>
-        : Promise<Value>
-      : Promise<R>;
+export type RemoteResult<R> = [R] extends [Observable<infer Item>]
+  ? Promise<Observable<Item>>
+  : [R] extends [PromiseLike<infer Value>]
+    ? [Value] extends [Observable<infer Item>]
+      ? Promise<Observable<Item>>
+      : Promise<Value>
+    : Promise<R>;
 
 /** The view of a controller `T` on another peer: each method becomes `(...args) => Promise<R>`. */
 export type RemoteController<T> = {

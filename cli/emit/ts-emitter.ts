@@ -341,6 +341,7 @@ class TsEmitter {
     if (type.kind === 'literal') return '';
     switch (fieldShape(field).kind) {
       case 'plain':
+        if (field.optional || field.nullable) return `if (${v} !== undefined && ${v} !== null) ${this.writeValue(type, field.number, v)}`;
         if (type.kind === 'scalar') return `if (${defaultCheck(type.scalar, v)}) ${this.writeValue(type, field.number, v)}`;
         return this.writeValue(type, field.number, v);
       case 'optional':
@@ -462,6 +463,7 @@ ${cases}
         const c = type.constraints ?? {};
         const rules: string[] = [];
         if (type.scalar === 'string') {
+          rules.push(`if (!${this.imports.rt('isWellFormed')}(${v})) ${fail('must be well-formed Unicode (it has a lone surrogate)')}`);
           if (c.minLength !== undefined) rules.push(`if (${v}.length < ${c.minLength}) ${fail(`must be at least ${c.minLength} characters long`)}`);
           if (c.maxLength !== undefined) rules.push(`if (${v}.length > ${c.maxLength}) ${fail(`must be at most ${c.maxLength} characters long`)}`);
           if (c.pattern !== undefined) rules.push(`if (!${this.pattern(c.pattern)}.test(${v})) ${fail(`must match /${c.pattern}/`)}`);
@@ -669,7 +671,7 @@ ${checks.join('\n')}
     const params = request.fields;
     const argsType = `[${params.map((p) => `${p.name}${p.optional ? '?' : ''}: ${this.tsType(p.type)}${p.nullable ? ' | null' : ''}`).join(', ')}]`;
     const result = response.fields[0];
-    const resultType = result ? this.fieldTsType(result) : 'void';
+    const resultType = result ? this.fieldTsType(result) : 'undefined';
     const controllerType = this.imports.contract(controller.file, controller.className, true);
 
     const encodeRequest = `(w: Writer, a: ${id}_Args): Writer => {
@@ -697,7 +699,7 @@ ${params
     ${this.decodeLoop(this.readCases(result, local(result)), `fields_${response.name}`)}
     return ${local(result)}${!result.optional && !result.nullable && fieldShape(result).kind === 'plain' && result.type.kind !== 'scalar' ? '!' : ''};
   }`
-      : `(r: Reader, end: number): void => {\n  while (r.pos < end) ${this.imports.rt('skipField')}(r, r.uint32());\n}`;
+      : `(r: Reader, end: number): undefined => {\n  while (r.pos < end) ${this.imports.rt('skipField')}(r, r.uint32());\n  return undefined;\n}`;
     const validateResponse = result
       ? `(value: unknown, issues: ValidationIssue[]): void => {\n  const x = value;\n${this.checkField(result, 'x', resultPath)}\n}`
       : `(value: unknown, issues: ValidationIssue[]): void => {\n  if (value !== undefined) ${this.imports.rt('expected')}(issues, ${resultPath}, 'undefined (the action returns void)', value);\n}`;
@@ -740,7 +742,7 @@ const ${id}: ActionDescriptor<${id}_Args, ${resultType}> = {
       const params = request.fields.map((p) => `${p.name}${p.optional ? '?' : ''}: ${this.tsType(p.type)}${p.nullable ? ' | null' : ''}`);
       const args = `[${request.fields.map((p) => p.name).join(', ')}]`;
       const id = `${controller.className}_${action.name}`;
-      const result = response.fields[0] ? this.fieldTsType(response.fields[0]) : 'void';
+      const result = response.fields[0] ? this.fieldTsType(response.fields[0]) : 'undefined';
       if (action.kind === 'stream') {
         return `  ${action.name}(${params.join(', ')}): Promise<Observable<${result}>> {\n    return this.channel.stream(${id}, ${args});\n  }`;
       }

@@ -19,7 +19,7 @@ import type {
   VariantMatch,
 } from '../model/contract-model.js';
 import { DiagnosticCode, type Diagnostic } from '../diagnostics.js';
-import { pascalCase, protoFieldName, screamingSnake, snakeCase } from '../naming.js';
+import { enumValueSuffix, pascalCase, protoFieldName, screamingSnake, snakeCase } from '../naming.js';
 
 /** Where a type is being mapped: for locations, element paths and synthesized names. */
 export interface MapContext {
@@ -148,6 +148,9 @@ export class TypeMapper {
       if (!element) return this.unsupported(ctx, type, 'array without element type');
       const mapped = this.mapElement(element, { ...ctx, path: `${ctx.path}[]`, owner: `${ctx.owner}Item` });
       return mapped && { kind: 'array', element: mapped };
+    }
+    if (type.isObject() && type.getStringIndexType() && type.getProperties().length === 0) {
+      return this.mapObject(type, ctx); // Record<string, V>
     }
     const symbol = type.getSymbol();
     const libName = symbol && isLibSymbol(symbol) ? symbol.getName() : undefined;
@@ -290,7 +293,7 @@ export class TypeMapper {
     this.named.set(type.compilerType, ref);
     const prefix = screamingSnake(name);
     const values: EnumValueModel[] = decl.getMembers().map((member) => ({
-      protoName: `${prefix}_${screamingSnake(member.getName())}`,
+      protoName: `${prefix}_${enumValueSuffix(member.getName())}`,
       number: 0,
       value: member.getValue() as string | number,
       member: member.getName(),
@@ -335,7 +338,7 @@ export class TypeMapper {
     const prefix = screamingSnake(name);
     const values = members.map((m) => {
       const value = m.getLiteralValue() as string | number;
-      return { protoName: `${prefix}_${screamingSnake(String(value).replace(/^-/, 'minus '))}`, number: 0, value };
+      return { protoName: `${prefix}_${enumValueSuffix(String(value).replace(/^-/, 'minus '))}`, number: 0, value };
     });
     this.enums.set(name, { name, origin: { kind: 'literals' }, values: dedupeValueNames(values, prefix), reserved: [], source });
     return ref;

@@ -33,6 +33,14 @@ export function describeValue(value: unknown): string {
   }
 }
 
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const nativeIsWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
+
+/** protobuf strings are UTF-8: a lone surrogate cannot be encoded and would arrive as U+FFFD. */
+export const isWellFormed: (text: string) => boolean = nativeIsWellFormed
+  ? (text) => nativeIsWellFormed.call(text)
+  : (text) => !loneSurrogate.test(text);
+
 /** Records that the value at `path` is not `what` (e.g. 'a string'). */
 export function expected(issues: ValidationIssue[], path: string, what: string, value: unknown): void {
   issues.push({ path, message: `expected ${what}, got ${describeValue(value)}` });

@@ -1,0 +1,26 @@
+/**
+ * Before any test: generate the example contracts into `generated/` (what the demo and the
+ * README use) and the test fixtures into `.tmp/gen/<name>/`, exactly as `p2pgen build` would.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFiles, readLock } from '../cli/commands/build.js';
+import { generate } from '../cli/generate.js';
+import { repoRoot } from './support/paths.js';
+
+export const generatedFixtures = ['all-types'] as const;
+
+export default async function setup(): Promise<void> {
+  const builds = [
+    { contractsDir: join(repoRoot, 'contracts'), outDir: join(repoRoot, 'generated') },
+    ...generatedFixtures.map((name) => ({
+      contractsDir: join(repoRoot, 'test/fixtures', name),
+      outDir: join(repoRoot, '.tmp/gen', name),
+    })),
+  ];
+  rmSync(join(repoRoot, '.tmp/gen'), { recursive: true, force: true });
+  for (const build of builds) {
+    const result = await generate({ ...build, lock: readLock(build.contractsDir) });
+    writeFiles(result.files);
+  }
+}
