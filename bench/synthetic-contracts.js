@@ -12,7 +12,8 @@ export function writeSyntheticContracts(dir, { controllers = 200, actions = 10, 
   const entity = (i) => `Entity${i}`;
   let entitiesFile = `import { entity, type int32, type MaxLength } from 'p2pgen';\n\n`;
   for (let i = 0; i < entities; i++) {
-    const ref = i > 0 ? `\n  public parent?: ${entity(i - 1)},` : '';
+    // References between entities stay shallow, as in real contracts.
+    const ref = i >= 10 ? `\n  public parent?: ${entity(i % 10)},` : '';
     entitiesFile += `@entity.name('entity-${i}')
 export class ${entity(i)} {
   constructor(
@@ -31,22 +32,52 @@ export class ${entity(i)} {
     const used = new Set();
     let body = '';
     for (let a = 0; a < actions; a++) {
-      const e1 = entity((c * 7 + a) % entities);
+      const e1 = entity((c * 7) % entities);
       const e2 = entity((c * 13 + a * 3) % entities);
       used.add(e1);
       used.add(e2);
-      body += `
+      // Bodies as small as the seed's controllers: a lookup, a filter, a new entity.
+      const make = `new ${e2}(item.id, item.count + 1, item.score * 2, new Date(), [...item.tags, 'seen'], 'active')`;
+      if (a % 3 === 0) {
+        body += `
   @rpc.action()
-  action${a}(first: ${e1}, limit: int32, filter?: string): ${a % 3 === 0 ? `Promise<${e2}[]>` : a % 3 === 1 ? `${e2}` : `{ total: int32; items: ${e1}[] }`} {
-    throw new Error('not implemented');
+  async action${a}(first: ${e1}, limit: int32, filter?: string): Promise<${e2}[]> {
+    this.seen.set(first.id, first.createdAt);
+    const items = [...this.items.values()].filter((item) => !filter || item.id.includes(filter));
+    return items.slice(0, limit).map((item) => ${make});
   }
 `;
+      } else if (a % 3 === 1) {
+        body += `
+  @rpc.action()
+  action${a}(first: ${e1}, limit: int32, filter?: string): ${e2} {
+    const item = this.items.get(first.id) ?? first;
+    if (limit < 0 || (filter !== undefined && !item.tags.includes(filter))) {
+      throw new Error(\`\${first.id} does not match\`);
     }
+    return ${make};
+  }
+`;
+      } else {
+        body += `
+  @rpc.action()
+  action${a}(first: ${e1}, limit: int32, filter?: string): { total: int32; items: ${e1}[] } {
+    const items = [...this.items.values()].filter((item) => item.state !== 'done' && (!filter || item.id.startsWith(filter)));
+    this.seen.set(first.id, new Date());
+    return { total: items.length, items: items.slice(0, limit) };
+  }
+`;
+      }
+    }
+    const base = entity((c * 7) % entities);
     const file = `import { rpc, type int32 } from 'p2pgen';
-import { ${[...used].sort().join(', ')} } from './entities.js';
+import { ${[...used, base].filter((v, i, all) => all.indexOf(v) === i).sort().join(", ")} } from './entities.js';
 
 @rpc.controller('/service-${c}')
-export class Service${c}Controller {${body}}
+export class Service${c}Controller {
+  private readonly items = new Map<string, ${base}>();
+  private readonly seen = new Map<string, Date>();
+${body}}
 `;
     writeFileSync(join(dir, `service-${c}.ts`), file);
   }

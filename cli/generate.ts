@@ -5,14 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { format } from 'prettier';
 import { readContracts } from './reader/contract-reader.js';
 import { applyLock, emptyLock, type LockFile } from './model/lock-file.js';
 import { computeFingerprints } from './model/fingerprint.js';
 import type { ContractModel } from './model/contract-model.js';
 import { ContractDiagnosticsError, DiagnosticCode, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { emitProto } from './emit/proto-emitter.js';
-import { emitTypeScript } from './emit/ts-emitter.js';
+import { emitTypeScriptChunks } from './emit/ts-emitter.js';
+import { formatTypeScript, type FormatCache } from './emit/format.js';
 import { collectWrappers } from './emit/wire-shape.js';
 import { toPosix } from './reader/load-project.js';
 import { VERSION } from './version.js';
@@ -25,6 +25,8 @@ export interface GenerateOptions {
   outDir: string;
   /** The current lock (from `<contractsDir>/p2pgen.lock.json`); empty when there is none yet. */
   lock?: LockFile;
+  /** Formatted chunks of the previous build (`--watch`), so only changed code is reformatted. */
+  formatCache?: FormatCache;
 }
 
 export interface GeneratedFile {
@@ -72,11 +74,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
     return path.startsWith('.') ? path : `./${path}`;
   };
 
-  const indexTs = await format(emitTypeScript(model, { header, importPath, generator }), {
-    parser: 'typescript',
-    printWidth: 120,
-    singleQuote: true,
-  });
+  const indexTs = await formatTypeScript(emitTypeScriptChunks(model, { header, importPath, generator }), options.formatCache);
   const proto = emitProto(model, { header });
   const manifest: Manifest = { manifestVersion: MANIFEST_VERSION, generator, model };
   return {
@@ -85,14 +83,15 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
     files: [
       { path: join(outDir, 'index.ts'), content: indexTs },
       { path: join(outDir, PROTO_FILE_NAME), content: proto },
-      { path: join(outDir, 'manifest.json'), content: await formatJson(manifest) },
-      { path: join(contractsDir, LOCK_FILE_NAME), content: await formatJson(lock) },
+      { path: join(outDir, 'manifest.json'), content: formatJson(manifest) },
+      { path: join(contractsDir, LOCK_FILE_NAME), content: formatJson(lock) },
     ],
   };
 }
 
-export function formatJson(value: unknown): Promise<string> {
-  return format(JSON.stringify(value), { parser: 'json', printWidth: 120 });
+/** JSON files are data (the manifest, the lock): 2-space JSON, one key per line, diff-friendly. */
+export function formatJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
 }
 
 /** The nearest folder above the contracts that has a package.json: paths in headers are relative to it. */

@@ -47,13 +47,3 @@ export function protoFieldName(name: string): string {
   const replaced = name.replace(/[^A-Za-z0-9_]/g, '_');
   return /^[0-9]/.test(replaced) ? `_${replaced}` : replaced || '_';
 }
-
-/** 32-bit FNV-1a over the UTF-16 code units: the routing key of a controller path or action name. */
-export function routingKey(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}

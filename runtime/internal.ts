@@ -4,6 +4,7 @@
 export {
   createReader,
   createWriter,
+  noFields,
   overrun,
   readBytes,
   readEnd,
@@ -16,19 +17,38 @@ export {
   type Reader,
   type Writer,
 } from './codec/protobuf.js';
-export {
-  EMAIL_PATTERN,
-  INT64_MAX,
-  INT64_MIN,
-  elementPath,
-  expected,
-  fail,
-  isPlainRecord,
-  isWellFormed,
-  setEntry,
-  type ValidationIssue,
-} from './codec/validation.js';
+export { EMAIL_PATTERN, setEntry, type ValidationIssue } from './codec/validation.js';
 export { messageCodec, type MessageCodec } from './codec/message-codec.js';
-export type { ActionDescriptor, ContractSet, ControllerDescriptor, PeerChannel } from './contracts/descriptors.js';
+export type {
+  ActionDescriptor,
+  ContractSet,
+  ControllerDescriptor,
+  PeerChannel,
+  RequestCodec,
+  ResponseCodec,
+} from './contracts/descriptors.js';
+export { controller, stream, unary } from './contracts/define.js';
+export {
+  at,
+  checkArray,
+  checkBool,
+  checkBytes,
+  checkDate,
+  checkEach,
+  checkEnum,
+  checkInt32,
+  checkInt64,
+  checkLiteral,
+  checkMap,
+  checkNumber,
+  checkObject,
+  checkRecord,
+  checkString,
+  checkUint32,
+  entryPath,
+  fail,
+  notNull,
+  reject,
+} from './codec/checks.js';
 export { registerContracts } from './contracts/registry.js';
 export type { RemoteController } from './remote-controller.js';

@@ -4,6 +4,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { generate, LOCK_FILE_NAME, type GeneratedFile } from '../generate.js';
 import { parseLock, type LockFile } from '../model/lock-file.js';
 import { ContractDiagnosticsError, formatDiagnostic } from '../diagnostics.js';
+import type { FormatCache } from '../emit/format.js';
 
 export interface BuildArgs {
   contractsDir: string;
@@ -34,10 +35,10 @@ export function writeFiles(files: GeneratedFile[]): string[] {
 }
 
 /** One build; returns the exit code (0 ok, 1 contract errors). */
-export async function buildOnce(args: BuildArgs, out: Output): Promise<number> {
+export async function buildOnce(args: BuildArgs, out: Output, formatCache?: FormatCache): Promise<number> {
   const started = performance.now();
   try {
-    const result = await generate({ contractsDir: args.contractsDir, outDir: args.out, lock: readLock(args.contractsDir) });
+    const result = await generate({ contractsDir: args.contractsDir, outDir: args.out, lock: readLock(args.contractsDir), formatCache });
     const written = writeFiles(result.files);
     const actions = result.model.controllers.reduce((n, c) => n + c.actions.length, 0);
     const ms = Math.round(performance.now() - started);
@@ -58,7 +59,8 @@ export async function buildOnce(args: BuildArgs, out: Output): Promise<number> {
 
 /** Builds, then rebuilds whenever a contract changes (until the process is stopped). */
 export async function buildAndWatch(args: BuildArgs, out: Output): Promise<void> {
-  await buildOnce(args, out);
+  const formatCache: FormatCache = new Map();
+  await buildOnce(args, out, formatCache);
   const contractsDir = resolve(args.contractsDir);
   const outDir = resolve(args.out);
   let timer: NodeJS.Timeout | undefined;
@@ -67,7 +69,7 @@ export async function buildAndWatch(args: BuildArgs, out: Output): Promise<void>
     if (!file || !String(file).endsWith('.ts') || resolve(contractsDir, String(file)).startsWith(outDir)) return;
     clearTimeout(timer);
     timer = setTimeout(() => {
-      running = running.then(() => buildOnce(args, out));
+      running = running.then(() => buildOnce(args, out, formatCache));
     }, 100);
   });
   out.log(`p2pgen: watching ${relative(process.cwd(), contractsDir) || '.'} for changes`);

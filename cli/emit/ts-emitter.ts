@@ -1,9 +1,10 @@
 /**
  * Emits `<out>/index.ts`: for every message a generated encoder, decoder and validator on
- * protobufjs's Writer/Reader, for every action a descriptor (routing keys, fingerprint, codecs),
- * for every controller a proxy class with one real method per action, and the registration of
- * the whole set with the runtime. The output is plain, readable TypeScript; prettier only
- * normalises its layout.
+ * protobufjs's Writer/Reader; for every action a one-line descriptor; for every controller a
+ * proxy class with one real method per action; and the registration of the set with the
+ * runtime. Request and response codecs are shared between actions of the same wire shape, so
+ * the file grows with the number of distinct shapes, not of actions. Prettier only normalises
+ * the layout afterwards.
  */
 import type {
   ActionModel,
@@ -18,16 +19,7 @@ import type {
   UnionVariant,
 } from '../model/contract-model.js';
 import { compare } from '../diagnostics.js';
-import { routingKey } from '../naming.js';
-import {
-  collectWrappers,
-  fieldShape,
-  isPackable,
-  tag,
-  valueWireType,
-  WireType,
-  wrapperName,
-} from './wire-shape.js';
+import { collectWrappers, entryName, fieldShape, isPackable, tag, valueWireType, WireType, wrapperName } from './wire-shape.js';
 
 export interface TsEmitOptions {
   /** Comment lines for the top of the file. */
@@ -63,12 +55,24 @@ const scalarDefaults: Record<ScalarKind, string> = {
   bytes: 'new Uint8Array(0)',
 };
 
-const packedWriters: Partial<Record<ScalarKind, string>> = {
+/** protobufjs Writer/Reader methods for packed repeated numbers. */
+const packedMethods: Partial<Record<ScalarKind, string>> = {
   double: 'doubles',
   float: 'floats',
   int32: 'int32s',
   uint32: 'uint32s',
   bool: 'bools',
+};
+
+const scalarChecks: Record<ScalarKind, string> = {
+  string: 'checkString',
+  bool: 'checkBool',
+  double: 'checkNumber',
+  float: 'checkNumber',
+  int32: 'checkInt32',
+  uint32: 'checkUint32',
+  int64: 'checkInt64',
+  bytes: 'checkBytes',
 };
 
 const str = (value: unknown) => JSON.stringify(value);
@@ -77,31 +81,31 @@ const isIdentifier = (name: string) => /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name);
 const member = (object: string, name: string) => (isIdentifier(name) ? `${object}.${name}` : `${object}[${str(name)}]`);
 /** A key in an object literal or type. */
 const key = (name: string) => (isIdentifier(name) ? name : str(name));
-/** Local variable for a decoded field. */
-const local = (field: FieldModel) => `_${field.protoName}`;
 
-/** Tracks the names imported into the generated file so none clashes with a generated one. */
+/** Tracks what the generated file imports, so no import clashes with a name it declares. */
 class Imports {
   private readonly runtime = new Set<string>();
   private readonly runtimeTypes = new Set<string>();
   private readonly files = new Map<string, Map<string, { local: string; typeOnly: boolean }>>();
-  private readonly taken = new Set<string>();
+  private readonly taken: Set<string>;
 
-  constructor(reserved: Iterable<string>) {
-    for (const name of reserved) this.taken.add(name);
+  constructor(declared: Iterable<string>) {
+    this.taken = new Set(declared);
   }
 
+  /** A value from 'p2pgen/internal'. */
   rt(name: string): string {
     this.runtime.add(name);
     return name;
   }
 
+  /** A type from 'p2pgen/internal'. */
   rtType(name: string): string {
     this.runtimeTypes.add(name);
     return name;
   }
 
-  /** Imports `exported` from a contract file; value imports win over type-only ones. */
+  /** Imports `exported` from a contract file (aliased on a clash); value imports win over type-only ones. */
   contract(file: string, exported: string, typeOnly: boolean): string {
     let names = this.files.get(file);
     if (!names) this.files.set(file, (names = new Map()));
@@ -110,23 +114,23 @@ class Imports {
       if (!typeOnly) existing.typeOnly = false;
       return existing.local;
     }
-    let localName = exported;
-    for (let i = 1; this.taken.has(localName); i++) localName = `${exported}_${i}`;
-    this.taken.add(localName);
-    names.set(exported, { local: localName, typeOnly });
-    return localName;
+    let local = exported;
+    for (let i = 1; this.taken.has(local); i++) local = `${exported}_${i}`;
+    this.taken.add(local);
+    names.set(exported, { local, typeOnly });
+    return local;
   }
 
   render(importPath: (file: string) => string, usesObservable: boolean): string {
     const lines: string[] = [];
-    const runtimeNames = [
-      ...[...this.runtime].map((n) => n),
+    if (usesObservable) lines.push(`import type { Observable } from 'rxjs';`);
+    const runtime = [
+      ...this.runtime,
       ...[...this.runtimeTypes].filter((n) => !this.runtime.has(n)).map((n) => `type ${n}`),
     ].sort((a, b) => compare(a.replace(/^type /, ''), b.replace(/^type /, '')));
-    if (usesObservable) lines.push(`import type { Observable } from 'rxjs';`);
-    lines.push(`import { ${runtimeNames.join(', ')} } from 'p2pgen/internal';`);
+    lines.push(`import { ${runtime.join(', ')} } from 'p2pgen/internal';`);
     for (const file of [...this.files.keys()].sort(compare)) {
-      const names = [...this.files.get(file)!.entries()].sort(([a], [b]) => compare(a, b));
+      const names = [...this.files.get(file)!].sort(([a], [b]) => compare(a, b));
       const allTypes = names.every(([, n]) => n.typeOnly);
       const specifiers = names.map(([exported, n]) => {
         const alias = exported === n.local ? exported : `${exported} as ${n.local}`;
@@ -138,19 +142,35 @@ class Imports {
   }
 }
 
-export function emitTypeScript(model: ContractModel, options: TsEmitOptions): string {
+/**
+ * The file as top-level chunks (the header and imports first): each chunk is complete on its
+ * own, so chunks can be formatted independently and joined with a blank line.
+ */
+export function emitTypeScriptChunks(model: ContractModel, options: TsEmitOptions): string[] {
   return new TsEmitter(model, options).emit();
+}
+
+export function emitTypeScript(model: ContractModel, options: TsEmitOptions): string {
+  return `${emitTypeScriptChunks(model, options).join('\n\n')}\n`;
+}
+
+/** The wire shape of a request or response, for sharing codecs between actions. */
+function shapeKey(fields: FieldModel[]): string {
+  return str(fields.map((f) => [f.number, f.type, f.optional, f.nullable, f.nullNumber ?? 0]));
 }
 
 class TsEmitter {
   private readonly messages: Map<string, MessageModel>;
-  private readonly unions: Map<string, UnionModel>;
   private readonly enums: Map<string, EnumModel>;
-  private readonly wrappers: Map<string, TypeRef>;
   private readonly imports: Imports;
-  /** TS type name of each message/union/enum in the generated file. */
+  /** TS type name of each message/union/enum. */
   private readonly tsNames = new Map<string, string>();
+  /** Regular expressions of Pattern constraints, compiled once at module level. */
   private readonly patterns: string[] = [];
+  /** Map types whose entries are read by a generated `entries_*` function. */
+  private readonly entryReaders = new Map<string, MapRef>();
+  /** Request/response shape -> name of the shared codec. */
+  private readonly sharedCodecs = new Map<string, string>();
   private usesObservable = false;
 
   constructor(
@@ -158,52 +178,50 @@ class TsEmitter {
     private readonly options: TsEmitOptions,
   ) {
     this.messages = new Map(model.messages.map((m) => [m.name, m]));
-    this.unions = new Map(model.unions.map((u) => [u.name, u]));
     this.enums = new Map(model.enums.map((e) => [e.name, e]));
-    this.wrappers = collectWrappers(model);
-    // Names this file declares itself; imports are aliased around them.
-    const generatedNames = [
+    this.imports = new Imports([
       ...model.messages.filter((m) => m.origin.kind === 'anonymous').map((m) => m.name),
       ...model.unions.filter((u) => !u.tsName).map((u) => u.name),
       ...model.enums.filter((e) => e.origin.kind === 'literals').map((e) => e.name),
-      ...model.controllers.map((c) => `${c.className}Proxy`),
+      ...model.controllers.flatMap((c) => [`${c.className}Proxy`, `${c.className}Actions`]),
       'contracts',
       'codecs',
       'Observable',
-    ];
-    this.imports = new Imports(generatedNames);
+    ]);
   }
 
-  emit(): string {
-    const body: string[] = [];
+  emit(): string[] {
     this.assignTypeNames();
-    body.push(this.section('Types', [...this.typeDeclarations()]));
-    body.push(this.section('Enums', this.model.enums.map((e) => this.enumFunctions(e))));
-    body.push(
-      this.section('Messages', [
-        ...this.model.messages.filter((m) => m.origin.kind !== 'request' && m.origin.kind !== 'response').map((m) => this.messageFunctions(m)),
-        ...this.model.unions.map((u) => this.unionFunctions(u)),
-        ...[...this.wrappers].filter(([name]) => !name.endsWith('Entry')).map(([name, type]) => this.wrapperFunctions(name, type)),
-      ]),
-    );
-    body.push(this.section('Actions', this.model.controllers.flatMap((c) => c.actions.map((a) => this.actionCode(c, a)))));
-    body.push(this.section('Proxies', this.model.controllers.map((c) => this.proxyClass(c))));
-    body.push(this.registration());
-    const patterns = this.patterns.map((p, i) => `const pattern${i} = new RegExp(${str(p)});`).join('\n');
+    const entities = this.model.messages.filter((m) => m.origin.kind !== 'request' && m.origin.kind !== 'response');
+    const sections = [
+      this.section('Types', [...this.typeDeclarations()]),
+      this.section('Enums', this.model.enums.map((e) => this.enumFunctions(e))),
+      this.section('Messages', entities.map((m) => this.messageFunctions(m))),
+      this.section('Unions', this.model.unions.map((u) => this.unionFunctions(u))),
+      this.section('Wrappers', [...collectWrappers(this.model)].filter(([n]) => !n.endsWith('Entry')).map(([n, t]) => this.wrapperFunctions(n, t))),
+      this.section('Requests and responses', this.actionCodecs()),
+      this.section('Actions', this.model.controllers.map((c) => this.actionDescriptors(c))),
+      this.section('Proxies', this.model.controllers.map((c) => this.proxyClass(c))),
+      this.section('Registration', [this.registration()]),
+    ];
+    // Entry readers are discovered while emitting the sections above.
+    sections.splice(5, 0, this.section('Map entries', [...this.entryReaders].map(([n, t]) => this.entryReader(n, t))));
     const head = [
       ...this.options.header.map((h) => `// ${h}`),
       '/* eslint-disable */',
       this.imports.render(this.options.importPath, this.usesObservable),
-      patterns,
-    ]
-      .filter((s) => s !== '')
-      .join('\n');
-    return `${head}\n\n${body.filter((s) => s !== '').join('\n\n')}\n`;
+      this.patterns.map((p, i) => `const pattern${i} = new RegExp(${str(p)});`).join('\n'),
+      [...this.knownSets].map(([set, name]) => `const ${name}: ReadonlySet<number> = ${set};`).join('\n'),
+    ].filter((s) => s !== '');
+    return [head.join('\n'), ...sections.flat()];
   }
 
-  private section(title: string, parts: string[]): string {
+  /** A section's chunks, the first one headed by the section's title. */
+  private section(title: string, parts: string[]): string[] {
     const content = parts.filter((p) => p !== '');
-    return content.length === 0 ? '' : `// ---- ${title} ----\n\n${content.join('\n\n')}`;
+    if (content.length === 0) return [];
+    content[0] = `// ---- ${title} ----\n\n${content[0]}`;
+    return content;
   }
 
   // ---- names and types -------------------------------------------------------------------
@@ -222,7 +240,6 @@ class TsEmitter {
     }
   }
 
-  /** The TypeScript type of a value of `type`. */
   private tsType(type: TypeRef): string {
     switch (type.kind) {
       case 'scalar':
@@ -248,18 +265,19 @@ class TsEmitter {
     return `${this.tsType(field.type)}${field.nullable ? ' | null' : ''}${field.optional ? ' | undefined' : ''}`;
   }
 
-  /** The type of a field's local while decoding: its type, plus undefined until a required value arrives. */
-  private localType(field: FieldModel): string {
-    const absentIsUndefined = this.initialValue(field) === 'undefined' && !field.optional;
-    return `${this.fieldTsType(field)}${absentIsUndefined ? ' | undefined' : ''}`;
+  /** `[message: ChatMessage, limit?: number]`: an action's arguments as a labelled tuple. */
+  private argsType(params: FieldModel[]): string {
+    return `[${params.map((p) => `${key(p.name)}${p.optional ? '?' : ''}: ${this.tsType(p.type)}${p.nullable ? ' | null' : ''}`).join(', ')}]`;
   }
 
-  /** Generated declarations for anonymous messages, literal enums and unnamed unions. */
+  private resultType(response: MessageModel): string {
+    return response.fields[0] ? this.fieldTsType(response.fields[0]) : 'undefined';
+  }
+
+  /** Declarations for anonymous messages, literal enums and unnamed unions. */
   private *typeDeclarations(): Iterable<string> {
     for (const e of this.model.enums) {
-      if (e.origin.kind === 'literals') {
-        yield `export type ${e.name} = ${e.values.map((v) => str(v.value)).join(' | ')};`;
-      }
+      if (e.origin.kind === 'literals') yield `export type ${e.name} = ${e.values.map((v) => str(v.value)).join(' | ')};`;
     }
     for (const m of this.model.messages) {
       if (m.origin.kind !== 'anonymous') continue;
@@ -267,8 +285,7 @@ class TsEmitter {
       yield `export interface ${m.name} {\n${fields.join('\n')}\n}`;
     }
     for (const u of this.model.unions) {
-      if (u.tsName) continue;
-      yield `export type ${u.name} = ${u.variants.map((v) => this.tsType(v.type)).join(' | ')};`;
+      if (!u.tsName) yield `export type ${u.name} = ${u.variants.map((v) => this.tsType(v.type)).join(' | ')};`;
     }
   }
 
@@ -280,18 +297,26 @@ class TsEmitter {
 
   private enumFunctions(e: EnumModel): string {
     const type = this.tsNames.get(e.name)!;
-    const toWire = e.values.map((v) => `    case ${this.enumValueExpr(e, v)}: return ${v.number};`).join('\n');
-    const fromWire = e.values.map((v) => `    case ${v.number}: return ${this.enumValueExpr(e, v)};`).join('\n');
-    return [
-      `/** ${e.name}: value -> wire number (0 for a value that is not a member). */`,
-      `function encode_${e.name}(value: ${type}): number {\n  switch (value) {\n${toWire}\n    default: return 0;\n  }\n}`,
-      `function decode_${e.name}(n: number): ${type} | undefined {\n  switch (n) {\n${fromWire}\n    default: return undefined;\n  }\n}`,
-    ].join('\n');
+    const toWire = e.values.map((v) => `case ${this.enumValueExpr(e, v)}: return ${v.number};`).join('\n');
+    const fromWire = e.values.map((v) => `case ${v.number}: return ${this.enumValueExpr(e, v)};`).join('\n');
+    return `// ${e.name}: a member's wire number, 0 for anything else
+function encode_${e.name}(value: ${type}): number {
+  switch (value) {
+${toWire}
+default: return 0;
+  }
+}
+function decode_${e.name}(n: number): ${type} | undefined {
+  switch (n) {
+${fromWire}
+default: return undefined;
+  }
+}`;
   }
 
-  // ---- writing ---------------------------------------------------------------------------
+  // ---- encoding --------------------------------------------------------------------------
 
-  /** Statements writing one value of a singular-or-wrapped `type` as field `n`, always (explicit presence). */
+  /** A statement writing one value of `type` as field `n`, unconditionally (explicit presence). */
   private writeValue(type: TypeRef, n: number, v: string): string {
     const t = tag(n, valueWireType(type));
     switch (type.kind) {
@@ -314,39 +339,37 @@ class TsEmitter {
     }
   }
 
-  /** Statements writing `type` as a repeated field `n` (packed where protobuf packs). */
+  /** Statements writing a repeated field (numbers, bools and enums packed). */
   private writeRepeated(type: ArrayRef, n: number, v: string): string {
     const element = type.element;
-    if (isPackable(element)) {
-      const packed = tag(n, WireType.LengthDelimited);
-      if (element.kind === 'scalar' && packedWriters[element.scalar]) {
-        return `if (${v}.length !== 0) w.uint32(${packed}).${packedWriters[element.scalar]}(${v});`;
-      }
-      const write = element.kind === 'enum' ? `w.int32(encode_${element.name}(x))` : `${this.imports.rt('writeInt64')}(w, x)`;
-      return `if (${v}.length !== 0) {\n  w.uint32(${packed}).fork();\n  for (const x of ${v}) ${write};\n  w.ldelim();\n}`;
-    }
-    return `for (const x of ${v}) {\n  ${this.writeValue(element, n, 'x')}\n}`;
+    if (!isPackable(element)) return `for (const x of ${v}) ${this.writeValue(element, n, 'x')}`;
+    const packed = tag(n, WireType.LengthDelimited);
+    const method = element.kind === 'scalar' ? packedMethods[element.scalar] : undefined;
+    if (method) return `if (${v}.length !== 0) w.uint32(${packed}).${method}(${v});`;
+    const write = element.kind === 'enum' ? `w.int32(encode_${element.name}(x))` : `${this.imports.rt('writeInt64')}(w, x)`;
+    return `if (${v}.length !== 0) {\n  w.uint32(${packed}).fork();\n  for (const x of ${v}) ${write};\n  w.ldelim();\n}`;
   }
 
-  /** Statements writing `type` as a map field `n` (map<K,V> or repeated entries: the same bytes). */
+  /** Statements writing a map (`map<K, V>` and a list of entries are the same bytes). */
   private writeMap(type: MapRef, n: number, v: string): string {
-    const entry = `w.uint32(${tag(n, WireType.LengthDelimited)}).fork();\n    ${this.writeValue(type.key, 1, 'k')}\n    ${this.writeValue(type.value, 2, 'x')}\n    w.ldelim();`;
-    if (type.record) return `for (const k of Object.keys(${v})) {\n    const x = ${v}[k]!;\n    ${entry}\n  }`;
-    return `for (const [k, x] of ${v}) {\n    ${entry}\n  }`;
+    const entry = `w.uint32(${tag(n, WireType.LengthDelimited)}).fork();\n${this.writeValue(type.key, 1, 'k')}\n${this.writeValue(type.value, 2, 'x')}\nw.ldelim();`;
+    return type.record
+      ? `for (const k of Object.keys(${v})) {\nconst x = ${v}[k]!;\n${entry}\n}`
+      : `for (const [k, x] of ${v}) {\n${entry}\n}`;
   }
 
-  /** Statements writing one field of a message, following its shape. */
+  /** Statements writing one field, following its shape and presence. */
   private writeField(field: FieldModel, v: string): string {
     const { type } = field;
     if (type.kind === 'literal') return '';
     switch (fieldShape(field).kind) {
       case 'plain':
-        if (field.optional || field.nullable) return `if (${v} !== undefined && ${v} !== null) ${this.writeValue(type, field.number, v)}`;
-        if (type.kind === 'scalar') return `if (${defaultCheck(type.scalar, v)}) ${this.writeValue(type, field.number, v)}`;
+        if (field.optional || field.nullable) return `if (${v} != null) ${this.writeValue(type, field.number, v)}`;
+        if (type.kind === 'scalar') return `if (${isNotDefault(type.scalar, v)}) ${this.writeValue(type, field.number, v)}`;
         return this.writeValue(type, field.number, v);
       case 'optional':
       case 'wrapped':
-        return `if (${v} !== undefined && ${v} !== null) ${this.writeValue(type, field.number, v)}`;
+        return `if (${v} != null) ${this.writeValue(type, field.number, v)}`;
       case 'repeated':
         return this.writeRepeated(type as ArrayRef, field.number, v);
       case 'map':
@@ -356,9 +379,9 @@ class TsEmitter {
     }
   }
 
-  // ---- reading ---------------------------------------------------------------------------
+  // ---- decoding --------------------------------------------------------------------------
 
-  /** An expression reading one value of a singular-or-wrapped `type`. */
+  /** An expression reading one value of `type`. */
   private readValue(type: TypeRef): string {
     switch (type.kind) {
       case 'scalar':
@@ -366,7 +389,8 @@ class TsEmitter {
         if (type.scalar === 'bytes') return `${this.imports.rt('readBytes')}(r)`;
         return `r.${type.scalar}()`;
       case 'enum':
-        return `decode_${type.name}(r.int32())`;
+        // An unknown number decodes to undefined, which the validator then refuses.
+        return `decode_${type.name}(r.int32())!`;
       case 'date':
         return `${this.imports.rt('readTimestamp')}(r)`;
       case 'message':
@@ -381,151 +405,199 @@ class TsEmitter {
     }
   }
 
-  /** The initial value of a field's local while decoding (what "absent" means). */
-  private initialValue(field: FieldModel): string {
+  /**
+   * What a field holds before its bytes arrive: proto3 defaults for scalars, empty lists and
+   * maps, null for a null-only field, undefined otherwise (a missing required message is then
+   * refused by the validator). `undefined` when the field is simply left unset.
+   */
+  private initialValue(field: FieldModel): string | undefined {
     const { type } = field;
     const shape = fieldShape(field).kind;
+    if (type.kind === 'literal') return str(type.value);
     if (shape === 'repeated') return '[]';
     if (shape === 'map') return (type as MapRef).record ? '{}' : 'new Map()';
-    if (shape === 'plain' && type.kind === 'scalar') return scalarDefaults[type.scalar];
+    if (shape === 'plain' && type.kind === 'scalar' && !field.optional && !field.nullable) return scalarDefaults[type.scalar];
     if (field.nullable && !field.optional) return 'null';
-    return 'undefined';
+    return undefined;
   }
 
-  /** `case` clauses reading field `n` of `type` with its shape into `target`. */
+  /** `case` clauses reading a field into `target` (an assignable expression). */
   private readCases(field: FieldModel, target: string): string {
     const { type, number: n } = field;
     const shape = fieldShape(field).kind;
-    if (shape === 'repeated') return this.readRepeatedCases((type as ArrayRef).element, n, `${target}.push`);
-    if (shape === 'map') return this.readMapCase(type as MapRef, n, target);
-    const cases = [`case ${tag(n, valueWireType(type))}:\n  ${target} = ${this.readValue(type)};\n  break;`];
-    if (shape === 'nullable-oneof') cases.push(`case ${tag(field.nullNumber!, WireType.Varint)}:\n  r.int32();\n  ${target} = null;\n  break;`);
-    return cases.join('\n');
+    if (shape === 'repeated') return this.readRepeatedCases((type as ArrayRef).element, n, target);
+    if (shape === 'map') {
+      const map = type as MapRef;
+      const reader = `entries_${entryName(map)}${map.record ? 'Record' : ''}`;
+      this.entryReaders.set(reader, map);
+      return `case ${tag(n, WireType.LengthDelimited)}: ${reader}(r, ${this.imports.rt('readEnd')}(r), ${target}); break;`;
+    }
+    let cases = `case ${tag(n, valueWireType(type))}: ${target} = ${this.readValue(type)}; break;`;
+    if (shape === 'nullable-oneof') cases += `\ncase ${tag(field.nullNumber!, WireType.Varint)}: r.int32(); ${target} = null; break;`;
+    return cases;
   }
 
-  private readRepeatedCases(element: TypeRef, n: number, push: string): string {
-    const one = `case ${tag(n, valueWireType(element))}:\n  ${push}(${this.readValue(element)});\n  break;`;
+  private readRepeatedCases(element: TypeRef, n: number, target: string): string {
+    const one = `case ${tag(n, valueWireType(element))}: ${target}.push(${this.readValue(element)}); break;`;
     if (!isPackable(element)) return one;
-    const packed = `case ${tag(n, WireType.LengthDelimited)}: {\n  const e = ${this.imports.rt('readEnd')}(r);\n  while (r.pos < e) ${push}(${this.readValue(element)});\n  break;\n}`;
+    const method = element.kind === 'scalar' ? packedMethods[element.scalar] : undefined;
+    const packed = method
+      ? `case ${tag(n, WireType.LengthDelimited)}: r.${method}(${target}); break;`
+      : `case ${tag(n, WireType.LengthDelimited)}: {\nconst e = ${this.imports.rt('readEnd')}(r);\nwhile (r.pos < e) ${target}.push(${this.readValue(element)});\nbreak;\n}`;
     return `${packed}\n${one}`;
   }
 
-  private readMapCase(type: MapRef, n: number, target: string): string {
-    const keyInit = type.key.kind === 'scalar' ? scalarDefaults[type.key.scalar] : 'undefined';
-    const valueInit = type.value.kind === 'scalar' ? scalarDefaults[type.value.scalar] : type.value.kind === 'nullable' ? 'null' : 'undefined';
+  /** The field loop of a decoder: known tags read, unknown ones skipped, wrong wire types refused. */
+  private decodeLoop(cases: string, known: number[]): string {
+    const knownSet = known.length === 0 ? 'noFields' : `new Set([${[...known].sort((a, b) => a - b).join(', ')}])`;
+    this.imports.rt('skipUnknown');
+    return `while (r.pos < end) {
+const tag = r.uint32();
+switch (tag) {
+${cases}
+default: skipUnknown(r, tag, ${this.knownConst(knownSet)});
+}
+}
+if (r.pos !== end) ${this.imports.rt('overrun')}(r, end);`;
+  }
+
+  private readonly knownSets = new Map<string, string>();
+
+  /** Field-number sets are module constants, shared between decoders with the same fields. */
+  private knownConst(expression: string): string {
+    if (expression === 'noFields') return this.imports.rt('noFields');
+    let name = this.knownSets.get(expression);
+    if (!name) this.knownSets.set(expression, (name = `known${this.knownSets.size}`));
+    return name;
+  }
+
+  /** A function reading one Map/Record entry (key = 1, value = 2) into the target. */
+  private entryReader(name: string, type: MapRef): string {
     const keyType = this.tsType(type.key);
     const valueType = this.tsType(type.value);
-    const set = type.record
-      ? `${this.imports.rt('setEntry')}(${target}, k as string, x as ${valueType})`
-      : `${target}.set(k as ${keyType}, x as ${valueType})`;
-    return `case ${tag(n, WireType.LengthDelimited)}: {
-  const e = ${this.imports.rt('readEnd')}(r);
-  let k: ${keyType} | undefined = ${keyInit};
-  let x: ${valueType} | undefined = ${valueInit};
-  while (r.pos < e) {
-    const t = r.uint32();
-    switch (t) {
-      case ${tag(1, valueWireType(type.key))}: k = ${this.readValue(type.key)}; break;
-      case ${tag(2, valueWireType(type.value))}: x = ${this.readValue(type.value)}; break;
-      default: ${this.imports.rt('skipField')}(r, t);
-    }
-  }
-  ${set};
-  break;
+    const keyInit = type.key.kind === 'scalar' ? scalarDefaults[type.key.scalar] : 'undefined';
+    const valueInit = type.value.kind === 'scalar' ? scalarDefaults[type.value.scalar] : type.value.kind === 'nullable' ? 'null' : 'undefined';
+    const target = type.record ? `Record<string, ${valueType}>` : `Map<${keyType}, ${valueType}>`;
+    const store = type.record
+      ? `${this.imports.rt('setEntry')}(target, k as string, x as ${valueType});`
+      : `target.set(k as ${keyType}, x as ${valueType});`;
+    return `function ${name}(r: Reader, end: number, target: ${target}): void {
+let k: ${keyType} | undefined = ${keyInit};
+let x: ${valueType} | undefined = ${valueInit};
+${this.decodeLoop(`case ${tag(1, valueWireType(type.key))}: k = ${this.readValue(type.key)}; break;\ncase ${tag(2, valueWireType(type.value))}: x = ${this.readValue(type.value)}; break;`, [1, 2])}
+${store}
 }`;
-  }
-
-  /** The decode loop over fields; `known` is the set of field numbers for wrong-wire-type detection. */
-  private decodeLoop(cases: string, knownName: string): string {
-    return `while (r.pos < end) {
-    const tag = r.uint32();
-    switch (tag) {
-${cases}
-      default:
-        ${this.imports.rt('skipUnknown')}(r, tag, ${knownName});
-    }
-  }
-  if (r.pos !== end) ${this.imports.rt('overrun')}(r, end);`;
-  }
-
-  private knownFields(name: string, numbers: number[]): string {
-    return `const fields_${name}: ReadonlySet<number> = new Set([${numbers.sort((a, b) => a - b).join(', ')}]);`;
   }
 
   // ---- validating ------------------------------------------------------------------------
 
-  /** Statements checking the value `v` (an identifier) against `type`; `p` is the path expression. */
-  private check(type: TypeRef, v: string, p: string, depth: number): string {
-    const expected = (what: string) => `${this.imports.rt('expected')}(issues, ${p}, ${str(what)}, ${v});`;
-    const fail = (message: string) => `${this.imports.rt('fail')}(issues, ${p}, ${str(message)});`;
+  /**
+   * Statements checking `v` (an expression without side effects) against `type`. An issue's
+   * path is `at(path, key)`: `path` and `key` are expressions, built only on failure.
+   */
+  private check(type: TypeRef, v: string, path: string, key: string, depth: number): string {
+    const here = `${path}, ${key}, issues`;
     switch (type.kind) {
       case 'scalar': {
-        const c = type.constraints ?? {};
-        const rules: string[] = [];
-        if (type.scalar === 'string') {
-          rules.push(`if (!${this.imports.rt('isWellFormed')}(${v})) ${fail('must be well-formed Unicode (it has a lone surrogate)')}`);
-          if (c.minLength !== undefined) rules.push(`if (${v}.length < ${c.minLength}) ${fail(`must be at least ${c.minLength} characters long`)}`);
-          if (c.maxLength !== undefined) rules.push(`if (${v}.length > ${c.maxLength}) ${fail(`must be at most ${c.maxLength} characters long`)}`);
-          if (c.pattern !== undefined) rules.push(`if (!${this.pattern(c.pattern)}.test(${v})) ${fail(`must match /${c.pattern}/`)}`);
-          if (c.email) rules.push(`if (!${this.imports.rt('EMAIL_PATTERN')}.test(${v})) ${fail('must be an e-mail address')}`);
-        } else {
-          if (c.minimum !== undefined) rules.push(`if (!(${v} >= ${c.minimum})) ${fail(`must be at least ${c.minimum}`)}`);
-          if (c.maximum !== undefined) rules.push(`if (!(${v} <= ${c.maximum})) ${fail(`must be at most ${c.maximum}`)}`);
-          if (c.positive) rules.push(`if (!(${v} > 0)) ${fail('must be positive')}`);
-        }
-        const test = scalarTest(type.scalar, v, this.imports);
-        const base = `if (${test.invalid}) ${expected(test.what)}`;
-        return rules.length === 0 ? base : `${base}\nelse {\n${rules.join('\n')}\n}`;
+        const call = `${this.imports.rt(scalarChecks[type.scalar])}(${v}, ${here})`;
+        const rules = this.constraintRules(type, v, path, key);
+        return rules.length === 0 ? `${call};` : `if (${call}) {\n${rules.join('\n')}\n}`;
       }
       case 'date':
-        return `if (!(${v} instanceof Date) || Number.isNaN(${v}.getTime())) ${expected('a valid Date')}`;
+        return `${this.imports.rt('checkDate')}(${v}, ${here});`;
       case 'literal':
-        return `if (${v} !== ${str(type.value)}) ${expected(str(type.value))}`;
+        return `${this.imports.rt('checkLiteral')}(${v}, ${str(type.value)}, ${here});`;
       case 'enum': {
         const e = this.enums.get(type.name)!;
-        const names = e.values.map((x) => (e.origin.kind === 'enum' ? `${e.name}.${x.member}` : str(x.value))).join(', ');
-        return `if (encode_${type.name}(${v} as ${this.tsNames.get(type.name)}) === 0) ${expected(`one of ${names}`)}`;
+        const members = e.values.map((x) => (e.origin.kind === 'enum' ? `${this.tsNames.get(e.name)}.${x.member}` : str(x.value))).join(', ');
+        return `${this.imports.rt('checkEnum')}(${v}, encode_${type.name}, ${str(members)}, ${here});`;
       }
       case 'message':
       case 'union':
-        return `validate_${type.name}(${v}, ${p}, issues);`;
+        return `validate_${type.name}(${v}, ${here});`;
       case 'nullable':
-        return `if (${v} !== null) {\n${this.check(type.inner, v, p, depth)}\n}`;
+        return `if (${v} !== null) {\n${this.check(type.inner, v, path, key, depth)}\n}`;
       case 'array': {
-        const c = type.constraints ?? {};
+        const element = this.checkFunction(type.element);
+        if (element && !type.constraints) return `${this.imports.rt('checkEach')}(${v}, ${element}, ${here});`;
+        const x = `x${depth}`;
         const i = `i${depth}`;
-        const e = `e${depth}`;
-        const rules: string[] = [];
-        if (c.minLength !== undefined) rules.push(`if (${v}.length < ${c.minLength}) ${fail(`must have at least ${c.minLength} items`)}`);
-        if (c.maxLength !== undefined) rules.push(`if (${v}.length > ${c.maxLength}) ${fail(`must have at most ${c.maxLength} items`)}`);
-        const elementPath = `${this.imports.rt('elementPath')}(${p}, ${i})`;
-        return `if (!Array.isArray(${v})) ${expected('an array')}
-else {
+        const p = `p${depth}`;
+        const rules = this.constraintRules(type, x, path, key);
+        return `{
+const ${x} = ${v};
+if (${this.imports.rt('checkArray')}(${x}, ${here})) {
 ${rules.join('\n')}
-  for (let ${i} = 0; ${i} < ${v}.length; ${i}++) {
-    const ${e}: unknown = ${v}[${i}];
-    ${this.check(type.element, e, elementPath, depth + 1)}
-  }
+const ${p} = ${this.imports.rt('at')}(${path}, ${key});
+for (let ${i} = 0; ${i} < ${x}.length; ${i}++) {
+${this.check(type.element, `${x}[${i}]`, p, i, depth + 1)}
+}
+}
 }`;
       }
       case 'map': {
+        const x = `x${depth}`;
         const k = `k${depth}`;
-        const e = `e${depth}`;
-        const entryPath = `${this.imports.rt('elementPath')}(${p}, ${k})`;
+        const p = `p${depth}`;
+        const entry = `${this.imports.rt('entryPath')}(${p}, ${k})`;
         if (type.record) {
-          return `if (!${this.imports.rt('isPlainRecord')}(${v})) ${expected('an object')}
-else for (const ${k} of Object.keys(${v})) {
-  const ${e}: unknown = ${v}[${k}];
-  ${this.check(type.value, e, entryPath, depth + 1)}
+          return `{
+const ${x} = ${v};
+if (${this.imports.rt('checkRecord')}(${x}, ${here})) {
+const ${p} = ${this.imports.rt('at')}(${path}, ${key});
+for (const ${k} of Object.keys(${x})) {
+${this.check(type.value, `${x}[${k}]`, entry, "''", depth + 1)}
+}
+}
 }`;
         }
-        return `if (!(${v} instanceof Map)) ${expected('a Map')}
-else for (const [${k}, ${e}] of ${v} as Map<unknown, unknown>) {
-  ${this.check(type.key, k, `${entryPath} + '<key>'`, depth + 1)}
-  ${this.check(type.value, e, entryPath, depth + 1)}
+        const e = `e${depth}`;
+        return `{
+const ${x} = ${v};
+if (${this.imports.rt('checkMap')}(${x}, ${here})) {
+const ${p} = ${this.imports.rt('at')}(${path}, ${key});
+for (const [${k}, ${e}] of ${x}) {
+${this.check(type.key, k, entry, "'<key>'", depth + 1)}
+${this.check(type.value, e, entry, "''", depth + 1)}
+}
+}
 }`;
       }
     }
+  }
+
+  /** The function checking one value of `type`, when a single call does (no constraints, no nesting). */
+  private checkFunction(type: TypeRef): string | undefined {
+    switch (type.kind) {
+      case 'scalar':
+        return type.constraints ? undefined : this.imports.rt(scalarChecks[type.scalar]);
+      case 'date':
+        return this.imports.rt('checkDate');
+      case 'message':
+      case 'union':
+        return `validate_${type.name}`;
+      default:
+        return undefined;
+    }
+  }
+
+  /** Constraint checks on an already type-checked value. */
+  private constraintRules(type: TypeRef, v: string, path: string, key: string): string[] {
+    if (type.kind !== 'scalar' && type.kind !== 'array') return [];
+    const c = type.constraints;
+    if (!c) return [];
+    const fail = (message: string) => `${this.imports.rt('fail')}(issues, ${path}, ${key}, ${str(message)});`;
+    const rules: string[] = [];
+    const unit = type.kind === 'array' ? 'items' : 'characters';
+    if (c.minLength !== undefined) rules.push(`if (${v}.length < ${c.minLength}) ${fail(type.kind === 'array' ? `must have at least ${c.minLength} items` : `must be at least ${c.minLength} ${unit} long`)}`);
+    if (c.maxLength !== undefined) rules.push(`if (${v}.length > ${c.maxLength}) ${fail(type.kind === 'array' ? `must have at most ${c.maxLength} items` : `must be at most ${c.maxLength} ${unit} long`)}`);
+    if (c.pattern !== undefined) rules.push(`if (!${this.pattern(c.pattern)}.test(${v})) ${fail(`must match /${c.pattern}/`)}`);
+    if (c.email) rules.push(`if (!${this.imports.rt('EMAIL_PATTERN')}.test(${v})) ${fail('must be an e-mail address')}`);
+    // Negated comparisons, so NaN fails them.
+    if (c.minimum !== undefined) rules.push(`if (!(${v} >= ${c.minimum})) ${fail(`must be at least ${c.minimum}`)}`);
+    if (c.maximum !== undefined) rules.push(`if (!(${v} <= ${c.maximum})) ${fail(`must be at most ${c.maximum}`)}`);
+    if (c.positive) rules.push(`if (!(${v} > 0)) ${fail('must be positive')}`);
+    return rules;
   }
 
   private pattern(source: string): string {
@@ -534,12 +606,14 @@ else for (const [${k}, ${e}] of ${v} as Map<unknown, unknown>) {
     return `pattern${index}`;
   }
 
-  /** Statements checking one field `v` (already read into a local) with its presence rules. */
-  private checkField(field: FieldModel, v: string, p: string): string {
-    const inner = this.check(field.type, v, p, 0);
-    const expectedNull = `${this.imports.rt('expected')}(issues, ${p}, ${str(`${describeType(field.type)} or undefined`)}, ${v});`;
-    if (field.optional && field.nullable) return `if (${v} !== undefined && ${v} !== null) {\n${inner}\n}`;
-    if (field.optional) return `if (${v} === null) ${expectedNull}\nelse if (${v} !== undefined) {\n${inner}\n}`;
+  /** Checks one field with its presence rules: absent where optional, null where nullable. */
+  private checkField(field: FieldModel, v: string, path: string, key: string): string {
+    const inner = this.check(field.type, v, path, key, 0);
+    if (field.optional && field.nullable) return `if (${v} != null) {\n${inner}\n}`;
+    if (field.optional) {
+      const what = `${describeType(field.type)} or undefined`;
+      return `if (${v} !== undefined && ${this.imports.rt('notNull')}(${v}, ${path}, ${key}, ${str(what)}, issues)) {\n${inner}\n}`;
+    }
     if (field.nullable) return `if (${v} !== null) {\n${inner}\n}`;
     return inner;
   }
@@ -548,50 +622,37 @@ else for (const [${k}, ${e}] of ${v} as Map<unknown, unknown>) {
 
   private messageFunctions(m: MessageModel): string {
     const type = this.tsNames.get(m.name)!;
-    const wireFields = m.fields.filter((f) => f.type.kind !== 'literal');
-    const encode = `function encode_${m.name}(w: Writer, m: ${type}): Writer {
-${wireFields.map((f) => this.writeField(f, member('m', f.name)).replace(/^/gm, '  ')).join('\n')}
-  return w;
-}`;
-    const locals = wireFields.map((f) => `  let ${local(f)}: ${this.localType(f)} = ${this.initialValue(f)};`);
-    const cases = wireFields.map((f) => this.readCases(f, local(f))).join('\n');
-    const build = this.construct(m, type);
-    const decode = `function decode_${m.name}(r: Reader, end: number): ${type} {
-${locals.join('\n')}
-  ${this.decodeLoop(cases, `fields_${m.name}`)}
-${build}
-}`;
-    const validate = `function validate_${m.name}(v: unknown, path: string, issues: ValidationIssue[]): void {
-  if (typeof v !== 'object' || v === null) {
-    ${this.imports.rt('expected')}(issues, path, ${str(`a ${type} object`)}, v);
-    return;
-  }
-  const o = v as Record<string, unknown>;
-${m.fields.map((f) => `  {\n    const x = ${member('o', f.name)};\n${this.checkField(f, 'x', `path + ${str('.' + f.name)}`).replace(/^/gm, '    ')}\n  }`).join('\n')}
-}`;
+    const wire = m.fields.filter((f) => f.type.kind !== 'literal');
     this.imports.rtType('Writer');
     this.imports.rtType('Reader');
     this.imports.rtType('ValidationIssue');
-    return [`// ${m.name}`, this.knownFields(m.name, knownNumbers(wireFields)), encode, decode, validate].join('\n');
+    const encode = `function encode_${m.name}(w: Writer, m: ${type}): Writer {
+${wire.map((f) => this.writeField(f, member('m', f.name))).join('\n')}
+return w;
+}`;
+    const decode = `function decode_${m.name}(r: Reader, end: number): ${type} {
+${this.newValue(m, type)}
+${this.decodeLoop(wire.map((f) => this.readCases(f, member('m', f.name))).join('\n'), knownNumbers(wire))}
+return m;
+}`;
+    const validate = `function validate_${m.name}(v: unknown, path: string, key: string | number, issues: ValidationIssue[]): void {
+if (!${this.imports.rt('checkObject')}(v, path, key, ${str(`${article(type)} object`)}, issues)) return;
+const p = ${this.imports.rt('at')}(path, key);
+${m.fields.map((f) => this.checkField(f, member('v', f.name), 'p', str(`.${f.name}`))).join('\n')}
+}`;
+    return [`// ${m.name}`, encode, decode, validate].join('\n');
   }
 
-  /** Builds the decoded value: an instance of the contract class, or a plain object. */
-  private construct(m: MessageModel, type: string): string {
-    const valueOf = (f: FieldModel) => {
-      if (f.type.kind === 'literal') return str(f.type.value);
-      const needsAssert = !f.optional && !f.nullable && fieldShape(f).kind === 'plain' && f.type.kind !== 'scalar';
-      return `${local(f)}${needsAssert ? '!' : ''}`;
-    };
+  /** `const m = …`: a contract-class instance (constructor not run) or a plain object, holding the defaults. */
+  private newValue(m: MessageModel, type: string): string {
+    const initial = m.fields.map((f) => [f, this.initialValue(f)] as const);
     if (m.origin.kind === 'class') {
-      const assignments = m.fields.map((f) => `  ${member('m', f.name)} = ${valueOf(f)};`);
-      return `  const m = Object.create(${type}.prototype) as ${type};\n${assignments.join('\n')}\n  return m;`;
+      // Every field an own property, as after the constructor; required messages arrive or the validator refuses.
+      const sets = initial.map(([f, value]) => `${member('m', f.name)} = ${value ?? (f.optional ? 'undefined' : 'undefined!')};`);
+      return `const m = Object.create(${type}.prototype) as ${type};\n${sets.join('\n')}`;
     }
-    const required = m.fields.filter((f) => !f.optional);
-    const optional = m.fields.filter((f) => f.optional);
-    const literal = `{ ${required.map((f) => `${key(f.name)}: ${valueOf(f)}`).join(', ')} }`;
-    if (optional.length === 0) return `  return ${literal} as ${type};`;
-    const sets = optional.map((f) => `  if (${local(f)} !== undefined) ${member('m', f.name)} = ${local(f)};`);
-    return `  const m = ${literal} as ${type};\n${sets.join('\n')}\n  return m;`;
+    const present = initial.filter(([f, value]) => value !== undefined || !f.optional);
+    return `const m = { ${present.map(([f, value]) => `${key(f.name)}: ${value ?? 'undefined!'}`).join(', ')} } as ${type};`;
   }
 
   // ---- unions ----------------------------------------------------------------------------
@@ -603,154 +664,180 @@ ${m.fields.map((f) => `  {\n    const x = ${member('o', f.name)};\n${this.checkF
     let validateBody: string;
     if (discriminated) {
       const property = (u.variants[0]!.match as { property: string }).property;
-      const cases = u.variants.map((v) => `    case ${str((v.match as { value: unknown }).value)}:\n      ${this.writeValue(v.type, v.number, 'v')}\n      break;`);
-      encodeBody = `  switch (${member('v', property)}) {\n${cases.join('\n')}\n  }`;
-      const checks = u.variants.map((v) => `    case ${str((v.match as { value: unknown }).value)}:\n      ${this.check(v.type, 'v', 'path', 0)}\n      return;`);
-      const values = u.variants.map((v) => str((v.match as { value: unknown }).value)).join(' or ');
-      validateBody = `  if (typeof v !== 'object' || v === null) {
-    ${this.imports.rt('expected')}(issues, path, ${str(`a ${type}`)}, v);
-    return;
-  }
-  const d = ${member('(v as Record<string, unknown>)', property)};
-  switch (d) {
-${checks.join('\n')}
-  }
-  ${this.imports.rt('expected')}(issues, path + ${str('.' + property)}, ${str(values)}, d);`;
+      const value = (v: UnionVariant) => str((v.match as { value: unknown }).value);
+      encodeBody = `switch (${member('v', property)}) {\n${u.variants.map((v) => `case ${value(v)}: ${this.writeValue(v.type, v.number, 'v')} break;`).join('\n')}\n}`;
+      validateBody = `if (!${this.imports.rt('checkObject')}(v, path, key, ${str(article(type))}, issues)) return;
+switch (${member('v', property)}) {
+${u.variants.map((v) => `case ${value(v)}: ${this.check(v.type, 'v', 'path', 'key', 0)} return;`).join('\n')}
+}
+${this.imports.rt('reject')}(${member('v', property)}, ${str(`one of ${u.variants.map((v) => str((v.match as { value: unknown }).value)).join(', ')}`)}, ${this.imports.rt('at')}(path, key), ${str(`.${property}`)}, issues);`;
     } else {
       const ordered = [...u.variants].sort((a, b) => matchOrder(a) - matchOrder(b));
-      encodeBody = ordered
-        .map((v, i) => `  ${i === 0 ? '' : 'else '}if (${matchTest(v, 'v')}) {\n    ${this.writeValue(v.type, v.number, 'v')}\n  }`)
-        .join('\n');
-      validateBody =
-        ordered.map((v) => `  if (${matchTest(v, 'v')}) {\n    ${this.check(v.type, 'v', 'path', 0)}\n    return;\n  }`).join('\n') +
-        `\n  ${this.imports.rt('expected')}(issues, path, ${str(ordered.map((v) => describeType(v.type)).join(' or '))}, v);`;
+      encodeBody = ordered.map((v, i) => `${i === 0 ? '' : 'else '}if (${matchTest(v, 'v')}) ${this.writeValue(v.type, v.number, 'v')}`).join('\n');
+      validateBody = `${ordered.map((v) => `if (${matchTest(v, 'v')}) {\n${this.check(v.type, 'v', 'path', 'key', 0)}\nreturn;\n}`).join('\n')}
+${this.imports.rt('reject')}(v, ${str(ordered.map((v) => describeType(v.type)).join(' or '))}, path, key, issues);`;
     }
-    const cases = u.variants.map((v) => `case ${tag(v.number, valueWireType(v.type))}:\n  value = ${this.readValue(v.type)};\n  break;`);
-    return [
-      `// ${u.name}: one of ${u.variants.map((v) => v.protoName).join(', ')}`,
-      this.knownFields(u.name, u.variants.map((v) => v.number)),
-      `function encode_${u.name}(w: Writer, v: ${type}): Writer {\n${encodeBody}\n  return w;\n}`,
-      `function decode_${u.name}(r: Reader, end: number): ${type} {\n  let value: ${type} | undefined;\n  ${this.decodeLoop(cases.join('\n'), `fields_${u.name}`)}\n  return value!;\n}`,
-      `function validate_${u.name}(v: unknown, path: string, issues: ValidationIssue[]): void {\n${validateBody}\n}`,
-    ].join('\n');
+    const cases = u.variants.map((v) => `case ${tag(v.number, valueWireType(v.type))}: value = ${this.readValue(v.type)}; break;`);
+    return `// ${u.name}: one of ${u.variants.map((v) => v.protoName).join(', ')}
+function encode_${u.name}(w: Writer, v: ${type}): Writer {
+${encodeBody}
+return w;
+}
+function decode_${u.name}(r: Reader, end: number): ${type} {
+let value: ${type} | undefined;
+${this.decodeLoop(cases.join('\n'), u.variants.map((v) => v.number))}
+return value!;
+}
+function validate_${u.name}(v: unknown, path: string, key: string | number, issues: ValidationIssue[]): void {
+${validateBody}
+}`;
   }
 
   // ---- wrappers --------------------------------------------------------------------------
 
-  /** Encoder/decoder of a structural wrapper: the wrapped value is field 1. */
+  /** Codec of a structural wrapper message: the wrapped value is field 1. */
   private wrapperFunctions(name: string, type: TypeRef): string {
     const tsType = this.tsType(type);
-    const valueField: FieldModel = { name: 'value', protoName: 'value', number: 1, type, optional: false, nullable: false };
     let encodeBody: string;
-    let decodeLocal: string;
+    let init: string;
     let cases: string;
     if (type.kind === 'nullable') {
-      encodeBody = `  if (v !== null) ${this.writeValue(type.inner, 1, 'v')}`;
-      decodeLocal = `let value: ${tsType} = null;`;
-      cases = `case ${tag(1, valueWireType(type.inner))}:\n  value = ${this.readValue(type.inner)};\n  break;`;
+      encodeBody = `if (v !== null) ${this.writeValue(type.inner, 1, 'v')}`;
+      init = 'null';
+      cases = `case ${tag(1, valueWireType(type.inner))}: value = ${this.readValue(type.inner)}; break;`;
     } else {
-      const inner: FieldModel = { ...valueField, type };
-      encodeBody = `  ${this.writeField(inner, 'v')}`;
-      decodeLocal = `let value: ${tsType} = ${this.initialValue(inner)};`;
+      const inner: FieldModel = { name: 'value', protoName: 'value', number: 1, type, optional: false, nullable: false };
+      encodeBody = this.writeField(inner, 'v');
+      init = this.initialValue(inner)!;
       cases = this.readCases(inner, 'value');
     }
-    return [
-      `// ${name}`,
-      this.knownFields(name, [1]),
-      `function encode_${name}(w: Writer, v: ${tsType}): Writer {\n${encodeBody}\n  return w;\n}`,
-      `function decode_${name}(r: Reader, end: number): ${tsType} {\n  ${decodeLocal}\n  ${this.decodeLoop(cases, `fields_${name}`)}\n  return value;\n}`,
-    ].join('\n');
+    return `// ${name}
+function encode_${name}(w: Writer, v: ${tsType}): Writer {
+${encodeBody}
+return w;
+}
+function decode_${name}(r: Reader, end: number): ${tsType} {
+let value: ${tsType} = ${init};
+${this.decodeLoop(cases, [1])}
+return value;
+}`;
   }
 
-  // ---- actions ---------------------------------------------------------------------------
+  // ---- requests, responses and actions ------------------------------------------------------
 
-  private actionCode(controller: ControllerModel, action: ActionModel): string {
-    const request = this.messages.get(action.request)!;
-    const response = this.messages.get(action.response)!;
-    const id = `${controller.className}_${action.name}`;
+  /** Codecs of request and response messages, one per distinct wire shape. */
+  private actionCodecs(): string[] {
+    const out: string[] = [];
+    for (const controller of this.model.controllers) {
+      for (const action of controller.actions) {
+        const request = this.messages.get(action.request)!;
+        const response = this.messages.get(action.response)!;
+        const requestKey = `request ${shapeKey(request.fields)}`;
+        if (!this.sharedCodecs.has(requestKey)) {
+          this.sharedCodecs.set(requestKey, request.name);
+          out.push(this.requestCodec(request));
+        }
+        const responseKey = `response ${shapeKey(response.fields)}`;
+        if (!this.sharedCodecs.has(responseKey)) {
+          this.sharedCodecs.set(responseKey, response.name);
+          out.push(this.responseCodec(response));
+        }
+      }
+    }
+    return out;
+  }
+
+  private requestCodec(request: MessageModel): string {
     const params = request.fields;
-    const argsType = `[${params.map((p) => `${p.name}${p.optional ? '?' : ''}: ${this.tsType(p.type)}${p.nullable ? ' | null' : ''}`).join(', ')}]`;
-    const result = response.fields[0];
-    const resultType = result ? this.fieldTsType(result) : 'undefined';
-    const controllerType = this.imports.contract(controller.file, controller.className, true);
-
-    const encodeRequest = `(w: Writer, a: ${id}_Args): Writer => {
-${params.map((p, i) => this.writeField(p, `a[${i}]`)).filter((s) => s).join('\n')}
-    return w;
-  }`;
-    const requestLocals = params.filter((p) => p.type.kind !== 'literal').map((p) => `let ${local(p)}: ${this.localType(p)} = ${this.initialValue(p)};`);
-    const decodeRequest = `(r: Reader, end: number): ${id}_Args => {
-    ${requestLocals.join('\n')}
-    ${this.decodeLoop(params.filter((p) => p.type.kind !== 'literal').map((p) => this.readCases(p, local(p))).join('\n'), `fields_${request.name}`)}
-    return [${params.map((p) => (p.type.kind === 'literal' ? str(p.type.value) : `${local(p)}${!p.optional && !p.nullable && fieldShape(p).kind === 'plain' && p.type.kind !== 'scalar' ? '!' : ''}`)).join(', ')}];
-  }`;
-    const validateRequest = `(a: ${id}_Args, issues: ValidationIssue[]): void => {
-${params
-  .map((p, i) => `{\n  const x: unknown = a[${i}];\n${this.checkField(p, 'x', str(`${action.name}(${p.name})`))}\n}`)
-  .join('\n')}
-  }`;
-    const resultPath = str(`${action.name}:return`);
-    const encodeResponse = result
-      ? `(w: Writer, value: ${resultType}): Writer => {\n${this.writeField(result, 'value')}\n  return w;\n}`
-      : `(w: Writer): Writer => w`;
-    const decodeResponse = result
-      ? `(r: Reader, end: number): ${resultType} => {
-    let ${local(result)}: ${this.localType(result)} = ${this.initialValue(result)};
-    ${this.decodeLoop(this.readCases(result, local(result)), `fields_${response.name}`)}
-    return ${local(result)}${!result.optional && !result.nullable && fieldShape(result).kind === 'plain' && result.type.kind !== 'scalar' ? '!' : ''};
-  }`
-      : `(r: Reader, end: number): undefined => {\n  while (r.pos < end) ${this.imports.rt('skipField')}(r, r.uint32());\n  return undefined;\n}`;
-    const validateResponse = result
-      ? `(value: unknown, issues: ValidationIssue[]): void => {\n  const x = value;\n${this.checkField(result, 'x', resultPath)}\n}`
-      : `(value: unknown, issues: ValidationIssue[]): void => {\n  if (value !== undefined) ${this.imports.rt('expected')}(issues, ${resultPath}, 'undefined (the action returns void)', value);\n}`;
-    const [hi, lo] = [parseInt(action.fingerprint.slice(0, 8), 16), parseInt(action.fingerprint.slice(8, 16), 16)];
-    this.imports.rtType('ActionDescriptor');
-    if (action.kind === 'stream') this.usesObservable = true;
-    return `// ${controller.path} ${action.name}
-type ${id}_Args = ${argsType};
-${this.knownFields(request.name, knownNumbers(params))}
-${result ? this.knownFields(response.name, knownNumbers([result])) : `const fields_${response.name}: ReadonlySet<number> = new Set();`}
-const ${id}: ActionDescriptor<${id}_Args, ${resultType}> = {
-  controller: ${str(controller.path)},
-  name: ${str(action.name)},
-  kind: ${str(action.kind)},
-  controllerKey: ${routingKey(controller.path)},
-  actionKey: ${routingKey(action.name)},
-  fingerprint: ${str(action.fingerprint)},
-  fingerprintHi: 0x${hi.toString(16).padStart(8, '0')},
-  fingerprintLo: 0x${lo.toString(16).padStart(8, '0')},
-  encodeRequest: ${encodeRequest},
-  decodeRequest: ${decodeRequest},
-  validateRequest: ${validateRequest},
-  encodeResponse: ${encodeResponse},
-  decodeResponse: ${decodeResponse},
-  validateResponse: ${validateResponse},
-  invoke: (target: ${controllerType}, a: ${id}_Args) => target.${action.name}(...(a as unknown as Parameters<${controllerType}[${str(action.name)}]>)),
+    const args = this.argsType(params);
+    const wire = params.filter((p) => p.type.kind !== 'literal');
+    this.imports.rtType('RequestCodec');
+    const initial = params.map((p) => this.initialValue(p) ?? 'undefined');
+    return `// ${request.name}
+const ${request.name}: RequestCodec<${args}> = {
+encode(w, a) {
+${params.map((p, i) => this.writeField(p, `a[${i}]`)).filter((s) => s !== '').join('\n')}
+return w;
+},
+decode(r, end) {
+const a = [${initial.join(', ')}] as unknown as ${args};
+${this.decodeLoop(params.map((p, i) => (p.type.kind === 'literal' ? '' : this.readCases(p, `a[${i}]`))).filter((s) => s !== '').join('\n'), knownNumbers(wire))}
+return a;
+},
+validate(a, issues, paths) {
+${params.map((p, i) => this.checkField(p, `a[${i}]`, `paths[${i}]!`, "''")).join('\n')}
+},
 };`;
   }
 
-  // ---- proxies and registration ------------------------------------------------------------
+  private responseCodec(response: MessageModel): string {
+    const result = response.fields[0];
+    const type = this.resultType(response);
+    this.imports.rtType('ResponseCodec');
+    if (!result) {
+      return `// ${response.name}
+const ${response.name}: ResponseCodec<undefined> = {
+encode: (w) => w,
+decode(r, end) {
+${this.decodeLoop('', [])}
+return undefined;
+},
+validate(value, issues, path) {
+if (value !== undefined) ${this.imports.rt('reject')}(value, 'undefined (the action returns nothing)', path, '', issues);
+},
+};`;
+    }
+    const init = this.initialValue(result);
+    return `// ${response.name}
+const ${response.name}: ResponseCodec<${type}> = {
+encode(w, value) {
+${this.writeField(result, 'value')}
+return w;
+},
+decode(r, end) {
+let value: ${type} = ${init ?? 'undefined!'};
+${this.decodeLoop(this.readCases(result, 'value'), knownNumbers([result]))}
+return value;
+},
+validate(value, issues, path) {
+${this.checkField(result, 'value', 'path', "''")}
+},
+};`;
+  }
+
+  private actionDescriptors(controller: ControllerModel): string {
+    const lines = controller.actions.map((action) => {
+      const request = this.messages.get(action.request)!;
+      const response = this.messages.get(action.response)!;
+      const requestCodec = this.sharedCodecs.get(`request ${shapeKey(request.fields)}`)!;
+      const responseCodec = this.sharedCodecs.get(`response ${shapeKey(response.fields)}`)!;
+      const params = str(request.fields.map((p) => p.name).join(', '));
+      if (action.kind === 'stream') this.usesObservable = true;
+      const factory = this.imports.rt(action.kind === 'stream' ? 'stream' : 'unary');
+      return `${action.name}: ${factory}(${str(action.name)}, ${str(action.fingerprint)}, ${requestCodec}, ${responseCodec}, ${params}),`;
+    });
+    return `const ${controller.className}Actions = {\n${lines.join('\n')}\n};`;
+  }
 
   private proxyClass(controller: ControllerModel): string {
     const controllerType = this.imports.contract(controller.file, controller.className, true);
-    const names = controller.actions.map((a) => str(a.name)).join(' | ');
+    const names = controller.actions.map((a) => str(a.name)).join(' | ') || 'never';
     this.imports.rtType('PeerChannel');
     this.imports.rtType('RemoteController');
-    const methods = controller.actions.map((action) => {
+    const methods = controller.actions.map((action: ActionModel) => {
       const request = this.messages.get(action.request)!;
       const response = this.messages.get(action.response)!;
       const params = request.fields.map((p) => `${p.name}${p.optional ? '?' : ''}: ${this.tsType(p.type)}${p.nullable ? ' | null' : ''}`);
       const args = `[${request.fields.map((p) => p.name).join(', ')}]`;
-      const id = `${controller.className}_${action.name}`;
-      const result = response.fields[0] ? this.fieldTsType(response.fields[0]) : 'undefined';
-      if (action.kind === 'stream') {
-        return `  ${action.name}(${params.join(', ')}): Promise<Observable<${result}>> {\n    return this.channel.stream(${id}, ${args});\n  }`;
-      }
-      return `  ${action.name}(${params.join(', ')}): Promise<${result}> {\n    return this.channel.call(${id}, ${args});\n  }`;
+      const descriptor = `${controller.className}Actions.${action.name}`;
+      const result = this.resultType(response);
+      return action.kind === 'stream'
+        ? `${action.name}(${params.join(', ')}): Promise<Observable<${result}>> {\nreturn this.channel.stream(${descriptor}, ${args});\n}`
+        : `${action.name}(${params.join(', ')}): Promise<${result}> {\nreturn this.channel.call(${descriptor}, ${args});\n}`;
     });
     return `/** Calls ${controller.className} (${controller.path}) on another peer. */
-export class ${controller.className}Proxy implements Pick<RemoteController<${controllerType}>, ${names || 'never'}> {
-  constructor(private readonly channel: PeerChannel) {}
+export class ${controller.className}Proxy implements Pick<RemoteController<${controllerType}>, ${names}> {
+constructor(private readonly channel: PeerChannel) {}
 
 ${methods.join('\n\n')}
 }`;
@@ -761,27 +848,19 @@ ${methods.join('\n\n')}
     this.imports.rt('messageCodec');
     this.imports.rtType('ContractSet');
     const controllers = this.model.controllers.map(
-      (c) => `    {
-      path: ${str(c.path)},
-      name: ${str(c.className)},
-      controllerKey: ${routingKey(c.path)},
-      actions: [${c.actions.map((a) => `${c.className}_${a.name}`).join(', ')}],
-      createProxy: (channel: PeerChannel) => new ${c.className}Proxy(channel),
-    },`,
+      (c) => `${this.imports.rt('controller')}(${str(c.path)}, ${str(c.className)}, ${c.className}Actions, (channel) => new ${c.className}Proxy(channel)),`,
     );
-    const codecNames = [
+    const names = [
       ...this.model.messages.filter((m) => m.origin.kind !== 'request' && m.origin.kind !== 'response').map((m) => m.name),
       ...this.model.unions.map((u) => u.name),
     ].sort(compare);
-    const codecs = codecNames.map((name) => `  ${name}: messageCodec<${this.tsNames.get(name)}>(${str(name)}, encode_${name}, decode_${name}, validate_${name}),`);
-    return `// ---- Registration ----
-
-/** Every controller of these contracts; importing this file registers them with the runtime. */
+    const codecs = names.map((n) => `${n}: messageCodec<${this.tsNames.get(n)}>(${str(n)}, encode_${n}, decode_${n}, validate_${n}),`);
+    return `/** Every controller of these contracts; importing this file registers them with the runtime. */
 export const contracts: ContractSet = {
-  generator: ${str(this.options.generator)},
-  controllers: [
+generator: ${str(this.options.generator)},
+controllers: [
 ${controllers.join('\n')}
-  ],
+],
 };
 registerContracts(contracts);
 
@@ -798,8 +877,8 @@ function knownNumbers(fields: FieldModel[]): number[] {
   return fields.filter((f) => f.type.kind !== 'literal').flatMap((f) => (f.nullNumber ? [f.number, f.nullNumber] : [f.number]));
 }
 
-/** The condition under which an implicit-presence scalar is written (proto3 omits defaults; -0 is kept). */
-function defaultCheck(scalar: ScalarKind, v: string): string {
+/** When an implicit-presence scalar is written: proto3 leaves defaults out (-0 is kept). */
+function isNotDefault(scalar: ScalarKind, v: string): string {
   switch (scalar) {
     case 'string':
     case 'bytes':
@@ -816,28 +895,9 @@ function defaultCheck(scalar: ScalarKind, v: string): string {
   }
 }
 
-function scalarTest(scalar: ScalarKind, v: string, imports: Imports): { invalid: string; what: string } {
-  switch (scalar) {
-    case 'string':
-      return { invalid: `typeof ${v} !== 'string'`, what: 'a string' };
-    case 'bool':
-      return { invalid: `typeof ${v} !== 'boolean'`, what: 'a boolean' };
-    case 'double':
-      return { invalid: `typeof ${v} !== 'number'`, what: 'a number' };
-    case 'float':
-      return { invalid: `typeof ${v} !== 'number'`, what: 'a number (float32)' };
-    case 'int32':
-      return { invalid: `typeof ${v} !== 'number' || (${v} | 0) !== ${v}`, what: 'an int32 (integer from -2147483648 to 2147483647)' };
-    case 'uint32':
-      return { invalid: `typeof ${v} !== 'number' || ${v} >>> 0 !== ${v}`, what: 'a uint32 (integer from 0 to 4294967295)' };
-    case 'int64':
-      return {
-        invalid: `typeof ${v} !== 'bigint' || ${v} < ${imports.rt('INT64_MIN')} || ${v} > ${imports.rt('INT64_MAX')}`,
-        what: 'a bigint within int64',
-      };
-    case 'bytes':
-      return { invalid: `!(${v} instanceof Uint8Array)`, what: 'a Uint8Array' };
-  }
+/** 'a Point', 'an Entity'. */
+function article(name: string): string {
+  return `${/^[AEIOU]/i.test(name) ? 'an' : 'a'} ${name}`;
 }
 
 function describeType(type: TypeRef): string {
@@ -853,7 +913,7 @@ function describeType(type: TypeRef): string {
     case 'message':
     case 'union':
     case 'enum':
-      return `a ${type.name}`;
+      return article(type.name);
     case 'nullable':
       return `${describeType(type.inner)} or null`;
     case 'literal':
@@ -861,7 +921,7 @@ function describeType(type: TypeRef): string {
   }
 }
 
-/** Order in which primitive-union variants are tested: specific object kinds before plain objects. */
+/** Order in which variants of a primitive union are tested: specific kinds before plain objects. */
 function matchOrder(variant: UnionVariant): number {
   const m = variant.match;
   return m.kind === 'typeof' ? 0 : m.kind === 'instanceof' ? 1 : m.kind === 'array' ? 2 : 3;
@@ -882,4 +942,3 @@ function matchTest(variant: UnionVariant, v: string): string {
       return `${member(v, m.property)} === ${str(m.value)}`;
   }
 }
-

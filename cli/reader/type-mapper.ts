@@ -52,6 +52,8 @@ export class TypeMapper {
 
   /** compiler type -> registered name, so each TS type maps to one model entry. */
   private readonly named = new Map<ts.Type, TypeRef>();
+  /** structure of an anonymous object type -> its message, so equal shapes share one. */
+  private readonly anonymousShapes = new Map<string, TypeRef>();
   /** union member ids -> registered name (a union type object differs with `| undefined` added). */
   private readonly namedUnions = new Map<string, TypeRef>();
   /** model name -> the compiler type that claimed it, to detect two types with one name. */
@@ -487,9 +489,7 @@ export class TypeMapper {
           ? { kind: 'interface', tsName: alias.getName(), file: source.file }
           : { kind: 'anonymous' };
     } else {
-      name = ctx.owner;
-      source = this.locate(ctx.node);
-      origin = { kind: 'anonymous' };
+      return this.mapAnonymousObject(type, ctx);
     }
     if (!this.claim(name, type, source, `type ${name}`, ctx)) return undefined;
     const ref: TypeRef = { kind: 'message', name };
@@ -497,6 +497,29 @@ export class TypeMapper {
     const message: MessageModel = { name, origin, fields: [], reserved: [], source };
     this.messages.set(name, message);
     message.fields = this.mapProperties(type, ctx, name, origin.kind === 'class');
+    return ref;
+  }
+
+  /**
+   * An anonymous object type (`{ total: int32; items: Item[] }` in a signature): a message named
+   * after where it is first met. Anonymous types of the same structure share one message, so a
+   * shape repeated across actions is one type on the wire and one codec in generated code.
+   */
+  private mapAnonymousObject(type: Type, ctx: MapContext): TypeRef | undefined {
+    const fields = this.mapProperties(type, ctx, ctx.owner, false);
+    const shape = JSON.stringify(fields.map((f) => [f.name, f.type, f.optional, f.nullable]));
+    const existing = this.anonymousShapes.get(shape);
+    if (existing) {
+      this.named.set(type.compilerType, existing);
+      return existing;
+    }
+    const name = ctx.owner;
+    const source = this.locate(ctx.node);
+    if (!this.claim(name, type, source, `type ${name}`, ctx)) return undefined;
+    const ref: TypeRef = { kind: 'message', name };
+    this.named.set(type.compilerType, ref);
+    this.anonymousShapes.set(shape, ref);
+    this.messages.set(name, { name, origin: { kind: 'anonymous' }, fields, reserved: [], source });
     return ref;
   }
 

@@ -98,6 +98,9 @@ export function skipField(r: Reader, tag: number): void {
   r.skipType(tag & 7);
 }
 
+/** The known-field set of a message without fields. */
+export const noFields: ReadonlySet<number> = new Set();
+
 /**
  * Skips an unknown field, but refuses a known field number with the wrong wire type: bytes
  * from an incompatible schema must fail, not decode into something plausible.

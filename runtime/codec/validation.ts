@@ -41,23 +41,9 @@ export const isWellFormed: (text: string) => boolean = nativeIsWellFormed
   ? (text) => nativeIsWellFormed.call(text)
   : (text) => !loneSurrogate.test(text);
 
-/** Records that the value at `path` is not `what` (e.g. 'a string'). */
-export function expected(issues: ValidationIssue[], path: string, what: string, value: unknown): void {
-  issues.push({ path, message: `expected ${what}, got ${describeValue(value)}` });
-}
 
-export function fail(issues: ValidationIssue[], path: string, message: string): void {
-  issues.push({ path, message });
-}
 
-export function isPlainRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Map);
-}
 
-/** `path[3]`, `path["key"]`: how an element or entry is named in issue paths. */
-export function elementPath(path: string, key: unknown): string {
-  return typeof key === 'number' ? `${path}[${key}]` : `${path}[${typeof key === 'string' ? JSON.stringify(key) : String(key)}]`;
-}
 
 /** Sets `key` on a plain object without ever touching its prototype (a hostile peer may send "__proto__"). */
 export function setEntry(target: Record<string, unknown>, key: string, value: unknown): void {

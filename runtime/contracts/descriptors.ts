@@ -7,6 +7,21 @@ import type { Observable } from 'rxjs';
 import type { Reader, Writer } from '../codec/protobuf.js';
 import type { ValidationIssue } from '../codec/validation.js';
 
+/** Generated codec of an action's arguments (the request message), shared by actions of one shape. */
+export interface RequestCodec<Args extends readonly unknown[]> {
+  encode(w: Writer, args: Args): Writer;
+  decode(r: Reader, end: number): Args;
+  /** `paths[i]` names parameter i in issues, e.g. `join(player)`. */
+  validate(args: Args, issues: ValidationIssue[], paths: readonly string[]): void;
+}
+
+/** Generated codec of an action's result (for streams: of one item). */
+export interface ResponseCodec<Result> {
+  encode(w: Writer, value: Result): Writer;
+  decode(r: Reader, end: number): Result;
+  validate(value: unknown, issues: ValidationIssue[], path: string): void;
+}
+
 export interface ActionDescriptor<Args extends readonly unknown[] = any[], Result = any> {
   readonly controller: string;
   readonly name: string;
@@ -18,15 +33,11 @@ export interface ActionDescriptor<Args extends readonly unknown[] = any[], Resul
   readonly fingerprint: string;
   readonly fingerprintHi: number;
   readonly fingerprintLo: number;
-  encodeRequest(w: Writer, args: Args): Writer;
-  decodeRequest(r: Reader, end: number): Args;
-  validateRequest(args: Args, issues: ValidationIssue[]): void;
-  /** For streams: one item. */
-  encodeResponse(w: Writer, value: Result): Writer;
-  decodeResponse(r: Reader, end: number): Result;
-  validateResponse(value: Result, issues: ValidationIssue[]): void;
-  /** Calls the action on a controller instance with decoded, validated arguments. */
-  invoke(target: any, args: Args): unknown;
+  readonly request: RequestCodec<Args>;
+  readonly response: ResponseCodec<Result>;
+  /** How parameters and the result are named in validation issues: `join(player)`, `join:return`. */
+  readonly paramPaths: readonly string[];
+  readonly resultPath: string;
 }
 
 /** Per-call options for a remote controller (applies to every call made through it). */

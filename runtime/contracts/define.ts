@@ -1,0 +1,86 @@
+/**
+ * The factories generated code builds its descriptors with, so each action is one line of
+ * generated code: routing keys and fingerprint halves are derived here, once, at import.
+ */
+import type { Reader, Writer } from '../codec/protobuf.js';
+import type { ValidationIssue } from '../codec/validation.js';
+import type { ActionDescriptor, ControllerDescriptor, PeerChannel, RequestCodec, ResponseCodec } from './descriptors.js';
+
+/** 32-bit FNV-1a over UTF-16 code units: the routing key of a controller path or action name. */
+export function routingKey(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+interface MutableAction<Args extends readonly unknown[], Result> extends ActionDescriptor<Args, Result> {
+  controller: string;
+  controllerKey: number;
+}
+
+function action<Args extends readonly unknown[], Result>(
+  kind: 'unary' | 'stream',
+  name: string,
+  fingerprint: string,
+  request: RequestCodec<Args>,
+  response: ResponseCodec<Result>,
+  params: string,
+): ActionDescriptor<Args, Result> {
+  const descriptor: MutableAction<Args, Result> = {
+    controller: '',
+    name,
+    kind,
+    controllerKey: 0,
+    actionKey: routingKey(name),
+    fingerprint,
+    fingerprintHi: parseInt(fingerprint.slice(0, 8), 16) >>> 0,
+    fingerprintLo: parseInt(fingerprint.slice(8, 16), 16) >>> 0,
+    request,
+    response,
+    paramPaths: params === '' ? [] : params.split(', ').map((p) => `${name}(${p})`),
+    resultPath: `${name}:return`,
+  };
+  return descriptor;
+}
+
+/** An action answering once; `params` are its parameter names ('a, b'); `controller()` fills in the controller's path. */
+export function unary<Args extends readonly unknown[], Result>(
+  name: string,
+  fingerprint: string,
+  request: RequestCodec<Args>,
+  response: ResponseCodec<Result>,
+  params: string,
+): ActionDescriptor<Args, Result> {
+  return action('unary', name, fingerprint, request, response, params);
+}
+
+/** An action returning an Observable: `response` is the codec of one item. */
+export function stream<Args extends readonly unknown[], Item>(
+  name: string,
+  fingerprint: string,
+  request: RequestCodec<Args>,
+  response: ResponseCodec<Item>,
+  params: string,
+): ActionDescriptor<Args, Item> {
+  return action('stream', name, fingerprint, request, response, params);
+}
+
+export function controller(
+  path: string,
+  name: string,
+  actions: Record<string, ActionDescriptor>,
+  createProxy: (channel: PeerChannel) => object,
+): ControllerDescriptor {
+  const controllerKey = routingKey(path);
+  const list = Object.values(actions);
+  for (const a of list as MutableAction<readonly unknown[], unknown>[]) {
+    a.controller = path;
+    a.controllerKey = controllerKey;
+  }
+  return { path, name, controllerKey, actions: list, createProxy };
+}
+
+export type { Reader, Writer, ValidationIssue };
