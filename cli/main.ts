@@ -11,6 +11,9 @@ const console_: Output = {
   error: (text) => process.stderr.write(text + '\n'),
 };
 
+/** Bad command-line usage: reported with a hint, exit code 2. */
+class UsageError extends Error {}
+
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const parser = yargs(argv)
@@ -35,12 +38,16 @@ export async function main(argv: string[]): Promise<number> {
       },
     )
     .fail((message, error) => {
-      if (error) throw error;
-      process.stderr.write(`p2pgen: ${message}\nRun 'p2pgen --help' for usage.\n`);
-      exitCode = 2;
+      throw error ?? new UsageError(message);
     })
     .help()
     .alias('h', 'help');
-  await parser.parseAsync();
+  try {
+    await parser.parseAsync();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`p2pgen: ${error.message}\nRun 'p2pgen --help' for usage.\n`);
+    return 2;
+  }
   return exitCode;
 }

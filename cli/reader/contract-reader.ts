@@ -115,7 +115,8 @@ function readController(cls: ClassDeclaration, mapper: TypeMapper, locate: (n: N
   const controller: ControllerModel = { path: arg.getLiteralValue(), className, file: source.file, actions: [], source };
   const seen = new Set<string>();
   for (const method of cls.getMethods()) {
-    if (!method.getDecorators().some((d) => d.getFullName() === 'rpc.action')) continue;
+    const isAction = (m: MethodDeclaration) => m.getDecorators().some((d) => d.getFullName() === 'rpc.action');
+    if (!isAction(method) && !method.getOverloads().some(isAction)) continue;
     const action = readAction(controller, method, mapper, locate);
     if (!action) continue;
     if (seen.has(action.name)) continue;
@@ -131,7 +132,8 @@ function readAction(
   mapper: TypeMapper,
   locate: (n: Node) => SourceRef,
 ): ActionModel | undefined {
-  const name = method.getName();
+  const nameNode = method.getNameNode();
+  const name = Node.isStringLiteral(nameNode) ? nameNode.getLiteralValue() : method.getName();
   const path = `${controller.className}.${name}`;
   const ctx = { node: method, path };
   let ok = true;

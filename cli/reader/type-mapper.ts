@@ -530,7 +530,8 @@ export class TypeMapper {
       const decl = property.getValueDeclaration() ?? property.getDeclarations()[0];
       if (!decl) continue;
       const propName = property.getName();
-      const path = `${messageName}.${propName}`;
+      // Where the type was first reached: `BadFn.take(value).onDone`.
+      const path = `${ctx.path}.${propName}`;
       if (isClass) {
         if (Node.isMethodDeclaration(decl) || Node.isGetAccessorDeclaration(decl) || Node.isSetAccessorDeclaration(decl)) continue;
         if (hasHiddenModifier(decl)) continue;
