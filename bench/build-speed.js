@@ -1,0 +1,93 @@
+/**
+ * Build speed: how long a cold `p2pgen build` of a large synthetic contracts folder takes,
+ * compared with a plain TypeScript type-check of the same files (the floor: p2pgen has to
+ * type-check the contracts too). Goal: build / typecheck <= 1.5.
+ *
+ *   npm run bench:build
+ *
+ * Every measurement is a fresh `node` child process timed from here (wall time), so module
+ * loading and JIT warm-up count, as they do for a user running the CLI. The machine may be
+ * shared: runs alternate between the two commands and the medians are reported.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeSyntheticContracts } from './synthetic-contracts.js';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const tmp = join(repoRoot, '.tmp', 'bench-build');
+const contractsDir = join(tmp, 'contracts');
+const outDir = join(tmp, 'out');
+const shape = { controllers: 200, actions: 10, entities: 100 };
+const runs = 3;
+const goal = 1.5;
+// Generous bound so a hung child cannot keep the benchmark running forever.
+const timeoutMs = 5 * 60_000;
+
+/** Runs a command to completion; returns its wall time in ms. Throws (with its output) if it fails. */
+function timed(label, command, args) {
+  const started = performance.now();
+  const result = spawnSync(command, args, { cwd: repoRoot, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
+  const ms = performance.now() - started;
+  if (result.error || result.status !== 0) {
+    process.stderr.write(result.stdout ?? '');
+    process.stderr.write(result.stderr ?? '');
+    throw new Error(`${label} failed (${result.error ? result.error.message : `exit code ${result.status}, signal ${result.signal}`})`);
+  }
+  return { ms, stdout: result.stdout.trim() };
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
+
+// The CLI runs dist/, so compile it first: a stale dist/ would time old code.
+console.log('Compiling cli/ and runtime/ (npm run build) ...');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+timed('npm run build', npm, ['run', 'build', '--silent']);
+if (!existsSync(join(repoRoot, 'dist/cli/main.js')) || !existsSync(join(repoRoot, 'dist/runtime/index.d.ts'))) {
+  throw new Error('dist/ is incomplete after npm run build');
+}
+
+mkdirSync(tmp, { recursive: true });
+writeSyntheticContracts(contractsDir, shape);
+console.log(`Synthetic contracts: ${shape.controllers} controllers x ${shape.actions} actions, ${shape.entities} entities -> ${contractsDir}`);
+
+function build() {
+  // Cold build: no previous output and no lock, so every file is generated and written.
+  rmSync(outDir, { recursive: true, force: true });
+  rmSync(join(contractsDir, 'p2pgen.lock.json'), { force: true });
+  const run = timed('p2pgen build', process.execPath, ['bin/p2pgen.js', 'build', contractsDir, '--out', outDir]);
+  if (!/4 files written/.test(run.stdout)) throw new Error(`unexpected build output: ${run.stdout}`);
+  return run;
+}
+
+function typecheck() {
+  // Exits non-zero (and `timed` throws) if the contracts have any diagnostic.
+  return timed('typecheck', process.execPath, ['bench/typecheck-contracts.js', contractsDir]);
+}
+
+const times = { build: [], typecheck: [] };
+for (let i = 1; i <= runs; i++) {
+  const b = build();
+  times.build.push(b.ms);
+  const t = typecheck();
+  times.typecheck.push(t.ms);
+  console.log(`run ${i}/${runs}: build ${seconds(b.ms)}, typecheck ${seconds(t.ms)}`);
+  if (i === 1) console.log(`  ${b.stdout}\n  ${t.stdout}`);
+}
+
+const buildMs = median(times.build);
+const typecheckMs = median(times.typecheck);
+const ratio = buildMs / typecheckMs;
+const indexTs = statSync(join(outDir, 'index.ts'));
+const row = (name, values, med) => `| ${name.padEnd(21)} | ${values.map(seconds).join(', ').padEnd(26)} | ${seconds(med).padStart(8)} |`;
+
+console.log('');
+console.log(`| ${'command'.padEnd(21)} | ${'runs'.padEnd(26)} | ${'median'.padStart(8)} |`);
+console.log(`|${'-'.repeat(23)}|${'-'.repeat(28)}|${'-'.repeat(10)}|`);
+console.log(row('p2pgen build (cold)', times.build, buildMs));
+console.log(row('tsc type-check', times.typecheck, typecheckMs));
+console.log('');
+console.log(`generated index.ts: ${(indexTs.size / 1024).toFixed(0)} KiB (${indexTs.size} bytes)`);
+console.log(`ratio build / typecheck: ${ratio.toFixed(2)} (goal <= ${goal}: ${ratio <= goal ? 'met' : 'NOT met'})`);
