@@ -33,7 +33,9 @@ export const RpcErrorCode = {
   FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
   /** The caller cancelled (an AbortSignal, or unsubscribing a stream). */
   CANCELLED: 'CANCELLED',
-  /** A protocol rule was broken (malformed frame, too many calls in flight). */
+  /** The connection has more calls in flight than the broker allows; the call was refused, the connection lives. */
+  TOO_MANY_CALLS: 'TOO_MANY_CALLS',
+  /** A protocol rule was broken (a malformed frame or control request). */
   PROTOCOL_ERROR: 'PROTOCOL_ERROR',
 } as const;
 

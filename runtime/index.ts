@@ -22,3 +22,13 @@ export type { RemoteController, RemoteResult } from './remote-controller.js';
 export type { CallOptions, ContractSet } from './contracts/descriptors.js';
 export type { MessageCodec } from './codec/message-codec.js';
 export type { ValidationIssue } from './codec/validation.js';
+export {
+  RpcWebSocketClient,
+  RemotePeer,
+  DEFAULT_TIMEOUT_MS,
+  type ClientState,
+  type PeerInfo,
+  type PeerRegistration,
+  type RpcClientOptions,
+} from './client/rpc-client.js';
+export type { Transport, TransportEvents, TransportFactory } from './transport/transport.js';

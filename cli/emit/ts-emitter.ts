@@ -848,7 +848,7 @@ ${methods.join('\n\n')}
     this.imports.rt('messageCodec');
     this.imports.rtType('ContractSet');
     const controllers = this.model.controllers.map(
-      (c) => `${this.imports.rt('controller')}(${str(c.path)}, ${str(c.className)}, ${c.className}Actions, (channel) => new ${c.className}Proxy(channel)),`,
+      (c) => `${this.imports.rt('controller')}(${str(c.path)}, ${str(c.className)}, ${str(c.fingerprint)}, ${c.className}Actions, (channel) => new ${c.className}Proxy(channel)),`,
     );
     const names = [
       ...this.model.messages.filter((m) => m.origin.kind !== 'request' && m.origin.kind !== 'response').map((m) => m.name),

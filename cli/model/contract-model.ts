@@ -142,6 +142,8 @@ export interface ControllerModel {
   /** The TypeScript class name; also the protobuf service name. */
   className: string;
   file: string;
+  /** Hex SHA-256 prefix over the actions' names and fingerprints. */
+  fingerprint: string;
   actions: ActionModel[];
   source: SourceRef;
 }

@@ -117,6 +117,8 @@ export function computeFingerprints(model: ContractModel): void {
       const text = `${action.kind} ${hashOf(`message:${action.request}`)} -> ${hashOf(`message:${action.response}`)}`;
       action.fingerprint = sha(text).slice(0, 16);
     }
+    const actions = [...controller.actions].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    controller.fingerprint = sha(actions.map((a) => `${a.name}=${a.fingerprint}`).join(',')).slice(0, 16);
   }
 }
 

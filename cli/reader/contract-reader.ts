@@ -112,7 +112,7 @@ function readController(cls: ClassDeclaration, mapper: TypeMapper, locate: (n: N
     return undefined;
   }
   const source = locate(cls);
-  const controller: ControllerModel = { path: arg.getLiteralValue(), className, file: source.file, actions: [], source };
+  const controller: ControllerModel = { path: arg.getLiteralValue(), className, file: source.file, fingerprint: '', actions: [], source };
   const seen = new Set<string>();
   for (const method of cls.getMethods()) {
     const isAction = (m: MethodDeclaration) => m.getDecorators().some((d) => d.getFullName() === 'rpc.action');

@@ -71,6 +71,7 @@ export function stream<Args extends readonly unknown[], Item>(
 export function controller(
   path: string,
   name: string,
+  fingerprint: string,
   actions: Record<string, ActionDescriptor>,
   createProxy: (channel: PeerChannel) => object,
 ): ControllerDescriptor {
@@ -80,7 +81,7 @@ export function controller(
     a.controller = path;
     a.controllerKey = controllerKey;
   }
-  return { path, name, controllerKey, actions: list, createProxy };
+  return { path, name, controllerKey, fingerprint, actions: list, createProxy };
 }
 
 export type { Reader, Writer, ValidationIssue };

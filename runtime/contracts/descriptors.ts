@@ -22,7 +22,7 @@ export interface ResponseCodec<Result> {
   validate(value: unknown, issues: ValidationIssue[], path: string): void;
 }
 
-export interface ActionDescriptor<Args extends readonly unknown[] = any[], Result = any> {
+export interface ActionDescriptor<Args extends readonly unknown[] = readonly any[], Result = any> {
   readonly controller: string;
   readonly name: string;
   readonly kind: 'unary' | 'stream';
@@ -59,6 +59,8 @@ export interface ControllerDescriptor {
   /** The contract class name, for messages. */
   readonly name: string;
   readonly controllerKey: number;
+  /** Fingerprint of the controller's contract (over its actions' names and fingerprints). */
+  readonly fingerprint: string;
   readonly actions: readonly ActionDescriptor[];
   /** Builds the generated proxy class for this controller. */
   createProxy(channel: PeerChannel): object;

@@ -1,0 +1,86 @@
+/**
+ * One client connection at the broker: its session, its peer ids and controllers, the calls
+ * it has open as caller and as callee, and its cached security decisions. Sending corks the
+ * socket for the rest of the tick, so frames forwarded together leave in one write.
+ */
+import type { Socket } from 'node:net';
+import type WebSocket from 'ws';
+import type { PeerRegistration } from './peer-registry.js';
+import type { Session } from './security.js';
+
+/** A call (or stream) in flight between two connections. */
+export interface Route {
+  /** The id the broker gave the call; the callee sees it as the call id. */
+  readonly id: number;
+  readonly caller: BrokerConnection;
+  readonly callerCallId: number;
+  readonly callee: BrokerConnection;
+  readonly stream: boolean;
+  /** Whom the caller addressed (for audit). */
+  readonly target: PeerRegistration;
+  readonly controllerKey: number;
+  readonly actionKey: number;
+  readonly started: number;
+  requestBytes: number;
+  responseBytes: number;
+}
+
+export interface ControllerInfo {
+  path: string;
+  /** The contract fingerprint of the controller: a hash over its actions' fingerprints. */
+  fingerprint: string;
+  actions: { name: string; fingerprint: string }[];
+}
+
+/** A cached answer of isAllowedToSendToPeer, valid while the target registration is the same object. */
+export interface SendDecision {
+  registration: PeerRegistration;
+  allowed: boolean;
+}
+
+/** Frames to a target while its security decision is being made, in order. */
+export interface PendingDecision {
+  registration: PeerRegistration;
+  frames: Buffer[];
+}
+
+export class BrokerConnection {
+  session: Session | undefined;
+  state: 'handshake' | 'open' | 'closed' = 'handshake';
+  readonly peerIds = new Set<string>();
+  controllers: ControllerInfo[] = [];
+  /** Calls this connection made, by its own call id. */
+  readonly outgoing = new Map<number, Route>();
+  /** Calls this connection serves, by route id. */
+  readonly incoming = new Map<number, Route>();
+  readonly sendDecisions = new Map<string, SendDecision | PendingDecision>();
+  /** Bumped when this connection registers or deregisters: its cached decisions start over. */
+  registrationEpoch = 0;
+  private corked = false;
+
+  constructor(
+    readonly handle: number,
+    readonly ws: WebSocket,
+    readonly socket: Socket,
+    readonly remoteAddress: string,
+  ) {}
+
+  send(frame: Uint8Array): void {
+    if (this.state === 'closed') return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      queueMicrotask(() => this.uncork());
+    }
+    this.ws.send(frame, { binary: true });
+  }
+
+  private uncork(): void {
+    this.corked = false;
+    this.socket.uncork();
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The callee side: controllers registered on this client, and what happens to a Request that
+ * reaches them. Arguments are decoded and validated again here (the caller may be hostile),
+ * the action runs, and its result is validated, encoded and sent back; every failure becomes
+ * an Error frame with its code.
+ */
+import { createReader } from '../codec/protobuf.js';
+import type { ValidationIssue } from '../codec/validation.js';
+import type { ActionDescriptor, ControllerDescriptor } from '../contracts/descriptors.js';
+import { RpcError, RpcErrorCode } from '../errors.js';
+import { errorFrame } from '../wire/errors.js';
+import { FrameType, type FrameHeader } from '../wire/frame.js';
+import { resultFrame } from './frames.js';
+
+interface RegisteredController {
+  readonly descriptor: ControllerDescriptor;
+  readonly instance: Record<string, unknown>;
+  readonly actions: Map<number, ActionDescriptor>;
+}
+
+/** What the broker is told about a registered controller (for listPeers). */
+export interface ControllerAnnouncement {
+  path: string;
+  fingerprint: string;
+  actions: { name: string; fingerprint: string }[];
+}
+
+export function validationError(issues: readonly ValidationIssue[], what: string): RpcError {
+  const text = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+  return new RpcError(RpcErrorCode.VALIDATION_FAILED, `${what}: ${text}`, { issues: [...issues] });
+}
+
+export class Dispatcher {
+  private readonly controllers = new Map<number, RegisteredController>();
+  /** Reused for every validation: validators run synchronously. */
+  private readonly issues: ValidationIssue[] = [];
+
+  constructor(
+    private readonly send: (frame: Uint8Array) => void,
+    private readonly maxFrameBytes: () => number,
+  ) {}
+
+  register(descriptor: ControllerDescriptor, instance: object): void {
+    const target = instance as Record<string, unknown>;
+    const missing = descriptor.actions.filter((a) => typeof target[a.name] !== 'function').map((a) => a.name);
+    if (missing.length > 0) {
+      throw new RpcError(
+        RpcErrorCode.ACTION_NOT_FOUND,
+        `the instance registered for '${descriptor.path}' has no method ${missing.map((m) => `'${m}'`).join(', ')} of ${descriptor.name}`,
+      );
+    }
+    this.controllers.set(descriptor.controllerKey, {
+      descriptor,
+      instance: target,
+      actions: new Map(descriptor.actions.map((a) => [a.actionKey, a])),
+    });
+  }
+
+  announcements(): ControllerAnnouncement[] {
+    return [...this.controllers.values()].map(({ descriptor }) => ({
+      path: descriptor.path,
+      fingerprint: descriptor.fingerprint,
+      actions: descriptor.actions.map((a) => ({ name: a.name, fingerprint: a.fingerprint })),
+    }));
+  }
+
+  onRequest(frame: Uint8Array, h: FrameHeader): void {
+    const callId = h.callId;
+    const controller = this.controllers.get(h.controllerKey);
+    if (!controller) return this.fail(callId, new RpcError(RpcErrorCode.CONTROLLER_NOT_REGISTERED, 'Peer controller not registered'));
+    const action = controller.actions.get(h.actionKey);
+    if (!action) {
+      return this.fail(callId, new RpcError(RpcErrorCode.ACTION_NOT_FOUND, `${controller.descriptor.name} (${controller.descriptor.path}) has no such action`));
+    }
+    if (action.fingerprintHi !== h.fingerprintHi || action.fingerprintLo !== h.fingerprintLo) {
+      const theirs = hex(h.fingerprintHi) + hex(h.fingerprintLo);
+      return this.fail(
+        callId,
+        new RpcError(
+          RpcErrorCode.CONTRACT_MISMATCH,
+          `${controller.descriptor.path} ${action.name}: the caller's contract (fingerprint ${theirs}) differs from this peer's (${action.fingerprint})`,
+        ),
+      );
+    }
+    let args: readonly unknown[];
+    try {
+      args = action.request.decode(createReader(frame, h.payloadStart), frame.length);
+    } catch (error) {
+      return this.fail(callId, new RpcError(RpcErrorCode.VALIDATION_FAILED, `${action.name}: malformed arguments: ${(error as Error).message}`));
+    }
+    const issues = this.issues;
+    issues.length = 0;
+    action.request.validate(args, issues, action.paramPaths);
+    if (issues.length > 0) return this.fail(callId, validationError(issues, `invalid arguments for ${action.name}`));
+
+    let result: unknown;
+    try {
+      result = (controller.instance[action.name] as (...a: unknown[]) => unknown).apply(controller.instance, args as unknown[]);
+    } catch (error) {
+      return this.fail(callId, RpcError.from(error));
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+      (result as PromiseLike<unknown>).then(
+        (value) => this.respond(callId, action, value),
+        (error) => this.fail(callId, RpcError.from(error)),
+      );
+    } else {
+      this.respond(callId, action, result);
+    }
+  }
+
+  private respond(callId: number, action: ActionDescriptor, value: unknown): void {
+    const issues = this.issues;
+    issues.length = 0;
+    action.response.validate(value, issues, action.resultPath);
+    if (issues.length > 0) return this.fail(callId, validationError(issues, `${action.name} returned an invalid result`));
+    let frame: Uint8Array;
+    try {
+      frame = resultFrame(FrameType.Response, callId, action, value);
+    } catch (error) {
+      return this.fail(callId, new RpcError(RpcErrorCode.REMOTE_ERROR, `${action.name}: could not encode the result: ${(error as Error).message}`));
+    }
+    if (frame.length > this.maxFrameBytes()) {
+      return this.fail(callId, new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the result is ${frame.length} bytes, over the ${this.maxFrameBytes()}-byte frame limit`));
+    }
+    this.send(frame);
+  }
+
+  private fail(callId: number, error: RpcError): void {
+    this.send(errorFrame(callId, error));
+  }
+}
+
+function hex(n: number): string {
+  return n.toString(16).padStart(8, '0');
+}

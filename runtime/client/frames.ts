@@ -1,0 +1,48 @@
+/**
+ * Builds data-path frames with protobufjs's Writer: the header is written first and the
+ * generated codec appends the payload to the same buffer, so a frame is one allocation and
+ * no copy (`finish(true)` hands out the writer's own buffer; the writer is not reused).
+ */
+import { createWriter } from '../codec/protobuf.js';
+import type { ActionDescriptor } from '../contracts/descriptors.js';
+import { FrameType, PROTOCOL_VERSION } from '../wire/frame.js';
+
+export function requestFrame(callId: number, action: ActionDescriptor, target: Uint8Array, args: readonly unknown[]): Uint8Array {
+  const w = createWriter();
+  w.fixed32(PROTOCOL_VERSION | (FrameType.Request << 8) | (target.length << 24));
+  w.fixed32(callId);
+  w.fixed32(0);
+  w.fixed32(action.controllerKey);
+  w.fixed32(action.actionKey);
+  w.fixed32(action.fingerprintHi);
+  w.fixed32(action.fingerprintLo);
+  w.raw(target);
+  return action.request.encode(w, args).finish(true);
+}
+
+/** A Response, or a StreamItem of a stream action. */
+export function resultFrame(type: number, callId: number, action: ActionDescriptor, value: unknown): Uint8Array {
+  const w = createWriter();
+  w.fixed32(PROTOCOL_VERSION | (type << 8));
+  w.fixed32(callId);
+  w.fixed32(0);
+  return action.response.encode(w, value).finish(true);
+}
+
+/** A frame with an empty payload (Cancel, StreamEnd) or a uint32 one (Credit). */
+export function signalFrame(type: number, callId: number, value?: number): Uint8Array {
+  const frame = new Uint8Array(value === undefined ? 12 : 16);
+  frame[0] = PROTOCOL_VERSION;
+  frame[1] = type;
+  frame[4] = callId;
+  frame[5] = callId >>> 8;
+  frame[6] = callId >>> 16;
+  frame[7] = callId >>> 24;
+  if (value !== undefined) {
+    frame[12] = value;
+    frame[13] = value >>> 8;
+    frame[14] = value >>> 16;
+    frame[15] = value >>> 24;
+  }
+  return frame;
+}

@@ -1,0 +1,376 @@
+/**
+ * The peer client: connects to a broker, registers peer ids and controllers, and calls other
+ * peers' controllers through generated proxies. Runs in Node and in browsers (the transport is
+ * the only platform-specific part). Many calls share one connection; answers are matched by
+ * call id, and every call settles: answer, error, timeout, abort, or the connection closing.
+ */
+import type { Observable } from 'rxjs';
+import { createReader } from '../codec/protobuf.js';
+import type { ValidationIssue } from '../codec/validation.js';
+import type { ActionDescriptor, CallOptions, ContractSet, PeerChannel } from '../contracts/descriptors.js';
+import { findController } from '../contracts/registry.js';
+import { RpcError, RpcErrorCode } from '../errors.js';
+import type { RemoteController } from '../remote-controller.js';
+import { defaultTransport, type Transport, type TransportFactory } from '../transport/transport.js';
+import { browserWebSocketTransport } from '../transport/browser-websocket.js';
+import { errorFromFrame, errorFromPayload } from '../wire/errors.js';
+import { createHeader, FrameType, parseHeader, PROTOCOL_VERSION, type FrameHeader } from '../wire/frame.js';
+import { jsonFrame, readJson, utf8 } from '../wire/text.js';
+import { Dispatcher, validationError } from './dispatcher.js';
+import { requestFrame, signalFrame } from './frames.js';
+import { PendingCalls, type PendingCall } from './pending-calls.js';
+
+export interface RpcClientOptions {
+  /** Sent to the broker's `authenticate` when connecting. */
+  token?: unknown;
+  /** Default timeout of calls and control requests, ms; 0 waits forever. Default 30,000. */
+  timeoutMs?: number;
+  /** Use this generated contract set instead of the ones registered by importing generated code. */
+  contracts?: ContractSet;
+  /** How to open the WebSocket; defaults to `ws` in Node and the global WebSocket elsewhere. */
+  transport?: TransportFactory;
+}
+
+export type ClientState = 'idle' | 'connecting' | 'connected' | 'closed';
+
+/** A peer id this client holds; `deregister()` gives it up. */
+export interface PeerRegistration {
+  readonly id: string;
+  deregister(): Promise<void>;
+}
+
+/** A registered peer as `listPeers` reports it. */
+export interface PeerInfo {
+  id: string;
+  /** Paths of the controllers the peer serves. */
+  controllers: string[];
+  /** Each controller's contract fingerprint. */
+  contracts: { path: string; fingerprint: string }[];
+}
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+interface ControlReply {
+  ok: boolean;
+  result?: unknown;
+  code?: string;
+  message?: string;
+}
+
+export class RpcWebSocketClient {
+  private transport: Transport | undefined;
+  private currentState: ClientState = 'idle';
+  private connecting: Promise<void> | undefined;
+  private readonly pending = new PendingCalls();
+  private readonly control = new Map<number, { resolve(value: unknown): void; reject(error: RpcError): void; timer?: ReturnType<typeof setTimeout> }>();
+  private nextControlId = 1;
+  private readonly dispatcher: Dispatcher;
+  private readonly header: FrameHeader = createHeader();
+  private readonly issues: ValidationIssue[] = [];
+  private readonly timeoutMs: number;
+  private maxFrameBytes = 1 << 20;
+  private closeReason = 'not connected';
+
+  constructor(
+    readonly url: string,
+    private readonly options: RpcClientOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.dispatcher = new Dispatcher(
+      (frame) => this.transport?.send(frame),
+      () => this.maxFrameBytes,
+    );
+  }
+
+  get state(): ClientState {
+    return this.currentState;
+  }
+
+  /** Connects and authenticates; rejects with AUTHENTICATION_FAILED, NOT_CONNECTED or TIMEOUT. */
+  connect(): Promise<void> {
+    if (this.currentState === 'connected') return Promise.resolve();
+    if (this.connecting) return this.connecting;
+    if (this.currentState === 'closed') return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, 'this client was disconnected; create a new one'));
+    this.currentState = 'connecting';
+    this.connecting = new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (error?: RpcError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.connecting = undefined;
+        if (error) {
+          this.currentState = 'closed';
+          this.transport?.close();
+          reject(error);
+        } else {
+          this.currentState = 'connected';
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => settle(new RpcError(RpcErrorCode.TIMEOUT, `no answer from the broker at ${this.url} within ${this.timeoutMs} ms`)), this.timeoutMs || 2 ** 31 - 1);
+      const factory = this.options.transport ?? defaultTransport() ?? browserWebSocketTransport;
+      try {
+        this.transport = factory(this.url, {
+          open: () => this.transport!.send(jsonFrame(FrameType.Hello, 0, { protocol: PROTOCOL_VERSION, token: this.options.token })),
+          message: (frame) => {
+            if (this.currentState === 'connecting') this.onHandshakeFrame(frame, settle);
+            else this.onFrame(frame);
+          },
+          close: (code, reason) => {
+            this.closeReason = `connection to the broker closed (${code}${reason ? `: ${reason}` : ''})`;
+            settle(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot connect to ${this.url}: ${this.closeReason}`));
+            this.onClosed();
+          },
+          error: (error) => {
+            this.closeReason = error.message;
+          },
+        });
+      } catch (error) {
+        settle(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot connect to ${this.url}: ${(error as Error).message}`, { cause: error }));
+      }
+    });
+    return this.connecting;
+  }
+
+  private onHandshakeFrame(frame: Uint8Array, settle: (error?: RpcError) => void): void {
+    const h = this.header;
+    if (parseHeader(frame, h) !== undefined) return settle(new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'the broker sent a malformed frame'));
+    if (h.type === FrameType.Error) return settle(errorFromFrame(frame, h.payloadStart));
+    if (h.type !== FrameType.Welcome) return settle(new RpcError(RpcErrorCode.PROTOCOL_ERROR, `expected a welcome, got frame type ${h.type}`));
+    const welcome = readJson(frame, h.payloadStart) as { maxFrameBytes?: unknown } | undefined;
+    if (typeof welcome?.maxFrameBytes === 'number') this.maxFrameBytes = welcome.maxFrameBytes;
+    settle();
+    const controllers = this.dispatcher.announcements();
+    if (controllers.length > 0) this.announceControllers();
+  }
+
+  /** Closes the connection; calls still pending reject with NOT_CONNECTED. */
+  async disconnect(): Promise<void> {
+    if (this.currentState === 'closed' && !this.transport) return;
+    this.closeReason = 'the client disconnected';
+    const transport = this.transport;
+    this.onClosed();
+    transport?.close(1000, 'client disconnect');
+  }
+
+  private onClosed(): void {
+    if (this.currentState !== 'closed') this.currentState = 'closed';
+    this.transport = undefined;
+    const reason = this.closeReason;
+    this.pending.rejectAll(() => new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+    for (const id of [...this.control.keys()]) this.settleControl(id, { ok: false, code: RpcErrorCode.NOT_CONNECTED, message: reason });
+  }
+
+  // ---- frames --------------------------------------------------------------------------
+
+  private onFrame(frame: Uint8Array): void {
+    const h = this.header;
+    const problem = parseHeader(frame, h);
+    if (problem !== undefined) {
+      this.closeReason = `the broker sent a malformed frame: ${problem}`;
+      this.transport?.close(1002, 'malformed frame');
+      return;
+    }
+    switch (h.type) {
+      case FrameType.Response:
+        return this.onResponse(frame, h);
+      case FrameType.Error: {
+        const call = this.pending.take(h.callId);
+        if (call) call.reject(errorFromFrame(frame, h.payloadStart));
+        return;
+      }
+      case FrameType.Request:
+        return this.dispatcher.onRequest(frame, h);
+      case FrameType.ControlReply:
+        return this.settleControl(h.callId, readJson(frame, h.payloadStart) as ControlReply);
+      default:
+        return; // frame types of later protocol features are ignored
+    }
+  }
+
+  private onResponse(frame: Uint8Array, h: FrameHeader): void {
+    const call = this.pending.take(h.callId);
+    if (!call) return; // timed out or cancelled meanwhile
+    const action = call.action;
+    let value: unknown;
+    try {
+      value = action.response.decode(createReader(frame, h.payloadStart), frame.length);
+    } catch (error) {
+      return call.reject(new RpcError(RpcErrorCode.VALIDATION_FAILED, `${action.name}: malformed result from '${call.peerId}': ${(error as Error).message}`));
+    }
+    const issues = this.issues;
+    issues.length = 0;
+    action.response.validate(value, issues, action.resultPath);
+    if (issues.length > 0) return call.reject(validationError(issues, `invalid result of ${action.name} from '${call.peerId}'`));
+    call.resolve(value);
+  }
+
+  // ---- calling -------------------------------------------------------------------------
+
+  /** A handle on another peer (by id) to get its controllers from. */
+  peer(peerId: string): RemotePeer {
+    return new RemotePeer(this, peerId);
+  }
+
+  /** @internal Sends one call; used by generated proxies through their PeerChannel. */
+  call<Args extends readonly unknown[], Result>(
+    peerId: string,
+    target: Uint8Array,
+    action: ActionDescriptor<Args, Result>,
+    args: Args,
+    options: CallOptions,
+  ): Promise<Result> {
+    if (this.currentState !== 'connected' || !this.transport) {
+      return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot call ${action.name} on '${peerId}': ${this.closeReason}`));
+    }
+    const issues = this.issues;
+    issues.length = 0;
+    action.request.validate(args, issues, action.paramPaths);
+    if (issues.length > 0) return Promise.reject(validationError(issues, `invalid arguments for ${action.name}`));
+    if (options.signal?.aborted) return Promise.reject(new RpcError(RpcErrorCode.CANCELLED, `${action.name} was aborted before it was sent`));
+
+    const id = this.pending.allocate();
+    const frame = requestFrame(id, action as ActionDescriptor, target, args);
+    if (frame.length > this.maxFrameBytes) {
+      return Promise.reject(new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the arguments are ${frame.length} bytes, over the broker's ${this.maxFrameBytes}-byte frame limit`));
+    }
+    return new Promise<Result>((resolve, reject) => {
+      const call: PendingCall = {
+        action: action as ActionDescriptor,
+        peerId,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        timer: undefined,
+        signal: options.signal,
+        onAbort: undefined,
+      };
+      const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+      if (timeoutMs > 0) {
+        call.timer = setTimeout(() => this.giveUp(id, new RpcError(RpcErrorCode.TIMEOUT, `${action.name} on '${peerId}' got no answer within ${timeoutMs} ms`)), timeoutMs);
+      }
+      if (options.signal) {
+        call.onAbort = () => this.giveUp(id, new RpcError(RpcErrorCode.CANCELLED, `${action.name} on '${peerId}' was aborted`));
+        options.signal.addEventListener('abort', call.onAbort, { once: true });
+      }
+      this.pending.add(id, call);
+      this.transport!.send(frame);
+    });
+  }
+
+  /** Rejects a pending call and tells the broker to forget it (and the callee to stop). */
+  private giveUp(id: number, error: RpcError): void {
+    const call = this.pending.take(id);
+    if (!call) return;
+    this.transport?.send(signalFrame(FrameType.Cancel, id));
+    call.reject(error);
+  }
+
+  // ---- peers and controllers -----------------------------------------------------------
+
+  /** Registers this client under `peerId` (ALREADY_REGISTERED if taken, ACCESS_DENIED if the broker refuses). */
+  async registerAsPeer(peerId: string): Promise<PeerRegistration> {
+    await this.request('register', { peerId });
+    let registered = true;
+    return {
+      id: peerId,
+      deregister: async () => {
+        if (!registered) return;
+        registered = false;
+        if (this.currentState === 'connected') await this.request('deregister', { peerId });
+      },
+    };
+  }
+
+  /**
+   * Serves `instance` at `path` to other peers. Needs the generated contract for `path`
+   * (import your generated index.ts) and an instance with every action of it.
+   */
+  registerController(path: string, instance: object): void {
+    const descriptor = findController(path, this.options.contracts);
+    if (!descriptor) {
+      throw new RpcError(
+        RpcErrorCode.CONTROLLER_NOT_REGISTERED,
+        `no generated contract for '${path}' is loaded: import the index.ts that p2pgen build generated for it`,
+      );
+    }
+    this.dispatcher.register(descriptor, instance);
+    if (this.currentState === 'connected') this.announceControllers();
+  }
+
+  private announceControllers(): void {
+    // Fire and forget: the broker only uses this for listPeers.
+    this.request('controllers', { controllers: this.dispatcher.announcements() }).catch(() => undefined);
+  }
+
+  /** The registered peers (optionally only those serving `controller`). */
+  async listPeers(filter: { controller?: string } = {}): Promise<PeerInfo[]> {
+    return (await this.request('listPeers', filter)) as PeerInfo[];
+  }
+
+  /** A proxy for `path` on `peerId`: one method per action of the generated contract. */
+  controllerOf<T>(peerId: string, target: Uint8Array, path: string, options: CallOptions): RemoteController<T> {
+    const descriptor = findController(path, this.options.contracts);
+    if (!descriptor) {
+      throw new RpcError(
+        RpcErrorCode.CONTROLLER_NOT_REGISTERED,
+        `no generated contract for '${path}' is loaded: import the index.ts that p2pgen build generated for it`,
+      );
+    }
+    const channel: PeerChannel = {
+      call: (action, args) => this.call(peerId, target, action, args, options),
+      stream: <Args extends readonly unknown[], Item>(action: ActionDescriptor<Args, Item>, args: Args): Promise<Observable<Item>> =>
+        Promise.reject(new RpcError(RpcErrorCode.ACTION_NOT_FOUND, `${action.name} is a stream; streams are not supported yet`)),
+    };
+    return descriptor.createProxy(channel) as RemoteController<T>;
+  }
+
+  // ---- control requests (JSON, not on the data path) -----------------------------------
+
+  private request(op: string, body: Record<string, unknown>): Promise<unknown> {
+    if (this.currentState !== 'connected' || !this.transport) {
+      return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot ${op}: ${this.closeReason}`));
+    }
+    const id = this.nextControlId;
+    this.nextControlId = (this.nextControlId + 1) >>> 0 || 1;
+    return new Promise((resolve, reject) => {
+      const entry: { resolve(value: unknown): void; reject(error: RpcError): void; timer?: ReturnType<typeof setTimeout> } = { resolve, reject };
+      if (this.timeoutMs > 0) {
+        entry.timer = setTimeout(
+          () => this.settleControl(id, { ok: false, code: RpcErrorCode.TIMEOUT, message: `the broker did not answer ${op} within ${this.timeoutMs} ms` }),
+          this.timeoutMs,
+        );
+      }
+      this.control.set(id, entry);
+      this.transport!.send(jsonFrame(FrameType.Control, id, { ...body, op }));
+    });
+  }
+
+  private settleControl(id: number, reply: ControlReply | undefined): void {
+    const entry = this.control.get(id);
+    if (!entry) return;
+    this.control.delete(id);
+    if (entry.timer) clearTimeout(entry.timer);
+    if (reply && reply.ok) entry.resolve(reply.result);
+    else entry.reject(errorFromPayload(reply));
+  }
+}
+
+/** Another peer, by id. */
+export class RemotePeer {
+  private target: Uint8Array | undefined;
+
+  constructor(
+    private readonly client: RpcWebSocketClient,
+    readonly id: string,
+  ) {}
+
+  /** The controller at `path` on this peer, typed by its contract class `T`. */
+  controller<T>(path: string, options: CallOptions = {}): RemoteController<T> {
+    this.target ??= utf8(this.id);
+    if (this.target.length === 0 || this.target.length > 255) {
+      throw new RpcError(RpcErrorCode.PEER_NOT_FOUND, `Peer not found: '${this.id}' is not a valid peer id (1 to 255 UTF-8 bytes)`);
+    }
+    return this.client.controllerOf<T>(this.id, this.target, path, options);
+  }
+}
