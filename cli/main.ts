@@ -4,6 +4,7 @@
  */
 import yargs from 'yargs';
 import { buildAndWatch, buildOnce, type Output } from './commands/build.js';
+import { runBroker } from './commands/broker.js';
 import { VERSION } from './version.js';
 
 const console_: Output = {
@@ -20,7 +21,7 @@ export async function main(argv: string[]): Promise<number> {
     .scriptName('p2pgen')
     .version(VERSION)
     .strict()
-    .demandCommand(1, 'Name a command: build, check or broker.')
+    .demandCommand(1, 'Name a command: build or broker.')
     .command(
       'build <contractsDir>',
       'Generate typed proxies, codecs, validators, .proto and manifest from decorated contracts',
@@ -35,6 +36,20 @@ export async function main(argv: string[]): Promise<number> {
           await new Promise(() => undefined);
         }
         exitCode = await buildOnce({ contractsDir: args.contractsDir, out: args.out }, console_);
+      },
+    )
+    .command(
+      'broker',
+      'Run a broker peers connect to over WebSocket',
+      (y) =>
+        y
+          .option('port', { type: 'number', default: 8080, describe: 'Port to listen on (0 picks a free one)' })
+          .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
+          .option('max-frame-bytes', { type: 'number', describe: 'Largest frame a connection may send (default 1 MiB)' })
+          .option('nats', { type: 'string', describe: 'NATS server URL to form a cluster with other brokers' }),
+      async (args) => {
+        if (args.nats !== undefined) throw new UsageError('--nats: clustering over NATS is not available in this version yet');
+        exitCode = await runBroker({ port: args.port, host: args.host, maxFrameBytes: args.maxFrameBytes }, console_);
       },
     )
     .fail((message, error) => {

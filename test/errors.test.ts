@@ -1,0 +1,252 @@
+/**
+ * Every error code a caller can meet, each produced for real: a broker on loopback, real
+ * peers, real sockets. Every call settles, and the broker forgets every call it settled.
+ */
+import { describe, expect, it } from 'vitest';
+import { RpcError, RpcErrorCode, RpcWebSocketClient } from '../runtime/index.node.js';
+import { RpcKernelSecurity, Session } from '../runtime/broker/index.js';
+import '../.tmp/gen/behaviors/index.js';
+import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
+import { contracts as v1 } from '../.tmp/gen/versions/v1/index.js';
+import { contracts as v2 } from '../.tmp/gen/versions/v2/index.js';
+import { contracts as v3 } from '../.tmp/gen/versions/v3/index.js';
+import { Greeter as GreeterV1 } from './fixtures/versions/v1/greeter.js';
+import { Greeter as GreeterV3 } from './fixtures/versions/v3/greeter.js';
+import type { Greeter as GreeterV2 } from './fixtures/versions/v2/greeter.js';
+import { eventually, startBroker } from './support/harness.js';
+
+/** The RpcError a promise rejects with (fails the test if it resolves or rejects otherwise). */
+async function rejection(promise: Promise<unknown>): Promise<RpcError> {
+  const error = await promise.then(
+    (value) => {
+      throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(RpcError);
+  return error as RpcError;
+}
+
+async function callerAndCallee(options: Parameters<typeof startBroker>[0] = {}) {
+  const h = await startBroker(options);
+  const callee = await h.peer('callee');
+  const behaviors = new BehaviorsController();
+  callee.registerController('/behaviors', behaviors);
+  const caller = await h.client();
+  return { ...h, callee, caller, behaviors, remote: caller.peer('callee').controller<BehaviorsController>('/behaviors') };
+}
+
+describe('error codes', () => {
+  it('PEER_NOT_FOUND: nobody is registered under the id', async () => {
+    const { caller } = await callerAndCallee();
+    const error = await rejection(caller.peer('nobody').controller<BehaviorsController>('/behaviors').echo('hi'));
+    expect(error.code).toBe(RpcErrorCode.PEER_NOT_FOUND);
+    expect(error.message).toContain('Peer not found');
+  });
+
+  it('CONTROLLER_NOT_REGISTERED: the peer serves no controller at the path', async () => {
+    const { peer, client } = await startBroker();
+    await peer('bare');
+    const caller = await client();
+    const error = await rejection(caller.peer('bare').controller<BehaviorsController>('/behaviors').echo('hi'));
+    expect(error.code).toBe(RpcErrorCode.CONTROLLER_NOT_REGISTERED);
+    expect(error.message).toContain('Peer controller not registered');
+  });
+
+  it('CONTROLLER_NOT_REGISTERED locally: no generated contract is loaded for the path', async () => {
+    const { caller } = await callerAndCallee();
+    expect(() => caller.peer('callee').controller('/nowhere')).toThrow(RpcError);
+    expect(() => caller.registerController('/nowhere', {})).toThrow(/no generated contract for '\/nowhere'/);
+  });
+
+  it('ACTION_NOT_FOUND: the callee runs a version of the contract without the action', async () => {
+    const { peer, client } = await startBroker();
+    const callee = await peer('greeter', { contracts: v1 });
+    callee.registerController('/greeter', new GreeterV1());
+    const caller = await client({ contracts: v3 });
+    const greeter = caller.peer('greeter').controller<GreeterV3>('/greeter');
+    expect(await greeter.greet('ann')).toBe('hello ann');
+    const error = await rejection(greeter.wave());
+    expect(error.code).toBe(RpcErrorCode.ACTION_NOT_FOUND);
+  });
+
+  it('ACTION_NOT_FOUND when registering an instance that lacks an action', async () => {
+    const { caller } = await callerAndCallee();
+    const error = (() => {
+      try {
+        caller.registerController('/behaviors', { echo: () => 'x' });
+      } catch (e) {
+        return e as RpcError;
+      }
+      throw new Error('expected registerController to throw');
+    })();
+    expect(error.code).toBe(RpcErrorCode.ACTION_NOT_FOUND);
+    expect(error.message).toContain("'identity'");
+  });
+
+  it('ACCESS_DENIED: isAllowedToSendToPeer says no, and the target never sees the call', async () => {
+    class NoCalls extends RpcKernelSecurity {
+      override async isAllowedToSendToPeer(): Promise<boolean> {
+        return false;
+      }
+    }
+    const { remote, behaviors } = await callerAndCallee({ security: new NoCalls() });
+    const error = await rejection(remote.echo('hi'));
+    expect(error.code).toBe(RpcErrorCode.ACCESS_DENIED);
+    expect(behaviors.calls).toBe(0);
+  });
+
+  it('ACCESS_DENIED: isAllowedToRegisterAsPeer says no', async () => {
+    class NoRegistrations extends RpcKernelSecurity {
+      override async isAllowedToRegisterAsPeer(): Promise<boolean> {
+        return false;
+      }
+    }
+    const { client } = await startBroker({ security: new NoRegistrations() });
+    const c = await client();
+    const error = await rejection(c.registerAsPeer('someone'));
+    expect(error.code).toBe(RpcErrorCode.ACCESS_DENIED);
+  });
+
+  it('AUTHENTICATION_FAILED: authenticate throws, connect rejects', async () => {
+    class TokenOnly extends RpcKernelSecurity {
+      override async authenticate(token: unknown): Promise<Session> {
+        if (token !== 'secret') throw new Error('bad token');
+        return new Session('alice', token);
+      }
+    }
+    const { broker, client } = await startBroker({ security: new TokenOnly() });
+    await client({ token: 'secret' });
+    const refused = new RpcWebSocketClient(broker.url, { token: 'wrong' });
+    const error = await rejection(refused.connect());
+    expect(error.code).toBe(RpcErrorCode.AUTHENTICATION_FAILED);
+    expect(error.message).toContain('bad token');
+    expect(refused.state).toBe('closed');
+  });
+
+  it('ALREADY_REGISTERED: the id belongs to another live connection', async () => {
+    const { peer, client } = await startBroker();
+    await peer('taken');
+    const second = await client();
+    const error = await rejection(second.registerAsPeer('taken'));
+    expect(error.code).toBe(RpcErrorCode.ALREADY_REGISTERED);
+  });
+
+  it('VALIDATION_FAILED before sending: an argument breaks its constraint (the callee never sees it)', async () => {
+    const { remote, behaviors } = await callerAndCallee();
+    const error = await rejection(remote.echo('far too long for ten'));
+    expect(error.code).toBe(RpcErrorCode.VALIDATION_FAILED);
+    expect(error.message).toContain('echo(text): must be at most 10 characters long');
+    expect(error.issues).toEqual([{ path: 'echo(text)', message: 'must be at most 10 characters long' }]);
+    expect(behaviors.calls).toBe(0);
+    expect(await remote.echo('short')).toBe('short');
+  });
+
+  it('VALIDATION_FAILED on the caller: the callee returned a value that breaks the contract', async () => {
+    const { remote } = await callerAndCallee();
+    const error = await rejection(remote.invalidResult());
+    expect(error.code).toBe(RpcErrorCode.VALIDATION_FAILED);
+    expect(error.message).toContain('invalidResult:return: expected an int32');
+  });
+
+  it('CONTRACT_MISMATCH: caller and callee run incompatible versions, both fingerprints named', async () => {
+    const { peer, client } = await startBroker();
+    const callee = await peer('greeter', { contracts: v1 });
+    callee.registerController('/greeter', new GreeterV1());
+    const caller = await client({ contracts: v2 });
+    const error = await rejection(caller.peer('greeter').controller<GreeterV2>('/greeter').greet('ann', 2));
+    expect(error.code).toBe(RpcErrorCode.CONTRACT_MISMATCH);
+    const [ours] = v2.controllers[0]!.actions;
+    const [theirs] = v1.controllers[0]!.actions;
+    expect(error.message).toContain(ours!.fingerprint);
+    expect(error.message).toContain(theirs!.fingerprint);
+  });
+
+  it("REMOTE_ERROR: the callee's action threw, with its message", async () => {
+    const { remote } = await callerAndCallee();
+    const sync = await rejection(remote.fail('disk full'));
+    expect(sync.code).toBe(RpcErrorCode.REMOTE_ERROR);
+    expect(sync.message).toBe('REMOTE_ERROR: disk full');
+    const later = await rejection(remote.failLater('later'));
+    expect(later.rawMessage).toBe('later');
+  });
+
+  it('PEER_DISCONNECTED: the callee leaves while the call is open, and the call rejects at once', async () => {
+    const { remote, callee, broker } = await callerAndCallee();
+    const pending = rejection(remote.hang());
+    await eventually(() => broker.stats().routes === 1, 'the call to reach the broker');
+    await callee.disconnect();
+    // The client timeout is 30 s and the test's 60 s: only an immediate rejection passes quickly.
+    const error = await pending;
+    expect(error.code).toBe(RpcErrorCode.PEER_DISCONNECTED);
+    expect(broker.stats().routes).toBe(0);
+  });
+
+  it('TIMEOUT: the client default, and a per-call timeout overriding it', async () => {
+    const h = await startBroker();
+    const callee = await h.peer('callee');
+    callee.registerController('/behaviors', new BehaviorsController());
+    const quick = await h.client({ timeoutMs: 50 });
+    const error = await rejection(quick.peer('callee').controller<BehaviorsController>('/behaviors').hang());
+    expect(error.code).toBe(RpcErrorCode.TIMEOUT);
+    expect(error.message).toContain('within 50 ms');
+
+    const patient = await h.client({ timeoutMs: 60_000 });
+    const perCall = await rejection(patient.peer('callee').controller<BehaviorsController>('/behaviors', { timeoutMs: 30 }).hang());
+    expect(perCall.code).toBe(RpcErrorCode.TIMEOUT);
+    expect(perCall.message).toContain('within 30 ms');
+    // The caller told the broker it gave up: nothing stays routed.
+    await eventually(() => h.broker.stats().routes === 0, 'the broker to forget timed-out calls');
+  });
+
+  it('NOT_CONNECTED: before connect, after disconnect, and for calls pending at disconnect', async () => {
+    const { broker, remote, caller } = await callerAndCallee();
+    const never = new RpcWebSocketClient(broker.url);
+    expect((await rejection(never.peer('callee').controller<BehaviorsController>('/behaviors').echo('x'))).code).toBe(RpcErrorCode.NOT_CONNECTED);
+    const pending = rejection(remote.hang());
+    await eventually(() => broker.stats().routes === 1, 'the call to reach the broker');
+    await caller.disconnect();
+    expect((await pending).code).toBe(RpcErrorCode.NOT_CONNECTED);
+    expect((await rejection(remote.echo('x'))).code).toBe(RpcErrorCode.NOT_CONNECTED);
+    expect((await rejection(caller.connect())).code).toBe(RpcErrorCode.NOT_CONNECTED);
+    await eventually(() => broker.stats().routes === 0, 'the broker to cancel the disconnected caller\'s call');
+  });
+
+  it('NOT_CONNECTED: connecting to a port nobody listens on', async () => {
+    const { broker } = await startBroker();
+    const url = broker.url;
+    await broker.close();
+    const error = await rejection(new RpcWebSocketClient(url).connect());
+    expect(error.code).toBe(RpcErrorCode.NOT_CONNECTED);
+  });
+
+  it('FRAME_TOO_LARGE: arguments or a result over the frame limit', async () => {
+    const { remote } = await callerAndCallee({ maxFrameBytes: 64 * 1024 });
+    const big = Array.from({ length: 30_000 }, (_, i) => i);
+    const tooBig = await rejection(remote.sum(big));
+    expect(tooBig.code).toBe(RpcErrorCode.FRAME_TOO_LARGE);
+    expect(await remote.sum([1, 2, 3])).toBe(6);
+    const result = await rejection(remote.blob(100_000));
+    expect(result.code).toBe(RpcErrorCode.FRAME_TOO_LARGE);
+    expect((await remote.blob(1000)).length).toBe(1000);
+  });
+
+  it('CANCELLED: an AbortSignal rejects the call and the broker forgets it', async () => {
+    const { caller, broker } = await callerAndCallee();
+    const abort = new AbortController();
+    const pending = rejection(caller.peer('callee').controller<BehaviorsController>('/behaviors', { signal: abort.signal }).hang());
+    await eventually(() => broker.stats().routes === 1, 'the call to reach the broker');
+    abort.abort();
+    expect((await pending).code).toBe(RpcErrorCode.CANCELLED);
+    await eventually(() => broker.stats().routes === 0, 'the broker to forget the cancelled call');
+  });
+
+  it('TOO_MANY_CALLS: over the in-flight limit a call is refused and the connection lives', async () => {
+    const { remote } = await callerAndCallee({ maxCallsInFlight: 3 });
+    const hanging = [remote.hang(), remote.hang(), remote.hang()].map((p) => p.catch((e: RpcError) => e));
+    const error = await rejection(remote.echo('one more'));
+    expect(error.code).toBe(RpcErrorCode.TOO_MANY_CALLS);
+    expect(error.message).toContain('more than 3 calls in flight');
+    void hanging;
+  });
+});

@@ -1,0 +1,85 @@
+/**
+ * A hand-driven connection speaking the wire format byte by byte: for hostile and
+ * malformed-frame tests. It does the hello/welcome handshake, then sends whatever bytes a
+ * test builds and records every frame it receives and how it was closed.
+ */
+import WebSocket from 'ws';
+import { FrameType, PROTOCOL_VERSION, readU32, REQUEST_HEADER_SIZE, writeU32 } from '../../runtime/wire/frame.js';
+import { jsonFrame, readJson } from '../../runtime/wire/text.js';
+import type { ActionDescriptor } from '../../runtime/contracts/descriptors.js';
+import { eventually } from './harness.js';
+
+export class RawPeer {
+  readonly frames: Buffer[] = [];
+  handle = 0;
+  closed: { code: number; reason: string } | undefined;
+  private nextControl = 1;
+
+  private constructor(private readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer) => this.frames.push(data));
+    ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
+  }
+
+  static async connect(url: string, token?: unknown): Promise<RawPeer> {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const peer = new RawPeer(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    peer.send(jsonFrame(FrameType.Hello, 0, { protocol: PROTOCOL_VERSION, token }));
+    const welcome = await peer.next((f) => f[1] === FrameType.Welcome);
+    peer.handle = (readJson(welcome, 12) as { handle: number }).handle;
+    return peer;
+  }
+
+  send(bytes: Uint8Array | string): void {
+    this.ws.send(bytes);
+  }
+
+  /** Registers a peer id through the control plane. */
+  async register(peerId: string): Promise<void> {
+    const id = this.nextControl++;
+    this.send(jsonFrame(FrameType.Control, id, { op: 'register', peerId }));
+    const reply = await this.next((f) => f[1] === FrameType.ControlReply && readU32(f, 4) === id);
+    if (!(readJson(reply, 12) as { ok: boolean }).ok) throw new Error(`could not register ${peerId}`);
+  }
+
+  /** The first received frame matching `match` (waits for it), removed from `frames`. */
+  async next(match: (frame: Buffer) => boolean = () => true): Promise<Buffer> {
+    let found: Buffer | undefined;
+    await eventually(() => {
+      const index = this.frames.findIndex(match);
+      if (index >= 0) found = this.frames.splice(index, 1)[0];
+      return found !== undefined;
+    }, 'a matching frame');
+    return found!;
+  }
+
+  async waitClosed(): Promise<{ code: number; reason: string }> {
+    await eventually(() => this.closed !== undefined, 'the broker to close this connection');
+    return this.closed!;
+  }
+
+  close(): void {
+    this.ws.terminate();
+  }
+}
+
+/** A Request frame for `action` to `target`, with a hand-made payload. */
+export function rawRequest(callId: number, action: ActionDescriptor, target: string, payload: Uint8Array, source = 0): Buffer {
+  const id = Buffer.from(target, 'utf8');
+  const frame = Buffer.alloc(REQUEST_HEADER_SIZE + id.length + payload.length);
+  frame[0] = PROTOCOL_VERSION;
+  frame[1] = FrameType.Request;
+  frame[3] = id.length;
+  writeU32(frame, 4, callId);
+  writeU32(frame, 8, source);
+  writeU32(frame, 12, action.controllerKey);
+  writeU32(frame, 16, action.actionKey);
+  writeU32(frame, 20, action.fingerprintHi);
+  writeU32(frame, 24, action.fingerprintLo);
+  id.copy(frame, REQUEST_HEADER_SIZE);
+  frame.set(payload, REQUEST_HEADER_SIZE + id.length);
+  return frame;
+}
