@@ -1,0 +1,86 @@
+/**
+ * Load patterns shared by both systems, so the raw relay and p2pgen run the very same loop:
+ * a `call(payload)` that resolves with the echoed bytes is all a system has to provide.
+ */
+import { percentileSorted } from './stats.js';
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Fills a payload with a recognisable pattern (so a wrong echo is caught by checkEcho). */
+export function makePayload(bytes) {
+  const payload = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i++) payload[i] = (i * 31 + 7) & 0xff;
+  return payload;
+}
+
+/** One call, checked byte for byte: a fast system that loses data would be no result. */
+export async function checkEcho(call, payload) {
+  const echoed = await call(payload);
+  if (echoed.length !== payload.length || !echoed.every((b, i) => b === payload[i])) {
+    throw new Error(`echo returned ${echoed.length} bytes that differ from the ${payload.length} sent`);
+  }
+}
+
+/** Sequential calls (one at a time): per-call round-trip latency in microseconds. */
+export async function measureLatency(call, { payloadBytes, warmupCalls, calls }) {
+  const payload = makePayload(payloadBytes);
+  await checkEcho(call, payload);
+  for (let i = 0; i < warmupCalls; i++) await call(payload);
+  const samples = new Float64Array(calls);
+  for (let i = 0; i < calls; i++) {
+    const started = performance.now();
+    await call(payload);
+    samples[i] = (performance.now() - started) * 1000;
+  }
+  const sorted = Array.from(samples).sort((a, b) => a - b);
+  const mean = sorted.reduce((s, v) => s + v, 0) / sorted.length;
+  return { p50Us: percentileSorted(sorted, 50), p99Us: percentileSorted(sorted, 99), meanUs: mean, calls };
+}
+
+/**
+ * Closed loop: `inFlight` calls outstanding at all times, spread over the callers; each
+ * completion starts the next call. Counts completions inside the measured window only.
+ */
+export async function measureThroughput(calls, { payloadBytes, inFlight, warmupMs, durationMs }) {
+  const payload = makePayload(payloadBytes);
+  for (const call of calls) await checkEcho(call, payload);
+  let stop = false;
+  let measuring = false;
+  let completed = 0;
+  let failure;
+  const worker = async (call) => {
+    while (!stop) {
+      await call(payload);
+      if (measuring) completed++;
+    }
+  };
+  const workers = [];
+  for (let i = 0; i < inFlight; i++) workers.push(worker(calls[i % calls.length]).catch((e) => (failure ??= e)));
+  await sleep(warmupMs);
+  measuring = true;
+  const started = performance.now();
+  await sleep(durationMs);
+  measuring = false;
+  const elapsedMs = performance.now() - started;
+  const counted = completed;
+  stop = true;
+  // Let the outstanding calls land before the connections close (bounded by the parent's timeout).
+  await Promise.all(workers);
+  if (failure) throw failure;
+  const callsPerSecond = (counted / elapsedMs) * 1000;
+  return { callsPerSecond, mbPerSecond: (callsPerSecond * payloadBytes) / 1e6, calls: counted, elapsedMs };
+}
+
+/** Runs `fn(i)` for i in [0, count) with at most `limit` running at once. */
+export async function mapLimit(count, limit, fn) {
+  const results = new Array(count);
+  let next = 0;
+  const lane = async () => {
+    while (next < count) {
+      const i = next++;
+      results[i] = await fn(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, lane));
+  return results;
+}

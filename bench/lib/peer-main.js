@@ -1,0 +1,55 @@
+/**
+ * The peer side of a bench run, shared by both systems. The parent sends jobs over IPC; a
+ * system supplies an adapter:
+ *
+ *   startEcho(url)        -> { close() }            a peer registered as 'echo' that echoes
+ *   startCaller(url, i)   -> { call(bytes), close() } a peer that calls 'echo'
+ *   startIdle(url, id)    -> { close() }            a connected, registered peer doing nothing
+ */
+import { childChannel } from './children.js';
+import { mapLimit, measureLatency, measureThroughput } from './load.js';
+
+export function runPeers(adapter) {
+  const channel = childChannel();
+  let idle = [];
+
+  /** Echo peer first, then the callers: a call must never race the callee's registration. */
+  async function withEchoAndCallers(url, callerCount, fn) {
+    const echo = await adapter.startEcho(url);
+    const callers = [];
+    try {
+      for (let i = 0; i < callerCount; i++) callers.push(await adapter.startCaller(url, i));
+      return await fn(callers.map((c) => c.call));
+    } finally {
+      await Promise.all(callers.map((c) => c.close()));
+      await echo.close();
+    }
+  }
+
+  channel.on('latency', async ({ url, params }) => {
+    const result = await withEchoAndCallers(url, 1, ([call]) => measureLatency(call, params));
+    channel.send({ type: 'result', result });
+  });
+
+  channel.on('throughput', async ({ url, params }) => {
+    const result = await withEchoAndCallers(url, params.callers, (calls) => measureThroughput(calls, params));
+    channel.send({ type: 'result', result });
+  });
+
+  // Idle peers stay connected until 'close-idle' (or the process is stopped).
+  channel.on('idle', async ({ url, count, prefix, concurrency }) => {
+    const started = performance.now();
+    const opened = await mapLimit(count, concurrency, (i) => adapter.startIdle(url, `${prefix}${i}`));
+    idle.push(...opened);
+    channel.send({ type: 'idle-ready', count: opened.length, ms: performance.now() - started });
+  });
+
+  channel.on('close-idle', async () => {
+    const closing = idle;
+    idle = [];
+    await mapLimit(closing.length, 64, (i) => closing[i].close());
+    channel.send({ type: 'idle-closed' });
+  });
+
+  channel.send({ type: 'peers-ready', pid: process.pid });
+}

@@ -1,0 +1,38 @@
+/**
+ * Peers of p2pgen: RpcWebSocketClient with its defaults (codecs, validation, call timeouts),
+ * calling the generated EchoController proxy. Bundled by bench/run.js with esbuild: the
+ * generated code and the contract are TypeScript with decorators, which Node 20 cannot run.
+ * `bench-echo/gen` and `bench-echo/contract` are aliases set up by run.js.
+ */
+import { RpcWebSocketClient } from 'p2pgen';
+import 'bench-echo/gen';
+import { EchoController } from 'bench-echo/contract';
+import { runPeers } from '../lib/peer-main.js';
+
+async function connected(url) {
+  const client = new RpcWebSocketClient(url);
+  await client.connect();
+  return client;
+}
+
+runPeers({
+  async startEcho(url) {
+    const client = await connected(url);
+    client.registerController('/echo', new EchoController());
+    await client.registerAsPeer('echo');
+    return { close: () => client.disconnect() };
+  },
+
+  async startCaller(url, index) {
+    const client = await connected(url);
+    await client.registerAsPeer(`caller-${index}`);
+    const echo = client.peer('echo').controller('/echo');
+    return { call: (payload) => echo.echo(payload), close: () => client.disconnect() };
+  },
+
+  async startIdle(url, id) {
+    const client = await connected(url);
+    await client.registerAsPeer(id);
+    return { close: () => client.disconnect() };
+  },
+});
