@@ -132,10 +132,10 @@ class BrokerCore implements Broker {
     tagged.on('message', onWebSocketMessage as (this: WebSocket, data: Buffer, isBinary: boolean) => void);
     tagged.on('close', onWebSocketClose as (this: WebSocket) => void);
     tagged.on('error', onWebSocketError);
-    const timer = setTimeout(() => {
+    connection.handshakeTimer = setTimeout(() => {
       if (connection.state === 'handshake') this.violation(connection, 'no hello within the handshake timeout', CloseCode.PolicyViolation);
     }, this.handshakeTimeoutMs);
-    timer.unref();
+    connection.handshakeTimer.unref();
   }
 
   /** Closes only the offending connection; everyone else carries on. */
@@ -150,6 +150,7 @@ class BrokerCore implements Broker {
   dropConnection(connection: BrokerConnection): void {
     if (connection.state === 'closed') return;
     connection.state = 'closed';
+    clearTimeout(connection.handshakeTimer);
     this.connections.delete(connection);
     this.registry.removeAll(connection);
     // Calls it was serving fail at once; calls it made are cancelled at their callees.
@@ -201,6 +202,8 @@ class BrokerCore implements Broker {
 
   private async handshake(connection: BrokerConnection, frame: Buffer, payloadStart: number): Promise<void> {
     connection.state = 'open';
+    clearTimeout(connection.handshakeTimer);
+    connection.handshakeTimer = undefined;
     const hello = readJson(frame, payloadStart) as { protocol?: unknown; token?: unknown } | undefined;
     if (!hello || hello.protocol !== PROTOCOL_VERSION) {
       return this.violation(connection, `hello must be JSON { protocol: ${PROTOCOL_VERSION}, token? }`);

@@ -56,6 +56,8 @@ export class BrokerConnection {
   readonly sendDecisions = new Map<string, SendDecision | PendingDecision>();
   /** Bumped when this connection registers or deregisters: its cached decisions start over. */
   registrationEpoch = 0;
+  /** Closes the connection if no hello arrives in time; cleared by the handshake. */
+  handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private corked = false;
 
   constructor(
