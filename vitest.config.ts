@@ -36,5 +36,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Memory-bound tests measure live memory: they collect garbage before sampling.
+    execArgv: ['--expose-gc'],
   },
 });

@@ -33,18 +33,26 @@ export class FileSharingController {
     return new Observable((observer) => {
       const chunkSize = 64 * 1024; // 64KB chunks
       const totalChunks = Math.ceil(fileData.length / chunkSize);
+      let cancelled = false;
 
-      for (let i = 0; i < totalChunks; i++) {
-        const start = i * chunkSize;
-        const end = Math.min(start + chunkSize, fileData.length);
-        const chunkData = fileData.slice(start, end);
+      // One chunk after another: the checksum (SHA-256 through WebCrypto) is asynchronous.
+      (async () => {
+        for (let i = 0; i < totalChunks && !cancelled; i++) {
+          const start = i * chunkSize;
+          const end = Math.min(start + chunkSize, fileData.length);
+          const chunkData = fileData.slice(start, end);
 
-        const chunk = new FileChunk(fileId, i, totalChunks, chunkData, this.calculateChecksum(chunkData));
+          const chunk = new FileChunk(fileId, i, totalChunks, chunkData, await this.calculateChecksum(chunkData));
 
-        setTimeout(() => observer.next(chunk), i * 10); // Throttle chunks
-      }
+          await new Promise((resolve) => setTimeout(resolve, 10)); // Throttle chunks
+          if (!cancelled) observer.next(chunk);
+        }
+        if (!cancelled) observer.complete();
+      })().catch((error) => observer.error(error));
 
-      setTimeout(() => observer.complete(), totalChunks * 10);
+      return () => {
+        cancelled = true;
+      };
     });
   }
 
@@ -82,12 +90,9 @@ export class FileSharingController {
     console.log(`File ${fileId} assembled successfully (${totalSize} bytes)`);
   }
 
-  private calculateChecksum(data: Uint8Array): string {
-    // Simple checksum implementation
-    let sum = 0;
-    for (let i = 0; i < data.length; i++) {
-      sum += data[i]!;
-    }
-    return sum.toString(16);
+  private async calculateChecksum(data: Uint8Array): Promise<string> {
+    // SHA-256 through WebCrypto (Node and browsers), as hex
+    const digest = await crypto.subtle.digest('SHA-256', data as BufferSource);
+    return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
   }
 }

@@ -33,6 +33,8 @@ export const RpcErrorCode = {
   FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
   /** The caller cancelled (an AbortSignal, or unsubscribing a stream). */
   CANCELLED: 'CANCELLED',
+  /** A stream's consumer fell too far behind a source that cannot pause (see pullStream). */
+  SLOW_CONSUMER: 'SLOW_CONSUMER',
   /** The connection has more calls in flight than the broker allows; the call was refused, the connection lives. */
   TOO_MANY_CALLS: 'TOO_MANY_CALLS',
   /** A protocol rule was broken (a malformed frame or control request). */

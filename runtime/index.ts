@@ -22,11 +22,14 @@ export type { RemoteController, RemoteResult } from './remote-controller.js';
 export type { CallOptions, ContractSet } from './contracts/descriptors.js';
 export type { MessageCodec } from './codec/message-codec.js';
 export type { ValidationIssue } from './codec/validation.js';
+export { pullStream, type PullSource } from './client/pull-stream.js';
 export {
   RpcWebSocketClient,
   RemotePeer,
   DEFAULT_TIMEOUT_MS,
+  DEFAULT_MAX_MESSAGE_BYTES,
   type ClientState,
+  type ClientStats,
   type PeerInfo,
   type PeerRegistration,
   type RpcClientOptions,

@@ -220,15 +220,22 @@ describe('error codes', () => {
     expect(error.code).toBe(RpcErrorCode.NOT_CONNECTED);
   });
 
-  it('FRAME_TOO_LARGE: arguments or a result over the frame limit', async () => {
-    const { remote } = await callerAndCallee({ maxFrameBytes: 64 * 1024 });
-    const big = Array.from({ length: 30_000 }, (_, i) => i);
-    const tooBig = await rejection(remote.sum(big));
+  it('FRAME_TOO_LARGE: arguments or a result over the message limit (over the frame limit they travel in pieces)', async () => {
+    const h = await startBroker({ maxFrameBytes: 64 * 1024 });
+    const callee = await h.peer('callee', { maxMessageBytes: 256 * 1024 });
+    callee.registerController('/behaviors', new BehaviorsController());
+    const caller = await h.client({ maxMessageBytes: 256 * 1024 });
+    const remote = caller.peer('callee').controller<BehaviorsController>('/behaviors');
+    // Three times the frame limit: sent in pieces, answered.
+    expect(await remote.sum(Array.from({ length: 60_000 }, () => 1))).toBe(60_000);
+    expect((await remote.blob(200_000)).length).toBe(200_000);
+    // Over the message limit: refused by the side that would send it.
+    const tooBig = await rejection(remote.sum(Array.from({ length: 300_000 }, () => 1)));
     expect(tooBig.code).toBe(RpcErrorCode.FRAME_TOO_LARGE);
-    expect(await remote.sum([1, 2, 3])).toBe(6);
-    const result = await rejection(remote.blob(100_000));
+    const result = await rejection(remote.blob(300_000));
     expect(result.code).toBe(RpcErrorCode.FRAME_TOO_LARGE);
-    expect((await remote.blob(1000)).length).toBe(1000);
+    expect(result.message).toContain('message limit');
+    await eventually(() => h.broker.stats().routes === 0, 'nothing left routed');
   });
 
   it('CANCELLED: an AbortSignal rejects the call and the broker forgets it', async () => {

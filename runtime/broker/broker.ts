@@ -10,7 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { RpcError, RpcErrorCode } from '../errors.js';
 import { errorFrame } from '../wire/errors.js';
-import { createHeader, FrameType, parseHeader, PROTOCOL_VERSION, writeU32, type FrameHeader } from '../wire/frame.js';
+import { createHeader, FrameFlags, FrameType, parseHeader, PROTOCOL_VERSION, writeU32, type FrameHeader } from '../wire/frame.js';
 import { jsonFrame, readJson } from '../wire/text.js';
 import { BrokerConnection, type ControllerInfo, type PendingDecision, type Route, type SendDecision } from './connection.js';
 import { PeerRegistry, type PeerRegistration } from './peer-registry.js';
@@ -28,6 +28,11 @@ export interface BrokerOptions {
   maxCallsInFlight?: number;
   /** How long a new connection has to say hello (ms). Default 10 s. */
   handshakeTimeoutMs?: number;
+  /**
+   * When more than this many bytes wait to be written to a connection, the broker stops reading
+   * from the connections feeding it until it drains. Default 4 MiB.
+   */
+  highWaterMarkBytes?: number;
 }
 
 export interface BrokerStats {
@@ -35,6 +40,12 @@ export interface BrokerStats {
   peers: number;
   /** Calls and streams in flight. */
   routes: number;
+  /** Of those, streams. */
+  streams: number;
+  /** Bytes waiting to be written to all connections. */
+  bufferedBytes: number;
+  /** Connections not being read because a connection they feed is backed up. */
+  pausedConnections: number;
 }
 
 export interface Broker {
@@ -76,12 +87,14 @@ class BrokerCore implements Broker {
   private readonly maxFrameBytes: number;
   private readonly maxCallsInFlight: number;
   private readonly handshakeTimeoutMs: number;
+  private readonly highWaterMark: number;
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly header: FrameHeader = createHeader();
   private nextHandle = 1;
   private nextRouteId = 1;
   private routeCount = 0;
+  private streamCount = 0;
   private closing: Promise<void> | undefined;
   url = '';
   port = 0;
@@ -91,6 +104,7 @@ class BrokerCore implements Broker {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.maxCallsInFlight = options.maxCallsInFlight ?? 10_000;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    this.highWaterMark = options.highWaterMarkBytes ?? 4 << 20;
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.maxFrameBytes, clientTracking: false });
     this.server = createServer((_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('p2pgen broker: connect with WebSocket\n');
@@ -156,17 +170,56 @@ class BrokerCore implements Broker {
     // Calls it was serving fail at once; calls it made are cancelled at their callees.
     for (const route of connection.incoming.values()) {
       route.caller.outgoing.delete(route.callerCallId);
-      this.routeCount--;
+      this.forget(route);
       route.caller.send(errorFrame(route.callerCallId, new RpcError(RpcErrorCode.PEER_DISCONNECTED, `peer '${route.target.id}' disconnected`)));
     }
     connection.incoming.clear();
     for (const route of connection.outgoing.values()) {
       route.callee.incoming.delete(route.id);
-      this.routeCount--;
+      this.forget(route);
       route.callee.send(cancelFrame(route.id));
     }
     connection.outgoing.clear();
     connection.sendDecisions.clear();
+    connection.queuedCalls.clear();
+    this.resumeFeeders(connection);
+  }
+
+  private forget(route: Route): void {
+    this.routeCount--;
+    if (route.stream) this.streamCount--;
+  }
+
+  // ---- back-pressure --------------------------------------------------------------------
+
+  /** Forwards `frame` from `from` to `to`; if `to` is backed up, stops reading `from` until `to` drains. */
+  private relay(from: BrokerConnection, to: BrokerConnection, frame: Uint8Array): void {
+    to.send(frame);
+    if (to.bufferedAmount > this.highWaterMark && to.state !== 'closed') this.throttle(from, to);
+  }
+
+  private throttle(from: BrokerConnection, to: BrokerConnection): void {
+    if (from === to || from.state === 'closed') return;
+    if (!to.feeders.has(from)) {
+      to.feeders.add(from);
+      from.pausedBy++;
+      if (from.pausedBy === 1) from.ws.pause();
+    }
+    if (!to.awaitingDrain) {
+      to.awaitingDrain = true;
+      to.socket.once('drain', () => {
+        to.awaitingDrain = false;
+        this.resumeFeeders(to);
+      });
+    }
+  }
+
+  private resumeFeeders(to: BrokerConnection): void {
+    for (const from of to.feeders) {
+      from.pausedBy--;
+      if (from.pausedBy === 0 && from.state !== 'closed') from.ws.resume();
+    }
+    to.feeders.clear();
   }
 
   // ---- frames --------------------------------------------------------------------------
@@ -186,13 +239,14 @@ class BrokerCore implements Broker {
       case FrameType.Response:
       case FrameType.Error:
       case FrameType.StreamEnd:
-        return this.onReply(connection, frame, h.callId, true);
       case FrameType.StreamItem:
-        return this.onReply(connection, frame, h.callId, false);
+      case FrameType.ReplyChunk:
+        return this.onReply(connection, frame, h);
       case FrameType.Cancel:
         return this.onCancel(connection, frame, h.callId);
       case FrameType.Credit:
-        return this.onCredit(connection, frame, h.callId);
+      case FrameType.RequestChunk:
+        return this.onCallerFrame(connection, frame, h.callId);
       case FrameType.Control:
         return void this.onControl(connection, h.callId, readJson(frame, h.payloadStart));
       default:
@@ -230,18 +284,25 @@ class BrokerCore implements Broker {
     }
     const decision = caller.sendDecisions.get(key);
     if (decision !== undefined && decision.registration === target) {
-      if ('frames' in decision) decision.frames.push(frame);
+      if ('frames' in decision) this.queue(caller, decision, frame, h.callId);
       else if (decision.allowed) this.forward(caller, target, frame, h);
       else this.deny(caller, h.callId, target);
       return;
     }
-    this.decide(caller, key, target, frame);
+    this.decide(caller, key, target, frame, h.callId);
+  }
+
+  /** Holds a call's frames (its Request, then pieces, credit, cancel) until its security decision is made. */
+  private queue(caller: BrokerConnection, pending: PendingDecision, frame: Buffer, callId: number): void {
+    pending.frames.push(frame);
+    caller.queuedCalls.set(callId, pending);
   }
 
   /** Asks isAllowedToSendToPeer once per (connection, target registration); frames wait in order. */
-  private decide(caller: BrokerConnection, key: string, target: PeerRegistration, first: Buffer): void {
-    const pending: PendingDecision = { registration: target, frames: [first] };
+  private decide(caller: BrokerConnection, key: string, target: PeerRegistration, first: Buffer, callId: number): void {
+    const pending: PendingDecision = { registration: target, frames: [] };
     caller.sendDecisions.set(key, pending);
+    this.queue(caller, pending, first, callId);
     const epoch = caller.registrationEpoch;
     Promise.resolve()
       .then(() => this.security.isAllowedToSendToPeer(caller.session!, target.id))
@@ -258,7 +319,12 @@ class BrokerCore implements Broker {
         const h = createHeader();
         for (const frame of pending.frames) {
           parseHeader(frame, h);
-          if (!allowed) this.deny(caller, h.callId, target);
+          if (caller.queuedCalls.get(h.callId) === pending) caller.queuedCalls.delete(h.callId);
+          if (h.type !== FrameType.Request) {
+            // Pieces, credit or a cancel that came behind their Request: routed now if it was.
+            if (h.type === FrameType.Cancel) this.onCancel(caller, frame, h.callId);
+            else this.onCallerFrame(caller, frame, h.callId);
+          } else if (!allowed) this.deny(caller, h.callId, target);
           else if (target.connection.state === 'closed' || this.registry.get(key) !== target) {
             caller.send(errorFrame(h.callId, new RpcError(RpcErrorCode.PEER_NOT_FOUND, `Peer not found: '${target.id}'`)));
           } else this.forward(caller, target, frame, h);
@@ -279,12 +345,14 @@ class BrokerCore implements Broker {
     let id = this.nextRouteId;
     while (id === 0 || callee.incoming.has(id)) id = (id + 1) >>> 0;
     this.nextRouteId = (id + 1) >>> 0;
+    const stream = (h.flags & FrameFlags.Stream) !== 0;
     const route: Route = {
       id,
       caller,
       callerCallId: h.callId,
       callee,
-      stream: false,
+      stream,
+      ending: false,
       target,
       controllerKey: h.controllerKey,
       actionKey: h.actionKey,
@@ -295,43 +363,75 @@ class BrokerCore implements Broker {
     caller.outgoing.set(h.callId, route);
     callee.incoming.set(id, route);
     this.routeCount++;
+    if (stream) this.streamCount++;
     // In place: the callee sees the route id as the call id, and the true source.
     writeU32(frame, 4, id);
     writeU32(frame, 8, caller.handle);
-    callee.send(frame);
+    this.relay(caller, callee, frame);
   }
 
-  /** A frame from a callee about one of its routes: passed back to the caller under the caller's id. */
-  private onReply(callee: BrokerConnection, frame: Buffer, routeId: number, last: boolean): void {
-    const route = callee.incoming.get(routeId);
+  /**
+   * A frame from a callee about one of its routes, passed back to the caller under the caller's
+   * id. The route ends with a unary Response, an Error or a StreamEnd (for a message sent in
+   * pieces: with its last ReplyChunk); a stream's first Response only says it was accepted.
+   */
+  private onReply(callee: BrokerConnection, frame: Buffer, h: FrameHeader): void {
+    const route = callee.incoming.get(h.callId);
     if (!route) return; // the caller cancelled or left; a late answer is dropped
-    if (last) {
-      callee.incoming.delete(routeId);
+    const more = (h.flags & FrameFlags.More) !== 0;
+    let ends: boolean;
+    switch (h.type) {
+      case FrameType.Response:
+        ends = !route.stream;
+        break;
+      case FrameType.Error:
+      case FrameType.StreamEnd:
+        ends = true;
+        break;
+      case FrameType.ReplyChunk:
+        ends = route.ending;
+        break;
+      default:
+        ends = false;
+    }
+    if (ends && more) {
+      route.ending = true; // ends with the message's last piece
+      ends = false;
+    }
+    if (ends) {
+      callee.incoming.delete(h.callId);
       route.caller.outgoing.delete(route.callerCallId);
-      this.routeCount--;
+      this.forget(route);
     }
     writeU32(frame, 4, route.callerCallId);
     writeU32(frame, 8, callee.handle);
-    route.caller.send(frame);
+    this.relay(callee, route.caller, frame);
   }
 
   private onCancel(caller: BrokerConnection, frame: Buffer, callId: number): void {
     const route = caller.outgoing.get(callId);
-    if (!route) return;
+    if (!route) return this.queueBehind(caller, frame, callId);
     caller.outgoing.delete(callId);
     route.callee.incoming.delete(route.id);
-    this.routeCount--;
+    this.forget(route);
     writeU32(frame, 4, route.id);
     writeU32(frame, 8, caller.handle);
     route.callee.send(frame);
   }
 
-  private onCredit(caller: BrokerConnection, frame: Buffer, callId: number): void {
+  /** Credit and request pieces: from a caller to the callee of one of its routes. */
+  private onCallerFrame(caller: BrokerConnection, frame: Buffer, callId: number): void {
     const route = caller.outgoing.get(callId);
-    if (!route) return;
+    if (!route) return this.queueBehind(caller, frame, callId);
     writeU32(frame, 4, route.id);
     writeU32(frame, 8, caller.handle);
-    route.callee.send(frame);
+    this.relay(caller, route.callee, frame);
+  }
+
+  /** A frame for a call whose Request still waits for its security decision goes behind it; else it is stale and dropped. */
+  private queueBehind(caller: BrokerConnection, frame: Buffer, callId: number): void {
+    const pending = caller.queuedCalls.get(callId);
+    if (pending) pending.frames.push(frame);
   }
 
   // ---- control plane (JSON; never on the data path) -------------------------------------
@@ -408,7 +508,20 @@ class BrokerCore implements Broker {
   }
 
   stats(): BrokerStats {
-    return { connections: this.connections.size, peers: this.registry.size, routes: this.routeCount };
+    let bufferedBytes = 0;
+    let pausedConnections = 0;
+    for (const connection of this.connections) {
+      bufferedBytes += connection.bufferedAmount;
+      if (connection.pausedBy > 0) pausedConnections++;
+    }
+    return {
+      connections: this.connections.size,
+      peers: this.registry.size,
+      routes: this.routeCount,
+      streams: this.streamCount,
+      bufferedBytes,
+      pausedConnections,
+    };
   }
 
   close(): Promise<void> {

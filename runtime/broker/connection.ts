@@ -16,6 +16,8 @@ export interface Route {
   readonly callerCallId: number;
   readonly callee: BrokerConnection;
   readonly stream: boolean;
+  /** The callee is sending its final message in pieces: the route ends with the last one. */
+  ending: boolean;
   /** Whom the caller addressed (for audit). */
   readonly target: PeerRegistration;
   readonly controllerKey: number;
@@ -38,7 +40,7 @@ export interface SendDecision {
   allowed: boolean;
 }
 
-/** Frames to a target while its security decision is being made, in order. */
+/** Frames of calls to a target while its security decision is being made, in order. */
 export interface PendingDecision {
   registration: PeerRegistration;
   frames: Buffer[];
@@ -54,8 +56,15 @@ export class BrokerConnection {
   /** Calls this connection serves, by route id. */
   readonly incoming = new Map<number, Route>();
   readonly sendDecisions = new Map<string, SendDecision | PendingDecision>();
+  /** Calls whose Request waits for a security decision, by call id: their later frames queue behind it. */
+  readonly queuedCalls = new Map<number, PendingDecision>();
   /** Bumped when this connection registers or deregisters: its cached decisions start over. */
   registrationEpoch = 0;
+  /** Connections paused because this one is backed up; resumed when it drains. */
+  readonly feeders = new Set<BrokerConnection>();
+  awaitingDrain = false;
+  /** How many backed-up connections this one feeds (reading is paused while > 0). */
+  pausedBy = 0;
   /** Closes the connection if no hello arrives in time; cleared by the handshake. */
   handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private corked = false;

@@ -8,9 +8,11 @@ import { createReader } from '../codec/protobuf.js';
 import type { ValidationIssue } from '../codec/validation.js';
 import type { ActionDescriptor, ControllerDescriptor } from '../contracts/descriptors.js';
 import { RpcError, RpcErrorCode } from '../errors.js';
+import type { Observable } from 'rxjs';
 import { errorFrame } from '../wire/errors.js';
-import { FrameType, type FrameHeader } from '../wire/frame.js';
-import { resultFrame } from './frames.js';
+import { FrameType, readU32, type FrameHeader } from '../wire/frame.js';
+import { resultFrame, signalFrame } from './frames.js';
+import { ServedStream, type StreamHost } from './served-stream.js';
 
 interface RegisteredController {
   readonly descriptor: ControllerDescriptor;
@@ -30,15 +32,34 @@ export function validationError(issues: readonly ValidationIssue[], what: string
   return new RpcError(RpcErrorCode.VALIDATION_FAILED, `${what}: ${text}`, { issues: [...issues] });
 }
 
+export interface DispatcherHost {
+  send(frame: Uint8Array): void;
+  /** Sends a whole message (in pieces if it is larger than a frame). */
+  sendMessage(frame: Uint8Array, callId: number): void;
+  readonly maxMessageBytes: number;
+  readonly streamBufferBytes: number;
+}
+
 export class Dispatcher {
   private readonly controllers = new Map<number, RegisteredController>();
+  /** Streams this peer serves, by route id. */
+  readonly served = new Map<number, ServedStream>();
+  /** Stream actions still being invoked (async): a Cancel meanwhile stops them from starting. */
+  private readonly invoking = new Set<number>();
   /** Reused for every validation: validators run synchronously. */
   private readonly issues: ValidationIssue[] = [];
 
-  constructor(
-    private readonly send: (frame: Uint8Array) => void,
-    private readonly maxFrameBytes: () => number,
-  ) {}
+  private readonly streamHost: StreamHost;
+
+  constructor(private readonly host: DispatcherHost) {
+    this.streamHost = {
+      sendMessage: (frame, callId) => host.sendMessage(frame, callId),
+      get streamBufferBytes() {
+        return host.streamBufferBytes;
+      },
+      closed: (stream) => this.served.delete(stream.routeId),
+    };
+  }
 
   register(descriptor: ControllerDescriptor, instance: object): void {
     const target = instance as Record<string, unknown>;
@@ -99,14 +120,49 @@ export class Dispatcher {
     } catch (error) {
       return this.fail(callId, RpcError.from(error));
     }
-    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
-      (result as PromiseLike<unknown>).then(
-        (value) => this.respond(callId, action, value),
-        (error) => this.fail(callId, RpcError.from(error)),
-      );
-    } else {
-      this.respond(callId, action, result);
+    const stream = action.kind === 'stream';
+    if (!isThenable(result)) {
+      if (stream) this.accept(callId, action, result);
+      else this.respond(callId, action, result);
+      return;
     }
+    if (stream) this.invoking.add(callId);
+    result.then(
+      (value) => {
+        if (!stream) return this.respond(callId, action, value);
+        if (this.invoking.delete(callId)) this.accept(callId, action, value); // else cancelled meanwhile
+      },
+      (error) => {
+        this.invoking.delete(callId);
+        this.fail(callId, RpcError.from(error));
+      },
+    );
+  }
+
+  /** A stream action returned its Observable: the stream is accepted and waits for credit. */
+  private accept(callId: number, action: ActionDescriptor, value: unknown): void {
+    if (!isObservable(value)) {
+      return this.fail(callId, new RpcError(RpcErrorCode.REMOTE_ERROR, `${action.name} must return an Observable, not ${describe(value)}`));
+    }
+    this.served.set(callId, new ServedStream(callId, action, value, this.streamHost));
+    this.host.send(signalFrame(FrameType.Response, callId));
+  }
+
+  onCredit(callId: number, frame: Uint8Array, payloadStart: number): void {
+    if (frame.length < payloadStart + 4) return;
+    this.served.get(callId)?.grant(readU32(frame, payloadStart));
+  }
+
+  /** The caller gave up on a call or stream it sent here. */
+  onCancel(callId: number): void {
+    this.invoking.delete(callId);
+    this.served.get(callId)?.cancel();
+  }
+
+  /** The connection is gone: every served stream stops. */
+  cancelAll(): void {
+    this.invoking.clear();
+    for (const stream of [...this.served.values()]) stream.cancel();
   }
 
   private respond(callId: number, action: ActionDescriptor, value: unknown): void {
@@ -120,15 +176,27 @@ export class Dispatcher {
     } catch (error) {
       return this.fail(callId, new RpcError(RpcErrorCode.REMOTE_ERROR, `${action.name}: could not encode the result: ${(error as Error).message}`));
     }
-    if (frame.length > this.maxFrameBytes()) {
-      return this.fail(callId, new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the result is ${frame.length} bytes, over the ${this.maxFrameBytes()}-byte frame limit`));
+    if (frame.length > this.host.maxMessageBytes) {
+      return this.fail(callId, new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the result is ${frame.length} bytes, over the ${this.host.maxMessageBytes}-byte message limit`));
     }
-    this.send(frame);
+    this.host.sendMessage(frame, callId);
   }
 
   private fail(callId: number, error: RpcError): void {
-    this.send(errorFrame(callId, error));
+    this.host.send(errorFrame(callId, error));
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+function isObservable(value: unknown): value is Observable<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as Observable<unknown>).subscribe === 'function';
+}
+
+function describe(value: unknown): string {
+  return value === null ? 'null' : typeof value === 'object' ? (value.constructor?.name ?? 'an object') : typeof value;
 }
 
 function hex(n: number): string {

@@ -24,12 +24,16 @@ export class PendingCalls {
     return this.calls.size;
   }
 
-  /** A call id not in use (uint32, never 0). */
-  allocate(): number {
+  /** A call id not in use here nor by `alsoInUse` (uint32, never 0). */
+  allocate(alsoInUse?: (id: number) => boolean): number {
     let id = this.nextId;
-    while (id === 0 || this.calls.has(id)) id = (id + 1) >>> 0;
+    while (id === 0 || this.calls.has(id) || alsoInUse?.(id)) id = (id + 1) >>> 0;
     this.nextId = (id + 1) >>> 0;
     return id;
+  }
+
+  has(id: number): boolean {
+    return this.calls.has(id);
   }
 
   add(id: number, call: PendingCall): void {

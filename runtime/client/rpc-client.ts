@@ -4,7 +4,7 @@
  * the only platform-specific part). Many calls share one connection; answers are matched by
  * call id, and every call settles: answer, error, timeout, abort, or the connection closing.
  */
-import type { Observable } from 'rxjs';
+import { Observable, type Subscription } from 'rxjs';
 import { createReader } from '../codec/protobuf.js';
 import type { ValidationIssue } from '../codec/validation.js';
 import type { ActionDescriptor, CallOptions, ContractSet, PeerChannel } from '../contracts/descriptors.js';
@@ -13,11 +13,13 @@ import { RpcError, RpcErrorCode } from '../errors.js';
 import type { RemoteController } from '../remote-controller.js';
 import { defaultTransport, type Transport, type TransportFactory } from '../transport/transport.js';
 import { browserWebSocketTransport } from '../transport/browser-websocket.js';
-import { errorFromFrame, errorFromPayload } from '../wire/errors.js';
-import { createHeader, FrameType, parseHeader, PROTOCOL_VERSION, type FrameHeader } from '../wire/frame.js';
+import { errorFrame, errorFromFrame, errorFromPayload } from '../wire/errors.js';
+import { createHeader, FrameFlags, FrameType, parseHeader, PROTOCOL_VERSION, type FrameHeader } from '../wire/frame.js';
 import { jsonFrame, readJson, utf8 } from '../wire/text.js';
+import { CallerStream } from './caller-stream.js';
 import { Dispatcher, validationError } from './dispatcher.js';
 import { requestFrame, signalFrame } from './frames.js';
+import { Reassembly, sendInPieces } from './message-pieces.js';
 import { PendingCalls, type PendingCall } from './pending-calls.js';
 
 export interface RpcClientOptions {
@@ -29,6 +31,31 @@ export interface RpcClientOptions {
   contracts?: ContractSet;
   /** How to open the WebSocket; defaults to `ws` in Node and the global WebSocket elsewhere. */
   transport?: TransportFactory;
+  /**
+   * Largest argument, result or stream item this client sends or accepts, in bytes; larger
+   * ones fail with FRAME_TOO_LARGE. Messages over the broker's frame limit travel in pieces.
+   * Default 256 MiB.
+   */
+  maxMessageBytes?: number;
+  /** Items a stream may send ahead before this client grants more (the credit window). Default 32. */
+  streamWindow?: number;
+  /**
+   * Bytes a served stream may hold for a consumer without credit when its source cannot pause;
+   * beyond it the stream fails with SLOW_CONSUMER. Default 8 MiB.
+   */
+  streamBufferBytes?: number;
+}
+
+/** What a client holds open, for leak checks and monitoring. */
+export interface ClientStats {
+  /** Unary calls waiting for an answer. */
+  calls: number;
+  /** Streams this client opened (requested, accepted or active). */
+  streams: number;
+  /** Streams this client serves to other peers. */
+  servedStreams: number;
+  /** Messages arriving in pieces, not yet complete. */
+  partialMessages: number;
 }
 
 export type ClientState = 'idle' | 'connecting' | 'connected' | 'closed';
@@ -49,6 +76,7 @@ export interface PeerInfo {
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
 interface ControlReply {
   ok: boolean;
@@ -68,18 +96,49 @@ export class RpcWebSocketClient {
   private readonly header: FrameHeader = createHeader();
   private readonly issues: ValidationIssue[] = [];
   private readonly timeoutMs: number;
+  private readonly maxMessageBytes: number;
+  private readonly streamWindow: number;
   private maxFrameBytes = 1 << 20;
   private closeReason = 'not connected';
+  private readonly streams = new Map<number, CallerStream>();
+  /** Requests arriving in pieces (by route id) and answers arriving in pieces (by call id). */
+  private readonly requestPieces: Reassembly;
+  private readonly replyPieces: Reassembly;
 
   constructor(
     readonly url: string,
     private readonly options: RpcClientOptions = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.dispatcher = new Dispatcher(
-      (frame) => this.transport?.send(frame),
-      () => this.maxFrameBytes,
-    );
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.streamWindow = Math.max(1, options.streamWindow ?? 32);
+    this.requestPieces = new Reassembly(() => this.maxMessageBytes);
+    this.replyPieces = new Reassembly(() => this.maxMessageBytes);
+    const client = this;
+    this.dispatcher = new Dispatcher({
+      send: (frame) => this.transport?.send(frame),
+      sendMessage: (frame, callId) => this.sendMessage(frame, FrameType.ReplyChunk, callId),
+      maxMessageBytes: this.maxMessageBytes,
+      get streamBufferBytes() {
+        return client.options.streamBufferBytes ?? 8 << 20;
+      },
+    });
+  }
+
+  /** What this client holds open right now. */
+  stats(): ClientStats {
+    return {
+      calls: this.pending.size,
+      streams: this.streams.size,
+      servedStreams: this.dispatcher.served.size,
+      partialMessages: this.requestPieces.size + this.replyPieces.size,
+    };
+  }
+
+  private sendMessage(frame: Uint8Array, pieceType: number, callId: number): void {
+    const transport = this.transport;
+    if (!transport) return;
+    sendInPieces((piece) => transport.send(piece), frame, pieceType, callId, this.maxFrameBytes);
   }
 
   get state(): ClientState {
@@ -159,6 +218,10 @@ export class RpcWebSocketClient {
     this.transport = undefined;
     const reason = this.closeReason;
     this.pending.rejectAll(() => new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+    for (const stream of [...this.streams.values()]) stream.onError(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+    this.dispatcher.cancelAll();
+    this.requestPieces.clear();
+    this.replyPieces.clear();
     for (const id of [...this.control.keys()]) this.settleControl(id, { ok: false, code: RpcErrorCode.NOT_CONNECTED, message: reason });
   }
 
@@ -172,21 +235,64 @@ export class RpcWebSocketClient {
       this.transport?.close(1002, 'malformed frame');
       return;
     }
+    if ((h.flags & FrameFlags.More) !== 0 && h.type !== FrameType.RequestChunk && h.type !== FrameType.ReplyChunk) return this.onFirstPiece(frame, h);
     switch (h.type) {
-      case FrameType.Response:
-        return this.onResponse(frame, h);
+      case FrameType.Response: {
+        if (this.pending.has(h.callId)) return this.onResponse(frame, h);
+        return this.streams.get(h.callId)?.onAccepted();
+      }
+      case FrameType.StreamItem:
+        return this.streams.get(h.callId)?.onItem(frame, h);
+      case FrameType.StreamEnd:
+        return this.streams.get(h.callId)?.onEnd();
       case FrameType.Error: {
+        const error = errorFromFrame(frame, h.payloadStart);
         const call = this.pending.take(h.callId);
-        if (call) call.reject(errorFromFrame(frame, h.payloadStart));
+        if (call) call.reject(error);
+        else this.streams.get(h.callId)?.onError(error);
         return;
       }
       case FrameType.Request:
         return this.dispatcher.onRequest(frame, h);
+      case FrameType.Credit:
+        return this.dispatcher.onCredit(h.callId, frame, h.payloadStart);
+      case FrameType.Cancel:
+        this.requestPieces.drop(h.callId);
+        return this.dispatcher.onCancel(h.callId);
+      case FrameType.RequestChunk:
+      case FrameType.ReplyChunk:
+        return this.onPiece(frame, h);
       case FrameType.ControlReply:
         return this.settleControl(h.callId, readJson(frame, h.payloadStart) as ControlReply);
       default:
         return; // frame types of later protocol features are ignored
     }
+  }
+
+  private onFirstPiece(frame: Uint8Array, h: FrameHeader): void {
+    const isRequest = h.type === FrameType.Request;
+    const tooLarge = (isRequest ? this.requestPieces : this.replyPieces).start(h.callId, frame, h.payloadStart);
+    if (tooLarge) this.refuseLargeMessage(isRequest, h.callId, tooLarge);
+  }
+
+  private onPiece(frame: Uint8Array, h: FrameHeader): void {
+    const isRequest = h.type === FrameType.RequestChunk;
+    const result = (isRequest ? this.requestPieces : this.replyPieces).add(h.callId, frame, (h.flags & FrameFlags.More) === 0);
+    if (result instanceof RpcError) this.refuseLargeMessage(isRequest, h.callId, result);
+    else if (result) this.onFrame(result);
+  }
+
+  /** A message grew past maxMessageBytes: the call fails on both sides, nothing more is kept. */
+  private refuseLargeMessage(isRequest: boolean, callId: number, error: RpcError): void {
+    if (isRequest) {
+      this.transport?.send(errorFrame(callId, error));
+      return;
+    }
+    const call = this.pending.take(callId);
+    const stream = this.streams.get(callId);
+    if (call || stream) this.transport?.send(signalFrame(FrameType.Cancel, callId));
+    call?.reject(error);
+    stream?.onError(error);
   }
 
   private onResponse(frame: Uint8Array, h: FrameHeader): void {
@@ -230,10 +336,10 @@ export class RpcWebSocketClient {
     if (issues.length > 0) return Promise.reject(validationError(issues, `invalid arguments for ${action.name}`));
     if (options.signal?.aborted) return Promise.reject(new RpcError(RpcErrorCode.CANCELLED, `${action.name} was aborted before it was sent`));
 
-    const id = this.pending.allocate();
+    const id = this.allocateCallId();
     const frame = requestFrame(id, action as ActionDescriptor, target, args);
-    if (frame.length > this.maxFrameBytes) {
-      return Promise.reject(new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the arguments are ${frame.length} bytes, over the broker's ${this.maxFrameBytes}-byte frame limit`));
+    if (frame.length > this.maxMessageBytes) {
+      return Promise.reject(new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the arguments are ${frame.length} bytes, over the ${this.maxMessageBytes}-byte message limit`));
     }
     return new Promise<Result>((resolve, reject) => {
       const call: PendingCall = {
@@ -254,16 +360,103 @@ export class RpcWebSocketClient {
         options.signal.addEventListener('abort', call.onAbort, { once: true });
       }
       this.pending.add(id, call);
-      this.transport!.send(frame);
+      this.sendMessage(frame, FrameType.RequestChunk, id);
     });
+  }
+
+  private allocateCallId(): number {
+    return this.pending.allocate((id) => this.streams.has(id));
   }
 
   /** Rejects a pending call and tells the broker to forget it (and the callee to stop). */
   private giveUp(id: number, error: RpcError): void {
     const call = this.pending.take(id);
     if (!call) return;
+    this.replyPieces.drop(id);
     this.transport?.send(signalFrame(FrameType.Cancel, id));
     call.reject(error);
+  }
+
+  /**
+   * @internal Opens a stream; used by generated proxies. Resolves with an Observable once the
+   * callee has accepted the call. The first subscription takes that accepted stream; each
+   * further subscription calls the action again (the Observable is cold, as in rxjs).
+   */
+  stream<Args extends readonly unknown[], Item>(
+    peerId: string,
+    target: Uint8Array,
+    action: ActionDescriptor<Args, Item>,
+    args: Args,
+    options: CallOptions,
+  ): Promise<Observable<Item>> {
+    return this.openStream(peerId, target, action as ActionDescriptor, args, options).then((first) => this.streamObservable<Item>(first, peerId, target, action as ActionDescriptor, args, options));
+  }
+
+  private openStream(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions): Promise<CallerStream> {
+    if (this.currentState !== 'connected' || !this.transport) {
+      return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot open ${action.name} on '${peerId}': ${this.closeReason}`));
+    }
+    const issues = this.issues;
+    issues.length = 0;
+    action.request.validate(args, issues, action.paramPaths);
+    if (issues.length > 0) return Promise.reject(validationError(issues, `invalid arguments for ${action.name}`));
+    if (options.signal?.aborted) return Promise.reject(new RpcError(RpcErrorCode.CANCELLED, `${action.name} was aborted before it was sent`));
+    const id = this.allocateCallId();
+    const frame = requestFrame(id, action, target, args);
+    frame[2] = frame[2]! | FrameFlags.Stream;
+    if (frame.length > this.maxMessageBytes) {
+      return Promise.reject(new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the arguments are ${frame.length} bytes, over the ${this.maxMessageBytes}-byte message limit`));
+    }
+    return new Promise<CallerStream>((resolve, reject) => {
+      const host = {
+        send: (f: Uint8Array) => this.transport?.send(f),
+        forget: (s: CallerStream) => {
+          this.streams.delete(s.id);
+          this.replyPieces.drop(s.id);
+        },
+      };
+      const stream = new CallerStream(id, action, peerId, this.streamWindow, host, resolve, reject, options.signal);
+      const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+      if (timeoutMs > 0) {
+        stream.requestTimer = setTimeout(() => {
+          if (stream.state !== 'requested') return;
+          stream.cancel();
+          reject(new RpcError(RpcErrorCode.TIMEOUT, `${action.name} on '${peerId}' was not accepted within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+      if (options.signal) {
+        stream.onAbort = () => {
+          const requested = stream.state === 'requested';
+          stream.cancel();
+          if (requested) reject(new RpcError(RpcErrorCode.CANCELLED, `${action.name} on '${peerId}' was aborted`));
+        };
+        options.signal.addEventListener('abort', stream.onAbort, { once: true });
+      }
+      this.streams.set(id, stream);
+      this.sendMessage(frame, FrameType.RequestChunk, id);
+    });
+  }
+
+  private streamObservable<Item>(first: CallerStream, peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions): Observable<Item> {
+    // An accepted stream nobody subscribes to is cancelled after the call timeout; subscribing later opens it anew.
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    if (timeoutMs > 0) first.unclaimedTimer = setTimeout(() => first.state === 'accepted' && first.cancel(), timeoutMs);
+    return new Observable<Item>((subscriber) => {
+      if (first.claim(subscriber as never)) return () => first.cancel();
+      let inner: Subscription | undefined;
+      let closed = false;
+      this.openStream(peerId, target, action, args, options).then(
+        (stream) => {
+          if (closed) stream.cancel();
+          else inner = this.streamObservable<Item>(stream, peerId, target, action, args, options).subscribe(subscriber);
+        },
+        (error: RpcError) => subscriber.error(error),
+      );
+      return () => {
+        closed = true;
+        inner?.unsubscribe();
+      };
+    });
   }
 
   // ---- peers and controllers -----------------------------------------------------------
@@ -319,8 +512,7 @@ export class RpcWebSocketClient {
     }
     const channel: PeerChannel = {
       call: (action, args) => this.call(peerId, target, action, args, options),
-      stream: <Args extends readonly unknown[], Item>(action: ActionDescriptor<Args, Item>, args: Args): Promise<Observable<Item>> =>
-        Promise.reject(new RpcError(RpcErrorCode.ACTION_NOT_FOUND, `${action.name} is a stream; streams are not supported yet`)),
+      stream: (action, args) => this.stream(peerId, target, action, args, options),
     };
     return descriptor.createProxy(channel) as RemoteController<T>;
   }

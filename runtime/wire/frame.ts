@@ -47,12 +47,18 @@ export const FrameType = {
   StreamEnd: 15,
   /** caller -> callee: the caller may receive `n` more items (flow control); payload uint32 */
   Credit: 16,
+  /** caller -> callee: the next piece of a Request too large for one frame */
+  RequestChunk: 17,
+  /** callee -> caller: the next piece of a Response, StreamItem or Error too large for one frame */
+  ReplyChunk: 18,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 export const FrameFlags = {
-  /** More chunks of this message follow (messages larger than one frame). */
+  /** More pieces of this message follow in RequestChunk/ReplyChunk frames (messages larger than one frame). */
   More: 1,
+  /** On a Request: the action is a stream (the route lives until StreamEnd, Error or Cancel). */
+  Stream: 4,
 } as const;
 
 export const HEADER_SIZE = 12;

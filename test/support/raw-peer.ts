@@ -61,6 +61,15 @@ export class RawPeer {
     return this.closed!;
   }
 
+  /** Stops reading from the socket (a peer whose network is slow), or starts again. */
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
+
   close(): void {
     this.ws.terminate();
   }

@@ -1,0 +1,185 @@
+/**
+ * The callee side of one stream: the Observable an action returned, subscribed when the
+ * caller first grants credit. Items go out while there is credit; without credit a push
+ * source is buffered up to a bound (then the stream fails with SLOW_CONSUMER rather than grow
+ * without end), and a pull source (`pullStream`) simply is not asked for more.
+ */
+import type { Observable, Subscription } from 'rxjs';
+import type { ValidationIssue } from '../codec/validation.js';
+import type { ActionDescriptor } from '../contracts/descriptors.js';
+import { RpcError, RpcErrorCode } from '../errors.js';
+import { errorFrame } from '../wire/errors.js';
+import { FrameType } from '../wire/frame.js';
+import { resultFrame, signalFrame } from './frames.js';
+import { pullSourceOf } from './pull-stream.js';
+import { validationError } from './dispatcher.js';
+
+export interface StreamHost {
+  /** Sends a whole message (in pieces if it is larger than a frame). */
+  sendMessage(frame: Uint8Array, callId: number): void;
+  /** Buffered bytes allowed per stream without credit. */
+  readonly streamBufferBytes: number;
+  /** Called once when the stream is over, whichever way. */
+  closed(stream: ServedStream): void;
+}
+
+export class ServedStream {
+  private credit = 0;
+  private started = false;
+  private done = false;
+  private subscription: Subscription | undefined;
+  private iterator: AsyncIterator<unknown> | Iterator<unknown> | undefined;
+  private pulling = false;
+  private readonly queue: Uint8Array[] = [];
+  private queueHead = 0;
+  private queuedBytes = 0;
+  /** StreamEnd or Error, sent after the queued items. */
+  private ending: Uint8Array | undefined;
+  private readonly issues: ValidationIssue[] = [];
+
+  constructor(
+    readonly routeId: number,
+    private readonly action: ActionDescriptor,
+    private readonly source: Observable<unknown>,
+    private readonly host: StreamHost,
+  ) {}
+
+  /** The caller may take `n` more items. */
+  grant(n: number): void {
+    if (this.done) return;
+    this.credit += n;
+    if (!this.started) this.start();
+    this.flush();
+    if (this.iterator) void this.pump();
+  }
+
+  /** The caller unsubscribed or left: stop the source (its teardown runs). */
+  cancel(): void {
+    if (this.done) return;
+    this.close();
+  }
+
+  private start(): void {
+    this.started = true;
+    const pull = pullSourceOf(this.source);
+    if (pull) {
+      try {
+        const iterable = pull();
+        this.iterator = Symbol.asyncIterator in iterable ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (iterable as Iterable<unknown>)[Symbol.iterator]();
+      } catch (error) {
+        this.fail(RpcError.from(error));
+      }
+      return;
+    }
+    try {
+      this.subscription = this.source.subscribe({
+        next: (item) => this.push(item),
+        error: (error) => this.fail(RpcError.from(error)),
+        complete: () => this.finish(signalFrame(FrameType.StreamEnd, this.routeId)),
+      });
+    } catch (error) {
+      this.fail(RpcError.from(error));
+    }
+    // A source that completed or failed synchronously during subscribe.
+    if (this.done) this.subscription?.unsubscribe();
+  }
+
+  /** Pulls from a pullStream source while there is credit. */
+  private async pump(): Promise<void> {
+    if (this.pulling) return;
+    this.pulling = true;
+    try {
+      while (!this.done && this.ending === undefined && this.credit > this.pendingItems()) {
+        const result = await this.iterator!.next();
+        if (this.done) return;
+        if (result.done) {
+          this.finish(signalFrame(FrameType.StreamEnd, this.routeId));
+          return;
+        }
+        this.push(result.value);
+      }
+    } catch (error) {
+      this.fail(RpcError.from(error));
+    } finally {
+      this.pulling = false;
+    }
+  }
+
+  private push(item: unknown): void {
+    if (this.done || this.ending !== undefined) return;
+    const issues = this.issues;
+    issues.length = 0;
+    this.action.response.validate(item, issues, `${this.action.name}:item`);
+    if (issues.length > 0) return this.fail(validationError(issues, `${this.action.name} emitted an invalid item`));
+    let frame: Uint8Array;
+    try {
+      frame = resultFrame(FrameType.StreamItem, this.routeId, this.action, item);
+    } catch (error) {
+      return this.fail(new RpcError(RpcErrorCode.REMOTE_ERROR, `${this.action.name}: could not encode an item: ${(error as Error).message}`));
+    }
+    if (this.credit > 0 && this.pendingItems() === 0) {
+      this.credit--;
+      this.host.sendMessage(frame, this.routeId);
+      return;
+    }
+    this.queue.push(frame);
+    this.queuedBytes += frame.length;
+    if (this.queuedBytes > this.host.streamBufferBytes) {
+      this.queue.length = this.queueHead = this.queuedBytes = 0;
+      this.fail(
+        new RpcError(
+          RpcErrorCode.SLOW_CONSUMER,
+          `${this.action.name}: the consumer fell more than ${this.host.streamBufferBytes} bytes behind a source that cannot pause (return pullStream(...) to produce on demand)`,
+        ),
+      );
+    }
+  }
+
+  private pendingItems(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  private flush(): void {
+    while (this.credit > 0 && this.queueHead < this.queue.length) {
+      const frame = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = undefined!;
+      this.queuedBytes -= frame.length;
+      this.credit--;
+      this.host.sendMessage(frame, this.routeId);
+    }
+    if (this.queueHead === this.queue.length) this.queue.length = this.queueHead = 0;
+    if (this.ending !== undefined && this.pendingItems() === 0 && !this.done) {
+      const ending = this.ending;
+      this.close();
+      this.host.sendMessage(ending, this.routeId);
+    }
+  }
+
+  private finish(ending: Uint8Array): void {
+    if (this.done || this.ending !== undefined) return;
+    this.ending = ending;
+    this.flush();
+  }
+
+  private fail(error: RpcError): void {
+    this.finish(errorFrame(this.routeId, error));
+    // An error does not wait behind items the consumer has no credit for.
+    if (!this.done) {
+      const ending = this.ending!;
+      this.queue.length = this.queueHead = this.queuedBytes = 0;
+      this.close();
+      this.host.sendMessage(ending, this.routeId);
+    }
+  }
+
+  private close(): void {
+    this.done = true;
+    this.subscription?.unsubscribe();
+    const iterator = this.iterator;
+    this.iterator = undefined;
+    void Promise.resolve()
+      .then(() => iterator?.return?.())
+      .catch(() => undefined);
+    this.host.closed(this);
+  }
+}
