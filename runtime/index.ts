@@ -32,6 +32,7 @@ export {
   type ClientStats,
   type PeerInfo,
   type PeerRegistration,
+  type PresenceEvent,
   type RpcClientOptions,
 } from './client/rpc-client.js';
 export type { Transport, TransportEvents, TransportFactory } from './transport/transport.js';

@@ -5,6 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
+import { routingKey } from '../contracts/define.js';
 import type { PeerRegistration } from './peer-registry.js';
 import type { Session } from './security.js';
 
@@ -34,23 +35,37 @@ export interface ControllerInfo {
   actions: { name: string; fingerprint: string }[];
 }
 
+/** Frames of calls to a target while a security decision is being made, in order. */
+export interface PendingDecision {
+  registration: PeerRegistration;
+  frames: Buffer[];
+  /** Security was invalidated meanwhile: the answer is used once, not cached. */
+  stale: boolean;
+}
+
+/** isAllowedToCall answers by 'controllerKey:actionKey'. */
+export type CallDecisions = Map<string, boolean | PendingDecision>;
+
 /** A cached answer of isAllowedToSendToPeer, valid while the target registration is the same object. */
 export interface SendDecision {
   registration: PeerRegistration;
   allowed: boolean;
-}
-
-/** Frames of calls to a target while its security decision is being made, in order. */
-export interface PendingDecision {
-  registration: PeerRegistration;
-  frames: Buffer[];
+  calls?: CallDecisions;
 }
 
 export class BrokerConnection {
   session: Session | undefined;
-  state: 'handshake' | 'open' | 'closed' = 'handshake';
+  state: 'handshake' | 'authenticating' | 'open' | 'closed' = 'handshake';
   readonly peerIds = new Set<string>();
   controllers: ControllerInfo[] = [];
+  /** Names of the announced controllers and actions by routing key (for hooks and audit). */
+  private actionNames: Map<number, { path: string; actions: Map<number, string> }> | undefined;
+  /** A ping is out and unanswered. */
+  awaitingPong = false;
+  /** Something arrived since the last ping. */
+  heardFrom = true;
+  /** Presence subscriptions: the peers this connection was told joined. */
+  presenceKnown: Set<PeerRegistration> | undefined;
   /** Calls this connection made, by its own call id. */
   readonly outgoing = new Map<number, Route>();
   /** Calls this connection serves, by route id. */
@@ -75,6 +90,27 @@ export class BrokerConnection {
     readonly socket: Socket,
     readonly remoteAddress: string,
   ) {}
+
+  announce(controllers: ControllerInfo[]): void {
+    this.controllers = controllers;
+    this.actionNames = undefined;
+  }
+
+  /** The path and action name behind routing keys, as this connection announced them ('?' and the keys if it did not). */
+  names(controllerKey: number, actionKey: number): { controller: string; action: string } {
+    if (!this.actionNames) {
+      this.actionNames = new Map();
+      for (const c of this.controllers) {
+        this.actionNames.set(routingKey(c.path), { path: c.path, actions: new Map(c.actions.map((a) => [routingKey(a.name), a.name])) });
+      }
+    }
+    const controller = this.actionNames.get(controllerKey);
+    const action = controller?.actions.get(actionKey);
+    return {
+      controller: controller?.path ?? `?${controllerKey.toString(16)}`,
+      action: action ?? `?${actionKey.toString(16)}`,
+    };
+  }
 
   send(frame: Uint8Array): void {
     if (this.state === 'closed') return;

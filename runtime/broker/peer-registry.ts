@@ -51,6 +51,11 @@ export class PeerRegistry {
     return removed;
   }
 
+  /** The peer ids a connection holds. */
+  idsOf(connection: BrokerConnection): string[] {
+    return [...connection.peerIds].map((key) => this.byKey.get(key)!.id);
+  }
+
   *all(): IterableIterator<PeerRegistration> {
     yield* this.byKey.values();
   }

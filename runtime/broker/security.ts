@@ -41,4 +41,12 @@ export class RpcKernelSecurity {
   async isAllowedToSendToPeer(_session: Session, _peerId: string): Promise<boolean> {
     return true;
   }
+
+  /**
+   * Optional finer control: define it in a subclass to decide per action. Asked once per
+   * (connection, target registration, action), after isAllowedToSendToPeer said yes, and cached
+   * the same way. `controller` is the path (e.g. '/chat'), `action` the action name; both are
+   * as the target announced them (a target that announced nothing gives '?' and the keys).
+   */
+  isAllowedToCall?(session: Session, peerId: string, controller: string, action: string): Promise<boolean>;
 }

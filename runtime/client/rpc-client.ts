@@ -4,7 +4,7 @@
  * the only platform-specific part). Many calls share one connection; answers are matched by
  * call id, and every call settles: answer, error, timeout, abort, or the connection closing.
  */
-import { Observable, type Subscription } from 'rxjs';
+import { Observable, type Subscriber, type Subscription } from 'rxjs';
 import { createReader } from '../codec/protobuf.js';
 import type { ValidationIssue } from '../codec/validation.js';
 import type { ActionDescriptor, CallOptions, ContractSet, PeerChannel } from '../contracts/descriptors.js';
@@ -66,6 +66,12 @@ export interface PeerRegistration {
   deregister(): Promise<void>;
 }
 
+/** A peer joining or leaving, as `presence()` reports it. */
+export interface PresenceEvent {
+  type: 'joined' | 'left';
+  peer: PeerInfo;
+}
+
 /** A registered peer as `listPeers` reports it. */
 export interface PeerInfo {
   id: string;
@@ -101,6 +107,7 @@ export class RpcWebSocketClient {
   private maxFrameBytes = 1 << 20;
   private closeReason = 'not connected';
   private readonly streams = new Map<number, CallerStream>();
+  private readonly presenceSubscribers = new Set<Subscriber<PresenceEvent>>();
   /** Requests arriving in pieces (by route id) and answers arriving in pieces (by call id). */
   private readonly requestPieces: Reassembly;
   private readonly replyPieces: Reassembly;
@@ -219,6 +226,8 @@ export class RpcWebSocketClient {
     const reason = this.closeReason;
     this.pending.rejectAll(() => new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
     for (const stream of [...this.streams.values()]) stream.onError(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+    for (const subscriber of [...this.presenceSubscribers]) subscriber.error(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+    this.presenceSubscribers.clear();
     this.dispatcher.cancelAll();
     this.requestPieces.clear();
     this.replyPieces.clear();
@@ -264,6 +273,13 @@ export class RpcWebSocketClient {
         return this.onPiece(frame, h);
       case FrameType.ControlReply:
         return this.settleControl(h.callId, readJson(frame, h.payloadStart) as ControlReply);
+      case FrameType.Event: {
+        const event = readJson(frame, h.payloadStart) as PresenceEvent | undefined;
+        if (event && (event.type === 'joined' || event.type === 'left') && event.peer) {
+          for (const subscriber of this.presenceSubscribers) subscriber.next(event);
+        }
+        return;
+      }
       default:
         return; // frame types of later protocol features are ignored
     }
@@ -496,7 +512,30 @@ export class RpcWebSocketClient {
     this.request('controllers', { controllers: this.dispatcher.announcements() }).catch(() => undefined);
   }
 
-  /** The registered peers (optionally only those serving `controller`). */
+  /**
+   * Peers joining and leaving, among those this client may send to. Each subscriber first gets
+   * a 'joined' event for every peer present when it subscribed, then the changes as they happen.
+   */
+  presence(): Observable<PresenceEvent> {
+    return new Observable<PresenceEvent>((subscriber) => {
+      this.presenceSubscribers.add(subscriber);
+      this.request('presence', { on: true }).then(
+        (peers) => {
+          if (!this.presenceSubscribers.has(subscriber)) return;
+          for (const peer of peers as PeerInfo[]) subscriber.next({ type: 'joined', peer });
+        },
+        (error: RpcError) => subscriber.error(error),
+      );
+      return () => {
+        this.presenceSubscribers.delete(subscriber);
+        if (this.presenceSubscribers.size === 0 && this.currentState === 'connected') {
+          this.request('presence', { on: false }).catch(() => undefined);
+        }
+      };
+    });
+  }
+
+  /** The registered peers (optionally only those serving `controller`) this client may send to. */
   async listPeers(filter: { controller?: string } = {}): Promise<PeerInfo[]> {
     return (await this.request('listPeers', filter)) as PeerInfo[];
   }
