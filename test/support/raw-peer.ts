@@ -7,7 +7,6 @@ import WebSocket from 'ws';
 import { FrameType, PROTOCOL_VERSION, readU32, REQUEST_HEADER_SIZE, writeU32 } from '../../runtime/wire/frame.js';
 import { jsonFrame, readJson } from '../../runtime/wire/text.js';
 import type { ActionDescriptor } from '../../runtime/contracts/descriptors.js';
-import { eventually } from './harness.js';
 
 export class RawPeer {
   readonly frames: Buffer[] = [];
@@ -15,9 +14,40 @@ export class RawPeer {
   closed: { code: number; reason: string } | undefined;
   private nextControl = 1;
 
+  /** Called on every event (frame or close); each returns true once satisfied. */
+  private readonly waiters = new Set<() => boolean>();
+
   private constructor(private readonly ws: WebSocket) {
-    ws.on('message', (data: Buffer) => this.frames.push(data));
-    ws.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
+    ws.on('message', (data: Buffer) => {
+      this.frames.push(data);
+      this.wake();
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+      this.wake();
+    });
+  }
+
+  private wake(): void {
+    for (const waiter of this.waiters) if (waiter()) this.waiters.delete(waiter);
+  }
+
+  /** Resolves once `check` holds (checked now and on every frame or close), or fails after a bound. */
+  private until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+    if (check()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      const waiter = () => {
+        if (!check()) return false;
+        clearTimeout(timer);
+        resolve();
+        return true;
+      };
+      this.waiters.add(waiter);
+    });
   }
 
   static async connect(url: string, token?: unknown): Promise<RawPeer> {
@@ -48,7 +78,7 @@ export class RawPeer {
   /** The first received frame matching `match` (waits for it), removed from `frames`. */
   async next(match: (frame: Buffer) => boolean = () => true): Promise<Buffer> {
     let found: Buffer | undefined;
-    await eventually(() => {
+    await this.until(() => {
       const index = this.frames.findIndex(match);
       if (index >= 0) found = this.frames.splice(index, 1)[0];
       return found !== undefined;
@@ -57,8 +87,13 @@ export class RawPeer {
   }
 
   async waitClosed(): Promise<{ code: number; reason: string }> {
-    await eventually(() => this.closed !== undefined, 'the broker to close this connection');
+    await this.until(() => this.closed !== undefined, 'the broker to close this connection');
     return this.closed!;
+  }
+
+  /** Resolves when `count` frames have arrived. */
+  waitFrames(count: number, timeoutMs = 5000): Promise<void> {
+    return this.until(() => this.frames.length >= count, `${count} frames`, timeoutMs);
   }
 
   /** Stops reading from the socket (a peer whose network is slow), or starts again. */
