@@ -1,7 +1,8 @@
 /**
  * The p2pgen broker against a raw-ws relay baseline, side by side, in one run:
  *
- *   npm run bench          (BENCH_CPU_PROF=1 also writes CPU profiles of the p2pgen broker and peers)
+ *   npm run bench          (BENCH_CPU_PROF=1 also writes CPU profiles of the p2pgen broker and peers;
+ *                           BENCH_SCENARIOS=S4,S5 runs only those scenarios)
  *
  * Every server runs in a process of its own and the peers in another, all on 127.0.0.1. The
  * raw relay is the least a relay can do (read a target id, forward the bytes), so the ratios
@@ -132,13 +133,15 @@ async function peerJob({ peers, url }, type, params, timeoutMs) {
 
 const idlePeers = 2000;
 const throughputParams = { inFlight: 256, callers: 4, warmupMs: 1000, durationMs: 3000 };
+const streamParams = { totalBytes: 64 * 2 ** 20, chunkBytes: 64 * 1024, warmupBytes: 8 * 2 ** 20, rssSampleMs: 20 };
 
 const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
 const fmt1 = (n) => n.toFixed(1);
 
 /**
  * A scenario: `run(system, ctx)` returns a result object; each metric picks one number from it.
- * A goal bounds the ratio p2pgen / raw: { max: 1.3 } (lower is better) or { min: 0.6 }.
+ * A goal bounds the ratio p2pgen / raw: { max: 1.3 } (lower is better) or { min: 0.6 }; or it
+ * bounds p2pgen's own value: { below: 64, unit: 'MiB' } (raw is then shown for comparison).
  */
 const scenarios = [
   {
@@ -163,6 +166,41 @@ const scenarios = [
     metrics: [
       { name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.8 } },
       { name: 'MB/s (payload, one way)', pick: (r) => r.mbPerSecond, format: fmt1 },
+    ],
+  },
+  {
+    id: 'S4',
+    title:
+      `streaming: ${streamParams.totalBytes / 2 ** 20} MiB from peer B to peer A in ${streamParams.chunkBytes / 1024} KiB chunks through the server ` +
+      `(after a ${streamParams.warmupBytes / 2 ** 20} MiB warm-up); p2pgen: pullStream with the default window of 32 items; ` +
+      `raw: all chunks sent at once with ws.send (no flow control)`,
+    run: async (system, { server, peers, url }) => {
+      peers.send({ type: 'stream-open', url, params: streamParams });
+      await peers.next('stream-ready', 60_000);
+      server.send({ type: 'rss-start', intervalMs: streamParams.rssSampleMs });
+      const started = await server.next('rss-started', 15_000);
+      if (!started.gc) throw new Error('the server process has no gc(): start it with --expose-gc');
+      let transfer;
+      try {
+        transfer = await peerJob({ peers, url }, 'stream-run', streamParams, 120_000);
+      } finally {
+        server.send({ type: 'rss-stop' });
+      }
+      const rss = await server.next('rss-peak', 15_000);
+      peers.send({ type: 'stream-close' });
+      await peers.next('stream-closed', 15_000);
+      return {
+        ...transfer,
+        rssGrowthMib: (rss.peak - rss.baseline) / 2 ** 20,
+        rssBaselineMib: rss.baseline / 2 ** 20,
+        rssSamples: rss.samples,
+        peakBufferedMib: rss.peakBufferedBytes / 2 ** 20,
+        peakPausedConnections: rss.peakPausedConnections,
+      };
+    },
+    metrics: [
+      { name: 'MB/s', pick: (r) => r.mbPerSecond, format: fmt1, goal: { min: 0.8 } },
+      { name: 'server peak RSS growth MiB', pick: (r) => r.rssGrowthMib, format: fmt1, goal: { below: 64, unit: 'MiB' } },
     ],
   },
   {
@@ -199,6 +237,13 @@ const scenarios = [
   },
 ];
 
+const only = process.env.BENCH_SCENARIOS?.split(',').map((id) => id.trim()).filter(Boolean);
+if (only?.length) {
+  const unknown = only.filter((id) => !scenarios.some((sc) => sc.id === id));
+  if (unknown.length > 0) throw new Error(`BENCH_SCENARIOS: no scenario ${unknown.join(', ')}`);
+  scenarios.splice(0, scenarios.length, ...scenarios.filter((sc) => only.includes(sc.id)));
+}
+
 // ---- measure --------------------------------------------------------------------------
 
 /** results[scenarioId][systemKey] = list of result objects (one per repetition). */
@@ -227,7 +272,17 @@ for (let rep = 0; rep < repetitions; rep++) {
 
 // ---- report ---------------------------------------------------------------------------
 
-const goalText = (goal) => (goal ? (goal.max !== undefined ? `≤ ${goal.max}× raw` : `≥ ${goal.min}× raw`) : '');
+const goalText = (goal) => {
+  if (!goal) return '';
+  if (goal.below !== undefined) return `p2pgen < ${goal.below} ${goal.unit ?? ''}`.trimEnd();
+  return goal.max !== undefined ? `≤ ${goal.max}× raw` : `≥ ${goal.min}× raw`;
+};
+/** Whether a goal is met: 'yes', 'NO', or 'n/a' (no number to judge). */
+const goalMet = (goal, values, ratio) => {
+  if (goal.below !== undefined) return !Number.isFinite(values.p2pgen) ? 'n/a' : values.p2pgen < goal.below ? 'yes' : 'NO';
+  if (!Number.isFinite(ratio)) return 'n/a';
+  return (goal.max !== undefined ? ratio <= goal.max : ratio >= goal.min) ? 'yes' : 'NO';
+};
 /** Two decimals, or three where two would round onto the goal's bound (1.506 is not "1.50"). */
 const ratioText = (ratio, goal) => {
   if (!Number.isFinite(ratio)) return 'n/a';
@@ -240,7 +295,7 @@ for (const scenario of scenarios) {
     const values = Object.fromEntries(systems.map((sys) => [sys.key, median(results[scenario.id][sys.key].map(metric.pick))]));
     const ratio = values.p2pgen / values.raw;
     let met = '';
-    if (metric.goal) met = !Number.isFinite(ratio) ? 'n/a' : (metric.goal.max !== undefined ? ratio <= metric.goal.max : ratio >= metric.goal.min) ? 'yes' : 'NO';
+    if (metric.goal) met = goalMet(metric.goal, values, ratio);
     const cell = (v) => (Number.isFinite(v) ? metric.format(v) : 'error');
     rows.push([scenario.id, metric.name, cell(values.raw), cell(values.p2pgen), ratioText(ratio, metric.goal), goalText(metric.goal), met]);
   }
@@ -263,6 +318,21 @@ console.log(`node ${process.version}, ${cpus.length} cpus, load average at start
 console.log('The ratios are the result: absolute numbers depend on the machine and on what else runs on it.');
 console.log('The raw peers and relay send with plain ws.send (one socket write per message); p2pgen corks its sockets per tick (one writev for all frames of a tick), which is most of its lead at 64 B.');
 console.log('MB = 10^6 bytes of payload per second in one direction. Per-peer memory = (server RSS with the peers - RSS before) / peers, after a forced GC.');
+console.log(
+  `S4: MB/s = payload bytes / wall time from subscribe (raw: from sending the request) until the last byte arrived. Server peak RSS growth = peak of RSS sampled every ~${streamParams.rssSampleMs} ms during the transfer - RSS before it (after a forced GC); garbage not yet collected counts. ` +
+    'The raw relay has no flow control: its source writes all chunks at once and whatever a socket does not take waits in memory; p2pgen paces the source by credit and pauses reading from a connection whose target is backed up.',
+);
+const s4 = results.S4?.p2pgen ?? [];
+const s4raw = results.S4?.raw ?? [];
+if (s4.length > 0 && s4raw.length > 0) {
+  const peakBuffered = median(s4.map((r) => r.peakBufferedMib));
+  const paused = Math.max(...s4.map((r) => r.peakPausedConnections));
+  console.log(
+    `S4 medians: transfer ${fmtInt(median(s4raw.map((r) => r.ms)))} ms raw, ${fmtInt(median(s4.map((r) => r.ms)))} ms p2pgen; RSS samples per transfer ${fmtInt(median(s4raw.map((r) => r.rssSamples)))} raw, ${fmtInt(median(s4.map((r) => r.rssSamples)))} p2pgen; ` +
+      `server RSS before ${fmt1(median(s4raw.map((r) => r.rssBaselineMib)))} MiB raw, ${fmt1(median(s4.map((r) => r.rssBaselineMib)))} MiB p2pgen; ` +
+      `p2pgen broker peak bufferedBytes ${fmt1(peakBuffered)} MiB, paused connections at most ${paused}.`,
+  );
+}
 if (ulimit < idlePeers + 100) console.log(`WARNING: ulimit -n is ${ulimit}; ${idlePeers} idle peers may not fit (raise it to run S5 reliably).`);
 if (cpuProfile) console.log(`CPU profiles of the p2pgen broker and peers (profiling slows them down): ${join(tmp, 'prof')}`);
 if (errors.length > 0) {

@@ -1,11 +1,33 @@
 // The echo contract for bench/run.js: the smallest useful call, bytes in and the same bytes out,
 // so the benchmark measures routing, framing, codecs and validation rather than the action.
-import { rpc } from 'p2pgen';
+import { pullStream, rpc, type int32 } from 'p2pgen';
+import type { Observable } from 'rxjs';
 
 @rpc.controller('/echo')
 export class EchoController {
   @rpc.action()
   echo(payload: Uint8Array): Uint8Array {
     return payload;
+  }
+
+  /**
+   * S4: `totalBytes` in chunks of `chunkBytes`, produced on demand (pullStream), so the
+   * consumer's credit paces the producer. One preallocated chunk is reused for every item: an
+   * item is encoded (copied into its frame) before the next one is pulled. Its first 4 bytes
+   * carry the chunk's index (little-endian), so the receiver can check order and count.
+   */
+  @rpc.action()
+  download(totalBytes: int32, chunkBytes: int32): Observable<Uint8Array> {
+    return pullStream(function* () {
+      const chunk = new Uint8Array(chunkBytes);
+      for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 31 + 7) & 0xff;
+      const view = new DataView(chunk.buffer);
+      const count = Math.ceil(totalBytes / chunkBytes);
+      for (let index = 0; index < count; index++) {
+        const size = Math.min(chunkBytes, totalBytes - index * chunkBytes);
+        view.setUint32(0, index, true);
+        yield size === chunkBytes ? chunk : chunk.subarray(0, size);
+      }
+    });
   }
 }

@@ -71,6 +71,33 @@ export async function measureThroughput(calls, { payloadBytes, inFlight, warmupM
   return { callsPerSecond, mbPerSecond: (callsPerSecond * payloadBytes) / 1e6, calls: counted, elapsedMs };
 }
 
+/**
+ * One download of `totalBytes` in chunks of `chunkBytes` from a source peer to a sink peer.
+ * `sink.prepare(totalBytes, chunkBytes)` does whatever comes before the transfer (p2pgen: the
+ * call that returns the Observable) and resolves with `run(onChunk)`, which starts it (p2pgen:
+ * subscribe; raw: send the request) and resolves once every byte arrived. Only `run` is timed.
+ * Every chunk carries its index in its first 4 bytes (little-endian): order and count are checked.
+ */
+export async function measureStream(sink, { totalBytes, chunkBytes }) {
+  const run = await sink.prepare(totalBytes, chunkBytes);
+  let bytes = 0;
+  let chunks = 0;
+  let outOfOrder = 0;
+  const started = performance.now();
+  await run((chunk) => {
+    const index = (chunk[0] | (chunk[1] << 8) | (chunk[2] << 16) | (chunk[3] << 24)) >>> 0;
+    if (index !== chunks) outOfOrder++;
+    chunks++;
+    bytes += chunk.length;
+  });
+  const ms = performance.now() - started;
+  const expectedChunks = Math.ceil(totalBytes / chunkBytes);
+  if (bytes !== totalBytes || chunks !== expectedChunks || outOfOrder > 0) {
+    throw new Error(`stream delivered ${bytes} bytes in ${chunks} chunks (${outOfOrder} out of order), expected ${totalBytes} bytes in ${expectedChunks}`);
+  }
+  return { mbPerSecond: bytes / ms / 1000, bytes, chunks, ms };
+}
+
 /** Runs `fn(i)` for i in [0, count) with at most `limit` running at once. */
 export async function mapLimit(count, limit, fn) {
   const results = new Array(count);

@@ -5,9 +5,13 @@
  *   startEcho(url)        -> { close() }            a peer registered as 'echo' that echoes
  *   startCaller(url, i)   -> { call(bytes), close() } a peer that calls 'echo'
  *   startIdle(url, id)    -> { close() }            a connected, registered peer doing nothing
+ *   startSource(url)      -> { close() }            a peer registered as 'source' that serves downloads
+ *   startSink(url)        -> { prepare(totalBytes, chunkBytes), close() }
+ *                                                   a peer registered as 'sink' that downloads from
+ *                                                   'source' (see measureStream in load.js)
  */
 import { childChannel } from './children.js';
-import { mapLimit, measureLatency, measureThroughput } from './load.js';
+import { mapLimit, measureLatency, measureStream, measureThroughput } from './load.js';
 
 export function runPeers(adapter) {
   const channel = childChannel();
@@ -34,6 +38,32 @@ export function runPeers(adapter) {
   channel.on('throughput', async ({ url, params }) => {
     const result = await withEchoAndCallers(url, params.callers, (calls) => measureThroughput(calls, params));
     channel.send({ type: 'result', result });
+  });
+
+  // Streaming: 'stream-open' connects the source and the sink and runs a warm-up download;
+  // 'stream-run' is the measured download (the parent samples the server around it);
+  // 'stream-close' disconnects both.
+  let streamPair;
+  channel.on('stream-open', async ({ url, params }) => {
+    const source = await adapter.startSource(url);
+    const sink = await adapter.startSink(url);
+    streamPair = { source, sink };
+    const warmup = params.warmupBytes > 0 ? await measureStream(sink, { totalBytes: params.warmupBytes, chunkBytes: params.chunkBytes }) : undefined;
+    channel.send({ type: 'stream-ready', warmup });
+  });
+
+  channel.on('stream-run', async ({ params }) => {
+    if (!streamPair) throw new Error("'stream-run' before 'stream-open'");
+    const result = await measureStream(streamPair.sink, params);
+    channel.send({ type: 'result', result });
+  });
+
+  channel.on('stream-close', async () => {
+    const pair = streamPair;
+    streamPair = undefined;
+    await pair?.sink.close();
+    await pair?.source.close();
+    channel.send({ type: 'stream-closed' });
   });
 
   // Idle peers stay connected until 'close-idle' (or the process is stopped).

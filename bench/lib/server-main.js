@@ -22,6 +22,39 @@ export async function serveBench(start) {
       const m = process.memoryUsage();
       channel.send({ type: 'memory', ...m, gc: typeof globalThis.gc === 'function', stats: server.stats?.() });
     });
+    // Peak RSS during a transfer: a baseline after a forced GC ('rss-start'), then a sample
+    // every `intervalMs` until 'rss-stop'. The peak includes garbage not yet collected: it is
+    // what the process really held. Peaks of the server's own stats (buffered bytes, paused
+    // connections) are sampled alongside where the server has them.
+    let sampling;
+    channel.on('rss-start', async ({ intervalMs = 20 }) => {
+      if (sampling) clearInterval(sampling.timer);
+      globalThis.gc?.();
+      await sleep(50);
+      globalThis.gc?.();
+      const baseline = process.memoryUsage.rss();
+      const s = { baseline, peak: baseline, samples: 0, peakBufferedBytes: 0, peakPausedConnections: 0, timer: undefined };
+      const sample = () => {
+        s.samples++;
+        s.peak = Math.max(s.peak, process.memoryUsage.rss());
+        const stats = server.stats?.();
+        if (typeof stats?.bufferedBytes === 'number') s.peakBufferedBytes = Math.max(s.peakBufferedBytes, stats.bufferedBytes);
+        if (typeof stats?.pausedConnections === 'number') s.peakPausedConnections = Math.max(s.peakPausedConnections, stats.pausedConnections);
+      };
+      s.sample = sample;
+      s.timer = setInterval(sample, intervalMs);
+      sampling = s;
+      channel.send({ type: 'rss-started', baseline, gc: typeof globalThis.gc === 'function' });
+    });
+    channel.on('rss-stop', () => {
+      const s = sampling;
+      if (!s) throw new Error("'rss-stop' without 'rss-start'");
+      sampling = undefined;
+      clearInterval(s.timer);
+      s.sample();
+      const { baseline, peak, samples, peakBufferedBytes, peakPausedConnections } = s;
+      channel.send({ type: 'rss-peak', baseline, peak, samples, peakBufferedBytes, peakPausedConnections, stats: server.stats?.() });
+    });
     channel.send({ type: 'listening', url: server.url, pid: process.pid });
   } catch (error) {
     channel.fail(error);

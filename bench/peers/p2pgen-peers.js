@@ -30,6 +30,27 @@ runPeers({
     return { call: (payload) => echo.echo(payload), close: () => client.disconnect() };
   },
 
+  async startSource(url) {
+    const client = await connected(url);
+    client.registerController('/echo', new EchoController());
+    await client.registerAsPeer('source');
+    return { close: () => client.disconnect() };
+  },
+
+  async startSink(url) {
+    const client = await connected(url);
+    await client.registerAsPeer('sink');
+    const source = client.peer('source').controller('/echo');
+    return {
+      // The call resolves once the source accepted the stream; subscribing starts the transfer.
+      async prepare(totalBytes, chunkBytes) {
+        const stream = await source.download(totalBytes, chunkBytes);
+        return (onChunk) => new Promise((resolve, reject) => stream.subscribe({ next: onChunk, complete: resolve, error: reject }));
+      },
+      close: () => client.disconnect(),
+    };
+  },
+
   async startIdle(url, id) {
     const client = await connected(url);
     await client.registerAsPeer(id);

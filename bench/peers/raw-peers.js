@@ -8,6 +8,7 @@
  * as a real callee builds a new reply).
  */
 import WebSocket from 'ws';
+import { makePayload } from '../lib/load.js';
 import { runPeers } from '../lib/peer-main.js';
 
 /** Opens a connection and registers `id`; resolves with the socket once the relay acknowledged. */
@@ -95,6 +96,71 @@ runPeers({
       });
     };
     return { call, close: () => closeSocket(ws) };
+  },
+
+  // Streaming: the sink sends [totalBytes u32 LE][chunkBytes u32 LE] to 'source', which answers
+  // with the chunks, one message each: [header][chunk index u32 LE + rest of the chunk]. The
+  // source sends them all at once with ws.send: plain ws has no flow control, so whatever the
+  // sockets do not take yet waits in memory (the sender's, then the relay's).
+  async startSource(url) {
+    const ws = await connect(url, 'source', (data, socket) => {
+      const sourceStart = 1 + data[0];
+      const requester = data.subarray(sourceStart + 1, sourceStart + 1 + data[sourceStart]);
+      const paramsStart = sourceStart + 1 + data[sourceStart];
+      const totalBytes = data.readUInt32LE(paramsStart);
+      const chunkBytes = data.readUInt32LE(paramsStart + 4);
+      const header = Buffer.concat([Buffer.from([requester.length]), requester, Buffer.from([6]), Buffer.from('source')]);
+      // One preallocated chunk, copied into a fresh message per send (ws may hold a message
+      // until the socket takes it), as p2pgen encodes its reused chunk into a fresh frame.
+      const chunk = Buffer.from(makePayload(chunkBytes));
+      const count = Math.ceil(totalBytes / chunkBytes);
+      for (let index = 0; index < count; index++) {
+        const size = Math.min(chunkBytes, totalBytes - index * chunkBytes);
+        const message = Buffer.allocUnsafe(header.length + size);
+        header.copy(message, 0);
+        chunk.copy(message, header.length, 0, size);
+        message.writeUInt32LE(index, header.length);
+        socket.send(message, { binary: true });
+      }
+    });
+    return { close: () => closeSocket(ws) };
+  },
+
+  async startSink(url) {
+    const header = Buffer.concat([Buffer.from([6]), Buffer.from('source'), Buffer.from([4]), Buffer.from('sink')]);
+    let onMessage = () => undefined;
+    const ws = await connect(url, 'sink', (data) => onMessage(data));
+    let closed;
+    const closedPromise = new Promise((_, reject) => (closed = reject));
+    closedPromise.catch(() => undefined);
+    ws.on('close', () => closed(new Error('relay connection closed')));
+    return {
+      async prepare(totalBytes, chunkBytes) {
+        return (onChunk) =>
+          Promise.race([
+            closedPromise,
+            new Promise((resolve) => {
+              let received = 0;
+              onMessage = (data) => {
+                const sourceStart = 1 + data[0];
+                const chunk = data.subarray(sourceStart + 1 + data[sourceStart]);
+                onChunk(chunk);
+                received += chunk.length;
+                if (received >= totalBytes) {
+                  onMessage = () => undefined;
+                  resolve();
+                }
+              };
+              const request = Buffer.allocUnsafe(header.length + 8);
+              header.copy(request, 0);
+              request.writeUInt32LE(totalBytes, header.length);
+              request.writeUInt32LE(chunkBytes, header.length + 4);
+              ws.send(request, { binary: true });
+            }),
+          ]);
+      },
+      close: () => closeSocket(ws),
+    };
   },
 
   async startIdle(url, id) {
