@@ -209,20 +209,22 @@ export class BrokerCore implements Broker {
     this.presence.unsubscribe(connection);
     for (const registration of this.registry.removeAll(connection)) this.peerLeft(registration, 'disconnected');
     // Calls it was serving fail at once; calls it made are cancelled at their callees.
-    for (const route of connection.incoming.values()) {
-      route.caller.outgoing.delete(route.callerCallId);
-      this.endRoute(route, RpcErrorCode.PEER_DISCONNECTED);
-      route.caller.send(errorFrame(route.callerCallId, new RpcError(RpcErrorCode.PEER_DISCONNECTED, `peer '${route.target.id}' disconnected`)));
+    if (connection.hasCalls) {
+      for (const route of connection.incoming.values()) {
+        route.caller.outgoing.delete(route.callerCallId);
+        this.endRoute(route, RpcErrorCode.PEER_DISCONNECTED);
+        route.caller.send(errorFrame(route.callerCallId, new RpcError(RpcErrorCode.PEER_DISCONNECTED, `peer '${route.target.id}' disconnected`)));
+      }
+      connection.incoming.clear();
+      for (const route of connection.outgoing.values()) {
+        route.callee.incoming.delete(route.id);
+        this.endRoute(route, RpcErrorCode.CANCELLED);
+        route.callee.send(cancelFrame(route.id));
+      }
+      connection.outgoing.clear();
+      connection.queuedCalls.clear();
     }
-    connection.incoming.clear();
-    for (const route of connection.outgoing.values()) {
-      route.callee.incoming.delete(route.id);
-      this.endRoute(route, RpcErrorCode.CANCELLED);
-      route.callee.send(cancelFrame(route.id));
-    }
-    connection.outgoing.clear();
-    connection.sendDecisions.clear();
-    connection.queuedCalls.clear();
+    if (connection.hasDecisions) connection.sendDecisions.clear();
     this.resumeFeeders(connection);
     if (this.audit && wasOpen) this.record({ type: 'disconnect', time: Date.now(), connection: connection.handle, user: connection.session?.username, code, reason });
   }
@@ -302,6 +304,7 @@ export class BrokerCore implements Broker {
   }
 
   private resumeFeeders(to: BrokerConnection): void {
+    if (!to.hasFeeders) return;
     for (const from of to.feeders) {
       from.pausedBy--;
       if (from.pausedBy === 0 && from.state !== 'closed') from.ws.resume();
@@ -600,6 +603,7 @@ export class BrokerCore implements Broker {
 
   /** A frame for a call whose Request still waits for a security decision goes behind it; else it is stale and dropped. */
   private queueBehind(caller: BrokerConnection, frame: Buffer, callId: number): void {
+    if (!caller.hasCalls) return;
     const pending = caller.queuedCalls.get(callId);
     if (pending) pending.frames.push(frame);
   }
@@ -653,6 +657,7 @@ export class BrokerCore implements Broker {
  * wait on them) but marked stale: their answer is not cached and the frames ask again.
  */
 export function forgetDecisions(connection: BrokerConnection): void {
+  if (!connection.hasDecisions) return;
   for (const [key, decision] of connection.sendDecisions) {
     if (isPending(decision)) decision.stale = true;
     else {

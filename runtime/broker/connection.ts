@@ -53,11 +53,13 @@ export interface SendDecision {
   calls?: CallDecisions;
 }
 
+const noControllers: readonly ControllerInfo[] = Object.freeze([]);
+
 export class BrokerConnection {
   session: Session | undefined;
   state: 'handshake' | 'authenticating' | 'open' | 'closed' = 'handshake';
   readonly peerIds = new Set<string>();
-  controllers: ControllerInfo[] = [];
+  controllers: readonly ControllerInfo[] = noControllers;
   /** Names of the announced controllers and actions by routing key (for hooks and audit). */
   private actionNames: Map<number, { path: string; actions: Map<number, string> }> | undefined;
   /** A ping is out and unanswered. */
@@ -66,17 +68,54 @@ export class BrokerConnection {
   heardFrom = true;
   /** Presence subscriptions: the peers this connection was told joined. */
   presenceKnown: Set<PeerRegistration> | undefined;
+  // The tables below are made on first use: an idle connection (most of them, on a busy
+  // broker) carries none of them.
+  private outgoingTable: Map<number, Route> | undefined;
+  private incomingTable: Map<number, Route> | undefined;
+  private decisionTable: Map<string, SendDecision | PendingDecision> | undefined;
+  private queuedTable: Map<number, PendingDecision> | undefined;
+  private feederSet: Set<BrokerConnection> | undefined;
+
   /** Calls this connection made, by its own call id. */
-  readonly outgoing = new Map<number, Route>();
+  get outgoing(): Map<number, Route> {
+    return (this.outgoingTable ??= new Map());
+  }
+
   /** Calls this connection serves, by route id. */
-  readonly incoming = new Map<number, Route>();
-  readonly sendDecisions = new Map<string, SendDecision | PendingDecision>();
+  get incoming(): Map<number, Route> {
+    return (this.incomingTable ??= new Map());
+  }
+
+  /** Cached security decisions, by target key. */
+  get sendDecisions(): Map<string, SendDecision | PendingDecision> {
+    return (this.decisionTable ??= new Map());
+  }
+
   /** Calls whose Request waits for a security decision, by call id: their later frames queue behind it. */
-  readonly queuedCalls = new Map<number, PendingDecision>();
+  get queuedCalls(): Map<number, PendingDecision> {
+    return (this.queuedTable ??= new Map());
+  }
+
+  /** Connections paused because this one is backed up; resumed when it drains. */
+  get feeders(): Set<BrokerConnection> {
+    return (this.feederSet ??= new Set());
+  }
+
+  /** Whether any decision is cached or pending (without making the table). */
+  get hasDecisions(): boolean {
+    return this.decisionTable !== undefined && this.decisionTable.size > 0;
+  }
+
+  /** Whether any call is open either way, or any frame waits on a decision. */
+  get hasCalls(): boolean {
+    return (this.outgoingTable?.size ?? 0) + (this.incomingTable?.size ?? 0) + (this.queuedTable?.size ?? 0) > 0;
+  }
+
+  get hasFeeders(): boolean {
+    return this.feederSet !== undefined && this.feederSet.size > 0;
+  }
   /** Bumped when this connection registers or deregisters: its cached decisions start over. */
   registrationEpoch = 0;
-  /** Connections paused because this one is backed up; resumed when it drains. */
-  readonly feeders = new Set<BrokerConnection>();
   awaitingDrain = false;
   /** How many backed-up connections this one feeds (reading is paused while > 0). */
   pausedBy = 0;
@@ -91,7 +130,7 @@ export class BrokerConnection {
     readonly remoteAddress: string,
   ) {}
 
-  announce(controllers: ControllerInfo[]): void {
+  announce(controllers: readonly ControllerInfo[]): void {
     this.controllers = controllers;
     this.actionNames = undefined;
   }
