@@ -50,16 +50,25 @@ export interface Manifest {
   model: ContractModel;
 }
 
+/**
+ * The numbered, fingerprinted contract model of a folder (what build writes and check
+ * compares). Throws ContractDiagnosticsError with every problem when it cannot be mapped.
+ */
+export function buildModel(contractsDirArg: string, lock: LockFile | undefined, excludeDir?: string): { model: ContractModel; lock: LockFile } {
+  const contractsDir = resolve(contractsDirArg);
+  const { model, diagnostics } = readContracts(contractsDir, { excludeDir });
+  if (diagnostics.length > 0) throw new ContractDiagnosticsError(sortDiagnostics(diagnostics).map((d) => relativeToCwd(d, contractsDir)));
+  const nextLock = applyLock(model, lock ?? emptyLock());
+  computeFingerprints(model);
+  checkWrapperNames(model);
+  return { model, lock: nextLock };
+}
+
 /** Throws ContractDiagnosticsError with every problem of the run when the contracts cannot be mapped. */
 export async function generate(options: GenerateOptions): Promise<GenerateResult> {
   const contractsDir = resolve(options.contractsDir);
   const outDir = resolve(options.outDir);
-  const { model, diagnostics } = readContracts(contractsDir, { excludeDir: outDir });
-  if (diagnostics.length > 0) throw new ContractDiagnosticsError(sortDiagnostics(diagnostics).map((d) => relativeToCwd(d, contractsDir)));
-
-  const lock = applyLock(model, options.lock ?? emptyLock());
-  computeFingerprints(model);
-  checkWrapperNames(model);
+  const { model, lock } = buildModel(contractsDir, options.lock, outDir);
 
   const projectRoot = findProjectRoot(contractsDir);
   const fromRoot = (path: string) => toPosix(relative(projectRoot, path)) || '.';
@@ -95,7 +104,7 @@ export function formatJson(value: unknown): string {
 }
 
 /** The nearest folder above the contracts that has a package.json: paths in headers are relative to it. */
-function findProjectRoot(contractsDir: string): string {
+export function findProjectRoot(contractsDir: string): string {
   for (let dir = contractsDir; ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json'))) return dir;
     if (dirname(dir) === dir) return dirname(contractsDir);

@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 import { buildAndWatch, buildOnce, type Output } from './commands/build.js';
 import { runBroker } from './commands/broker.js';
+import { runCheck, UsageError as CheckUsageError, type CheckFormat } from './commands/check.js';
 import { VERSION } from './version.js';
 
 const console_: Output = {
@@ -21,7 +22,7 @@ export async function main(argv: string[]): Promise<number> {
     .scriptName('p2pgen')
     .version(VERSION)
     .strict()
-    .demandCommand(1, 'Name a command: build or broker.')
+    .demandCommand(1, 'Name a command: build, check or broker.')
     .command(
       'build <contractsDir>',
       'Generate typed proxies, codecs, validators, .proto and manifest from decorated contracts',
@@ -36,6 +37,25 @@ export async function main(argv: string[]): Promise<number> {
           await new Promise(() => undefined);
         }
         exitCode = await buildOnce({ contractsDir: args.contractsDir, out: args.out }, console_);
+      },
+    )
+    .command(
+      'check <contractsDir>',
+      'Fail when generated code drifted, or contracts changed incompatibly with a baseline',
+      (y) =>
+        y
+          .positional('contractsDir', { type: 'string', demandOption: true, describe: 'Folder with the contract .ts files' })
+          .option('out', { type: 'string', default: 'generated', describe: 'Output folder to check for drift' })
+          .option('against', { type: 'string', describe: 'Baseline: a manifest.json, a p2pgen.lock.json, or a git ref (main, origin/main~3)' })
+          .option('format', { choices: ['text', 'json', 'github'] as const, default: 'text' as const, describe: 'Report format (github: Actions annotations)' })
+          .option('rules', { type: 'string', describe: 'Rules to apply: wire, source, all, rule names, -name to drop one (default: p2pgen.config.json, else wire)' }),
+      async (args) => {
+        try {
+          exitCode = await runCheck({ contractsDir: args.contractsDir, out: args.out, against: args.against, format: args.format as CheckFormat, rules: args.rules }, console_);
+        } catch (error) {
+          if (error instanceof CheckUsageError) throw new UsageError(error.message);
+          throw error;
+        }
       },
     )
     .command(

@@ -54,6 +54,8 @@ export interface RpcErrorDetails {
   cause?: unknown;
   /** For VALIDATION_FAILED: each broken rule with its path. */
   issues?: ReadonlyArray<{ path: string; message: string }>;
+  /** Machine-readable facts about the error (for CONTRACT_MISMATCH: the fingerprints and the rule). */
+  details?: Readonly<Record<string, unknown>>;
 }
 
 export class RpcError extends Error {
@@ -61,6 +63,7 @@ export class RpcError extends Error {
   /** The message without the code prefix. */
   readonly rawMessage: string;
   readonly issues?: ReadonlyArray<{ path: string; message: string }>;
+  readonly details?: Readonly<Record<string, unknown>>;
 
   constructor(code: RpcErrorCode, message: string, details: RpcErrorDetails = {}) {
     super(`${code}: ${message}`, details.cause === undefined ? undefined : { cause: details.cause });
@@ -68,6 +71,7 @@ export class RpcError extends Error {
     this.code = code;
     this.rawMessage = message;
     if (details.issues) this.issues = details.issues;
+    if (details.details) this.details = details.details;
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {

@@ -27,7 +27,7 @@ export type {
   RequestCodec,
   ResponseCodec,
 } from './contracts/descriptors.js';
-export { controller, stream, unary } from './contracts/define.js';
+export { controller, defineContracts, stream, unary } from './contracts/define.js';
 export {
   at,
   checkArray,

@@ -12,7 +12,7 @@ import { contracts as v2 } from '../.tmp/gen/versions/v2/index.js';
 import { contracts as v3 } from '../.tmp/gen/versions/v3/index.js';
 import { Greeter as GreeterV1 } from './fixtures/versions/v1/greeter.js';
 import { Greeter as GreeterV3 } from './fixtures/versions/v3/greeter.js';
-import type { Greeter as GreeterV2 } from './fixtures/versions/v2/greeter.js';
+import { Greeter as GreeterV2 } from './fixtures/versions/v2/greeter.js';
 import { eventually, startBroker } from './support/harness.js';
 
 /** The RpcError a promise rejects with (fails the test if it resolves or rejects otherwise). */
@@ -149,17 +149,20 @@ describe('error codes', () => {
     expect(error.message).toContain('invalidResult:return: expected an int32');
   });
 
-  it('CONTRACT_MISMATCH: caller and callee run incompatible versions, both fingerprints named', async () => {
+  it('CONTRACT_MISMATCH: caller and callee run incompatible versions, both fingerprints and the rule named', async () => {
     const { peer, client } = await startBroker();
-    const callee = await peer('greeter', { contracts: v1 });
-    callee.registerController('/greeter', new GreeterV1());
-    const caller = await client({ contracts: v2 });
-    const error = await rejection(caller.peer('greeter').controller<GreeterV2>('/greeter').greet('ann', 2));
+    // The callee (version 2) requires a parameter version 1 callers do not send.
+    const callee = await peer('greeter', { contracts: v2 });
+    callee.registerController('/greeter', new GreeterV2());
+    const caller = await client({ contracts: v1 });
+    const error = await rejection(caller.peer('greeter').controller<GreeterV1>('/greeter').greet('ann'));
     expect(error.code).toBe(RpcErrorCode.CONTRACT_MISMATCH);
-    const [ours] = v2.controllers[0]!.actions;
-    const [theirs] = v1.controllers[0]!.actions;
-    expect(error.message).toContain(ours!.fingerprint);
+    const [mine] = v1.controllers[0]!.actions;
+    const [theirs] = v2.controllers[0]!.actions;
+    expect(error.message).toContain(mine!.fingerprint);
     expect(error.message).toContain(theirs!.fingerprint);
+    expect(error.message).toContain('parameter-added-required');
+    expect(error.details).toMatchObject({ rule: 'parameter-added-required', callerFingerprint: mine!.fingerprint, calleeFingerprint: theirs!.fingerprint });
   });
 
   it("REMOTE_ERROR: the callee's action threw, with its message", async () => {

@@ -20,6 +20,7 @@ import type {
 } from '../model/contract-model.js';
 import { compare } from '../diagnostics.js';
 import { collectWrappers, entryName, fieldShape, isPackable, tag, valueWireType, WireType, wrapperName } from './wire-shape.js';
+import { wireTable } from '../check/wire-table.js';
 
 export interface TsEmitOptions {
   /** Comment lines for the top of the file. */
@@ -365,7 +366,8 @@ default: return undefined;
     switch (fieldShape(field).kind) {
       case 'plain':
         if (field.optional || field.nullable) return `if (${v} != null) ${this.writeValue(type, field.number, v)}`;
-        if (type.kind === 'scalar') return `if (${isNotDefault(type.scalar, v)}) ${this.writeValue(type, field.number, v)}`;
+        // Required values are always written, defaults too: absent then means absent, so a
+        // reader that makes the field optional later still sees the value.
         return this.writeValue(type, field.number, v);
       case 'optional':
       case 'wrapped':
@@ -855,13 +857,14 @@ ${methods.join('\n\n')}
       ...this.model.unions.map((u) => u.name),
     ].sort(compare);
     const codecs = names.map((n) => `${n}: messageCodec<${this.tsNames.get(n)}>(${str(n)}, encode_${n}, decode_${n}, validate_${n}),`);
-    return `/** Every controller of these contracts; importing this file registers them with the runtime. */
-export const contracts: ContractSet = {
-generator: ${str(this.options.generator)},
-controllers: [
+    const wire = JSON.stringify(wireTable(this.model, { names: false }));
+    return `/** Wire schemas of every action, compared only when a peer runs another version of a contract. */
+const wireSchemas = ${str(wire)};
+
+/** Every controller of these contracts; importing this file registers them with the runtime. */
+export const contracts: ContractSet = ${this.imports.rt('defineContracts')}(${str(this.options.generator)}, wireSchemas, [
 ${controllers.join('\n')}
-],
-};
+]);
 registerContracts(contracts);
 
 /** Encode, decode and validate each contract type directly. */
@@ -875,24 +878,6 @@ ${codecs.join('\n')}
 
 function knownNumbers(fields: FieldModel[]): number[] {
   return fields.filter((f) => f.type.kind !== 'literal').flatMap((f) => (f.nullNumber ? [f.number, f.nullNumber] : [f.number]));
-}
-
-/** When an implicit-presence scalar is written: proto3 leaves defaults out (-0 is kept). */
-function isNotDefault(scalar: ScalarKind, v: string): string {
-  switch (scalar) {
-    case 'string':
-    case 'bytes':
-      return `${v}.length !== 0`;
-    case 'bool':
-      return v;
-    case 'int64':
-      return `${v} !== 0n`;
-    case 'double':
-    case 'float':
-      return `${v} !== 0 || 1 / ${v} < 0`;
-    default:
-      return `${v} !== 0`;
-  }
 }
 
 /** 'a Point', 'an Entity'. */

@@ -4,7 +4,7 @@
  * unions registered once (recursion is handled by registering the name before the fields); any
  * type the wire cannot carry becomes a located diagnostic, never an exception.
  */
-import { Node, ts, type Symbol as MorphSymbol, type Type } from 'ts-morph';
+import { Node, ts, type EnumDeclaration, type Symbol as MorphSymbol, type Type } from 'ts-morph';
 import type {
   Constraints,
   EnumModel,
@@ -52,6 +52,7 @@ export class TypeMapper {
 
   /** compiler type -> registered name, so each TS type maps to one model entry. */
   private readonly named = new Map<ts.Type, TypeRef>();
+  private readonly enumsByDeclaration = new Map<EnumDeclaration, TypeRef>();
   /** structure of an anonymous object type -> its message, so equal shapes share one. */
   private readonly anonymousShapes = new Map<string, TypeRef>();
   /** union member ids -> registered name (a union type object differs with `| undefined` added). */
@@ -121,6 +122,9 @@ export class TypeMapper {
     if (type.isNumber()) return { kind: 'scalar', scalar: 'double' };
     if (type.isBoolean()) return { kind: 'scalar', scalar: 'bool' };
     if (type.getFlags() & ts.TypeFlags.BigInt) return { kind: 'scalar', scalar: 'int64' };
+    // A one-member enum's type is that member's literal type; written as the enum, it is the enum.
+    const writtenEnum = type.isEnumLiteral() ? enumWrittenAt(ctx.node) : undefined;
+    if (writtenEnum) return this.mapEnum(type, ctx, writtenEnum);
     if (type.isEnumLiteral()) {
       const value = type.getLiteralValue();
       return typeof value === 'string' || typeof value === 'number'
@@ -278,11 +282,10 @@ export class TypeMapper {
   }
 
   /** A TS `enum`: a protobuf enum whose values are numbered by the lock, not by the TS values. */
-  private mapEnum(type: Type, ctx: MapContext): TypeRef | undefined {
-    const symbol = type.getSymbol();
-    const decl = symbol?.getDeclarations().find(Node.isEnumDeclaration);
-    if (!symbol || !decl) return this.unsupported(ctx, type, 'enum without declaration');
-    const existing = this.named.get(type.compilerType);
+  private mapEnum(type: Type, ctx: MapContext, declaration?: EnumDeclaration): TypeRef | undefined {
+    const decl = declaration ?? type.getSymbol()?.getDeclarations().find(Node.isEnumDeclaration);
+    if (!decl) return this.unsupported(ctx, type, 'enum without declaration');
+    const existing = this.enumsByDeclaration.get(decl);
     if (existing) return existing;
     if (decl.isConstEnum()) return this.unsupported(ctx, type, 'const enums vanish at run time: use a regular enum');
     if (!decl.isExported()) {
@@ -291,8 +294,8 @@ export class TypeMapper {
     }
     const name = decl.getName();
     const ref: TypeRef = { kind: 'enum', name };
-    if (!this.claim(name, type, this.locate(decl), `enum ${name}`, ctx)) return undefined;
-    this.named.set(type.compilerType, ref);
+    if (!this.claim(name, decl.getType(), this.locate(decl), `enum ${name}`, ctx)) return undefined;
+    this.enumsByDeclaration.set(decl, ref);
     const prefix = screamingSnake(name);
     const values: EnumValueModel[] = decl.getMembers().map((member) => ({
       protoName: `${prefix}_${enumValueSuffix(member.getName())}`,
@@ -327,7 +330,7 @@ export class TypeMapper {
     const enumDecls = new Set(members.map((m) => m.getSymbol()?.getDeclarations()[0]?.getParent()));
     const first = [...enumDecls][0];
     if (members.every((m) => m.isEnumLiteral()) && enumDecls.size === 1 && first && Node.isEnumDeclaration(first)) {
-      return this.mapEnum(first.getType(), ctx);
+      return this.mapEnum(first.getType(), ctx, first);
     }
     const existing = this.namedUnions.get(unionKey(members));
     if (existing) return existing;
@@ -621,6 +624,15 @@ export function declaredType(decl: Node, optional: boolean): Type | undefined {
 
 function isGenericInstance(type: Type): boolean {
   return type.getTypeArguments().length > 0 || type.getAliasTypeArguments().length > 0;
+}
+
+/** The enum a declaration's type annotation names (`level: Level`), if it names one directly. */
+function enumWrittenAt(node: Node): EnumDeclaration | undefined {
+  if (!Node.isPropertyDeclaration(node) && !Node.isPropertySignature(node) && !Node.isParameterDeclaration(node)) return undefined;
+  const typeNode = node.getTypeNode();
+  if (!typeNode || !Node.isTypeReference(typeNode)) return undefined;
+  const decl = typeNode.getTypeName().getSymbol()?.getDeclarations()[0];
+  return decl && Node.isEnumDeclaration(decl) ? decl : undefined;
 }
 
 function isErrorType(type: Type): boolean {

@@ -94,12 +94,16 @@ export class Dispatcher {
       return this.fail(callId, new RpcError(RpcErrorCode.ACTION_NOT_FOUND, `${controller.descriptor.name} (${controller.descriptor.path}) has no such action`));
     }
     if (action.fingerprintHi !== h.fingerprintHi || action.fingerprintLo !== h.fingerprintLo) {
+      // Not decoded: bytes of another schema must not be read as this one. The caller gets
+      // this peer's schema, compares, and calls again claiming this fingerprint only if the
+      // two versions are wire-compatible.
       const theirs = hex(h.fingerprintHi) + hex(h.fingerprintLo);
       return this.fail(
         callId,
         new RpcError(
           RpcErrorCode.CONTRACT_MISMATCH,
           `${controller.descriptor.path} ${action.name}: the caller's contract (fingerprint ${theirs}) differs from this peer's (${action.fingerprint})`,
+          { details: { callerFingerprint: theirs, calleeFingerprint: action.fingerprint, schema: action.schema() } },
         ),
       );
     }

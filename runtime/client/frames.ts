@@ -7,15 +7,21 @@ import { createWriter } from '../codec/protobuf.js';
 import type { ActionDescriptor } from '../contracts/descriptors.js';
 import { FrameType, PROTOCOL_VERSION } from '../wire/frame.js';
 
-export function requestFrame(callId: number, action: ActionDescriptor, target: Uint8Array, args: readonly unknown[]): Uint8Array {
+export interface Fingerprint {
+  hi: number;
+  lo: number;
+}
+
+/** `fingerprint` overrides the action's own when the callee runs another, compatible version. */
+export function requestFrame(callId: number, action: ActionDescriptor, target: Uint8Array, args: readonly unknown[], fingerprint?: Fingerprint): Uint8Array {
   const w = createWriter();
   w.fixed32(PROTOCOL_VERSION | (FrameType.Request << 8) | (target.length << 24));
   w.fixed32(callId);
   w.fixed32(0);
   w.fixed32(action.controllerKey);
   w.fixed32(action.actionKey);
-  w.fixed32(action.fingerprintHi);
-  w.fixed32(action.fingerprintLo);
+  w.fixed32(fingerprint ? fingerprint.hi : action.fingerprintHi);
+  w.fixed32(fingerprint ? fingerprint.lo : action.fingerprintLo);
   w.raw(target);
   return action.request.encode(w, args).finish(true);
 }

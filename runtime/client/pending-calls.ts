@@ -14,6 +14,8 @@ export interface PendingCall {
   timer: ReturnType<typeof setTimeout> | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /** Calls once more under an agreed fingerprint (after a CONTRACT_MISMATCH); undefined if this was the retry. */
+  retry: (() => Promise<unknown>) | undefined;
 }
 
 export class PendingCalls {

@@ -18,7 +18,8 @@ import { createHeader, FrameFlags, FrameType, parseHeader, PROTOCOL_VERSION, typ
 import { jsonFrame, readJson, utf8 } from '../wire/text.js';
 import { CallerStream } from './caller-stream.js';
 import { Dispatcher, validationError } from './dispatcher.js';
-import { requestFrame, signalFrame } from './frames.js';
+import { requestFrame, signalFrame, type Fingerprint } from './frames.js';
+import { compareAction, type ActionSchema } from '../contracts/wire-schema.js';
 import { Reassembly, sendInPieces } from './message-pieces.js';
 import { PendingCalls, type PendingCall } from './pending-calls.js';
 
@@ -108,6 +109,11 @@ export class RpcWebSocketClient {
   private closeReason = 'not connected';
   private readonly streams = new Map<number, CallerStream>();
   private readonly presenceSubscribers = new Set<Subscriber<PresenceEvent>>();
+  /**
+   * Fingerprints of other peers' versions of an action that this client's version was found
+   * wire-compatible with, by peer id: calls to them claim that fingerprint.
+   */
+  private readonly agreements = new Map<string, Map<ActionDescriptor, Fingerprint>>();
   /** Requests arriving in pieces (by route id) and answers arriving in pieces (by call id). */
   private readonly requestPieces: Reassembly;
   private readonly replyPieces: Reassembly;
@@ -257,7 +263,7 @@ export class RpcWebSocketClient {
       case FrameType.Error: {
         const error = errorFromFrame(frame, h.payloadStart);
         const call = this.pending.take(h.callId);
-        if (call) call.reject(error);
+        if (call) this.onCallError(call, error);
         else this.streams.get(h.callId)?.onError(error);
         return;
       }
@@ -330,6 +336,53 @@ export class RpcWebSocketClient {
 
   // ---- calling -------------------------------------------------------------------------
 
+  private onCallError(call: PendingCall, error: RpcError): void {
+    if (error.code !== RpcErrorCode.CONTRACT_MISMATCH || call.retry === undefined) return call.reject(error);
+    const refusal = this.agree(call.peerId, call.action, error);
+    if (refusal) return call.reject(refusal);
+    call.retry().then(call.resolve, call.reject);
+  }
+
+  /**
+   * The callee runs another version of the contract: compares its schema with ours. When
+   * requests we write decode under its schema and its answers decode under ours, remembers its
+   * fingerprint for this peer and action (and returns nothing: call again); otherwise returns
+   * the CONTRACT_MISMATCH to reject with, naming both fingerprints and the rule that broke.
+   */
+  private agree(peerId: string, action: ActionDescriptor, error: RpcError): RpcError | undefined {
+    const details = error.details ?? {};
+    const theirs = details.calleeFingerprint;
+    const schema = details.schema as ActionSchema | undefined;
+    const mine = action.schema();
+    this.agreements.get(peerId)?.delete(action);
+    if (typeof theirs !== 'string' || !/^[0-9a-f]{16}$/.test(theirs) || !schema || !mine) return error;
+    let violations;
+    try {
+      // Differences that make the reader refuse some values (an enum value it lacks, a tighter
+      // constraint, a value it requires) fail those values with VALIDATION_FAILED; only
+      // differences that could decode into wrong values refuse the call.
+      violations = compareAction(mine, schema).filter((v) => !v.perValue);
+    } catch {
+      return error; // a schema we cannot read: refuse
+    }
+    if (violations.length > 0) {
+      const [first] = violations;
+      return new RpcError(
+        RpcErrorCode.CONTRACT_MISMATCH,
+        `${action.controller} ${action.name}: this peer's contract (fingerprint ${action.fingerprint}) and '${peerId}''s (${theirs}) are incompatible: ${first!.rule}${first!.path ? ` at ${first!.path}` : ''}: ${first!.detail}`,
+        { details: { callerFingerprint: action.fingerprint, calleeFingerprint: theirs, rule: first!.rule, violations } },
+      );
+    }
+    let byAction = this.agreements.get(peerId);
+    if (!byAction) this.agreements.set(peerId, (byAction = new Map()));
+    byAction.set(action, { hi: parseInt(theirs.slice(0, 8), 16) >>> 0, lo: parseInt(theirs.slice(8), 16) >>> 0 });
+    return undefined;
+  }
+
+  private agreementFor(peerId: string, action: ActionDescriptor): Fingerprint | undefined {
+    return this.agreements.size === 0 ? undefined : this.agreements.get(peerId)?.get(action);
+  }
+
   /** A handle on another peer (by id) to get its controllers from. */
   peer(peerId: string): RemotePeer {
     return new RemotePeer(this, peerId);
@@ -342,6 +395,7 @@ export class RpcWebSocketClient {
     action: ActionDescriptor<Args, Result>,
     args: Args,
     options: CallOptions,
+    negotiated = false,
   ): Promise<Result> {
     if (this.currentState !== 'connected' || !this.transport) {
       return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot call ${action.name} on '${peerId}': ${this.closeReason}`));
@@ -353,7 +407,7 @@ export class RpcWebSocketClient {
     if (options.signal?.aborted) return Promise.reject(new RpcError(RpcErrorCode.CANCELLED, `${action.name} was aborted before it was sent`));
 
     const id = this.allocateCallId();
-    const frame = requestFrame(id, action as ActionDescriptor, target, args);
+    const frame = requestFrame(id, action as ActionDescriptor, target, args, this.agreementFor(peerId, action as ActionDescriptor));
     if (frame.length > this.maxMessageBytes) {
       return Promise.reject(new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the arguments are ${frame.length} bytes, over the ${this.maxMessageBytes}-byte message limit`));
     }
@@ -366,6 +420,8 @@ export class RpcWebSocketClient {
         timer: undefined,
         signal: options.signal,
         onAbort: undefined,
+        // After a CONTRACT_MISMATCH the call is made once more, under the agreed fingerprint.
+        retry: negotiated ? undefined : () => this.call(peerId, target, action, args, options, true) as Promise<unknown>,
       };
       const timeoutMs = options.timeoutMs ?? this.timeoutMs;
       if (timeoutMs > 0) {
@@ -408,7 +464,16 @@ export class RpcWebSocketClient {
     return this.openStream(peerId, target, action as ActionDescriptor, args, options).then((first) => this.streamObservable<Item>(first, peerId, target, action as ActionDescriptor, args, options));
   }
 
-  private openStream(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions): Promise<CallerStream> {
+  private openStream(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions, negotiated = false): Promise<CallerStream> {
+    return this.requestStream(peerId, target, action, args, options).catch((error: RpcError) => {
+      if (negotiated || error.code !== RpcErrorCode.CONTRACT_MISMATCH) throw error;
+      const refusal = this.agree(peerId, action, error);
+      if (refusal) throw refusal;
+      return this.openStream(peerId, target, action, args, options, true);
+    });
+  }
+
+  private requestStream(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions): Promise<CallerStream> {
     if (this.currentState !== 'connected' || !this.transport) {
       return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot open ${action.name} on '${peerId}': ${this.closeReason}`));
     }
@@ -418,7 +483,7 @@ export class RpcWebSocketClient {
     if (issues.length > 0) return Promise.reject(validationError(issues, `invalid arguments for ${action.name}`));
     if (options.signal?.aborted) return Promise.reject(new RpcError(RpcErrorCode.CANCELLED, `${action.name} was aborted before it was sent`));
     const id = this.allocateCallId();
-    const frame = requestFrame(id, action, target, args);
+    const frame = requestFrame(id, action, target, args, this.agreementFor(peerId, action));
     frame[2] = frame[2]! | FrameFlags.Stream;
     if (frame.length > this.maxMessageBytes) {
       return Promise.reject(new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the arguments are ${frame.length} bytes, over the ${this.maxMessageBytes}-byte message limit`));

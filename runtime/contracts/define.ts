@@ -4,7 +4,8 @@
  */
 import type { Reader, Writer } from '../codec/protobuf.js';
 import type { ValidationIssue } from '../codec/validation.js';
-import type { ActionDescriptor, ControllerDescriptor, PeerChannel, RequestCodec, ResponseCodec } from './descriptors.js';
+import type { ActionDescriptor, ContractSet, ControllerDescriptor, PeerChannel, RequestCodec, ResponseCodec } from './descriptors.js';
+import { actionSchema, type ActionSchema, type WireTable } from './wire-schema.js';
 
 /** 32-bit FNV-1a over UTF-16 code units: the routing key of a controller path or action name. */
 export function routingKey(text: string): number {
@@ -19,6 +20,7 @@ export function routingKey(text: string): number {
 interface MutableAction<Args extends readonly unknown[], Result> extends ActionDescriptor<Args, Result> {
   controller: string;
   controllerKey: number;
+  schema: () => ActionSchema | undefined;
 }
 
 function action<Args extends readonly unknown[], Result>(
@@ -42,6 +44,7 @@ function action<Args extends readonly unknown[], Result>(
     response,
     paramPaths: params === '' ? [] : params.split(', ').map((p) => `${name}(${p})`),
     resultPath: `${name}:return`,
+    schema: () => undefined,
   };
   return descriptor;
 }
@@ -82,6 +85,21 @@ export function controller(
     a.controllerKey = controllerKey;
   }
   return { path, name, controllerKey, fingerprint, actions: list, createProxy };
+}
+
+/**
+ * The contract set of one generated file: its controllers and their wire schemas (`wire`, a
+ * JSON string parsed only when a peer with another version of a contract calls).
+ */
+export function defineContracts(generator: string, wire: string, controllers: ControllerDescriptor[]): ContractSet {
+  let table: WireTable | undefined;
+  for (const c of controllers) {
+    for (const a of c.actions as MutableAction<readonly unknown[], unknown>[]) {
+      let schema: ActionSchema | undefined;
+      a.schema = () => (schema ??= actionSchema((table ??= JSON.parse(wire) as WireTable), `${c.path} ${a.name}`));
+    }
+  }
+  return { generator, wire, controllers };
 }
 
 export type { Reader, Writer, ValidationIssue };

@@ -6,6 +6,7 @@
 import type { Observable } from 'rxjs';
 import type { Reader, Writer } from '../codec/protobuf.js';
 import type { ValidationIssue } from '../codec/validation.js';
+import type { ActionSchema } from './wire-schema.js';
 
 /** Generated codec of an action's arguments (the request message), shared by actions of one shape. */
 export interface RequestCodec<Args extends readonly unknown[]> {
@@ -38,6 +39,8 @@ export interface ActionDescriptor<Args extends readonly unknown[] = readonly any
   /** How parameters and the result are named in validation issues: `join(player)`, `join:return`. */
   readonly paramPaths: readonly string[];
   readonly resultPath: string;
+  /** The action's compact wire schema, for peers whose fingerprint differs (parsed on first use). */
+  schema(): ActionSchema | undefined;
 }
 
 /** Per-call options for a remote controller (applies to every call made through it). */
@@ -71,4 +74,6 @@ export interface ContractSet {
   /** e.g. 'p2pgen 0.1.0'. */
   readonly generator: string;
   readonly controllers: readonly ControllerDescriptor[];
+  /** The wire schemas of every action, as JSON (see wire-schema.ts). */
+  readonly wire: string;
 }

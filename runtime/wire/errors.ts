@@ -7,11 +7,13 @@ export interface ErrorPayload {
   code: string;
   message: string;
   issues?: { path: string; message: string }[];
+  details?: Record<string, unknown>;
 }
 
 export function errorFrame(callId: number, error: RpcError, type: number = FrameType.Error): Uint8Array {
   const payload: ErrorPayload = { code: error.code, message: error.rawMessage };
   if (error.issues) payload.issues = [...error.issues];
+  if (error.details) payload.details = { ...error.details };
   return jsonFrame(type, callId, payload);
 }
 
@@ -29,5 +31,6 @@ export function errorFromPayload(value: unknown): RpcError {
   const issues = Array.isArray(payload.issues)
     ? payload.issues.filter((i) => i && typeof i.path === 'string' && typeof i.message === 'string').map((i) => ({ path: i.path, message: i.message }))
     : undefined;
-  return new RpcError(code, payload.message, issues ? { issues } : {});
+  const details = payload.details && typeof payload.details === 'object' && !Array.isArray(payload.details) ? payload.details : undefined;
+  return new RpcError(code, payload.message, { ...(issues ? { issues } : {}), ...(details ? { details } : {}) });
 }

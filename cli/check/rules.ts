@@ -1,0 +1,235 @@
+/**
+ * Breaking changes between a baseline contract model and the current one. Wire rules say
+ * whether peers on the two versions can still exchange bytes that decode and validate (in
+ * both directions: old callers and new callees, new callers and old callees); source rules
+ * say whether code written against the baseline still compiles. Types are compared by
+ * structure through the same engine the runtime uses when two peers disagree.
+ */
+import { compareAction, WireRule, type ActionSchema, type WireTable, type WireViolation } from '../../runtime/contracts/wire-schema.js';
+import type { ContractModel, ControllerModel, MessageModel, SourceRef } from '../model/contract-model.js';
+import { wireTable } from './wire-table.js';
+import type { LockFile } from '../model/lock-file.js';
+
+export const SourceRule = {
+  entityRemoved: 'entity-removed',
+  fieldRenamed: 'field-renamed',
+  parameterReordered: 'parameter-reordered',
+  typeChanged: 'ts-type-changed',
+} as const;
+export type SourceRule = (typeof SourceRule)[keyof typeof SourceRule];
+
+export type RuleCategory = 'wire' | 'source';
+
+/** Every rule with its category and a one-line description (the README lists them). */
+export const RULES: Record<WireRule | SourceRule, { category: RuleCategory; description: string }> = {
+  'controller-deleted': { category: 'wire', description: 'a controller was deleted or its path changed' },
+  'action-deleted': { category: 'wire', description: 'an action was deleted (or renamed)' },
+  'stream-kind-changed': { category: 'wire', description: 'an action changed between returning a value and an Observable' },
+  'parameter-added-required': { category: 'wire', description: 'a parameter was added that old callers do not send' },
+  'field-added-required': { category: 'wire', description: 'a required field was added that old writers do not send' },
+  'required-field-deleted': { category: 'wire', description: 'a field old readers require was deleted' },
+  'field-type-changed': { category: 'wire', description: 'a parameter or field changed type or presence in a way the wire does not carry' },
+  'field-deleted-not-reserved': { category: 'wire', description: "a field was deleted but its number is not reserved (the lock was edited or lost)" },
+  'field-number-reused': { category: 'wire', description: 'a field number now means another, incompatible field' },
+  'enum-value-deleted': { category: 'wire', description: 'an enum value or literal-union member was deleted' },
+  'constraint-tightened': { category: 'wire', description: "a constraint was tightened: values the other side sends would be refused" },
+  'entity-renamed-incompatible': { category: 'wire', description: 'an entity was renamed and its structure changed' },
+  'entity-removed': { category: 'source', description: 'an exported entity class or type was removed or renamed (imports break)' },
+  'field-renamed': { category: 'source', description: 'a field kept its number under a new name (wire-compatible; code using the old name breaks)' },
+  'parameter-reordered': { category: 'source', description: 'parameters changed order (wire-compatible; positional call sites break)' },
+  'ts-type-changed': { category: 'source', description: 'a TypeScript type changed in a wire-compatible way (e.g. int32 to bigint, a result became optional)' },
+};
+
+export type RuleName = keyof typeof RULES;
+
+export interface Finding {
+  rule: RuleName;
+  category: RuleCategory;
+  /** The element, e.g. `/chat sendMessage: request.message(1).from(1)` or `ChatMessage.from`. */
+  element: string;
+  message: string;
+  /** Where to point (in the current contracts, or the baseline's for deleted elements). */
+  source?: SourceRef;
+}
+
+function finding(rule: RuleName, element: string, message: string, source?: SourceRef): Finding {
+  return { rule, category: RULES[rule].category, element, message, ...(source ? { source } : {}) };
+}
+
+/** Breaking changes from `baseline` to `current` (both numbered and fingerprinted models). */
+export function compareModels(baseline: ContractModel, current: ContractModel): Finding[] {
+  const out: Finding[] = [];
+  const oldTable = wireTable(baseline, { names: true });
+  const newTable = wireTable(current, { names: true });
+  const currentControllers = new Map(current.controllers.map((c) => [c.path, c]));
+
+  for (const before of baseline.controllers) {
+    const after = currentControllers.get(before.path);
+    if (!after) {
+      out.push(finding('controller-deleted', before.path, `controller ${before.className} at '${before.path}' is gone`, before.source));
+      continue;
+    }
+    compareControllers(before, after, oldTable, newTable, baseline, current, out);
+  }
+  compareNumbering(baseline, current, out);
+  compareEntities(baseline, current, out);
+  return dedupe(out);
+}
+
+function compareControllers(
+  before: ControllerModel,
+  after: ControllerModel,
+  oldTable: WireTable,
+  newTable: WireTable,
+  baseline: ContractModel,
+  current: ContractModel,
+  out: Finding[],
+): void {
+  const actions = new Map(after.actions.map((a) => [a.name, a]));
+  for (const oldAction of before.actions) {
+    const newAction = actions.get(oldAction.name);
+    const element = `${before.path} ${oldAction.name}`;
+    if (!newAction) {
+      out.push(finding('action-deleted', element, `action ${before.className}.${oldAction.name} is gone`, oldAction.source));
+      continue;
+    }
+    compareParameterOrder(baseline, current, oldAction.request, newAction.request, element, newAction.source, out);
+    if (oldAction.fingerprint === newAction.fingerprint) continue;
+    const oldSchema = slice(oldTable, element);
+    const newSchema = slice(newTable, element);
+    // Old callers with new callees, and new callers with old callees. Requests are written by
+    // the caller, responses by the callee.
+    for (const v of compareAction(oldSchema, newSchema)) push(out, wireFinding(v, element, newAction.source, v.path.startsWith('response')));
+    for (const v of compareAction(newSchema, oldSchema)) push(out, wireFinding(v, element, newAction.source, v.path.startsWith('request')));
+  }
+}
+
+function push(out: Finding[], f: Finding | undefined): void {
+  if (f) out.push(f);
+}
+
+function slice(table: WireTable, key: string): ActionSchema {
+  const action = table.actions[key]!;
+  return { ...action, types: table.types };
+}
+
+/**
+ * A violation as a finding. In the new-caller/old-callee direction, "the reader requires a
+ * field the writer does not send" means the new version deleted a field the old one requires.
+ */
+function wireFinding(v: WireViolation, element: string, source: SourceRef, newWritesOldReads: boolean): Finding | undefined {
+  // The new version accepting more than the old one (an added enum value, a looser
+  // constraint, an optional parameter, a wider number) is compatible: the old version refuses
+  // only such values if they come, and at run time peers refuse the narrowing direction.
+  if (newWritesOldReads && (v.perValue || v.widened)) return undefined;
+  let rule: RuleName = v.rule;
+  const readsAsDeletion = newWritesOldReads && (v.rule === WireRule.parameterAddedRequired || v.rule === WireRule.fieldAddedRequired);
+  if (readsAsDeletion) rule = 'required-field-deleted';
+  const direction = newWritesOldReads ? 'written by the new version, read by the old' : 'written by the old version, read by the new';
+  const detail = readsAsDeletion ? v.detail.replace('the reader requires', 'the old version requires').replace('which the writer does not send', 'which the new version no longer has') : v.detail;
+  return finding(rule, `${element}: ${v.path}`, `${detail} (${direction})`, source);
+}
+
+/** Parameters keep their numbers when reordered (wire-compatible), but positional calls break. */
+function compareParameterOrder(baseline: ContractModel, current: ContractModel, oldRequest: string, newRequest: string, element: string, source: SourceRef, out: Finding[]): void {
+  const before = baseline.messages.find((m) => m.name === oldRequest)!.fields.map((f) => f.name);
+  const after = current.messages.find((m) => m.name === newRequest)!.fields.map((f) => f.name);
+  const common = before.filter((n) => after.includes(n));
+  const order = after.filter((n) => common.includes(n));
+  if (common.join() !== order.join()) {
+    out.push(finding('parameter-reordered', element, `parameters were (${before.join(', ')}) and are (${after.join(', ')})`, source));
+  }
+}
+
+/** Numbers across same-named messages: deletions without reservation, reuse, renames. */
+function compareNumbering(baseline: ContractModel, current: ContractModel, out: Finding[]): void {
+  const currentMessages = new Map(current.messages.map((m) => [m.name, m]));
+  for (const before of baseline.messages) {
+    const after = currentMessages.get(before.name);
+    if (!after) continue;
+    const byNumber = new Map(after.fields.filter((f) => f.type.kind !== 'literal').map((f) => [f.number, f]));
+    for (const field of before.fields) {
+      if (field.type.kind === 'literal') continue;
+      const now = byNumber.get(field.number);
+      const element = `${before.name}.${field.name}`;
+      if (!now) {
+        if (!after.reserved.includes(field.number) && !after.fields.some((f) => f.name === field.name)) {
+          out.push(finding('field-deleted-not-reserved', element, `field ${field.number} was deleted and its number is not reserved: a later field could take it`, after.source));
+        }
+        continue;
+      }
+      if (now.name === field.name) {
+        const tsBefore = tsShape(field);
+        const tsAfter = tsShape(now);
+        if (tsBefore !== tsAfter) out.push(finding('ts-type-changed', element, `${tsBefore} became ${tsAfter}`, now.source ?? after.source));
+        continue;
+      }
+      // Same number, another name: a rename if the type is unchanged, else a reuse.
+      const sameType = JSON.stringify([field.type, field.optional, field.nullable]) === JSON.stringify([now.type, now.optional, now.nullable]);
+      if (sameType) out.push(finding('field-renamed', element, `field ${field.number} was renamed ${now.name}`, now.source ?? after.source));
+      else out.push(finding('field-number-reused', element, `field number ${field.number} (${field.name}) now belongs to ${now.name}, of another type`, now.source ?? after.source));
+    }
+    for (const field of after.fields) {
+      if (before.reserved.includes(field.number)) {
+        out.push(finding('field-number-reused', `${after.name}.${field.name}`, `field number ${field.number} was reserved and is used again by ${field.name}`, field.source ?? after.source));
+      }
+    }
+  }
+}
+
+/** How a field looks to TypeScript code (constraints aside: they are checked, not typed). */
+function tsShape(field: { type: unknown; optional: boolean; nullable: boolean }): string {
+  const type = JSON.stringify(field.type, (key, value) => (key === 'constraints' ? undefined : value));
+  return `${type}${field.optional ? '?' : ''}${field.nullable ? '|null' : ''}`;
+}
+
+/** Exported entities code imports by name. */
+function compareEntities(baseline: ContractModel, current: ContractModel, out: Finding[]): void {
+  const exported = (m: ContractModel) =>
+    new Map(
+      m.messages
+        .filter((x): x is MessageModel & { origin: { kind: 'class' | 'interface'; tsName: string; file: string } } => x.origin.kind === 'class' || x.origin.kind === 'interface')
+        .map((x) => [x.origin.tsName, x]),
+    );
+  const now = exported(current);
+  for (const [tsName, message] of exported(baseline)) {
+    if (!now.has(tsName)) out.push(finding('entity-removed', tsName, `the ${message.origin.kind} ${tsName} is no longer exported from the contracts`, message.source));
+  }
+}
+
+function dedupe(findings: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  return findings.filter((f) => {
+    const key = `${f.rule}|${f.element}|${f.message.replace(/ \(written by the (old|new) version, read by the (old|new)\)$/, '')}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Numbering findings when the baseline is only a lock (no types): reused and renumbered fields. */
+export function compareLocks(baseline: LockFile, current: LockFile): Finding[] {
+  const out: Finding[] = [];
+  for (const [kind, tables] of [
+    ['message', 'messages'],
+    ['union', 'unions'],
+    ['enum', 'enums'],
+  ] as const) {
+    for (const [name, before] of Object.entries(baseline[tables])) {
+      const after = current[tables][name];
+      if (!after) continue;
+      const names = new Map(Object.entries(after.numbers).map(([k, n]) => [n, k]));
+      for (const [key, number] of Object.entries(before.numbers)) {
+        const element = `${name}.${key}`;
+        if (after.numbers[key] !== undefined && after.numbers[key] !== number) {
+          out.push(finding('field-number-reused', element, `${kind} ${name}: ${key} moved from number ${number} to ${after.numbers[key]}`));
+        } else if (names.has(number) && names.get(number) !== key) {
+          out.push(finding('field-number-reused', element, `${kind} ${name}: number ${number} (${key}) now belongs to ${names.get(number)}`));
+        } else if (after.numbers[key] === undefined && !after.reserved.includes(number)) {
+          out.push(finding('field-deleted-not-reserved', element, `${kind} ${name}: ${key} (${number}) was deleted and its number is not reserved`));
+        }
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,111 @@
+/**
+ * `p2pgen check`: fails CI when generated code drifted from the contracts, or when the
+ * contracts changed incompatibly with a baseline (a manifest, a lock, or a git ref).
+ * Exit 0 when everything matches, 1 with a report otherwise, 2 on bad usage.
+ */
+import { join, relative, resolve } from 'node:path';
+import { ContractDiagnosticsError, formatDiagnostic } from '../diagnostics.js';
+import { checkDrift, type DriftResult } from '../check/drift.js';
+import { BaselineError, loadBaseline } from '../check/baseline.js';
+import { compareLocks, compareModels, type Finding } from '../check/rules.js';
+import { RuleSelectionError, selectRules } from '../check/config.js';
+import { readLock, type Output } from './build.js';
+import { applyLock, emptyLock } from '../model/lock-file.js';
+import { toPosix } from '../reader/load-project.js';
+
+export type CheckFormat = 'text' | 'json' | 'github';
+
+export interface CheckArgs {
+  contractsDir: string;
+  out: string;
+  against?: string;
+  format: CheckFormat;
+  rules?: string;
+}
+
+export class UsageError extends Error {}
+
+export async function runCheck(args: CheckArgs, out: Output): Promise<number> {
+  let drift: DriftResult;
+  try {
+    drift = await checkDrift(args.contractsDir, args.out);
+  } catch (error) {
+    if (error instanceof ContractDiagnosticsError) {
+      for (const d of error.diagnostics) out.error(formatDiagnostic(d));
+      return 1;
+    }
+    throw error;
+  }
+  let findings: Finding[] = [];
+  let baselineLabel: string | undefined;
+  try {
+    const { rules } = selectRules(args.rules, args.contractsDir);
+    if (args.against) {
+      const baseline = loadBaseline(args.against, args.contractsDir);
+      baselineLabel = baseline.label;
+      const all =
+        baseline.kind === 'model'
+          ? compareModels(baseline.model, drift.model)
+          : compareLocks(baseline.lock, applyLock(structuredClone(drift.model), readLock(args.contractsDir) ?? emptyLock()));
+      findings = all.filter((f) => rules.has(f.rule));
+    }
+  } catch (error) {
+    if (error instanceof BaselineError || error instanceof RuleSelectionError) throw new UsageError(error.message);
+    throw error;
+  }
+  report(args, drift, findings, baselineLabel, out);
+  return drift.drifted.length === 0 && findings.length === 0 ? 0 : 1;
+}
+
+function location(f: Finding, contractsDir: string): { file?: string; line?: number } {
+  if (!f.source) return {};
+  return { file: toPosix(relative(process.cwd(), join(resolve(contractsDir), f.source.file))), line: f.source.line };
+}
+
+function report(args: CheckArgs, drift: DriftResult, findings: Finding[], baseline: string | undefined, out: Output): void {
+  if (args.format === 'json') {
+    out.log(
+      JSON.stringify(
+        {
+          ok: drift.drifted.length === 0 && findings.length === 0,
+          drift: drift.drifted,
+          outputChecked: drift.outputChecked,
+          against: baseline ?? null,
+          breaking: findings.map((f) => ({ ...f, ...location(f, args.contractsDir) })),
+        },
+        null,
+        2,
+      ),
+    );
+    return;
+  }
+  if (args.format === 'github') {
+    for (const d of drift.drifted) out.log(`::error file=${d.file},title=generated code drifted::${d.file} ${d.state === 'missing' ? 'is missing' : 'differs from what p2pgen build writes'}; run p2pgen build`);
+    for (const f of findings) {
+      const { file, line } = location(f, args.contractsDir);
+      const where = file ? `file=${file}${line ? `,line=${line}` : ''},` : '';
+      out.log(`::error ${where}title=${f.rule}::${escape(`${f.element}: ${f.message}`)}`);
+    }
+    if (drift.drifted.length === 0 && findings.length === 0) out.log(`p2pgen check: no drift${baseline ? `, compatible with ${baseline}` : ''}`);
+    return;
+  }
+  if (!drift.outputChecked) out.log(`p2pgen check: ${args.out} does not exist; only the lock was checked for drift`);
+  for (const d of drift.drifted) {
+    out.log(`drift: ${d.file} ${d.state === 'missing' ? 'is missing' : 'differs from what p2pgen build writes'} (run p2pgen build)`);
+    if (d.diff) out.log(d.diff.replace(/^/gm, '  '));
+  }
+  for (const f of findings) {
+    const { file, line } = location(f, args.contractsDir);
+    out.log(`${file ? `${file}${line ? `:${line}` : ''} - ` : ''}breaking (${f.category}) ${f.rule}: ${f.element}: ${f.message}`);
+  }
+  const summary = [
+    drift.drifted.length === 0 ? 'no drift' : `${drift.drifted.length} drifted file${drift.drifted.length === 1 ? '' : 's'}`,
+    baseline ? (findings.length === 0 ? `compatible with ${baseline}` : `${findings.length} breaking change${findings.length === 1 ? '' : 's'} against ${baseline}`) : undefined,
+  ].filter(Boolean);
+  out.log(`p2pgen check: ${summary.join(', ')}`);
+}
+
+/** GitHub annotation messages escape %, CR and LF. */
+function escape(text: string): string {
+  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}

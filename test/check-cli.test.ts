@@ -1,0 +1,169 @@
+/**
+ * `p2pgen check` from the command line: drift of generated files and the lock, breaking
+ * changes against a git ref (a temporary repository with two commits), against another peer's
+ * manifest and against a lock, the output formats, rule selection, and exit codes 0/1/2.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { appendFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { repoRoot, tempDir } from './support/paths.js';
+
+const cli = join(repoRoot, 'bin/p2pgen.js');
+
+function p2pgen(cwd: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8' });
+}
+
+const v1 = `import { entity, rpc } from 'p2pgen';
+
+@entity.name('note')
+export class Note {
+  constructor(
+    public title: string,
+    public body: string,
+  ) {}
+}
+
+@rpc.controller('/notes')
+export class Notes {
+  @rpc.action()
+  add(note: Note): void {}
+
+  @rpc.action()
+  list(): Note[] {
+    return [];
+  }
+}
+`;
+const compatible = v1.replace('    public body: string,\n', '    public body: string,\n    public tags?: string[],\n');
+const breaking = v1.replace('  add(note: Note): void {}', '  add(note: Note, folder: string): void {}');
+const renamed = v1.replace("@entity.name('note')\nexport class Note {", "@entity.name('memo')\nexport class Memo {").replace(/\bNote\b/g, 'Memo');
+
+/** A project folder inside the repository (so 'p2pgen' and 'rxjs' resolve) with its own git repository. */
+function project(source: string): string {
+  const dir = tempDir('check-project');
+  execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: dir });
+  execFileSync('git', ['config', 'user.email', 'test@example.invalid'], { cwd: dir });
+  execFileSync('git', ['config', 'user.name', 'test'], { cwd: dir });
+  writeFileSync(join(dir, 'notes.ts'), source);
+  return dir;
+}
+
+function commit(dir: string, message: string): void {
+  execFileSync('git', ['add', '-A'], { cwd: dir });
+  execFileSync('git', ['commit', '-q', '-m', message], { cwd: dir });
+}
+
+describe('p2pgen check: drift', () => {
+  it('fails naming a hand-edited generated file (with a diff), passes after a rebuild', () => {
+    const dir = project(v1);
+    expect(p2pgen(dir, 'build', '.', '--out', 'generated').status).toBe(0);
+    expect(p2pgen(dir, 'check', '.', '--out', 'generated')).toMatchObject({ status: 0, stdout: expect.stringContaining('no drift') });
+
+    appendFileSync(join(dir, 'generated/index.ts'), '\nexport const handEdited = true;\n');
+    const drifted = p2pgen(dir, 'check', '.', '--out', 'generated');
+    expect(drifted.status).toBe(1);
+    expect(drifted.stdout).toContain('drift: generated/index.ts differs from what p2pgen build writes');
+    expect(drifted.stdout).toContain('-export const handEdited = true;');
+
+    expect(p2pgen(dir, 'build', '.', '--out', 'generated').status).toBe(0);
+    expect(p2pgen(dir, 'check', '.', '--out', 'generated').status).toBe(0);
+  });
+
+  it('a contract changed without a rebuild: the generated files and the lock are stale', () => {
+    const dir = project(v1);
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    writeFileSync(join(dir, 'notes.ts'), compatible);
+    const result = p2pgen(dir, 'check', '.', '--out', 'generated');
+    expect(result.status).toBe(1);
+    for (const file of ['generated/index.ts', 'generated/contracts.proto', 'generated/manifest.json', 'p2pgen.lock.json']) {
+      expect(result.stdout).toContain(`drift: ${file}`);
+    }
+  });
+
+  it('without the output folder only the lock is checked', () => {
+    const dir = project(v1);
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    const result = p2pgen(dir, 'check', '.', '--out', 'elsewhere');
+    expect(result).toMatchObject({ status: 0, stdout: expect.stringContaining('elsewhere does not exist; only the lock was checked') });
+  });
+});
+
+describe('p2pgen check --against', () => {
+  it('a git ref: compatible with the previous commit, and a breaking change in the working tree fails', () => {
+    const dir = project(v1);
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    commit(dir, 'version 1');
+    writeFileSync(join(dir, 'notes.ts'), compatible);
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    commit(dir, 'version 2: optional tags');
+
+    expect(p2pgen(dir, 'check', '.', '--against', 'HEAD~1')).toMatchObject({ status: 0, stdout: expect.stringContaining('compatible with HEAD~1') });
+    expect(p2pgen(dir, 'check', '.', '--against', 'main')).toMatchObject({ status: 0 });
+
+    writeFileSync(join(dir, 'notes.ts'), breaking);
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    const result = p2pgen(dir, 'check', '.', '--against', 'HEAD~1');
+    expect(result.status).toBe(1);
+    expect(result.stdout).toMatch(/notes\.ts:\d+ - breaking \(wire\) parameter-added-required: \/notes add: request\.folder\(2\)/);
+    expect(result.stdout).toContain('1 breaking change against HEAD~1');
+  });
+
+  it("another peer's manifest, and a lock", () => {
+    const dir = project(v1);
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    const peer = tempDir('other-peer');
+    cpSync(join(dir, 'generated/manifest.json'), join(peer, 'manifest.json'));
+    cpSync(join(dir, 'p2pgen.lock.json'), join(peer, 'p2pgen.lock.json'));
+    writeFileSync(join(dir, 'notes.ts'), breaking);
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    expect(p2pgen(dir, 'check', '.', '--against', join(peer, 'manifest.json')).status).toBe(1);
+    // A lock knows only numbers: adding a parameter reuses none.
+    expect(p2pgen(dir, 'check', '.', '--against', join(peer, 'p2pgen.lock.json')).status).toBe(0);
+  });
+
+  it('--format github prints annotations with file and line; --format json is machine-readable', () => {
+    const dir = project(v1);
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    commit(dir, 'version 1');
+    writeFileSync(join(dir, 'notes.ts'), breaking);
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    const github = p2pgen(dir, 'check', '.', '--against', 'HEAD', '--format', 'github');
+    expect(github.status).toBe(1);
+    expect(github.stdout).toMatch(/^::error file=notes\.ts,line=\d+,title=parameter-added-required::\/notes add: request\.folder\(2\): /m);
+    const json = p2pgen(dir, 'check', '.', '--against', 'HEAD', '--format', 'json');
+    const report = JSON.parse(json.stdout) as { ok: boolean; breaking: { rule: string; file: string; line: number }[] };
+    expect(report.ok).toBe(false);
+    expect(report.breaking).toEqual([expect.objectContaining({ rule: 'parameter-added-required', category: 'wire', file: 'notes.ts', line: expect.any(Number) })]);
+  });
+
+  it('rules: wire by default, source rules with --rules or p2pgen.config.json', () => {
+    const dir = project(v1);
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    commit(dir, 'version 1');
+    writeFileSync(join(dir, 'notes.ts'), renamed);
+    // Same structure, same numbers (the lock follows the new name): wire-compatible.
+    const lock = JSON.parse(readFileSync(join(dir, 'p2pgen.lock.json'), 'utf8'));
+    lock.messages.Memo = lock.messages.Note;
+    writeFileSync(join(dir, 'p2pgen.lock.json'), JSON.stringify(lock));
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    expect(p2pgen(dir, 'check', '.', '--against', 'HEAD').status).toBe(0);
+    const all = p2pgen(dir, 'check', '.', '--against', 'HEAD', '--rules', 'all');
+    expect(all.status).toBe(1);
+    expect(all.stdout).toContain('breaking (source) entity-removed: Note');
+    expect(p2pgen(dir, 'check', '.', '--against', 'HEAD', '--rules', 'all,-entity-removed,-ts-type-changed').status).toBe(0);
+    writeFileSync(join(dir, 'p2pgen.config.json'), JSON.stringify({ check: { rules: ['wire', 'source'] } }));
+    expect(p2pgen(dir, 'check', '.', '--against', 'HEAD').status).toBe(1);
+  });
+
+  it('bad usage exits 2: an unknown ref, an unknown rule, an unknown format', () => {
+    const dir = project(v1);
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    commit(dir, 'version 1');
+    expect(p2pgen(dir, 'check', '.', '--against', 'no-such-ref')).toMatchObject({ status: 2, stderr: expect.stringContaining('no such file or git ref') });
+    expect(p2pgen(dir, 'check', '.', '--against', 'HEAD', '--rules', 'nope')).toMatchObject({ status: 2, stderr: expect.stringContaining("unknown rule or category 'nope'") });
+    expect(p2pgen(dir, 'check', '.', '--format', 'xml').status).toBe(2);
+    expect(p2pgen(dir, 'check', '.', '--against', 'missing.json')).toMatchObject({ status: 2, stderr: expect.stringContaining('no such file') });
+  });
+});
