@@ -45,6 +45,11 @@ export interface RpcClientOptions {
    * beyond it the stream fails with SLOW_CONSUMER. Default 8 MiB.
    */
   streamBufferBytes?: number;
+  /**
+   * @internal For the benchmark that measures what the check costs: serve calls without
+   * comparing the caller's contract fingerprint (bytes of another version would be decoded).
+   */
+  unsafeSkipFingerprintCheck?: boolean;
 }
 
 /** What a client holds open, for leak checks and monitoring. */
@@ -132,6 +137,7 @@ export class RpcWebSocketClient {
       send: (frame) => this.transport?.send(frame),
       sendMessage: (frame, callId) => this.sendMessage(frame, FrameType.ReplyChunk, callId),
       maxMessageBytes: this.maxMessageBytes,
+      checkFingerprints: options.unsafeSkipFingerprintCheck !== true,
       get streamBufferBytes() {
         return client.options.streamBufferBytes ?? 8 << 20;
       },
