@@ -11,17 +11,8 @@ import { contracts as v2 } from '../.tmp/gen/evolution/v2/index.js';
 import { Profile as ProfileV1, Profiles as ProfilesV1 } from './fixtures/evolution/v1/profiles.js';
 import { Profile as ProfileV2, Profiles as ProfilesV2 } from './fixtures/evolution/v2/profiles.js';
 import { startBroker } from './support/harness.js';
+import { rejection } from './support/rejection.js';
 
-async function rejection(promise: Promise<unknown>): Promise<RpcError> {
-  const error = await promise.then(
-    (value) => {
-      throw new Error(`expected a rejection, got ${String(value)}`);
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RpcError);
-  return error as RpcError;
-}
 
 /** Counts the Requests a client's dispatcher gets (to see negotiation happen once). */
 function countRequests(client: RpcWebSocketClient): { requests: number } {

@@ -14,18 +14,8 @@ import { Greeter as GreeterV1 } from './fixtures/versions/v1/greeter.js';
 import { Greeter as GreeterV3 } from './fixtures/versions/v3/greeter.js';
 import { Greeter as GreeterV2 } from './fixtures/versions/v2/greeter.js';
 import { eventually, startBroker } from './support/harness.js';
+import { rejection } from './support/rejection.js';
 
-/** The RpcError a promise rejects with (fails the test if it resolves or rejects otherwise). */
-async function rejection(promise: Promise<unknown>): Promise<RpcError> {
-  const error = await promise.then(
-    (value) => {
-      throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RpcError);
-  return error as RpcError;
-}
 
 async function callerAndCallee(options: Parameters<typeof startBroker>[0] = {}) {
   const h = await startBroker(options);

@@ -11,6 +11,7 @@ import '../.tmp/gen/behaviors/index.js';
 import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
 import { eventually, startBroker } from './support/harness.js';
 import { RawPeer } from './support/raw-peer.js';
+import { codeOf } from './support/rejection.js';
 
 // The seed document's class, as written there (imports aside).
 class P2PSecurity extends RpcKernelSecurity {
@@ -44,16 +45,6 @@ class TokenAuthentication extends P2PSecurity {
   }
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RpcError);
-  return (error as RpcError).code;
-}
 
 describe("the seed's P2PSecurity, verbatim", () => {
   it('lets authenticated sessions register valid ids and talk; refuses anonymous ones and bad ids', async () => {

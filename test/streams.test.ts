@@ -13,6 +13,7 @@ import '../generated/index.js';
 import { FileChunk, FileSharingController } from '../contracts/file-sharing.js';
 import { eventually, startBroker, type Harness } from './support/harness.js';
 import { RawPeer } from './support/raw-peer.js';
+import { rejection } from './support/rejection.js';
 
 async function streaming(options: Parameters<typeof startBroker>[0] = {}, clientOptions: ConstructorParameters<typeof RpcWebSocketClient>[1] = {}) {
   const h = await startBroker(options);
@@ -32,16 +33,6 @@ async function nothingLeft(h: Harness, ...clients: RpcWebSocketClient[]): Promis
   );
 }
 
-async function rejection(promise: Promise<unknown>): Promise<RpcError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RpcError);
-  return error as RpcError;
-}
 
 describe('streams', () => {
   it('100,000 items arrive in order, then complete', async () => {

@@ -4,7 +4,7 @@
  * `p2pgen check` compares (with names, for its reports).
  */
 import type { ContractModel, EnumModel, FieldModel, MessageModel, TypeRef, UnionModel } from '../model/contract-model.js';
-import type { Presence, WireExpr, WireField, WireTable, WireType } from '../../runtime/contracts/wire-schema.js';
+import { remap, type Presence, type WireExpr, type WireField, type WireTable, type WireType } from '../../runtime/contracts/wire-schema.js';
 
 export interface WireTableOptions {
   /** Keep type names (for `p2pgen check`'s rename findings); without them equal structures share one entry. Field names are always kept. */
@@ -78,30 +78,18 @@ function shareEqualTypes(table: WireTable, byShape: Map<string, number>): WireTa
   // Iterate to a fixed point: merging two types can make the types referring to them equal.
   let current = table;
   for (;;) {
-    const remap = new Map<number, number>();
+    const firstOf = new Map<number, number>();
     current.types.forEach((type, i) => {
       const shape = JSON.stringify(type);
       const first = byShape.get(shape);
       if (first === undefined) byShape.set(shape, i);
-      remap.set(i, first ?? i);
+      firstOf.set(i, first ?? i);
     });
-    if ([...remap].every(([from, to]) => from === to)) return current;
-    const kept = [...new Set(remap.values())].sort((a, b) => a - b);
+    if ([...firstOf].every(([from, to]) => from === to)) return current;
+    const kept = [...new Set(firstOf.values())].sort((a, b) => a - b);
     const position = new Map(kept.map((old, i) => [old, i]));
-    const to = (i: number) => position.get(remap.get(i)!)!;
-    const expr = (e: WireExpr): WireExpr => {
-      if ('t' in e) return { t: to(e.t) };
-      if ('l' in e) return { ...e, l: expr(e.l) };
-      if ('k' in e) return { k: expr(e.k), v: expr(e.v) };
-      if ('n' in e) return { n: expr(e.n) };
-      return e;
-    };
-    const types = kept.map((old): WireType => {
-      const type = current.types[old]!;
-      if ('m' in type) return { m: type.m.map(([n, name, t, p, nn]) => [n, name, expr(t), p, nn] as WireField) };
-      if ('u' in type) return { u: type.u.map(([n, t]) => [n, expr(t)] as [number, WireExpr]) };
-      return type;
-    });
+    const to = (i: number) => position.get(firstOf.get(i)!)!;
+    const types = kept.map((old): WireType => remap(current.types[old]!, to));
     const actions = Object.fromEntries(Object.entries(current.actions).map(([k, a]) => [k, { ...a, request: to(a.request), response: to(a.response) }]));
     current = { types, actions };
     byShape.clear();

@@ -16,16 +16,9 @@ export interface SourceRef {
 
 export type ScalarKind = 'string' | 'bool' | 'double' | 'float' | 'int32' | 'uint32' | 'int64' | 'bytes';
 
-/** Validation constraints that ride on a type (from the constraint brands). */
-export interface Constraints {
-  minLength?: number;
-  maxLength?: number;
-  pattern?: string;
-  minimum?: number;
-  maximum?: number;
-  positive?: boolean;
-  email?: boolean;
-}
+/** Validation constraints that ride on a type (from the constraint brands); the runtime's wire schemas carry the same. */
+export type { Constraints } from '../../runtime/contracts/wire-schema.js';
+import type { Constraints } from '../../runtime/contracts/wire-schema.js';
 
 /** How a TypeScript type maps onto the wire. */
 export type TypeRef =

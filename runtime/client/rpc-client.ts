@@ -403,20 +403,9 @@ export class RpcWebSocketClient {
     options: CallOptions,
     negotiated = false,
   ): Promise<Result> {
-    if (this.currentState !== 'connected' || !this.transport) {
-      return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot call ${action.name} on '${peerId}': ${this.closeReason}`));
-    }
-    const issues = this.issues;
-    issues.length = 0;
-    action.request.validate(args, issues, action.paramPaths);
-    if (issues.length > 0) return Promise.reject(validationError(issues, `invalid arguments for ${action.name}`));
-    if (options.signal?.aborted) return Promise.reject(new RpcError(RpcErrorCode.CANCELLED, `${action.name} was aborted before it was sent`));
-
-    const id = this.allocateCallId();
-    const frame = requestFrame(id, action as ActionDescriptor, target, args, this.agreementFor(peerId, action as ActionDescriptor));
-    if (frame.length > this.maxMessageBytes) {
-      return Promise.reject(new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the arguments are ${frame.length} bytes, over the ${this.maxMessageBytes}-byte message limit`));
-    }
+    const prepared = this.prepareRequest(peerId, target, action as ActionDescriptor, args, options, false);
+    if (prepared instanceof RpcError) return Promise.reject(prepared);
+    const { id, frame } = prepared;
     return new Promise<Result>((resolve, reject) => {
       const call: PendingCall = {
         action: action as ActionDescriptor,
@@ -440,6 +429,28 @@ export class RpcWebSocketClient {
       this.pending.add(id, call);
       this.sendMessage(frame, FrameType.RequestChunk, id);
     });
+  }
+
+  /**
+   * What a call and a stream share before they go out: connected, arguments valid, not aborted,
+   * and the Request frame (under the callee's fingerprint if the two agreed on one) within the limit.
+   */
+  private prepareRequest(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions, stream: boolean): { id: number; frame: Uint8Array } | RpcError {
+    if (this.currentState !== 'connected' || !this.transport) {
+      return new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot call ${action.name} on '${peerId}': ${this.closeReason}`);
+    }
+    const issues = this.issues;
+    issues.length = 0;
+    action.request.validate(args, issues, action.paramPaths);
+    if (issues.length > 0) return validationError(issues, `invalid arguments for ${action.name}`);
+    if (options.signal?.aborted) return new RpcError(RpcErrorCode.CANCELLED, `${action.name} was aborted before it was sent`);
+    const id = this.allocateCallId();
+    const frame = requestFrame(id, action, target, args, this.agreementFor(peerId, action));
+    if (stream) frame[2] = frame[2]! | FrameFlags.Stream;
+    if (frame.length > this.maxMessageBytes) {
+      return new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the arguments are ${frame.length} bytes, over the ${this.maxMessageBytes}-byte message limit`);
+    }
+    return { id, frame };
   }
 
   private allocateCallId(): number {
@@ -480,20 +491,9 @@ export class RpcWebSocketClient {
   }
 
   private requestStream(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions): Promise<CallerStream> {
-    if (this.currentState !== 'connected' || !this.transport) {
-      return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot open ${action.name} on '${peerId}': ${this.closeReason}`));
-    }
-    const issues = this.issues;
-    issues.length = 0;
-    action.request.validate(args, issues, action.paramPaths);
-    if (issues.length > 0) return Promise.reject(validationError(issues, `invalid arguments for ${action.name}`));
-    if (options.signal?.aborted) return Promise.reject(new RpcError(RpcErrorCode.CANCELLED, `${action.name} was aborted before it was sent`));
-    const id = this.allocateCallId();
-    const frame = requestFrame(id, action, target, args, this.agreementFor(peerId, action));
-    frame[2] = frame[2]! | FrameFlags.Stream;
-    if (frame.length > this.maxMessageBytes) {
-      return Promise.reject(new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the arguments are ${frame.length} bytes, over the ${this.maxMessageBytes}-byte message limit`));
-    }
+    const prepared = this.prepareRequest(peerId, target, action, args, options, true);
+    if (prepared instanceof RpcError) return Promise.reject(prepared);
+    const { id, frame } = prepared;
     return new Promise<CallerStream>((resolve, reject) => {
       const host = {
         send: (f: Uint8Array) => this.transport?.send(f),

@@ -108,7 +108,8 @@ export function actionSchema(table: WireTable, key: string): ActionSchema | unde
   return { kind: action.kind, request, response, types };
 }
 
-function remap(type: WireType, visit: (t: number) => number): WireType {
+/** `type` with every table reference `t` replaced by `visit(t)` (renumbering a table). */
+export function remap(type: WireType, visit: (t: number) => number): WireType {
   const expr = (e: WireExpr): WireExpr => {
     if ('t' in e) return { t: visit(e.t) };
     if ('l' in e) return { ...e, l: expr(e.l) };
