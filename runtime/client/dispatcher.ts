@@ -95,7 +95,7 @@ export class Dispatcher {
     if (!action) {
       return this.fail(callId, new RpcError(RpcErrorCode.ACTION_NOT_FOUND, `${controller.descriptor.name} (${controller.descriptor.path}) has no such action`));
     }
-    if ((action.fingerprintHi !== h.fingerprintHi || action.fingerprintLo !== h.fingerprintLo) && this.host.checkFingerprints) {
+    if (this.host.checkFingerprints && (action.fingerprintHi !== h.fingerprintHi || action.fingerprintLo !== h.fingerprintLo)) {
       // Not decoded: bytes of another schema must not be read as this one. The caller gets
       // this peer's schema, compares, and calls again claiming this fingerprint only if the
       // two versions are wire-compatible.
