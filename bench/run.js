@@ -2,7 +2,8 @@
  * The p2pgen broker against a raw-ws relay baseline, side by side, in one run:
  *
  *   npm run bench          (BENCH_CPU_PROF=1 also writes CPU profiles of the p2pgen broker and peers;
- *                           BENCH_SCENARIOS=S4,S5 runs only those scenarios)
+ *                           BENCH_SCENARIOS=S4,S5 runs only those scenarios; the p2pgen-only rows are
+ *                           S2-security and S2-fingerprint)
  *
  * Every server runs in a process of its own and the peers in another, all on 127.0.0.1. The
  * raw relay is the least a relay can do (read a target id, forward the bytes), so the ratios
@@ -10,8 +11,10 @@
  * of plain `ws`. Runs of the two systems alternate and each scenario is repeated; the table
  * shows medians. On a shared machine the absolute numbers wander; the ratios are the result.
  *
- * Scenarios are data (`scenarios` below): a new row (streaming, security hooks, fingerprint
- * checks) is one more entry with a `run` and the metrics it reports.
+ * Scenarios are data (`scenarios` below): a new row is one more entry with a `run` and the
+ * metrics it reports. A scenario compares two setups, a baseline and the one measured against
+ * it: the raw relay and p2pgen by default; with `compare` two p2pgen configurations (security
+ * hooks, the fingerprint check), printed in a table of their own below the main one.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync } from 'node:fs';
@@ -102,21 +105,27 @@ await build({
 
 // ---- systems and scenarios ------------------------------------------------------------
 
-const systems = [
-  { key: 'raw', label: 'raw-ws relay', server: join(repoRoot, 'bench/servers/raw-relay.js'), peers: join(repoRoot, 'bench/peers/raw-peers.js') },
-  { key: 'p2pgen', label: 'p2pgen', server: join(bundleDir, 'p2pgen-broker.mjs'), peers: join(bundleDir, 'p2pgen-peers.mjs') },
-];
+/**
+ * A setup is what one measurement runs: a server script and a peers script, plus environment
+ * variables for each (how a p2pgen variant is chosen: the bundled scripts read them at start).
+ */
+const raw = { key: 'raw', label: 'raw-ws relay', server: join(repoRoot, 'bench/servers/raw-relay.js'), peers: join(repoRoot, 'bench/peers/raw-peers.js') };
+const p2pgen = { key: 'p2pgen', label: 'p2pgen', server: join(bundleDir, 'p2pgen-broker.mjs'), peers: join(bundleDir, 'p2pgen-peers.mjs'), profiled: true };
+/** p2pgen with other options: same scripts, told apart by environment variables. */
+const p2pgenVariant = (key, label, { serverEnv = {}, peersEnv = {} } = {}) => ({ ...p2pgen, key, label, serverEnv, peersEnv });
 
 /** A server process and a peers process for one measurement; both are gone when it returns. */
-async function withProcesses(system, scenarioId, fn) {
+async function withProcesses(setup, scenarioId, fn) {
   // Profiles are written when a child exits on 'stop' (children.js), so they are complete.
   const profile = (name) =>
-    cpuProfile && system.key === 'p2pgen' ? ['--cpu-prof', `--cpu-prof-dir=${join(tmp, 'prof')}`, `--cpu-prof-name=${name}-${scenarioId}-${Date.now()}.cpuprofile`] : [];
-  const server = startChild(system.server, { execArgv: ['--expose-gc', ...profile('broker')], label: `${system.label} server` });
+    cpuProfile && setup.profiled
+      ? ['--cpu-prof', `--cpu-prof-dir=${join(tmp, 'prof')}`, `--cpu-prof-name=${name}-${scenarioId}-${setup.key}-${Date.now()}.cpuprofile`]
+      : [];
+  const server = startChild(setup.server, { execArgv: ['--expose-gc', ...profile('broker')], env: setup.serverEnv, label: `${setup.label} server` });
   let peers;
   try {
     const { url } = await server.next('listening', 15_000);
-    peers = startChild(system.peers, { execArgv: profile('peers'), label: `${system.label} peers` });
+    peers = startChild(setup.peers, { execArgv: profile('peers'), env: setup.peersEnv, label: `${setup.label} peers` });
     await peers.next('peers-ready', 15_000);
     return await fn({ server, peers, url });
   } finally {
@@ -133,21 +142,28 @@ async function peerJob({ peers, url }, type, params, timeoutMs) {
 
 const idlePeers = 2000;
 const throughputParams = { inFlight: 256, callers: 4, warmupMs: 1000, durationMs: 3000 };
+// The p2pgen-vs-p2pgen rows look for differences of a few percent on a noisy machine, where one
+// run in five can be 10-30% off: more repetitions of shorter runs (the median of 7 shrugs off
+// two disturbed runs per setup), about 50 s per row. The warm-up stays: the JIT needs it.
+const variantRepetitions = 7;
+const variantThroughputParams = { ...throughputParams, durationMs: 2000 };
 const streamParams = { totalBytes: 64 * 2 ** 20, chunkBytes: 64 * 1024, warmupBytes: 8 * 2 ** 20, rssSampleMs: 20 };
 
 const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
 const fmt1 = (n) => n.toFixed(1);
 
 /**
- * A scenario: `run(system, ctx)` returns a result object; each metric picks one number from it.
- * A goal bounds the ratio p2pgen / raw: { max: 1.3 } (lower is better) or { min: 0.6 }; or it
- * bounds p2pgen's own value: { below: 64, unit: 'MiB' } (raw is then shown for comparison).
+ * A scenario: `run(setup, ctx)` returns a result object; each metric picks one number from it.
+ * It compares `compare: [baseline, measured]` (default [raw, p2pgen]), `repetitions` times
+ * (default 3). A goal bounds the ratio measured / baseline: { max: 1.3 } (lower is better) or
+ * { min: 0.6 }; or it bounds the measured value: { below: 64, unit: 'MiB' } (the baseline is then
+ * shown for comparison). `name` (default the id) is the row's name in the table.
  */
 const scenarios = [
   {
     id: 'S1',
     title: 'latency: 5,000 sequential calls, 64 B (after 1,000 warm-up)',
-    run: (system, ctx) => peerJob(ctx, 'latency', { payloadBytes: 64, warmupCalls: 1000, calls: 5000 }, 60_000),
+    run: (setup, ctx) => peerJob(ctx, 'latency', { payloadBytes: 64, warmupCalls: 1000, calls: 5000 }, 60_000),
     metrics: [
       { name: 'p50 µs', pick: (r) => r.p50Us, format: fmt1, goal: { max: 1.3 } },
       { name: 'p99 µs', pick: (r) => r.p99Us, format: fmt1 },
@@ -156,13 +172,13 @@ const scenarios = [
   {
     id: 'S2',
     title: `throughput: 256 in flight (4 callers x 64), 64 B, ${throughputParams.durationMs / 1000} s after ${throughputParams.warmupMs / 1000} s warm-up`,
-    run: (system, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 64 }, 60_000),
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 64 }, 60_000),
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.6 } }],
   },
   {
     id: 'S3',
     title: `throughput: 256 in flight (4 callers x 64), 16 KiB, ${throughputParams.durationMs / 1000} s after ${throughputParams.warmupMs / 1000} s warm-up`,
-    run: (system, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 16 * 1024 }, 60_000),
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 16 * 1024 }, 60_000),
     metrics: [
       { name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.8 } },
       { name: 'MB/s (payload, one way)', pick: (r) => r.mbPerSecond, format: fmt1 },
@@ -174,7 +190,7 @@ const scenarios = [
       `streaming: ${streamParams.totalBytes / 2 ** 20} MiB from peer B to peer A in ${streamParams.chunkBytes / 1024} KiB chunks through the server ` +
       `(after a ${streamParams.warmupBytes / 2 ** 20} MiB warm-up); p2pgen: pullStream with the default window of 32 items; ` +
       `raw: all chunks sent at once with ws.send (no flow control)`,
-    run: async (system, { server, peers, url }) => {
+    run: async (setup, { server, peers, url }) => {
       peers.send({ type: 'stream-open', url, params: streamParams });
       await peers.next('stream-ready', 60_000);
       server.send({ type: 'rss-start', intervalMs: streamParams.rssSampleMs });
@@ -206,7 +222,7 @@ const scenarios = [
   {
     id: 'S5',
     title: `connections: server memory with ${fmtInt(idlePeers)} idle registered peers`,
-    run: async (system, { server, peers, url }) => {
+    run: async (setup, { server, peers, url }) => {
       // Warm-up peers come and go first, so code loaded and compiled for the first connections
       // does not count as per-peer memory.
       peers.send({ type: 'idle', url, count: 50, prefix: 'warm-', concurrency: 50 });
@@ -235,7 +251,47 @@ const scenarios = [
       { name: `connect+register ${fmtInt(idlePeers)} ms`, pick: (r) => r.connectMs, format: fmtInt },
     ],
   },
+  {
+    // The broker caches security decisions per (connection, target, action): after the first
+    // call, hooks that are slow (async, a setImmediate each) should cost S2 nothing measurable.
+    id: 'S2-security',
+    name: 'S2 security',
+    title:
+      `S2 (${variantThroughputParams.durationMs / 1000} s after ${variantThroughputParams.warmupMs / 1000} s warm-up) with a broker whose security overrides every hook, asynchronously ` +
+      '(authenticate, isAllowedToRegisterAsPeer, isAllowedToSendToPeer and isAllowedToCall, the last two after a setImmediate), ' +
+      'vs the default allow-all security (no `security` option)',
+    compare: [
+      p2pgenVariant('default-security', 'default security'),
+      p2pgenVariant('async-security', 'async hooks', { serverEnv: { BENCH_BROKER_SECURITY: 'async-hooks' } }),
+    ],
+    repetitions: variantRepetitions,
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.95 } }],
+  },
+  {
+    // The callee compares each request's contract fingerprint with its own; the baseline is
+    // told to skip that (unsafeSkipFingerprintCheck, internal) to show what the check costs per
+    // call. Where the dispatcher compares before it reads the option, matching fingerprints are
+    // compared in both setups and this row is close to an A/A run: it then shows the noise floor.
+    id: 'S2-fingerprint',
+    name: 'S2 fingerprint check',
+    title:
+      `S2 (${variantThroughputParams.durationMs / 1000} s after ${variantThroughputParams.warmupMs / 1000} s warm-up) with the callee checking each caller's contract fingerprint (the default) ` +
+      'vs the callee created with unsafeSkipFingerprintCheck: true',
+    compare: [
+      p2pgenVariant('fingerprint-unchecked', 'check skipped', { peersEnv: { BENCH_ECHO_SKIP_FINGERPRINT_CHECK: '1' } }),
+      p2pgenVariant('fingerprint-checked', 'check on'),
+    ],
+    repetitions: variantRepetitions,
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.97 } }],
+  },
 ];
+for (const scenario of scenarios) {
+  scenario.name ??= scenario.id;
+  scenario.compare ??= [raw, p2pgen];
+  scenario.repetitions ??= repetitions;
+}
 
 const only = process.env.BENCH_SCENARIOS?.split(',').map((id) => id.trim()).filter(Boolean);
 if (only?.length) {
@@ -246,25 +302,32 @@ if (only?.length) {
 
 // ---- measure --------------------------------------------------------------------------
 
-/** results[scenarioId][systemKey] = list of result objects (one per repetition). */
-const results = Object.fromEntries(scenarios.map((s) => [s.id, Object.fromEntries(systems.map((sys) => [sys.key, []]))]));
+/** results[scenarioId][rep] = { [setupKey]: result object } (a failed run leaves its key out). */
+const results = Object.fromEntries(scenarios.map((s) => [s.id, []]));
+/** The results of one setup in a scenario, one per repetition that succeeded. */
+const resultsOf = (scenario, setup) => results[scenario.id].map((byKey) => byKey[setup.key]).filter((r) => r !== undefined);
 const errors = [];
 const benchStarted = performance.now();
+const maxRepetitions = Math.max(0, ...scenarios.map((s) => s.repetitions));
+const labelWidth = Math.max(...scenarios.flatMap((s) => s.compare.map((setup) => setup.label.length)));
 
-for (let rep = 0; rep < repetitions; rep++) {
+for (let rep = 0; rep < maxRepetitions; rep++) {
   for (const scenario of scenarios) {
-    // Alternate which system goes first, so drift in the machine's load hits both alike.
-    const order = (rep + scenarios.indexOf(scenario)) % 2 === 0 ? systems : [...systems].reverse();
-    for (const system of order) {
+    if (rep >= scenario.repetitions) continue;
+    results[scenario.id][rep] = {};
+    // Alternate which setup goes first, so drift in the machine's load hits both alike.
+    const order = (rep + scenarios.indexOf(scenario)) % 2 === 0 ? scenario.compare : [...scenario.compare].reverse();
+    for (const setup of order) {
       const started = performance.now();
+      const runLabel = `run ${rep + 1}/${scenario.repetitions} ${scenario.id} ${setup.label.padEnd(labelWidth)}`;
       try {
-        const result = await withProcesses(system, scenario.id, (ctx) => scenario.run(system, ctx));
-        results[scenario.id][system.key].push(result);
+        const result = await withProcesses(setup, scenario.id, (ctx) => scenario.run(setup, ctx));
+        results[scenario.id][rep][setup.key] = result;
         const summary = scenario.metrics.map((m) => `${m.name} ${m.format(m.pick(result))}`).join(', ');
-        console.log(`  run ${rep + 1}/${repetitions} ${scenario.id} ${system.label.padEnd(12)} ${summary}  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+        console.log(`  ${runLabel} ${summary}  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
       } catch (error) {
-        errors.push(`${scenario.id} ${system.label} run ${rep + 1}: ${error.message}`);
-        console.log(`  run ${rep + 1}/${repetitions} ${scenario.id} ${system.label.padEnd(12)} FAILED: ${error.message.split('\n')[0]}`);
+        errors.push(`${scenario.id} ${setup.label} run ${rep + 1}: ${error.message}`);
+        console.log(`  ${runLabel} FAILED: ${error.message.split('\n')[0]}`);
       }
     }
   }
@@ -272,14 +335,15 @@ for (let rep = 0; rep < repetitions; rep++) {
 
 // ---- report ---------------------------------------------------------------------------
 
-const goalText = (goal) => {
+const isRawVsP2pgen = (scenario) => scenario.compare[0] === raw && scenario.compare[1] === p2pgen;
+const goalText = (goal, baselineName) => {
   if (!goal) return '';
   if (goal.below !== undefined) return `p2pgen < ${goal.below} ${goal.unit ?? ''}`.trimEnd();
-  return goal.max !== undefined ? `≤ ${goal.max}× raw` : `≥ ${goal.min}× raw`;
+  return goal.max !== undefined ? `≤ ${goal.max}× ${baselineName}` : `≥ ${goal.min}× ${baselineName}`;
 };
 /** Whether a goal is met: 'yes', 'NO', or 'n/a' (no number to judge). */
 const goalMet = (goal, values, ratio) => {
-  if (goal.below !== undefined) return !Number.isFinite(values.p2pgen) ? 'n/a' : values.p2pgen < goal.below ? 'yes' : 'NO';
+  if (goal.below !== undefined) return !Number.isFinite(values.measured) ? 'n/a' : values.measured < goal.below ? 'yes' : 'NO';
   if (!Number.isFinite(ratio)) return 'n/a';
   return (goal.max !== undefined ? ratio <= goal.max : ratio >= goal.min) ? 'yes' : 'NO';
 };
@@ -289,31 +353,80 @@ const ratioText = (ratio, goal) => {
   const bound = goal?.max ?? goal?.min;
   return `${ratio.toFixed(bound !== undefined && ratio.toFixed(2) === bound.toFixed(2) && ratio !== bound ? 3 : 2)}×`;
 };
-const rows = [];
-for (const scenario of scenarios) {
+/** Medians of both setups of a scenario for one metric, their ratio, and the goal's verdict. */
+function summarize(scenario, metric) {
+  const [baseline, measured] = scenario.compare;
+  const values = { baseline: median(resultsOf(scenario, baseline).map(metric.pick)), measured: median(resultsOf(scenario, measured).map(metric.pick)) };
+  const ratio = values.measured / values.baseline;
+  const met = metric.goal ? goalMet(metric.goal, values, ratio) : '';
+  const cell = (v) => (Number.isFinite(v) ? metric.format(v) : 'error');
+  return { baselineCell: cell(values.baseline), measuredCell: cell(values.measured), ratio, met };
+}
+
+/** A markdown table; columns listed in `right` are right-aligned (numbers). */
+function printTable(header, rows, right) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => (right.includes(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w, i) => (right.includes(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+}
+
+const mainScenarios = scenarios.filter(isRawVsP2pgen);
+const variantScenarios = scenarios.filter((s) => !isRawVsP2pgen(s));
+const mainRows = [];
+for (const scenario of mainScenarios) {
   for (const metric of scenario.metrics) {
-    const values = Object.fromEntries(systems.map((sys) => [sys.key, median(results[scenario.id][sys.key].map(metric.pick))]));
-    const ratio = values.p2pgen / values.raw;
-    let met = '';
-    if (metric.goal) met = goalMet(metric.goal, values, ratio);
-    const cell = (v) => (Number.isFinite(v) ? metric.format(v) : 'error');
-    rows.push([scenario.id, metric.name, cell(values.raw), cell(values.p2pgen), ratioText(ratio, metric.goal), goalText(metric.goal), met]);
+    const { baselineCell, measuredCell, ratio, met } = summarize(scenario, metric);
+    mainRows.push([scenario.name, metric.name, baselineCell, measuredCell, ratioText(ratio, metric.goal), goalText(metric.goal, 'raw'), met]);
   }
 }
-const header = ['scenario', 'metric', 'raw-ws relay', 'p2pgen', 'ratio p2pgen/raw', 'goal', 'met?'];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-const line = (cells) => `| ${cells.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+// p2pgen against itself: each row names its two setups; the ratio is measured / baseline.
+const variantRows = [];
+for (const scenario of variantScenarios) {
+  const [baseline, measured] = scenario.compare;
+  for (const metric of scenario.metrics) {
+    const { baselineCell, measuredCell, ratio, met } = summarize(scenario, metric);
+    variantRows.push([scenario.name, metric.name, baseline.label, baselineCell, measured.label, measuredCell, ratioText(ratio, metric.goal), goalText(metric.goal, 'baseline'), met]);
+  }
+}
 
 const loadEnd = os.loadavg();
 console.log('');
-console.log(`Medians of ${repetitions} runs per system and scenario, runs interleaved (${((performance.now() - benchStarted) / 1000).toFixed(0)} s of measuring).`);
-console.log('');
-for (const s of scenarios) console.log(`- ${s.id}: ${s.title}`);
-console.log('');
-console.log(line(header));
-console.log(`|${widths.map((w, i) => (i >= 2 && i <= 4 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`);
-for (const r of rows) console.log(line(r));
-console.log('');
+const measuredSeconds = ((performance.now() - benchStarted) / 1000).toFixed(0);
+if (mainScenarios.length > 0) {
+  console.log(`Medians of ${repetitions} runs per system and scenario, runs interleaved (${measuredSeconds} s of measuring, all tables).`);
+  console.log('');
+  for (const s of mainScenarios) console.log(`- ${s.id}: ${s.title}`);
+  console.log('');
+  printTable(['scenario', 'metric', 'raw-ws relay', 'p2pgen', 'ratio p2pgen/raw', 'goal', 'met?'], mainRows, [2, 3, 4]);
+  console.log('');
+}
+if (variantScenarios.length > 0) {
+  console.log(
+    `p2pgen against p2pgen: two configurations per row, medians of ${variantRepetitions} runs each, interleaved with each other (alternating which goes first) ` +
+      'and with the rows above. Ratio = measured / baseline; the goal bounds it.',
+  );
+  console.log('');
+  for (const s of variantScenarios) console.log(`- ${s.name} (BENCH_SCENARIOS=${s.id}): ${s.title}`);
+  console.log('');
+  printTable(['scenario', 'metric', 'baseline', 'median', 'measured', 'median', 'ratio measured/baseline', 'goal', 'met?'], variantRows, [3, 5, 6]);
+  console.log('');
+  // Same-repetition ratios show the noise the medians smooth out.
+  for (const scenario of variantScenarios) {
+    const [baseline, measured] = scenario.compare;
+    for (const metric of scenario.metrics) {
+      const paired = results[scenario.id]
+        .filter((byKey) => byKey[baseline.key] && byKey[measured.key])
+        .map((byKey) => metric.pick(byKey[measured.key]) / metric.pick(byKey[baseline.key]));
+      console.log(
+        `${scenario.name}, ${metric.name}: ${measured.label} / ${baseline.label} per repetition ${paired.map((r) => r.toFixed(2)).join(' ') || 'n/a'}` +
+          ` (median ${ratioText(median(paired))})`,
+      );
+    }
+  }
+  console.log('');
+}
 console.log(`node ${process.version}, ${cpus.length} cpus, load average at start ${loadStart.map((l) => l.toFixed(2)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(2)).join(' ')}`);
 console.log('The ratios are the result: absolute numbers depend on the machine and on what else runs on it.');
 console.log('The raw peers and relay send with plain ws.send (one socket write per message); p2pgen corks its sockets per tick (one writev for all frames of a tick), which is most of its lead at 64 B.');
@@ -322,8 +435,9 @@ console.log(
   `S4: MB/s = payload bytes / wall time from subscribe (raw: from sending the request) until the last byte arrived. Server peak RSS growth = peak of RSS sampled every ~${streamParams.rssSampleMs} ms during the transfer - RSS before it (after a forced GC); garbage not yet collected counts. ` +
     'The raw relay has no flow control: its source writes all chunks at once and whatever a socket does not take waits in memory; p2pgen paces the source by credit and pauses reading from a connection whose target is backed up.',
 );
-const s4 = results.S4?.p2pgen ?? [];
-const s4raw = results.S4?.raw ?? [];
+const s4Scenario = scenarios.find((s) => s.id === 'S4');
+const s4 = s4Scenario ? resultsOf(s4Scenario, p2pgen) : [];
+const s4raw = s4Scenario ? resultsOf(s4Scenario, raw) : [];
 if (s4.length > 0 && s4raw.length > 0) {
   const peakBuffered = median(s4.map((r) => r.peakBufferedMib));
   const paused = Math.max(...s4.map((r) => r.peakPausedConnections));

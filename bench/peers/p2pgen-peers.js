@@ -9,15 +9,19 @@ import 'bench-echo/gen';
 import { EchoController } from 'bench-echo/contract';
 import { runPeers } from '../lib/peer-main.js';
 
-async function connected(url) {
-  const client = new RpcWebSocketClient(url);
+async function connected(url, options) {
+  const client = new RpcWebSocketClient(url, options);
   await client.connect();
   return client;
 }
 
+// BENCH_ECHO_SKIP_FINGERPRINT_CHECK=1: the echo peer (the callee) serves calls without comparing
+// the caller's contract fingerprint, the baseline of the "S2 fingerprint check" row.
+const echoOptions = process.env.BENCH_ECHO_SKIP_FINGERPRINT_CHECK === '1' ? { unsafeSkipFingerprintCheck: true } : {};
+
 runPeers({
   async startEcho(url) {
-    const client = await connected(url);
+    const client = await connected(url, echoOptions);
     client.registerController('/echo', new EchoController());
     await client.registerAsPeer('echo');
     return { close: () => client.disconnect() };
