@@ -151,9 +151,6 @@ export function emitTypeScriptChunks(model: ContractModel, options: TsEmitOption
   return new TsEmitter(model, options).emit();
 }
 
-export function emitTypeScript(model: ContractModel, options: TsEmitOptions): string {
-  return `${emitTypeScriptChunks(model, options).join('\n\n')}\n`;
-}
 
 /** The wire shape of a request or response, for sharing codecs between actions. */
 function shapeKey(fields: FieldModel[]): string {

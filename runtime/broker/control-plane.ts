@@ -3,7 +3,7 @@
  * announce controllers, list peers, presence). Never on the data path.
  */
 import { RpcError, RpcErrorCode } from '../errors.js';
-import { FrameType } from '../wire/frame.js';
+import { FrameType, MAX_TARGET_LENGTH } from '../wire/frame.js';
 import { jsonFrame } from '../wire/text.js';
 import type { BrokerCore } from './broker.js';
 import { forgetDecisions } from './broker.js';
@@ -49,8 +49,8 @@ async function operation(broker: BrokerCore, connection: BrokerConnection, op: u
 }
 
 async function register(broker: BrokerCore, connection: BrokerConnection, peerId: unknown): Promise<null> {
-  if (typeof peerId !== 'string' || peerId.length === 0 || Buffer.byteLength(peerId) > 255) {
-    throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'a peer id is a non-empty string of at most 255 UTF-8 bytes');
+  if (typeof peerId !== 'string' || peerId.length === 0 || Buffer.byteLength(peerId) > MAX_TARGET_LENGTH) {
+    throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, `a peer id is a non-empty string of at most ${MAX_TARGET_LENGTH} UTF-8 bytes`);
   }
   const session = connection.session!;
   const allowed = await Promise.resolve()

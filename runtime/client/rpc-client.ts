@@ -14,7 +14,7 @@ import type { RemoteController } from '../remote-controller.js';
 import { defaultTransport, type Transport, type TransportFactory } from '../transport/transport.js';
 import { browserWebSocketTransport } from '../transport/browser-websocket.js';
 import { errorFrame, errorFromFrame, errorFromPayload } from '../wire/errors.js';
-import { createHeader, FrameFlags, FrameType, parseHeader, PROTOCOL_VERSION, type FrameHeader } from '../wire/frame.js';
+import { createHeader, FrameFlags, FrameType, MAX_TARGET_LENGTH, parseHeader, PROTOCOL_VERSION, type FrameHeader } from '../wire/frame.js';
 import { jsonFrame, readJson, utf8 } from '../wire/text.js';
 import { CallerStream } from './caller-stream.js';
 import { Dispatcher, validationError } from './dispatcher.js';
@@ -670,8 +670,8 @@ export class RemotePeer {
   /** The controller at `path` on this peer, typed by its contract class `T`. */
   controller<T>(path: string, options: CallOptions = {}): RemoteController<T> {
     this.target ??= utf8(this.id);
-    if (this.target.length === 0 || this.target.length > 255) {
-      throw new RpcError(RpcErrorCode.PEER_NOT_FOUND, `Peer not found: '${this.id}' is not a valid peer id (1 to 255 UTF-8 bytes)`);
+    if (this.target.length === 0 || this.target.length > MAX_TARGET_LENGTH) {
+      throw new RpcError(RpcErrorCode.PEER_NOT_FOUND, `Peer not found: '${this.id}' is not a valid peer id (1 to ${MAX_TARGET_LENGTH} UTF-8 bytes)`);
     }
     return this.client.controllerOf<T>(this.id, this.target, path, options);
   }
