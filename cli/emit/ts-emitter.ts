@@ -163,6 +163,8 @@ class TsEmitter {
   private readonly imports: Imports;
   /** TS type name of each message/union/enum. */
   private readonly tsNames = new Map<string, string>();
+  /** The class (value) of a generic class message, whose type name has arguments. */
+  private readonly classNames = new Map<string, string>();
   /** Regular expressions of Pattern constraints, compiled once at module level. */
   private readonly patterns: string[] = [];
   /** Map types whose entries are read by a generated `entries_*` function. */
@@ -235,6 +237,13 @@ class TsEmitter {
     }
     for (const e of this.model.enums) {
       this.tsNames.set(e.name, e.origin.kind === 'enum' ? this.imports.contract(e.origin.file, e.origin.tsName, false) : e.name);
+    }
+    // Instantiated generic classes: `Box<Item>` (arguments named once every name is known).
+    for (const m of this.model.messages) {
+      if (m.origin.kind === 'class' && m.origin.typeArguments) {
+        this.classNames.set(m.name, this.tsNames.get(m.name)!);
+        this.tsNames.set(m.name, `${this.tsNames.get(m.name)}<${m.origin.typeArguments.map((a) => this.tsType(a)).join(', ')}>`);
+      }
     }
   }
 
@@ -648,7 +657,7 @@ ${m.fields.map((f) => this.checkField(f, member('v', f.name), 'p', str(`.${f.nam
     if (m.origin.kind === 'class') {
       // Every field an own property, as after the constructor; required messages arrive or the validator refuses.
       const sets = initial.map(([f, value]) => `${member('m', f.name)} = ${value ?? (f.optional ? 'undefined' : 'undefined!')};`);
-      return `const m = Object.create(${type}.prototype) as ${type};\n${sets.join('\n')}`;
+      return `const m = Object.create(${this.classNames.get(m.name) ?? type}.prototype) as ${type};\n${sets.join('\n')}`;
     }
     const present = initial.filter(([f, value]) => value !== undefined || !f.optional);
     return `const m = { ${present.map(([f, value]) => `${key(f.name)}: ${value ?? 'undefined!'}`).join(', ')} } as ${type};`;

@@ -53,8 +53,8 @@ export interface FieldModel {
 
 /** Where a message comes from, which decides what a receiving peer gets. */
 export type MessageOrigin =
-  /** An exported class: received as an instance of it. */
-  | { kind: 'class'; tsName: string; file: string }
+  /** An exported class: received as an instance of it (`typeArguments` for an instantiated generic class). */
+  | { kind: 'class'; tsName: string; file: string; typeArguments?: TypeRef[] }
   /** An exported interface or object type alias: received as a plain object. */
   | { kind: 'interface'; tsName: string; file: string }
   /** An anonymous object type in a signature: a plain object with a synthesized name. */

@@ -476,6 +476,13 @@ export class TypeMapper {
       name = pascalCase(declaredName ?? className) + genericSuffix(type);
       source = this.locate(decl);
       origin = { kind: 'class', tsName: className, file: source.file };
+      // An instantiated generic class (`Box<Item>`): decoded as a Box, typed with its arguments.
+      const typeArguments = type.getTypeArguments();
+      if (typeArguments.length > 0) {
+        const mapped = typeArguments.map((a, i) => this.mapElement(a, { ...ctx, path: `${ctx.path}<${i}>`, owner: `${ctx.owner}Arg${i}` }));
+        if (mapped.some((m) => m === undefined)) return undefined;
+        origin.typeArguments = mapped as TypeRef[];
+      }
     } else if (decl && Node.isInterfaceDeclaration(decl)) {
       name = pascalCase(decl.getName()) + genericSuffix(type);
       source = this.locate(decl);
