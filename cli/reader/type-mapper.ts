@@ -805,7 +805,8 @@ function dedupeValueNames<T extends EnumValueModel>(values: T[], prefix: string)
 function genericSuffix(type: Type): string {
   const args = type.getAliasTypeArguments().length > 0 ? type.getAliasTypeArguments() : type.getTypeArguments();
   if (args.length === 0) return '';
-  return 'Of' + args.map((a) => pascalCase(a.getSymbol()?.getName() ?? a.getText())).join('And');
+  const nameOf = (a: Type) => a.getAliasSymbol()?.getName() ?? (a.isObject() ? a.getSymbol()?.getName() : undefined) ?? a.getText();
+  return 'Of' + args.map((a) => pascalCase(nameOf(a))).join('And');
 }
 
 function sortKeys<T extends object>(value: T): T {
