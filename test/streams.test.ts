@@ -308,3 +308,14 @@ describe("the seed's file sharing, with SHA-256 checksums, on a 64 MiB file", ()
     expect(hex(await crypto.subtle.digest('SHA-256', assembled as BufferSource))).toBe(hex(await crypto.subtle.digest('SHA-256', fileData)));
   }, 120_000);
 });
+
+describe('pullStream subscribed locally', () => {
+  it('emits everything in order, and closes its source when unsubscribed early', async () => {
+    const counters = new Counters();
+    const local = new StreamsController(counters).pulled(5, 1);
+    expect((await lastValueFrom(local.pipe(toArray()))).map((c) => c[0])).toEqual([0, 1, 2, 3, 4]);
+    await eventually(() => counters.teardowns === 1, 'the source to finish');
+    expect(await lastValueFrom(local.pipe(take(2), toArray()))).toHaveLength(2);
+    await eventually(() => counters.teardowns === 2, "the source's finally block to run");
+  });
+});

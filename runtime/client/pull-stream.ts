@@ -16,9 +16,11 @@ export function pullStream<T>(source: PullSource<T>): Observable<T> {
     let stopped = false;
     void (async () => {
       try {
+        // for await closes the iterator (its finally blocks run) when the loop is left early.
         for await (const item of source()) {
           if (stopped) return;
           subscriber.next(item);
+          if (stopped) return;
         }
         subscriber.complete();
       } catch (error) {
