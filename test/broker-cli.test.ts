@@ -26,7 +26,7 @@ describe('p2pgen broker', () => {
       expect(await exited).toBe(0);
       expect(stdout).toContain('SIGTERM, closing 1 connections');
       await eventually(() => client.state === 'closed', 'the client to see the broker go');
-      expect((await client.listPeers().catch((e: { code: string }) => e)).code).toBe(RpcErrorCode.NOT_CONNECTED);
+      await expect(client.listPeers()).rejects.toMatchObject({ code: RpcErrorCode.NOT_CONNECTED });
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
