@@ -9,42 +9,29 @@
  * loading and JIT warm-up count, as they do for a user running the CLI. The machine may be
  * shared: runs alternate between the two commands and the medians are reported.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { compileDist, generate, repoRoot, run } from './lib/commands.js';
+import { median } from './lib/stats.js';
 import { writeSyntheticContracts } from './synthetic-contracts.js';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const tmp = join(repoRoot, '.tmp', 'bench-build');
 const contractsDir = join(tmp, 'contracts');
 const outDir = join(tmp, 'out');
 const shape = { controllers: 200, actions: 10, entities: 100 };
 const runs = 3;
 const goal = 1.5;
-// Generous bound so a hung child cannot keep the benchmark running forever.
-const timeoutMs = 5 * 60_000;
 
-/** Runs a command to completion; returns its wall time in ms. Throws (with its output) if it fails. */
-function timed(label, command, args) {
+/** Runs `step` once; returns its wall time in ms and what it returned. */
+function timed(step) {
   const started = performance.now();
-  const result = spawnSync(command, args, { cwd: repoRoot, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
-  const ms = performance.now() - started;
-  if (result.error || result.status !== 0) {
-    process.stderr.write(result.stdout ?? '');
-    process.stderr.write(result.stderr ?? '');
-    throw new Error(`${label} failed (${result.error ? result.error.message : `exit code ${result.status}, signal ${result.signal}`})`);
-  }
-  return { ms, stdout: result.stdout.trim() };
+  const stdout = step();
+  return { ms: performance.now() - started, stdout };
 }
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
 
-// The CLI runs dist/, so compile it first: a stale dist/ would time old code.
-console.log('Compiling cli/ and runtime/ (npm run build) ...');
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-timed('npm run build', npm, ['run', 'build', '--silent']);
+compileDist();
 if (!existsSync(join(repoRoot, 'dist/cli/main.js')) || !existsSync(join(repoRoot, 'dist/runtime/index.d.ts'))) {
   throw new Error('dist/ is incomplete after npm run build');
 }
@@ -57,14 +44,14 @@ function build() {
   // Cold build: no previous output and no lock, so every file is generated and written.
   rmSync(outDir, { recursive: true, force: true });
   rmSync(join(contractsDir, 'p2pgen.lock.json'), { force: true });
-  const run = timed('p2pgen build', process.execPath, ['bin/p2pgen.js', 'build', contractsDir, '--out', outDir]);
-  if (!/4 files written/.test(run.stdout)) throw new Error(`unexpected build output: ${run.stdout}`);
-  return run;
+  const result = timed(() => generate(contractsDir, outDir));
+  if (!/4 files written/.test(result.stdout)) throw new Error(`unexpected build output: ${result.stdout}`);
+  return result;
 }
 
 function typecheck() {
-  // Exits non-zero (and `timed` throws) if the contracts have any diagnostic.
-  return timed('typecheck', process.execPath, ['bench/typecheck-contracts.js', contractsDir]);
+  // Exits non-zero (and `run` throws) if the contracts have any diagnostic.
+  return timed(() => run('typecheck', process.execPath, ['bench/typecheck-contracts.js', contractsDir]));
 }
 
 const times = { build: [], typecheck: [] };

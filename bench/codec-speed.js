@@ -9,33 +9,20 @@
  * JSON is not a faithful round trip (a Date comes back as a string, the class as a plain
  * object); it is only the speed baseline.
  */
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { build } from 'esbuild';
+import { compileDist, generate, repoRoot } from './lib/commands.js';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const tmp = join(repoRoot, '.tmp', 'bench-codec');
 const rounds = 5;
 const roundMs = 1000;
 const warmupMs = 300;
 const goal = 1;
 
-/** Runs a command to completion; throws (with its output) if it fails. */
-function run(label, command, args) {
-  const result = spawnSync(command, args, { cwd: repoRoot, encoding: 'utf8', timeout: 5 * 60_000 });
-  if (result.error || result.status !== 0) {
-    process.stderr.write(`${result.stdout ?? ''}${result.stderr ?? ''}`);
-    throw new Error(`${label} failed (${result.error ? result.error.message : `exit code ${result.status}`})`);
-  }
-  return result.stdout.trim();
-}
-
-// The CLI runs dist/, so compile it first: a stale dist/ would generate with old code.
-console.log('Compiling cli/ and runtime/ (npm run build) ...');
-run('npm run build', process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', 'build', '--silent']);
+compileDist();
 
 // Generate from copies in .tmp: `p2pgen build` writes its lock file next to the contracts,
 // and the benchmark should not touch contracts/ or bench/contracts-codec/.
@@ -47,7 +34,7 @@ const sources = [
 for (const { name, file } of sources) {
   mkdirSync(join(tmp, name), { recursive: true });
   copyFileSync(file, join(tmp, name, 'contracts.ts'));
-  console.log(run(`p2pgen build ${name}`, process.execPath, ['bin/p2pgen.js', 'build', join(tmp, name), '--out', join(tmp, name, 'gen')]));
+  console.log(generate(join(tmp, name), join(tmp, name, 'gen')));
 }
 
 // Node 20 runs neither TypeScript nor TC39 decorators: esbuild bundles and lowers them

@@ -20,12 +20,11 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { killAllChildren, startChild } from './lib/children.js';
+import { compileDist, generate, repoRoot } from './lib/commands.js';
 import { median } from './lib/stats.js';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const tmp = join(repoRoot, '.tmp', 'bench-run');
 const repetitions = 3;
 const cpuProfile = process.env.BENCH_CPU_PROF === '1';
@@ -55,26 +54,14 @@ console.log(`load average at start: ${loadStart.map((l) => l.toFixed(2)).join(' 
 
 // ---- build: compile, generate the echo contract, bundle -------------------------------
 
-/** Runs a command to completion; throws (with its output) if it fails. */
-function run(label, command, args) {
-  const result = spawnSync(command, args, { cwd: repoRoot, encoding: 'utf8', timeout: 5 * 60_000 });
-  if (result.error || result.status !== 0) {
-    process.stderr.write(`${result.stdout ?? ''}${result.stderr ?? ''}`);
-    throw new Error(`${label} failed (${result.error ? result.error.message : `exit code ${result.status}`})`);
-  }
-  return result.stdout.trim();
-}
-
-// The CLI runs dist/, so compile it first: a stale dist/ would generate with old code.
-console.log('Compiling cli/ and runtime/ (npm run build) ...');
-run('npm run build', process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', 'build', '--silent']);
+compileDist();
 
 // Generate from a copy: `p2pgen build` writes its lock file next to the contracts.
 rmSync(tmp, { recursive: true, force: true });
 const echoDir = join(tmp, 'echo');
 mkdirSync(echoDir, { recursive: true });
 cpSync(join(repoRoot, 'bench/contracts-echo'), join(echoDir, 'contracts'), { recursive: true });
-console.log(run('p2pgen build', process.execPath, ['bin/p2pgen.js', 'build', join(echoDir, 'contracts'), '--out', join(echoDir, 'gen')]));
+console.log(generate(join(echoDir, 'contracts'), join(echoDir, 'gen')));
 
 // Node 20 runs neither TypeScript nor TC39 decorators: esbuild bundles the p2pgen side from the
 // runtime's sources (as the tests do). `ws` stays external, so both systems run the same `ws`.
