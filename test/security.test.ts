@@ -236,6 +236,32 @@ describe('discovery and presence', () => {
     subscription.unsubscribe();
   });
 
+  it('presence(): a peer that registers a controller after joining is announced again with its controllers', async () => {
+    const security = new NamedSessions();
+    const { client } = await startBroker({ security });
+    const dave = await client({ token: 'dave' });
+    const eve = await client({ token: 'eve' });
+    const seen = { dave: new Map<string, string[]>(), eve: [] as PresenceEvent[] };
+    const subscriptions = [
+      dave.presence().subscribe((e) => (e.type === 'joined' ? seen.dave.set(e.peer.id, e.peer.controllers) : seen.dave.delete(e.peer.id))),
+      eve.presence().subscribe((e) => seen.eve.push(e)),
+    ];
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The seed's order: register the id first, then the controllers.
+    const vault = await client({ token: 'v' });
+    await vault.registerAsPeer('vault');
+    await eventually(() => seen.dave.has('vault'), 'vault to join');
+    vault.registerController('/behaviors', new BehaviorsController());
+    await eventually(() => seen.dave.get('vault')?.length === 1, 'the controller to be announced');
+    expect(seen.dave.get('vault')).toEqual(['/behaviors']);
+    // eve may not send to vault (NamedSessions), so she hears of neither event.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen.eve).toEqual([]);
+    await vault.disconnect();
+    await eventually(() => !seen.dave.has('vault'), 'vault to leave');
+    for (const s of subscriptions) s.unsubscribe();
+  });
+
   it('presence() of two subscribers on one client, and completion on disconnect', async () => {
     const { client, peer } = await startBroker();
     const watcher = await client();

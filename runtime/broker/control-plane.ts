@@ -31,6 +31,7 @@ async function operation(broker: BrokerCore, connection: BrokerConnection, op: u
       return deregister(broker, connection, body.peerId);
     case 'controllers':
       connection.announce(readControllers(body.controllers));
+      broker.presence.controllersChanged(connection);
       return null;
     case 'listPeers': {
       const controller = typeof body.controller === 'string' ? body.controller : undefined;

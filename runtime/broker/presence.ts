@@ -1,7 +1,8 @@
 /**
  * Presence: connections that asked get an Event frame when a peer joins or leaves, but only
  * about peers they may send to (isAllowedToSendToPeer). A connection is told a peer left
- * only if it was told the peer joined, so the two always pair up.
+ * only if it was told the peer joined. 'joined' comes again when a known peer's controllers
+ * change (an update keyed by peer id); 'left' comes once, after which the id may join anew.
  */
 import { FrameType } from '../wire/frame.js';
 import { jsonFrame } from '../wire/text.js';
@@ -53,6 +54,21 @@ export class Presence {
         known.add(registration);
         subscriber.send(jsonFrame(FrameType.Event, 0, { type: 'joined', peer: peerInfo(registration) }));
       });
+    }
+  }
+
+  /**
+   * A connection announced a new controller list: subscribers already told its peers joined
+   * get 'joined' again with the new list, so a map of peers kept by id stays current.
+   */
+  controllersChanged(connection: BrokerConnection): void {
+    if (this.subscribers.size === 0) return;
+    for (const key of connection.peerIds) {
+      const registration = this.broker.registry.get(key)!;
+      for (const subscriber of this.subscribers) {
+        if (!subscriber.presenceKnown?.has(registration)) continue;
+        subscriber.send(jsonFrame(FrameType.Event, 0, { type: 'joined', peer: peerInfo(registration) }));
+      }
     }
   }
 

@@ -579,13 +579,15 @@ export class RpcWebSocketClient {
   }
 
   private announceControllers(): void {
-    // Fire and forget: the broker only uses this for listPeers.
+    // Fire and forget: the broker uses this for listPeers, presence and audit names.
     this.request('controllers', { controllers: this.dispatcher.announcements() }).catch(() => undefined);
   }
 
   /**
    * Peers joining and leaving, among those this client may send to. Each subscriber first gets
    * a 'joined' event for every peer present when it subscribed, then the changes as they happen.
+   * A peer that registers controllers after joining is announced with 'joined' again, carrying
+   * its new controller list: keep peers in a map by id and each event is an upsert or a delete.
    */
   presence(): Observable<PresenceEvent> {
     return new Observable<PresenceEvent>((subscriber) => {
