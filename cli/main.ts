@@ -4,7 +4,7 @@
  */
 import yargs from 'yargs';
 import { buildAndWatch, buildOnce, type Output } from './commands/build.js';
-import { runBroker } from './commands/broker.js';
+import { BrokerUsageError, runBroker } from './commands/broker.js';
 import { runCheck, UsageError as CheckUsageError, type CheckFormat } from './commands/check.js';
 import { VERSION } from './version.js';
 
@@ -16,10 +16,20 @@ const console_: Output = {
 /** Bad command-line usage: reported with a hint, exit code 2. */
 class UsageError extends Error {}
 
+/** Rejects a numeric option that is not a whole number in [min, max] (yargs turns 'abc' into NaN). */
+function requireInteger(option: string, value: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(`${option} must be a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, not ${value}`);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const parser = yargs(argv)
     .scriptName('p2pgen')
+    // An option given twice takes its last value, as in most CLIs, not an array.
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .version(VERSION)
     .strict()
     .demandCommand(1, 'Name a command: build, check or broker.')
@@ -66,10 +76,27 @@ export async function main(argv: string[]): Promise<number> {
           .option('port', { type: 'number', default: 8080, describe: 'Port to listen on (0 picks a free one)' })
           .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
           .option('max-frame-bytes', { type: 'number', describe: 'Largest frame a connection may send (default 1 MiB)' })
+          .option('max-calls-in-flight', { type: 'number', describe: 'Calls a connection may have open at once (default 10000)' })
+          .option('heartbeat-ms', { type: 'number', describe: 'Ping interval; silent connections are dropped after two (default 15000, 0 = off)' })
+          .option('security', {
+            type: 'string',
+            describe: "JavaScript module whose default export is an RpcKernelSecurity subclass (from 'p2pgen/broker')",
+          })
+          .option('audit', { type: 'string', describe: "Append audit events to this file as JSON lines ('-' for stdout)" })
           .option('nats', { type: 'string', describe: 'NATS server URL to form a cluster with other brokers' }),
       async (args) => {
         if (args.nats !== undefined) throw new UsageError('--nats: clustering over NATS is not available in this version yet');
-        exitCode = await runBroker({ port: args.port, host: args.host, maxFrameBytes: args.maxFrameBytes }, console_);
+        requireInteger('--port', args.port, 0, 65535);
+        requireInteger('--max-frame-bytes', args.maxFrameBytes, 1);
+        requireInteger('--max-calls-in-flight', args.maxCallsInFlight, 1);
+        requireInteger('--heartbeat-ms', args.heartbeatMs, 0);
+        const { port, host, maxFrameBytes, maxCallsInFlight, heartbeatMs, security, audit } = args;
+        try {
+          exitCode = await runBroker({ port, host, maxFrameBytes, maxCallsInFlight, heartbeatMs, security, audit }, console_);
+        } catch (error) {
+          if (error instanceof BrokerUsageError) throw new UsageError(error.message);
+          throw error;
+        }
       },
     )
     .fail((message, error) => {

@@ -1,21 +1,110 @@
 /** `p2pgen broker`: runs a broker until SIGINT/SIGTERM, then closes it gracefully. */
-import { createBroker } from '../../runtime/broker/broker.js';
+import { createWriteStream, openSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Writable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import type { AuditEvent, AuditSink } from '../../runtime/broker/audit.js';
+import { createBroker, type Broker } from '../../runtime/broker/broker.js';
+import type { RpcKernelSecurity } from '../../runtime/broker/security.js';
 import type { Output } from './build.js';
 
 export interface BrokerArgs {
   port: number;
   host: string;
   maxFrameBytes?: number;
+  maxCallsInFlight?: number;
+  heartbeatMs?: number;
+  /** A JavaScript module whose default export is an RpcKernelSecurity subclass or instance. */
+  security?: string;
+  /** A file to append audit events to as JSON lines; '-' for stdout. */
+  audit?: string;
 }
 
+/** A problem with what the command was given (exit code 2), as opposed to a failure while running. */
+export class BrokerUsageError extends Error {}
+
 export async function runBroker(args: BrokerArgs, out: Output): Promise<number> {
-  const broker = await createBroker({ port: args.port, host: args.host, maxFrameBytes: args.maxFrameBytes });
-  out.log(`p2pgen broker listening on ${broker.url}`);
+  const security = args.security === undefined ? undefined : await loadSecurity(args.security);
+  const auditLog = args.audit === undefined ? undefined : openAuditLog(args.audit);
+  let broker: Broker;
+  try {
+    broker = await createBroker({
+      port: args.port,
+      host: args.host,
+      maxFrameBytes: args.maxFrameBytes,
+      maxCallsInFlight: args.maxCallsInFlight,
+      heartbeatMs: args.heartbeatMs,
+      security,
+      audit: auditLog?.sink,
+    });
+  } catch (error) {
+    await auditLog?.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+      out.error(`p2pgen broker: cannot listen on ${args.host}:${args.port}: ${(error as Error).message}`);
+      return 1;
+    }
+    throw error;
+  }
+  out.log(`p2pgen broker listening on ${broker.url}${security ? ` (security: ${args.security})` : ''}`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
   out.log(`p2pgen broker: ${signal}, closing ${broker.stats().connections} connections`);
   await broker.close();
+  // After close: the disconnects it records are in the log too.
+  await auditLog?.close();
   return 0;
+}
+
+async function loadSecurity(modulePath: string): Promise<RpcKernelSecurity> {
+  const file = resolve(modulePath);
+  let exported: unknown;
+  try {
+    exported = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
+  } catch (error) {
+    throw new BrokerUsageError(`--security ${modulePath}: cannot load ${file}: ${(error as Error).message}`);
+  }
+  // Either a class (constructed without arguments) or a ready instance.
+  const security = typeof exported === 'function' ? new (exported as new () => unknown)() : exported;
+  const methods = ['authenticate', 'isAllowedToRegisterAsPeer', 'isAllowedToSendToPeer'] as const;
+  const lacking = methods.filter((m) => typeof (security as Record<string, unknown> | undefined)?.[m] !== 'function');
+  if (security === null || typeof security !== 'object' || lacking.length > 0) {
+    throw new BrokerUsageError(
+      `--security ${modulePath}: the module's default export must be a subclass of RpcKernelSecurity (from 'p2pgen/broker') or an instance of one` +
+        (lacking.length > 0 && security !== null && typeof security === 'object' ? `; it lacks ${lacking.join(', ')}` : ''),
+    );
+  }
+  return security as RpcKernelSecurity;
+}
+
+function openAuditLog(target: string): {
+  sink: AuditSink;
+  close(): Promise<void>;
+} {
+  const toStdout = target === '-';
+  let stream: Writable = process.stdout;
+  if (!toStdout) {
+    // Opened now, so a path that cannot be written is an error at start, not a surprise later.
+    let fd: number;
+    try {
+      fd = openSync(target, 'a');
+    } catch (error) {
+      throw new BrokerUsageError(`--audit ${target}: ${(error as Error).message}`);
+    }
+    stream = createWriteStream(target, { fd });
+  }
+  let failure: Error | undefined;
+  stream.on('error', (error: Error) => {
+    // A full disk must not take the broker down; say so once and stop writing.
+    if (!failure) process.stderr.write(`p2pgen broker: audit log ${target}: ${error.message}; audit events are no longer written\n`);
+    failure = error;
+  });
+  return {
+    sink: (event: AuditEvent) => {
+      if (!failure) stream.write(`${JSON.stringify(event)}\n`);
+    },
+    close: () => (toStdout || failure ? Promise.resolve() : new Promise<void>((done) => stream.end(() => done()))),
+  };
 }
