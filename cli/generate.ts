@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { readContracts } from './reader/contract-reader.js';
+import { readContracts, type ReadOptions } from './reader/contract-reader.js';
 import { applyLock, emptyLock, type LockFile } from './model/lock-file.js';
 import { computeFingerprints } from './model/fingerprint.js';
 import type { ContractModel } from './model/contract-model.js';
@@ -54,9 +54,13 @@ export interface Manifest {
  * The numbered, fingerprinted contract model of a folder (what build writes and check
  * compares). Throws ContractDiagnosticsError with every problem when it cannot be mapped.
  */
-export function buildModel(contractsDirArg: string, lock: LockFile | undefined, excludeDir?: string): { model: ContractModel; lock: LockFile } {
+export function buildModel(
+  contractsDirArg: string,
+  lock: LockFile | undefined,
+  options: Pick<ReadOptions, 'excludeDir' | 'sourceRoot'> = {},
+): { model: ContractModel; lock: LockFile } {
   const contractsDir = resolve(contractsDirArg);
-  const { model, diagnostics } = readContracts(contractsDir, { excludeDir });
+  const { model, diagnostics } = readContracts(contractsDir, options);
   if (diagnostics.length > 0) throw new ContractDiagnosticsError(sortDiagnostics(diagnostics).map((d) => relativeToCwd(d, contractsDir)));
   const nextLock = applyLock(model, lock ?? emptyLock());
   computeFingerprints(model);
@@ -68,7 +72,7 @@ export function buildModel(contractsDirArg: string, lock: LockFile | undefined, 
 export async function generate(options: GenerateOptions): Promise<GenerateResult> {
   const contractsDir = resolve(options.contractsDir);
   const outDir = resolve(options.outDir);
-  const { model, lock } = buildModel(contractsDir, options.lock, outDir);
+  const { model, lock } = buildModel(contractsDir, options.lock, { excludeDir: outDir });
 
   const projectRoot = findProjectRoot(contractsDir);
   const fromRoot = (path: string) => toPosix(relative(projectRoot, path)) || '.';

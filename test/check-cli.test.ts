@@ -4,7 +4,7 @@
  * manifest and against a lock, the output formats, rule selection, and exit codes 0/1/2.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot, tempDir } from './support/paths.js';
@@ -91,6 +91,35 @@ describe('p2pgen check: drift', () => {
 });
 
 describe('p2pgen check --against', () => {
+  it('a git ref: the files the contracts import from outside their folder are read as they were then', () => {
+    const dir = project(v1);
+    const money = (currency: string) => `import { entity } from 'p2pgen';
+
+@entity.name('money')
+export class Money {
+  constructor(
+    public amount: number,
+    public currency: ${currency},
+  ) {}
+}
+`;
+    for (const folder of ['contracts', 'shared']) mkdirSync(join(dir, folder));
+    writeFileSync(join(dir, 'shared', 'money.ts'), money('string'));
+    writeFileSync(
+      join(dir, 'contracts', 'notes.ts'),
+      `import { Money } from '../shared/money.js';\n${v1.replace('public body: string,', 'public body: string,\n    public price: Money,')}`,
+    );
+    rmSync(join(dir, 'notes.ts'));
+    expect(p2pgen(dir, 'build', 'contracts', '--out', 'generated').status).toBe(0);
+    commit(dir, 'notes with a price');
+    expect(p2pgen(dir, 'check', 'contracts', '--against', 'HEAD')).toMatchObject({ status: 0, stdout: expect.stringContaining('compatible with HEAD') });
+
+    writeFileSync(join(dir, 'shared', 'money.ts'), money('number'));
+    const result = p2pgen(dir, 'check', 'contracts', '--against', 'HEAD');
+    expect(result.status).toBe(1);
+    expect(result.stdout).toMatch(/contracts\/notes\.ts:\d+ - breaking \(wire\) field-type-changed: \/notes add: request\.note\(1\)\.price\(3\)\.currency\(2\): string is read as double/);
+  });
+
   it('a git ref: compatible with the previous commit, and a breaking change in the working tree fails', () => {
     const dir = project(v1);
     p2pgen(dir, 'build', '.', '--out', 'generated');

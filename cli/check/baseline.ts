@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, posix, relative, resolve } from 'node:path';
 import { buildModel, findProjectRoot, LOCK_FILE_NAME, type Manifest } from '../generate.js';
 import type { ContractModel } from '../model/contract-model.js';
 import { parseLock, type LockFile } from '../model/lock-file.js';
@@ -42,9 +42,11 @@ function git(cwd: string, args: string[]): string {
 }
 
 /**
- * The contracts as they were at `ref` (read with `git show`), copied to a scratch folder at the
- * same place relative to the project so their imports ('p2pgen', 'rxjs') resolve the same way,
- * then read and numbered with the lock of that commit.
+ * The contracts as they were at `ref`, and the files they import (followed through relative
+ * imports, as the build follows them), written to a scratch folder inside the project's
+ * node_modules at the same paths relative to the repository, so their imports ('p2pgen',
+ * 'rxjs', '../shared/money.js') resolve as they do in the working tree; then read and numbered
+ * with the lock of that commit.
  */
 function fromGitRef(ref: string, contractsDir: string): Baseline {
   let top: string;
@@ -59,24 +61,75 @@ function fromGitRef(ref: string, contractsDir: string): Baseline {
     throw new BaselineError(`--against ${ref}: no such file or git ref`);
   }
   const inRepo = toPosix(relative(top, contractsDir)) || '.';
-  const files = git(top, ['ls-tree', '-r', '--name-only', ref, '--', inRepo]).split('\n').filter((f) => f.endsWith('.ts') || f.endsWith(LOCK_FILE_NAME));
-  if (!files.some((f) => f.endsWith('.ts'))) throw new BaselineError(`--against ${ref}: ${inRepo} has no contracts at that commit`);
+  const tree = new Set(git(top, ['ls-tree', '-r', '--name-only', ref]).split('\n').filter(Boolean));
+  const prefix = inRepo === '.' ? '' : `${inRepo}/`;
+  const contracts = [...tree].filter((f) => f.startsWith(prefix) && (f.endsWith('.ts') || f.endsWith(`/${LOCK_FILE_NAME}`) || f === LOCK_FILE_NAME));
+  if (!contracts.some((f) => f.endsWith('.ts'))) throw new BaselineError(`--against ${ref}: ${inRepo} has no contracts at that commit`);
+  const files = readWithImports(top, ref, contracts, tree);
 
-  const projectRoot = findProjectRoot(contractsDir);
-  const scratchParent = join(projectRoot, 'node_modules', '.cache', 'p2pgen');
+  const scratchParent = join(findProjectRoot(contractsDir), 'node_modules', '.cache', 'p2pgen');
   mkdirSync(scratchParent, { recursive: true });
   const scratch = mkdtempSync(join(scratchParent, 'baseline-'));
   try {
-    for (const file of files) {
-      const target = join(scratch, relative(projectRoot, join(top, file)));
+    for (const [file, text] of files) {
+      const target = join(scratch, file);
       mkdirSync(dirname(target), { recursive: true });
-      writeFileSync(target, git(top, ['show', `${ref}:${file}`]));
+      writeFileSync(target, text);
     }
-    const dir = join(scratch, relative(projectRoot, contractsDir));
+    const dir = join(scratch, inRepo);
     const lockPath = join(dir, LOCK_FILE_NAME);
-    const lock = existsSync(lockPath) ? parseLock(readFileSync(lockPath, 'utf8'), `${ref}:${inRepo}/${LOCK_FILE_NAME}`) : undefined;
-    return { kind: 'model', model: buildModel(dir, lock).model, label: ref };
+    const lock = existsSync(lockPath) ? parseLock(readFileSync(lockPath, 'utf8'), `${ref}:${prefix}${LOCK_FILE_NAME}`) : undefined;
+    return { kind: 'model', model: buildModel(dir, lock, { sourceRoot: scratch }).model, label: ref };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** `from './x.js'`, `import './x.js'`, `import('./x.js')`: the relative specifiers of a module. */
+const relativeImport = /(?:\bfrom|\bimport)\s*\(?\s*(['"])(\.{1,2}\/[^'"\n]+)\1/g;
+
+/**
+ * Reads `seeds` at `ref` and every file of the repository they import relatively, transitively
+ * (repository-relative paths to text). Each round is one `git cat-file --batch` process.
+ */
+function readWithImports(top: string, ref: string, seeds: string[], tree: ReadonlySet<string>): Map<string, string> {
+  const files = new Map<string, string>();
+  let wanted = seeds;
+  while (wanted.length > 0) {
+    const texts = catFiles(top, ref, wanted);
+    const next = new Set<string>();
+    wanted.forEach((file, i) => {
+      files.set(file, texts[i]!);
+      if (!file.endsWith('.ts')) return;
+      for (const match of texts[i]!.matchAll(relativeImport)) {
+        const imported = resolveImport(posix.join(posix.dirname(file), match[2]!), tree);
+        if (imported && !files.has(imported)) next.add(imported);
+      }
+    });
+    wanted = [...next];
+  }
+  return files;
+}
+
+/** The file a relative specifier names, as TypeScript's bundler resolution finds it; undefined when outside the tree. */
+function resolveImport(target: string, tree: ReadonlySet<string>): string | undefined {
+  const stem = target.replace(/\.(m|c)?js$/, '');
+  const candidates = [target, `${stem}.ts`, `${stem}.mts`, `${stem}.cts`, `${stem}.d.ts`, `${target}.ts`, `${target}/index.ts`, `${target}/index.d.ts`];
+  return candidates.find((c) => tree.has(c));
+}
+
+/** The contents of `paths` at `ref`, in order, from one `git cat-file --batch` run. */
+function catFiles(top: string, ref: string, paths: string[]): string[] {
+  const out = execFileSync('git', ['cat-file', '--batch'], { cwd: top, input: paths.map((p) => `${ref}:${p}\n`).join(''), maxBuffer: 1 << 30 });
+  const texts: string[] = [];
+  let at = 0;
+  for (const path of paths) {
+    const headerEnd = out.indexOf(10, at);
+    const header = out.toString('utf8', at, headerEnd);
+    const size = Number(header.split(' ')[2]);
+    if (!header.includes(' blob ') || !Number.isInteger(size)) throw new BaselineError(`--against ${ref}: cannot read ${path}: ${header}`);
+    texts.push(out.toString('utf8', headerEnd + 1, headerEnd + 1 + size));
+    at = headerEnd + 1 + size + 1;
+  }
+  return texts;
 }

@@ -23,6 +23,11 @@ export interface ReadOptions {
   /** Files under this folder are not contracts (the output folder, when it sits inside). */
   excludeDir?: string;
   protoPackage?: string;
+  /**
+   * Where the sources sit when that is itself inside a node_modules folder (the scratch copy a
+   * git baseline is read from): below it, only a further node_modules holds library code.
+   */
+  sourceRoot?: string;
 }
 
 export interface ReadResult {
@@ -51,7 +56,12 @@ export function readContracts(contractsDir: string, options: ReadOptions = {}): 
     return { file: toPosix(relative(root, sf.getFilePath())), line, column };
   };
   const contractFiles = new Set(loaded.files);
-  const mapper = new TypeMapper(locate, (node) => contractFiles.has(node.getSourceFile()) || !node.getSourceFile().isInNodeModules());
+  const sourceRoot = options.sourceRoot && `${toPosix(options.sourceRoot)}/`;
+  const isLibraryFile = (file: SourceFile) => {
+    const path = file.getFilePath();
+    return sourceRoot && path.startsWith(sourceRoot) ? `/${path.slice(sourceRoot.length)}`.includes('/node_modules/') : file.isInNodeModules();
+  };
+  const mapper = new TypeMapper(locate, (node) => contractFiles.has(node.getSourceFile()) || !isLibraryFile(node.getSourceFile()));
   const controllers: ControllerModel[] = [];
   const paths = new Map<string, SourceRef>();
 
