@@ -102,13 +102,15 @@ const p2pgen = { key: 'p2pgen', label: 'p2pgen', server: join(bundleDir, 'p2pgen
 const p2pgenVariant = (key, label, { serverEnv = {}, peersEnv = {} } = {}) => ({ ...p2pgen, key, label, serverEnv, peersEnv });
 
 /** A server process and a peers process for one measurement; both are gone when it returns. */
-async function withProcesses(setup, scenarioId, fn) {
+async function withProcesses(setup, scenario, fn) {
+  const scenarioId = scenario.id;
   // Profiles are written when a child exits on 'stop' (children.js), so they are complete.
   const profile = (name) =>
     cpuProfile && setup.profiled
       ? ['--cpu-prof', `--cpu-prof-dir=${join(tmp, 'prof')}`, `--cpu-prof-name=${name}-${scenarioId}-${setup.key}-${Date.now()}.cpuprofile`]
       : [];
-  const server = startChild(setup.server, { execArgv: ['--expose-gc', ...profile('broker')], env: setup.serverEnv, label: `${setup.label} server` });
+  const execArgv = ['--expose-gc', ...(scenario.serverExecArgv ?? []), ...profile('broker')];
+  const server = startChild(setup.server, { execArgv, env: setup.serverEnv, label: `${setup.label} server` });
   let peers;
   try {
     const { url } = await server.next('listening', 15_000);
@@ -208,33 +210,40 @@ const scenarios = [
   },
   {
     id: 'S5',
-    title: `connections: server memory with ${fmtInt(idlePeers)} idle registered peers`,
+    title: `connections: server memory per idle registered peer, from ${fmtInt(idlePeers)} to ${fmtInt(2 * idlePeers)} peers`,
+    // V8 sizes its young generation by allocation rate: a per-process step of 16 to 32 MiB
+    // that lands on whichever run happens to cross it, larger at this scale than what the peers
+    // themselves cost. Both servers run with the same fixed young generation, so the figure is
+    // the memory that grows with the number of peers.
+    serverExecArgv: ['--min-semi-space-size=1', '--max-semi-space-size=1'],
     run: async (setup, { server, peers, url }) => {
-      // Warm-up peers come and go first, so code loaded and compiled for the first connections
-      // does not count as per-peer memory.
+      // The first peers (and warm-up peers that come and go before them) load and compile the
+      // code and size the server's tables; per-peer memory is the slope over the second batch.
       peers.send({ type: 'idle', url, count: 50, prefix: 'warm-', concurrency: 50 });
       await peers.next('idle-ready', 30_000);
       peers.send({ type: 'close-idle' });
       await peers.next('idle-closed', 30_000);
+      peers.send({ type: 'idle', url, count: idlePeers, prefix: 'first-', concurrency: 64 });
+      await peers.next('idle-ready', 90_000);
       server.send({ type: 'measure', settleMs: 1000 });
       const before = await server.next('memory', 15_000);
-      peers.send({ type: 'idle', url, count: idlePeers, prefix: 'idle-', concurrency: 64 });
+      peers.send({ type: 'idle', url, count: idlePeers, prefix: 'second-', concurrency: 64 });
       const ready = await peers.next('idle-ready', 90_000);
       server.send({ type: 'measure', settleMs: 1000 });
       const after = await server.next('memory', 15_000);
       if (!before.gc) throw new Error('the server process has no gc(): start it with --expose-gc');
-      if ((after.stats?.peers ?? 0) < idlePeers) throw new Error(`the server holds ${after.stats?.peers} peers, expected ${idlePeers}`);
+      if ((after.stats?.peers ?? 0) < 2 * idlePeers) throw new Error(`the server holds ${after.stats?.peers} peers, expected ${2 * idlePeers}`);
       return {
         kbPerPeer: (after.rss - before.rss) / idlePeers / 1024,
         heapKbPerPeer: (after.heapUsed - before.heapUsed) / idlePeers / 1024,
-        rssBeforeMb: before.rss / 2 ** 20,
-        rssAfterMb: after.rss / 2 ** 20,
+        externalKbPerPeer: (after.external - before.external) / idlePeers / 1024,
         connectMs: ready.ms,
       };
     },
     metrics: [
       { name: 'RSS KB/peer', pick: (r) => r.kbPerPeer, format: fmt1, goal: { max: 1.5 } },
       { name: 'JS heap KB/peer', pick: (r) => r.heapKbPerPeer, format: fmt1 },
+      { name: 'external (Buffers) KB/peer', pick: (r) => r.externalKbPerPeer, format: fmt1 },
       { name: `connect+register ${fmtInt(idlePeers)} ms`, pick: (r) => r.connectMs, format: fmtInt },
     ],
   },
@@ -308,7 +317,7 @@ for (let rep = 0; rep < maxRepetitions; rep++) {
       const started = performance.now();
       const runLabel = `run ${rep + 1}/${scenario.repetitions} ${scenario.id} ${setup.label.padEnd(labelWidth)}`;
       try {
-        const result = await withProcesses(setup, scenario.id, (ctx) => scenario.run(setup, ctx));
+        const result = await withProcesses(setup, scenario, (ctx) => scenario.run(setup, ctx));
         results[scenario.id][rep][setup.key] = result;
         const summary = scenario.metrics.map((m) => `${m.name} ${m.format(m.pick(result))}`).join(', ');
         console.log(`  ${runLabel} ${summary}  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
@@ -417,7 +426,7 @@ if (variantScenarios.length > 0) {
 console.log(`node ${process.version}, ${cpus.length} cpus, load average at start ${loadStart.map((l) => l.toFixed(2)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(2)).join(' ')}`);
 console.log('The ratios are the result: absolute numbers depend on the machine and on what else runs on it.');
 console.log('The raw peers and relay send with plain ws.send (one socket write per message); p2pgen corks its sockets per tick (one writev for all frames of a tick), which is most of its lead at 64 B.');
-console.log('MB = 10^6 bytes of payload per second in one direction. Per-peer memory = (server RSS with the peers - RSS before) / peers, after a forced GC.');
+console.log(`MB = 10^6 bytes of payload per second in one direction. S5 per-peer memory = (server RSS with ${fmtInt(2 * idlePeers)} idle peers - RSS with ${fmtInt(idlePeers)}) / ${fmtInt(idlePeers)}, each after a forced GC, young generation fixed at 1 MiB semi-spaces in both servers.`);
 console.log(
   `S4: MB/s = payload bytes / wall time from subscribe (raw: from sending the request) until the last byte arrived. Server peak RSS growth = peak of RSS sampled every ~${streamParams.rssSampleMs} ms during the transfer - RSS before it (after a forced GC); garbage not yet collected counts. ` +
     'The raw relay has no flow control: its source writes all chunks at once and whatever a socket does not take waits in memory; p2pgen paces the source by credit and pauses reading from a connection whose target is backed up.',
