@@ -382,10 +382,8 @@ export class BrokerCore implements Broker {
     if (isPending(decision)) return this.queue(caller, decision, frame, h.callId);
     if (!decision.allowed) return this.deny(caller, h, target, 'send');
     if (this.checksCalls) {
-      const actionKey = `${h.controllerKey}:${h.actionKey}`;
-      const calls: CallDecisions = (decision.calls ??= new Map());
-      const allowed = calls.get(actionKey);
-      if (allowed === undefined) return this.decideCall(caller, decision, actionKey, target, frame, h);
+      const allowed = decision.calls?.get(h.controllerKey)?.get(h.actionKey);
+      if (allowed === undefined) return this.decideCall(caller, decision, target, frame, h);
       if (isPending(allowed)) return this.queue(caller, allowed, frame, h.callId);
       if (!allowed) return this.deny(caller, h, target, 'call');
     }
@@ -420,17 +418,20 @@ export class BrokerCore implements Broker {
   }
 
   /** Asks isAllowedToCall once per (connection, target registration, action), like decideSend. */
-  private decideCall(caller: BrokerConnection, decision: SendDecision, actionKey: string, target: PeerRegistration, frame: Buffer, h: FrameHeader): void {
+  private decideCall(caller: BrokerConnection, decision: SendDecision, target: PeerRegistration, frame: Buffer, h: FrameHeader): void {
     const pending: PendingDecision = { registration: target, frames: [], stale: false };
-    const calls = decision.calls!;
-    calls.set(actionKey, pending);
+    const calls: CallDecisions = (decision.calls ??= new Map());
+    let byAction = calls.get(h.controllerKey);
+    if (!byAction) calls.set(h.controllerKey, (byAction = new Map()));
+    const actionKey = h.actionKey;
+    byAction.set(actionKey, pending);
     this.queue(caller, pending, frame, h.callId);
-    const names = target.connection.names(h.controllerKey, h.actionKey);
+    const names = target.connection.names(h.controllerKey, actionKey);
     this.ask(() => this.security.isAllowedToCall!(caller.session!, target.id, names.controller, names.action)).then((allowed) => {
       if (caller.state === 'closed') return;
-      if (calls.get(actionKey) === pending) {
-        if (!pending.stale && caller.sendDecisions.get(target.key) === decision) calls.set(actionKey, allowed);
-        else calls.delete(actionKey);
+      if (byAction.get(actionKey) === pending) {
+        if (!pending.stale && caller.sendDecisions.get(target.key) === decision) byAction.set(actionKey, allowed);
+        else byAction.delete(actionKey);
       }
       this.replay(caller, pending);
     });
@@ -662,7 +663,7 @@ export function forgetDecisions(connection: BrokerConnection): void {
     if (isPending(decision)) decision.stale = true;
     else {
       connection.sendDecisions.delete(key);
-      for (const call of decision.calls?.values() ?? []) if (isPending(call)) call.stale = true;
+      for (const byAction of decision.calls?.values() ?? []) for (const call of byAction.values()) if (isPending(call)) call.stale = true;
     }
   }
 }

@@ -43,8 +43,8 @@ export interface PendingDecision {
   stale: boolean;
 }
 
-/** isAllowedToCall answers by 'controllerKey:actionKey'. */
-export type CallDecisions = Map<string, boolean | PendingDecision>;
+/** isAllowedToCall answers by controller routing key, then action routing key (numbers: no key string per call). */
+export type CallDecisions = Map<number, Map<number, boolean | PendingDecision>>;
 
 /** A cached answer of isAllowedToSendToPeer, valid while the target registration is the same object. */
 export interface SendDecision {
