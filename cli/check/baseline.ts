@@ -61,7 +61,8 @@ function fromGitRef(ref: string, contractsDir: string): Baseline {
     throw new BaselineError(`--against ${ref}: no such file or git ref`);
   }
   const inRepo = toPosix(relative(top, contractsDir)) || '.';
-  const tree = new Set(git(top, ['ls-tree', '-r', '--name-only', ref]).split('\n').filter(Boolean));
+  // -z: paths as they are (no quoting of unusual characters), NUL-separated.
+  const tree = new Set(git(top, ['ls-tree', '-r', '-z', '--name-only', ref]).split('\0').filter(Boolean));
   const prefix = inRepo === '.' ? '' : `${inRepo}/`;
   const contracts = [...tree].filter((f) => f.startsWith(prefix) && (f.endsWith('.ts') || f.endsWith(`/${LOCK_FILE_NAME}`) || f === LOCK_FILE_NAME));
   if (!contracts.some((f) => f.endsWith('.ts'))) throw new BaselineError(`--against ${ref}: ${inRepo} has no contracts at that commit`);
