@@ -11,6 +11,7 @@
  * declaration reformats only its group, and cold builds and `--watch` builds group alike.
  */
 import { format, type Options } from 'prettier';
+import { routingKey } from '../../runtime/contracts/define.js';
 
 export const PRETTIER_OPTIONS: Options = { parser: 'babel-ts', printWidth: 120, singleQuote: true };
 
@@ -52,10 +53,10 @@ function groupChunks(chunks: string[]): string[][] {
   return groups;
 }
 
-/** FNV-1a over the chunk's head (a declaration's name is there), so the choice is stable and cheap. */
+/**
+ * A hash of the chunk's head (a declaration's name is there), so the choice is stable and cheap;
+ * the runtime's FNV-1a serves. Grouping never changes the output, only how it is reused.
+ */
 function endsGroup(chunk: string): boolean {
-  let hash = 0x811c9dc5;
-  const end = Math.min(chunk.length, 160);
-  for (let i = 0; i < end; i++) hash = Math.imul(hash ^ chunk.charCodeAt(i), 0x01000193);
-  return (hash >>> 0) % AVERAGE_GROUP === 0;
+  return routingKey(chunk.slice(0, 160)) % AVERAGE_GROUP === 0;
 }
