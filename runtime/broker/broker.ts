@@ -45,6 +45,8 @@ export interface BrokerOptions {
    * from the connections feeding it until it drains. Default 4 MiB.
    */
   highWaterMarkBytes?: number;
+  /** Brokers forming a cluster over NATS. Not available in this version: createBroker rejects when it is set. */
+  cluster?: { nats: string };
 }
 
 export interface BrokerStats {
@@ -87,6 +89,8 @@ const brokerOf = Symbol('p2pgen.broker');
 type TaggedWebSocket = WebSocket & { [connectionOf]: BrokerConnection; [brokerOf]: BrokerCore };
 
 export async function createBroker(options: BrokerOptions = {}): Promise<Broker> {
+  // Refused rather than ignored: a broker that silently stays alone would lose every cross-broker call.
+  if (options.cluster) throw new Error('createBroker: clustering over NATS (the cluster option) is not available in this version of p2pgen');
   const core = new BrokerCore(options);
   await core.listen(options.port ?? 8080, options.host ?? '127.0.0.1');
   return core;
