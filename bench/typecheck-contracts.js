@@ -4,30 +4,18 @@
  *   node bench/typecheck-contracts.js <contractsDir>
  * Exits 1 (printing the diagnostics) if the contracts do not type-check cleanly.
  */
-import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
-import { Project, ts } from 'ts-morph';
+import { Project } from 'ts-morph';
+import { contractCompilerOptions } from '../dist/cli/reader/load-project.js';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const dir = process.argv[2];
 if (!dir) {
   console.error('usage: node bench/typecheck-contracts.js <contractsDir>');
   process.exit(2);
 }
 
-const project = new Project({
-  compilerOptions: {
-    strict: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.ESNext,
-    moduleResolution: ts.ModuleResolutionKind.Bundler,
-    skipLibCheck: true,
-    noEmit: true,
-    // No @types/*: contracts only see the p2pgen runtime's declarations (what users import).
-    types: [],
-    paths: { p2pgen: [resolve(repoRoot, 'dist/runtime/index.d.ts')] },
-  },
-});
+// The generator's own options (built into dist/ by bench:build), so the yardstick compiles alike.
+const project = new Project({ compilerOptions: contractCompilerOptions() });
 const files = project.addSourceFilesAtPaths(`${resolve(dir)}/*.ts`);
 const diagnostics = project.getPreEmitDiagnostics();
 if (diagnostics.length > 0) {

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Project, ts, type SourceFile } from 'ts-morph';
+import { Project, ts, type CompilerOptions, type SourceFile } from 'ts-morph';
 import { DiagnosticCode, type Diagnostic } from '../diagnostics.js';
 
 export interface LoadedContracts {
@@ -54,22 +54,27 @@ export function toPosix(path: string): string {
   return sep === '/' ? path : path.split(sep).join('/');
 }
 
+/**
+ * How contracts are compiled: strict, with no @types/* (contracts see only the p2pgen runtime's
+ * declarations, what users import). bench:build type-checks with the same options.
+ */
+export function contractCompilerOptions(): CompilerOptions {
+  return {
+    strict: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    skipLibCheck: true,
+    noEmit: true,
+    types: [],
+    paths: { p2pgen: [runtimeEntry()] },
+  };
+}
+
 export function loadContracts(contractsDirArg: string, options: { excludeDir?: string } = {}): LoadedContracts {
   const contractsDir = resolve(contractsDirArg);
   const diagnostics: Diagnostic[] = [];
-  const project = new Project({
-    skipAddingFilesFromTsConfig: true,
-    compilerOptions: {
-      strict: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      skipLibCheck: true,
-      noEmit: true,
-      types: [],
-      paths: { p2pgen: [runtimeEntry()] },
-    },
-  });
+  const project = new Project({ skipAddingFilesFromTsConfig: true, compilerOptions: contractCompilerOptions() });
   if (!existsSync(contractsDir) || !statSync(contractsDir).isDirectory()) {
     diagnostics.push({
       code: DiagnosticCode.FolderNotFound,
