@@ -13,7 +13,7 @@ import { PeerDiscoveryController } from '../contracts/discovery.js';
 import { eventually, startBroker } from './support/harness.js';
 import { repoRoot } from './support/paths.js';
 
-const chromiumPath = '/usr/bin/chromium';
+const chromiumPath = process.env.P2PGEN_CHROMIUM ?? '/usr/bin/chromium';
 
 /** What runs in the page: a peer, as a browser application would write it. */
 const pageSource = `
@@ -40,7 +40,7 @@ window.runPeer = async (url) => {
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(chromiumPath)) throw new Error(`browser tests need Chromium at ${chromiumPath} (Debian: apt-get install chromium)`);
+  if (!existsSync(chromiumPath)) throw new Error(`browser tests need Chromium at ${chromiumPath} (npm test installs it: see test/support/ensure-tools.js)`);
   browser = await chromium.launch({
     executablePath: chromiumPath,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
