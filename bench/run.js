@@ -138,6 +138,34 @@ const variantRepetitions = 7;
 const variantThroughputParams = { ...throughputParams, durationMs: 2000 };
 const streamParams = { totalBytes: 64 * 2 ** 20, chunkBytes: 64 * 1024, warmupBytes: 8 * 2 ** 20, rssSampleMs: 20 };
 
+const allocationParams = { inFlight: 256, callers: 4, payloadBytes: 64, warmupCalls: 20_000, measuredCalls: 50_000 };
+
+/** One measured download (S4 and S4-push): the server's RSS sampled around it. */
+async function runStream({ server, peers, url }, params) {
+  peers.send({ type: 'stream-open', url, params });
+  await peers.next('stream-ready', 60_000);
+  server.send({ type: 'rss-start', intervalMs: params.rssSampleMs });
+  const started = await server.next('rss-started', 15_000);
+  if (!started.gc) throw new Error('the server process has no gc(): start it with --expose-gc');
+  let transfer;
+  try {
+    transfer = await peerJob({ peers, url }, 'stream-run', params, 120_000);
+  } finally {
+    server.send({ type: 'rss-stop' });
+  }
+  const rss = await server.next('rss-peak', 15_000);
+  peers.send({ type: 'stream-close' });
+  await peers.next('stream-closed', 15_000);
+  return {
+    ...transfer,
+    rssGrowthMib: (rss.peak - rss.baseline) / 2 ** 20,
+    rssBaselineMib: rss.baseline / 2 ** 20,
+    rssSamples: rss.samples,
+    peakBufferedMib: rss.peakBufferedBytes / 2 ** 20,
+    peakPausedConnections: rss.peakPausedConnections,
+  };
+}
+
 const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
 const fmt1 = (n) => n.toFixed(1);
 
@@ -179,33 +207,42 @@ const scenarios = [
       `streaming: ${streamParams.totalBytes / 2 ** 20} MiB from peer B to peer A in ${streamParams.chunkBytes / 1024} KiB chunks through the server ` +
       `(after a ${streamParams.warmupBytes / 2 ** 20} MiB warm-up); p2pgen: pullStream with the default window of 32 items; ` +
       `raw: all chunks sent at once with ws.send (no flow control)`,
-    run: async (setup, { server, peers, url }) => {
-      peers.send({ type: 'stream-open', url, params: streamParams });
-      await peers.next('stream-ready', 60_000);
-      server.send({ type: 'rss-start', intervalMs: streamParams.rssSampleMs });
-      const started = await server.next('rss-started', 15_000);
-      if (!started.gc) throw new Error('the server process has no gc(): start it with --expose-gc');
-      let transfer;
-      try {
-        transfer = await peerJob({ peers, url }, 'stream-run', streamParams, 120_000);
-      } finally {
-        server.send({ type: 'rss-stop' });
-      }
-      const rss = await server.next('rss-peak', 15_000);
-      peers.send({ type: 'stream-close' });
-      await peers.next('stream-closed', 15_000);
-      return {
-        ...transfer,
-        rssGrowthMib: (rss.peak - rss.baseline) / 2 ** 20,
-        rssBaselineMib: rss.baseline / 2 ** 20,
-        rssSamples: rss.samples,
-        peakBufferedMib: rss.peakBufferedBytes / 2 ** 20,
-        peakPausedConnections: rss.peakPausedConnections,
-      };
-    },
+    run: (setup, ctx) => runStream(ctx, streamParams),
     metrics: [
       { name: 'MB/s', pick: (r) => r.mbPerSecond, format: fmt1, goal: { min: 0.8 } },
       { name: 'server peak RSS growth MiB', pick: (r) => r.rssGrowthMib, format: fmt1, goal: { below: 64, unit: 'MiB' } },
+    ],
+  },
+  {
+    id: 'S4-push',
+    name: 'S4 plain Observable',
+    title:
+      `streaming as S4, with p2pgen's source a plain Observable (not pullStream) pushing 16 chunks per macrotask at its own pace, ` +
+      `the default window and streamBufferBytes; raw: as in S4`,
+    run: (setup, ctx) => runStream(ctx, { ...streamParams, source: 'push' }),
+    metrics: [
+      { name: 'MB/s', pick: (r) => r.mbPerSecond, format: fmt1, goal: { min: 0.8 } },
+      { name: 'server peak RSS growth MiB', pick: (r) => r.rssGrowthMib, format: fmt1, goal: { below: 64, unit: 'MiB' } },
+    ],
+  },
+  {
+    id: 'S2-alloc',
+    name: 'S2 allocations',
+    title: `allocations per call under the S2 load (256 in flight, 64 B): ${fmtInt(allocationParams.measuredCalls)} calls after ${fmtInt(allocationParams.warmupCalls)} warm-up, sampled by V8's heap profiler in the server and in the peers' process (callers and callee together); not timed`,
+    run: async (setup, { server, peers, url }) => {
+      peers.send({ type: 'allocations', url, params: allocationParams });
+      await peers.next('alloc-ready', 60_000);
+      server.send({ type: 'alloc-start' });
+      await server.next('alloc-started', 15_000);
+      peers.send({ type: 'alloc-go' });
+      const result = await peers.next('result', 120_000);
+      server.send({ type: 'alloc-stop' });
+      const { bytes } = await server.next('alloc-bytes', 15_000);
+      return { serverBytesPerCall: bytes / allocationParams.measuredCalls, peersBytesPerCall: result.result.bytesPerCall };
+    },
+    metrics: [
+      { name: 'server bytes/call', pick: (r) => r.serverBytesPerCall, format: fmtInt },
+      { name: 'peers bytes/call', pick: (r) => r.peersBytesPerCall, format: fmtInt },
     ],
   },
   {

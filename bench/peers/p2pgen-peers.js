@@ -47,8 +47,9 @@ runPeers({
     const source = client.peer('source').controller('/echo');
     return {
       // The call resolves once the source accepted the stream; subscribing starts the transfer.
-      async prepare(totalBytes, chunkBytes) {
-        const stream = await source.download(totalBytes, chunkBytes);
+      // source 'pull': a pullStream (paced by credit); 'push': a plain Observable at its own pace.
+      async prepare(totalBytes, chunkBytes, kind) {
+        const stream = await (kind === 'push' ? source.downloadPushed(totalBytes, chunkBytes) : source.download(totalBytes, chunkBytes));
         return (onChunk) => new Promise((resolve, reject) => stream.subscribe({ next: onChunk, complete: resolve, error: reject }));
       },
       close: () => client.disconnect(),
