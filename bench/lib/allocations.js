@@ -19,11 +19,21 @@ export async function startAllocationSampling(samplingInterval = 512) {
       await post('HeapProfiler.disable');
       session.disconnect();
       let bytes = 0;
-      const walk = (node) => {
+      const sites = new Map();
+      const walk = (node, stack) => {
         bytes += node.selfSize;
-        for (const child of node.children) walk(child);
+        const frame = node.callFrame;
+        const here = frame.functionName || frame.url ? `${frame.functionName || '(anonymous)'} ${frame.url.split('/').slice(-2).join('/')}:${frame.lineNumber + 1}` : '';
+        const path = here ? [...stack, here].slice(-3) : stack;
+        if (node.selfSize > 0) sites.set(path.join(' < '), (sites.get(path.join(' < ')) ?? 0) + node.selfSize);
+        for (const child of node.children) walk(child, path);
       };
-      walk(profile.head);
+      walk(profile.head, []);
+      // BENCH_ALLOC_SITES=1: where the bytes go (each line: bytes, then the innermost frames).
+      if (process.env.BENCH_ALLOC_SITES === '1') {
+        const top = [...sites].sort((a, b) => b[1] - a[1]).slice(0, 25);
+        console.error(`allocation sites of pid ${process.pid} (${bytes} bytes):\n${top.map(([site, n]) => `  ${((n / bytes) * 100).toFixed(1).padStart(5)}%  ${site}`).join('\n')}`);
+      }
       return bytes;
     },
   };
