@@ -96,7 +96,11 @@ await build({
  * A setup is what one measurement runs: a server script and a peers script, plus environment
  * variables for each (how a p2pgen variant is chosen: the bundled scripts read them at start).
  */
-const raw = { key: 'raw', label: 'raw-ws relay', server: join(repoRoot, 'bench/servers/raw-relay.js'), peers: join(repoRoot, 'bench/peers/raw-peers.js') };
+// The baseline is the raw relay on plain `ws`, as it has always been measured: without the
+// native bufferutil addon (WS_NO_BUFFER_UTIL), which p2pgen installs as an optional dependency.
+const noNativeAddon = { WS_NO_BUFFER_UTIL: '1' };
+const raw = { key: 'raw', label: 'raw-ws relay', server: join(repoRoot, 'bench/servers/raw-relay.js'), peers: join(repoRoot, 'bench/peers/raw-peers.js'), serverEnv: noNativeAddon, peersEnv: noNativeAddon };
+const rawNative = { ...raw, key: 'raw-native', label: 'raw-ws relay + bufferutil', serverEnv: {}, peersEnv: {} };
 const p2pgen = { key: 'p2pgen', label: 'p2pgen', server: join(bundleDir, 'p2pgen-broker.mjs'), peers: join(bundleDir, 'p2pgen-peers.mjs'), profiled: true };
 /** p2pgen with other options: same scripts, told apart by environment variables. */
 const p2pgenVariant = (key, label, { serverEnv = {}, peersEnv = {} } = {}) => ({ ...p2pgen, key, label, serverEnv, peersEnv });
@@ -302,6 +306,33 @@ const scenarios = [
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.95 } }],
   },
   {
+    // Node peers of p2pgen mask with a zero key, so neither end XORs payloads; browsers must mask.
+    // What masking would cost, with bufferutil doing it natively (as the broker does for browsers).
+    id: 'S3-masked',
+    name: 'S3 masked frames',
+    title: 'S3 with the p2pgen peers masking every frame with a random key (maskFrames: true, as browsers do) vs the default zero key; bufferutil installed',
+    compare: [p2pgenVariant('zero-mask', 'zero mask'), p2pgenVariant('masked', 'random masks', { peersEnv: { BENCH_MASK_FRAMES: '1' } })],
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 16 * 1024 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt }],
+  },
+  {
+    // The raw relay with the native addon: what bufferutil alone gives plain ws (the baseline has none).
+    id: 'S3-native',
+    name: 'S3 raw + bufferutil',
+    title: 'S3 of the raw relay with bufferutil (native masking) vs without (the baseline)',
+    compare: [raw, rawNative],
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 16 * 1024 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt }],
+  },
+  {
+    id: 'S4-native',
+    name: 'S4 raw + bufferutil',
+    title: 'S4 of the raw relay with bufferutil vs without (the baseline)',
+    compare: [raw, rawNative],
+    run: (setup, ctx) => runStream(ctx, streamParams),
+    metrics: [{ name: 'MB/s', pick: (r) => r.mbPerSecond, format: fmt1 }],
+  },
+  {
     // The callee compares each request's contract fingerprint with its own; the baseline is
     // told to skip that (unsafeSkipFingerprintCheck, internal) to show what the check costs per
     // call. Where the dispatcher compares before it reads the option, matching fingerprints are
@@ -437,7 +468,7 @@ if (mainScenarios.length > 0) {
 }
 if (variantScenarios.length > 0) {
   console.log(
-    `p2pgen against p2pgen: two configurations per row, medians of ${variantRepetitions} runs each, interleaved with each other (alternating which goes first) ` +
+    `Two configurations per row (p2pgen against p2pgen, or the raw relay with and without bufferutil), medians of each row's runs, interleaved with each other (alternating which goes first) ` +
       'and with the rows above. Ratio = measured / baseline; the goal bounds it.',
   );
   console.log('');

@@ -9,8 +9,11 @@ import 'bench-echo/gen';
 import { EchoController } from 'bench-echo/contract';
 import { runPeers } from '../lib/peer-main.js';
 
-async function connected(url, options) {
-  const client = new RpcWebSocketClient(url, options);
+// BENCH_MASK_FRAMES=1: every peer masks its frames with random keys (the "S3 masked frames" row).
+const maskFrames = process.env.BENCH_MASK_FRAMES === '1';
+
+async function connected(url, options = {}) {
+  const client = new RpcWebSocketClient(url, { ...options, ...(maskFrames ? { maskFrames: true } : {}) });
   await client.connect();
   return client;
 }
