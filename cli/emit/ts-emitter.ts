@@ -500,15 +500,16 @@ ${store}
   // ---- validating ------------------------------------------------------------------------
 
   /**
-   * Statements checking `v` (an expression without side effects) against `type`. An issue's
-   * path is `at(path, key)`: `path` and `key` are expressions, built only on failure.
+   * Statements checking `v` (an expression without side effects) against `type`. `key` (an
+   * expression) is where `v` sits in its parent; issues' paths start with it. A list or map
+   * notes `issues.length` and puts its key in front only of the issues its parts recorded.
    */
-  private check(type: TypeRef, v: string, path: string, key: string, depth: number): string {
-    const here = `${path}, ${key}, issues`;
+  private check(type: TypeRef, v: string, key: string, depth: number): string {
+    const here = `${key}, issues`;
     switch (type.kind) {
       case 'scalar': {
         const call = `${this.imports.rt(scalarChecks[type.scalar])}(${v}, ${here})`;
-        const rules = this.constraintRules(type, v, path, key);
+        const rules = this.constraintRules(type, v, key);
         return rules.length === 0 ? `${call};` : `if (${call}) {\n${rules.join('\n')}\n}`;
       }
       case 'date':
@@ -524,37 +525,40 @@ ${store}
       case 'union':
         return `validate_${type.name}(${v}, ${here});`;
       case 'nullable':
-        return `if (${v} !== null) {\n${this.check(type.inner, v, path, key, depth)}\n}`;
+        return `if (${v} !== null) {\n${this.check(type.inner, v, key, depth)}\n}`;
       case 'array': {
         const element = this.checkFunction(type.element);
         if (element && !type.constraints) return `${this.imports.rt('checkEach')}(${v}, ${element}, ${here});`;
         const x = `x${depth}`;
         const i = `i${depth}`;
-        const p = `p${depth}`;
-        const rules = this.constraintRules(type, x, path, key);
+        const n = `n${depth}`;
+        const rules = this.constraintRules(type, x, key);
         return `{
 const ${x} = ${v};
 if (${this.imports.rt('checkArray')}(${x}, ${here})) {
 ${rules.join('\n')}
-const ${p} = ${this.imports.rt('at')}(${path}, ${key});
+const ${n} = issues.length;
 for (let ${i} = 0; ${i} < ${x}.length; ${i}++) {
-${this.check(type.element, `${x}[${i}]`, p, i, depth + 1)}
+${this.check(type.element, `${x}[${i}]`, i, depth + 1)}
 }
+if (issues.length !== ${n}) ${this.imports.rt('within')}(issues, ${n}, ${key});
 }
 }`;
       }
       case 'map': {
         const x = `x${depth}`;
         const k = `k${depth}`;
-        const p = `p${depth}`;
-        const entry = `${this.imports.rt('entryPath')}(${p}, ${k})`;
+        const n = `n${depth}`;
+        // Each entry's issues get the map's key and the entry's key in front, in one step.
+        const within = `if (issues.length !== ${n}) ${this.imports.rt('withinEntry')}(issues, ${n}, ${key}, ${k});`;
         if (type.record) {
           return `{
 const ${x} = ${v};
 if (${this.imports.rt('checkRecord')}(${x}, ${here})) {
-const ${p} = ${this.imports.rt('at')}(${path}, ${key});
 for (const ${k} of Object.keys(${x})) {
-${this.check(type.value, `${x}[${k}]`, entry, "''", depth + 1)}
+const ${n} = issues.length;
+${this.check(type.value, `${x}[${k}]`, "''", depth + 1)}
+${within}
 }
 }
 }`;
@@ -563,10 +567,11 @@ ${this.check(type.value, `${x}[${k}]`, entry, "''", depth + 1)}
         return `{
 const ${x} = ${v};
 if (${this.imports.rt('checkMap')}(${x}, ${here})) {
-const ${p} = ${this.imports.rt('at')}(${path}, ${key});
 for (const [${k}, ${e}] of ${x}) {
-${this.check(type.key, k, entry, "'<key>'", depth + 1)}
-${this.check(type.value, e, entry, "''", depth + 1)}
+const ${n} = issues.length;
+${this.check(type.key, k, "'<key>'", depth + 1)}
+${this.check(type.value, e, "''", depth + 1)}
+${within}
 }
 }
 }`;
@@ -590,11 +595,11 @@ ${this.check(type.value, e, entry, "''", depth + 1)}
   }
 
   /** Constraint checks on an already type-checked value. */
-  private constraintRules(type: TypeRef, v: string, path: string, key: string): string[] {
+  private constraintRules(type: TypeRef, v: string, key: string): string[] {
     if (type.kind !== 'scalar' && type.kind !== 'array') return [];
     const c = type.constraints;
     if (!c) return [];
-    const fail = (message: string) => `${this.imports.rt('fail')}(issues, ${path}, ${key}, ${str(message)});`;
+    const fail = (message: string) => `${this.imports.rt('fail')}(issues, ${key}, ${str(message)});`;
     const rules: string[] = [];
     const unit = type.kind === 'array' ? 'items' : 'characters';
     if (c.minLength !== undefined) rules.push(`if (${v}.length < ${c.minLength}) ${fail(type.kind === 'array' ? `must have at least ${c.minLength} items` : `must be at least ${c.minLength} ${unit} long`)}`);
@@ -615,12 +620,12 @@ ${this.check(type.value, e, entry, "''", depth + 1)}
   }
 
   /** Checks one field with its presence rules: absent where optional, null where nullable. */
-  private checkField(field: FieldModel, v: string, path: string, key: string): string {
-    const inner = this.check(field.type, v, path, key, 0);
+  private checkField(field: FieldModel, v: string, key: string): string {
+    const inner = this.check(field.type, v, key, 0);
     if (field.optional && field.nullable) return `if (${v} != null) {\n${inner}\n}`;
     if (field.optional) {
       const what = `${describeType(field.type)} or undefined`;
-      return `if (${v} !== undefined && ${this.imports.rt('notNull')}(${v}, ${path}, ${key}, ${str(what)}, issues)) {\n${inner}\n}`;
+      return `if (${v} !== undefined && ${this.imports.rt('notNull')}(${v}, ${key}, ${str(what)}, issues)) {\n${inner}\n}`;
     }
     if (field.nullable) return `if (${v} !== null) {\n${inner}\n}`;
     return inner;
@@ -643,10 +648,11 @@ ${this.newValue(m, type)}
 ${this.decodeLoop(wire.map((f) => this.readCases(f, member('m', f.name))).join('\n'), knownNumbers(wire))}
 return m;
 }`;
-    const validate = `function validate_${m.name}(v: unknown, path: string, key: string | number, issues: ValidationIssue[]): void {
-if (!${this.imports.rt('checkObject')}(v, path, key, ${str(`${article(type)} object`)}, issues)) return;
-const p = ${this.imports.rt('at')}(path, key);
-${m.fields.map((f) => this.checkField(f, member('v', f.name), 'p', str(`.${f.name}`))).join('\n')}
+    const validate = `function validate_${m.name}(v: unknown, key: string | number, issues: ValidationIssue[]): void {
+if (!${this.imports.rt('checkObject')}(v, key, ${str(`${article(type)} object`)}, issues)) return;
+const n = issues.length;
+${m.fields.map((f) => this.checkField(f, member('v', f.name), str(`.${f.name}`))).join('\n')}
+if (issues.length !== n) ${this.imports.rt('within')}(issues, n, key);
 }`;
     return [`// ${m.name}`, encode, decode, validate].join('\n');
   }
@@ -674,16 +680,17 @@ ${m.fields.map((f) => this.checkField(f, member('v', f.name), 'p', str(`.${f.nam
       const property = (u.variants[0]!.match as { property: string }).property;
       const value = (v: UnionVariant) => str((v.match as { value: unknown }).value);
       encodeBody = `switch (${member('v', property)}) {\n${u.variants.map((v) => `case ${value(v)}: ${this.writeValue(v.type, v.number, 'v')} break;`).join('\n')}\n}`;
-      validateBody = `if (!${this.imports.rt('checkObject')}(v, path, key, ${str(article(type))}, issues)) return;
+      validateBody = `if (!${this.imports.rt('checkObject')}(v, key, ${str(article(type))}, issues)) return;
 switch (${member('v', property)}) {
-${u.variants.map((v) => `case ${value(v)}: ${this.check(v.type, 'v', 'path', 'key', 0)} return;`).join('\n')}
+${u.variants.map((v) => `case ${value(v)}: ${this.check(v.type, 'v', 'key', 0)} return;`).join('\n')}
 }
-${this.imports.rt('reject')}(${member('v', property)}, ${str(`one of ${u.variants.map((v) => str((v.match as { value: unknown }).value)).join(', ')}`)}, ${this.imports.rt('at')}(path, key), ${str(`.${property}`)}, issues);`;
+${this.imports.rt('reject')}(${member('v', property)}, ${str(`one of ${u.variants.map((v) => str((v.match as { value: unknown }).value)).join(', ')}`)}, ${str(`.${property}`)}, issues);
+${this.imports.rt('within')}(issues, issues.length - 1, key);`;
     } else {
       const ordered = [...u.variants].sort((a, b) => matchOrder(a) - matchOrder(b));
       encodeBody = ordered.map((v, i) => `${i === 0 ? '' : 'else '}if (${matchTest(v, 'v')}) ${this.writeValue(v.type, v.number, 'v')}`).join('\n');
-      validateBody = `${ordered.map((v) => `if (${matchTest(v, 'v')}) {\n${this.check(v.type, 'v', 'path', 'key', 0)}\nreturn;\n}`).join('\n')}
-${this.imports.rt('reject')}(v, ${str(ordered.map((v) => describeType(v.type)).join(' or '))}, path, key, issues);`;
+      validateBody = `${ordered.map((v) => `if (${matchTest(v, 'v')}) {\n${this.check(v.type, 'v', 'key', 0)}\nreturn;\n}`).join('\n')}
+${this.imports.rt('reject')}(v, ${str(ordered.map((v) => describeType(v.type)).join(' or '))}, key, issues);`;
     }
     const cases = u.variants.map((v) => `case ${tag(v.number, valueWireType(v.type))}: value = ${this.readValue(v.type)}; break;`);
     return `// ${u.name}: one of ${u.variants.map((v) => v.protoName).join(', ')}
@@ -696,7 +703,7 @@ let value: ${type} | undefined;
 ${this.decodeLoop(cases.join('\n'), u.variants.map((v) => v.number))}
 return value!;
 }
-function validate_${u.name}(v: unknown, path: string, key: string | number, issues: ValidationIssue[]): void {
+function validate_${u.name}(v: unknown, key: string | number, issues: ValidationIssue[]): void {
 ${validateBody}
 }`;
   }
@@ -773,7 +780,7 @@ ${this.decodeLoop(params.map((p, i) => (p.type.kind === 'literal' ? '' : this.re
 return a;
 },
 validate(a, issues, paths) {
-${params.map((p, i) => this.checkField(p, `a[${i}]`, `paths[${i}]!`, "''")).join('\n')}
+${params.map((p, i) => this.checkField(p, `a[${i}]`, `paths[${i}]!`)).join('\n')}
 },
 };`;
   }
@@ -791,7 +798,7 @@ ${this.decodeLoop('', [])}
 return undefined;
 },
 validate(value, issues, path) {
-if (value !== undefined) ${this.imports.rt('reject')}(value, 'undefined (the action returns nothing)', path, '', issues);
+if (value !== undefined) ${this.imports.rt('reject')}(value, 'undefined (the action returns nothing)', path, issues);
 },
 };`;
     }
@@ -808,7 +815,7 @@ ${this.decodeLoop(this.readCases(result, 'value'), knownNumbers([result]))}
 return value;
 },
 validate(value, issues, path) {
-${this.checkField(result, 'value', 'path', "''")}
+${this.checkField(result, 'value', 'path')}
 },
 };`;
   }
