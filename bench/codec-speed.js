@@ -1,11 +1,14 @@
 /**
  * Codec speed: encode + decode round trips per second of the generated protobuf codecs,
  * side by side with JSON.stringify + JSON.parse of the same values, in the same process.
- * Goal: the generated codec at least as fast as JSON for both values.
+ * Goal: the generated codec at least as fast as JSON for both values. A second table times
+ * the generated validators on the same (valid) values, as the runtime calls them before
+ * encoding and after decoding.
  *
  *   npm run bench:codec
  *
- * Values: the seed's ChatMessage (3 fields) and WideEntity (50 fields, bench/contracts-codec).
+ * Values: the seed's ChatMessage (3 fields), WideEntity (50 fields, bench/contracts-codec),
+ * and for validation also a getMessages result of 100 ChatMessages (nested paths).
  * JSON is not a faithful round trip (a Date comes back as a string, the class as a plain
  * object); it is only the speed baseline.
  */
@@ -42,7 +45,7 @@ for (const { name, file } of sources) {
 const entry = join(tmp, 'entry.ts');
 writeFileSync(
   entry,
-  `export { codecs as chatCodecs } from './chat/gen/index.js';
+  `export { codecs as chatCodecs, contracts as chatContracts } from './chat/gen/index.js';
 export { ChatMessage } from './chat/contracts.js';
 export { codecs as wideCodecs } from './wide/gen/index.js';
 export { WideEntity } from './wide/contracts.js';
@@ -59,7 +62,7 @@ await build({
   logLevel: 'warning',
   alias: { 'p2pgen/internal': join(repoRoot, 'runtime/internal.ts'), p2pgen: join(repoRoot, 'runtime/index.ts') },
 });
-const { chatCodecs, ChatMessage, wideCodecs, WideEntity } = await import(pathToFileURL(bundle).href);
+const { chatCodecs, chatContracts, ChatMessage, wideCodecs, WideEntity } = await import(pathToFileURL(bundle).href);
 
 const cases = [
   { name: 'ChatMessage', codec: chatCodecs.ChatMessage, value: new ChatMessage('client-1', 'Hello from client 1!', new Date()) },
@@ -112,6 +115,31 @@ for (let round = 0; round < rounds; round++) {
   for (const r of runs) r.results.push(opsPerSecond(r.fn, roundMs));
 }
 
+// Validation of valid values, through the same entry points the runtime uses.
+const getMessages = chatContracts.controllers.find((c) => c.path === '/chat').actions.find((a) => a.name === 'getMessages');
+const messages = Array.from({ length: 100 }, (_, i) => new ChatMessage(`client-${i}`, `message number ${i}`, new Date(1_700_000_000_000 + i)));
+const resultIssues = (value) => {
+  const issues = [];
+  getMessages.response.validate(value, issues, getMessages.resultPath);
+  return issues;
+};
+const validations = [
+  { name: 'ChatMessage', value: cases[0].value, issues: () => chatCodecs.ChatMessage.validate(cases[0].value) },
+  { name: 'WideEntity (50 fields)', value: cases[1].value, issues: () => wideCodecs.WideEntity.validate(cases[1].value) },
+  { name: 'ChatMessage[100] result', value: messages, issues: () => resultIssues(messages) },
+].map((v) => ({ ...v, fn: () => (sink += v.issues().length), json: jsonRoundTrip(v.value), results: [], jsonResults: [] }));
+for (const v of validations) {
+  if (v.issues().length > 0) throw new Error(`${v.name}: value does not validate`);
+  opsPerSecond(v.fn, warmupMs);
+  opsPerSecond(v.json, warmupMs);
+}
+for (let round = 0; round < rounds; round++) {
+  for (const v of validations) {
+    v.results.push(opsPerSecond(v.fn, roundMs));
+    v.jsonResults.push(opsPerSecond(v.json, roundMs));
+  }
+}
+
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 console.log('');
 console.log(`encode + decode round trips, median of ${rounds} rounds of ~${roundMs} ms (node ${process.version})`);
@@ -132,6 +160,17 @@ for (const { name, codec, value } of cases) {
 }
 console.log('');
 console.log('(JSON does not round-trip faithfully: the Date comes back as a string and the class as a plain object.)');
+console.log('');
+console.log(`validation of a valid value, median of ${rounds} rounds of ~${roundMs} ms`);
+console.log('');
+console.log(`| ${'value'.padEnd(24)} | ${'validate ops/s'.padStart(14)} | ${'JSON ops/s'.padStart(11)} | ${'validate/JSON'.padStart(13)} |`);
+console.log(`|${'-'.repeat(26)}|${'-'.repeat(16)}|${'-'.repeat(13)}|${'-'.repeat(15)}|`);
+for (const v of validations) {
+  const ops = median(v.results);
+  const jsonOps = median(v.jsonResults);
+  console.log(`| ${v.name.padEnd(24)} | ${fmt(ops).padStart(14)} | ${fmt(jsonOps).padStart(11)} | ${(ops / jsonOps).toFixed(2).padStart(13)} |`);
+}
+console.log('');
 for (const { name, ratio } of verdicts) {
   console.log(`goal codec >= JSON for ${name}: ${ratio >= goal ? 'met' : 'NOT met'} (${ratio.toFixed(2)}x)`);
 }
