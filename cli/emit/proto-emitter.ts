@@ -10,9 +10,11 @@ import {
   fieldShape,
   isProtoMapKey,
   NULL_VALUE,
+  nullableOneofName,
+  nullMarkerName,
   protoValueType,
 } from './wire-shape.js';
-import { screamingSnake } from '../naming.js';
+import { enumZeroName } from '../naming.js';
 
 export interface ProtoEmitOptions {
   /** The comment lines at the top (generator, sources, how to regenerate). */
@@ -74,7 +76,7 @@ function emitMessage(message: MessageModel, line: Line): void {
   const origin = describeOrigin(message);
   if (origin) line(`// ${origin}`);
   line(`message ${message.name} {`);
-  emitReserved(message.reserved, line);
+  emitReserved(message.reserved, message.reservedNames, line);
   for (const field of message.fields) emitField(field, line);
   line('}');
   line();
@@ -104,9 +106,9 @@ function emitField(field: FieldModel, line: Line): void {
       line(`  ${protoValueType(type)} ${name} = ${field.number};`);
       break;
     case 'nullable-oneof':
-      line(`  oneof ${name}_or_null {`);
+      line(`  oneof ${nullableOneofName(name)} {`);
       line(`    ${protoValueType(type)} ${name} = ${field.number};`);
-      line(`    ${NULL_VALUE} ${name}_null = ${field.nullNumber};`);
+      line(`    ${NULL_VALUE} ${nullMarkerName(name)} = ${field.nullNumber};`);
       line('  }');
       break;
   }
@@ -121,7 +123,7 @@ function mapFieldType(type: Extract<TypeRef, { kind: 'map' }>): string {
 function emitUnion(union: UnionModel, line: Line): void {
   line(`// union${union.tsName ? ` ${union.tsName} (${union.file})` : ''}: exactly one member is set`);
   line(`message ${union.name} {`);
-  emitReserved(union.reserved, line);
+  emitReserved(union.reserved, union.reservedNames, line);
   line('  oneof value {');
   for (const variant of union.variants) line(`    ${protoValueType(variant.type)} ${variant.protoName} = ${variant.number};`);
   line('  }');
@@ -152,13 +154,15 @@ function emitEnum(e: EnumModel, line: Line): void {
   if (e.origin.kind === 'enum') line(`// enum ${e.origin.tsName} (${e.origin.file})`);
   else line(`// ${e.values.map((v) => JSON.stringify(v.value)).join(' | ')}`);
   line(`enum ${e.name} {`);
-  line(`  ${screamingSnake(e.name)}_UNSPECIFIED = 0;`);
+  line(`  ${enumZeroName(e.name)} = 0;`);
   for (const value of e.values) line(`  ${value.protoName} = ${value.number};`);
-  emitReserved(e.reserved, line);
+  emitReserved(e.reserved, e.reservedNames, line);
   line('}');
   line();
 }
 
-function emitReserved(numbers: number[], line: Line): void {
+/** Removed numbers and names: neither may come back with another meaning. */
+function emitReserved(numbers: number[], names: string[] | undefined, line: Line): void {
   if (numbers.length > 0) line(`  reserved ${numbers.join(', ')};`);
+  if (names && names.length > 0) line(`  reserved ${names.map((n) => JSON.stringify(n)).join(', ')};`);
 }

@@ -19,7 +19,8 @@ import { jsonFrame, readJson, utf8 } from '../wire/text.js';
 import { CallerStream } from './caller-stream.js';
 import { Dispatcher, validationError } from './dispatcher.js';
 import { requestFrame, signalFrame, type Fingerprint } from './frames.js';
-import { compareAction, type ActionSchema } from '../contracts/wire-schema.js';
+import { compareAction } from '../contracts/compatibility.js';
+import type { ActionSchema } from '../contracts/wire-schema.js';
 import { Reassembly, sendInPieces } from './message-pieces.js';
 import { PendingCalls, type PendingCall } from './pending-calls.js';
 
@@ -365,9 +366,9 @@ export class RpcWebSocketClient {
     let violations;
     try {
       // Differences that make the reader refuse some values (an enum value it lacks, a tighter
-      // constraint, a value it requires) fail those values with VALIDATION_FAILED; only
+      // constraint, a message it requires) fail those values with VALIDATION_FAILED; only
       // differences that could decode into wrong values refuse the call.
-      violations = compareAction(mine, schema).filter((v) => !v.perValue);
+      violations = compareAction(mine, schema).filter((v) => v.outcome === 'mismatch');
     } catch {
       return error; // a schema we cannot read: refuse
     }
