@@ -1,6 +1,6 @@
 /**
  * What `p2pgen build` writes: byte-identical on every run (from any working directory), a
- * .proto that protobufjs and protoc accept and whose bytes agree with the generated codecs,
+ * .proto that protobufjs accepts (buf: proto-schema.test.ts) and whose bytes agree with the generated codecs,
  * an index.ts that passes `tsc --strict` under nodenext and bundler resolution, and a lock
  * that keeps field numbers stable.
  */
@@ -141,15 +141,6 @@ describe('generated .proto', () => {
         const service = root.lookupService(`${manifest.model.protoPackage}.${controller.className}`);
         expect(Object.keys(service.methods)).toEqual(controller.actions.map((a) => a.name));
       }
-    });
-
-    it(`${output.name}: protoc accepts it`, () => {
-      const result = spawnSync('protoc', ['--proto_path', output.dir, '--proto_path', '/usr/include', '--descriptor_set_out=/dev/null', 'contracts.proto'], {
-        encoding: 'utf8',
-      });
-      expect(result.error, 'protoc is needed (Debian: apt-get install protobuf-compiler libprotobuf-dev)').toBeUndefined();
-      expect(result.stderr).toBe('');
-      expect(result.status).toBe(0);
     });
   }
 
