@@ -21,12 +21,16 @@ interface Symbol {
   source?: SourceRef;
 }
 
+/** protoc's proto3 rule behind JSON names: field names must differ once lower-cased without underscores. */
+const jsonKey = (name: string) => name.replace(/_/g, '').toLowerCase();
+const jsonClash = (name: string) => `have the same name once lower-cased without underscores (${jsonKey(name)}), which protoc refuses in proto3 (their JSON names)`;
+
 export function protoNameDiagnostics(model: ContractModel): Diagnostic[] {
   const out: Diagnostic[] = [];
   const clash = (first: Symbol, second: Symbol, how: string) =>
     out.push({
       code: DiagnosticCode.NameCollision,
-      message: `${second.what} ${how} ${first.what}${first.source ? ` (${first.source.file}:${first.source.line})` : ''}; rename one of them`,
+      message: `${second.what} and ${first.what}${first.source ? ` (${first.source.file}:${first.source.line})` : ''} ${how}; rename one of them`,
       elementPath: second.elementPath,
       ...(second.source ? { file: second.source.file, line: second.source.line, column: second.source.column } : {}),
     });
@@ -50,7 +54,7 @@ export function protoNameDiagnostics(model: ContractModel): Diagnostic[] {
     pkg.push({ name: enumZeroName(e.name), what: `enum value ${enumZeroName(e.name)} (of ${e.name})`, elementPath: e.name, source: e.source });
     for (const v of e.values) pkg.push({ name: v.protoName, what: `enum value ${v.protoName} (of ${e.name})`, elementPath: `${e.name}.${v.member ?? JSON.stringify(v.value)}`, source: e.source });
   }
-  scope(pkg, (n) => n, (n) => `is named ${n} in the .proto, like`);
+  scope(pkg, (n) => n, (n) => `are both named ${n} in the .proto`);
 
   for (const m of model.messages) {
     const symbols: Symbol[] = [];
@@ -66,13 +70,13 @@ export function protoNameDiagnostics(model: ContractModel): Diagnostic[] {
         symbols.push(marker, { ...field, name: nullableOneofName(f.protoName), what: `the oneof ${m.name}.${nullableOneofName(f.protoName)}` });
       }
     }
-    scope(symbols, (n) => n, (n) => `is named ${n} in the .proto, like`);
-    scope(fields, (n) => n.replace(/_/g, '').toLowerCase(), () => 'has the same protobuf JSON name (lower-cased, without underscores) as');
+    scope(symbols, (n) => n, (n) => `are both named ${n} in the .proto`);
+    scope(fields, jsonKey, jsonClash);
   }
   for (const u of model.unions) {
     const variants = u.variants.map((v) => ({ name: v.protoName, what: `member ${u.name}.${v.protoName}`, elementPath: `${u.name}<${v.protoName}>`, source: u.source }));
-    scope([{ name: 'value', what: `the oneof ${u.name}.value`, elementPath: u.name, source: u.source }, ...variants], (n) => n, (n) => `is named ${n} in the .proto, like`);
-    scope(variants, (n) => n.replace(/_/g, '').toLowerCase(), () => 'has the same protobuf JSON name (lower-cased, without underscores) as');
+    scope([{ name: 'value', what: `the oneof ${u.name}.value`, elementPath: u.name, source: u.source }, ...variants], (n) => n, (n) => `are both named ${n} in the .proto`);
+    scope(variants, jsonKey, jsonClash);
   }
   return out;
 }
