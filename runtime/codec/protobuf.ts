@@ -1,7 +1,9 @@
 /**
  * protobufjs's minimal runtime (Writer/Reader), the only part generated codecs need, plus the
  * few primitives it lacks for our type table: int64 as `bigint` (without the `long` package,
- * identically in Node and browsers), Timestamp as `Date`, bytes as plain `Uint8Array` views.
+ * identically in Node and browsers), Timestamp as `Date`, bytes as plain `Uint8Array` views,
+ * strings decoded strictly. Where p2pgen reads more strictly than protobuf requires, the
+ * helper says so (README, "Decoding"): bytes that could mean a wrong value are refused.
  */
 import protobuf from 'protobufjs/minimal.js';
 
@@ -54,10 +56,16 @@ export function readInt64(r: Reader): bigint {
   throw new RangeError('invalid varint encoding');
 }
 
-/** Writes a `Date` as google.protobuf.Timestamp (length-delimited, seconds=1, nanos=2). */
+/** google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
+export const TIMESTAMP_MIN_SECONDS = -62_135_596_800;
+export const TIMESTAMP_MAX_SECONDS = 253_402_300_799;
+
+/** Writes a `Date` as google.protobuf.Timestamp (length-delimited, seconds=1, nanos=2); never an invalid one. */
 export function writeTimestamp(w: Writer, date: Date): Writer {
   const ms = date.getTime();
   const seconds = Math.floor(ms / 1000);
+  // Validators refuse such dates first; this keeps direct encoders from writing them.
+  if (!(seconds >= TIMESTAMP_MIN_SECONDS && seconds <= TIMESTAMP_MAX_SECONDS)) throw new RangeError(`${ms} ms is outside google.protobuf.Timestamp's range (years 1 to 9999)`);
   const nanos = (ms - seconds * 1000) * 1_000_000;
   w.fork();
   if (seconds !== 0) w.uint32(8).int64(seconds);
@@ -65,7 +73,11 @@ export function writeTimestamp(w: Writer, date: Date): Writer {
   return w.ldelim();
 }
 
-/** Reads a google.protobuf.Timestamp into a `Date` (millisecond precision, like `Date`). */
+/**
+ * Reads a google.protobuf.Timestamp into a `Date` (millisecond precision, like `Date`: finer
+ * nanos are dropped). Stricter than protobuf: a Timestamp outside its documented range or
+ * with nanos outside 0..999,999,999 is refused, not turned into some other date.
+ */
 export function readTimestamp(r: Reader): Date {
   const end = readEnd(r);
   let seconds = 0;
@@ -76,7 +88,65 @@ export function readTimestamp(r: Reader): Date {
     else if (tag === 16) nanos = r.int32();
     else skipField(r, tag);
   }
+  if (r.pos !== end) overrun(r, end);
+  if (!(seconds >= TIMESTAMP_MIN_SECONDS && seconds <= TIMESTAMP_MAX_SECONDS) || nanos < 0 || nanos > 999_999_999) {
+    throw new RangeError(`an invalid google.protobuf.Timestamp (seconds ${seconds}, nanos ${nanos})`);
+  }
   return new Date(seconds * 1000 + Math.floor(nanos / 1_000_000));
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Reads a string. Stricter than protobufjs (which replaces what it cannot decode): bytes that
+ * are not UTF-8 are refused, as protobuf's spec requires of proto3 strings. Short ASCII
+ * strings, the common case, are built without calling the decoder.
+ */
+export function readString(r: Reader): string {
+  const length = r.uint32();
+  const start = r.pos;
+  const end = start + length;
+  if (end > r.len) throw new RangeError(`index out of range: ${start} + ${length} > ${r.len}`);
+  r.pos = end;
+  const buf = r.buf;
+  if (length <= 32) {
+    let text = '';
+    for (let i = start; i < end; i++) {
+      const b = buf[i]!;
+      if (b >= 0x80) return decodeUtf8(buf, start, end);
+      text += String.fromCharCode(b);
+    }
+    return text;
+  }
+  return decodeUtf8(buf, start, end);
+}
+
+function decodeUtf8(buf: Uint8Array, start: number, end: number): string {
+  try {
+    return utf8.decode(buf.subarray(start, end));
+  } catch {
+    throw new TypeError(`a string field is not valid UTF-8 (${end - start} bytes at ${start})`);
+  }
+}
+
+/**
+ * A singular message-typed field (an entity, union, Timestamp, wrapper) read a second time.
+ * Stricter than protobuf, which merges the two: p2pgen writers never repeat one, and merging
+ * into class instances and unions would guess at intent; refusing never yields a wrong value.
+ */
+export function once<T>(previous: T | null | undefined, next: T): T {
+  if (previous != null) throw new TypeError('a message field appears twice (p2pgen does not merge repeated message fields)');
+  return next;
+}
+
+/** An enum number this version has no member for (proto3 would keep the number; p2pgen refuses it). */
+export function unknownEnumValue(enumName: string, n: number): never {
+  throw new TypeError(`${n} is not a value of ${enumName} here${n === 0 ? ' (0 is never a value)' : ''}`);
+}
+
+/** A union with no member this version knows (an added member, or none on the wire). */
+export function noUnionMember(unionName: string): never {
+  throw new TypeError(`no member of ${unionName} this version knows`);
 }
 
 /** Reads bytes as a plain `Uint8Array` view into the frame (no copy). */
