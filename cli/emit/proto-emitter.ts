@@ -82,6 +82,20 @@ function emitMessage(message: MessageModel, line: Line): void {
   line();
 }
 
+/**
+ * What absence means where protobuf's schema cannot say it (README, "Decoding"): a peer
+ * written from the .proto alone reads these comments to know p2pgen's rules.
+ */
+function presenceComment(field: FieldModel): string | undefined {
+  const { type } = field;
+  const shape = fieldShape(field).kind;
+  if (shape === 'nullable-oneof') return 'absent: undefined; NullValue: null';
+  if (field.nullable) return 'absent: null';
+  if (field.optional) return shape === 'optional' ? undefined : 'absent: undefined';
+  if (shape === 'repeated' || shape === 'map' || type.kind === 'scalar') return undefined;
+  return 'required: absent is refused';
+}
+
 function emitField(field: FieldModel, line: Line): void {
   const { type } = field;
   if (type.kind === 'literal') {
@@ -89,6 +103,8 @@ function emitField(field: FieldModel, line: Line): void {
     return;
   }
   const name = field.protoName;
+  const comment = presenceComment(field);
+  if (comment) line(`  // ${comment}`);
   switch (fieldShape(field).kind) {
     case 'plain':
       line(`  ${protoValueType(type)} ${name} = ${field.number};`);
@@ -153,6 +169,7 @@ function emitWrapper(name: string, type: TypeRef, line: Line): void {
 function emitEnum(e: EnumModel, line: Line): void {
   if (e.origin.kind === 'enum') line(`// enum ${e.origin.tsName} (${e.origin.file})`);
   else line(`// ${e.values.map((v) => JSON.stringify(v.value)).join(' | ')}`);
+  line('// 0 and numbers not listed are refused, not kept: they are no value of this enum');
   line(`enum ${e.name} {`);
   line(`  ${enumZeroName(e.name)} = 0;`);
   for (const value of e.values) line(`  ${value.protoName} = ${value.number};`);

@@ -132,7 +132,7 @@ export class EsValues {
 }
 
 /** Whether `v` is the variant (the order of tests the generated encoder uses: specific kinds first, objects last). */
-function matches(variant: UnionVariant, v: unknown): boolean {
+export function matches(variant: UnionVariant, v: unknown): boolean {
   const m = variant.match;
   switch (m.kind) {
     case 'discriminant':
