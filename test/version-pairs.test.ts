@@ -91,8 +91,8 @@ beforeAll(async () => {
 
   broker = await createBroker({ port: 0, host: '127.0.0.1' });
   for (const version of ['v1', 'v2'] as const) {
-    const callee = new RpcWebSocketClient(broker.url, { contracts: built[version].set, reconnect: false });
-    const caller = new RpcWebSocketClient(broker.url, { contracts: built[version].set, reconnect: false });
+    const callee = new RpcWebSocketClient(broker.url, { contracts: built[version].set });
+    const caller = new RpcWebSocketClient(broker.url, { contracts: built[version].set });
     clients.push(callee, caller);
     await callee.connect();
     await caller.connect();
