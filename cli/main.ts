@@ -77,6 +77,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
           .option('max-frame-bytes', { type: 'number', describe: 'Largest frame a connection may send (default 1 MiB)' })
           .option('max-calls-in-flight', { type: 'number', describe: 'Calls a connection may have open at once (default 10000)' })
+          .option('max-control-operations', { type: 'number', describe: 'Control requests (register, listPeers, …) a connection may have unanswered (default 64)' })
           .option('heartbeat-ms', { type: 'number', describe: 'Ping interval; silent connections are dropped after two (default 15000, 0 = off)' })
           .option('security', {
             type: 'string',
@@ -89,10 +90,11 @@ export async function main(argv: string[]): Promise<number> {
         requireInteger('--port', args.port, 0, 65535);
         requireInteger('--max-frame-bytes', args.maxFrameBytes, 1);
         requireInteger('--max-calls-in-flight', args.maxCallsInFlight, 1);
+        requireInteger('--max-control-operations', args.maxControlOperations, 1);
         requireInteger('--heartbeat-ms', args.heartbeatMs, 0);
-        const { port, host, maxFrameBytes, maxCallsInFlight, heartbeatMs, security, audit } = args;
+        const { port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, security, audit } = args;
         try {
-          exitCode = await runBroker({ port, host, maxFrameBytes, maxCallsInFlight, heartbeatMs, security, audit }, console_);
+          exitCode = await runBroker({ port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, security, audit }, console_);
         } catch (error) {
           if (error instanceof BrokerUsageError) throw new UsageError(error.message);
           throw error;

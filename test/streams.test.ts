@@ -107,6 +107,28 @@ describe('streams', () => {
     await nothingLeft(s, s.producer, s.consumer);
   });
 
+  it('a plain Observable producing 64 MiB in 64 KiB chunks at its own pace completes with the default settings', async () => {
+    const s = await streaming();
+    const chunk = 64 * 1024;
+    const count = (64 << 20) / chunk;
+    const stream = await s.remote.paced(count, chunk, 16);
+    let received = 0;
+    let inOrder = true;
+    await new Promise<void>((resolve, reject) =>
+      stream.subscribe({
+        next: (data) => {
+          if (data.length !== chunk || data[0] !== (received & 0xff)) inOrder = false;
+          received++;
+        },
+        complete: resolve,
+        error: reject,
+      }),
+    );
+    expect(received).toBe(count);
+    expect(inOrder).toBe(true);
+    await nothingLeft(s, s.producer, s.consumer);
+  });
+
   describe('ending early', () => {
     it('the callee disconnects mid-stream: PEER_DISCONNECTED', async () => {
       const s = await streaming();

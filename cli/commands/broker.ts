@@ -13,6 +13,7 @@ export interface BrokerArgs {
   host: string;
   maxFrameBytes?: number;
   maxCallsInFlight?: number;
+  maxControlOperations?: number;
   heartbeatMs?: number;
   /** A JavaScript module whose default export is an RpcKernelSecurity subclass or instance. */
   security?: string;
@@ -33,6 +34,7 @@ export async function runBroker(args: BrokerArgs, out: Output): Promise<number> 
       host: args.host,
       maxFrameBytes: args.maxFrameBytes,
       maxCallsInFlight: args.maxCallsInFlight,
+      maxControlOperations: args.maxControlOperations,
       heartbeatMs: args.heartbeatMs,
       security,
       audit: auditLog?.sink,
