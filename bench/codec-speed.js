@@ -26,8 +26,8 @@ import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { compileDist, generate, repoRoot, run } from './lib/commands.js';
 
 const tmp = join(repoRoot, '.tmp', 'bench-codec');
-const rounds = 5;
-const roundMs = 500;
+const rounds = 9;
+const roundMs = 300;
 const warmupMs = 300;
 
 compileDist();
@@ -171,17 +171,26 @@ for (let round = 0; round < rounds; round++) {
   for (const r of runs) r.results.push(opsPerSecond(r.fn, roundMs));
 }
 
-const ops = (c, kind) => median(c.runs.find((r) => r.kind === kind).results);
+// Ratios are taken within each round (the two rates measured moments apart), then the median.
+const ratio = (c, a, b) => {
+  const [x, y] = [a, b].map((kind) => c.runs.find((r) => r.kind === kind).results);
+  return median(x.map((v, i) => v / y[i]));
+};
 const x = (n) => `${n.toFixed(2)}x`;
 console.log('');
-console.log(`round trips, median of ${rounds} rounds of ~${roundMs} ms (node ${process.version}); ratios of p2pgen (validation included) to each`);
+console.log(`round trips, ${rounds} rounds of ~${roundMs} ms each (node ${process.version}); medians of per-round ratios of p2pgen (validation included) to each`);
 console.log('');
 console.log('| value | bytes | p2pgen / protobuf-es | p2pgen / pbjs static | p2pgen / JSON | no validation / protobuf-es | checks: with / without |');
 console.log('|---|---|---|---|---|---|---|');
 const verdicts = [];
 for (const c of cases) {
-  const p2pgen = ops(c, 'p2pgen');
-  const ratios = { es: p2pgen / ops(c, 'protobuf-es'), pbjs: p2pgen / ops(c, 'pbjs static'), json: p2pgen / ops(c, 'JSON'), bare: ops(c, 'p2pgen, no validation') / ops(c, 'protobuf-es'), checks: p2pgen / ops(c, 'p2pgen without checks') };
+  const ratios = {
+    es: ratio(c, 'p2pgen', 'protobuf-es'),
+    pbjs: ratio(c, 'p2pgen', 'pbjs static'),
+    json: ratio(c, 'p2pgen', 'JSON'),
+    bare: ratio(c, 'p2pgen, no validation', 'protobuf-es'),
+    checks: ratio(c, 'p2pgen', 'p2pgen without checks'),
+  };
   verdicts.push({ name: c.name, ...ratios });
   console.log(`| ${c.name} | ${c.codec.encode(c.value).length} | ${x(ratios.es)} | ${x(ratios.pbjs)} | ${x(ratios.json)} | ${x(ratios.bare)} | ${x(ratios.checks)} |`);
 }

@@ -60,6 +60,32 @@ export function readInt64(r: Reader): bigint {
 export const TIMESTAMP_MIN_SECONDS = -62_135_596_800;
 export const TIMESTAMP_MAX_SECONDS = 253_402_300_799;
 
+/**
+ * Reads a 64-bit varint as a number, exact within ±2^53 (a Timestamp's seconds): no bigint is
+ * allocated on the way, as `readInt64` must.
+ */
+function readInt64Number(r: Reader): number {
+  const buf = r.buf;
+  let pos = r.pos;
+  let lo = 0;
+  let hi = 0;
+  for (let shift = 0; shift < 70; shift += 7) {
+    if (pos >= r.len) throw new RangeError(`index out of range: ${pos} + 1 > ${r.len}`);
+    const b = buf[pos++]!;
+    if (shift < 28) lo |= (b & 0x7f) << shift;
+    else if (shift === 28) {
+      lo |= (b & 0x0f) << 28;
+      hi |= (b & 0x7f) >> 4;
+    } else hi |= (b & 0x7f) << (shift - 32);
+    if (b < 0x80) {
+      r.pos = pos;
+      // hi is the signed upper half (two's complement), lo the unsigned lower one.
+      return hi * 4294967296 + (lo >>> 0);
+    }
+  }
+  throw new RangeError('invalid varint encoding');
+}
+
 /** Writes a `Date` as google.protobuf.Timestamp (length-delimited, seconds=1, nanos=2); never an invalid one. */
 export function writeTimestamp(w: Writer, date: Date): Writer {
   const ms = date.getTime();
@@ -67,10 +93,22 @@ export function writeTimestamp(w: Writer, date: Date): Writer {
   // Validators refuse such dates first; this keeps direct encoders from writing them.
   if (!(seconds >= TIMESTAMP_MIN_SECONDS && seconds <= TIMESTAMP_MAX_SECONDS)) throw new RangeError(`${ms} ms is outside google.protobuf.Timestamp's range (years 1 to 9999)`);
   const nanos = (ms - seconds * 1000) * 1_000_000;
-  w.fork();
+  // The length is known up front: no fork/ldelim (each allocates) for this small message.
+  w.uint32((seconds !== 0 ? 1 + varintLength(seconds) : 0) + (nanos !== 0 ? 1 + varintLength(nanos) : 0));
   if (seconds !== 0) w.uint32(8).int64(seconds);
   if (nanos !== 0) w.uint32(16).int32(nanos);
-  return w.ldelim();
+  return w;
+}
+
+/** Bytes of a non-fractional number as a protobuf varint (negative: ten, as int64 sign-extends). */
+function varintLength(n: number): number {
+  if (n < 0) return 10;
+  let length = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    length++;
+  }
+  return length;
 }
 
 /**
@@ -84,7 +122,7 @@ export function readTimestamp(r: Reader): Date {
   let nanos = 0;
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === 8) seconds = Number(readInt64(r));
+    if (tag === 8) seconds = readInt64Number(r);
     else if (tag === 16) nanos = r.int32();
     else skipField(r, tag);
   }
