@@ -32,8 +32,12 @@ export function writeInt64(w: Writer, value: bigint): Writer {
   return w.int64({ low: lo, high: hi, unsigned: false } as unknown as number);
 }
 
-/** Reads a 64-bit varint as a signed bigint. */
-export function readInt64(r: Reader): bigint {
+/** The halves of the last 64-bit varint `readVarint64` read (module scratch: reading is synchronous). */
+let varintLo = 0;
+let varintHi = 0;
+
+/** Reads a 64-bit varint into `varintLo` (unsigned lower half) and `varintHi` (signed upper half). */
+function readVarint64(r: Reader): void {
   const buf = r.buf;
   let lo = 0;
   let hi = 0;
@@ -50,41 +54,29 @@ export function readInt64(r: Reader): bigint {
     shift += 7;
     if (b < 0x80) {
       r.pos = pos;
-      return BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+      varintLo = lo >>> 0;
+      varintHi = hi;
+      return;
     }
   }
   throw new RangeError('invalid varint encoding');
+}
+
+/** Reads a 64-bit varint as a signed bigint. */
+export function readInt64(r: Reader): bigint {
+  readVarint64(r);
+  return BigInt.asIntN(64, (BigInt(varintHi >>> 0) << 32n) | BigInt(varintLo));
+}
+
+/** Reads a 64-bit varint as a number, exact within ±2^53 (a Timestamp's seconds), allocating no bigint. */
+function readInt64Number(r: Reader): number {
+  readVarint64(r);
+  return varintHi * 4294967296 + varintLo;
 }
 
 /** google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
 export const TIMESTAMP_MIN_SECONDS = -62_135_596_800;
 export const TIMESTAMP_MAX_SECONDS = 253_402_300_799;
-
-/**
- * Reads a 64-bit varint as a number, exact within ±2^53 (a Timestamp's seconds): no bigint is
- * allocated on the way, as `readInt64` must.
- */
-function readInt64Number(r: Reader): number {
-  const buf = r.buf;
-  let pos = r.pos;
-  let lo = 0;
-  let hi = 0;
-  for (let shift = 0; shift < 70; shift += 7) {
-    if (pos >= r.len) throw new RangeError(`index out of range: ${pos} + 1 > ${r.len}`);
-    const b = buf[pos++]!;
-    if (shift < 28) lo |= (b & 0x7f) << shift;
-    else if (shift === 28) {
-      lo |= (b & 0x0f) << 28;
-      hi |= (b & 0x7f) >> 4;
-    } else hi |= (b & 0x7f) << (shift - 32);
-    if (b < 0x80) {
-      r.pos = pos;
-      // hi is the signed upper half (two's complement), lo the unsigned lower one.
-      return hi * 4294967296 + (lo >>> 0);
-    }
-  }
-  throw new RangeError('invalid varint encoding');
-}
 
 /** Writes a `Date` as google.protobuf.Timestamp (length-delimited, seconds=1, nanos=2); never an invalid one. */
 export function writeTimestamp(w: Writer, date: Date): Writer {
