@@ -25,7 +25,7 @@ import { createBroker, type Broker } from '../runtime/broker/index.js';
 import { RpcError, RpcWebSocketClient } from '../runtime/index.node.js';
 import type { ContractSet } from '../runtime/contracts/descriptors.js';
 import { ModelArbitraries } from './support/arbitraries.js';
-import { bufBreaking, bufModule, type BreakingFinding } from './support/buf.js';
+import { bufBreaking, bufBuild, bufLint, bufModule, type BreakingFinding } from './support/buf.js';
 import { matches } from './support/protobuf-es.js';
 import { repoRoot, tempDir } from './support/paths.js';
 import { header, rows, type PairRow } from './support/version-pairs.js';
@@ -271,6 +271,14 @@ describe('version pairs: p2pgen check, the run time and buf breaking', () => {
   it('has at least 40 pairs, each with its own controller', () => {
     expect(rows.length).toBeGreaterThanOrEqual(40);
     expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);
+  });
+
+  it("both versions' .proto pass buf build and buf lint", () => {
+    for (const version of ['v1', 'v2'] as const) {
+      const dir = bufModule([join(built[version].dir, 'out/contracts.proto')], `pairs-lint-${version}`);
+      expect(bufBuild(dir)).toEqual({ status: 0, output: '' });
+      expect(bufLint(dir)).toEqual({ status: 0, output: '' });
+    }
   });
 
   for (const row of rows) {
