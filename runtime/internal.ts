@@ -33,7 +33,6 @@ export type {
 } from './contracts/descriptors.js';
 export { controller, defineContracts, stream, unary } from './contracts/define.js';
 export {
-  at,
   checkArray,
   checkBool,
   checkBytes,
@@ -49,10 +48,12 @@ export {
   checkRecord,
   checkString,
   checkUint32,
-  entryPath,
   fail,
   notNull,
   reject,
+  within,
+  withinEntry,
+  type Key,
 } from './codec/checks.js';
 export { registerContracts } from './contracts/registry.js';
 export type { RemoteController } from './remote-controller.js';

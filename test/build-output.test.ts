@@ -184,13 +184,16 @@ describe('generated index.ts type-checks with tsc --strict', () => {
       const project = tempDir(`tsc-${resolution}`);
       cpSync(join(repoRoot, 'contracts'), join(project, 'contracts'), { recursive: true });
       cpSync(join(repoRoot, 'test/fixtures/all-types'), join(project, 'all-types'), { recursive: true });
+      cpSync(join(repoRoot, 'test/fixtures/name-clashes'), join(project, 'name-clashes'), { recursive: true });
       execFileSync(process.execPath, [cli, 'build', 'contracts', '--out', 'generated'], { cwd: project });
       execFileSync(process.execPath, [cli, 'build', 'all-types', '--out', 'generated-all-types'], { cwd: project });
+      // Contract names that clash with the runtime's, a global and generated locals: imports are aliased.
+      execFileSync(process.execPath, [cli, 'build', 'name-clashes', '--out', 'generated-name-clashes'], { cwd: project });
       writeFileSync(
         join(project, 'tsconfig.json'),
         JSON.stringify({
           compilerOptions: { ...options, target: 'es2022', strict: true, noEmit: true, skipLibCheck: false, types: [], lib: ['es2022', 'dom'] },
-          include: ['contracts', 'generated', 'all-types', 'generated-all-types'],
+          include: ['contracts', 'generated', 'all-types', 'generated-all-types', 'name-clashes', 'generated-name-clashes'],
         }),
       );
       const result = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8' });

@@ -20,19 +20,31 @@ import * as discovery from '../contracts/discovery.js';
 import * as fileSharing from '../contracts/file-sharing.js';
 import * as allTypes from '../.tmp/gen/all-types/index.js';
 import * as allTypesContracts from './fixtures/all-types/all-types.js';
+import * as nameClashes from '../.tmp/gen/name-clashes/index.js';
+import * as nameClashesContracts from './fixtures/name-clashes/clashes.js';
+import * as nameClashesGeometry from './fixtures/name-clashes/geometry.js';
+
+/** Each contract file's module, by its path in the contracts folder. */
+type Modules = Record<string, Record<string, unknown>>;
 
 const suites = [
   {
     name: 'example contracts',
     manifest: join(repoRoot, 'generated/manifest.json'),
     codecs: examples.codecs as Record<string, MessageCodec<unknown>>,
-    modules: [chat, collaboration, discovery, fileSharing] as Record<string, unknown>[],
+    modules: { 'chat.ts': chat, 'collaboration.ts': collaboration, 'discovery.ts': discovery, 'file-sharing.ts': fileSharing } as Modules,
   },
   {
     name: 'all-types fixture',
     manifest: join(repoRoot, '.tmp/gen/all-types/manifest.json'),
     codecs: allTypes.codecs as Record<string, MessageCodec<unknown>>,
-    modules: [allTypesContracts] as Record<string, unknown>[],
+    modules: { 'all-types.ts': allTypesContracts } as Modules,
+  },
+  {
+    name: 'name-clashes fixture',
+    manifest: join(repoRoot, '.tmp/gen/name-clashes/manifest.json'),
+    codecs: nameClashes.codecs as Record<string, MessageCodec<unknown>>,
+    modules: { 'clashes.ts': nameClashesContracts, 'geometry.ts': nameClashesGeometry } as Modules,
   },
 ];
 
@@ -41,9 +53,7 @@ for (const suite of suites) {
     const manifest = JSON.parse(readFileSync(suite.manifest, 'utf8')) as Manifest;
     const classOf = (m: MessageModel) => {
       if (m.origin.kind !== 'class') return undefined;
-      const name = m.origin.tsName;
-      const cls = suite.modules.map((mod) => mod[name]).find((c) => typeof c === 'function');
-      return cls as new () => object;
+      return suite.modules[m.origin.file]![m.origin.tsName] as new () => object;
     };
     const arbitraries = new ModelArbitraries(manifest.model, classOf);
     const names = Object.keys(suite.codecs).sort();

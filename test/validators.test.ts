@@ -3,11 +3,18 @@
  * them, naming the field path; types, presence and enum membership are checked the same way,
  * for arguments (`constrained(value).name`) and results (`later:return`).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { Manifest } from '../cli/generate.js';
 import type { ActionDescriptor } from '../runtime/contracts/descriptors.js';
 import type { ValidationIssue } from '../runtime/codec/validation.js';
 import { codecs, contracts } from '../.tmp/gen/all-types/index.js';
+import * as allTypes from './fixtures/all-types/all-types.js';
 import { Color, Constrained, Everything, Point } from './fixtures/all-types/all-types.js';
+import { ModelArbitraries } from './support/arbitraries.js';
+import { repoRoot } from './support/paths.js';
 
 const actions = new Map(contracts.controllers[0]!.actions.map((a) => [a.name, a as ActionDescriptor]));
 
@@ -103,6 +110,13 @@ describe('types, presence and membership', () => {
     expect(resultIssues('nothing', 5)).toEqual([{ path: 'nothing:return', message: 'expected undefined (the action returns nothing), got number 5' }]);
   });
 
+  it('names stream items by the descriptor\'s item path', () => {
+    const d = actions.get('ticks')!;
+    const issues: ValidationIssue[] = [];
+    d.response.validate({ n: 1.5, at: new Date() }, issues, d.itemPath);
+    expect(issues).toEqual([{ path: 'ticks:item.n', message: 'expected an int32 (integer from -2147483648 to 2147483647), got number 1.5' }]);
+  });
+
   it('checks enum and literal-union membership, unions by discriminant, nested paths', () => {
     const value = Object.assign(new Everything(), {
       op: 'upsert',
@@ -124,5 +138,68 @@ describe('types, presence and membership', () => {
       { path: 'Everything.shapes[1].side', message: 'expected a number, got a string ("wide")' },
     ]);
     expect(Color.Blue).toBe(7);
+  });
+});
+
+describe('a valid value builds no issue paths', () => {
+  const manifest = JSON.parse(readFileSync(join(repoRoot, '.tmp/gen/all-types/manifest.json'), 'utf8')) as Manifest;
+  const classes = allTypes as Record<string, unknown>;
+  const arbitraries = new ModelArbitraries(manifest.model, (m) => (m.origin.kind === 'class' ? (classes[m.origin.tsName] as new () => object) : undefined));
+  const messages = new Map(manifest.model.messages.map((m) => [m.name, m]));
+  const actionModels = manifest.model.controllers[0]!.actions;
+
+  /**
+   * A stand-in for a parameter's or result's path that counts how often it is turned into a
+   * string: building any path below it (`join(player).name`, `x[3]`, `x["key"]`) converts it.
+   */
+  function pathProbe(text: string) {
+    const probe = { conversions: 0, [Symbol.toPrimitive]: () => (probe.conversions++, text) };
+    return probe;
+  }
+
+  function validateArguments(name: string, args: unknown[]) {
+    const d = actions.get(name)!;
+    const probes = d.paramPaths.map(pathProbe);
+    const issues: ValidationIssue[] = [];
+    d.request.validate(args, issues, probes as unknown as string[]);
+    return { issues, conversions: probes.reduce((n, p) => n + p.conversions, 0) };
+  }
+
+  function validateResult(name: string, value: unknown) {
+    const d = actions.get(name)!;
+    const probe = pathProbe(d.resultPath);
+    const issues: ValidationIssue[] = [];
+    d.response.validate(value, issues, probe as unknown as string);
+    return { issues, conversions: probe.conversions };
+  }
+
+  for (const action of actionModels) {
+    it(`${action.name}: valid arguments and results record nothing and never build a path`, () => {
+      const request = messages.get(action.request)!;
+      const response = messages.get(action.response)!;
+      fc.assert(
+        fc.property(arbitraries.of(request.name), arbitraries.of(response.name), (args, result) => {
+          const values = args as Record<string, unknown>;
+          expect(validateArguments(action.name, request.fields.map((f) => values[f.name]))).toEqual({ issues: [], conversions: 0 });
+          expect(validateResult(action.name, (result as Record<string, unknown>).value)).toEqual({ issues: [], conversions: 0 });
+        }),
+        { numRuns: 100 },
+      );
+    });
+  }
+
+  it('builds the path once a nested part is invalid (the probe sees it)', () => {
+    const value = Object.assign(new Everything(), {
+      byName: new Map([['p', { x: 1 }]]),
+      shapes: [{ kind: 'square', side: 'wide' }],
+      tagged: { k: { name: 1, weight: 0 } },
+    });
+    const { issues, conversions } = validateArguments('echo', [value]);
+    expect(conversions).toBeGreaterThan(0);
+    expect(issues).toEqual([
+      { path: 'echo(value).byName["p"].y', message: 'expected a number, got undefined' },
+      { path: 'echo(value).shapes[0].side', message: 'expected a number, got a string ("wide")' },
+      { path: 'echo(value).tagged["k"].name', message: 'expected a string, got number 1' },
+    ]);
   });
 });

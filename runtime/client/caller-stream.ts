@@ -85,7 +85,7 @@ export class CallerStream implements Timed {
     }
     const issues = this.issues;
     issues.length = 0;
-    this.action.response.validate(item, issues, `${this.action.name}:item`);
+    this.action.response.validate(item, issues, this.action.itemPath);
     if (issues.length > 0) return this.abandon(validationError(issues, `invalid item of ${this.action.name} from '${this.peerId}'`));
     this.subscriber!.next(item);
     // Credit goes back once the subscriber has taken half the window.

@@ -109,7 +109,7 @@ export class ServedStream {
     if (this.done || this.ending !== undefined) return;
     const issues = this.issues;
     issues.length = 0;
-    this.action.response.validate(item, issues, `${this.action.name}:item`);
+    this.action.response.validate(item, issues, this.action.itemPath);
     if (issues.length > 0) return this.fail(validationError(issues, `${this.action.name} emitted an invalid item`));
     let frame: Uint8Array;
     try {

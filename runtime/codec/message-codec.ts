@@ -18,7 +18,7 @@ export function messageCodec<T>(
   name: string,
   encode: (w: Writer, value: T) => Writer,
   decode: (r: Reader, end: number) => T,
-  validate: (value: unknown, path: string, key: string, issues: ValidationIssue[]) => void,
+  validate: (value: unknown, key: string, issues: ValidationIssue[]) => void,
 ): MessageCodec<T> {
   return {
     name,
@@ -32,7 +32,7 @@ export function messageCodec<T>(
     },
     validate: (value) => {
       const issues: ValidationIssue[] = [];
-      validate(value, name, '', issues);
+      validate(value, name, issues);
       return issues;
     },
   };

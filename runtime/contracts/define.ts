@@ -44,6 +44,7 @@ function action<Args extends readonly unknown[], Result>(
     response,
     paramPaths: params === '' ? [] : params.split(', ').map((p) => `${name}(${p})`),
     resultPath: `${name}:return`,
+    itemPath: `${name}:item`,
     schema: () => undefined,
   };
   return descriptor;

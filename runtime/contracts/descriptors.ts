@@ -12,7 +12,7 @@ import type { ActionSchema } from './wire-schema.js';
 export interface RequestCodec<Args extends readonly unknown[]> {
   encode(w: Writer, args: Args): Writer;
   decode(r: Reader, end: number): Args;
-  /** `paths[i]` names parameter i in issues, e.g. `join(player)`. */
+  /** `paths[i]` names parameter i in issues, e.g. `join(player)`; no path is built unless there is an issue. */
   validate(args: Args, issues: ValidationIssue[], paths: readonly string[]): void;
 }
 
@@ -36,9 +36,10 @@ export interface ActionDescriptor<Args extends readonly unknown[] = readonly any
   readonly fingerprintLo: number;
   readonly request: RequestCodec<Args>;
   readonly response: ResponseCodec<Result>;
-  /** How parameters and the result are named in validation issues: `join(player)`, `join:return`. */
+  /** How parameters, the result and stream items are named in validation issues: `join(player)`, `join:return`, `watch:item`. */
   readonly paramPaths: readonly string[];
   readonly resultPath: string;
+  readonly itemPath: string;
   /** The action's compact wire schema, for peers whose fingerprint differs (parsed on first use). */
   schema(): ActionSchema | undefined;
 }

@@ -1,0 +1,404 @@
+/**
+ * Generated encoders and decoders on protobufjs's Writer/Reader: per enum a pair of switch
+ * functions, per message, union and structural wrapper an `encode_*`/`decode_*` pair, per Map
+ * type read as a field an `entries_*` reader, and the encode/decode members of request and
+ * response codecs. Wire layout decisions come from wire-shape.ts, shared with the .proto emitter.
+ */
+import type { EnumModel, FieldModel, MessageModel, ScalarKind, TypeRef, UnionModel, UnionVariant } from '../model/contract-model.js';
+import { literal, memberAccess, propertyKey } from './printer.js';
+import type { TsContext } from './ts-context.js';
+import { matchOrder, matchTest } from './ts-types.js';
+import { entryName, fieldShape, isPackable, tag, valueWireType, WireType, wrapperName } from './wire-shape.js';
+
+type ArrayRef = Extract<TypeRef, { kind: 'array' }>;
+type MapRef = Extract<TypeRef, { kind: 'map' }>;
+
+export const scalarDefaults: Record<ScalarKind, string> = {
+  string: "''",
+  bool: 'false',
+  double: '0',
+  float: '0',
+  int32: '0',
+  uint32: '0',
+  int64: '0n',
+  bytes: 'new Uint8Array(0)',
+};
+
+/** protobufjs Writer/Reader methods for packed repeated numbers. */
+const packedMethods: Partial<Record<ScalarKind, string>> = {
+  double: 'doubles',
+  float: 'floats',
+  int32: 'int32s',
+  uint32: 'uint32s',
+  bool: 'bools',
+};
+
+export class TsCodecs {
+  /** Map types whose entries are read by a generated `entries_*` function, by function name. */
+  private readonly entryReaders = new Map<string, MapRef>();
+  /** Field-number sets of decoders, module constants by expression. */
+  private readonly knownSets = new Map<string, string>();
+
+  constructor(private readonly ctx: TsContext) {}
+
+  // ---- enums -----------------------------------------------------------------------------
+
+  enumFunctions(e: EnumModel): string {
+    const type = this.ctx.types.named(e.name);
+    const toWire = e.values.map((v) => `case ${this.ctx.types.enumValue(e, v)}: return ${v.number};`).join('\n');
+    const fromWire = e.values.map((v) => `case ${v.number}: return ${this.ctx.types.enumValue(e, v)};`).join('\n');
+    return `// ${e.name}: a member's wire number, 0 for anything else
+function encode_${e.name}(value: ${type}): number {
+  switch (value) {
+${toWire}
+default: return 0;
+  }
+}
+function decode_${e.name}(n: number): ${type} {
+  switch (n) {
+${fromWire}
+default: return ${this.ctx.rt('unknownEnumValue')}(${literal(e.name)}, n);
+  }
+}`;
+  }
+
+  // ---- messages, unions, wrappers --------------------------------------------------------
+
+  encodeMessage(m: MessageModel): string {
+    const wire = m.fields.filter((f) => f.type.kind !== 'literal');
+    return `function encode_${m.name}(w: ${this.ctx.rtType('Writer')}, m: ${this.ctx.types.named(m.name)}): ${this.ctx.rtType('Writer')} {
+${wire.map((f) => this.writeField(f, memberAccess('m', f.name))).join('\n')}
+return w;
+}`;
+  }
+
+  decodeMessage(m: MessageModel): string {
+    const type = this.ctx.types.named(m.name);
+    const wire = m.fields.filter((f) => f.type.kind !== 'literal');
+    return `function decode_${m.name}(r: ${this.ctx.rtType('Reader')}, end: number): ${type} {
+${this.newValue(m, type)}
+${this.decodeLoop(wire.map((f) => this.readCases(f, memberAccess('m', f.name))).join('\n'), knownNumbers(wire))}
+return m;
+}`;
+  }
+
+  /** `const m = …`: a contract-class instance (constructor not run) or a plain object, holding the defaults. */
+  private newValue(m: MessageModel, type: string): string {
+    const initial = m.fields.map((f) => [f, this.initialValue(f)] as const);
+    if (m.origin.kind === 'class') {
+      // Every field an own property, as after the constructor; required messages arrive or the validator refuses.
+      const sets = initial.map(([f, value]) => `${memberAccess('m', f.name)} = ${value ?? (f.optional ? 'undefined' : 'undefined!')};`);
+      return `const m = Object.create(${this.ctx.types.classOf(m.name)}.prototype) as ${type};\n${sets.join('\n')}`;
+    }
+    const present = initial.filter(([f, value]) => value !== undefined || !f.optional);
+    return `const m = { ${present.map(([f, value]) => `${propertyKey(f.name)}: ${value ?? 'undefined!'}`).join(', ')} } as ${type};`;
+  }
+
+  encodeUnion(u: UnionModel): string {
+    const type = this.ctx.types.named(u.name);
+    let body: string;
+    if (u.variants.every((v) => v.match.kind === 'discriminant')) {
+      const property = (u.variants[0]!.match as { property: string }).property;
+      const value = (v: UnionVariant) => literal((v.match as { value: unknown }).value);
+      body = `switch (${memberAccess('v', property)}) {\n${u.variants.map((v) => `case ${value(v)}: ${this.writeValue(v.type, v.number, 'v')} break;`).join('\n')}\n}`;
+    } else {
+      const ordered = [...u.variants].sort((a, b) => matchOrder(a) - matchOrder(b));
+      body = ordered.map((v, i) => `${i === 0 ? '' : 'else '}if (${matchTest(v, 'v')}) ${this.writeValue(v.type, v.number, 'v')}`).join('\n');
+    }
+    return `function encode_${u.name}(w: ${this.ctx.rtType('Writer')}, v: ${type}): ${this.ctx.rtType('Writer')} {
+${body}
+return w;
+}`;
+  }
+
+  decodeUnion(u: UnionModel): string {
+    const type = this.ctx.types.named(u.name);
+    const cases = u.variants.map((v) => `case ${tag(v.number, valueWireType(v.type))}: value = ${this.ctx.rt('once')}(value, ${this.readValue(v.type)}); break;`);
+    return `function decode_${u.name}(r: ${this.ctx.rtType('Reader')}, end: number): ${type} {
+let value: ${type} | undefined;
+${this.decodeLoop(cases.join('\n'), u.variants.map((v) => v.number))}
+return value ?? ${this.ctx.rt('noUnionMember')}(${literal(u.name)});
+}`;
+  }
+
+  /** Codec of a structural wrapper message: the wrapped value is field 1. */
+  wrapperFunctions(name: string, type: TypeRef): string {
+    const tsType = this.ctx.types.of(type);
+    let encodeBody: string;
+    let init: string;
+    let cases: string;
+    if (type.kind === 'nullable') {
+      encodeBody = `if (v !== null) ${this.writeValue(type.inner, 1, 'v')}`;
+      init = 'null';
+      cases = `case ${tag(1, valueWireType(type.inner))}: value = ${this.readSingular(type.inner, 'value')}; break;`;
+    } else {
+      const inner: FieldModel = { name: 'value', protoName: 'value', number: 1, type, optional: false, nullable: false };
+      encodeBody = this.writeField(inner, 'v');
+      init = this.initialValue(inner)!;
+      cases = this.readCases(inner, 'value');
+    }
+    return `// ${name}
+function encode_${name}(w: ${this.ctx.rtType('Writer')}, v: ${tsType}): ${this.ctx.rtType('Writer')} {
+${encodeBody}
+return w;
+}
+function decode_${name}(r: ${this.ctx.rtType('Reader')}, end: number): ${tsType} {
+let value: ${tsType} = ${init};
+${this.decodeLoop(cases, [1])}
+return value;
+}`;
+  }
+
+  /** The `entries_*` readers the decoders emitted so far refer to (emit them after every decoder). */
+  entryReaderFunctions(): string[] {
+    return [...this.entryReaders].map(([name, type]) => this.entryReader(name, type));
+  }
+
+  /** Module constants the decoders refer to: `const known0 = new Set([1, 2]);`. */
+  constants(): string[] {
+    return [...this.knownSets].map(([set, name]) => `const ${name}: ReadonlySet<number> = ${set};`);
+  }
+
+  // ---- requests and responses --------------------------------------------------------------
+
+  /** The `encode` and `decode` members of a request codec (arguments as a tuple `a`). */
+  requestMembers(request: MessageModel): string {
+    const params = request.fields;
+    const wire = params.filter((p) => p.type.kind !== 'literal');
+    const initial = params.map((p) => this.initialValue(p) ?? 'undefined');
+    return `encode(w, a) {
+${params.map((p, i) => this.writeField(p, `a[${i}]`)).filter((s) => s !== '').join('\n')}
+return w;
+},
+decode(r, end) {
+const a = [${initial.join(', ')}] as unknown as ${this.ctx.types.args(params)};
+${this.decodeLoop(params.map((p, i) => (p.type.kind === 'literal' ? '' : this.readCases(p, `a[${i}]`))).filter((s) => s !== '').join('\n'), knownNumbers(wire))}
+return a;
+},`;
+  }
+
+  /** The `encode` and `decode` members of a response codec (the result in field `value`, none for void). */
+  responseMembers(response: MessageModel): string {
+    const result = response.fields[0];
+    if (!result) {
+      return `encode: (w) => w,
+decode(r, end) {
+${this.decodeLoop('', [])}
+return undefined;
+},`;
+    }
+    const init = this.initialValue(result);
+    return `encode(w, value) {
+${this.writeField(result, 'value')}
+return w;
+},
+decode(r, end) {
+let value: ${this.ctx.types.result(response)} = ${init ?? 'undefined!'};
+${this.decodeLoop(this.readCases(result, 'value'), knownNumbers([result]))}
+return value;
+},`;
+  }
+
+  // ---- encoding --------------------------------------------------------------------------
+
+  /** A statement writing one value of `type` as field `n`, unconditionally (explicit presence). */
+  private writeValue(type: TypeRef, n: number, v: string): string {
+    const t = tag(n, valueWireType(type));
+    switch (type.kind) {
+      case 'scalar':
+        if (type.scalar === 'int64') return `${this.ctx.rt('writeInt64')}(w.uint32(${t}), ${v});`;
+        return `w.uint32(${t}).${type.scalar}(${v});`;
+      case 'enum':
+        return `w.uint32(${t}).int32(encode_${type.name}(${v}));`;
+      case 'date':
+        return `${this.ctx.rt('writeTimestamp')}(w.uint32(${t}), ${v});`;
+      case 'message':
+      case 'union':
+        return `encode_${type.name}(w.uint32(${t}).fork(), ${v}).ldelim();`;
+      case 'array':
+      case 'map':
+      case 'nullable':
+        return `encode_${wrapperName(type)}(w.uint32(${t}).fork(), ${v}).ldelim();`;
+      case 'literal':
+        return '';
+    }
+  }
+
+  /** Statements writing a repeated field (numbers, bools and enums packed). */
+  private writeRepeated(type: ArrayRef, n: number, v: string): string {
+    const element = type.element;
+    if (!isPackable(element)) return `for (const x of ${v}) ${this.writeValue(element, n, 'x')}`;
+    const packed = tag(n, WireType.LengthDelimited);
+    const method = element.kind === 'scalar' ? packedMethods[element.scalar] : undefined;
+    if (method) return `if (${v}.length !== 0) w.uint32(${packed}).${method}(${v});`;
+    const write = element.kind === 'enum' ? `w.int32(encode_${element.name}(x))` : `${this.ctx.rt('writeInt64')}(w, x)`;
+    return `if (${v}.length !== 0) {\n  w.uint32(${packed}).fork();\n  for (const x of ${v}) ${write};\n  w.ldelim();\n}`;
+  }
+
+  /** Statements writing a map (`map<K, V>` and a list of entries are the same bytes). */
+  private writeMap(type: MapRef, n: number, v: string): string {
+    const entry = `w.uint32(${tag(n, WireType.LengthDelimited)}).fork();\n${this.writeValue(type.key, 1, 'k')}\n${this.writeValue(type.value, 2, 'x')}\nw.ldelim();`;
+    return type.record
+      ? `for (const k of Object.keys(${v})) {\nconst x = ${v}[k]!;\n${entry}\n}`
+      : `for (const [k, x] of ${v}) {\n${entry}\n}`;
+  }
+
+  /** Statements writing one field, following its shape and presence. */
+  private writeField(field: FieldModel, v: string): string {
+    const { type } = field;
+    if (type.kind === 'literal') return '';
+    switch (fieldShape(field).kind) {
+      case 'plain':
+        if (field.optional || field.nullable) return `if (${v} != null) ${this.writeValue(type, field.number, v)}`;
+        // Required values are always written, defaults too: absent then means absent, so a
+        // reader that makes the field optional later still sees the value.
+        return this.writeValue(type, field.number, v);
+      case 'optional':
+      case 'wrapped':
+        return `if (${v} != null) ${this.writeValue(type, field.number, v)}`;
+      case 'repeated':
+        return this.writeRepeated(type as ArrayRef, field.number, v);
+      case 'map':
+        return this.writeMap(type as MapRef, field.number, v);
+      case 'nullable-oneof':
+        return `if (${v} === null) w.uint32(${tag(field.nullNumber!, WireType.Varint)}).int32(0);\nelse if (${v} !== undefined) ${this.writeValue(type, field.number, v)}`;
+    }
+  }
+
+  // ---- decoding --------------------------------------------------------------------------
+
+  /** An expression reading one value of `type`. */
+  private readValue(type: TypeRef): string {
+    switch (type.kind) {
+      case 'scalar':
+        if (type.scalar === 'int64') return `${this.ctx.rt('readInt64')}(r)`;
+        if (type.scalar === 'bytes') return `${this.ctx.rt('readBytes')}(r)`;
+        if (type.scalar === 'string') return `${this.ctx.rt('readString')}(r)`;
+        return `r.${type.scalar}()`;
+      case 'enum':
+        // An unknown number is refused (runtime/codec/protobuf.ts unknownEnumValue).
+        return `decode_${type.name}(r.int32())`;
+      case 'date':
+        return `${this.ctx.rt('readTimestamp')}(r)`;
+      case 'message':
+      case 'union':
+        return `decode_${type.name}(r, ${this.ctx.rt('readEnd')}(r))`;
+      case 'array':
+      case 'map':
+      case 'nullable':
+        return `decode_${wrapperName(type)}(r, ${this.ctx.rt('readEnd')}(r))`;
+      case 'literal':
+        return literal(type.value);
+    }
+  }
+
+  /** Reads a singular field's value into `target`: a message-typed one may come once (runtime `once`). */
+  private readSingular(type: TypeRef, target: string): string {
+    return valueWireType(type) === WireType.LengthDelimited && type.kind !== 'scalar' ? `${this.ctx.rt('once')}(${target}, ${this.readValue(type)})` : this.readValue(type);
+  }
+
+  /** protobuf's default of a non-scalar value: the decoding of an empty message (an enum's 0 is refused). */
+  private defaultValue(type: TypeRef): string {
+    switch (type.kind) {
+      case 'enum':
+        return `decode_${type.name}(0)`;
+      case 'date':
+        return 'new Date(0)';
+      case 'message':
+      case 'union':
+        return `decode_${type.name}(r, r.pos)`;
+      default:
+        return `decode_${wrapperName(type)}(r, r.pos)`;
+    }
+  }
+
+  /**
+   * What a field holds before its bytes arrive: proto3 defaults for scalars, empty lists and
+   * maps, null for a null-only field, undefined otherwise (a missing required message is then
+   * refused by the validator). `undefined` when the field is simply left unset.
+   */
+  private initialValue(field: FieldModel): string | undefined {
+    const { type } = field;
+    const shape = fieldShape(field).kind;
+    if (type.kind === 'literal') return literal(type.value);
+    if (shape === 'repeated') return '[]';
+    if (shape === 'map') return (type as MapRef).record ? '{}' : 'new Map()';
+    if (shape === 'plain' && type.kind === 'scalar' && !field.optional && !field.nullable) return scalarDefaults[type.scalar];
+    if (field.nullable && !field.optional) return 'null';
+    return undefined;
+  }
+
+  /** `case` clauses reading a field into `target` (an assignable expression). */
+  private readCases(field: FieldModel, target: string): string {
+    const { type, number: n } = field;
+    const shape = fieldShape(field).kind;
+    if (shape === 'repeated') return this.readRepeatedCases((type as ArrayRef).element, n, target);
+    if (shape === 'map') {
+      const map = type as MapRef;
+      const reader = `entries_${entryName(map)}${map.record ? 'Record' : ''}`;
+      this.entryReaders.set(reader, map);
+      return `case ${tag(n, WireType.LengthDelimited)}: ${reader}(r, ${this.ctx.rt('readEnd')}(r), ${target}); break;`;
+    }
+    let cases = `case ${tag(n, valueWireType(type))}: ${target} = ${this.readSingular(type, target)}; break;`;
+    if (shape === 'nullable-oneof') cases += `\ncase ${tag(field.nullNumber!, WireType.Varint)}: r.int32(); ${target} = null; break;`;
+    return cases;
+  }
+
+  private readRepeatedCases(element: TypeRef, n: number, target: string): string {
+    const one = `case ${tag(n, valueWireType(element))}: ${target}.push(${this.readValue(element)}); break;`;
+    if (!isPackable(element)) return one;
+    const method = element.kind === 'scalar' ? packedMethods[element.scalar] : undefined;
+    const packed = method
+      ? `case ${tag(n, WireType.LengthDelimited)}: r.${method}(${target}); break;`
+      : `case ${tag(n, WireType.LengthDelimited)}: {\nconst e = ${this.ctx.rt('readEnd')}(r);\nwhile (r.pos < e) ${target}.push(${this.readValue(element)});\nbreak;\n}`;
+    return `${packed}\n${one}`;
+  }
+
+  /** The field loop of a decoder: known tags read, unknown ones skipped, wrong wire types refused. */
+  private decodeLoop(cases: string, known: number[]): string {
+    const knownSet = known.length === 0 ? 'noFields' : `new Set([${[...known].sort((a, b) => a - b).join(', ')}])`;
+    return `while (r.pos < end) {
+const tag = r.uint32();
+switch (tag) {
+${cases}
+default: ${this.ctx.rt('skipUnknown')}(r, tag, ${this.knownConst(knownSet)});
+}
+}
+if (r.pos !== end) ${this.ctx.rt('overrun')}(r, end);`;
+  }
+
+  /** Field-number sets are module constants, shared between decoders with the same fields. */
+  private knownConst(expression: string): string {
+    if (expression === 'noFields') return this.ctx.rt('noFields');
+    let name = this.knownSets.get(expression);
+    if (!name) this.knownSets.set(expression, (name = this.ctx.file.declare(`known${this.knownSets.size}`)));
+    return name;
+  }
+
+  /**
+   * A function reading one Map/Record entry (key = 1, value = 2) into the target. A missing
+   * key or value is its type's default, as protobuf says: a scalar's zero, an empty message;
+   * an enum's 0 is never a value, so an entry without an enum key or value is refused.
+   */
+  private entryReader(name: string, type: MapRef): string {
+    const keyType = this.ctx.types.of(type.key);
+    const valueType = this.ctx.types.of(type.value);
+    const keyInit = type.key.kind === 'scalar' ? scalarDefaults[type.key.scalar] : 'undefined';
+    const valueInit = type.value.kind === 'scalar' ? scalarDefaults[type.value.scalar] : 'undefined';
+    const missing = (t: TypeRef, v: string) => (t.kind === 'scalar' ? '' : `if (${v} === undefined) ${v} = ${this.defaultValue(t)};\n`);
+    const target = type.record ? `Record<string, ${valueType}>` : `Map<${keyType}, ${valueType}>`;
+    const store = type.record
+      ? `${this.ctx.rt('setEntry')}(target, k as string, x as ${valueType});`
+      : `target.set(k as ${keyType}, x as ${valueType});`;
+    return `function ${name}(r: ${this.ctx.rtType('Reader')}, end: number, target: ${target}): void {
+let k: ${keyType} | undefined = ${keyInit};
+let x: ${valueType} | undefined = ${valueInit};
+${this.decodeLoop(`case ${tag(1, valueWireType(type.key))}: k = ${this.readSingular(type.key, 'k')}; break;\ncase ${tag(2, valueWireType(type.value))}: x = ${this.readSingular(type.value, 'x')}; break;`, [1, 2])}
+${missing(type.key, 'k')}${missing(type.value, 'x')}${store}
+}`;
+  }
+}
+
+function knownNumbers(fields: FieldModel[]): number[] {
+  return fields.filter((f) => f.type.kind !== 'literal').flatMap((f) => (f.nullNumber ? [f.number, f.nullNumber] : [f.number]));
+}

@@ -1,0 +1,61 @@
+/**
+ * What the parts of the TypeScript emitter share while they write one `index.ts`: the model
+ * (with its messages and enums by name), the printer every name is imported through, and the
+ * TypeScript names of the model's types.
+ */
+import type { ContractModel, EnumModel, MessageModel } from '../model/contract-model.js';
+import { GeneratedFile } from './printer.js';
+import { TsTypes } from './ts-types.js';
+
+export interface TsEmitOptions {
+  /** Comment lines for the top of the file. */
+  header: string[];
+  /** Import path of each contract file, relative to the output folder (`../contracts/chat.js`). */
+  importPath(file: string): string;
+  /** e.g. 'p2pgen 0.1.0'. */
+  generator: string;
+}
+
+/** The module generated code imports the runtime's codec, validation and descriptor helpers from. */
+export const RUNTIME_MODULE = 'p2pgen/internal';
+
+/**
+ * Names the generated code uses besides the declarations it announces to the printer: globals
+ * it calls, the local variables of its functions and its `encode_*`/`decode_*`/`validate_*`/
+ * `entries_*` functions. An import of such a name (a contract class `Map`, `Date` or `m`) is
+ * aliased so that it never shadows them.
+ */
+const usedGlobals = new Set(['Array', 'Date', 'JSON', 'Map', 'Object', 'Pick', 'Promise', 'ReadonlySet', 'Record', 'RegExp', 'Set', 'Uint8Array']);
+const usedLocals = new Set(['a', 'channel', 'e', 'end', 'issues', 'k', 'key', 'm', 'n', 'path', 'paths', 'r', 'tag', 'target', 'v', 'value', 'w', 'x']);
+const isReservedName = (name: string) => usedGlobals.has(name) || usedLocals.has(name) || /^[eiknx]\d+$|^(encode|decode|validate|entries)_/.test(name);
+
+export class TsContext {
+  readonly messages: Map<string, MessageModel>;
+  readonly enums: Map<string, EnumModel>;
+  readonly file = new GeneratedFile(isReservedName);
+  readonly types: TsTypes;
+
+  constructor(
+    readonly model: ContractModel,
+    readonly options: TsEmitOptions,
+  ) {
+    this.messages = new Map(model.messages.map((m) => [m.name, m]));
+    this.enums = new Map(model.enums.map((e) => [e.name, e]));
+    this.types = new TsTypes(this);
+  }
+
+  /** A value exported by 'p2pgen/internal'. */
+  rt(name: string): string {
+    return this.file.import(name, RUNTIME_MODULE);
+  }
+
+  /** A type exported by 'p2pgen/internal'. */
+  rtType(name: string): string {
+    return this.file.import(name, RUNTIME_MODULE, true);
+  }
+
+  /** A name exported by a contract file (`file` relative to the contracts folder). */
+  contract(file: string, name: string, typeOnly: boolean): string {
+    return this.file.import(name, this.options.importPath(file), typeOnly);
+  }
+}
