@@ -22,7 +22,7 @@ export type AuditEvent =
   | (Base & { type: 'authentication-failed'; remoteAddress: string; reason: string })
   | (Base & { type: 'disconnect'; code: number; reason: string })
   | (Base & { type: 'register'; peerId: string })
-  | (Base & { type: 'deregister'; peerId: string; reason: 'requested' | 'disconnected' })
+  | (Base & { type: 'deregister'; peerId: string; reason: 'requested' | 'disconnected' | 'taken' })
   | (Base & { type: 'denied'; what: 'register' | 'send' | 'call'; peerId: string; controller?: string; action?: string })
   | (Base & {
       type: 'call';
@@ -54,7 +54,7 @@ export interface AuditRecorder {
   authenticationFailed(connection: AuditedConnection, reason: string): void;
   disconnected(connection: AuditedConnection, code: number, reason: string): void;
   registered(connection: AuditedConnection, peerId: string): void;
-  deregistered(connection: AuditedConnection, peerId: string, reason: 'requested' | 'disconnected'): void;
+  deregistered(connection: AuditedConnection, peerId: string, reason: 'requested' | 'disconnected' | 'taken'): void;
   denied(connection: AuditedConnection, what: 'register' | 'send' | 'call', peerId: string, names?: { controller: string; action: string }): void;
   /** A call the broker routed ended: with `outcome` ('ok' or a code), or with this frame (an Error frame's code is the outcome). */
   callEnded(caller: AuditedConnection, call: AuditedCall, outcome: string | Uint8Array): void;

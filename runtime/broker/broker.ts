@@ -11,7 +11,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../wire/close-code.js';
 import { createHeader, FrameType, parseHeader, type FrameHeader } from '../wire/frame.js';
-import { readJson } from '../wire/text.js';
+import type { RegistrationLostEvent } from '../wire/control.js';
+import { jsonFrame, readJson } from '../wire/text.js';
 import { Access } from './access.js';
 import { auditRecorder, type AuditRecorder } from './audit.js';
 import { Backpressure } from './backpressure.js';
@@ -19,9 +20,11 @@ import { BrokerConnection } from './connection.js';
 import { ControlPlane } from './control-plane.js';
 import { Handshake } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
+import { ClusterPeerDirectory } from './cluster/cluster-directory.js';
+import { clusterConfig } from './cluster/cluster-options.js';
 import { LocalPeerDirectory } from './local-directory.js';
 import { brokerLimits, type BrokerLimits, type BrokerOptions } from './options.js';
-import type { PeerDirectory, PeerRegistration } from './peer-directory.js';
+import type { EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
 import { Presence } from './presence.js';
 import type { RouteEndpoint } from './route.js';
 import { Router } from './router.js';
@@ -32,7 +35,10 @@ export { CloseCode } from '../wire/close-code.js';
 
 export interface BrokerStats {
   connections: number;
+  /** Peer ids held by this broker's connections. */
   peers: number;
+  /** In a cluster: peer ids held on the other brokers (0 alone). */
+  remotePeers: number;
   /** Calls and streams in flight. */
   routes: number;
   /** Of those, streams. */
@@ -63,10 +69,16 @@ export interface Broker {
 }
 
 export async function createBroker(options: BrokerOptions = {}): Promise<Broker> {
-  // Refused rather than ignored: a broker that silently stays alone would lose every cross-broker call.
-  if (options.cluster) throw new Error('createBroker: clustering over NATS (the cluster option) is not available in this version of p2pgen');
-  const broker = new BrokerServer(options, new LocalPeerDirectory());
-  await broker.listen(options.port ?? 8080, options.host ?? '127.0.0.1');
+  // Alone, the broker is the whole system (in memory); in a cluster, NATS says where peers live.
+  const directory = options.cluster ? await ClusterPeerDirectory.connect(clusterConfig(options.cluster)) : new LocalPeerDirectory();
+  const broker = new BrokerServer(options, directory);
+  try {
+    await directory.start(broker.endpointHost);
+    await broker.listen(options.port ?? 8080, options.host ?? '127.0.0.1');
+  } catch (error) {
+    await broker.close();
+    throw error;
+  }
   return broker;
 }
 
@@ -89,6 +101,12 @@ class BrokerServer implements Broker {
   private readonly heartbeat: ReturnType<typeof setInterval> | undefined;
   private readonly header: FrameHeader = createHeader();
   private nextHandle = 1;
+  /** What a directory with endpoints of its own (the other brokers of a cluster) gets. */
+  readonly endpointHost: EndpointHost = {
+    route: (endpoint, frame, h) => this.router.route(endpoint, frame, h),
+    dropEndpoint: (endpoint, code, reason) => this.router.dropEndpoint(endpoint, code, reason),
+    allocateHandle: () => this.allocateHandle(),
+  };
   private closing: Promise<void> | undefined;
   url = '';
   port = 0;
@@ -154,9 +172,7 @@ class BrokerServer implements Broker {
 
   private accept(ws: WebSocket, socket: Socket, req: IncomingMessage): void {
     socket.setNoDelay(true);
-    const handle = this.nextHandle;
-    this.nextHandle = (this.nextHandle + 1) >>> 0 || 1;
-    const connection = new BrokerConnection(handle, ws, socket, req.socket.remoteAddress ?? '');
+    const connection = new BrokerConnection(this.allocateHandle(), ws, socket, req.socket.remoteAddress ?? '');
     const tagged = ws as TaggedWebSocket;
     tagged[connectionOf] = connection;
     tagged[brokerOf] = this;
@@ -168,6 +184,12 @@ class BrokerServer implements Broker {
     tagged.on('error', onWebSocketError);
     this.handshake.start(connection);
     this.audit.connected(connection);
+  }
+
+  private allocateHandle(): number {
+    const handle = this.nextHandle;
+    this.nextHandle = (this.nextHandle + 1) >>> 0 || 1;
+    return handle;
   }
 
   onFrame(connection: BrokerConnection, frame: Buffer): void {
@@ -211,11 +233,19 @@ class BrokerServer implements Broker {
     if (wasOpen) this.audit.disconnected(connection, code, reason);
   }
 
-  /** A registration ended (deregistered, or its connection left). */
-  private peerLeft(registration: PeerRegistration, reason: 'requested' | 'disconnected'): void {
+  /** A registration ended (deregistered, its connection left, or, clustered, the id was taken). */
+  private peerLeft(registration: PeerRegistration, reason: LeaveReason): void {
     this.access.peerLeft(registration);
     this.presence.left(registration);
-    if (registration.connection) this.audit.deregistered(registration.connection, registration.id, reason);
+    const connection = registration.connection;
+    if (!connection) return;
+    this.audit.deregistered(connection, registration.id, reason);
+    if (reason === 'taken') {
+      // Calls to the id now go to its new holder; this connection must hear that it lost it.
+      this.access.identityChanged(connection);
+      const event: RegistrationLostEvent = { type: 'registration-lost', peerId: registration.id };
+      connection.send(jsonFrame(FrameType.Event, 0, event));
+    }
   }
 
   // ---- lifecycle -----------------------------------------------------------------------
@@ -227,9 +257,11 @@ class BrokerServer implements Broker {
   stats(): BrokerStats {
     let bufferedBytes = 0;
     for (const connection of this.connections) bufferedBytes += connection.bufferedAmount;
+    const peers = this.directory.counts();
     return {
       connections: this.connections.size,
-      peers: this.directory.size,
+      peers: peers.local,
+      remotePeers: peers.remote,
       ...this.router.stats(),
       bufferedBytes,
       pausedConnections: this.backpressure.pausedEndpoints,

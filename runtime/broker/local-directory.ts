@@ -78,12 +78,16 @@ export class LocalPeerDirectory implements PeerDirectory {
     return this.table.values();
   }
 
-  get size(): number {
-    return this.table.size;
+  counts(): { local: number; remote: number } {
+    return { local: this.table.size, remote: 0 };
   }
 
   listen(listener: DirectoryListener): void {
     this.listeners.push(listener);
+  }
+
+  start(): Promise<void> {
+    return Promise.resolve();
   }
 
   close(): Promise<void> {

@@ -1,5 +1,6 @@
 /** The broker's options, their defaults, and the limits its modules enforce. */
 import type { AuditSink } from './audit.js';
+import type { ClusterOptions } from './cluster/cluster-options.js';
 import type { RpcKernelSecurity } from './security.js';
 
 export interface BrokerOptions {
@@ -32,8 +33,12 @@ export interface BrokerOptions {
    * from the connections feeding it until it drains. Default 4 MiB.
    */
   highWaterMarkBytes?: number;
-  /** Brokers forming a cluster over NATS. Not available in this version: createBroker rejects when it is set. */
-  cluster?: { nats: string | string[]; name?: string; leaseMs?: number };
+  /**
+   * Brokers forming a cluster over NATS (docs/scaling-out.md): peer ids are unique across the
+   * cluster and a peer on one broker calls a peer on another. Without it the broker is alone,
+   * in memory, and needs nothing but Node.
+   */
+  cluster?: ClusterOptions;
 }
 
 export const DEFAULT_MAX_FRAME_BYTES = 1 << 20;

@@ -27,7 +27,9 @@
  *   shell drops the connection's routes; a clustered directory drops the endpoint of a broker
  *   that went away (`Router.dropEndpoint`).
  */
+import type { RpcErrorCode } from '../errors.js';
 import type { ControllerInfo } from '../wire/control.js';
+import type { FrameHeader } from '../wire/frame.js';
 import type { BrokerConnection } from './connection.js';
 import type { RouteEndpoint } from './route.js';
 
@@ -49,9 +51,28 @@ export interface PeerRegistration {
   names(controllerKey: number, actionKey: number): { controller: string; action: string };
 }
 
+/**
+ * What the broker gives a directory that has endpoints of its own (the other brokers of a
+ * cluster): a way to hand their frames to the router, and to fail their routes.
+ */
+export interface EndpointHost {
+  /** A frame arrived from `endpoint`; `h` is its parsed header. */
+  route(endpoint: RouteEndpoint, frame: Uint8Array, h: FrameHeader): void;
+  /** `endpoint` is gone: the calls routed through it fail with `code` ("peer '<id>' <reason>"). */
+  dropEndpoint(endpoint: RouteEndpoint, code: RpcErrorCode, reason: string): void;
+  /** A handle no connection of this broker uses. */
+  allocateHandle(): number;
+}
+
+/**
+ * Why a registration ended: its connection gave the id up, went away (or, clustered, its
+ * broker did), or (clustered) another broker took the id while this one was cut off from NATS.
+ */
+export type LeaveReason = 'requested' | 'disconnected' | 'taken';
+
 export interface DirectoryListener {
   joined(registration: PeerRegistration): void;
-  left(registration: PeerRegistration, reason: 'requested' | 'disconnected'): void;
+  left(registration: PeerRegistration, reason: LeaveReason): void;
   /** The controllers of these registrations changed (they were announced again). */
   changed(registrations: readonly PeerRegistration[]): void;
 }
@@ -70,7 +91,11 @@ export interface PeerDirectory {
   announce(connection: BrokerConnection, controllers: readonly ControllerInfo[]): void;
   /** Every active registration. */
   all(): Iterable<PeerRegistration>;
-  readonly size: number;
+  /** Registrations held by this broker's connections, and (clustered) by other brokers'. */
+  counts(): { local: number; remote: number };
   listen(listener: DirectoryListener): void;
+  /** Called once before the broker accepts connections. */
+  start(host: EndpointHost): Promise<void>;
+  /** Called once after every connection was dropped. */
   close(): Promise<void>;
 }

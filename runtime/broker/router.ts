@@ -68,12 +68,12 @@ export class Router {
    * `endpoint` is gone: calls it was serving fail at once at their callers; calls it made are
    * cancelled at their callees.
    */
-  dropEndpoint(endpoint: RouteEndpoint): void {
+  dropEndpoint(endpoint: RouteEndpoint, code: RpcErrorCode = RpcErrorCode.PEER_DISCONNECTED, reason = 'disconnected'): void {
     if (!endpoint.hasRoutes) return;
     for (const route of endpoint.incoming.values()) {
       route.caller.outgoing.delete(route.callerCallId);
-      this.endRoute(route, RpcErrorCode.PEER_DISCONNECTED);
-      route.caller.send(errorFrame(route.callerCallId, new RpcError(RpcErrorCode.PEER_DISCONNECTED, `peer '${route.target.id}' disconnected`)));
+      this.endRoute(route, code);
+      route.caller.send(errorFrame(route.callerCallId, new RpcError(code, `peer '${route.target.id}' ${reason}`)));
     }
     endpoint.incoming.clear();
     for (const route of endpoint.outgoing.values()) {
@@ -98,6 +98,7 @@ export class Router {
       const id = fromUtf8Lenient(frame, h.targetStart, h.targetEnd);
       return this.refuse(caller, h, id, new RpcError(RpcErrorCode.PEER_NOT_FOUND, `Peer not found: '${id}'`));
     }
+    // Another broker of a cluster (no session) enforced its callers' limits and security itself.
     if (caller.session !== undefined) {
       if (caller.access !== undefined && access.isQueued(caller, h.callId)) return this.ctx.violation(caller, `call id ${h.callId} is already in use`);
       if (this.tooManyCalls(caller)) return this.refuseTooMany(caller, h, target.id);
@@ -109,7 +110,11 @@ export class Router {
         case Verdict.DeniedCall:
           return this.deny(caller, h, target, 'call');
       }
-    } else if (this.tooManyCalls(caller)) return this.refuseTooMany(caller, h, target.id);
+    }
+    if (!target.endpoint.isOpen) {
+      // A peer on another broker of the cluster whose link is down: fail now rather than at the timeout.
+      return this.refuse(caller, h, target.id, new RpcError(RpcErrorCode.UNAVAILABLE, `peer '${target.id}' is on a broker this one cannot reach right now`));
+    }
     this.forward(caller, target, frame, h);
   }
 

@@ -42,6 +42,15 @@ export interface PresenceEvent {
   peer: PeerInfo;
 }
 
+/**
+ * broker -> client: a peer id this connection held was taken by a connection on another
+ * broker of the cluster while this broker was cut off from NATS (it was declared gone).
+ */
+export interface RegistrationLostEvent {
+  type: 'registration-lost';
+  peerId: string;
+}
+
 /** Control requests by operation: the request body (without `op`) and what a successful reply carries. */
 export interface ControlOperations {
   register: { request: { peerId: string }; result: null };
