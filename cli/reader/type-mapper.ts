@@ -19,7 +19,7 @@ import type {
   VariantMatch,
 } from '../model/contract-model.js';
 import { DiagnosticCode, type Diagnostic } from '../diagnostics.js';
-import { enumValueSuffix, pascalCase, protoFieldName, screamingSnake, snakeCase } from '../naming.js';
+import { enumValueName, enumZeroName, pascalCase, protoFieldName, snakeCase } from '../naming.js';
 
 /** Where a type is being mapped: for locations, element paths and synthesized names. */
 export interface MapContext {
@@ -296,9 +296,8 @@ export class TypeMapper {
     const ref: TypeRef = { kind: 'enum', name };
     if (!this.claim(name, decl.getType(), this.locate(decl), `enum ${name}`, ctx)) return undefined;
     this.enumsByDeclaration.set(decl, ref);
-    const prefix = screamingSnake(name);
     const values: EnumValueModel[] = decl.getMembers().map((member) => ({
-      protoName: `${prefix}_${enumValueSuffix(member.getName())}`,
+      protoName: enumValueName(name, { member: member.getName() }),
       number: 0,
       value: member.getValue() as string | number,
       member: member.getName(),
@@ -306,7 +305,7 @@ export class TypeMapper {
     this.enums.set(name, {
       name,
       origin: { kind: 'enum', tsName: name, file: this.locate(decl).file },
-      values: dedupeValueNames(values, prefix),
+      values: dedupeValueNames(values, name),
       reserved: [],
       source: this.locate(decl),
     });
@@ -340,12 +339,11 @@ export class TypeMapper {
     const source = alias?.getDeclarations()[0] ? this.locate(alias.getDeclarations()[0]!) : this.locate(ctx.node);
     if (!this.claim(name, whole, source, `literal union ${name}`, ctx)) return undefined;
     this.namedUnions.set(unionKey(members), ref);
-    const prefix = screamingSnake(name);
     const values = members.map((m) => {
       const value = m.getLiteralValue() as string | number;
-      return { protoName: `${prefix}_${enumValueSuffix(String(value).replace(/^-/, 'minus '))}`, number: 0, value };
+      return { protoName: enumValueName(name, { value }), number: 0, value };
     });
-    this.enums.set(name, { name, origin: { kind: 'literals' }, values: dedupeValueNames(values, prefix), reserved: [], source });
+    this.enums.set(name, { name, origin: { kind: 'literals' }, values: dedupeValueNames(values, name), reserved: [], source });
     return ref;
   }
 
@@ -796,8 +794,8 @@ function uniqueName(base: string, taken: Set<string>): string {
   return name;
 }
 
-function dedupeValueNames<T extends EnumValueModel>(values: T[], prefix: string): T[] {
-  const taken = new Set<string>([`${prefix}_UNSPECIFIED`]);
+function dedupeValueNames<T extends EnumValueModel>(values: T[], enumName: string): T[] {
+  const taken = new Set<string>([enumZeroName(enumName)]);
   return values.map((v) => ({ ...v, protoName: uniqueName(v.protoName, taken) }));
 }
 
