@@ -9,6 +9,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { RpcErrorCode } from '../errors.js';
 import { CloseCode } from '../wire/close-code.js';
 import { createHeader, FrameType, parseHeader, type FrameHeader } from '../wire/frame.js';
 import type { RegistrationLostEvent } from '../wire/control.js';
@@ -105,6 +106,7 @@ class BrokerServer implements Broker {
   readonly endpointHost: EndpointHost = {
     route: (endpoint, frame, h) => this.router.route(endpoint, frame, h),
     dropEndpoint: (endpoint, code, reason) => this.router.dropEndpoint(endpoint, code, reason),
+    dropTarget: (registration, code, reason) => this.router.dropTarget(registration, code, reason),
     allocateHandle: () => this.allocateHandle(),
   };
   private closing: Promise<void> | undefined;
@@ -241,7 +243,9 @@ class BrokerServer implements Broker {
     if (!connection) return;
     this.audit.deregistered(connection, registration.id, reason);
     if (reason === 'taken') {
-      // Calls to the id now go to its new holder; this connection must hear that it lost it.
+      // Calls to the id now go to its new holder; this connection must hear that it lost it,
+      // and calls still open at it for that id will not be answered from here.
+      this.router.dropTarget(registration, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (it registered again on another connection)');
       this.access.identityChanged(connection);
       const event: RegistrationLostEvent = { type: 'registration-lost', peerId: registration.id };
       connection.send(jsonFrame(FrameType.Event, 0, event));

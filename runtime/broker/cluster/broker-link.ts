@@ -22,6 +22,7 @@ export class BrokerLink implements RouteEndpoint {
   access: undefined;
   /** False once the other broker is known to be gone. */
   alive = true;
+  private readonly subject: string;
 
   constructor(
     readonly handle: number,
@@ -29,6 +30,7 @@ export class BrokerLink implements RouteEndpoint {
     private readonly bus: NodeBus,
   ) {
     this.remoteAddress = `nats:${node}`;
+    this.subject = bus.subjectFor(node);
   }
 
   get isOpen(): boolean {
@@ -40,7 +42,7 @@ export class BrokerLink implements RouteEndpoint {
   }
 
   send(frame: Uint8Array): void {
-    if (this.alive) this.bus.send(this.node, frame);
+    if (this.alive) this.bus.send(this.subject, frame);
   }
 
   get bufferedAmount(): number {
