@@ -24,6 +24,11 @@ function requireInteger(option: string, value: number | undefined, min: number, 
   }
 }
 
+const headerVersionOption = {
+  type: 'boolean',
+  describe: 'Write the p2pgen version into generated files; --no-header-version leaves it out (default: build.headerVersion in p2pgen.config.json, else true)',
+} as const;
+
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const parser = yargs(argv)
@@ -40,13 +45,15 @@ export async function main(argv: string[]): Promise<number> {
         y
           .positional('contractsDir', { type: 'string', demandOption: true, describe: 'Folder with the contract .ts files' })
           .option('out', { type: 'string', default: 'generated', describe: 'Output folder' })
-          .option('watch', { type: 'boolean', default: false, describe: 'Rebuild when a contract changes' }),
+          .option('watch', { type: 'boolean', default: false, describe: 'Rebuild when a contract changes' })
+          .option('header-version', headerVersionOption),
       async (args) => {
+        const build = { contractsDir: args.contractsDir, out: args.out, headerVersion: args.headerVersion };
         if (args.watch) {
-          await buildAndWatch({ contractsDir: args.contractsDir, out: args.out }, console_);
+          await buildAndWatch(build, console_);
           await new Promise(() => undefined);
         }
-        exitCode = await buildOnce({ contractsDir: args.contractsDir, out: args.out }, console_);
+        exitCode = await buildOnce(build, console_);
       },
     )
     .command(
@@ -58,10 +65,12 @@ export async function main(argv: string[]): Promise<number> {
           .option('out', { type: 'string', default: 'generated', describe: 'Output folder to check for drift' })
           .option('against', { type: 'string', describe: 'Baseline: a manifest.json, a p2pgen.lock.json, or a git ref (main, origin/main~3)' })
           .option('format', { choices: ['text', 'json', 'github'] as const, default: 'text' as const, describe: 'Report format (github: Actions annotations)' })
-          .option('rules', { type: 'string', describe: 'Rules to apply: wire, source, all, rule names, -name to drop one (default: p2pgen.config.json, else wire)' }),
+          .option('rules', { type: 'string', describe: 'Rules to apply: wire, source, all, rule names, -name to drop one (default: p2pgen.config.json, else wire)' })
+          .option('header-version', headerVersionOption),
       async (args) => {
         try {
-          exitCode = await runCheck({ contractsDir: args.contractsDir, out: args.out, against: args.against, format: args.format as CheckFormat, rules: args.rules }, console_);
+          const { contractsDir, out, against, rules, headerVersion } = args;
+          exitCode = await runCheck({ contractsDir, out, against, format: args.format as CheckFormat, rules, headerVersion }, console_);
         } catch (error) {
           if (error instanceof CheckUsageError) throw new UsageError(error.message);
           throw error;
