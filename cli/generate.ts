@@ -8,7 +8,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { readContracts, type ReadOptions } from './reader/contract-reader.js';
 import { applyLock, emptyLock, type LockFile } from './model/lock-file.js';
 import { computeFingerprints } from './model/fingerprint.js';
-import type { ContractModel } from './model/contract-model.js';
+import type { ContractModel, SourceRef } from './model/contract-model.js';
 import { ContractDiagnosticsError, DiagnosticCode, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { emitProto } from './emit/proto-emitter.js';
 import { emitTypeScriptChunks } from './emit/ts-emitter.js';
@@ -92,7 +92,8 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
     return path.startsWith('.') ? path : `./${path}`;
   };
 
-  const indexTs = await formatTypeScript(emitTypeScriptChunks(model, { header, importPath, generator }), options.formatCache);
+  const sourcePath = (source: SourceRef) => `${fromRoot(join(contractsDir, source.file))}:${source.line}`;
+  const indexTs = await formatTypeScript(emitTypeScriptChunks(model, { header, importPath, sourcePath, generator }), options.formatCache);
   const proto = emitProto(model, { header });
   const manifest: Manifest = { manifestVersion: MANIFEST_VERSION, generator, model };
   return {

@@ -6,6 +6,7 @@ import type { Reader, Writer } from '../codec/protobuf.js';
 import type { ValidationIssue } from '../codec/validation.js';
 import type { ActionDescriptor, ContractSet, ControllerDescriptor, PeerChannel, RequestCodec, ResponseCodec } from './descriptors.js';
 import { actionSchema, type ActionSchema, type WireTable } from './wire-schema.js';
+import { indexWireSource, type WireSource } from './wire-source.js';
 
 /** 32-bit FNV-1a over UTF-16 code units: the routing key of a controller path or action name. */
 export function routingKey(text: string): number {
@@ -89,15 +90,17 @@ export function controller(
 }
 
 /**
- * The contract set of one generated file: its controllers and their wire schemas (`wire`, a
- * JSON string parsed only when a peer with another version of a contract calls).
+ * The contract set of one generated file: its controllers and their wire schemas (`source`, a
+ * function returning the literal, called only when a peer with another version of a contract
+ * calls).
  */
-export function defineContracts(generator: string, wire: string, controllers: ControllerDescriptor[]): ContractSet {
+export function defineContracts(generator: string, source: () => WireSource, controllers: ControllerDescriptor[]): ContractSet {
   let table: WireTable | undefined;
+  const wire = () => (table ??= indexWireSource(source()));
   for (const c of controllers) {
     for (const a of c.actions as MutableAction<readonly unknown[], unknown>[]) {
       let schema: ActionSchema | undefined;
-      a.schema = () => (schema ??= actionSchema((table ??= JSON.parse(wire) as WireTable), `${c.path} ${a.name}`));
+      a.schema = () => (schema ??= actionSchema(wire(), `${c.path} ${a.name}`));
     }
   }
   return { generator, wire, controllers };
