@@ -62,6 +62,7 @@ export function contractCompilerOptions(): CompilerOptions {
   return {
     strict: true,
     target: ts.ScriptTarget.ES2022,
+    lib: ['lib.es2022.d.ts'],
     module: ts.ModuleKind.ESNext,
     moduleResolution: ts.ModuleResolutionKind.Bundler,
     skipLibCheck: true,
