@@ -96,7 +96,11 @@ await build({
  * A setup is what one measurement runs: a server script and a peers script, plus environment
  * variables for each (how a p2pgen variant is chosen: the bundled scripts read them at start).
  */
-const raw = { key: 'raw', label: 'raw-ws relay', server: join(repoRoot, 'bench/servers/raw-relay.js'), peers: join(repoRoot, 'bench/peers/raw-peers.js') };
+// The baseline is the raw relay on plain `ws`, as it has always been measured: without the
+// native bufferutil addon (WS_NO_BUFFER_UTIL), which p2pgen installs as an optional dependency.
+const noNativeAddon = { WS_NO_BUFFER_UTIL: '1' };
+const raw = { key: 'raw', label: 'raw-ws relay', server: join(repoRoot, 'bench/servers/raw-relay.js'), peers: join(repoRoot, 'bench/peers/raw-peers.js'), serverEnv: noNativeAddon, peersEnv: noNativeAddon };
+const rawNative = { ...raw, key: 'raw-native', label: 'raw-ws relay + bufferutil', serverEnv: {}, peersEnv: {} };
 const p2pgen = { key: 'p2pgen', label: 'p2pgen', server: join(bundleDir, 'p2pgen-broker.mjs'), peers: join(bundleDir, 'p2pgen-peers.mjs'), profiled: true };
 /** p2pgen with other options: same scripts, told apart by environment variables. */
 const p2pgenVariant = (key, label, { serverEnv = {}, peersEnv = {} } = {}) => ({ ...p2pgen, key, label, serverEnv, peersEnv });
@@ -137,6 +141,34 @@ const throughputParams = { inFlight: 256, callers: 4, warmupMs: 1000, durationMs
 const variantRepetitions = 7;
 const variantThroughputParams = { ...throughputParams, durationMs: 2000 };
 const streamParams = { totalBytes: 64 * 2 ** 20, chunkBytes: 64 * 1024, warmupBytes: 8 * 2 ** 20, rssSampleMs: 20 };
+
+const allocationParams = { inFlight: 256, callers: 4, payloadBytes: 64, warmupCalls: 20_000, measuredCalls: 50_000 };
+
+/** One measured download (S4 and S4-push): the server's RSS sampled around it. */
+async function runStream({ server, peers, url }, params) {
+  peers.send({ type: 'stream-open', url, params });
+  await peers.next('stream-ready', 60_000);
+  server.send({ type: 'rss-start', intervalMs: params.rssSampleMs });
+  const started = await server.next('rss-started', 15_000);
+  if (!started.gc) throw new Error('the server process has no gc(): start it with --expose-gc');
+  let transfer;
+  try {
+    transfer = await peerJob({ peers, url }, 'stream-run', params, 120_000);
+  } finally {
+    server.send({ type: 'rss-stop' });
+  }
+  const rss = await server.next('rss-peak', 15_000);
+  peers.send({ type: 'stream-close' });
+  await peers.next('stream-closed', 15_000);
+  return {
+    ...transfer,
+    rssGrowthMib: (rss.peak - rss.baseline) / 2 ** 20,
+    rssBaselineMib: rss.baseline / 2 ** 20,
+    rssSamples: rss.samples,
+    peakBufferedMib: rss.peakBufferedBytes / 2 ** 20,
+    peakPausedConnections: rss.peakPausedConnections,
+  };
+}
 
 const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
 const fmt1 = (n) => n.toFixed(1);
@@ -179,33 +211,42 @@ const scenarios = [
       `streaming: ${streamParams.totalBytes / 2 ** 20} MiB from peer B to peer A in ${streamParams.chunkBytes / 1024} KiB chunks through the server ` +
       `(after a ${streamParams.warmupBytes / 2 ** 20} MiB warm-up); p2pgen: pullStream with the default window of 32 items; ` +
       `raw: all chunks sent at once with ws.send (no flow control)`,
-    run: async (setup, { server, peers, url }) => {
-      peers.send({ type: 'stream-open', url, params: streamParams });
-      await peers.next('stream-ready', 60_000);
-      server.send({ type: 'rss-start', intervalMs: streamParams.rssSampleMs });
-      const started = await server.next('rss-started', 15_000);
-      if (!started.gc) throw new Error('the server process has no gc(): start it with --expose-gc');
-      let transfer;
-      try {
-        transfer = await peerJob({ peers, url }, 'stream-run', streamParams, 120_000);
-      } finally {
-        server.send({ type: 'rss-stop' });
-      }
-      const rss = await server.next('rss-peak', 15_000);
-      peers.send({ type: 'stream-close' });
-      await peers.next('stream-closed', 15_000);
-      return {
-        ...transfer,
-        rssGrowthMib: (rss.peak - rss.baseline) / 2 ** 20,
-        rssBaselineMib: rss.baseline / 2 ** 20,
-        rssSamples: rss.samples,
-        peakBufferedMib: rss.peakBufferedBytes / 2 ** 20,
-        peakPausedConnections: rss.peakPausedConnections,
-      };
-    },
+    run: (setup, ctx) => runStream(ctx, streamParams),
     metrics: [
       { name: 'MB/s', pick: (r) => r.mbPerSecond, format: fmt1, goal: { min: 0.8 } },
       { name: 'server peak RSS growth MiB', pick: (r) => r.rssGrowthMib, format: fmt1, goal: { below: 64, unit: 'MiB' } },
+    ],
+  },
+  {
+    id: 'S4-push',
+    name: 'S4 plain Observable',
+    title:
+      `streaming as S4, with p2pgen's source a plain Observable (not pullStream) pushing 16 chunks per macrotask at its own pace, ` +
+      `the default window and streamBufferBytes; raw: as in S4`,
+    run: (setup, ctx) => runStream(ctx, { ...streamParams, source: 'push' }),
+    metrics: [
+      { name: 'MB/s', pick: (r) => r.mbPerSecond, format: fmt1, goal: { min: 0.8 } },
+      { name: 'server peak RSS growth MiB', pick: (r) => r.rssGrowthMib, format: fmt1, goal: { below: 64, unit: 'MiB' } },
+    ],
+  },
+  {
+    id: 'S2-alloc',
+    name: 'S2 allocations',
+    title: `allocations per call under the S2 load (256 in flight, 64 B): ${fmtInt(allocationParams.measuredCalls)} calls after ${fmtInt(allocationParams.warmupCalls)} warm-up, sampled by V8's heap profiler in the server and in the peers' process (callers and callee together); not timed`,
+    run: async (setup, { server, peers, url }) => {
+      peers.send({ type: 'allocations', url, params: allocationParams });
+      await peers.next('alloc-ready', 60_000);
+      server.send({ type: 'alloc-start' });
+      await server.next('alloc-started', 15_000);
+      peers.send({ type: 'alloc-go' });
+      const result = await peers.next('result', 120_000);
+      server.send({ type: 'alloc-stop' });
+      const { bytes } = await server.next('alloc-bytes', 15_000);
+      return { serverBytesPerCall: bytes / allocationParams.measuredCalls, peersBytesPerCall: result.result.bytesPerCall };
+    },
+    metrics: [
+      { name: 'server bytes/call', pick: (r) => r.serverBytesPerCall, format: fmtInt },
+      { name: 'peers bytes/call', pick: (r) => r.peersBytesPerCall, format: fmtInt },
     ],
   },
   {
@@ -263,6 +304,33 @@ const scenarios = [
     repetitions: variantRepetitions,
     run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.95 } }],
+  },
+  {
+    // Node peers of p2pgen mask with a zero key, so neither end XORs payloads; browsers must mask.
+    // What masking would cost, with bufferutil doing it natively (as the broker does for browsers).
+    id: 'S3-masked',
+    name: 'S3 masked frames',
+    title: 'S3 with the p2pgen peers masking every frame with a random key (maskFrames: true, as browsers do) vs the default zero key; bufferutil installed',
+    compare: [p2pgenVariant('zero-mask', 'zero mask'), p2pgenVariant('masked', 'random masks', { peersEnv: { BENCH_MASK_FRAMES: '1' } })],
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 16 * 1024 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt }],
+  },
+  {
+    // The raw relay with the native addon: what bufferutil alone gives plain ws (the baseline has none).
+    id: 'S3-native',
+    name: 'S3 raw + bufferutil',
+    title: 'S3 of the raw relay with bufferutil (native masking) vs without (the baseline)',
+    compare: [raw, rawNative],
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 16 * 1024 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt }],
+  },
+  {
+    id: 'S4-native',
+    name: 'S4 raw + bufferutil',
+    title: 'S4 of the raw relay with bufferutil vs without (the baseline)',
+    compare: [raw, rawNative],
+    run: (setup, ctx) => runStream(ctx, streamParams),
+    metrics: [{ name: 'MB/s', pick: (r) => r.mbPerSecond, format: fmt1 }],
   },
   {
     // The callee compares each request's contract fingerprint with its own; the baseline is
@@ -400,7 +468,7 @@ if (mainScenarios.length > 0) {
 }
 if (variantScenarios.length > 0) {
   console.log(
-    `p2pgen against p2pgen: two configurations per row, medians of ${variantRepetitions} runs each, interleaved with each other (alternating which goes first) ` +
+    `Two configurations per row (p2pgen against p2pgen, or the raw relay with and without bufferutil), medians of each row's runs, interleaved with each other (alternating which goes first) ` +
       'and with the rows above. Ratio = measured / baseline; the goal bounds it.',
   );
   console.log('');

@@ -86,22 +86,31 @@ export async function main(argv: string[]): Promise<number> {
           .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
           .option('max-frame-bytes', { type: 'number', describe: 'Largest frame a connection may send (default 1 MiB)' })
           .option('max-calls-in-flight', { type: 'number', describe: 'Calls a connection may have open at once (default 10000)' })
+          .option('max-control-operations', { type: 'number', describe: 'Control requests (register, listPeers, …) a connection may have unanswered (default 64)' })
           .option('heartbeat-ms', { type: 'number', describe: 'Ping interval; silent connections are dropped after two (default 15000, 0 = off)' })
           .option('security', {
             type: 'string',
             describe: "JavaScript module whose default export is an RpcKernelSecurity subclass (from 'p2pgen/broker')",
           })
           .option('audit', { type: 'string', describe: "Append audit events to this file as JSON lines ('-' for stdout)" })
-          .option('nats', { type: 'string', describe: 'NATS server URL to form a cluster with other brokers' }),
+          .option('nats', { type: 'string', array: true, describe: 'NATS server URL(s) (JetStream on): form a cluster with the other brokers using them' })
+          .option('cluster-name', { type: 'string', describe: "Brokers with the same name form one cluster (default 'p2pgen'; needs --nats)" })
+          .option('lease-ms', { type: 'number', describe: "How long a crashed broker's peer ids stay taken (default 5000; needs --nats)" })
+          .option('nats-replicas', { type: 'number', describe: 'JetStream replicas of the cluster state: 1, 3 or 5 (default 1; needs --nats)' }),
       async (args) => {
-        if (args.nats !== undefined) throw new UsageError('--nats: clustering over NATS is not available in this version yet');
         requireInteger('--port', args.port, 0, 65535);
+        requireInteger('--lease-ms', args.leaseMs, 300);
+        for (const flag of ['clusterName', 'leaseMs', 'natsReplicas'] as const) {
+          if (args[flag] !== undefined && args.nats === undefined) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --nats`);
+        }
         requireInteger('--max-frame-bytes', args.maxFrameBytes, 1);
         requireInteger('--max-calls-in-flight', args.maxCallsInFlight, 1);
+        requireInteger('--max-control-operations', args.maxControlOperations, 1);
         requireInteger('--heartbeat-ms', args.heartbeatMs, 0);
-        const { port, host, maxFrameBytes, maxCallsInFlight, heartbeatMs, security, audit } = args;
+        const { port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, security, audit } = args;
+        const cluster = args.nats === undefined ? undefined : { nats: args.nats.map(String), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas };
         try {
-          exitCode = await runBroker({ port, host, maxFrameBytes, maxCallsInFlight, heartbeatMs, security, audit }, console_);
+          exitCode = await runBroker({ port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, security, audit, cluster }, console_);
         } catch (error) {
           if (error instanceof BrokerUsageError) throw new UsageError(error.message);
           throw error;

@@ -39,6 +39,8 @@ export const RpcErrorCode = {
   TOO_MANY_CALLS: 'TOO_MANY_CALLS',
   /** A protocol rule was broken (a malformed frame or control request). */
   PROTOCOL_ERROR: 'PROTOCOL_ERROR',
+  /** In a cluster: the broker the peer is on cannot be reached right now (NATS is down or the link was lost); retry later. */
+  UNAVAILABLE: 'UNAVAILABLE',
 } as const;
 
 export type RpcErrorCode = (typeof RpcErrorCode)[keyof typeof RpcErrorCode];

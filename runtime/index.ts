@@ -33,6 +33,7 @@ export {
   type PeerInfo,
   type PeerRegistration,
   type PresenceEvent,
+  type PresenceObservable,
   type RpcClientOptions,
 } from './client/rpc-client.js';
 export type { Transport, TransportEvents, TransportFactory } from './transport/transport.js';

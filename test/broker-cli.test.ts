@@ -111,7 +111,8 @@ export default class OnlyTokens extends RpcKernelSecurity {
       [['--security', join(dir, 'missing.mjs')], `--security ${join(dir, 'missing.mjs')}: cannot load`],
       [['--security', notSecurity], 'it lacks isAllowedToRegisterAsPeer, isAllowedToSendToPeer'],
       [['--audit', join(dir, 'no-such-dir', 'audit.jsonl')], 'ENOENT'],
-      [['--nats', 'nats://127.0.0.1:4222'], 'clustering over NATS is not available'],
+      [['--lease-ms', '2000'], '--lease-ms needs --nats'],
+      [['--nats', 'nats://127.0.0.1:4222', '--lease-ms', '10'], '--lease-ms must be a whole number from 300 up, not 10'],
     ];
     for (const [args, message] of cases) {
       const broker = startCli(['--port', '0', ...args]);

@@ -242,11 +242,16 @@ describe('error codes', () => {
   });
 
   it('TOO_MANY_CALLS: over the in-flight limit a call is refused and the connection lives', async () => {
-    const { remote } = await callerAndCallee({ maxCallsInFlight: 3 });
-    const hanging = [remote.hang(), remote.hang(), remote.hang()].map((p) => p.catch((e: RpcError) => e));
+    const { remote, caller } = await callerAndCallee({ maxCallsInFlight: 3 });
+    const abort = new AbortController();
+    const stuck = caller.peer('callee').controller<BehaviorsController>('/behaviors', { signal: abort.signal });
+    const hanging = [stuck.hang(), stuck.hang(), stuck.hang()].map((p) => p.catch((e: RpcError) => e));
     const error = await rejection(remote.echo('one more'));
     expect(error.code).toBe(RpcErrorCode.TOO_MANY_CALLS);
     expect(error.message).toContain('more than 3 calls in flight');
-    void hanging;
+    abort.abort();
+    expect((await Promise.all(hanging)).map((e) => (e as RpcError).code)).toEqual([RpcErrorCode.CANCELLED, RpcErrorCode.CANCELLED, RpcErrorCode.CANCELLED]);
+    // Once they are cancelled, the connection's calls fit again.
+    expect(await remote.echo('fits again')).toBe('fits again');
   });
 });

@@ -10,10 +10,6 @@ import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
 import { eventually, startBroker } from './support/harness.js';
 
 describe('lifecycle', () => {
-  it('createBroker refuses the cluster option it cannot honour yet, instead of running alone', async () => {
-    await expect(createBroker({ port: 0, host: '127.0.0.1', cluster: { nats: 'nats://127.0.0.1:4222' } })).rejects.toThrow(/clustering over NATS .* is not available/);
-  });
-
   it('a peer that disconnects is dropped at once: not listed, its id free for someone else', async () => {
     const { peer, client, broker } = await startBroker();
     const first = await peer('worker');

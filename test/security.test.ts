@@ -217,12 +217,14 @@ describe('discovery and presence', () => {
 
   it('presence(): the peers present, then joined and left, only those the subscriber may reach', async () => {
     const security = new NamedSessions();
-    const { client } = await startBroker({ security });
+    const { client, broker } = await startBroker({ security });
     await (await client({ token: 'a' })).registerAsPeer('early');
     const eve = await client({ token: 'eve' });
     const events: PresenceEvent[] = [];
-    const subscription = eve.presence().subscribe((e) => events.push(e));
-    await eventually(() => events.length === 1, 'the snapshot');
+    const presence = eve.presence();
+    const subscription = presence.subscribe((e) => events.push(e));
+    await presence.ready;
+    expect(events).toHaveLength(1); // the snapshot
     const vault = await client({ token: 'v' });
     await vault.registerAsPeer('vault');
     const late = await client({ token: 'l' });
@@ -230,8 +232,9 @@ describe('discovery and presence', () => {
     await eventually(() => events.length === 2, 'late to join');
     await registration.deregister();
     await vault.disconnect();
-    await eventually(() => events.length === 3, 'late to leave');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await eventually(() => broker.stats().peers === 1, 'vault to be gone at the broker');
+    // An ordered probe: the broker answers eve's request after every event it had for her.
+    await eve.listPeers();
     expect(events.map((e) => `${e.type} ${e.peer.id}`)).toEqual(['joined early', 'joined late', 'left late']);
     subscription.unsubscribe();
   });
@@ -242,11 +245,13 @@ describe('discovery and presence', () => {
     const dave = await client({ token: 'dave' });
     const eve = await client({ token: 'eve' });
     const seen = { dave: new Map<string, string[]>(), eve: [] as PresenceEvent[] };
+    const davePresence = dave.presence();
+    const evePresence = eve.presence();
     const subscriptions = [
-      dave.presence().subscribe((e) => (e.type === 'joined' ? seen.dave.set(e.peer.id, e.peer.controllers) : seen.dave.delete(e.peer.id))),
-      eve.presence().subscribe((e) => seen.eve.push(e)),
+      davePresence.subscribe((e) => (e.type === 'joined' ? seen.dave.set(e.peer.id, e.peer.controllers) : seen.dave.delete(e.peer.id))),
+      evePresence.subscribe((e) => seen.eve.push(e)),
     ];
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await Promise.all([davePresence.ready, evePresence.ready]);
     // The seed's order: register the id first, then the controllers.
     const vault = await client({ token: 'v' });
     await vault.registerAsPeer('vault');
@@ -254,8 +259,9 @@ describe('discovery and presence', () => {
     vault.registerController('/behaviors', new BehaviorsController());
     await eventually(() => seen.dave.get('vault')?.length === 1, 'the controller to be announced');
     expect(seen.dave.get('vault')).toEqual(['/behaviors']);
-    // eve may not send to vault (NamedSessions), so she hears of neither event.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // eve may not send to vault (NamedSessions), so she hears of neither event (an ordered probe:
+    // the broker answers her request after every event it had for her).
+    await eve.listPeers();
     expect(seen.eve).toEqual([]);
     await vault.disconnect();
     await eventually(() => !seen.dave.has('vault'), 'vault to leave');
@@ -265,9 +271,11 @@ describe('discovery and presence', () => {
   it('presence() of two subscribers on one client, and completion on disconnect', async () => {
     const { client, peer } = await startBroker();
     const watcher = await client();
-    const first = firstValueFrom(watcher.presence().pipe(filter((e) => e.peer.id === 'newcomer')));
-    const two = firstValueFrom(watcher.presence().pipe(filter((e) => e.peer.id === 'newcomer'), take(2), toArray()));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    const one = watcher.presence();
+    const other = watcher.presence();
+    const first = firstValueFrom(one.pipe(filter((e) => e.peer.id === 'newcomer')));
+    const two = firstValueFrom(other.pipe(filter((e) => e.peer.id === 'newcomer'), take(2), toArray()));
+    await Promise.all([one.ready, other.ready]);
     const newcomer = await peer('newcomer');
     expect(await first).toMatchObject({ type: 'joined', peer: { id: 'newcomer' } });
     await newcomer.disconnect();

@@ -1,7 +1,7 @@
 // The echo contract for bench/run.js: the smallest useful call, bytes in and the same bytes out,
 // so the benchmark measures routing, framing, codecs and validation rather than the action.
 import { pullStream, rpc, type int32 } from 'p2pgen';
-import type { Observable } from 'rxjs';
+import { Observable } from 'rxjs';
 
 @rpc.controller('/echo')
 export class EchoController {
@@ -28,6 +28,32 @@ export class EchoController {
         view.setUint32(0, index, true);
         yield size === chunkBytes ? chunk : chunk.subarray(0, size);
       }
+    });
+  }
+
+  /**
+   * S4 with a plain Observable: the same chunks, pushed at the source's own pace (16 per
+   * macrotask, like the seed's file sharing without its 10 ms throttle). It cannot pause: items
+   * the consumer has no credit for wait at the callee, up to streamBufferBytes.
+   */
+  @rpc.action()
+  downloadPushed(totalBytes: int32, chunkBytes: int32): Observable<Uint8Array> {
+    return new Observable<Uint8Array>((subscriber) => {
+      const count = Math.ceil(totalBytes / chunkBytes);
+      let index = 0;
+      let timer: ReturnType<typeof setImmediate> | undefined;
+      const burst = () => {
+        for (let i = 0; i < 16 && index < count; i++, index++) {
+          const size = Math.min(chunkBytes, totalBytes - index * chunkBytes);
+          const chunk = new Uint8Array(size);
+          new DataView(chunk.buffer).setUint32(0, index, true);
+          subscriber.next(chunk);
+        }
+        if (index < count) timer = setImmediate(burst);
+        else subscriber.complete();
+      };
+      burst();
+      return () => clearImmediate(timer);
     });
   }
 }

@@ -115,6 +115,14 @@ export function childChannel() {
   };
   return {
     on: (type, handler) => handlers.set(type, handler),
+    /** The parent's next message of `type` (a one-off handler). */
+    next: (type) =>
+      new Promise((resolve) =>
+        handlers.set(type, (msg) => {
+          handlers.delete(type);
+          resolve(msg);
+        }),
+      ),
     send: (msg) => process.send?.(msg),
     fail,
   };

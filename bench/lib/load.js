@@ -2,6 +2,7 @@
  * Load patterns shared by both systems, so the raw relay and p2pgen run the very same loop:
  * a `call(payload)` that resolves with the echoed bytes is all a system has to provide.
  */
+import { startAllocationSampling } from './allocations.js';
 import { percentileSorted } from './stats.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -72,14 +73,39 @@ export async function measureThroughput(calls, { payloadBytes, inFlight, warmupM
 }
 
 /**
+ * Bytes allocated per call by the peers' process (callers and callee together): `calls` calls
+ * with `inFlight` outstanding, after a warm-up, sampled by V8's heap profiler. `ready()` is
+ * awaited between the warm-up and the measured calls (the parent starts sampling the server).
+ */
+export async function measureAllocations(calls, { payloadBytes, inFlight, warmupCalls, measuredCalls }, ready) {
+  const payload = makePayload(payloadBytes);
+  const run = async (count) => {
+    let next = 0;
+    const worker = async (call) => {
+      while (next < count) {
+        next++;
+        await call(payload);
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, (_, i) => worker(calls[i % calls.length])));
+  };
+  await run(warmupCalls);
+  await ready();
+  const sampling = await startAllocationSampling();
+  await run(measuredCalls);
+  const bytes = await sampling.stop();
+  return { bytesPerCall: bytes / measuredCalls, calls: measuredCalls };
+}
+
+/**
  * One download of `totalBytes` in chunks of `chunkBytes` from a source peer to a sink peer.
  * `sink.prepare(totalBytes, chunkBytes)` does whatever comes before the transfer (p2pgen: the
  * call that returns the Observable) and resolves with `run(onChunk)`, which starts it (p2pgen:
  * subscribe; raw: send the request) and resolves once every byte arrived. Only `run` is timed.
  * Every chunk carries its index in its first 4 bytes (little-endian): order and count are checked.
  */
-export async function measureStream(sink, { totalBytes, chunkBytes }) {
-  const run = await sink.prepare(totalBytes, chunkBytes);
+export async function measureStream(sink, { totalBytes, chunkBytes, source = 'pull' }) {
+  const run = await sink.prepare(totalBytes, chunkBytes, source);
   let bytes = 0;
   let chunks = 0;
   let outOfOrder = 0;

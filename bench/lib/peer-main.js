@@ -11,7 +11,7 @@
  *                                                   'source' (see measureStream in load.js)
  */
 import { childChannel } from './children.js';
-import { mapLimit, measureLatency, measureStream, measureThroughput } from './load.js';
+import { mapLimit, measureAllocations, measureLatency, measureStream, measureThroughput } from './load.js';
 
 export function runPeers(adapter) {
   const channel = childChannel();
@@ -40,6 +40,18 @@ export function runPeers(adapter) {
     channel.send({ type: 'result', result });
   });
 
+  // Allocations: the throughput load for a fixed number of calls, with this process sampled;
+  // the parent samples the server around 'alloc-run' (it waits for 'alloc-ready' first).
+  channel.on('allocations', async ({ url, params }) => {
+    const result = await withEchoAndCallers(url, params.callers, (calls) =>
+      measureAllocations(calls, params, async () => {
+        channel.send({ type: 'alloc-ready' });
+        await channel.next('alloc-go');
+      }),
+    );
+    channel.send({ type: 'result', result });
+  });
+
   // Streaming: 'stream-open' connects the source and the sink and runs a warm-up download;
   // 'stream-run' is the measured download (the parent samples the server around it);
   // 'stream-close' disconnects both.
@@ -48,7 +60,7 @@ export function runPeers(adapter) {
     const source = await adapter.startSource(url);
     const sink = await adapter.startSink(url);
     streamPair = { source, sink };
-    const warmup = params.warmupBytes > 0 ? await measureStream(sink, { totalBytes: params.warmupBytes, chunkBytes: params.chunkBytes }) : undefined;
+    const warmup = params.warmupBytes > 0 ? await measureStream(sink, { totalBytes: params.warmupBytes, chunkBytes: params.chunkBytes, source: params.source }) : undefined;
     channel.send({ type: 'stream-ready', warmup });
   });
 

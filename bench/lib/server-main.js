@@ -3,6 +3,7 @@
  * server, tell the parent its URL, and measure this process's memory when asked. Start the
  * process with --expose-gc so the measurement is taken after a full collection.
  */
+import { startAllocationSampling } from './allocations.js';
 import { childChannel } from './children.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -54,6 +55,17 @@ export async function serveBench(start) {
       s.sample();
       const { baseline, peak, samples, peakBufferedBytes, peakPausedConnections } = s;
       channel.send({ type: 'rss-peak', baseline, peak, samples, peakBufferedBytes, peakPausedConnections, stats: server.stats?.() });
+    });
+    // Bytes this process allocates between 'alloc-start' and 'alloc-stop' (allocations.js).
+    let allocations;
+    channel.on('alloc-start', async () => {
+      allocations = await startAllocationSampling();
+      channel.send({ type: 'alloc-started' });
+    });
+    channel.on('alloc-stop', async () => {
+      const bytes = await allocations.stop();
+      allocations = undefined;
+      channel.send({ type: 'alloc-bytes', bytes });
     });
     channel.send({ type: 'listening', url: server.url, pid: process.pid });
   } catch (error) {

@@ -9,8 +9,11 @@ import 'bench-echo/gen';
 import { EchoController } from 'bench-echo/contract';
 import { runPeers } from '../lib/peer-main.js';
 
-async function connected(url, options) {
-  const client = new RpcWebSocketClient(url, options);
+// BENCH_MASK_FRAMES=1: every peer masks its frames with random keys (the "S3 masked frames" row).
+const maskFrames = process.env.BENCH_MASK_FRAMES === '1';
+
+async function connected(url, options = {}) {
+  const client = new RpcWebSocketClient(url, { ...options, ...(maskFrames ? { maskFrames: true } : {}) });
   await client.connect();
   return client;
 }
@@ -47,8 +50,9 @@ runPeers({
     const source = client.peer('source').controller('/echo');
     return {
       // The call resolves once the source accepted the stream; subscribing starts the transfer.
-      async prepare(totalBytes, chunkBytes) {
-        const stream = await source.download(totalBytes, chunkBytes);
+      // source 'pull': a pullStream (paced by credit); 'push': a plain Observable at its own pace.
+      async prepare(totalBytes, chunkBytes, kind) {
+        const stream = await (kind === 'push' ? source.downloadPushed(totalBytes, chunkBytes) : source.download(totalBytes, chunkBytes));
         return (onChunk) => new Promise((resolve, reject) => stream.subscribe({ next: onChunk, complete: resolve, error: reject }));
       },
       close: () => client.disconnect(),

@@ -5,6 +5,7 @@ import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { AuditEvent, AuditSink } from '../../runtime/broker/audit.js';
 import { createBroker, type Broker } from '../../runtime/broker/broker.js';
+import type { ClusterOptions } from '../../runtime/broker/cluster/cluster-options.js';
 import type { RpcKernelSecurity } from '../../runtime/broker/security.js';
 import type { Output } from './build.js';
 
@@ -13,11 +14,14 @@ export interface BrokerArgs {
   host: string;
   maxFrameBytes?: number;
   maxCallsInFlight?: number;
+  maxControlOperations?: number;
   heartbeatMs?: number;
   /** A JavaScript module whose default export is an RpcKernelSecurity subclass or instance. */
   security?: string;
   /** A file to append audit events to as JSON lines; '-' for stdout. */
   audit?: string;
+  /** Form a cluster with other brokers over NATS. */
+  cluster?: ClusterOptions;
 }
 
 /** A problem with what the command was given (exit code 2), as opposed to a failure while running. */
@@ -33,9 +37,11 @@ export async function runBroker(args: BrokerArgs, out: Output): Promise<number> 
       host: args.host,
       maxFrameBytes: args.maxFrameBytes,
       maxCallsInFlight: args.maxCallsInFlight,
+      maxControlOperations: args.maxControlOperations,
       heartbeatMs: args.heartbeatMs,
       security,
       audit: auditLog?.sink,
+      ...(args.cluster ? { cluster: args.cluster } : {}),
     });
   } catch (error) {
     await auditLog?.close();
@@ -44,9 +50,14 @@ export async function runBroker(args: BrokerArgs, out: Output): Promise<number> 
       out.error(`p2pgen broker: cannot listen on ${args.host}:${args.port}: ${(error as Error).message}`);
       return 1;
     }
+    if (args.cluster && (error as Error).message.startsWith('createBroker: ')) {
+      out.error(`p2pgen broker: ${(error as Error).message.slice('createBroker: '.length)}`);
+      return 1;
+    }
     throw error;
   }
-  out.log(`p2pgen broker listening on ${broker.url}${security ? ` (security: ${args.security})` : ''}`);
+  const clustered = args.cluster ? ` (cluster '${args.cluster.name ?? 'p2pgen'}' over NATS ${[args.cluster.nats].flat().join(', ')})` : '';
+  out.log(`p2pgen broker listening on ${broker.url}${security ? ` (security: ${args.security})` : ''}${clustered}`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

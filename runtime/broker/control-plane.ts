@@ -1,86 +1,137 @@
 /**
  * The control plane: JSON requests a client sends to the broker itself (register, deregister,
- * announce controllers, list peers, presence). Never on the data path.
+ * announce controllers, list peers, presence). Never on the data path. The operations of one
+ * connection are handled one after another, in the order they arrived; a connection with more
+ * than `maxOperations` outstanding gets TOO_MANY_CALLS for the extra ones (it stays open).
  */
 import { RpcError, RpcErrorCode } from '../errors.js';
-import { FrameType, MAX_TARGET_LENGTH } from '../wire/frame.js';
+import type { ControllerInfo, ControlReply } from '../wire/control.js';
+import { FrameType } from '../wire/frame.js';
+import { encodePeerId } from '../wire/peer-id.js';
 import { jsonFrame } from '../wire/text.js';
-import type { BrokerCore } from './broker.js';
-import { forgetDecisions } from './broker.js';
-import type { BrokerConnection, ControllerInfo } from './connection.js';
-import { registryKey } from './peer-registry.js';
-import { peerInfo } from './presence.js';
+import type { Access } from './access.js';
+import type { AuditRecorder } from './audit.js';
+import type { BrokerConnection } from './connection.js';
+import type { PeerDirectory } from './peer-directory.js';
+import { peerInfo, type Presence } from './presence.js';
 
-export async function handleControl(broker: BrokerCore, connection: BrokerConnection, requestId: number, body: unknown): Promise<void> {
-  const request = (body ?? {}) as Record<string, unknown>;
-  let reply: unknown;
-  try {
-    reply = { ok: true, result: await operation(broker, connection, request.op, request) };
-  } catch (error) {
-    const e = RpcError.from(error, RpcErrorCode.PROTOCOL_ERROR);
-    reply = { ok: false, code: e.code, message: e.rawMessage };
-  }
-  connection.send(jsonFrame(FrameType.ControlReply, requestId, reply));
+export interface ControlContext {
+  readonly directory: PeerDirectory;
+  readonly access: Access;
+  readonly presence: Presence;
+  readonly audit: AuditRecorder;
+  readonly maxOperations: number;
 }
 
-async function operation(broker: BrokerCore, connection: BrokerConnection, op: unknown, body: Record<string, unknown>): Promise<unknown> {
-  switch (op) {
-    case 'register':
-      return register(broker, connection, body.peerId);
-    case 'deregister':
-      return deregister(broker, connection, body.peerId);
-    case 'controllers':
-      connection.announce(readControllers(body.controllers));
-      broker.presence.controllersChanged(connection);
-      return null;
-    case 'listPeers': {
-      const controller = typeof body.controller === 'string' ? body.controller : undefined;
-      const candidates = [...broker.registry.all()].filter((r) => controller === undefined || r.connection.controllers.some((c) => c.path === controller));
-      return (await broker.presence.visibleTo(connection, candidates)).map(peerInfo);
+/** A connection's control requests not answered yet (the `control` field of its connection). */
+export interface ControlQueue {
+  readonly waiting: { id: number; body: unknown }[];
+  running: boolean;
+}
+
+export class ControlPlane {
+  private outstanding = 0;
+
+  constructor(private readonly ctx: ControlContext) {}
+
+  /** Control requests received and not answered yet, over all connections. */
+  get operations(): number {
+    return this.outstanding;
+  }
+
+  /** A Control frame's request: answered after the ones `connection` sent before it. */
+  request(connection: BrokerConnection, requestId: number, body: unknown): void {
+    const queue = (connection.control ??= { waiting: [], running: false });
+    if (queue.waiting.length + (queue.running ? 1 : 0) >= this.ctx.maxOperations) {
+      const error = new RpcError(RpcErrorCode.TOO_MANY_CALLS, `more than ${this.ctx.maxOperations} control requests outstanding on this connection`);
+      return connection.send(jsonFrame(FrameType.ControlReply, requestId, replyOf(error)));
     }
-    case 'presence':
-      if (body.on === false) {
-        broker.presence.unsubscribe(connection);
-        return null;
+    queue.waiting.push({ id: requestId, body });
+    this.outstanding++;
+    if (!queue.running) void this.drain(connection, queue);
+  }
+
+  /** The connection closed: what it still had queued is dropped. */
+  connectionClosed(connection: BrokerConnection): void {
+    const queue = connection.control;
+    if (!queue) return;
+    this.outstanding -= queue.waiting.length;
+    queue.waiting.length = 0;
+    connection.control = undefined;
+  }
+
+  private async drain(connection: BrokerConnection, queue: ControlQueue): Promise<void> {
+    queue.running = true;
+    while (queue.waiting.length > 0 && connection.isOpen) {
+      const { id, body } = queue.waiting.shift()!;
+      let reply: ControlReply;
+      try {
+        reply = { ok: true, result: await this.operation(connection, (body ?? {}) as Record<string, unknown>) };
+      } catch (error) {
+        reply = replyOf(RpcError.from(error, RpcErrorCode.PROTOCOL_ERROR));
       }
-      return broker.presence.subscribe(connection);
-    default:
-      throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, `unknown control operation ${JSON.stringify(op)}`);
+      if (connection.control === queue) this.outstanding--;
+      connection.send(jsonFrame(FrameType.ControlReply, id, reply));
+    }
+    queue.running = false;
+  }
+
+  private operation(connection: BrokerConnection, body: Record<string, unknown>): unknown {
+    switch (body.op) {
+      case 'register':
+        return this.register(connection, body.peerId);
+      case 'deregister':
+        return this.deregister(connection, body.peerId);
+      case 'controllers':
+        this.ctx.directory.announce(connection, readControllers(body.controllers));
+        return null;
+      case 'listPeers':
+        return this.listPeers(connection, typeof body.controller === 'string' ? body.controller : undefined);
+      case 'presence':
+        if (body.on === false) {
+          this.ctx.presence.unsubscribe(connection);
+          return null;
+        }
+        return this.ctx.presence.subscribe(connection);
+      default:
+        throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, `unknown control operation ${JSON.stringify(body.op)}`);
+    }
+  }
+
+  private async register(connection: BrokerConnection, peerId: unknown): Promise<null> {
+    const bytes = encodePeerId(peerId);
+    if (typeof bytes === 'string') throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, bytes);
+    const id = peerId as string;
+    const session = connection.session!;
+    if (!(await this.ctx.access.mayRegister(session, id))) {
+      this.ctx.audit.denied(connection, 'register', id);
+      throw new RpcError(RpcErrorCode.ACCESS_DENIED, `not allowed to register as peer '${id}'`);
+    }
+    if (!connection.isOpen) throw new RpcError(RpcErrorCode.NOT_CONNECTED, 'connection closed');
+    const registration = await this.ctx.directory.claim(id, connection);
+    if (!registration) throw new RpcError(RpcErrorCode.ALREADY_REGISTERED, `peer id '${id}' is already registered`);
+    // Registering changes who this connection is: its decisions are asked again.
+    this.ctx.access.identityChanged(connection);
+    this.ctx.audit.registered(connection, id);
+    return null;
+  }
+
+  private deregister(connection: BrokerConnection, peerId: unknown): null {
+    if (typeof peerId !== 'string') throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'deregister needs a peerId');
+    const registration = this.ctx.directory.release(peerId, connection);
+    if (!registration) throw new RpcError(RpcErrorCode.PEER_NOT_FOUND, `this connection does not hold peer id '${peerId}'`);
+    this.ctx.access.identityChanged(connection);
+    return null;
+  }
+
+  private async listPeers(connection: BrokerConnection, controller: string | undefined): Promise<unknown> {
+    const candidates = [...this.ctx.directory.all()].filter((r) => controller === undefined || r.controllers.some((c) => c.path === controller));
+    return (await this.ctx.presence.visibleTo(connection, candidates)).map(peerInfo);
   }
 }
 
-async function register(broker: BrokerCore, connection: BrokerConnection, peerId: unknown): Promise<null> {
-  if (typeof peerId !== 'string' || peerId.length === 0 || Buffer.byteLength(peerId) > MAX_TARGET_LENGTH) {
-    throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, `a peer id is a non-empty string of at most ${MAX_TARGET_LENGTH} UTF-8 bytes`);
-  }
-  const session = connection.session!;
-  const allowed = await Promise.resolve()
-    .then(() => broker.security.isAllowedToRegisterAsPeer(session, peerId))
-    .catch(() => false);
-  const audit = (event: { type: 'register' } | { type: 'denied'; what: 'register' }) =>
-    broker.audit && broker.record({ ...event, time: Date.now(), connection: connection.handle, user: session.username, peerId });
-  if (allowed !== true) {
-    audit({ type: 'denied', what: 'register' });
-    throw new RpcError(RpcErrorCode.ACCESS_DENIED, `not allowed to register as peer '${peerId}'`);
-  }
-  if (connection.state === 'closed') throw new RpcError(RpcErrorCode.NOT_CONNECTED, 'connection closed');
-  const registration = broker.registry.add(peerId, connection);
-  if (!registration) throw new RpcError(RpcErrorCode.ALREADY_REGISTERED, `peer id '${peerId}' is already registered`);
-  // Registering changes who this connection is: its decisions are asked again.
-  connection.registrationEpoch++;
-  forgetDecisions(connection);
-  audit({ type: 'register' });
-  broker.presence.joined(registration);
-  return null;
-}
-
-function deregister(broker: BrokerCore, connection: BrokerConnection, peerId: unknown): null {
-  if (typeof peerId !== 'string') throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'deregister needs a peerId');
-  const registration = broker.registry.remove(registryKey(peerId), connection);
-  connection.registrationEpoch++;
-  forgetDecisions(connection);
-  if (registration) broker.peerLeft(registration, 'requested');
-  return null;
+function replyOf(error: RpcError): ControlReply {
+  return { ok: false, code: error.code, message: error.rawMessage };
 }
 
 function readControllers(value: unknown): ControllerInfo[] {

@@ -1,6 +1,8 @@
 /** `p2pgen/broker` (Node only): the broker and its security hooks. */
-export { createBroker, CloseCode, DEFAULT_MAX_FRAME_BYTES, type Broker, type BrokerOptions, type BrokerStats } from './broker.js';
+export { createBroker, type Broker, type BrokerStats } from './broker.js';
+export { DEFAULT_MAX_FRAME_BYTES, type BrokerOptions } from './options.js';
+export { CloseCode } from '../wire/close-code.js';
 export { RpcKernelSecurity, Session } from './security.js';
 export type { AuditEvent, AuditSink } from './audit.js';
-export type { PeerInfo } from './presence.js';
+export type { PeerInfo } from '../wire/control.js';
 export { RpcError, RpcErrorCode } from '../errors.js';

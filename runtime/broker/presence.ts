@@ -1,23 +1,19 @@
 /**
  * Presence: connections that asked get an Event frame when a peer joins or leaves, but only
- * about peers they may send to (isAllowedToSendToPeer). A connection is told a peer left
- * only if it was told the peer joined. 'joined' comes again when a known peer's controllers
- * change (an update keyed by peer id); 'left' comes once, after which the id may join anew.
+ * about peers they may send to (access.ts decides, from its cache). A connection is told a
+ * peer left only if it was told the peer joined: each subscriber's `presenceKnown` set is
+ * what it was told. 'joined' comes again when a known peer's controllers change (an update
+ * keyed by peer id); 'left' comes once, after which the id may join anew.
  */
+import type { PeerInfo, PresenceEvent } from '../wire/control.js';
 import { FrameType } from '../wire/frame.js';
 import { jsonFrame } from '../wire/text.js';
+import type { Access } from './access.js';
 import type { BrokerConnection } from './connection.js';
-import type { PeerRegistration } from './peer-registry.js';
-import type { BrokerCore } from './broker.js';
-
-export interface PeerInfo {
-  id: string;
-  controllers: string[];
-  contracts: { path: string; fingerprint: string }[];
-}
+import type { DirectoryListener, PeerDirectory, PeerRegistration } from './peer-directory.js';
 
 export function peerInfo(registration: PeerRegistration): PeerInfo {
-  const controllers = registration.connection.controllers;
+  const controllers = registration.controllers;
   return {
     id: registration.id,
     controllers: controllers.map((c) => c.path),
@@ -25,16 +21,27 @@ export function peerInfo(registration: PeerRegistration): PeerInfo {
   };
 }
 
-export class Presence {
+export class Presence implements DirectoryListener {
   private readonly subscribers = new Set<BrokerConnection>();
 
-  constructor(private readonly broker: BrokerCore) {}
+  constructor(
+    private readonly directory: PeerDirectory,
+    private readonly access: Access,
+  ) {}
 
-  /** Starts sending events to `connection`; returns the peers present now that it may see. */
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /**
+   * Starts sending events to `connection`; returns the peers present now that it may see. A
+   * peer that leaves while the hooks are asked is left out (it would never get its 'left').
+   */
   async subscribe(connection: BrokerConnection): Promise<PeerInfo[]> {
     const known = (connection.presenceKnown ??= new Set());
     this.subscribers.add(connection);
-    const visible = await this.visibleTo(connection, [...this.broker.registry.all()]);
+    const visible = await this.visibleTo(connection, [...this.directory.all()]);
+    if (connection.presenceKnown !== known) return []; // unsubscribed meanwhile
     for (const registration of visible) known.add(registration);
     return visible.map(peerInfo);
   }
@@ -44,44 +51,45 @@ export class Presence {
     connection.presenceKnown = undefined;
   }
 
+  /** The registrations among `candidates` that `connection` may send to and that are still registered. */
+  async visibleTo(connection: BrokerConnection, candidates: PeerRegistration[]): Promise<PeerRegistration[]> {
+    const allowed = await Promise.all(candidates.map((r) => this.access.mayReach(connection, r)));
+    return candidates.filter((r, i) => allowed[i] && r.active);
+  }
+
   joined(registration: PeerRegistration): void {
     for (const subscriber of this.subscribers) {
       if (subscriber === registration.connection) continue;
-      void this.broker.mayReach(subscriber, registration).then((allowed) => {
-        // Still registered, still subscribed, not told yet.
-        const known = subscriber.presenceKnown;
-        if (!allowed || !known || known.has(registration) || this.broker.registry.get(registration.key) !== registration) return;
-        known.add(registration);
-        subscriber.send(jsonFrame(FrameType.Event, 0, { type: 'joined', peer: peerInfo(registration) }));
-      });
+      const allowed = this.access.mayReach(subscriber, registration);
+      if (allowed === true) this.tellJoined(subscriber, registration);
+      else if (allowed !== false) void allowed.then((yes) => yes && this.tellJoined(subscriber, registration));
     }
   }
 
-  /**
-   * A connection announced a new controller list: subscribers already told its peers joined
-   * get 'joined' again with the new list, so a map of peers kept by id stays current.
-   */
-  controllersChanged(connection: BrokerConnection): void {
+  changed(registrations: readonly PeerRegistration[]): void {
     if (this.subscribers.size === 0) return;
-    for (const key of connection.peerIds) {
-      const registration = this.broker.registry.get(key)!;
+    for (const registration of registrations) {
       for (const subscriber of this.subscribers) {
-        if (!subscriber.presenceKnown?.has(registration)) continue;
-        subscriber.send(jsonFrame(FrameType.Event, 0, { type: 'joined', peer: peerInfo(registration) }));
+        if (subscriber.presenceKnown?.has(registration)) this.send(subscriber, { type: 'joined', peer: peerInfo(registration) });
       }
     }
   }
 
   left(registration: PeerRegistration): void {
     for (const subscriber of this.subscribers) {
-      if (!subscriber.presenceKnown?.delete(registration)) continue;
-      subscriber.send(jsonFrame(FrameType.Event, 0, { type: 'left', peer: peerInfo(registration) }));
+      if (subscriber.presenceKnown?.delete(registration)) this.send(subscriber, { type: 'left', peer: peerInfo(registration) });
     }
   }
 
-  /** The registrations among `candidates` that `connection` may send to. */
-  async visibleTo(connection: BrokerConnection, candidates: PeerRegistration[]): Promise<PeerRegistration[]> {
-    const allowed = await Promise.all(candidates.map((r) => this.broker.mayReach(connection, r)));
-    return candidates.filter((_, i) => allowed[i]);
+  /** Still registered, still subscribed, not told yet. */
+  private tellJoined(subscriber: BrokerConnection, registration: PeerRegistration): void {
+    const known = subscriber.presenceKnown;
+    if (!known || known.has(registration) || !registration.active) return;
+    known.add(registration);
+    this.send(subscriber, { type: 'joined', peer: peerInfo(registration) });
+  }
+
+  private send(subscriber: BrokerConnection, event: PresenceEvent): void {
+    subscriber.send(jsonFrame(FrameType.Event, 0, event));
   }
 }

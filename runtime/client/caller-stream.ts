@@ -2,6 +2,7 @@
  * The caller side of one stream: created when the Request goes out, accepted when the callee
  * answers, claimed by the first subscriber (which grants the first credit). Items are decoded,
  * validated and delivered in order; credit is returned in batches as the subscriber takes them.
+ * Its deadline (Deadlines) is first the time to be accepted, then the time to be claimed.
  */
 import type { Subscriber } from 'rxjs';
 import { createReader } from '../codec/protobuf.js';
@@ -9,24 +10,25 @@ import type { ValidationIssue } from '../codec/validation.js';
 import type { ActionDescriptor } from '../contracts/descriptors.js';
 import { RpcError, RpcErrorCode } from '../errors.js';
 import { FrameType, type FrameHeader } from '../wire/frame.js';
-import { validationError } from './dispatcher.js';
+import type { Deadlines, Timed } from './deadlines.js';
 import { signalFrame } from './frames.js';
+import { validationError } from './validation-error.js';
 
 export interface CallerStreamHost {
   send(frame: Uint8Array): void;
+  readonly deadlines: Deadlines;
   /** Removes the stream from the client's tables. */
   forget(stream: CallerStream): void;
 }
 
-export class CallerStream {
+export class CallerStream implements Timed {
   state: 'requested' | 'accepted' | 'active' | 'ended' = 'requested';
+  deadline = Infinity;
+  heapIndex = -1;
+  onAbort: (() => void) | undefined;
   private subscriber: Subscriber<unknown> | undefined;
   private consumed = 0;
   private readonly issues: ValidationIssue[] = [];
-  /** Cancels an accepted stream nobody subscribed to in time. */
-  unclaimedTimer: ReturnType<typeof setTimeout> | undefined;
-  requestTimer: ReturnType<typeof setTimeout> | undefined;
-  onAbort: (() => void) | undefined;
 
   constructor(
     readonly id: number,
@@ -37,12 +39,29 @@ export class CallerStream {
     private readonly accepted: (stream: CallerStream) => void,
     private readonly rejected: (error: RpcError) => void,
     readonly signal: AbortSignal | undefined,
+    /** How long it may wait to be accepted, then to be claimed (ms; 0 = forever), for messages. */
+    private readonly timeoutMs: number,
   ) {}
+
+  /** Waits until `deadline` (absolute) to be accepted. */
+  waitUntil(deadline: number): void {
+    this.deadline = deadline;
+    if (deadline !== Infinity) this.host.deadlines.add(this);
+  }
+
+  expire(): void {
+    if (this.state === 'requested') {
+      this.cancel();
+      this.rejected(new RpcError(RpcErrorCode.TIMEOUT, `${this.action.name} on '${this.peerId}' was not accepted within ${this.timeoutMs} ms`));
+    } else if (this.state === 'accepted') this.cancel(); // accepted, but nobody subscribed in time
+  }
 
   onAccepted(): void {
     if (this.state !== 'requested') return;
     this.state = 'accepted';
-    clearTimeout(this.requestTimer);
+    this.host.deadlines.remove(this);
+    // An accepted stream nobody subscribes to is cancelled after the call timeout; subscribing later opens it anew.
+    if (this.timeoutMs > 0) this.waitUntil(Date.now() + this.timeoutMs);
     this.accepted(this);
   }
 
@@ -50,7 +69,7 @@ export class CallerStream {
   claim(subscriber: Subscriber<unknown>): boolean {
     if (this.state !== 'accepted') return false;
     this.state = 'active';
-    clearTimeout(this.unclaimedTimer);
+    this.host.deadlines.remove(this);
     this.subscriber = subscriber;
     this.host.send(signalFrame(FrameType.Credit, this.id, this.window));
     return true;
@@ -97,18 +116,18 @@ export class CallerStream {
   }
 
   /** The caller refuses what it got: cancels at the callee and errors the subscriber. */
-  private abandon(error: RpcError): void {
-    const subscriber = this.subscriber;
+  abandon(error: RpcError): void {
+    const { state, subscriber } = this;
     this.cancel();
-    subscriber?.error(error);
+    if (state === 'requested') this.rejected(error);
+    else subscriber?.error(error);
   }
 
   private end(): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.subscriber = undefined;
-    clearTimeout(this.unclaimedTimer);
-    clearTimeout(this.requestTimer);
+    this.host.deadlines.remove(this);
     if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
     this.host.forget(this);
   }

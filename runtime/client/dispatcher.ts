@@ -13,6 +13,7 @@ import { errorFrame } from '../wire/errors.js';
 import { FrameType, readU32, type FrameHeader } from '../wire/frame.js';
 import { resultFrame, signalFrame } from './frames.js';
 import { ServedStream, type StreamHost } from './served-stream.js';
+import { validationError } from './validation-error.js';
 
 interface RegisteredController {
   readonly descriptor: ControllerDescriptor;
@@ -25,11 +26,6 @@ export interface ControllerAnnouncement {
   path: string;
   fingerprint: string;
   actions: { name: string; fingerprint: string }[];
-}
-
-export function validationError(issues: readonly ValidationIssue[], what: string): RpcError {
-  const text = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-  return new RpcError(RpcErrorCode.VALIDATION_FAILED, `${what}: ${text}`, { issues: [...issues] });
 }
 
 export interface DispatcherHost {

@@ -12,7 +12,7 @@ import { errorFrame } from '../wire/errors.js';
 import { FrameType } from '../wire/frame.js';
 import { resultFrame, signalFrame } from './frames.js';
 import { pullSourceOf } from './pull-stream.js';
-import { validationError } from './dispatcher.js';
+import { validationError } from './validation-error.js';
 
 export interface StreamHost {
   /** Sends a whole message (in pieces if it is larger than a frame). */

@@ -1,24 +1,34 @@
 /**
- * Transport over the `ws` package (Node). Frames sent in one tick go out in one write: the
- * socket is corked on the first send and uncorked in a microtask, so 256 calls in flight
- * cost one syscall, not 256.
+ * Transport over the `ws` package (Node). Frames sent in one tick go out in one write
+ * (CorkedSender). Frames are sent with a zero masking key: RFC 6455 lets a client pick any
+ * key, the mask exists to stop scripts in a browser from steering bytes past confused
+ * proxies, and with an all-zero key `ws` skips masking on both ends (no copy, no XOR of every
+ * payload byte). Browsers mask as they must; `maskFrames: true` restores random keys here.
  */
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
-import type { Transport, TransportEvents, TransportFactory } from './transport.js';
+import { CorkedSender } from './corked-sender.js';
+import type { Transport, TransportEvents, TransportFactory, TransportOptions } from './transport.js';
 
-export const nodeWsTransport: TransportFactory = (url: string, events: TransportEvents): Transport => {
-  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 0 });
-  let socket: Socket | undefined;
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    socket?.uncork();
-  };
+const binary = { binary: true } as const;
+
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
+export const nodeWsTransport: TransportFactory = (url: string, events: TransportEvents, options: TransportOptions = {}): Transport => {
+  const ws = new WebSocket(url, {
+    perMessageDeflate: false,
+    maxPayload: options.maxPayloadBytes ?? 0,
+    ...(options.maskFrames === true ? {} : { generateMask: zeroMask }),
+  });
+  const write = (frame: Uint8Array) => ws.send(frame, binary);
+  let sender: CorkedSender | undefined;
   ws.binaryType = 'nodebuffer';
   ws.on('upgrade', (response) => {
-    socket = response.socket as Socket;
+    const socket = response.socket as Socket;
     socket.setNoDelay(true);
+    sender = new CorkedSender(socket, write);
   });
   ws.on('open', () => events.open());
   ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -28,12 +38,8 @@ export const nodeWsTransport: TransportFactory = (url: string, events: Transport
   ws.on('error', (error) => events.error(error));
   return {
     send(frame) {
-      if (!corked && socket) {
-        corked = true;
-        socket.cork();
-        queueMicrotask(uncork);
-      }
-      ws.send(frame, { binary: true });
+      if (sender) sender.send(frame);
+      else write(frame);
     },
     close: (code, reason) => {
       if (ws.readyState === WebSocket.CONNECTING) ws.terminate();

@@ -17,7 +17,15 @@ export interface Transport {
   readonly bufferedAmount: number;
 }
 
-export type TransportFactory = (url: string, events: TransportEvents) => Transport;
+/** What a client tells its transport; a transport may ignore what its platform cannot do. */
+export interface TransportOptions {
+  /** Largest WebSocket message accepted from the broker, bytes; larger ones close the connection (1009). */
+  maxPayloadBytes?: number;
+  /** Node only: mask frames with random keys (RFC 6455's default) instead of a zero key. */
+  maskFrames?: boolean;
+}
+
+export type TransportFactory = (url: string, events: TransportEvents, options?: TransportOptions) => Transport;
 
 const defaultFactoryKey = Symbol.for('p2pgen.defaultTransport');
 

@@ -3,6 +3,7 @@ import { HEADER_SIZE, writeHeader } from './frame.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
+const lenientDecoder = new TextDecoder('utf-8');
 
 export function utf8(text: string): Uint8Array {
   return encoder.encode(text);
@@ -10,6 +11,11 @@ export function utf8(text: string): Uint8Array {
 
 export function fromUtf8(bytes: Uint8Array, start = 0, end = bytes.length): string {
   return decoder.decode(bytes.subarray(start, end));
+}
+
+/** For messages only (never for ids or values): invalid UTF-8 becomes U+FFFD instead of an error. */
+export function fromUtf8Lenient(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  return lenientDecoder.decode(bytes.subarray(start, end));
 }
 
 /** A frame whose payload is `value` as JSON. */

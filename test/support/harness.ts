@@ -1,7 +1,9 @@
 /**
- * A real broker on 127.0.0.1 (port 0) and real clients, torn down after each test: clients
- * disconnect, the broker closes, and the test fails if the broker still holds connections,
- * peers or calls (a leak fails loudly instead of passing).
+ * A real broker on 127.0.0.1 (port 0) and real clients, torn down after each test. The test
+ * fails if a client still holds calls, streams, partial messages, control requests or presence
+ * subscriptions when it ends (after a short grace for cancels in flight), or if, once every
+ * client disconnected, the broker still holds connections, peers, routes, security decisions,
+ * queued calls, presence subscribers or control operations: a leak fails loudly instead of passing.
  */
 import { afterEach } from 'vitest';
 import { createBroker, type Broker, type BrokerOptions } from '../../runtime/broker/index.js';
@@ -47,13 +49,34 @@ export async function eventually(condition: () => boolean, what: string, timeout
   }
 }
 
+/** What a client holds when nothing is in flight. */
+export const idleClientStats = { calls: 0, streams: 0, servedStreams: 0, partialMessages: 0, partialBytes: 0, controlRequests: 0, presenceSubscribers: 0, deadlines: 0 };
+
+/** Whether a client holds nothing. */
+export function clientIsIdle(client: RpcWebSocketClient): boolean {
+  const stats = client.stats() as unknown as Record<string, number>;
+  return Object.keys(idleClientStats).every((key) => stats[key] === 0);
+}
+
 afterEach(async () => {
   while (open.length > 0) {
     const { broker, clients } = open.pop()!;
+    const live = clients.filter((c) => c.state === 'connected');
+    try {
+      await eventually(() => live.every(clientIsIdle), 'every client to hold nothing at the end of the test', 2000);
+    } catch {
+      const busy = live.filter((c) => !clientIsIdle(c)).map((c) => JSON.stringify(c.stats()));
+      await Promise.all(clients.map((c) => c.disconnect()));
+      await broker.close();
+      throw new Error(`a client leaked after the test: ${busy.join(', ')}`);
+    }
     await Promise.all(clients.map((c) => c.disconnect()));
     await eventually(() => broker.stats().connections === 0, 'every connection to be closed at the broker');
     const stats = broker.stats();
     await broker.close();
-    if (stats.peers !== 0 || stats.routes !== 0) throw new Error(`broker leaked after the test: ${JSON.stringify(stats)}`);
+    const held = (['peers', 'routes', 'streams', 'decisions', 'queuedCalls', 'presenceSubscribers', 'controlOperations'] as const).filter((key) => stats[key] !== 0);
+    if (held.length > 0) throw new Error(`broker leaked after the test (${held.join(', ')}): ${JSON.stringify(stats)}`);
+    const closedStats = clients.map((c) => c.stats()).filter((s) => JSON.stringify(s) !== JSON.stringify(idleClientStats));
+    if (closedStats.length > 0) throw new Error(`a disconnected client still holds something: ${closedStats.map((s) => JSON.stringify(s)).join(', ')}`);
   }
 });

@@ -75,6 +75,16 @@ export class RawPeer {
     if (!(readJson(reply, 12) as { ok: boolean }).ok) throw new Error(`could not register ${peerId}`);
   }
 
+  /**
+   * An ordered probe: a control request and its reply. The broker handles a connection's
+   * frames in order, so when this resolves it has handled everything sent before it.
+   */
+  async roundTrip(): Promise<void> {
+    const id = this.nextControl++;
+    this.send(jsonFrame(FrameType.Control, id, { op: 'listPeers' }));
+    await this.next((f) => f[1] === FrameType.ControlReply && readU32(f, 4) === id);
+  }
+
   /** The first received frame matching `match` (waits for it), removed from `frames`. */
   async next(match: (frame: Buffer) => boolean = () => true): Promise<Buffer> {
     let found: Buffer | undefined;

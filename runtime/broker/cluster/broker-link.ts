@@ -1,0 +1,57 @@
+/**
+ * Another broker of the cluster, as the router sees it: an endpoint whose frames travel over
+ * NATS. It has no session (the broker of each caller made the security decisions) and holds
+ * no peer ids of this broker. It is open while NATS is up and the other broker is alive.
+ * Reading from it is never paused: what flows through it is bounded by the streams' credit
+ * and by the callers' own brokers' limits.
+ */
+import type { FlowState } from '../backpressure.js';
+import type { PeerRegistration } from '../peer-directory.js';
+import type { Route, RouteEndpoint } from '../route.js';
+import type { NodeBus } from './node-bus.js';
+
+const none: ReadonlySet<PeerRegistration> = new Set();
+
+export class BrokerLink implements RouteEndpoint {
+  readonly session = undefined;
+  readonly registrations = none;
+  readonly remoteAddress: string;
+  readonly outgoing = new Map<number, Route>();
+  readonly incoming = new Map<number, Route>();
+  flow: FlowState | undefined;
+  access: undefined;
+  /** False once the other broker is known to be gone. */
+  alive = true;
+
+  constructor(
+    readonly handle: number,
+    readonly node: string,
+    private readonly bus: NodeBus,
+  ) {
+    this.remoteAddress = `nats:${node}`;
+  }
+
+  get isOpen(): boolean {
+    return this.alive && this.bus.up;
+  }
+
+  get hasRoutes(): boolean {
+    return this.outgoing.size + this.incoming.size > 0;
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.alive) this.bus.send(this.node, frame);
+  }
+
+  get bufferedAmount(): number {
+    return 0;
+  }
+
+  pauseReading(): void {}
+
+  resumeReading(): void {}
+
+  onceDrained(callback: () => void): void {
+    queueMicrotask(callback);
+  }
+}

@@ -1,0 +1,361 @@
+/**
+ * The peer directory of a broker in a cluster: the second implementation of PeerDirectory
+ * (peer-directory.ts states the contract it keeps). Peer ids are claimed in NATS KV, so an id
+ * is unique across the cluster (peer-claims.ts); every broker follows the claims bucket and
+ * keeps, in memory, where each id lives, so `find` answers without asking NATS. A peer on
+ * another broker is reached through that broker's BrokerLink (frames over NATS, node-bus.ts).
+ *
+ * Failures, and what callers see:
+ * - another broker shuts down or crashes (node-liveness.ts): its peers leave (presence says
+ *   'left') and calls routed to it fail with PEER_DISCONNECTED, within the lease;
+ * - this broker loses NATS: calls between its own peers go on; calls to peers elsewhere fail
+ *   at once with UNAVAILABLE, those in flight too; new ids cannot be registered (UNAVAILABLE);
+ * - NATS comes back: this broker checks each of its claims; one another broker took meanwhile
+ *   (it declared this one dead) is given up, and its connection is told ('taken').
+ */
+import { randomBytes } from 'node:crypto';
+import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
+import { routingKey } from '../../contracts/define.js';
+import { RpcError, RpcErrorCode } from '../../errors.js';
+import type { ControllerInfo } from '../../wire/control.js';
+import { createHeader, parseHeader, type FrameHeader } from '../../wire/frame.js';
+import { encodePeerId } from '../../wire/peer-id.js';
+import type { BrokerConnection } from '../connection.js';
+import { LocalRegistration } from '../local-directory.js';
+import type { DirectoryListener, EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from '../peer-directory.js';
+import { PeerIdTable } from '../peer-id-table.js';
+import { BrokerLink } from './broker-link.js';
+import type { ClusterConfig } from './cluster-options.js';
+import { followBucket } from './kv-watch.js';
+import { NodeBus } from './node-bus.js';
+import { NodeLiveness } from './node-liveness.js';
+import { claimKey, idBytesOfKey, PeerClaims, readClaim, type ClaimValue } from './peer-claims.js';
+
+/** A peer id held by a connection of this broker, and its claim in KV. */
+class ClaimedRegistration extends LocalRegistration {
+  /** Rewrites of this claim (new controllers) happen one after another. */
+  writing: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    id: string,
+    idBytes: Uint8Array,
+    connection: BrokerConnection,
+    readonly key: string,
+    public revision: number,
+  ) {
+    super(id, idBytes, connection);
+  }
+}
+
+/** A peer id held on another broker. */
+class RemoteRegistration implements PeerRegistration {
+  active = true;
+  readonly connection = undefined;
+  private actionNames: Map<number, { path: string; actions: Map<number, string> }> | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly idBytes: Uint8Array,
+    readonly endpoint: BrokerLink,
+    readonly key: string,
+    public controllers: readonly ControllerInfo[],
+    public revision: number,
+  ) {}
+
+  get node(): string {
+    return this.endpoint.node;
+  }
+
+  announce(controllers: readonly ControllerInfo[], revision: number): void {
+    this.controllers = controllers;
+    this.revision = revision;
+    this.actionNames = undefined;
+  }
+
+  names(controllerKey: number, actionKey: number): { controller: string; action: string } {
+    if (!this.actionNames) {
+      this.actionNames = new Map(this.controllers.map((c) => [routingKey(c.path), { path: c.path, actions: new Map(c.actions.map((a) => [routingKey(a.name), a.name])) }]));
+    }
+    const controller = this.actionNames.get(controllerKey);
+    return { controller: controller?.path ?? `?${controllerKey.toString(16)}`, action: controller?.actions.get(actionKey) ?? `?${actionKey.toString(16)}` };
+  }
+}
+
+type ClusterRegistration = ClaimedRegistration | RemoteRegistration;
+
+const decoder = new TextDecoder();
+
+export class ClusterPeerDirectory implements PeerDirectory {
+  private readonly table = new PeerIdTable<ClusterRegistration>();
+  private readonly byKey = new Map<string, ClusterRegistration>();
+  private readonly links = new Map<string, BrokerLink>();
+  private readonly listeners: DirectoryListener[] = [];
+  /** Claims being made here, by key: a second local claim of the same id waits for the first. */
+  private readonly claiming = new Map<string, Promise<unknown>>();
+  /** KV writes not finished yet (close waits for them). */
+  private readonly writes = new Set<Promise<unknown>>();
+  private readonly claims: PeerClaims;
+  private readonly liveness: NodeLiveness;
+  private readonly header: FrameHeader = createHeader();
+  private host: EndpointHost | undefined;
+  private localCount = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly config: ClusterConfig,
+    private readonly bus: NodeBus,
+    peers: KV,
+    nodes: KV,
+  ) {
+    this.claims = new PeerClaims(peers);
+    this.liveness = new NodeLiveness(nodes, bus.nodeId, config.leaseMs, { died: (node) => this.nodeDied(node) });
+  }
+
+  /** Connects to NATS and opens (or creates) the cluster's KV buckets. */
+  static async connect(config: ClusterConfig): Promise<ClusterPeerDirectory> {
+    const nodeId = randomBytes(8).toString('hex');
+    const bus = await NodeBus.connect(config, nodeId, config.leaseMs);
+    try {
+      const kvm = new Kvm(bus.nc);
+      const options = { replicas: config.replicas, history: 1 };
+      const peers = await kvm.create(`p2pgen-${config.name}-peers`, options);
+      const nodes = await kvm.create(`p2pgen-${config.name}-nodes`, options);
+      return new ClusterPeerDirectory(config, bus, peers, nodes);
+    } catch (error) {
+      await bus.close();
+      throw new Error(`createBroker: cannot open the cluster's NATS KV buckets (is JetStream on? nats-server -js): ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  get nodeId(): string {
+    return this.bus.nodeId;
+  }
+
+  async start(host: EndpointHost): Promise<void> {
+    this.host = host;
+    this.bus.start({ frame: (from, frame) => this.onFrame(from, frame), changed: (up) => this.onBusChanged(up) });
+    await this.liveness.start();
+    await followBucket(this.claims.bucket, (entry) => this.onClaimEntry(entry));
+  }
+
+  // ---- PeerDirectory -------------------------------------------------------------------
+
+  find(bytes: Uint8Array, start: number, end: number): PeerRegistration | undefined {
+    return this.table.find(bytes, start, end);
+  }
+
+  get(peerId: string): PeerRegistration | undefined {
+    const bytes = encodePeerId(peerId);
+    return typeof bytes === 'string' ? undefined : this.table.find(bytes);
+  }
+
+  async claim(peerId: string, connection: BrokerConnection): Promise<PeerRegistration | undefined> {
+    const bytes = encodePeerId(peerId);
+    if (typeof bytes === 'string') throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, bytes);
+    const key = claimKey(bytes);
+    for (let pending = this.claiming.get(key); pending; pending = this.claiming.get(key)) await pending.catch(() => undefined);
+    const existing = this.table.find(bytes);
+    if (existing instanceof ClaimedRegistration) return existing.connection === connection ? existing : undefined;
+    if (existing && this.liveness.isAlive(existing.node)) return undefined;
+    if (!this.bus.up) throw new RpcError(RpcErrorCode.UNAVAILABLE, `cannot register '${peerId}' now: this broker lost its connection to NATS, so the id cannot be claimed for the cluster`);
+    const claiming = this.claims.claim(key, this.claimValue(connection), (node) => !this.liveness.isAlive(node));
+    this.claiming.set(key, claiming);
+    let revision: number | undefined;
+    try {
+      revision = await claiming;
+    } catch (error) {
+      throw new RpcError(RpcErrorCode.UNAVAILABLE, `cannot register '${peerId}' now: NATS did not answer (${(error as Error).message})`, { cause: error });
+    } finally {
+      this.claiming.delete(key);
+    }
+    if (revision === undefined) return undefined;
+    if (!connection.isOpen || this.closed) {
+      this.track(this.claims.release(key, revision));
+      return undefined;
+    }
+    const stale = this.table.find(bytes);
+    if (stale instanceof RemoteRegistration) this.removeRemote(stale, 'disconnected');
+    const registration = new ClaimedRegistration(peerId, bytes, connection, key, revision);
+    this.add(registration);
+    connection.registrations.add(registration);
+    for (const listener of this.listeners) listener.joined(registration);
+    return registration;
+  }
+
+  release(peerId: string, connection: BrokerConnection): PeerRegistration | undefined {
+    const registration = this.get(peerId);
+    if (!(registration instanceof ClaimedRegistration) || registration.connection !== connection) return undefined;
+    this.endLocal(registration, 'requested');
+    return registration;
+  }
+
+  releaseAll(connection: BrokerConnection): void {
+    for (const registration of [...connection.registrations]) this.endLocal(registration as ClaimedRegistration, 'disconnected');
+  }
+
+  announce(connection: BrokerConnection, controllers: readonly ControllerInfo[]): void {
+    connection.announce(controllers);
+    if (connection.registrations.size === 0) return;
+    const registrations = [...connection.registrations] as ClaimedRegistration[];
+    for (const registration of registrations) {
+      registration.writing = registration.writing.then(async () => {
+        if (!registration.active) return;
+        const revision = await this.claims.rewrite(registration.key, this.claimValue(connection), registration.revision);
+        if (revision !== undefined) registration.revision = revision;
+      });
+      this.track(registration.writing);
+    }
+    for (const listener of this.listeners) listener.changed(registrations);
+  }
+
+  all(): Iterable<PeerRegistration> {
+    return this.table.values();
+  }
+
+  counts(): { local: number; remote: number } {
+    return { local: this.localCount, remote: this.table.size - this.localCount };
+  }
+
+  listen(listener: DirectoryListener): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.liveness.stop();
+    await Promise.race([Promise.allSettled([...this.writes]), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    await this.bus.close();
+  }
+
+  // ---- what arrives from NATS ----------------------------------------------------------
+
+  private onFrame(fromNode: string, frame: Uint8Array): void {
+    if (parseHeader(frame, this.header) !== undefined) return; // another broker would not send it: dropped
+    this.host!.route(this.link(fromNode), frame, this.header);
+  }
+
+  /** A change to the claims bucket (including this broker's own writes, echoed). */
+  private onClaimEntry(entry: KvWatchEntry): void {
+    if (this.closed) return;
+    const existing = this.byKey.get(entry.key);
+    if (entry.operation !== 'PUT') {
+      if (existing instanceof RemoteRegistration) this.removeRemote(existing, 'disconnected');
+      else if (existing instanceof ClaimedRegistration) this.reclaim(existing); // a broker thought this one dead and tidied up
+      return;
+    }
+    const claim = readClaim(entry.value);
+    if (!claim) return;
+    if (claim.node === this.nodeId) {
+      // Our own write, echoed; an entry of ours we no longer hold (a release that failed) is deleted.
+      if (!existing) this.track(this.claims.release(entry.key, entry.revision));
+      return;
+    }
+    if (!this.liveness.isAlive(claim.node)) return; // a dead broker's leftover: whoever claims the id takes it over
+    if (existing instanceof ClaimedRegistration) this.lose(existing);
+    else if (existing instanceof RemoteRegistration) {
+      if (existing.node === claim.node) {
+        existing.announce(claim.controllers, entry.revision);
+        for (const listener of this.listeners) listener.changed([existing]);
+        return;
+      }
+      this.removeRemote(existing, 'disconnected');
+    }
+    const idBytes = idBytesOfKey(entry.key);
+    const id = decoder.decode(idBytes);
+    const registration = new RemoteRegistration(id, idBytes, this.link(claim.node), entry.key, claim.controllers, entry.revision);
+    this.add(registration);
+    for (const listener of this.listeners) listener.joined(registration);
+  }
+
+  private nodeDied(node: string): void {
+    const link = this.links.get(node);
+    if (!link) return;
+    link.alive = false;
+    this.links.delete(node);
+    for (const registration of [...this.table.values()]) {
+      if (registration instanceof RemoteRegistration && registration.endpoint === link) {
+        this.removeRemote(registration, 'disconnected');
+        // Whoever notices first tidies up the dead broker's claims (only if unchanged).
+        this.track(this.claims.release(registration.key, registration.revision));
+      }
+    }
+    this.host!.dropEndpoint(link, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (its broker is gone)');
+  }
+
+  private onBusChanged(up: boolean): void {
+    this.liveness.connectionChanged(up);
+    if (!up) {
+      for (const link of this.links.values()) this.host!.dropEndpoint(link, RpcErrorCode.UNAVAILABLE, 'is on a broker this one cannot reach right now (lost the connection to NATS)');
+      return;
+    }
+    // Back: make sure each of our claims is still ours.
+    for (const registration of this.table.values()) if (registration instanceof ClaimedRegistration) this.reclaim(registration);
+  }
+
+  // ---- bookkeeping ---------------------------------------------------------------------
+
+  private link(node: string): BrokerLink {
+    let link = this.links.get(node);
+    if (!link) this.links.set(node, (link = new BrokerLink(this.host!.allocateHandle(), node, this.bus)));
+    return link;
+  }
+
+  private claimValue(connection: BrokerConnection): ClaimValue {
+    return { node: this.nodeId, controllers: connection.controllers };
+  }
+
+  private add(registration: ClusterRegistration): void {
+    this.table.add(registration);
+    this.byKey.set(registration.key, registration);
+    if (registration instanceof ClaimedRegistration) this.localCount++;
+  }
+
+  private remove(registration: ClusterRegistration): void {
+    registration.active = false;
+    this.table.remove(registration);
+    if (this.byKey.get(registration.key) === registration) this.byKey.delete(registration.key);
+    if (registration instanceof ClaimedRegistration) {
+      this.localCount--;
+      registration.connection.registrations.delete(registration);
+    }
+  }
+
+  private endLocal(registration: ClaimedRegistration, reason: LeaveReason): void {
+    if (!registration.active) return;
+    this.remove(registration);
+    if (reason !== 'taken') this.track(registration.writing.then(() => this.claims.release(registration.key, registration.revision)));
+    for (const listener of this.listeners) listener.left(registration, reason);
+  }
+
+  private removeRemote(registration: RemoteRegistration, reason: LeaveReason): void {
+    if (!registration.active) return;
+    this.remove(registration);
+    for (const listener of this.listeners) listener.left(registration, reason);
+  }
+
+  /** Another broker holds an id this one thought it held (it took it while this one was cut off). */
+  private lose(registration: ClaimedRegistration): void {
+    this.endLocal(registration, 'taken');
+  }
+
+  /** Claims again an id this broker holds, after its claim was deleted or while NATS was away. */
+  private reclaim(registration: ClaimedRegistration): void {
+    if (!this.bus.up) return;
+    const attempt = this.claims.claim(registration.key, this.claimValue(registration.connection), (node) => !this.liveness.isAlive(node)).then(
+      (revision) => {
+        if (!registration.active) return;
+        if (revision === undefined) this.lose(registration);
+        else registration.revision = revision;
+      },
+      () => undefined, // NATS went away again: the next reconnect tries again
+    );
+    this.track(attempt);
+  }
+
+  private track(write: Promise<unknown>): void {
+    const tracked = write.catch(() => undefined).finally(() => this.writes.delete(tracked));
+    this.writes.add(tracked);
+  }
+}
+

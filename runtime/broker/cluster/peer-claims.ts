@@ -1,0 +1,76 @@
+/**
+ * Peer ids claimed in the cluster's KV bucket: one key per id (its UTF-8 bytes in base64url,
+ * since KV keys allow few characters), whose value names the broker that holds it and the
+ * controllers the peer announced. Claiming is atomic across the cluster: `create` succeeds
+ * for exactly one of several brokers racing for a free id; an id whose holder is dead is
+ * taken over with a compare-and-set on the entry's revision, so two brokers cannot both take
+ * it either. Releasing deletes the entry only if it is still the revision this broker wrote.
+ */
+import type { KV } from '@nats-io/kv';
+import type { ControllerInfo } from '../../wire/control.js';
+
+/** What a claim's KV entry holds. */
+export interface ClaimValue {
+  node: string;
+  controllers: readonly ControllerInfo[];
+}
+
+const encoder = new TextEncoder();
+
+export function claimKey(idBytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of idBytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export function idBytesOfKey(key: string): Uint8Array {
+  const binary = atob(key.replace(/-/g, '+').replace(/_/g, '/'));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+export function readClaim(value: Uint8Array): ClaimValue | undefined {
+  try {
+    const claim = JSON.parse(new TextDecoder().decode(value)) as Partial<ClaimValue>;
+    if (typeof claim.node !== 'string' || !Array.isArray(claim.controllers)) return undefined;
+    return { node: claim.node, controllers: claim.controllers };
+  } catch {
+    return undefined;
+  }
+}
+
+export class PeerClaims {
+  constructor(private readonly kv: KV) {}
+
+  get bucket(): KV {
+    return this.kv;
+  }
+
+  /**
+   * Claims `key` for `value.node`. Resolves with the entry's revision, or undefined when a
+   * live broker holds it (`isDead(node)` says whether a holder may be taken over).
+   */
+  async claim(key: string, value: ClaimValue, isDead: (node: string) => boolean): Promise<number | undefined> {
+    const data = encoder.encode(JSON.stringify(value));
+    try {
+      return await this.kv.create(key, data);
+    } catch {
+      // Taken (or was, by a broker that may be gone): look at who holds it.
+    }
+    const entry = await this.kv.get(key);
+    if (!entry) return undefined;
+    if (entry.operation !== 'PUT') return this.kv.update(key, data, entry.revision).catch(() => undefined);
+    const holder = readClaim(entry.value)?.node;
+    if (holder !== undefined && holder !== value.node && !isDead(holder)) return undefined;
+    return this.kv.update(key, data, entry.revision).catch(() => undefined);
+  }
+
+  /** Writes a new value for a claim this broker holds; undefined when the entry changed meanwhile (the claim was lost). */
+  async rewrite(key: string, value: ClaimValue, revision: number): Promise<number | undefined> {
+    return this.kv.update(key, encoder.encode(JSON.stringify(value)), revision).catch(() => undefined);
+  }
+
+  /** Deletes the claim if it is still at `revision`. */
+  async release(key: string, revision: number): Promise<void> {
+    await this.kv.delete(key, { previousSeq: revision }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The peer directory of a broker that is the whole system: every peer id lives on one of its
+ * own connections, in memory. Claims and releases take effect at once.
+ */
+import type { ControllerInfo } from '../wire/control.js';
+import { encodePeerId } from '../wire/peer-id.js';
+import type { BrokerConnection } from './connection.js';
+import type { DirectoryListener, PeerDirectory, PeerRegistration } from './peer-directory.js';
+import { PeerIdTable } from './peer-id-table.js';
+
+/** A peer id held by a connection of this broker. */
+export class LocalRegistration implements PeerRegistration {
+  active = true;
+
+  constructor(
+    readonly id: string,
+    readonly idBytes: Uint8Array,
+    readonly connection: BrokerConnection,
+  ) {}
+
+  get endpoint(): BrokerConnection {
+    return this.connection;
+  }
+
+  get controllers(): readonly ControllerInfo[] {
+    return this.connection.controllers;
+  }
+
+  names(controllerKey: number, actionKey: number): { controller: string; action: string } {
+    return this.connection.names(controllerKey, actionKey);
+  }
+}
+
+export class LocalPeerDirectory implements PeerDirectory {
+  private readonly table = new PeerIdTable<LocalRegistration>();
+  private readonly listeners: DirectoryListener[] = [];
+
+  find(bytes: Uint8Array, start: number, end: number): PeerRegistration | undefined {
+    return this.table.find(bytes, start, end);
+  }
+
+  get(peerId: string): LocalRegistration | undefined {
+    const bytes = encodePeerId(peerId);
+    return typeof bytes === 'string' ? undefined : this.table.find(bytes);
+  }
+
+  claim(peerId: string, connection: BrokerConnection): Promise<PeerRegistration | undefined> {
+    const bytes = encodePeerId(peerId);
+    if (typeof bytes === 'string') return Promise.reject(new Error(bytes));
+    const existing = this.table.find(bytes);
+    if (existing) return Promise.resolve(existing.connection === connection ? existing : undefined);
+    const registration = new LocalRegistration(peerId, bytes, connection);
+    this.table.add(registration);
+    connection.registrations.add(registration);
+    for (const listener of this.listeners) listener.joined(registration);
+    return Promise.resolve(registration);
+  }
+
+  release(peerId: string, connection: BrokerConnection): PeerRegistration | undefined {
+    const registration = this.get(peerId);
+    if (!registration || registration.connection !== connection) return undefined;
+    this.end(registration, 'requested');
+    return registration;
+  }
+
+  releaseAll(connection: BrokerConnection): void {
+    for (const registration of [...connection.registrations]) this.end(registration as LocalRegistration, 'disconnected');
+  }
+
+  announce(connection: BrokerConnection, controllers: readonly ControllerInfo[]): void {
+    connection.announce(controllers);
+    if (connection.registrations.size === 0) return;
+    const registrations = [...connection.registrations];
+    for (const listener of this.listeners) listener.changed(registrations);
+  }
+
+  all(): Iterable<PeerRegistration> {
+    return this.table.values();
+  }
+
+  counts(): { local: number; remote: number } {
+    return { local: this.table.size, remote: 0 };
+  }
+
+  listen(listener: DirectoryListener): void {
+    this.listeners.push(listener);
+  }
+
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  private end(registration: LocalRegistration, reason: 'requested' | 'disconnected'): void {
+    registration.active = false;
+    this.table.remove(registration);
+    registration.connection.registrations.delete(registration);
+    for (const listener of this.listeners) listener.left(registration, reason);
+  }
+}

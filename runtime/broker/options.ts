@@ -1,0 +1,65 @@
+/** The broker's options, their defaults, and the limits its modules enforce. */
+import type { AuditSink } from './audit.js';
+import type { ClusterOptions } from './cluster/cluster-options.js';
+import type { RpcKernelSecurity } from './security.js';
+
+export interface BrokerOptions {
+  /** 0 picks a free port. Default 8080. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  security?: RpcKernelSecurity;
+  /** Receives an event per connect, authentication failure, register, deregister, denial, call and protocol violation. */
+  audit?: AuditSink;
+  /** Largest frame a connection may send (bytes); larger ones close it (1009). Default 1 MiB. */
+  maxFrameBytes?: number;
+  /**
+   * Calls (and streams) a connection may have open as caller, counting calls that wait for a
+   * security decision; more are refused with TOO_MANY_CALLS. Default 10,000.
+   */
+  maxCallsInFlight?: number;
+  /** Control requests (register, listPeers, presence, …) a connection may have outstanding; more are refused with TOO_MANY_CALLS. Default 64. */
+  maxControlOperations?: number;
+  /** How long a new connection has to say hello (ms). Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /**
+   * How often the broker pings each connection (ms). A connection that answers neither the
+   * ping nor sends anything until the next one is dropped with its registrations, so a
+   * half-open connection is found within twice this time. Default 15 s; 0 turns it off.
+   */
+  heartbeatMs?: number;
+  /**
+   * When more than this many bytes wait to be written to a connection, the broker stops reading
+   * from the connections feeding it until it drains. Default 4 MiB.
+   */
+  highWaterMarkBytes?: number;
+  /**
+   * Brokers forming a cluster over NATS (docs/scaling-out.md): peer ids are unique across the
+   * cluster and a peer on one broker calls a peer on another. Without it the broker is alone,
+   * in memory, and needs nothing but Node.
+   */
+  cluster?: ClusterOptions;
+}
+
+export const DEFAULT_MAX_FRAME_BYTES = 1 << 20;
+
+/** The options with their defaults filled in: what the broker's modules read. */
+export interface BrokerLimits {
+  readonly maxFrameBytes: number;
+  readonly maxCallsInFlight: number;
+  readonly maxControlOperations: number;
+  readonly handshakeTimeoutMs: number;
+  readonly heartbeatMs: number;
+  readonly highWaterMarkBytes: number;
+}
+
+export function brokerLimits(options: BrokerOptions): BrokerLimits {
+  return {
+    maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    maxCallsInFlight: options.maxCallsInFlight ?? 10_000,
+    maxControlOperations: options.maxControlOperations ?? 64,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+    heartbeatMs: options.heartbeatMs ?? 15_000,
+    highWaterMarkBytes: options.highWaterMarkBytes ?? 4 << 20,
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * The peer directory: the one place the router learns where a peer id lives and through which
+ * endpoint a frame reaches it. A single broker uses the in-memory LocalPeerDirectory; brokers
+ * forming a cluster use another implementation of the same interface, so the router, the
+ * access module and presence never know which one they have.
+ *
+ * Contract (every implementation keeps it):
+ * - Everything runs on the broker's event loop; no method is called concurrently with another.
+ * - `find` and `get` are synchronous and answer from memory: `find` is on the forwarding path
+ *   (called for every Request, with the target id's UTF-8 bytes straight from the frame) and
+ *   allocates nothing. A clustered directory keeps a cache fresh from its shared state; it
+ *   never looks an id up remotely per frame.
+ * - `claim`, `release` and `releaseAll` are called by the control plane and the broker shell,
+ *   for connections of this broker only. `claim` is atomic for the whole directory: of several
+ *   claims of one free id (on any broker), exactly one resolves with a registration; the rest
+ *   resolve undefined (ALREADY_REGISTERED). A connection claiming an id it already holds gets
+ *   its registration back.
+ * - A registration is one holding of an id: a new claim of the same id, even by the same
+ *   connection after a release, is a new object. Security decisions are cached per
+ *   registration object, so a re-registered id is asked about anew.
+ * - When a registration ends (released, its connection closed, or, clustered, its broker
+ *   gone), the directory first marks it inactive and stops returning it from `find`/`get`/`all`,
+ *   then tells every listener `left` exactly once. `joined` is told once per registration
+ *   that took effect, before any `left` of it. Listeners must not call `claim`/`release`
+ *   synchronously from inside a notification.
+ * - Failing the routes of a registration that ended is the router's job: for a local peer the
+ *   shell drops the connection's routes; a clustered directory drops the endpoint of a broker
+ *   that went away (`Router.dropEndpoint`).
+ */
+import type { RpcErrorCode } from '../errors.js';
+import type { ControllerInfo } from '../wire/control.js';
+import type { FrameHeader } from '../wire/frame.js';
+import type { BrokerConnection } from './connection.js';
+import type { RouteEndpoint } from './route.js';
+
+/** One holding of a peer id. */
+export interface PeerRegistration {
+  /** The peer id as registered (well-formed Unicode; 1 to 255 UTF-8 bytes). */
+  readonly id: string;
+  /** The id's UTF-8 bytes: what Request frames carry as their target. */
+  readonly idBytes: Uint8Array;
+  /** Where frames for this peer go. */
+  readonly endpoint: RouteEndpoint;
+  /** The connection holding it, when that connection is on this broker. */
+  readonly connection: BrokerConnection | undefined;
+  /** The controllers the peer announced. */
+  readonly controllers: readonly ControllerInfo[];
+  /** False once the registration ended. */
+  readonly active: boolean;
+  /** The path and action name behind routing keys, as the peer announced them ('?' and the key when it did not). */
+  names(controllerKey: number, actionKey: number): { controller: string; action: string };
+}
+
+/**
+ * What the broker gives a directory that has endpoints of its own (the other brokers of a
+ * cluster): a way to hand their frames to the router, and to fail their routes.
+ */
+export interface EndpointHost {
+  /** A frame arrived from `endpoint`; `h` is its parsed header. */
+  route(endpoint: RouteEndpoint, frame: Uint8Array, h: FrameHeader): void;
+  /** `endpoint` is gone: the calls routed through it fail with `code` ("peer '<id>' <reason>"). */
+  dropEndpoint(endpoint: RouteEndpoint, code: RpcErrorCode, reason: string): void;
+  /** A handle no connection of this broker uses. */
+  allocateHandle(): number;
+}
+
+/**
+ * Why a registration ended: its connection gave the id up, went away (or, clustered, its
+ * broker did), or (clustered) another broker took the id while this one was cut off from NATS.
+ */
+export type LeaveReason = 'requested' | 'disconnected' | 'taken';
+
+export interface DirectoryListener {
+  joined(registration: PeerRegistration): void;
+  left(registration: PeerRegistration, reason: LeaveReason): void;
+  /** The controllers of these registrations changed (they were announced again). */
+  changed(registrations: readonly PeerRegistration[]): void;
+}
+
+export interface PeerDirectory {
+  /** The registration holding the id whose UTF-8 bytes are `bytes[start, end)`. */
+  find(bytes: Uint8Array, start: number, end: number): PeerRegistration | undefined;
+  get(peerId: string): PeerRegistration | undefined;
+  /** Claims `peerId` for `connection`; resolves undefined when someone else holds it. */
+  claim(peerId: string, connection: BrokerConnection): Promise<PeerRegistration | undefined>;
+  /** Gives up `connection`'s holding of `peerId`; undefined when it held none. */
+  release(peerId: string, connection: BrokerConnection): PeerRegistration | undefined;
+  /** Gives up every id of a connection that is going away. */
+  releaseAll(connection: BrokerConnection): void;
+  /** `connection` announced a new controller list. */
+  announce(connection: BrokerConnection, controllers: readonly ControllerInfo[]): void;
+  /** Every active registration. */
+  all(): Iterable<PeerRegistration>;
+  /** Registrations held by this broker's connections, and (clustered) by other brokers'. */
+  counts(): { local: number; remote: number };
+  listen(listener: DirectoryListener): void;
+  /** Called once before the broker accepts connections. */
+  start(host: EndpointHost): Promise<void>;
+  /** Called once after every connection was dropped. */
+  close(): Promise<void>;
+}

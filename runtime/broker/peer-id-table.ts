@@ -1,0 +1,70 @@
+/**
+ * Peer ids keyed by their UTF-8 bytes, so the router finds a Request's target straight from
+ * the frame: a hash over the bytes picks a bucket, then bytes are compared. No string is built
+ * per lookup (a Map keyed by string would need one decoded from every frame).
+ */
+
+interface Keyed {
+  readonly idBytes: Uint8Array;
+}
+
+/** 32-bit FNV-1a over bytes[start, end). */
+export function hashBytes(bytes: Uint8Array, start: number, end: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+  return hash >>> 0;
+}
+
+function sameBytes(key: Uint8Array, bytes: Uint8Array, start: number, end: number): boolean {
+  if (key.length !== end - start) return false;
+  for (let i = 0; i < key.length; i++) if (key[i] !== bytes[start + i]) return false;
+  return true;
+}
+
+export class PeerIdTable<T extends Keyed> {
+  /** A bucket is one entry, or (rarely: a hash collision) a list of them. */
+  private readonly buckets = new Map<number, T | T[]>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  find(bytes: Uint8Array, start = 0, end = bytes.length): T | undefined {
+    const bucket = this.buckets.get(hashBytes(bytes, start, end));
+    if (bucket === undefined) return undefined;
+    if (!Array.isArray(bucket)) return sameBytes(bucket.idBytes, bytes, start, end) ? bucket : undefined;
+    for (const entry of bucket) if (sameBytes(entry.idBytes, bytes, start, end)) return entry;
+    return undefined;
+  }
+
+  /** Adds `entry`; the caller makes sure no entry with the same bytes is in the table. */
+  add(entry: T): void {
+    const hash = hashBytes(entry.idBytes, 0, entry.idBytes.length);
+    const bucket = this.buckets.get(hash);
+    if (bucket === undefined) this.buckets.set(hash, entry);
+    else if (Array.isArray(bucket)) bucket.push(entry);
+    else this.buckets.set(hash, [bucket, entry]);
+    this.count++;
+  }
+
+  /** Removes exactly `entry` (not another one with the same bytes); false when it was not there. */
+  remove(entry: T): boolean {
+    const hash = hashBytes(entry.idBytes, 0, entry.idBytes.length);
+    const bucket = this.buckets.get(hash);
+    if (bucket === entry) this.buckets.delete(hash);
+    else if (Array.isArray(bucket) && bucket.includes(entry)) {
+      const rest = bucket.filter((e) => e !== entry);
+      this.buckets.set(hash, rest.length === 1 ? rest[0]! : rest);
+    } else return false;
+    this.count--;
+    return true;
+  }
+
+  *values(): IterableIterator<T> {
+    for (const bucket of this.buckets.values()) {
+      if (Array.isArray(bucket)) yield* bucket;
+      else yield bucket;
+    }
+  }
+}

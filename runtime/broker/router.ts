@@ -1,0 +1,251 @@
+/**
+ * The router: the route table and the forwarding path. A Request's target is looked up from
+ * its header bytes through the peer directory, security is checked (access.ts), and the frame
+ * is forwarded as it is, with only the call id and source rewritten in place: the callee sees
+ * the broker's route id and the caller's handle; answers travel back under the caller's own
+ * call id with the callee's handle. Payloads are never decoded or copied. Nothing here awaits.
+ *
+ * Endpoints are client connections or, clustered, other brokers: the router does not know
+ * which (route.ts). It fails routes when an endpoint goes away: calls it served reject with
+ * PEER_DISCONNECTED at their callers, calls it made are cancelled at their callees.
+ */
+import { RpcError, RpcErrorCode } from '../errors.js';
+import { errorFrame } from '../wire/errors.js';
+import { FrameFlags, FrameType, PROTOCOL_VERSION, writeU32, type FrameHeader } from '../wire/frame.js';
+import { fromUtf8Lenient } from '../wire/text.js';
+import { Verdict, type Access } from './access.js';
+import type { AuditRecorder } from './audit.js';
+import type { Backpressure } from './backpressure.js';
+import type { PeerDirectory, PeerRegistration } from './peer-directory.js';
+import type { Route, RouteEndpoint } from './route.js';
+
+export interface RouterContext {
+  readonly directory: PeerDirectory;
+  readonly access: Access;
+  readonly backpressure: Backpressure;
+  readonly audit: AuditRecorder;
+  readonly maxCallsInFlight: number;
+  /** Closes only the offending endpoint. */
+  violation(endpoint: RouteEndpoint, reason: string): void;
+}
+
+export interface RouterStats {
+  /** Calls and streams in flight. */
+  routes: number;
+  /** Of those, streams. */
+  streams: number;
+}
+
+export class Router {
+  private nextRouteId = 1;
+  private routeCount = 0;
+  private streamCount = 0;
+
+  constructor(private readonly ctx: RouterContext) {}
+
+  /** A data-path frame (Request and what follows it) from `from`; `h` is its parsed header. */
+  route(from: RouteEndpoint, frame: Uint8Array, h: FrameHeader): void {
+    switch (h.type) {
+      case FrameType.Request:
+        return this.onRequest(from, frame, h);
+      case FrameType.Response:
+      case FrameType.Error:
+      case FrameType.StreamEnd:
+      case FrameType.StreamItem:
+      case FrameType.ReplyChunk:
+        return this.onReply(from, frame, h);
+      case FrameType.Cancel:
+        return this.onCancel(from, frame, h.callId);
+      case FrameType.Credit:
+      case FrameType.RequestChunk:
+        return this.onCallerFrame(from, frame, h.callId);
+      default:
+        return this.ctx.violation(from, `frames of type ${h.type} are not routed`);
+    }
+  }
+
+  /**
+   * `endpoint` is gone: calls it was serving fail at once at their callers; calls it made are
+   * cancelled at their callees.
+   */
+  dropEndpoint(endpoint: RouteEndpoint, code: RpcErrorCode = RpcErrorCode.PEER_DISCONNECTED, reason = 'disconnected'): void {
+    if (!endpoint.hasRoutes) return;
+    for (const route of endpoint.incoming.values()) {
+      route.caller.outgoing.delete(route.callerCallId);
+      this.endRoute(route, code);
+      route.caller.send(errorFrame(route.callerCallId, new RpcError(code, `peer '${route.target.id}' ${reason}`)));
+    }
+    endpoint.incoming.clear();
+    for (const route of endpoint.outgoing.values()) {
+      route.callee.incoming.delete(route.id);
+      this.endRoute(route, RpcErrorCode.CANCELLED);
+      route.callee.send(cancelFrame(route.id));
+    }
+    endpoint.outgoing.clear();
+  }
+
+  stats(): RouterStats {
+    return { routes: this.routeCount, streams: this.streamCount };
+  }
+
+  // ---- requests ------------------------------------------------------------------------
+
+  private onRequest(caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader): void {
+    const { access } = this.ctx;
+    if (caller.hasRoutes && caller.outgoing.has(h.callId)) return this.ctx.violation(caller, `call id ${h.callId} is already in use`);
+    const target = this.ctx.directory.find(frame, h.targetStart, h.targetEnd);
+    if (!target) {
+      const id = fromUtf8Lenient(frame, h.targetStart, h.targetEnd);
+      return this.refuse(caller, h, id, new RpcError(RpcErrorCode.PEER_NOT_FOUND, `Peer not found: '${id}'`));
+    }
+    // Another broker of a cluster (no session) enforced its callers' limits and security itself.
+    if (caller.session !== undefined) {
+      if (caller.access !== undefined && access.isQueued(caller, h.callId)) return this.ctx.violation(caller, `call id ${h.callId} is already in use`);
+      if (this.tooManyCalls(caller)) return this.refuseTooMany(caller, h, target.id);
+      switch (access.check(caller, target, frame, h)) {
+        case Verdict.Queued:
+          return;
+        case Verdict.DeniedSend:
+          return this.deny(caller, h, target, 'send');
+        case Verdict.DeniedCall:
+          return this.deny(caller, h, target, 'call');
+      }
+    }
+    if (!target.endpoint.isOpen) {
+      // A peer on another broker of the cluster whose link is down: fail now rather than at the timeout.
+      return this.refuse(caller, h, target.id, new RpcError(RpcErrorCode.UNAVAILABLE, `peer '${target.id}' is on a broker this one cannot reach right now`));
+    }
+    this.forward(caller, target, frame, h);
+  }
+
+  private tooManyCalls(caller: RouteEndpoint): boolean {
+    const open = (caller.hasRoutes ? caller.outgoing.size : 0) + this.ctx.access.queuedCalls(caller);
+    return open >= this.ctx.maxCallsInFlight;
+  }
+
+  private forward(caller: RouteEndpoint, target: PeerRegistration, frame: Uint8Array, h: FrameHeader): void {
+    const callee = target.endpoint;
+    let id = this.nextRouteId;
+    while (id === 0 || (callee.hasRoutes && callee.incoming.has(id))) id = (id + 1) >>> 0;
+    this.nextRouteId = (id + 1) >>> 0;
+    const stream = (h.flags & FrameFlags.Stream) !== 0;
+    const route: Route = {
+      id,
+      caller,
+      callerCallId: h.callId,
+      callee,
+      target,
+      stream,
+      ending: false,
+      controllerKey: h.controllerKey,
+      actionKey: h.actionKey,
+      started: this.ctx.audit.now(),
+      requestBytes: frame.length,
+      responseBytes: 0,
+    };
+    caller.outgoing.set(h.callId, route);
+    callee.incoming.set(id, route);
+    this.routeCount++;
+    if (stream) this.streamCount++;
+    // In place: the callee sees the route id as the call id, and the true source.
+    writeU32(frame, 4, id);
+    writeU32(frame, 8, caller.handle);
+    this.ctx.backpressure.relay(caller, callee, frame);
+  }
+
+  // ---- answers and what follows a request -----------------------------------------------
+
+  /**
+   * A frame from a callee about one of its routes, passed back to the caller under the caller's
+   * id. The route ends with a unary Response, an Error or a StreamEnd (for a message sent in
+   * pieces: with its last ReplyChunk); a stream's first Response only says it was accepted.
+   */
+  private onReply(callee: RouteEndpoint, frame: Uint8Array, h: FrameHeader): void {
+    const route = callee.hasRoutes ? callee.incoming.get(h.callId) : undefined;
+    if (!route) return; // the caller cancelled or left; a late answer is dropped
+    let ends: boolean;
+    switch (h.type) {
+      case FrameType.Response:
+        ends = !route.stream;
+        break;
+      case FrameType.Error:
+      case FrameType.StreamEnd:
+        ends = true;
+        break;
+      case FrameType.ReplyChunk:
+        ends = route.ending;
+        break;
+      default:
+        ends = false;
+    }
+    if (ends && (h.flags & FrameFlags.More) !== 0) {
+      route.ending = true; // ends with the message's last piece
+      ends = false;
+    }
+    route.responseBytes += frame.length;
+    if (ends) {
+      callee.incoming.delete(h.callId);
+      route.caller.outgoing.delete(route.callerCallId);
+      this.endRoute(route, frame);
+    }
+    writeU32(frame, 4, route.callerCallId);
+    writeU32(frame, 8, callee.handle);
+    this.ctx.backpressure.relay(callee, route.caller, frame);
+  }
+
+  private onCancel(caller: RouteEndpoint, frame: Uint8Array, callId: number): void {
+    const route = caller.hasRoutes ? caller.outgoing.get(callId) : undefined;
+    if (!route) return void this.ctx.access.holdBehind(caller, callId, frame);
+    caller.outgoing.delete(callId);
+    route.callee.incoming.delete(route.id);
+    this.endRoute(route, RpcErrorCode.CANCELLED);
+    writeU32(frame, 4, route.id);
+    writeU32(frame, 8, caller.handle);
+    route.callee.send(frame);
+  }
+
+  /** Credit and request pieces: from a caller to the callee of one of its routes. */
+  private onCallerFrame(caller: RouteEndpoint, frame: Uint8Array, callId: number): void {
+    const route = caller.hasRoutes ? caller.outgoing.get(callId) : undefined;
+    // A frame for a call still waiting for a security decision goes behind it; else it is stale.
+    if (!route) return void this.ctx.access.holdBehind(caller, callId, frame);
+    route.requestBytes += frame.length;
+    writeU32(frame, 4, route.id);
+    writeU32(frame, 8, caller.handle);
+    this.ctx.backpressure.relay(caller, route.callee, frame);
+  }
+
+  // ---- ends and refusals ---------------------------------------------------------------
+
+  /** Counts a route out and records the call (by the caller's broker, where its session lives). */
+  private endRoute(route: Route, outcome: string | Uint8Array): void {
+    this.routeCount--;
+    if (route.stream) this.streamCount--;
+    if (route.caller.session !== undefined) this.ctx.audit.callEnded(route.caller, route, outcome);
+  }
+
+  private deny(caller: RouteEndpoint, h: FrameHeader, target: PeerRegistration, what: 'send' | 'call'): void {
+    const names = what === 'call' ? target.names(h.controllerKey, h.actionKey) : undefined;
+    this.ctx.audit.denied(caller, what, target.id, names);
+    const message = what === 'send' ? `not allowed to send to peer '${target.id}'` : `not allowed to call this action on peer '${target.id}'`;
+    caller.send(errorFrame(h.callId, new RpcError(RpcErrorCode.ACCESS_DENIED, message)));
+  }
+
+  private refuseTooMany(caller: RouteEndpoint, h: FrameHeader, targetId: string): void {
+    this.refuse(caller, h, targetId, new RpcError(RpcErrorCode.TOO_MANY_CALLS, `more than ${this.ctx.maxCallsInFlight} calls in flight on this connection`));
+  }
+
+  /** A call the broker answers itself. */
+  private refuse(caller: RouteEndpoint, h: FrameHeader, targetId: string, error: RpcError): void {
+    if (caller.session !== undefined) this.ctx.audit.refused(caller, targetId, (h.flags & FrameFlags.Stream) !== 0, error.code);
+    caller.send(errorFrame(h.callId, error));
+  }
+}
+
+function cancelFrame(routeId: number): Uint8Array {
+  const frame = new Uint8Array(12);
+  frame[0] = PROTOCOL_VERSION;
+  frame[1] = FrameType.Cancel;
+  writeU32(frame, 4, routeId);
+  return frame;
+}

@@ -1,0 +1,106 @@
+/**
+ * Streams this client opens (actions returning an Observable), by call id. Opening resolves
+ * with an Observable once the callee accepted the call. The Observable is cold, as rxjs users
+ * expect: the first subscription takes the stream that was accepted; each further one calls
+ * the action again. A CONTRACT_MISMATCH with a compatible callee opens the stream again under
+ * its fingerprint, within the same deadline.
+ */
+import { Observable, type Subscription } from 'rxjs';
+import type { ActionDescriptor, CallOptions } from '../contracts/descriptors.js';
+import { RpcError, RpcErrorCode } from '../errors.js';
+import { FrameType } from '../wire/frame.js';
+import { CallerStream, type CallerStreamHost } from './caller-stream.js';
+import type { Reassembly } from './message-pieces.js';
+import type { Outbound } from './outbound.js';
+
+export class CallerStreams {
+  private readonly streams = new Map<number, CallerStream>();
+  private readonly host: CallerStreamHost;
+
+  constructor(
+    private readonly outbound: Outbound,
+    private readonly replyPieces: Reassembly,
+    /** Items a stream may send ahead before this client grants more. */
+    private readonly window: number,
+  ) {
+    const { session, deadlines } = outbound.ctx;
+    this.host = {
+      send: (frame) => session.send(frame),
+      deadlines,
+      forget: (stream) => {
+        this.streams.delete(stream.id);
+        replyPieces.drop(stream.id);
+      },
+    };
+  }
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  get(callId: number): CallerStream | undefined {
+    return this.streams.get(callId);
+  }
+
+  has(callId: number): boolean {
+    return this.streams.has(callId);
+  }
+
+  open<Item>(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions): Promise<Observable<Item>> {
+    return this.request(peerId, target, action, args, options, this.outbound.deadlineOf(options), false).then((first) =>
+      this.observable<Item>(first, peerId, target, action, args, options),
+    );
+  }
+
+  /** The connection is gone: every stream errors. */
+  rejectAll(reason: string): void {
+    for (const stream of [...this.streams.values()]) stream.onError(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+  }
+
+  private request(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions, deadline: number, negotiated: boolean): Promise<CallerStream> {
+    return this.send(peerId, target, action, args, options, deadline).catch((error: RpcError) => {
+      if (negotiated || error.code !== RpcErrorCode.CONTRACT_MISMATCH) throw error;
+      const refusal = this.outbound.ctx.negotiation.agree(peerId, action, error);
+      if (refusal) throw refusal;
+      return this.request(peerId, target, action, args, options, deadline, true);
+    });
+  }
+
+  private send(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions, deadline: number): Promise<CallerStream> {
+    const id = this.outbound.allocateCallId();
+    const frame = this.outbound.prepare(id, peerId, target, action, args, options, true);
+    if (frame instanceof RpcError) return Promise.reject(frame);
+    if (deadline <= Date.now()) {
+      return Promise.reject(new RpcError(RpcErrorCode.TIMEOUT, `${action.name} on '${peerId}' was not accepted within ${this.outbound.timeoutOf(options)} ms`));
+    }
+    return new Promise<CallerStream>((resolve, reject) => {
+      const stream = new CallerStream(id, action, peerId, this.window, this.host, resolve, reject, options.signal, this.outbound.timeoutOf(options));
+      stream.waitUntil(deadline);
+      if (options.signal) {
+        stream.onAbort = () => stream.abandon(new RpcError(RpcErrorCode.CANCELLED, `${action.name} on '${peerId}' was aborted`));
+        options.signal.addEventListener('abort', stream.onAbort, { once: true });
+      }
+      this.streams.set(id, stream);
+      this.outbound.ctx.session.sendMessage(frame, FrameType.RequestChunk, id);
+    });
+  }
+
+  private observable<Item>(first: CallerStream, peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions): Observable<Item> {
+    return new Observable<Item>((subscriber) => {
+      if (first.claim(subscriber as never)) return () => first.cancel();
+      let inner: Subscription | undefined;
+      let closed = false;
+      this.request(peerId, target, action, args, options, this.outbound.deadlineOf(options), false).then(
+        (stream) => {
+          if (closed) stream.cancel();
+          else inner = this.observable<Item>(stream, peerId, target, action, args, options).subscribe(subscriber);
+        },
+        (error: RpcError) => subscriber.error(error),
+      );
+      return () => {
+        closed = true;
+        inner?.unsubscribe();
+      };
+    });
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Control requests: JSON questions this client asks the broker itself (register, listPeers,
+ * presence, …), answered by a ControlReply with the same request id. Each has the client's
+ * timeout as its deadline; all reject when the connection closes.
+ */
+import { RpcError, RpcErrorCode } from '../errors.js';
+import type { ControlOperation, ControlOperations, ControlReply } from '../wire/control.js';
+import { errorFromPayload } from '../wire/errors.js';
+import { FrameType } from '../wire/frame.js';
+import { jsonFrame } from '../wire/text.js';
+import type { Deadlines, Timed } from './deadlines.js';
+import type { ClientSession } from './session.js';
+
+class PendingRequest implements Timed {
+  deadline = Infinity;
+  heapIndex = -1;
+
+  constructor(
+    private readonly requests: ControlRequests,
+    readonly id: number,
+    readonly op: string,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: RpcError) => void,
+  ) {}
+
+  expire(): void {
+    this.requests.settle(this.id, { ok: false, code: RpcErrorCode.TIMEOUT, message: `the broker did not answer ${this.op} within ${this.requests.timeoutMs} ms` });
+  }
+}
+
+export class ControlRequests {
+  private readonly pending = new Map<number, PendingRequest>();
+  private nextId = 1;
+
+  constructor(
+    private readonly session: ClientSession,
+    private readonly deadlines: Deadlines,
+    readonly timeoutMs: number,
+  ) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  request<Op extends ControlOperation>(op: Op, body: ControlOperations[Op]['request']): Promise<ControlOperations[Op]['result']> {
+    if (!this.session.isOpen) return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot ${op}: ${this.session.closeReason}`));
+    const id = this.nextId;
+    this.nextId = (this.nextId + 1) >>> 0 || 1;
+    return new Promise((resolve, reject) => {
+      const request = new PendingRequest(this, id, op, resolve as (value: unknown) => void, reject);
+      if (this.timeoutMs > 0) {
+        request.deadline = Date.now() + this.timeoutMs;
+        this.deadlines.add(request);
+      }
+      this.pending.set(id, request);
+      this.session.send(jsonFrame(FrameType.Control, id, { ...body, op }));
+    });
+  }
+
+  /** A ControlReply arrived (or the request timed out, or the connection closed). */
+  settle(id: number, reply: ControlReply | undefined): void {
+    const request = this.pending.get(id);
+    if (!request) return;
+    this.pending.delete(id);
+    this.deadlines.remove(request);
+    if (reply && reply.ok === true) request.resolve(reply.result);
+    else request.reject(errorFromPayload(reply));
+  }
+
+  rejectAll(reason: string): void {
+    for (const id of [...this.pending.keys()]) this.settle(id, { ok: false, code: RpcErrorCode.NOT_CONNECTED, message: reason });
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Unary calls this client made and is waiting for, by call id. Every call settles exactly
+ * once: with its answer, its error, its deadline, an abort, or the connection closing. The
+ * deadline is absolute: a call that is sent again after a CONTRACT_MISMATCH (under the
+ * callee's fingerprint) keeps it, so no call waits longer than its timeout.
+ */
+import { createReader } from '../codec/protobuf.js';
+import type { ValidationIssue } from '../codec/validation.js';
+import type { ActionDescriptor, CallOptions } from '../contracts/descriptors.js';
+import { RpcError, RpcErrorCode } from '../errors.js';
+import { FrameType, type FrameHeader } from '../wire/frame.js';
+import type { Timed } from './deadlines.js';
+import { signalFrame } from './frames.js';
+import type { Outbound } from './outbound.js';
+import type { Reassembly } from './message-pieces.js';
+import { validationError } from './validation-error.js';
+
+class UnaryCall implements Timed {
+  deadline = Infinity;
+  heapIndex = -1;
+  id = 0;
+  /** Sent again under the callee's fingerprint after a CONTRACT_MISMATCH (only once). */
+  negotiated = false;
+  onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly calls: UnaryCalls,
+    readonly peerId: string,
+    readonly target: Uint8Array,
+    readonly action: ActionDescriptor,
+    readonly args: readonly unknown[],
+    readonly options: CallOptions,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: RpcError) => void,
+  ) {}
+
+  expire(): void {
+    const timeoutMs = this.calls.outbound.timeoutOf(this.options);
+    this.calls.giveUp(this, new RpcError(RpcErrorCode.TIMEOUT, `${this.action.name} on '${this.peerId}' got no answer within ${timeoutMs} ms`));
+  }
+}
+
+export class UnaryCalls {
+  private readonly calls = new Map<number, UnaryCall>();
+  private readonly issues: ValidationIssue[] = [];
+
+  constructor(
+    readonly outbound: Outbound,
+    /** Answers arriving in pieces, by call id: dropped when their call ends. */
+    private readonly replyPieces: Reassembly,
+  ) {}
+
+  get size(): number {
+    return this.calls.size;
+  }
+
+  has(callId: number): boolean {
+    return this.calls.has(callId);
+  }
+
+  call<Result>(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions): Promise<Result> {
+    return new Promise<Result>((resolve, reject) => {
+      const call = new UnaryCall(this, peerId, target, action, args, options, resolve as (value: unknown) => void, reject);
+      const problem = this.send(call);
+      if (problem) return reject(problem);
+      call.deadline = this.outbound.deadlineOf(options);
+      if (call.deadline !== Infinity) this.outbound.ctx.deadlines.add(call);
+      if (options.signal) {
+        call.onAbort = () => this.giveUp(call, new RpcError(RpcErrorCode.CANCELLED, `${action.name} on '${peerId}' was aborted`));
+        options.signal.addEventListener('abort', call.onAbort, { once: true });
+      }
+    });
+  }
+
+  onResponse(frame: Uint8Array, h: FrameHeader): void {
+    const call = this.take(h.callId);
+    if (!call) return; // timed out or cancelled meanwhile
+    const action = call.action;
+    let value: unknown;
+    try {
+      value = action.response.decode(createReader(frame, h.payloadStart), frame.length);
+    } catch (error) {
+      return call.reject(new RpcError(RpcErrorCode.VALIDATION_FAILED, `${action.name}: malformed result from '${call.peerId}': ${(error as Error).message}`));
+    }
+    const issues = this.issues;
+    issues.length = 0;
+    action.response.validate(value, issues, action.resultPath);
+    if (issues.length > 0) return call.reject(validationError(issues, `invalid result of ${action.name} from '${call.peerId}'`));
+    call.resolve(value);
+  }
+
+  /** An Error frame for a pending call: it fails, unless a CONTRACT_MISMATCH with a compatible callee lets it go again. */
+  onError(callId: number, error: RpcError): boolean {
+    const call = this.calls.get(callId);
+    if (!call) return false;
+    this.calls.delete(callId);
+    this.replyPieces.drop(callId);
+    if (error.code === RpcErrorCode.CONTRACT_MISMATCH && !call.negotiated) {
+      call.negotiated = true;
+      const refusal = this.outbound.ctx.negotiation.agree(call.peerId, call.action, error);
+      const problem = refusal ?? this.send(call);
+      if (!problem) return true; // sent again, same deadline
+      error = problem;
+    }
+    this.settle(call);
+    call.reject(error);
+    return true;
+  }
+
+  /** The answer grew past a limit while arriving in pieces: the call fails and the callee stops. */
+  refuse(callId: number, error: RpcError): boolean {
+    const call = this.take(callId);
+    if (!call) return false;
+    this.outbound.ctx.session.send(signalFrame(FrameType.Cancel, callId));
+    call.reject(error);
+    return true;
+  }
+
+  /** Rejects a pending call and tells the broker to forget it (and the callee to stop). */
+  giveUp(call: UnaryCall, error: RpcError): void {
+    if (this.calls.get(call.id) !== call) return;
+    this.take(call.id);
+    this.outbound.ctx.session.send(signalFrame(FrameType.Cancel, call.id));
+    call.reject(error);
+  }
+
+  rejectAll(reason: string): void {
+    for (const id of [...this.calls.keys()]) this.take(id)?.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+  }
+
+  /** Sends (or sends again) `call` under a fresh call id; returns why it could not be sent. */
+  private send(call: UnaryCall): RpcError | undefined {
+    const id = this.outbound.allocateCallId();
+    const frame = this.outbound.prepare(id, call.peerId, call.target, call.action, call.args, call.options, false);
+    if (frame instanceof RpcError) return frame;
+    call.id = id;
+    this.calls.set(id, call);
+    this.outbound.ctx.session.sendMessage(frame, FrameType.RequestChunk, id);
+    return undefined;
+  }
+
+  /** Removes the call and its deadline and abort listener; undefined when it already settled. */
+  private take(callId: number): UnaryCall | undefined {
+    const call = this.calls.get(callId);
+    if (!call) return undefined;
+    this.calls.delete(callId);
+    this.replyPieces.drop(callId);
+    this.settle(call);
+    return call;
+  }
+
+  private settle(call: UnaryCall): void {
+    this.outbound.ctx.deadlines.remove(call);
+    if (call.onAbort) call.options.signal!.removeEventListener('abort', call.onAbort);
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The JSON shapes of the control plane (docs/wire.md): the handshake (Hello, Welcome), control
+ * requests a client sends the broker itself and their replies, and presence events. Shared by
+ * the broker and the client so both read the same contract; never on the data path.
+ */
+import { PROTOCOL_VERSION } from './frame.js';
+
+/** client -> broker, the first frame. */
+export interface Hello {
+  protocol: typeof PROTOCOL_VERSION;
+  token?: unknown;
+}
+
+/** broker -> client, once the hello was accepted. */
+export interface Welcome {
+  /** The connection's handle at the broker (the source it stamps on this connection's frames). */
+  handle: number;
+  /** Largest frame the broker accepts; larger messages travel in pieces. */
+  maxFrameBytes: number;
+}
+
+/** A controller as a peer announces it (for listPeers, presence, hooks and audit names). */
+export interface ControllerInfo {
+  path: string;
+  /** The contract fingerprint of the controller: a hash over its actions' fingerprints. */
+  fingerprint: string;
+  actions: { name: string; fingerprint: string }[];
+}
+
+/** A registered peer as listPeers and presence report it. */
+export interface PeerInfo {
+  id: string;
+  /** Paths of the controllers the peer serves. */
+  controllers: string[];
+  /** Each controller's contract fingerprint. */
+  contracts: { path: string; fingerprint: string }[];
+}
+
+/** A peer joining or leaving, as presence reports it. */
+export interface PresenceEvent {
+  type: 'joined' | 'left';
+  peer: PeerInfo;
+}
+
+/**
+ * broker -> client: a peer id this connection held was taken by a connection on another
+ * broker of the cluster while this broker was cut off from NATS (it was declared gone).
+ */
+export interface RegistrationLostEvent {
+  type: 'registration-lost';
+  peerId: string;
+}
+
+/** Control requests by operation: the request body (without `op`) and what a successful reply carries. */
+export interface ControlOperations {
+  register: { request: { peerId: string }; result: null };
+  deregister: { request: { peerId: string }; result: null };
+  controllers: { request: { controllers: ControllerInfo[] }; result: null };
+  listPeers: { request: { controller?: string }; result: PeerInfo[] };
+  presence: { request: { on: boolean }; result: PeerInfo[] | null };
+}
+
+export type ControlOperation = keyof ControlOperations;
+export type ControlRequest<Op extends ControlOperation = ControlOperation> = ControlOperations[Op]['request'] & { op: Op };
+
+/** broker -> client, the answer to one control request (the frame's call id is the request id). */
+export type ControlReply = { ok: true; result: unknown } | { ok: false; code: string; message: string };
+
+export const controlOperations: readonly ControlOperation[] = ['register', 'deregister', 'controllers', 'listPeers', 'presence'];
