@@ -27,6 +27,14 @@ function runtimeEntry(): string {
   throw new Error(`p2pgen: cannot find its runtime next to ${here}`);
 }
 
+let runtimeDir: string | undefined;
+
+/** Whether a file belongs to the p2pgen runtime contracts are compiled against (its decorators and brands are declared there). */
+export function isRuntimeFile(path: string): boolean {
+  runtimeDir ??= `${toPosix(dirname(runtimeEntry()))}/`;
+  return path.startsWith(runtimeDir);
+}
+
 const skippedDirs = new Set(['node_modules', '.git', 'dist']);
 
 function listContractFiles(dir: string, exclude: string | undefined): string[] {
