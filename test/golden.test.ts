@@ -92,7 +92,7 @@ describe('adding an action', () => {
     // What belongs to the new action: its name, its own messages, the codecs its descriptor uses
     // and the request and response entries of its wire schema.
     const index = afterFiles.get('index.ts')!;
-    const descriptor = /rename: \/\*@__PURE__\*\/ unary\(([^)]*)\)/.exec(index)![1]!;
+    const descriptor = /rename: unary\(([^)]*)\)/.exec(index)![1]!;
     const schema = /'\/directory rename': (.*)/.exec(index)![1]!;
     const own = ['rename', 'DirectoryControllerRename', ...(descriptor.match(/\b(Args|Returns)_\w+/g) ?? []), ...(schema.match(/[0-9a-f]{12}/g) ?? [])];
 

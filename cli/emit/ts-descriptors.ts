@@ -3,10 +3,11 @@
  * wire shape (shared between actions of that shape, so the file grows with the shapes, not the
  * actions, and named after the shape: codec-names.ts), one descriptor per action, a proxy class
  * per controller, and the registration of the whole set with its wire schemas. Top-level calls
- * are marked pure, so a bundler drops what an application does not use.
+ * whose result may go unused (message codecs, the contract set) are marked pure, so a bundler
+ * drops what an application does not use.
  */
 import { createHash } from 'node:crypto';
-import type { ActionModel, ContractModel, ControllerModel, FieldModel, MessageModel } from '../model/contract-model.js';
+import type { ContractModel, ControllerModel, FieldModel, MessageModel } from '../model/contract-model.js';
 import { compare } from '../diagnostics.js';
 import { wireTable } from '../check/wire-table.js';
 import { remap } from '../../runtime/contracts/wire-schema.js';
@@ -78,40 +79,24 @@ export class TsDescriptors {
       const params = literal(request.fields.map((p) => p.name).join(', '));
       const factory = this.ctx.rt(action.kind === 'stream' ? 'stream' : 'unary');
       const codecs = `${this.codecOf('request', request)}, ${this.codecOf('response', response)}`;
-      return `${action.name}: ${PURE} ${factory}(${literal(action.name)}, ${literal(action.fingerprint)}, ${codecs}, ${params}),`;
+      return `// ${this.ctx.where(action.source)}
+${action.name}: ${factory}(${literal(action.name)}, ${literal(action.fingerprint)}, ${codecs}, ${params}),`;
     });
     return `const ${this.actionsName(controller)} = {\n${lines.join('\n')}\n};`;
   }
 
-  proxyClass(controller: ControllerModel): string {
-    const { types } = this.ctx;
+  /** The type of a controller's proxy (the runtime builds it from the descriptors: define.ts). */
+  proxyType(controller: ControllerModel): string {
     const controllerType = this.ctx.contract(controller.file, controller.className, true);
-    const methods = controller.actions.map((action: ActionModel) => {
-      const request = this.ctx.messages.get(action.request)!;
-      const response = this.ctx.messages.get(action.response)!;
-      const params = request.fields.map((p) => types.parameter(p));
-      const args = `[${request.fields.map((p) => p.name).join(', ')}]`;
-      const descriptor = `${this.actionsName(controller)}.${action.name}`;
-      const result = types.result(response);
-      const doc = `/** ${controller.className}.${action.name}: ${this.ctx.where(action.source)} */`;
-      return action.kind === 'stream'
-        ? `${doc}\n${action.name}(${params.join(', ')}): Promise<${this.ctx.file.import('Observable', 'rxjs', true)}<${result}>> {\nreturn this.channel.stream(${descriptor}, ${args});\n}`
-        : `${doc}\n${action.name}(${params.join(', ')}): Promise<${result}> {\nreturn this.channel.call(${descriptor}, ${args});\n}`;
-    });
-    // The actions come from the descriptors object, so adding one changes no line here but its method.
     return `/** Calls ${controller.className} (${controller.path}) on another peer: ${this.ctx.where(controller.source)} */
-export class ${this.proxyName(controller)} implements Pick<${this.ctx.rtType('RemoteController')}<${controllerType}>, keyof typeof ${this.actionsName(controller)}> {
-constructor(private readonly channel: ${this.ctx.rtType('PeerChannel')}) {}
-
-${methods.join('\n\n')}
-}`;
+export type ${this.proxyName(controller)} = Pick<${this.ctx.rtType('RemoteController')}<${controllerType}>, keyof typeof ${this.actionsName(controller)}>;`;
   }
 
   registration(): string {
     const { model, types, file } = this.ctx;
     const controllers = model.controllers.map(
       (c) =>
-        `${PURE} ${this.ctx.rt('controller')}(${literal(c.path)}, ${literal(c.className)}, ${literal(c.fingerprint)}, ${this.actionsName(c)}, (channel) => new ${this.proxyName(c)}(channel)),`,
+        `${PURE} ${this.ctx.rt('controller')}(${literal(c.path)}, ${literal(c.className)}, ${literal(c.fingerprint)}, ${this.actionsName(c)}),`,
     );
     const codecs = messageCodecNames(model).map(
       (n) => `${n}: ${PURE} ${this.ctx.rt('messageCodec')}<${types.named(n)}>(${literal(n)}, encode_${n}, decode_${n}, validate_${n}),`,

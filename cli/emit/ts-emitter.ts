@@ -51,7 +51,7 @@ export function emitTypeScriptChunks(model: ContractModel, options: TsEmitOption
   );
   const requests = section('Requests and responses', descriptors.actionCodecs());
   const actions = section('Actions', model.controllers.map((c) => descriptors.actionDescriptors(c)));
-  const proxies = section('Proxies', model.controllers.map((c) => descriptors.proxyClass(c)));
+  const proxies = section('Proxies', model.controllers.map((c) => descriptors.proxyType(c)));
   const registration = section('Registration', [descriptors.registration()]);
   // Entry readers are known once every decoder above is written.
   const entries = section('Map entries', codecs.entryReaderFunctions());

@@ -73,20 +73,39 @@ export function stream<Args extends readonly unknown[], Item>(
   return action('stream', name, fingerprint, request, response, params);
 }
 
-export function controller(
-  path: string,
-  name: string,
-  fingerprint: string,
-  actions: Record<string, ActionDescriptor>,
-  createProxy: (channel: PeerChannel) => object,
-): ControllerDescriptor {
+export function controller(path: string, name: string, fingerprint: string, actions: Record<string, ActionDescriptor>): ControllerDescriptor {
   const controllerKey = routingKey(path);
   const list = Object.values(actions);
   for (const a of list as MutableAction<readonly unknown[], unknown>[]) {
     a.controller = path;
     a.controllerKey = controllerKey;
   }
-  return { path, name, controllerKey, fingerprint, actions: list, createProxy };
+  return { path, name, controllerKey, fingerprint, actions: list, createProxy: proxyFactory(actions) };
+}
+
+const channelKey = Symbol('p2pgen.channel');
+
+/**
+ * The proxy of a controller on another peer: one method per action, on a prototype built once
+ * per controller, each calling through the channel the proxy was made with. (Its type is the
+ * contract's RemoteController, so generated code carries no proxy class.)
+ */
+function proxyFactory(actions: Record<string, ActionDescriptor>): (channel: PeerChannel) => object {
+  const prototype: Record<string, unknown> = {};
+  for (const [name, action] of Object.entries(actions)) {
+    const method =
+      action.kind === 'stream'
+        ? function (this: { [channelKey]: PeerChannel }, ...args: readonly unknown[]) {
+            return this[channelKey].stream(action, args);
+          }
+        : function (this: { [channelKey]: PeerChannel }, ...args: readonly unknown[]) {
+            return this[channelKey].call(action, args);
+          };
+    Object.defineProperty(method, 'name', { value: name });
+    // defineProperty, so an action named like a special property (`__proto__`) is just a method.
+    Object.defineProperty(prototype, name, { value: method, enumerable: true });
+  }
+  return (channel) => Object.create(prototype, { [channelKey]: { value: channel } });
 }
 
 /**

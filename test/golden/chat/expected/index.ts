@@ -4,7 +4,6 @@
 import { ChatMessage, type ChatPeerController } from '../input/chat.js';
 import {
   type ContractSet,
-  type PeerChannel,
   type Reader,
   type RemoteController,
   type RequestCodec,
@@ -33,7 +32,6 @@ import {
   within,
   writeTimestamp,
 } from 'p2pgen/internal';
-import type { Observable } from 'rxjs';
 const known_1: ReadonlySet<number> = new Set([1]);
 const known_1_2_3: ReadonlySet<number> = new Set([1, 2, 3]);
 
@@ -223,35 +221,21 @@ const Returns_Void: ResponseCodec<undefined> = {
 // ---- Actions ----
 
 const ChatPeerControllerActions = {
-  sendMessage: /*@__PURE__*/ unary('sendMessage', 'e8a907fa74eeab93', Args_ChatMessage, Returns_Void, 'message'),
-  getMessages: /*@__PURE__*/ unary('getMessages', '47eac83d11604e52', Args_None, Returns_ChatMessageList, ''),
-  stream: /*@__PURE__*/ stream('stream', '88722df2279bc82c', Args_Int32, Returns_ChatMessage, 'from'),
+  // test/golden/chat/input/chat.ts:19
+  sendMessage: unary('sendMessage', 'e8a907fa74eeab93', Args_ChatMessage, Returns_Void, 'message'),
+  // test/golden/chat/input/chat.ts:24
+  getMessages: unary('getMessages', '47eac83d11604e52', Args_None, Returns_ChatMessageList, ''),
+  // test/golden/chat/input/chat.ts:29
+  stream: stream('stream', '88722df2279bc82c', Args_Int32, Returns_ChatMessage, 'from'),
 };
 
 // ---- Proxies ----
 
 /** Calls ChatPeerController (/chat) on another peer: test/golden/chat/input/chat.ts:15 */
-export class ChatPeerControllerProxy implements Pick<
+export type ChatPeerControllerProxy = Pick<
   RemoteController<ChatPeerController>,
   keyof typeof ChatPeerControllerActions
-> {
-  constructor(private readonly channel: PeerChannel) {}
-
-  /** ChatPeerController.sendMessage: test/golden/chat/input/chat.ts:19 */
-  sendMessage(message: ChatMessage): Promise<undefined> {
-    return this.channel.call(ChatPeerControllerActions.sendMessage, [message]);
-  }
-
-  /** ChatPeerController.getMessages: test/golden/chat/input/chat.ts:24 */
-  getMessages(): Promise<Array<ChatMessage>> {
-    return this.channel.call(ChatPeerControllerActions.getMessages, []);
-  }
-
-  /** ChatPeerController.stream: test/golden/chat/input/chat.ts:29 */
-  stream(from: number): Promise<Observable<ChatMessage>> {
-    return this.channel.stream(ChatPeerControllerActions.stream, [from]);
-  }
-}
+>;
 
 // ---- Registration ----
 
@@ -277,13 +261,7 @@ const wireSchemas = (): WireSource => ({
 
 /** Every controller of these contracts; importing this file registers them with the runtime. */
 export const contracts: ContractSet = /*@__PURE__*/ defineContracts('p2pgen', wireSchemas, [
-  /*@__PURE__*/ controller(
-    '/chat',
-    'ChatPeerController',
-    'eaee543fac603121',
-    ChatPeerControllerActions,
-    (channel) => new ChatPeerControllerProxy(channel),
-  ),
+  /*@__PURE__*/ controller('/chat', 'ChatPeerController', 'eaee543fac603121', ChatPeerControllerActions),
 ]);
 registerContracts(contracts);
 

@@ -5,7 +5,6 @@ import { type Contact, Priority, type Shape, type Ticket, type TicketController 
 import {
   type ContractSet,
   EMAIL_PATTERN,
-  type PeerChannel,
   type Reader,
   type RemoteController,
   type RequestCodec,
@@ -687,41 +686,24 @@ const Returns_TicketList: ResponseCodec<Array<Ticket>> = {
 // ---- Actions ----
 
 const TicketControllerActions = {
-  open: /*@__PURE__*/ unary(
+  // test/golden/shapes/input/shapes.ts:38
+  open: unary(
     'open',
     '531f314fac834c36',
     Args_Ticket_BoolOptional,
     Returns_TicketControllerOpenResult,
     'ticket, notify',
   ),
-  find: /*@__PURE__*/ unary('find', 'ae65789713ee39e9', Args_Status_Int32Optional, Returns_TicketList, 'status, limit'),
-  contact: /*@__PURE__*/ unary('contact', '71feeb27513444dd', Args_String, Returns_ContactOptional, 'id'),
+  // test/golden/shapes/input/shapes.ts:43
+  find: unary('find', 'ae65789713ee39e9', Args_Status_Int32Optional, Returns_TicketList, 'status, limit'),
+  // test/golden/shapes/input/shapes.ts:48
+  contact: unary('contact', '71feeb27513444dd', Args_String, Returns_ContactOptional, 'id'),
 };
 
 // ---- Proxies ----
 
 /** Calls TicketController (/tickets) on another peer: test/golden/shapes/input/shapes.ts:36 */
-export class TicketControllerProxy implements Pick<
-  RemoteController<TicketController>,
-  keyof typeof TicketControllerActions
-> {
-  constructor(private readonly channel: PeerChannel) {}
-
-  /** TicketController.open: test/golden/shapes/input/shapes.ts:38 */
-  open(ticket: Ticket, notify?: boolean): Promise<TicketControllerOpenResult> {
-    return this.channel.call(TicketControllerActions.open, [ticket, notify]);
-  }
-
-  /** TicketController.find: test/golden/shapes/input/shapes.ts:43 */
-  find(status: Status, limit?: number): Promise<Array<Ticket>> {
-    return this.channel.call(TicketControllerActions.find, [status, limit]);
-  }
-
-  /** TicketController.contact: test/golden/shapes/input/shapes.ts:48 */
-  contact(id: string): Promise<Contact | undefined> {
-    return this.channel.call(TicketControllerActions.contact, [id]);
-  }
-}
+export type TicketControllerProxy = Pick<RemoteController<TicketController>, keyof typeof TicketControllerActions>;
 
 // ---- Registration ----
 
@@ -756,13 +738,7 @@ const wireSchemas = (): WireSource => ({
 
 /** Every controller of these contracts; importing this file registers them with the runtime. */
 export const contracts: ContractSet = /*@__PURE__*/ defineContracts('p2pgen', wireSchemas, [
-  /*@__PURE__*/ controller(
-    '/tickets',
-    'TicketController',
-    '6b10e3232b3fc86a',
-    TicketControllerActions,
-    (channel) => new TicketControllerProxy(channel),
-  ),
+  /*@__PURE__*/ controller('/tickets', 'TicketController', '6b10e3232b3fc86a', TicketControllerActions),
 ]);
 registerContracts(contracts);
 

@@ -6,7 +6,6 @@ import { type Page, User } from '../input/entities.js';
 import type { PresenceController } from '../input/presence.js';
 import {
   type ContractSet,
-  type PeerChannel,
   type Reader,
   type RemoteController,
   type RequestCodec,
@@ -251,58 +250,34 @@ const Returns_Void: ResponseCodec<undefined> = {
 // ---- Actions ----
 
 const DirectoryControllerActions = {
-  get: /*@__PURE__*/ unary('get', '181e8f7380d9e045', Args_String, Returns_User, 'id'),
-  remove: /*@__PURE__*/ unary('remove', '81c183dcf66d1700', Args_String, Returns_Void, 'id'),
-  list: /*@__PURE__*/ unary('list', '8d043e0418010aba', Args_String_Int32, Returns_Page, 'cursor, size'),
+  // test/golden/shared/input/directory.ts:9
+  get: unary('get', '181e8f7380d9e045', Args_String, Returns_User, 'id'),
+  // test/golden/shared/input/directory.ts:14
+  remove: unary('remove', '81c183dcf66d1700', Args_String, Returns_Void, 'id'),
+  // test/golden/shared/input/directory.ts:17
+  list: unary('list', '8d043e0418010aba', Args_String_Int32, Returns_Page, 'cursor, size'),
 };
 
 const PresenceControllerActions = {
-  whois: /*@__PURE__*/ unary('whois', '181e8f7380d9e045', Args_String, Returns_User, 'peer'),
-  ping: /*@__PURE__*/ unary('ping', 'b09011ded91dc666', Args_None, Returns_Void, ''),
+  // test/golden/shared/input/presence.ts:7
+  whois: unary('whois', '181e8f7380d9e045', Args_String, Returns_User, 'peer'),
+  // test/golden/shared/input/presence.ts:12
+  ping: unary('ping', 'b09011ded91dc666', Args_None, Returns_Void, ''),
 };
 
 // ---- Proxies ----
 
 /** Calls DirectoryController (/directory) on another peer: test/golden/shared/input/directory.ts:7 */
-export class DirectoryControllerProxy implements Pick<
+export type DirectoryControllerProxy = Pick<
   RemoteController<DirectoryController>,
   keyof typeof DirectoryControllerActions
-> {
-  constructor(private readonly channel: PeerChannel) {}
-
-  /** DirectoryController.get: test/golden/shared/input/directory.ts:9 */
-  get(id: string): Promise<User> {
-    return this.channel.call(DirectoryControllerActions.get, [id]);
-  }
-
-  /** DirectoryController.remove: test/golden/shared/input/directory.ts:14 */
-  remove(id: string): Promise<undefined> {
-    return this.channel.call(DirectoryControllerActions.remove, [id]);
-  }
-
-  /** DirectoryController.list: test/golden/shared/input/directory.ts:17 */
-  list(cursor: string, size: number): Promise<Page> {
-    return this.channel.call(DirectoryControllerActions.list, [cursor, size]);
-  }
-}
+>;
 
 /** Calls PresenceController (/presence) on another peer: test/golden/shared/input/presence.ts:5 */
-export class PresenceControllerProxy implements Pick<
+export type PresenceControllerProxy = Pick<
   RemoteController<PresenceController>,
   keyof typeof PresenceControllerActions
-> {
-  constructor(private readonly channel: PeerChannel) {}
-
-  /** PresenceController.whois: test/golden/shared/input/presence.ts:7 */
-  whois(peer: string): Promise<User> {
-    return this.channel.call(PresenceControllerActions.whois, [peer]);
-  }
-
-  /** PresenceController.ping: test/golden/shared/input/presence.ts:12 */
-  ping(): Promise<undefined> {
-    return this.channel.call(PresenceControllerActions.ping, []);
-  }
-}
+>;
 
 // ---- Registration ----
 
@@ -332,20 +307,8 @@ const wireSchemas = (): WireSource => ({
 
 /** Every controller of these contracts; importing this file registers them with the runtime. */
 export const contracts: ContractSet = /*@__PURE__*/ defineContracts('p2pgen', wireSchemas, [
-  /*@__PURE__*/ controller(
-    '/directory',
-    'DirectoryController',
-    'a2cb3dde55565847',
-    DirectoryControllerActions,
-    (channel) => new DirectoryControllerProxy(channel),
-  ),
-  /*@__PURE__*/ controller(
-    '/presence',
-    'PresenceController',
-    'b32ac77a7647a902',
-    PresenceControllerActions,
-    (channel) => new PresenceControllerProxy(channel),
-  ),
+  /*@__PURE__*/ controller('/directory', 'DirectoryController', 'a2cb3dde55565847', DirectoryControllerActions),
+  /*@__PURE__*/ controller('/presence', 'PresenceController', 'b32ac77a7647a902', PresenceControllerActions),
 ]);
 registerContracts(contracts);
 
