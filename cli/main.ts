@@ -4,7 +4,6 @@
  */
 import yargs from 'yargs';
 import { buildAndWatch, buildOnce, type Output } from './commands/build.js';
-import { BrokerUsageError, runBroker } from './commands/broker.js';
 import { runCheck, UsageError as CheckUsageError, type CheckFormat } from './commands/check.js';
 import { VERSION } from './version.js';
 
@@ -109,6 +108,8 @@ export async function main(argv: string[]): Promise<number> {
         requireInteger('--heartbeat-ms', args.heartbeatMs, 0);
         const { port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, security, audit } = args;
         const cluster = args.nats === undefined ? undefined : { nats: args.nats.map(String), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas };
+        // Loaded here: build and check never pay for the broker (ws, NATS) at start-up.
+        const { BrokerUsageError, runBroker } = await import('./commands/broker.js');
         try {
           exitCode = await runBroker({ port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, security, audit, cluster }, console_);
         } catch (error) {
