@@ -5,19 +5,9 @@
  * another action uses. These names live only in index.ts; the .proto and the lock keep the
  * per-action message names (`ChatPeerControllerSendMessageRequest`).
  */
-import type { Constraints, FieldModel, ScalarKind, TypeRef } from '../model/contract-model.js';
+import type { Constraints, FieldModel, TypeRef } from '../model/contract-model.js';
 import { routingKey } from '../../runtime/contracts/define.js';
-
-const scalarNames: Record<ScalarKind, string> = {
-  string: 'String',
-  bool: 'Bool',
-  double: 'Double',
-  float: 'Float',
-  int32: 'Int32',
-  uint32: 'Uint32',
-  int64: 'Int64',
-  bytes: 'Bytes',
-};
+import { scalarBaseNames } from './wire-shape.js';
 
 /** `Args_` and one part per parameter; `Args_None` without parameters. */
 export function requestCodecName(params: FieldModel[]): string {
@@ -44,7 +34,7 @@ function fieldPart(field: FieldModel, index: number): string {
 function typePart(type: TypeRef): string {
   switch (type.kind) {
     case 'scalar':
-      return scalarNames[type.scalar] + constraintsPart(type.constraints);
+      return scalarBaseNames[type.scalar] + constraintsPart(type.constraints);
     case 'date':
       return 'Date';
     case 'enum':

@@ -1,7 +1,7 @@
 /**
  * What the runtime and users see of the contracts: a request and a response codec per distinct
  * wire shape (shared between actions of that shape, so the file grows with the shapes, not the
- * actions, and named after the shape: codec-names.ts), one descriptor per action, a proxy class
+ * actions, and named after the shape: codec-names.ts), one descriptor per action, a proxy type
  * per controller, and the registration of the whole set with its wire schemas. Top-level calls
  * whose result may go unused (message codecs, the contract set) are marked pure, so a bundler
  * drops what an application does not use.
@@ -163,6 +163,7 @@ function wireSchemasLiteral(model: ContractModel): string {
     .sort((a, b) => compare(a.type.name!, b.type.name!))
     .map(({ type, t }) => `    ${propertyKey(type.name!)}: ${structure(t)},`);
   const messages = new Map<string, string>();
+  // A message's key is a hash of its content: SHA-256, since two messages under one key would be one.
   const messageKey = (t: number) => {
     const text = structure(t);
     const key = createHash('sha256').update(text).digest('hex').slice(0, 12);
