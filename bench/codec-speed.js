@@ -1,29 +1,36 @@
 /**
- * Codec speed: encode + decode round trips per second of the generated protobuf codecs,
- * side by side with JSON.stringify + JSON.parse of the same values, in the same process.
- * Goal: the generated codec at least as fast as JSON for both values. A second table times
- * the generated validators on the same (valid) values, as the runtime calls them before
- * encoding and after decoding.
+ * Codec speed: round trips per second of p2pgen's generated codecs beside two independent
+ * protobuf implementations over the same .proto and JSON, on the same values, in one process:
+ *
+ * - p2pgen: validate + encode + decode + validate (what a call does: the sender validates
+ *   before writing, the receiver after reading); also without validation, and built without
+ *   the strict UTF-8 and Timestamp checks (to measure what they cost);
+ * - protobuf-es (@bufbuild/protobuf v2): toBinary + fromBinary, reflection over the buf image;
+ * - protobufjs static code (`pbjs -t static-module`): encode + decode;
+ * - JSON.stringify + JSON.parse (not a faithful round trip: a Date comes back as a string).
  *
  *   npm run bench:codec
  *
- * Values: the seed's ChatMessage (3 fields), WideEntity (50 fields, bench/contracts-codec),
- * and for validation also a getMessages result of 100 ChatMessages (nested paths).
- * JSON is not a faithful round trip (a Date comes back as a string, the class as a plain
- * object); it is only the speed baseline.
+ * Values: the seed's ChatMessage (3 fields) and WideEntity (50 fields, bench/contracts-codec).
+ * The other implementations get the very message p2pgen's bytes decode to in them. Goal:
+ * p2pgen, validation included, at least as fast as protobuf-es and pbjs on both values; the
+ * checks cost at most 10%. Ratios, not times: the machine is shared. A second table times the
+ * generated validators alone on valid values (also a getMessages result of 100 ChatMessages,
+ * for nested paths), as the runtime calls them before encoding and after decoding.
  */
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { build } from 'esbuild';
-import { compileDist, generate, repoRoot } from './lib/commands.js';
+import { createFileRegistry, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { compileDist, generate, repoRoot, run } from './lib/commands.js';
 
 const tmp = join(repoRoot, '.tmp', 'bench-codec');
-const rounds = 5;
-const roundMs = 1000;
+const rounds = 9;
+const roundMs = 300;
 const warmupMs = 300;
-const goal = 1;
 
 compileDist();
 
@@ -34,11 +41,45 @@ const sources = [
   { name: 'chat', file: join(repoRoot, 'contracts/chat.ts') },
   { name: 'wide', file: join(repoRoot, 'bench/contracts-codec/wide.ts') },
 ];
+const schemas = {};
 for (const { name, file } of sources) {
   mkdirSync(join(tmp, name), { recursive: true });
   copyFileSync(file, join(tmp, name, 'contracts.ts'));
   console.log(generate(join(tmp, name), join(tmp, name, 'gen')));
+  const proto = join(tmp, name, 'gen', 'contracts.proto');
+  // protobufjs's own static code for the same schema, and protobuf-es's registry from buf's image.
+  run('pbjs', process.execPath, [join(repoRoot, 'node_modules/protobufjs-cli/bin/pbjs'), '-t', 'static-module', '-w', 'es6', '-r', name, '-o', join(tmp, name, 'pbjs.js'), proto]);
+  run('buf build', join(repoRoot, 'node_modules/.bin/buf'), ['build', join(tmp, name, 'gen'), '--config', '{"version":"v2"}', '-o', join(tmp, name, 'image.binpb')]);
+  const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(join(tmp, name, 'image.binpb'))));
+  schemas[name] = { pbjs: (await import(pathToFileURL(join(tmp, name, 'pbjs.js')).href)).contracts, registry };
 }
+
+/**
+ * The same source with the strict decoding checks taken out (the lenient protobufjs string
+ * reader, no Timestamp or Date range): the baseline that says what the checks cost. Each edit
+ * must apply, so the baseline cannot silently drift from the code it stands for.
+ */
+const withoutChecks = {
+  name: 'without-checks',
+  setup(b) {
+    const edits = {
+      'protobuf.ts': [
+        [/return r\.stringVerify\(\);/, 'return r.string();'],
+        [/  if \(!\(seconds >= TIMESTAMP_MIN_SECONDS && seconds <= TIMESTAMP_MAX_SECONDS\) \|\| nanos < 0[^\n]*\n[^\n]*\n  \}\n/, ''],
+        [/  if \(!\(seconds >= TIMESTAMP_MIN_SECONDS && seconds <= TIMESTAMP_MAX_SECONDS\)\) throw [^\n]*\n/, ''],
+      ],
+      'checks.ts': [[/(export function checkDate\([^\n]*\n)[\s\S]*?\n\}\n/, "$1  return (v instanceof Date && !Number.isNaN(v.getTime())) || expect_(issues, path, key, 'a valid Date', v);\n}\n"]],
+    };
+    b.onLoad({ filter: /runtime[\\/]codec[\\/](protobuf|checks)\.ts$/ }, (args) => {
+      let text = readFileSync(args.path, 'utf8');
+      for (const [pattern, replacement] of edits[args.path.split(/[\\/]/).pop()]) {
+        if (!pattern.test(text)) throw new Error(`bench: the check-free baseline no longer applies to ${args.path} (${pattern})`);
+        text = text.replace(pattern, replacement);
+      }
+      return { contents: text, loader: 'ts' };
+    });
+  },
+};
 
 // Node 20 runs neither TypeScript nor TC39 decorators: esbuild bundles and lowers them
 // (the runtime from its TypeScript source, as the tests do).
@@ -51,44 +92,64 @@ export { codecs as wideCodecs } from './wide/gen/index.js';
 export { WideEntity } from './wide/contracts.js';
 `,
 );
-const bundle = join(tmp, 'bundle.mjs');
-await build({
-  entryPoints: [entry],
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'es2022',
-  outfile: bundle,
-  logLevel: 'warning',
-  alias: { 'p2pgen/internal': join(repoRoot, 'runtime/internal.ts'), p2pgen: join(repoRoot, 'runtime/index.ts') },
-});
-const { chatCodecs, chatContracts, ChatMessage, wideCodecs, WideEntity } = await import(pathToFileURL(bundle).href);
+async function bundle(outfile, plugins) {
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'es2022',
+    outfile,
+    logLevel: 'warning',
+    plugins,
+    alias: { 'p2pgen/internal': join(repoRoot, 'runtime/internal.ts'), p2pgen: join(repoRoot, 'runtime/index.ts') },
+  });
+  return import(pathToFileURL(outfile).href);
+}
+const strict = await bundle(join(tmp, 'bundle.mjs'), []);
+const lenient = await bundle(join(tmp, 'bundle-without-checks.mjs'), [withoutChecks]);
+const { ChatMessage, WideEntity, chatCodecs, chatContracts, wideCodecs } = strict;
 
 const cases = [
-  { name: 'ChatMessage', codec: chatCodecs.ChatMessage, value: new ChatMessage('client-1', 'Hello from client 1!', new Date()) },
-  { name: 'WideEntity (50 fields)', codec: wideCodecs.WideEntity, value: new WideEntity() },
+  { name: 'ChatMessage', schema: 'chat', type: 'ChatMessage', codecs: 'chatCodecs', value: new ChatMessage('client-1', 'Hello from client 1!', new Date()) },
+  { name: 'WideEntity (50 fields)', schema: 'wide', type: 'WideEntity', codecs: 'wideCodecs', value: new WideEntity() },
 ];
-
-// Correctness first: a fast codec that loses data would be no result.
-for (const { name, codec, value } of cases) {
-  const issues = codec.validate(value);
-  if (issues.length > 0) throw new Error(`${name}: value does not validate: ${JSON.stringify(issues)}`);
-  const decoded = codec.decode(codec.encode(value));
-  // isDeepStrictEqual compares prototypes too (decoded is a class instance) and Dates by time.
-  if (!isDeepStrictEqual(decoded, value)) {
-    throw new Error(`${name}: decode(encode(x)) differs from x:\n${JSON.stringify(decoded)}\n${JSON.stringify(value)}`);
-  }
-}
-console.log('decode(encode(x)) deep-equals x for both values');
 
 // Results land in a sink so the optimiser cannot drop the work.
 let sink = 0;
-const codecRoundTrip = (codec, value) => () => {
-  sink += codec.decode(codec.encode(value)) === value ? 1 : 0;
-};
-const jsonRoundTrip = (value) => () => {
-  sink += JSON.parse(JSON.stringify(value)) === value ? 1 : 0;
-};
+const issuesOf = (codec, value) => codec.validate(value).length;
+
+for (const c of cases) {
+  const codec = strict[c.codecs][c.type];
+  c.codec = codec;
+  c.lenient = lenient[c.codecs][c.type];
+  // Correctness first: a fast codec that loses data would be no result.
+  const issues = codec.validate(c.value);
+  if (issues.length > 0) throw new Error(`${c.name}: value does not validate: ${JSON.stringify(issues)}`);
+  const bytes = codec.encode(c.value);
+  // isDeepStrictEqual compares prototypes too (decoded is a class instance) and Dates by time.
+  if (!isDeepStrictEqual(codec.decode(bytes), c.value)) throw new Error(`${c.name}: decode(encode(x)) differs from x`);
+  // The check-free bundle has its own copy of the contract classes: compare its bytes.
+  if (Buffer.compare(Buffer.from(c.lenient.encode(c.lenient.decode(bytes))), Buffer.from(bytes)) !== 0) throw new Error(`${c.name}: the check-free codec differs`);
+  // The other implementations read p2pgen's bytes into their own message, whose bytes p2pgen reads back as the value
+  // (not byte for byte: p2pgen writes required fields' defaults too).
+  const pbjsType = schemas[c.schema].pbjs[c.type];
+  const desc = schemas[c.schema].registry.getMessage(`contracts.${c.type}`);
+  const pbjsMessage = pbjsType.decode(bytes);
+  const esMessage = fromBinary(desc, bytes);
+  for (const [who, again] of [['pbjs', pbjsType.encode(pbjsMessage).finish()], ['protobuf-es', toBinary(desc, esMessage)]]) {
+    if (!isDeepStrictEqual(codec.decode(again), c.value)) throw new Error(`${c.name}: ${who} does not write back what it read`);
+  }
+  c.runs = [
+    { kind: 'p2pgen', fn: () => { sink += issuesOf(codec, c.value) + issuesOf(codec, codec.decode(codec.encode(c.value))); } },
+    { kind: 'p2pgen without checks', fn: () => { sink += issuesOf(c.lenient, c.value) + issuesOf(c.lenient, c.lenient.decode(c.lenient.encode(c.value))); } },
+    { kind: 'p2pgen, no validation', fn: () => { sink += codec.decode(codec.encode(c.value)) === c.value ? 1 : 0; } },
+    { kind: 'protobuf-es', fn: () => { sink += fromBinary(desc, toBinary(desc, esMessage)) === esMessage ? 1 : 0; } },
+    { kind: 'pbjs static', fn: () => { sink += pbjsType.decode(pbjsType.encode(pbjsMessage).finish()) === pbjsMessage ? 1 : 0; } },
+    { kind: 'JSON', fn: () => { sink += JSON.parse(JSON.stringify(c.value)) === c.value ? 1 : 0; } },
+  ].map((r) => ({ ...r, results: [] }));
+}
+console.log('every implementation reads p2pgen\'s bytes and writes back the same value, for both values');
 
 /** Calls fn in batches until `ms` have passed; returns operations per second. */
 function opsPerSecond(fn, ms) {
@@ -96,8 +157,8 @@ function opsPerSecond(fn, ms) {
   const started = performance.now();
   let elapsed = 0;
   while (elapsed < ms) {
-    for (let i = 0; i < 1000; i++) fn();
-    ops += 1000;
+    for (let i = 0; i < 200; i++) fn();
+    ops += 200;
     elapsed = performance.now() - started;
   }
   return (ops / elapsed) * 1000;
@@ -105,12 +166,9 @@ function opsPerSecond(fn, ms) {
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-const runs = cases.flatMap(({ name, codec, value }) => [
-  { name, kind: 'codec', fn: codecRoundTrip(codec, value), results: [] },
-  { name, kind: 'json', fn: jsonRoundTrip(value), results: [] },
-]);
+const runs = cases.flatMap((c) => c.runs);
 for (const r of runs) opsPerSecond(r.fn, warmupMs);
-// Rounds interleave the cases, so a burst of load on the shared machine hits all of them alike.
+// Rounds interleave the implementations, so a burst of load on the shared machine hits all of them alike.
 for (let round = 0; round < rounds; round++) {
   for (const r of runs) r.results.push(opsPerSecond(r.fn, roundMs));
 }
@@ -122,6 +180,9 @@ const resultIssues = (value) => {
   const issues = [];
   getMessages.response.validate(value, issues, getMessages.resultPath);
   return issues;
+};
+const jsonRoundTrip = (value) => () => {
+  sink += JSON.parse(JSON.stringify(value)) === value ? 1 : 0;
 };
 const validations = [
   { name: 'ChatMessage', value: cases[0].value, issues: () => chatCodecs.ChatMessage.validate(cases[0].value) },
@@ -140,38 +201,38 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
-const fmt = (n) => Math.round(n).toLocaleString('en-US');
+// Ratios are taken within each round (the two rates measured moments apart), then the median.
+const ratio = (c, a, b) => {
+  const [x, y] = [a, b].map((kind) => c.runs.find((r) => r.kind === kind).results);
+  return median(x.map((v, i) => v / y[i]));
+};
+const x = (n) => `${n.toFixed(2)}x`;
 console.log('');
-console.log(`encode + decode round trips, median of ${rounds} rounds of ~${roundMs} ms (node ${process.version})`);
+console.log(`round trips, ${rounds} rounds of ~${roundMs} ms each (node ${process.version}); medians of per-round ratios of p2pgen (validation included) to each`);
 console.log('');
-console.log(`| ${'value'.padEnd(22)} | ${'bytes'.padStart(5)} | ${'codec ops/s'.padStart(11)} | ${'JSON chars'.padStart(10)} | ${'JSON ops/s'.padStart(11)} | ${'codec/JSON'.padStart(10)} |`);
-console.log(`|${'-'.repeat(24)}|${'-'.repeat(7)}|${'-'.repeat(13)}|${'-'.repeat(12)}|${'-'.repeat(13)}|${'-'.repeat(12)}|`);
+console.log('| value | bytes | p2pgen / protobuf-es | p2pgen / pbjs static | p2pgen / JSON | no validation / protobuf-es | checks: with / without |');
+console.log('|---|---|---|---|---|---|---|');
 const verdicts = [];
-for (const { name, codec, value } of cases) {
-  const codecOps = median(runs.find((r) => r.name === name && r.kind === 'codec').results);
-  const jsonOps = median(runs.find((r) => r.name === name && r.kind === 'json').results);
-  const ratio = codecOps / jsonOps;
-  verdicts.push({ name, ratio });
-  const bytes = codec.encode(value).length;
-  const chars = JSON.stringify(value).length;
-  console.log(
-    `| ${name.padEnd(22)} | ${String(bytes).padStart(5)} | ${fmt(codecOps).padStart(11)} | ${String(chars).padStart(10)} | ${fmt(jsonOps).padStart(11)} | ${ratio.toFixed(2).padStart(10)} |`,
-  );
+for (const c of cases) {
+  const ratios = {
+    es: ratio(c, 'p2pgen', 'protobuf-es'),
+    pbjs: ratio(c, 'p2pgen', 'pbjs static'),
+    json: ratio(c, 'p2pgen', 'JSON'),
+    bare: ratio(c, 'p2pgen, no validation', 'protobuf-es'),
+    checks: ratio(c, 'p2pgen', 'p2pgen without checks'),
+  };
+  verdicts.push({ name: c.name, ...ratios });
+  console.log(`| ${c.name} | ${c.codec.encode(c.value).length} | ${x(ratios.es)} | ${x(ratios.pbjs)} | ${x(ratios.json)} | ${x(ratios.bare)} | ${x(ratios.checks)} |`);
 }
 console.log('');
-console.log('(JSON does not round-trip faithfully: the Date comes back as a string and the class as a plain object.)');
+console.log('validation of a valid value alone, medians of per-round ratios');
 console.log('');
-console.log(`validation of a valid value, median of ${rounds} rounds of ~${roundMs} ms`);
+console.log('| value | validate / JSON round trip |');
+console.log('|---|---|');
+for (const v of validations) console.log(`| ${v.name} | ${x(median(v.results.map((r, i) => r / v.jsonResults[i])))} |`);
 console.log('');
-console.log(`| ${'value'.padEnd(24)} | ${'validate ops/s'.padStart(14)} | ${'JSON ops/s'.padStart(11)} | ${'validate/JSON'.padStart(13)} |`);
-console.log(`|${'-'.repeat(26)}|${'-'.repeat(16)}|${'-'.repeat(13)}|${'-'.repeat(15)}|`);
-for (const v of validations) {
-  const ops = median(v.results);
-  const jsonOps = median(v.jsonResults);
-  console.log(`| ${v.name.padEnd(24)} | ${fmt(ops).padStart(14)} | ${fmt(jsonOps).padStart(11)} | ${(ops / jsonOps).toFixed(2).padStart(13)} |`);
-}
-console.log('');
-for (const { name, ratio } of verdicts) {
-  console.log(`goal codec >= JSON for ${name}: ${ratio >= goal ? 'met' : 'NOT met'} (${ratio.toFixed(2)}x)`);
+for (const v of verdicts) {
+  console.log(`goal p2pgen >= protobuf-es and pbjs for ${v.name}: ${v.es >= 1 && v.pbjs >= 1 ? 'met' : 'NOT met'} (${x(v.es)}, ${x(v.pbjs)})`);
+  console.log(`goal the UTF-8 and Timestamp checks cost <= 10% for ${v.name}: ${v.checks >= 0.9 ? 'met' : 'NOT met'} (${x(v.checks)} of the rate without them)`);
 }
 if (sink < 0) console.log(sink); // keeps `sink` observable

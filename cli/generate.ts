@@ -6,14 +6,14 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { readContracts, type ReadOptions } from './reader/contract-reader.js';
-import { applyLock, emptyLock, type LockFile } from './model/lock-file.js';
+import { applyLock, emptyLock, type AnyLockFile, type LockFile } from './model/lock-file.js';
 import { computeFingerprints } from './model/fingerprint.js';
 import type { ContractModel, SourceRef } from './model/contract-model.js';
-import { ContractDiagnosticsError, DiagnosticCode, sortDiagnostics, type Diagnostic } from './diagnostics.js';
+import { ContractDiagnosticsError, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { emitProto } from './emit/proto-emitter.js';
 import { emitTypeScriptChunks } from './emit/ts-emitter.js';
 import { formatTypeScript, type FormatCache } from './emit/format.js';
-import { collectWrappers } from './emit/wire-shape.js';
+import { protoNameDiagnostics } from './model/proto-names.js';
 import { toPosix } from './reader/load-project.js';
 import { VERSION } from './version.js';
 
@@ -24,7 +24,7 @@ export interface GenerateOptions {
   contractsDir: string;
   outDir: string;
   /** The current lock (from `<contractsDir>/p2pgen.lock.json`); empty when there is none yet. */
-  lock?: LockFile;
+  lock?: AnyLockFile;
   /** Formatted chunks of the previous build (`--watch`), so only changed code is reformatted. */
   formatCache?: FormatCache;
   /**
@@ -61,7 +61,7 @@ export interface Manifest {
  */
 export function buildModel(
   contractsDirArg: string,
-  lock: LockFile | undefined,
+  lock: AnyLockFile | undefined,
   options: Pick<ReadOptions, 'excludeDir' | 'sourceRoot'> = {},
 ): { model: ContractModel; lock: LockFile } {
   const contractsDir = resolve(contractsDirArg);
@@ -69,7 +69,9 @@ export function buildModel(
   if (diagnostics.length > 0) throw new ContractDiagnosticsError(sortDiagnostics(diagnostics).map((d) => relativeToCwd(d, contractsDir)));
   const nextLock = applyLock(model, lock ?? emptyLock());
   computeFingerprints(model);
-  checkWrapperNames(model);
+  // Names protoc and buf would refuse: refuse the contracts rather than write an invalid .proto.
+  const clashes = protoNameDiagnostics(model);
+  if (clashes.length > 0) throw new ContractDiagnosticsError(sortDiagnostics(clashes).map((d) => relativeToCwd(d, contractsDir)));
   return { model, lock: nextLock };
 }
 
@@ -124,18 +126,4 @@ export function findProjectRoot(contractsDir: string): string {
 function relativeToCwd(d: Diagnostic, contractsDir: string): Diagnostic {
   if (!d.file) return d;
   return { ...d, file: toPosix(relative(process.cwd(), join(contractsDir, d.file))) };
-}
-
-/** Structural wrapper names (`StringList`) must not collide with a contract type's name. */
-function checkWrapperNames(model: ContractModel): void {
-  const names = new Set([...model.messages, ...model.unions, ...model.enums].map((t) => t.name));
-  const clashes = [...collectWrappers(model).keys()].filter((name) => names.has(name));
-  if (clashes.length > 0) {
-    throw new ContractDiagnosticsError(
-      clashes.map((name) => ({
-        code: DiagnosticCode.NameCollision,
-        message: `the contract type '${name}' has the name p2pgen gives a generated wrapper message; rename it`,
-      })),
-    );
-  }
 }

@@ -47,3 +47,14 @@ export function protoFieldName(name: string): string {
   const replaced = name.replace(/[^A-Za-z0-9_]/g, '_');
   return /^[0-9]/.test(replaced) ? `_${replaced}` : replaced || '_';
 }
+
+/** The protobuf name of an enum value: `LEVEL_LOW` for a TS enum member, `STATUS_OPEN` / `SIZE_MINUS_1` for a literal. */
+export function enumValueName(enumName: string, value: { member: string } | { value: string | number }): string {
+  const suffix = 'member' in value ? enumValueSuffix(value.member) : enumValueSuffix(String(value.value).replace(/^-/, 'minus '));
+  return `${screamingSnake(enumName)}_${suffix}`;
+}
+
+/** The value 0 of every enum: never a real value, so an absent or unknown number is never mistaken for one. */
+export function enumZeroName(enumName: string): string {
+  return `${screamingSnake(enumName)}_UNSPECIFIED`;
+}

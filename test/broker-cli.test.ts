@@ -3,55 +3,26 @@
  * JSON lines, closes gracefully on SIGTERM, and refuses bad options with exit code 2 (the
  * tests stop only processes they started, by pid).
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RpcErrorCode, RpcWebSocketClient } from '../runtime/index.node.js';
+import { listeningUrl, startCli } from './support/broker-process.js';
 import { eventually } from './support/harness.js';
-import { repoRoot, tempDir } from './support/paths.js';
-
-interface CliBroker {
-  child: ChildProcessByStdio<null, Readable, Readable>;
-  output: { stdout: string; stderr: string };
-  exited: Promise<number | null>;
-}
-
-const started: CliBroker[] = [];
-
-function startCli(args: string[]): CliBroker {
-  const child = spawn(process.execPath, [join(repoRoot, 'bin/p2pgen.js'), 'broker', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const output = { stdout: '', stderr: '' };
-  child.stdout.on('data', (d: Buffer) => (output.stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output.stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const broker = { child, output, exited };
-  started.push(broker);
-  return broker;
-}
-
-async function listeningUrl(broker: CliBroker): Promise<string> {
-  await eventually(() => /listening on ws:\/\/127\.0\.0\.1:\d+/.test(broker.output.stdout), 'the broker to listen', 20_000);
-  return /listening on (ws:\/\/\S+)/.exec(broker.output.stdout)![1]!;
-}
-
-afterEach(() => {
-  for (const { child } of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
+import { tempDir } from './support/paths.js';
 
 describe('p2pgen broker', () => {
   it('serves peers and closes their connections on SIGTERM', async () => {
     const broker = startCli(['--port', '0', '--host', '127.0.0.1']);
-    const client = new RpcWebSocketClient(await listeningUrl(broker));
+    const client = new RpcWebSocketClient(await listeningUrl(broker), { reconnect: false });
     await client.connect();
     await client.registerAsPeer('cli-peer');
     expect((await client.listPeers()).map((p) => p.id)).toEqual(['cli-peer']);
     broker.child.kill('SIGTERM');
     expect(await broker.exited).toBe(0);
     expect(broker.output.stdout).toContain('SIGTERM, closing 1 connections');
-    await eventually(() => client.state === 'closed', 'the client to see the broker go');
+    await eventually(() => client.state.value === 'closed', 'the client to see the broker go');
     await expect(client.listPeers()).rejects.toMatchObject({ code: RpcErrorCode.NOT_CONNECTED });
   });
 

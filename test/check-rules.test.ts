@@ -39,7 +39,7 @@ async function evolve(v1: string, v2: string, editLock?: (lock: LockFile) => Loc
   const first = buildModel(dir, undefined);
   writeFileSync(join(dir, 'items.ts'), v2);
   const second = buildModel(dir, editLock ? editLock(structuredClone(first.lock)) : first.lock);
-  return [...new Set(compareModels(first.model, second.model).map((f) => f.rule))].sort();
+  return [...new Set(compareModels(first.model, second.model).filter((f) => f.breaking).map((f) => f.rule))].sort();
 }
 
 const wire = (rules: RuleName[]) => rules.filter((r) => RULES[r].category === 'wire');
@@ -62,6 +62,13 @@ const breaking: Case[] = [
   { name: 'a required field deleted', v2: contract({ entity: `  id: string = '';\n  status: Status = 'open';\n  note?: string;` }), rules: ['required-field-deleted'] },
   { name: 'a field type changed', v2: contract({ entity: `  id: string = '';\n  count: string = '';\n  status: Status = 'open';\n  note?: string;` }), rules: ['field-type-changed', 'ts-type-changed'] },
   { name: 'an optional parameter made required', v1: contract({ actions: actions(put('item: Item, reason?: string')) }), v2: contract({ actions: actions(put('item: Item, reason: string')) }), rules: ['field-type-changed', 'ts-type-changed'] },
+  // The silent cases: the old reader would take '' (or 0) for the value the new writer left out.
+  { name: 'a required parameter made optional', v2: contract({ actions: actions(put('item: Item, reason?: string & MaxLength<50>')) }), rules: ['field-type-changed', 'ts-type-changed'] },
+  { name: 'a required field made optional', v2: contract({ entity: `  id?: string;\n  count: int32 = 0;\n  status: Status = 'open';\n  note?: string;` }), rules: ['field-type-changed', 'ts-type-changed'] },
+  { name: 'a required field made nullable', v2: contract({ entity: `  id: string | null = null;\n  count: int32 = 0;\n  status: Status = 'open';\n  note?: string;` }), rules: ['field-type-changed', 'ts-type-changed'] },
+  { name: 'an optional field made required', v2: contract({ entity: `  id: string = '';\n  count: int32 = 0;\n  status: Status = 'open';\n  note: string = '';` }), rules: ['field-type-changed', 'ts-type-changed'] },
+  // Old callees would cut a bigint to int32: new callers get CONTRACT_MISMATCH from them.
+  { name: 'a widening int32 -> bigint', v1: contract({ actions: actions(put('item: Item, reason: int32')) }), v2: contract({ actions: actions(put('item: Item, reason: bigint')) }), rules: ['field-type-changed', 'ts-type-changed'] },
   { name: 'a narrowing int64 -> int32', v1: contract({ actions: actions(put('item: Item, reason: bigint')) }), v2: contract({ actions: actions(put('item: Item, reason: int32')) }), rules: ['field-type-changed', 'ts-type-changed'] },
   {
     name: 'fields renumbered because the lock lost its entry (numbers reused)',
@@ -123,8 +130,12 @@ const compatible: Case[] = [
   },
   { name: 'a constraint loosened on a parameter', v2: contract({ actions: actions(put('item: Item, reason: string & MaxLength<80>')) }), rules: [] },
   { name: 'comments changed', v2: base.replace('export class Items {', '/** Items and what happens to them. */\nexport class Items {\n  // the actions').replace("  id: string = '';", "  /** The id. */\n  id: string = '';"), rules: [] },
-  { name: 'a required parameter made optional', v2: contract({ actions: actions(put('item: Item, reason?: string & MaxLength<50>')) }), rules: ['ts-type-changed'] },
-  { name: 'a widening int32 -> bigint', v1: contract({ actions: actions(put('item: Item, reason: int32')) }), v2: contract({ actions: actions(put('item: Item, reason: bigint')) }), rules: ['ts-type-changed'] },
+  {
+    name: 'a member inserted into a numeric TS enum (wire numbers follow member names)',
+    v1: contract({ extra: 'export enum Level { Low, High }\n' }).replace('  note?: string;', '  note?: string;\n  level: Level = Level.Low;'),
+    v2: contract({ extra: 'export enum Level { Low, Mid, High }\n' }).replace('  note?: string;', '  note?: string;\n  level: Level = Level.Low;'),
+    rules: [],
+  },
   { name: 'parameters reordered', v1: contract({ actions: actions(put('item: Item, reason: string')) }), v2: contract({ actions: actions(put('reason: string, item: Item')) }), rules: ['parameter-reordered'] },
 ];
 

@@ -65,7 +65,10 @@ describe('lifecycle', () => {
     const error = (await pending) as RpcError;
     expect(error.code).toBe(RpcErrorCode.NOT_CONNECTED);
     expect(error.message).toContain('broker closing');
-    await eventually(() => caller.state === 'closed' && callee.state === 'closed', 'both clients to see the close');
+    // The clients try to come back (reconnect is on by default) until told otherwise.
+    await eventually(() => caller.state.value === 'reconnecting' && callee.state.value === 'reconnecting', 'both clients to see the close');
     expect(broker.stats()).toMatchObject({ connections: 0, peers: 0, routes: 0, streams: 0 });
+    await Promise.all([caller.disconnect(), callee.disconnect()]);
+    expect([caller.state.value, callee.state.value]).toEqual(['closed', 'closed']);
   });
 });

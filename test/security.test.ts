@@ -345,7 +345,7 @@ describe('heartbeat', () => {
     expect(await pending).toBe(RpcErrorCode.PEER_DISCONNECTED);
     expect(h.broker.stats().peers).toBe(0);
     // A live but quiet client answers the pings and stays.
-    expect(caller.state).toBe('connected');
+    expect(caller.state.value).toBe('connected');
     silent.close();
   });
 });

@@ -7,12 +7,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { dirname, join, posix, relative, resolve } from 'node:path';
 import { buildModel, findProjectRoot, LOCK_FILE_NAME, type Manifest } from '../generate.js';
 import type { ContractModel } from '../model/contract-model.js';
-import { parseLock, type LockFile } from '../model/lock-file.js';
+import { parseLock, type AnyLockFile } from '../model/lock-file.js';
 import { toPosix } from '../reader/load-project.js';
 
 export type Baseline =
   | { kind: 'model'; model: ContractModel; label: string }
-  | { kind: 'lock'; lock: LockFile; label: string };
+  | { kind: 'lock'; lock: AnyLockFile; label: string };
 
 /** Bad usage (a baseline that cannot be found or read): exit code 2. */
 export class BaselineError extends Error {}

@@ -5,10 +5,11 @@
  * say whether code written against the baseline still compiles. Types are compared by
  * structure through the same engine the runtime uses when two peers disagree.
  */
-import { compareAction, WireRule, type ActionSchema, type WireTable, type WireViolation } from '../../runtime/contracts/wire-schema.js';
+import { compareAction, WireRule, type Difference, type Outcome } from '../../runtime/contracts/compatibility.js';
+import type { ActionSchema, WireTable } from '../../runtime/contracts/wire-schema.js';
 import type { ContractModel, ControllerModel, MessageModel, SourceRef } from '../model/contract-model.js';
 import { wireTable } from './wire-table.js';
-import type { LockFile } from '../model/lock-file.js';
+import { migrateLock, type AnyLockFile, type LockFile } from '../model/lock-file.js';
 
 export const SourceRule = {
   entityRemoved: 'entity-removed',
@@ -37,10 +38,13 @@ export const RULES: Record<WireRule | SourceRule, { category: RuleCategory; desc
   'entity-removed': { category: 'source', description: 'an exported entity class or type was removed or renamed (imports break)' },
   'field-renamed': { category: 'source', description: 'a field kept its number under a new name (wire-compatible; code using the old name breaks)' },
   'parameter-reordered': { category: 'source', description: 'parameters changed order (wire-compatible; positional call sites break)' },
-  'ts-type-changed': { category: 'source', description: 'a TypeScript type changed in a wire-compatible way (e.g. int32 to bigint, a result became optional)' },
+  'ts-type-changed': { category: 'source', description: 'a TypeScript type changed in a wire-compatible way (e.g. int32 to bigint, an optional field became required)' },
 };
 
 export type RuleName = keyof typeof RULES;
+
+/** Which peers a wire finding is about: old callers with new callees, or new callers with old callees. */
+export type Calls = 'old-to-new' | 'new-to-old';
 
 export interface Finding {
   rule: RuleName;
@@ -50,13 +54,26 @@ export interface Finding {
   message: string;
   /** Where to point (in the current contracts, or the baseline's for deleted elements). */
   source?: SourceRef;
+  /**
+   * Wire findings: what the run time does when such peers call (the engine's outcome), and for
+   * which callers. Findings without one are about the lock or the TypeScript source.
+   */
+  runtime?: { outcome: Outcome; calls: Calls[] };
+  /**
+   * False for what only refuses values the old version never sent (an enum value, a looser
+   * constraint): old peers refuse such new values one by one, existing traffic is unaffected.
+   */
+  breaking: boolean;
 }
 
 function finding(rule: RuleName, element: string, message: string, source?: SourceRef): Finding {
-  return { rule, category: RULES[rule].category, element, message, ...(source ? { source } : {}) };
+  return { rule, category: RULES[rule].category, element, message, ...(source ? { source } : {}), breaking: true };
 }
 
-/** Breaking changes from `baseline` to `current` (both numbered and fingerprinted models). */
+/**
+ * Every difference from `baseline` to `current` (both numbered and fingerprinted models);
+ * those with `breaking` set fail `p2pgen check`.
+ */
 export function compareModels(baseline: ContractModel, current: ContractModel): Finding[] {
   const out: Finding[] = [];
   const oldTable = wireTable(baseline, { names: true });
@@ -99,13 +116,9 @@ function compareControllers(
     const newSchema = slice(newTable, element);
     // Old callers with new callees, and new callers with old callees. Requests are written by
     // the caller, responses by the callee.
-    for (const v of compareAction(oldSchema, newSchema)) push(out, wireFinding(v, element, newAction.source, v.path.startsWith('response')));
-    for (const v of compareAction(newSchema, oldSchema)) push(out, wireFinding(v, element, newAction.source, v.path.startsWith('request')));
+    for (const d of compareAction(oldSchema, newSchema)) out.push(wireFinding(d, element, newAction.source, 'old-to-new'));
+    for (const d of compareAction(newSchema, oldSchema)) out.push(wireFinding(d, element, newAction.source, 'new-to-old'));
   }
-}
-
-function push(out: Finding[], f: Finding | undefined): void {
-  if (f) out.push(f);
 }
 
 function slice(table: WireTable, key: string): ActionSchema {
@@ -114,20 +127,27 @@ function slice(table: WireTable, key: string): ActionSchema {
 }
 
 /**
- * A violation as a finding. In the new-caller/old-callee direction, "the reader requires a
- * field the writer does not send" means the new version deleted a field the old one requires.
+ * A difference as a finding. Where the new version writes and the old reads, "the reader
+ * requires a field the writer does not send" means the new version deleted a field the old
+ * one requires, and refusing values only the new version sends is not breaking.
  */
-function wireFinding(v: WireViolation, element: string, source: SourceRef, newWritesOldReads: boolean): Finding | undefined {
-  // The new version accepting more than the old one (an added enum value, a looser
-  // constraint, an optional parameter, a wider number) is compatible: the old version refuses
-  // only such values if they come, and at run time peers refuse the narrowing direction.
-  if (newWritesOldReads && (v.perValue || v.widened)) return undefined;
-  let rule: RuleName = v.rule;
-  const readsAsDeletion = newWritesOldReads && (v.rule === WireRule.parameterAddedRequired || v.rule === WireRule.fieldAddedRequired);
-  if (readsAsDeletion) rule = 'required-field-deleted';
+function wireFinding(d: Difference, element: string, source: SourceRef, calls: Calls): Finding {
+  const newWritesOldReads = (calls === 'old-to-new') === d.path.startsWith('response');
+  const readsAsDeletion = newWritesOldReads && (d.rule === WireRule.parameterAddedRequired || d.rule === WireRule.fieldAddedRequired);
+  const rule: RuleName = readsAsDeletion ? 'required-field-deleted' : d.rule;
+  const detail = readsAsDeletion ? d.detail.replace('the reader requires', 'the old version requires').replace('which the writer does not send', 'which the new version no longer has') : d.detail;
   const direction = newWritesOldReads ? 'written by the new version, read by the old' : 'written by the old version, read by the new';
-  const detail = readsAsDeletion ? v.detail.replace('the reader requires', 'the old version requires').replace('which the writer does not send', 'which the new version no longer has') : v.detail;
-  return finding(rule, `${element}: ${v.path}`, `${detail} (${direction})`, source);
+  return {
+    ...finding(rule, `${element}: ${d.path}`, `${detail} (${direction}; ${consequence(d.outcome, calls)})`, source),
+    runtime: { outcome: d.outcome, calls: [calls] },
+    breaking: d.outcome === 'mismatch' || !newWritesOldReads,
+  };
+}
+
+/** What peers see, in the words of the run time. */
+function consequence(outcome: Outcome, calls: Calls): string {
+  const who = calls === 'old-to-new' ? 'old callers of new callees' : 'new callers of old callees';
+  return outcome === 'mismatch' ? `${who} get CONTRACT_MISMATCH` : `${who} get VALIDATION_FAILED for such values`;
 }
 
 /** Parameters keep their numbers when reordered (wire-compatible), but positional calls break. */
@@ -197,18 +217,28 @@ function compareEntities(baseline: ContractModel, current: ContractModel, out: F
   }
 }
 
+/** One finding per rule, element and message; a wire finding seen from both sides names both callers. */
 function dedupe(findings: Finding[]): Finding[] {
-  const seen = new Set<string>();
-  return findings.filter((f) => {
-    const key = `${f.rule}|${f.element}|${f.message.replace(/ \(written by the (old|new) version, read by the (old|new)\)$/, '')}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  const byKey = new Map<string, Finding>();
+  for (const f of findings) {
+    const key = `${f.rule}|${f.element}|${f.message.replace(/ \(written by the (old|new) version, read by the (old|new)[^)]*\)$/, '')}`;
+    const seen = byKey.get(key);
+    if (!seen) byKey.set(key, f);
+    else if (seen.runtime && f.runtime) {
+      seen.runtime.calls = [...new Set([...seen.runtime.calls, ...f.runtime.calls])];
+      seen.breaking ||= f.breaking;
+      if (f.runtime.outcome === 'mismatch') seen.runtime.outcome = 'mismatch';
+    }
+  }
+  return [...byKey.values()];
 }
 
-/** Numbering findings when the baseline is only a lock (no types): reused and renumbered fields. */
-export function compareLocks(baseline: LockFile, current: LockFile): Finding[] {
+/**
+ * Numbering findings when the baseline is only a lock (no types): reused and renumbered fields.
+ * A version-1 baseline is read with the current model's enum values (see `migrateLock`).
+ */
+export function compareLocks(baselineLock: AnyLockFile, current: LockFile, model: Pick<ContractModel, 'enums'>): Finding[] {
+  const baseline = migrateLock(baselineLock, model);
   const out: Finding[] = [];
   for (const [kind, tables] of [
     ['message', 'messages'],

@@ -61,7 +61,8 @@ export function wireTable(model: ContractModel, options: WireTableOptions): Wire
     m: m.fields.map((f): WireField => [f.number, f.name, expr(f.type), presenceOf(f), f.nullNumber ?? 0]),
   });
   const union = (u: UnionModel): WireType => ({ u: u.variants.map((v) => [v.number, expr(v.type)] as [number, WireExpr]) });
-  const enumType = (e: EnumModel): WireType => ({ e: e.values.map((v) => [v.number, v.value] as [number, string | number]) });
+  // A TS enum member is known by its name (its value is an artifact of its position), a literal by its value.
+  const enumType = (e: EnumModel): WireType => ({ e: e.values.map((v) => [v.number, v.member ?? v.value] as [number, string | number]) });
 
   const actions: WireTable['actions'] = {};
   for (const controller of model.controllers) {

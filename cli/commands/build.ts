@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { generate, LOCK_FILE_NAME, type GeneratedFile } from '../generate.js';
-import { parseLock, type LockFile } from '../model/lock-file.js';
+import { parseLock, type AnyLockFile } from '../model/lock-file.js';
 import { ContractDiagnosticsError, formatDiagnostic } from '../diagnostics.js';
 import { buildSettings, ConfigError } from '../config.js';
 import type { FormatCache } from '../emit/format.js';
@@ -20,7 +20,7 @@ export interface Output {
   error(text: string): void;
 }
 
-export function readLock(contractsDir: string): LockFile | undefined {
+export function readLock(contractsDir: string): AnyLockFile | undefined {
   const path = join(resolve(contractsDir), LOCK_FILE_NAME);
   return existsSync(path) ? parseLock(readFileSync(path, 'utf8'), path) : undefined;
 }

@@ -41,6 +41,7 @@ export async function runCheck(args: CheckArgs, out: Output): Promise<number> {
     throw error;
   }
   let findings: Finding[] = [];
+  let notes: Finding[] = [];
   let baselineLabel: string | undefined;
   try {
     const { rules } = selectRules(args.rules, args.contractsDir);
@@ -50,14 +51,16 @@ export async function runCheck(args: CheckArgs, out: Output): Promise<number> {
       const all =
         baseline.kind === 'model'
           ? compareModels(baseline.model, drift.model)
-          : compareLocks(baseline.lock, applyLock(structuredClone(drift.model), readLock(args.contractsDir) ?? emptyLock()));
-      findings = all.filter((f) => rules.has(f.rule));
+          : compareLocks(baseline.lock, applyLock(structuredClone(drift.model), readLock(args.contractsDir) ?? emptyLock()), drift.model);
+      const selected = all.filter((f) => rules.has(f.rule));
+      findings = selected.filter((f) => f.breaking);
+      notes = selected.filter((f) => !f.breaking);
     }
   } catch (error) {
     if (error instanceof BaselineError || error instanceof RuleSelectionError || error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
-  report(args, drift, findings, baselineLabel, out);
+  report(args, drift, findings, notes, baselineLabel, out);
   return drift.drifted.length === 0 && findings.length === 0 ? 0 : 1;
 }
 
@@ -66,7 +69,7 @@ function location(f: Finding, contractsDir: string): { file?: string; line?: num
   return { file: toPosix(relative(process.cwd(), join(resolve(contractsDir), f.source.file))), line: f.source.line };
 }
 
-function report(args: CheckArgs, drift: DriftResult, findings: Finding[], baseline: string | undefined, out: Output): void {
+function report(args: CheckArgs, drift: DriftResult, findings: Finding[], notes: Finding[], baseline: string | undefined, out: Output): void {
   if (args.format === 'json') {
     out.log(
       JSON.stringify(
@@ -76,6 +79,8 @@ function report(args: CheckArgs, drift: DriftResult, findings: Finding[], baseli
           outputChecked: drift.outputChecked,
           against: baseline ?? null,
           breaking: findings.map((f) => ({ ...f, ...location(f, args.contractsDir) })),
+          // Compatible differences the run time still acts on (old peers refuse new values one by one).
+          notes: notes.map((f) => ({ ...f, ...location(f, args.contractsDir) })),
         },
         null,
         2,

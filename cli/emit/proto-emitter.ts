@@ -10,9 +10,11 @@ import {
   fieldShape,
   isProtoMapKey,
   NULL_VALUE,
+  nullableOneofName,
+  nullMarkerName,
   protoValueType,
 } from './wire-shape.js';
-import { screamingSnake } from '../naming.js';
+import { enumZeroName } from '../naming.js';
 
 export interface ProtoEmitOptions {
   /** The comment lines at the top (generator, sources, how to regenerate). */
@@ -74,10 +76,24 @@ function emitMessage(message: MessageModel, line: Line): void {
   const origin = describeOrigin(message);
   if (origin) line(`// ${origin}`);
   line(`message ${message.name} {`);
-  emitReserved(message.reserved, line);
+  emitReserved(message.reserved, message.reservedNames, line);
   for (const field of message.fields) emitField(field, line);
   line('}');
   line();
+}
+
+/**
+ * What absence means where protobuf's schema cannot say it (README, "Decoding"): a peer
+ * written from the .proto alone reads these comments to know p2pgen's rules.
+ */
+function presenceComment(field: FieldModel): string | undefined {
+  const { type } = field;
+  const shape = fieldShape(field).kind;
+  if (shape === 'nullable-oneof') return 'absent: undefined; NullValue: null';
+  if (field.nullable) return 'absent: null';
+  if (field.optional) return shape === 'optional' ? undefined : 'absent: undefined';
+  if (shape === 'repeated' || shape === 'map' || type.kind === 'scalar') return undefined;
+  return 'required: absent is refused';
 }
 
 function emitField(field: FieldModel, line: Line): void {
@@ -87,6 +103,8 @@ function emitField(field: FieldModel, line: Line): void {
     return;
   }
   const name = field.protoName;
+  const comment = presenceComment(field);
+  if (comment) line(`  // ${comment}`);
   switch (fieldShape(field).kind) {
     case 'plain':
       line(`  ${protoValueType(type)} ${name} = ${field.number};`);
@@ -104,9 +122,9 @@ function emitField(field: FieldModel, line: Line): void {
       line(`  ${protoValueType(type)} ${name} = ${field.number};`);
       break;
     case 'nullable-oneof':
-      line(`  oneof ${name}_or_null {`);
+      line(`  oneof ${nullableOneofName(name)} {`);
       line(`    ${protoValueType(type)} ${name} = ${field.number};`);
-      line(`    ${NULL_VALUE} ${name}_null = ${field.nullNumber};`);
+      line(`    ${NULL_VALUE} ${nullMarkerName(name)} = ${field.nullNumber};`);
       line('  }');
       break;
   }
@@ -121,7 +139,7 @@ function mapFieldType(type: Extract<TypeRef, { kind: 'map' }>): string {
 function emitUnion(union: UnionModel, line: Line): void {
   line(`// union${union.tsName ? ` ${union.tsName} (${union.file})` : ''}: exactly one member is set`);
   line(`message ${union.name} {`);
-  emitReserved(union.reserved, line);
+  emitReserved(union.reserved, union.reservedNames, line);
   line('  oneof value {');
   for (const variant of union.variants) line(`    ${protoValueType(variant.type)} ${variant.protoName} = ${variant.number};`);
   line('  }');
@@ -151,14 +169,17 @@ function emitWrapper(name: string, type: TypeRef, line: Line): void {
 function emitEnum(e: EnumModel, line: Line): void {
   if (e.origin.kind === 'enum') line(`// enum ${e.origin.tsName} (${e.origin.file})`);
   else line(`// ${e.values.map((v) => JSON.stringify(v.value)).join(' | ')}`);
+  line('// 0 and numbers not listed are refused, not kept: they are no value of this enum');
   line(`enum ${e.name} {`);
-  line(`  ${screamingSnake(e.name)}_UNSPECIFIED = 0;`);
+  line(`  ${enumZeroName(e.name)} = 0;`);
   for (const value of e.values) line(`  ${value.protoName} = ${value.number};`);
-  emitReserved(e.reserved, line);
+  emitReserved(e.reserved, e.reservedNames, line);
   line('}');
   line();
 }
 
-function emitReserved(numbers: number[], line: Line): void {
+/** Removed numbers and names: neither may come back with another meaning. */
+function emitReserved(numbers: number[], names: string[] | undefined, line: Line): void {
   if (numbers.length > 0) line(`  reserved ${numbers.join(', ')};`);
+  if (names && names.length > 0) line(`  reserved ${names.map((n) => JSON.stringify(n)).join(', ')};`);
 }

@@ -55,10 +55,10 @@ ${toWire}
 default: return 0;
   }
 }
-function decode_${e.name}(n: number): ${type} | undefined {
+function decode_${e.name}(n: number): ${type} {
   switch (n) {
 ${fromWire}
-default: return undefined;
+default: return ${this.ctx.rt('unknownEnumValue')}(${literal(e.name)}, n);
   }
 }`;
   }
@@ -114,11 +114,11 @@ return w;
 
   decodeUnion(u: UnionModel): string {
     const type = this.ctx.types.named(u.name);
-    const cases = u.variants.map((v) => `case ${tag(v.number, valueWireType(v.type))}: value = ${this.readValue(v.type)}; break;`);
+    const cases = u.variants.map((v) => `case ${tag(v.number, valueWireType(v.type))}: value = ${this.ctx.rt('once')}(value, ${this.readValue(v.type)}); break;`);
     return `function decode_${u.name}(r: ${this.ctx.rtType('Reader')}, end: number): ${type} {
 let value: ${type} | undefined;
 ${this.decodeLoop(cases.join('\n'), u.variants.map((v) => v.number))}
-return value!;
+return value ?? ${this.ctx.rt('noUnionMember')}(${literal(u.name)});
 }`;
   }
 
@@ -131,7 +131,7 @@ return value!;
     if (type.kind === 'nullable') {
       encodeBody = `if (v !== null) ${this.writeValue(type.inner, 1, 'v')}`;
       init = 'null';
-      cases = `case ${tag(1, valueWireType(type.inner))}: value = ${this.readValue(type.inner)}; break;`;
+      cases = `case ${tag(1, valueWireType(type.inner))}: value = ${this.readSingular(type.inner, 'value')}; break;`;
     } else {
       const inner: FieldModel = { name: 'value', protoName: 'value', number: 1, type, optional: false, nullable: false };
       encodeBody = this.writeField(inner, 'v');
@@ -276,10 +276,11 @@ return value;
       case 'scalar':
         if (type.scalar === 'int64') return `${this.ctx.rt('readInt64')}(r)`;
         if (type.scalar === 'bytes') return `${this.ctx.rt('readBytes')}(r)`;
+        if (type.scalar === 'string') return `${this.ctx.rt('readString')}(r)`;
         return `r.${type.scalar}()`;
       case 'enum':
-        // An unknown number decodes to undefined, which the validator then refuses.
-        return `decode_${type.name}(r.int32())!`;
+        // An unknown number is refused (runtime/codec/protobuf.ts unknownEnumValue).
+        return `decode_${type.name}(r.int32())`;
       case 'date':
         return `${this.ctx.rt('readTimestamp')}(r)`;
       case 'message':
@@ -291,6 +292,26 @@ return value;
         return `decode_${wrapperName(type)}(r, ${this.ctx.rt('readEnd')}(r))`;
       case 'literal':
         return literal(type.value);
+    }
+  }
+
+  /** Reads a singular field's value into `target`: a message-typed one may come once (runtime `once`). */
+  private readSingular(type: TypeRef, target: string): string {
+    return valueWireType(type) === WireType.LengthDelimited && type.kind !== 'scalar' ? `${this.ctx.rt('once')}(${target}, ${this.readValue(type)})` : this.readValue(type);
+  }
+
+  /** protobuf's default of a non-scalar value: the decoding of an empty message (an enum's 0 is refused). */
+  private defaultValue(type: TypeRef): string {
+    switch (type.kind) {
+      case 'enum':
+        return `decode_${type.name}(0)`;
+      case 'date':
+        return 'new Date(0)';
+      case 'message':
+      case 'union':
+        return `decode_${type.name}(r, r.pos)`;
+      default:
+        return `decode_${wrapperName(type)}(r, r.pos)`;
     }
   }
 
@@ -321,7 +342,7 @@ return value;
       this.entryReaders.set(reader, map);
       return `case ${tag(n, WireType.LengthDelimited)}: ${reader}(r, ${this.ctx.rt('readEnd')}(r), ${target}); break;`;
     }
-    let cases = `case ${tag(n, valueWireType(type))}: ${target} = ${this.readValue(type)}; break;`;
+    let cases = `case ${tag(n, valueWireType(type))}: ${target} = ${this.readSingular(type, target)}; break;`;
     if (shape === 'nullable-oneof') cases += `\ncase ${tag(field.nullNumber!, WireType.Varint)}: r.int32(); ${target} = null; break;`;
     return cases;
   }
@@ -357,12 +378,17 @@ if (r.pos !== end) ${this.ctx.rt('overrun')}(r, end);`;
     return name;
   }
 
-  /** A function reading one Map/Record entry (key = 1, value = 2) into the target. */
+  /**
+   * A function reading one Map/Record entry (key = 1, value = 2) into the target. A missing
+   * key or value is its type's default, as protobuf says: a scalar's zero, an empty message;
+   * an enum's 0 is never a value, so an entry without an enum key or value is refused.
+   */
   private entryReader(name: string, type: MapRef): string {
     const keyType = this.ctx.types.of(type.key);
     const valueType = this.ctx.types.of(type.value);
     const keyInit = type.key.kind === 'scalar' ? scalarDefaults[type.key.scalar] : 'undefined';
-    const valueInit = type.value.kind === 'scalar' ? scalarDefaults[type.value.scalar] : type.value.kind === 'nullable' ? 'null' : 'undefined';
+    const valueInit = type.value.kind === 'scalar' ? scalarDefaults[type.value.scalar] : 'undefined';
+    const missing = (t: TypeRef, v: string) => (t.kind === 'scalar' ? '' : `if (${v} === undefined) ${v} = ${this.defaultValue(t)};\n`);
     const target = type.record ? `Record<string, ${valueType}>` : `Map<${keyType}, ${valueType}>`;
     const store = type.record
       ? `${this.ctx.rt('setEntry')}(target, k as string, x as ${valueType});`
@@ -370,8 +396,8 @@ if (r.pos !== end) ${this.ctx.rt('overrun')}(r, end);`;
     return `function ${name}(r: ${this.ctx.rtType('Reader')}, end: number, target: ${target}): void {
 let k: ${keyType} | undefined = ${keyInit};
 let x: ${valueType} | undefined = ${valueInit};
-${this.decodeLoop(`case ${tag(1, valueWireType(type.key))}: k = ${this.readValue(type.key)}; break;\ncase ${tag(2, valueWireType(type.value))}: x = ${this.readValue(type.value)}; break;`, [1, 2])}
-${store}
+${this.decodeLoop(`case ${tag(1, valueWireType(type.key))}: k = ${this.readSingular(type.key, 'k')}; break;\ncase ${tag(2, valueWireType(type.value))}: x = ${this.readSingular(type.value, 'x')}; break;`, [1, 2])}
+${missing(type.key, 'k')}${missing(type.value, 'x')}${store}
 }`;
   }
 }

@@ -116,6 +116,16 @@ export function protoValueType(type: TypeRef): string {
   }
 }
 
+/** The `NullValue` member of an optional and nullable field's oneof (`x` -> `x_null`). */
+export function nullMarkerName(fieldProtoName: string): string {
+  return `${fieldProtoName}_null`;
+}
+
+/** The oneof holding an optional and nullable field and its null marker (`x` -> `x_or_null`). */
+export function nullableOneofName(fieldProtoName: string): string {
+  return `${fieldProtoName}_or_null`;
+}
+
 /** How a field is laid out, derived from its type and presence. */
 export type FieldShape =
   /** `T f = n;` (scalars: implicit presence, defaults not written) */

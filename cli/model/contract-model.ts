@@ -70,6 +70,8 @@ export interface MessageModel {
   fields: FieldModel[];
   /** Field numbers that were used before and must never be used again. */
   reserved: number[];
+  /** protobuf names of removed fields (filled in from the lock), so no field takes one with another meaning. */
+  reservedNames?: string[];
   source?: SourceRef;
 }
 
@@ -97,6 +99,7 @@ export interface UnionModel {
   file?: string;
   variants: UnionVariant[];
   reserved: number[];
+  reservedNames?: string[];
   source?: SourceRef;
 }
 
@@ -115,6 +118,7 @@ export interface EnumModel {
   origin: { kind: 'enum'; tsName: string; file: string } | { kind: 'literals' };
   values: EnumValueModel[];
   reserved: number[];
+  reservedNames?: string[];
   source?: SourceRef;
 }
 

@@ -79,7 +79,7 @@ export class ControlPlane {
   private operation(connection: BrokerConnection, body: Record<string, unknown>): unknown {
     switch (body.op) {
       case 'register':
-        return this.register(connection, body.peerId);
+        return this.register(connection, body.peerId, body.holder);
       case 'deregister':
         return this.deregister(connection, body.peerId);
       case 'controllers':
@@ -98,7 +98,10 @@ export class ControlPlane {
     }
   }
 
-  private async register(connection: BrokerConnection, peerId: unknown): Promise<null> {
+  private async register(connection: BrokerConnection, peerId: unknown, holder: unknown): Promise<null> {
+    if (holder !== undefined && (typeof holder !== 'string' || holder.length < 16 || holder.length > 64)) {
+      throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'a holder token is a string of 16 to 64 characters');
+    }
     const bytes = encodePeerId(peerId);
     if (typeof bytes === 'string') throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, bytes);
     const id = peerId as string;
@@ -108,7 +111,7 @@ export class ControlPlane {
       throw new RpcError(RpcErrorCode.ACCESS_DENIED, `not allowed to register as peer '${id}'`);
     }
     if (!connection.isOpen) throw new RpcError(RpcErrorCode.NOT_CONNECTED, 'connection closed');
-    const registration = await this.ctx.directory.claim(id, connection);
+    const registration = await this.ctx.directory.claim(id, connection, holder as string | undefined);
     if (!registration) throw new RpcError(RpcErrorCode.ALREADY_REGISTERED, `peer id '${id}' is already registered`);
     // Registering changes who this connection is: its decisions are asked again.
     this.ctx.access.identityChanged(connection);

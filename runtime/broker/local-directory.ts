@@ -5,7 +5,7 @@
 import type { ControllerInfo } from '../wire/control.js';
 import { encodePeerId } from '../wire/peer-id.js';
 import type { BrokerConnection } from './connection.js';
-import type { DirectoryListener, PeerDirectory, PeerRegistration } from './peer-directory.js';
+import type { DirectoryListener, LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
 import { PeerIdTable } from './peer-id-table.js';
 
 /** A peer id held by a connection of this broker. */
@@ -16,6 +16,7 @@ export class LocalRegistration implements PeerRegistration {
     readonly id: string,
     readonly idBytes: Uint8Array,
     readonly connection: BrokerConnection,
+    readonly holder: string | undefined,
   ) {}
 
   get endpoint(): BrokerConnection {
@@ -44,12 +45,16 @@ export class LocalPeerDirectory implements PeerDirectory {
     return typeof bytes === 'string' ? undefined : this.table.find(bytes);
   }
 
-  claim(peerId: string, connection: BrokerConnection): Promise<PeerRegistration | undefined> {
+  claim(peerId: string, connection: BrokerConnection, holder?: string): Promise<PeerRegistration | undefined> {
     const bytes = encodePeerId(peerId);
     if (typeof bytes === 'string') return Promise.reject(new Error(bytes));
     const existing = this.table.find(bytes);
-    if (existing) return Promise.resolve(existing.connection === connection ? existing : undefined);
-    const registration = new LocalRegistration(peerId, bytes, connection);
+    if (existing) {
+      if (existing.connection === connection) return Promise.resolve(existing);
+      if (holder === undefined || existing.holder !== holder) return Promise.resolve(undefined);
+      this.end(existing, 'taken'); // the same client, back on a new connection before the old one was found dead
+    }
+    const registration = new LocalRegistration(peerId, bytes, connection, holder);
     this.table.add(registration);
     connection.registrations.add(registration);
     for (const listener of this.listeners) listener.joined(registration);
@@ -94,7 +99,7 @@ export class LocalPeerDirectory implements PeerDirectory {
     return Promise.resolve();
   }
 
-  private end(registration: LocalRegistration, reason: 'requested' | 'disconnected'): void {
+  private end(registration: LocalRegistration, reason: LeaveReason): void {
     registration.active = false;
     this.table.remove(registration);
     registration.connection.registrations.delete(registration);

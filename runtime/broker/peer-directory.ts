@@ -47,6 +47,8 @@ export interface PeerRegistration {
   readonly controllers: readonly ControllerInfo[];
   /** False once the registration ended. */
   readonly active: boolean;
+  /** The token of the client holding it (see `claim`), if it gave one. */
+  readonly holder: string | undefined;
   /** The path and action name behind routing keys, as the peer announced them ('?' and the key when it did not). */
   names(controllerKey: number, actionKey: number): { controller: string; action: string };
 }
@@ -81,8 +83,12 @@ export interface PeerDirectory {
   /** The registration holding the id whose UTF-8 bytes are `bytes[start, end)`. */
   find(bytes: Uint8Array, start: number, end: number): PeerRegistration | undefined;
   get(peerId: string): PeerRegistration | undefined;
-  /** Claims `peerId` for `connection`; resolves undefined when someone else holds it. */
-  claim(peerId: string, connection: BrokerConnection): Promise<PeerRegistration | undefined>;
+  /**
+   * Claims `peerId` for `connection`; resolves undefined when someone else holds it. A holding
+   * under the same `holder` token (the same client, reconnected) is taken over: it ends
+   * ('taken') and the new connection holds the id.
+   */
+  claim(peerId: string, connection: BrokerConnection, holder?: string): Promise<PeerRegistration | undefined>;
   /** Gives up `connection`'s holding of `peerId`; undefined when it held none. */
   release(peerId: string, connection: BrokerConnection): PeerRegistration | undefined;
   /** Gives up every id of a connection that is going away. */

@@ -47,7 +47,10 @@ export class CallerStreams {
   }
 
   open<Item>(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions): Promise<Observable<Item>> {
-    return this.request(peerId, target, action, args, options, this.outbound.deadlineOf(options), false).then((first) =>
+    const deadline = this.outbound.deadlineOf(options);
+    const session = this.outbound.ctx.session;
+    const connected = session.willOpen ? session.whenOpen(deadline, options.signal) : Promise.resolve();
+    return connected.then(() => this.request(peerId, target, action, args, options, deadline, false)).then((first) =>
       this.observable<Item>(first, peerId, target, action, args, options),
     );
   }

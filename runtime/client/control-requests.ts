@@ -43,7 +43,12 @@ export class ControlRequests {
   }
 
   request<Op extends ControlOperation>(op: Op, body: ControlOperations[Op]['request']): Promise<ControlOperations[Op]['result']> {
-    if (!this.session.isOpen) return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot ${op}: ${this.session.closeReason}`));
+    if (!this.session.canSend) {
+      if (!this.session.willOpen) return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot ${op}: ${this.session.closeReason}`));
+      // Reconnecting: asked once the connection is back, within the client's timeout.
+      const deadline = this.timeoutMs > 0 ? Date.now() + this.timeoutMs : Infinity;
+      return this.session.whenOpen(deadline).then(() => this.request(op, body));
+    }
     const id = this.nextId;
     this.nextId = (this.nextId + 1) >>> 0 || 1;
     return new Promise((resolve, reject) => {

@@ -1,14 +1,15 @@
 /**
  * Contract negotiation, caller side. A callee running another version of an action's contract
  * answers CONTRACT_MISMATCH with its compact wire schema, without decoding the payload. The
- * caller compares that schema with its own (runtime/contracts/wire-schema.ts, the engine
+ * caller compares that schema with its own (runtime/contracts/compatibility.ts, the engine
  * `p2pgen check` uses): when the two are wire-compatible it remembers the callee's
  * fingerprint for that peer and action and calls again under it (every later call takes the
  * fast path); otherwise the call fails with CONTRACT_MISMATCH naming both fingerprints and
  * the rule that broke.
  */
 import type { ActionDescriptor } from '../contracts/descriptors.js';
-import { compareAction, type ActionSchema } from '../contracts/wire-schema.js';
+import { compareAction } from '../contracts/compatibility.js';
+import type { ActionSchema } from '../contracts/wire-schema.js';
 import { RpcError, RpcErrorCode } from '../errors.js';
 import type { Fingerprint } from './frames.js';
 
@@ -35,9 +36,9 @@ export class Negotiation {
     let violations;
     try {
       // Differences that make the reader refuse some values (an enum value it lacks, a tighter
-      // constraint, a value it requires) fail those values with VALIDATION_FAILED; only
+      // constraint, a message it requires) fail those values with VALIDATION_FAILED; only
       // differences that could decode into wrong values refuse the call.
-      violations = compareAction(mine, schema).filter((v) => !v.perValue);
+      violations = compareAction(mine, schema).filter((v) => v.outcome === 'mismatch');
     } catch {
       return error; // a schema we cannot read: refuse
     }

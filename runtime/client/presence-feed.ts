@@ -3,10 +3,14 @@
  * this client may send to. Each subscription asks the broker for presence, gets a 'joined'
  * for every peer present, then the changes as Event frames bring them. `ready` resolves once
  * a subscription's snapshot has been delivered: from then on no change is missed.
+ *
+ * A subscription outlives a lost connection: once the client is back (on any broker), it asks
+ * again, and tells each subscriber 'left' for the peers it knew that are gone and 'joined'
+ * for those present, so a map of peers kept from the events stays right.
  */
 import { Observable, type Subscriber } from 'rxjs';
 import { RpcError, RpcErrorCode } from '../errors.js';
-import type { PresenceEvent } from '../wire/control.js';
+import type { PeerInfo, PresenceEvent } from '../wire/control.js';
 import type { ControlRequests } from './control-requests.js';
 
 /** What `presence()` returns: the events, and when the current peers have been delivered. */
@@ -18,8 +22,14 @@ export interface PresenceObservable extends Observable<PresenceEvent> {
   readonly ready: Promise<void>;
 }
 
+interface Watcher {
+  readonly subscriber: Subscriber<PresenceEvent>;
+  /** The peers this subscriber was told are present, by id. */
+  readonly known: Map<string, PeerInfo>;
+}
+
 export class PresenceFeed {
-  private readonly subscribers = new Set<Subscriber<PresenceEvent>>();
+  private readonly watchers = new Set<Watcher>();
 
   constructor(
     private readonly control: ControlRequests,
@@ -27,7 +37,7 @@ export class PresenceFeed {
   ) {}
 
   get size(): number {
-    return this.subscribers.size;
+    return this.watchers.size;
   }
 
   observable(): PresenceObservable {
@@ -39,21 +49,23 @@ export class PresenceFeed {
     });
     ready.catch(() => undefined); // a refusal also reaches the subscriber; nobody need await ready
     const events = new Observable<PresenceEvent>((subscriber) => {
-      this.subscribers.add(subscriber);
+      const watcher: Watcher = { subscriber, known: new Map() };
+      this.watchers.add(watcher);
       this.control.request('presence', { on: true }).then(
         (peers) => {
-          if (!this.subscribers.has(subscriber)) return;
-          for (const peer of peers ?? []) subscriber.next({ type: 'joined', peer });
+          if (!this.watchers.has(watcher)) return;
+          for (const peer of peers ?? []) this.tell(watcher, { type: 'joined', peer });
           markReady();
         },
         (error: RpcError) => {
           fail(error);
+          this.watchers.delete(watcher);
           subscriber.error(error);
         },
       );
       return () => {
-        this.subscribers.delete(subscriber);
-        if (this.subscribers.size === 0 && this.isOpen()) this.control.request('presence', { on: false }).catch(() => undefined);
+        this.watchers.delete(watcher);
+        if (this.watchers.size === 0 && this.isOpen()) this.control.request('presence', { on: false }).catch(() => undefined);
       };
     });
     return Object.assign(events, { ready });
@@ -63,12 +75,29 @@ export class PresenceFeed {
   onEvent(event: unknown): void {
     const e = event as Partial<PresenceEvent> | undefined;
     if (!e || (e.type !== 'joined' && e.type !== 'left') || !e.peer || typeof e.peer.id !== 'string') return;
-    for (const subscriber of this.subscribers) subscriber.next(e as PresenceEvent);
+    for (const watcher of this.watchers) this.tell(watcher, e as PresenceEvent);
   }
 
-  /** The connection is gone: every subscriber errors. */
+  /** Connected again (maybe to another broker): asks for presence anew and tells subscribers what changed meanwhile. */
+  async restore(): Promise<void> {
+    if (this.watchers.size === 0) return;
+    const peers = (await this.control.request('presence', { on: true })) ?? [];
+    const present = new Map(peers.map((p) => [p.id, p]));
+    for (const watcher of this.watchers) {
+      for (const [id, peer] of [...watcher.known]) if (!present.has(id)) this.tell(watcher, { type: 'left', peer });
+      for (const peer of peers) this.tell(watcher, { type: 'joined', peer });
+    }
+  }
+
+  /** Closed for good: every subscriber errors. */
   closeAll(reason: string): void {
-    for (const subscriber of [...this.subscribers]) subscriber.error(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
-    this.subscribers.clear();
+    for (const { subscriber } of [...this.watchers]) subscriber.error(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+    this.watchers.clear();
+  }
+
+  private tell(watcher: Watcher, event: PresenceEvent): void {
+    if (event.type === 'joined') watcher.known.set(event.peer.id, event.peer);
+    else if (!watcher.known.delete(event.peer.id)) return; // never told it joined
+    watcher.subscriber.next(event);
   }
 }

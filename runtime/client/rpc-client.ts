@@ -7,12 +7,12 @@
  * control-requests.ts and presence-feed.ts (the broker's control plane), negotiation.ts
  * (contract versions), message-pieces.ts (large messages) and remote-peer.ts (proxies).
  */
-import type { Observable } from 'rxjs';
+import { Observable, Subject } from 'rxjs';
 import type { CallOptions, ContractSet, PeerChannel } from '../contracts/descriptors.js';
 import { findController } from '../contracts/registry.js';
 import { RpcError, RpcErrorCode } from '../errors.js';
 import type { TransportFactory } from '../transport/transport.js';
-import type { PeerInfo, PresenceEvent } from '../wire/control.js';
+import type { PeerInfo, PresenceEvent, RegistrationLostEvent } from '../wire/control.js';
 import { errorFrame, errorFromFrame } from '../wire/errors.js';
 import { createHeader, FrameFlags, FrameType, parseHeader, type FrameHeader } from '../wire/frame.js';
 import { readJson } from '../wire/text.js';
@@ -25,17 +25,23 @@ import { Negotiation } from './negotiation.js';
 import { Outbound } from './outbound.js';
 import { PresenceFeed, type PresenceObservable } from './presence-feed.js';
 import { RemotePeer } from './remote-peer.js';
-import { ClientSession, type ClientState } from './session.js';
+import { ClientSession, type ReconnectOptions, type StateObservable } from './session.js';
 import { UnaryCalls } from './unary-calls.js';
 
-export type { ClientState } from './session.js';
+export type { ClientState, ReconnectOptions, StateObservable } from './session.js';
 export type { PeerInfo, PresenceEvent } from '../wire/control.js';
 export type { PresenceObservable } from './presence-feed.js';
 export { RemotePeer } from './remote-peer.js';
 
 export interface RpcClientOptions {
-  /** Sent to the broker's `authenticate` when connecting. */
+  /** Sent to the broker's `authenticate` when connecting (and reconnecting). */
   token?: unknown;
+  /**
+   * After a lost connection: reconnect (trying the URLs in turn, exponential backoff with full
+   * jitter), authenticate again, register the peer ids and controllers again and re-open
+   * presence. On by default; `false` turns it off (a lost connection closes the client).
+   */
+  reconnect?: boolean | ReconnectOptions;
   /** Default timeout of calls and control requests, ms; 0 waits forever. Default 30,000. */
   timeoutMs?: number;
   /** Use this generated contract set instead of the ones registered by importing generated code. */
@@ -95,6 +101,15 @@ export interface PeerRegistration {
   deregister(): Promise<void>;
 }
 
+/** What happens to the client that calls do not show (see `client.events`). */
+export type ClientEvent =
+  /** The connection was lost; `reason` says why (calls pending then failed; it is being reconnected, unless state is 'closed'). */
+  | { type: 'disconnected'; reason: string }
+  /** Connected again, to `url`, with the peer ids and controllers put back. */
+  | { type: 'reconnected'; url: string }
+  /** A peer id this client held is no longer its own: another connection took it (while this one was away), or registering it again failed. */
+  | { type: 'registration-lost'; peerId: string; error: RpcError };
+
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_STREAM_BUFFER_BYTES = 64 * 1024 * 1024;
@@ -114,20 +129,36 @@ export class RpcWebSocketClient {
   private readonly requestPieces: Reassembly;
   private readonly replyPieces: Reassembly;
   private readonly peers = new Map<string, RemotePeer>();
+  /** The peer ids this client registered and did not give up: registered again after a reconnect. */
+  private readonly registered = new Set<string>();
+  /**
+   * This client's own random token, sent when it registers a peer id: registering again after
+   * a lost connection, it takes its ids back at once (from a connection the broker has not
+   * found dead yet, or from a broker of the cluster that crashed), not after a lease.
+   */
+  private readonly holder = randomToken();
+  private readonly eventSubject = new Subject<ClientEvent>();
   private readonly header: FrameHeader = createHeader();
   private readonly channelFor: (peerId: string, target: Uint8Array, options: CallOptions) => PeerChannel;
 
+  /** The brokers to connect to, tried in turn. */
+  readonly urls: readonly string[];
+
   constructor(
-    readonly url: string,
+    url: string | readonly string[],
     private readonly options: RpcClientOptions = {},
   ) {
+    this.urls = typeof url === 'string' ? [url] : [...url];
+    if (this.urls.length === 0) throw new RpcError(RpcErrorCode.NOT_CONNECTED, 'RpcWebSocketClient needs at least one broker URL');
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const reconnect = options.reconnect === false ? undefined : { initialDelayMs: 100, maxDelayMs: 10_000, maxAttempts: Infinity, ...(options.reconnect === true ? {} : options.reconnect) };
     this.session = new ClientSession(
-      { url, token: options.token, timeoutMs, transport: options.transport, maxPayloadBytes: maxMessageBytes + 1024, maskFrames: options.maskFrames },
+      { urls: this.urls, token: options.token, timeoutMs, transport: options.transport, maxPayloadBytes: maxMessageBytes + 1024, maskFrames: options.maskFrames, reconnect },
       {
         frame: (frame) => this.onFrame(frame),
-        opened: () => this.onOpened(),
+        restored: (again) => this.onRestored(again),
+        lost: (reason) => this.onLost(reason),
         closed: (reason) => this.onClosed(reason),
       },
     );
@@ -162,8 +193,22 @@ export class RpcWebSocketClient {
     });
   }
 
-  get state(): ClientState {
+  /** The first broker URL (the one given, or the first of the list). */
+  get url(): string {
+    return this.urls[0]!;
+  }
+
+  /**
+   * 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed', as it changes (an
+   * Observable that starts with the current state); `client.state.value` is the state now.
+   */
+  get state(): StateObservable {
     return this.session.state;
+  }
+
+  /** Disconnections, reconnections and lost peer ids, as they happen. */
+  get events(): Observable<ClientEvent> {
+    return this.eventSubject.asObservable();
   }
 
   /** What this client holds open right now. */
@@ -176,7 +221,7 @@ export class RpcWebSocketClient {
       partialBytes: this.budget.used,
       controlRequests: this.control.size,
       presenceSubscribers: this.presenceFeed.size,
-      deadlines: this.deadlines.size,
+      deadlines: this.deadlines.size + this.session.waitingCalls,
     };
   }
 
@@ -185,8 +230,9 @@ export class RpcWebSocketClient {
     return this.session.connect();
   }
 
-  /** Closes the connection; calls still pending reject with NOT_CONNECTED. */
+  /** Closes the connection (no reconnecting); calls still pending reject with NOT_CONNECTED. */
   async disconnect(): Promise<void> {
+    this.registered.clear();
     this.session.disconnect('the client disconnected');
   }
 
@@ -204,14 +250,13 @@ export class RpcWebSocketClient {
 
   /** Registers this client under `peerId` (ALREADY_REGISTERED if taken, ACCESS_DENIED if the broker refuses). */
   async registerAsPeer(peerId: string): Promise<PeerRegistration> {
-    await this.control.request('register', { peerId });
-    let registered = true;
+    await this.control.request('register', { peerId, holder: this.holder });
+    this.registered.add(peerId);
     return {
       id: peerId,
       deregister: async () => {
-        if (!registered) return;
-        registered = false;
-        if (this.session.isOpen) await this.control.request('deregister', { peerId });
+        if (!this.registered.delete(peerId)) return;
+        if (this.session.canSend) await this.control.request('deregister', { peerId });
       },
     };
   }
@@ -252,19 +297,46 @@ export class RpcWebSocketClient {
 
   // ---- the connection ------------------------------------------------------------------
 
-  private onOpened(): void {
-    if (this.dispatcher.announcements().length > 0) this.announceControllers();
+  /** Welcomed by a broker; after a reconnect, puts back what the broker does not know of this client. */
+  private async onRestored(again: boolean): Promise<void> {
+    if (!again) {
+      if (this.dispatcher.announcements().length > 0) this.announceControllers();
+      return;
+    }
+    // Controllers first: a peer id registered again is then announced with them.
+    if (this.dispatcher.announcements().length > 0) await this.control.request('controllers', { controllers: this.dispatcher.announcements() });
+    for (const peerId of [...this.registered]) {
+      try {
+        await this.control.request('register', { peerId, holder: this.holder });
+      } catch (error) {
+        const e = RpcError.from(error);
+        if (e.code === RpcErrorCode.NOT_CONNECTED || e.code === RpcErrorCode.TIMEOUT) throw e; // lost again: the next attempt tries again
+        this.registrationLost(peerId, e);
+      }
+    }
+    await this.presenceFeed.restore();
+    this.eventSubject.next({ type: 'reconnected', url: this.session.url });
   }
 
-  private onClosed(reason: string): void {
+  /** The connection is gone: whatever was pending fails (nothing is sent again: it may have run). */
+  private onLost(reason: string): void {
     this.unary.rejectAll(reason);
     this.streams.rejectAll(reason);
-    this.presenceFeed.closeAll(reason);
     this.dispatcher.cancelAll();
     this.requestPieces.clear();
     this.replyPieces.clear();
     this.control.rejectAll(reason);
+    this.eventSubject.next({ type: 'disconnected', reason });
+  }
+
+  private onClosed(reason: string): void {
+    this.presenceFeed.closeAll(reason);
     this.deadlines.clear();
+  }
+
+  private registrationLost(peerId: string, error: RpcError): void {
+    if (!this.registered.delete(peerId)) return;
+    this.eventSubject.next({ type: 'registration-lost', peerId, error });
   }
 
   private onFrame(frame: Uint8Array): void {
@@ -297,8 +369,15 @@ export class RpcWebSocketClient {
         return this.onPiece(frame, h);
       case FrameType.ControlReply:
         return this.control.settle(h.callId, readJson(frame, h.payloadStart) as never);
-      case FrameType.Event:
-        return this.presenceFeed.onEvent(readJson(frame, h.payloadStart));
+      case FrameType.Event: {
+        const event = readJson(frame, h.payloadStart) as { type?: unknown } | undefined;
+        if (event?.type === 'registration-lost') {
+          const { peerId } = event as RegistrationLostEvent;
+          if (typeof peerId === 'string') this.registrationLost(peerId, new RpcError(RpcErrorCode.ALREADY_REGISTERED, `peer id '${peerId}' was taken by a connection on another broker while this one was cut off`));
+          return;
+        }
+        return this.presenceFeed.onEvent(event);
+      }
       default:
         return; // frame types of later protocol features are ignored
     }
@@ -322,4 +401,10 @@ export class RpcWebSocketClient {
     if (isRequest) return this.session.send(errorFrame(callId, error));
     if (!this.unary.refuse(callId, error)) this.streams.get(callId)?.abandon(error);
   }
+}
+
+/** 128 random bits as hex (Web Crypto: Node and browsers). */
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -1,9 +1,16 @@
 /**
- * The client's connection to its broker: opening the transport, the Hello/Welcome handshake,
- * sending (whole frames, or a large message in pieces), and closing. It knows nothing of
- * calls: after the handshake every frame goes to `events.frame`, and `events.closed` says
- * the connection is gone, with a reason pending calls reject with.
+ * The client's connection to its brokers: opening a transport, the Hello/Welcome handshake,
+ * sending (whole frames, or a large message in pieces), closing, and coming back after a lost
+ * connection. It knows nothing of calls: after the handshake every frame goes to
+ * `events.frame`; `events.lost` says the connection is gone (pending work must fail), and
+ * `events.restored` lets the client put back what the broker forgot (peer ids, controllers,
+ * presence) before the session reports 'connected' again.
+ *
+ * Reconnecting: exponential backoff with full jitter (each wait is random between 0 and
+ * min(maxDelayMs, initialDelayMs * 2^attempt)), trying the URLs in turn. A broker that refuses
+ * the token ends it (AUTHENTICATION_FAILED: trying again would not help).
  */
+import { BehaviorSubject, Observable } from 'rxjs';
 import { RpcError, RpcErrorCode } from '../errors.js';
 import { defaultTransport, type Transport, type TransportFactory } from '../transport/transport.js';
 import { browserWebSocketTransport } from '../transport/browser-websocket.js';
@@ -13,24 +20,43 @@ import { createHeader, FrameType, parseHeader, PROTOCOL_VERSION, type FrameHeade
 import { jsonFrame, readJson } from '../wire/text.js';
 import { sendInPieces } from './message-pieces.js';
 
-export type ClientState = 'idle' | 'connecting' | 'connected' | 'closed';
+/** 'idle' until connect(); 'reconnecting' after a lost connection, until it is back or given up ('closed'). */
+export type ClientState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+/** The client's state as it changes, and as it is now (`value`). */
+export interface StateObservable extends Observable<ClientState> {
+  readonly value: ClientState;
+}
+
+export interface ReconnectOptions {
+  /** Upper bound of the first wait (ms). Default 100. */
+  initialDelayMs?: number;
+  /** Upper bound of any wait (ms). Default 10,000. */
+  maxDelayMs?: number;
+  /** Attempts before giving up ('closed'); default unlimited. */
+  maxAttempts?: number;
+}
 
 export interface SessionOptions {
-  readonly url: string;
+  readonly urls: readonly string[];
   readonly token: unknown;
   readonly timeoutMs: number;
   readonly transport: TransportFactory | undefined;
   /** Largest frame accepted from the broker (bytes). */
   readonly maxPayloadBytes: number;
   readonly maskFrames: boolean | undefined;
+  /** Undefined: no reconnecting. */
+  readonly reconnect: Required<ReconnectOptions> | undefined;
 }
 
 export interface SessionEvents {
   /** A frame after the handshake. */
   frame(frame: Uint8Array): void;
-  /** The broker welcomed this client. */
-  opened(): void;
-  /** The connection is gone (or never came up); `reason` says why. */
+  /** Welcomed by a broker. After a reconnect (`again`), what the broker forgot is put back before the session is 'connected'. */
+  restored(again: boolean): Promise<void>;
+  /** The connection was lost (it will be tried again, or it is closed for good); `reason` says why. */
+  lost(reason: string): void;
+  /** Closed for good: disconnect(), reconnecting given up or turned off. */
   closed(reason: string): void;
 }
 
@@ -38,80 +64,124 @@ export interface SessionEvents {
 const MIN_FRAME_BYTES = 1024;
 const MAX_FRAME_BYTES = 2 ** 31 - 1;
 
+class StateSubject extends Observable<ClientState> implements StateObservable {
+  private readonly subject: BehaviorSubject<ClientState>;
+
+  constructor(initial: ClientState) {
+    const subject = new BehaviorSubject<ClientState>(initial);
+    super((subscriber) => subject.subscribe(subscriber));
+    this.subject = subject;
+  }
+
+  get value(): ClientState {
+    return this.subject.value;
+  }
+
+  set(state: ClientState): void {
+    if (this.subject.value !== state) this.subject.next(state);
+  }
+}
+
 export class ClientSession {
-  state: ClientState = 'idle';
+  readonly state = new StateSubject('idle');
   /** Largest frame the broker accepts (from its Welcome). */
   maxFrameBytes = 1 << 20;
   /** Why the connection is not open, for errors. */
   closeReason = 'not connected';
+  /** The URL of the broker connected to (or tried last). */
+  url: string;
   private transport: Transport | undefined;
   private connecting: Promise<void> | undefined;
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Calls made while reconnecting wait for the connection (or their deadline). */
+  private readonly waiting = new Set<{ resolve(): void; reject(error: RpcError): void }>();
   private readonly header: FrameHeader = createHeader();
 
   constructor(
     private readonly options: SessionOptions,
     private readonly events: SessionEvents,
-  ) {}
-
-  get isOpen(): boolean {
-    return this.state === 'connected' && this.transport !== undefined;
+  ) {
+    this.url = options.urls[0]!;
   }
 
-  /** Connects and authenticates; rejects with AUTHENTICATION_FAILED, NOT_CONNECTED, PROTOCOL_ERROR or TIMEOUT. */
+  get isOpen(): boolean {
+    return this.state.value === 'connected' && this.transport !== undefined;
+  }
+
+  /** A transport is open and welcomed (also while what the broker forgot is being put back). */
+  get canSend(): boolean {
+    return this.transport !== undefined && (this.state.value === 'connected' || this.state.value === 'reconnecting' || this.state.value === 'connecting');
+  }
+
+  /** Not open, but it will be (or may be): calls should wait for it rather than fail. */
+  get willOpen(): boolean {
+    return !this.isOpen && (this.state.value === 'reconnecting' || this.state.value === 'connecting');
+  }
+
+  /** Connects and authenticates, trying each URL once; rejects with AUTHENTICATION_FAILED, NOT_CONNECTED, PROTOCOL_ERROR or TIMEOUT. */
   connect(): Promise<void> {
-    if (this.state === 'connected') return Promise.resolve();
+    const state = this.state.value;
+    if (state === 'connected') return Promise.resolve();
     if (this.connecting) return this.connecting;
-    if (this.state === 'closed') return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, 'this client was disconnected; create a new one'));
-    this.state = 'connecting';
-    const { url, timeoutMs } = this.options;
-    this.connecting = new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const settle = (error?: RpcError) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.connecting = undefined;
-        if (error) {
-          this.state = 'closed';
-          this.transport?.close();
-          reject(error);
-        } else {
-          this.state = 'connected';
-          resolve();
-          this.events.opened();
+    if (state === 'reconnecting') return this.whenOpen(Infinity);
+    this.state.set('connecting');
+    this.connecting = (async () => {
+      const failures: string[] = [];
+      for (const url of this.options.urls) {
+        try {
+          await this.open(url, false);
+          return;
+        } catch (error) {
+          const e = RpcError.from(error, RpcErrorCode.NOT_CONNECTED);
+          if (e.code === RpcErrorCode.AUTHENTICATION_FAILED || this.options.urls.length === 1) throw this.fail(e);
+          failures.push(e.rawMessage);
         }
-      };
-      const timer = setTimeout(() => settle(new RpcError(RpcErrorCode.TIMEOUT, `no answer from the broker at ${url} within ${timeoutMs} ms`)), timeoutMs || 2 ** 31 - 1);
-      const factory = this.options.transport ?? defaultTransport() ?? browserWebSocketTransport;
-      try {
-        this.transport = factory(
-          url,
-          {
-            open: () => {
-              const hello: Hello = { protocol: PROTOCOL_VERSION, token: this.options.token };
-              this.transport!.send(jsonFrame(FrameType.Hello, 0, hello));
-            },
-            message: (frame) => {
-              if (this.state === 'connecting') this.onHandshakeFrame(frame, settle);
-              else if (this.state === 'connected') this.events.frame(frame);
-            },
-            close: (code, reason) => {
-              if (this.state === 'closed' && !this.transport) return;
-              this.closeReason = `connection to the broker closed (${code}${reason ? `: ${reason}` : ''})`;
-              settle(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot connect to ${url}: ${this.closeReason}`));
-              this.onClosed();
-            },
-            error: (error) => {
-              this.closeReason = error.message;
-            },
-          },
-          { maxPayloadBytes: this.options.maxPayloadBytes, ...(this.options.maskFrames === undefined ? {} : { maskFrames: this.options.maskFrames }) },
-        );
-      } catch (error) {
-        settle(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot connect to ${url}: ${(error as Error).message}`, { cause: error }));
       }
-    });
+      throw this.fail(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot connect to any broker: ${failures.join('; ')}`));
+    })().finally(() => (this.connecting = undefined));
     return this.connecting;
+  }
+
+  /**
+   * Resolves when the connection is open; rejects with NOT_CONNECTED at `deadline` (absolute)
+   * or when it closes for good, and with CANCELLED when `signal` fires.
+   */
+  whenOpen(deadline: number, signal?: AbortSignal): Promise<void> {
+    if (this.isOpen) return Promise.resolve();
+    if (!this.willOpen) return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, this.closeReason));
+    return new Promise<void>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.waiting.delete(waiter);
+      };
+      const waiter = {
+        resolve: () => {
+          done();
+          resolve();
+        },
+        reject: (error: RpcError) => {
+          done();
+          reject(error);
+        },
+      };
+      const onAbort = () => waiter.reject(new RpcError(RpcErrorCode.CANCELLED, 'aborted while waiting for the connection'));
+      if (deadline !== Infinity) {
+        timer = setTimeout(
+          () => waiter.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `not connected within the call's timeout (${this.closeReason}; reconnecting)`)),
+          Math.max(0, deadline - Date.now()),
+        );
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.add(waiter);
+    });
+  }
+
+  /** Calls waiting for the connection (for stats). */
+  get waitingCalls(): number {
+    return this.waiting.size;
   }
 
   send(frame: Uint8Array): void {
@@ -124,40 +194,147 @@ export class ClientSession {
     if (transport) sendInPieces((piece) => transport.send(piece), frame, pieceType, callId, this.maxFrameBytes);
   }
 
-  /** Closes the connection (pending work is rejected by whoever listens to `closed`). */
+  /** Closes the connection for good (until connect() is called again). */
   disconnect(reason: string): void {
-    if (this.state === 'closed' && !this.transport) return;
-    this.closeReason = reason;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     const transport = this.transport;
-    this.onClosed();
+    this.transport = undefined;
+    const wasActive = this.state.value !== 'idle' && this.state.value !== 'closed';
+    this.closeReason = reason;
     transport?.close(1000, 'client disconnect');
+    if (wasActive || transport) this.closeForGood(reason);
   }
 
-  /** The broker broke the protocol: the connection is closed with 1002. */
+  /** The broker broke the protocol: the connection is closed with 1002 (and tried again). */
   protocolError(reason: string): void {
     this.closeReason = reason;
     this.transport?.close(1002, 'malformed frame');
   }
 
-  private onHandshakeFrame(frame: Uint8Array, settle: (error?: RpcError) => void): void {
+  // ---- one connection ------------------------------------------------------------------
+
+  /** Opens a transport to `url` and does the handshake; resolves once welcomed and restored. */
+  private open(url: string, again: boolean): Promise<void> {
+    this.url = url;
+    const { timeoutMs } = this.options;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      let lastError: string | undefined;
+      let transport: Transport | undefined;
+      const timer = setTimeout(() => fail(new RpcError(RpcErrorCode.TIMEOUT, `no answer from the broker at ${url} within ${timeoutMs} ms`)), timeoutMs || 2 ** 31 - 1);
+      const fail = (error: RpcError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        transport?.close();
+        if (this.transport === transport) this.transport = undefined;
+        reject(error);
+      };
+      const welcomed = () => {
+        if (settled) return;
+        clearTimeout(timer);
+        this.transport = transport;
+        this.attempt = 0;
+        this.events.restored(again).then(
+          () => {
+            if (settled || this.transport !== transport) return;
+            settled = true;
+            this.state.set('connected');
+            for (const waiter of [...this.waiting]) waiter.resolve();
+            resolve();
+          },
+          (error: unknown) => fail(RpcError.from(error, RpcErrorCode.NOT_CONNECTED)),
+        );
+      };
+      const factory = this.options.transport ?? defaultTransport() ?? browserWebSocketTransport;
+      try {
+        transport = factory(
+          url,
+          {
+            open: () => {
+              const hello: Hello = { protocol: PROTOCOL_VERSION, token: this.options.token };
+              transport!.send(jsonFrame(FrameType.Hello, 0, hello));
+            },
+            message: (frame) => {
+              if (this.transport === transport) return this.events.frame(frame);
+              if (!settled) this.onHandshakeFrame(frame, welcomed, fail);
+            },
+            close: (code, reason) => {
+              const why = lastError ?? `connection to the broker closed (${code}${reason ? `: ${reason}` : ''})`;
+              if (!settled) return fail(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot connect to ${url}: ${why}`));
+              if (this.transport === transport) this.onLost(why);
+            },
+            error: (error) => {
+              lastError = error.message;
+            },
+          },
+          { maxPayloadBytes: this.options.maxPayloadBytes, ...(this.options.maskFrames === undefined ? {} : { maskFrames: this.options.maskFrames }) },
+        );
+      } catch (error) {
+        fail(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot connect to ${url}: ${(error as Error).message}`, { cause: error }));
+      }
+    });
+  }
+
+  private onHandshakeFrame(frame: Uint8Array, welcomed: () => void, fail: (error: RpcError) => void): void {
     const h = this.header;
-    if (parseHeader(frame, h) !== undefined) return settle(new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'the broker sent a malformed frame'));
-    if (h.type === FrameType.Error) return settle(errorFromFrame(frame, h.payloadStart));
-    if (h.type !== FrameType.Welcome) return settle(new RpcError(RpcErrorCode.PROTOCOL_ERROR, `expected a welcome, got frame type ${h.type}`));
+    if (parseHeader(frame, h) !== undefined) return fail(new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'the broker sent a malformed frame'));
+    if (h.type === FrameType.Error) return fail(errorFromFrame(frame, h.payloadStart));
+    if (h.type !== FrameType.Welcome) return fail(new RpcError(RpcErrorCode.PROTOCOL_ERROR, `expected a welcome, got frame type ${h.type}`));
     const welcome = readJson(frame, h.payloadStart) as Partial<Welcome> | undefined;
     const maxFrameBytes = welcome?.maxFrameBytes;
     if (maxFrameBytes !== undefined) {
       if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < MIN_FRAME_BYTES || maxFrameBytes > MAX_FRAME_BYTES) {
-        return settle(new RpcError(RpcErrorCode.PROTOCOL_ERROR, `the broker's welcome names an unusable frame limit (${String(maxFrameBytes)}; at least ${MIN_FRAME_BYTES} bytes)`));
+        return fail(new RpcError(RpcErrorCode.PROTOCOL_ERROR, `the broker's welcome names an unusable frame limit (${String(maxFrameBytes)}; at least ${MIN_FRAME_BYTES} bytes)`));
       }
       this.maxFrameBytes = maxFrameBytes;
     }
-    settle();
+    welcomed();
   }
 
-  private onClosed(): void {
-    this.state = 'closed';
+  // ---- losing and coming back ----------------------------------------------------------
+
+  private onLost(reason: string): void {
     this.transport = undefined;
-    this.events.closed(this.closeReason);
+    this.closeReason = reason;
+    const reconnect = this.options.reconnect;
+    if (!reconnect || this.state.value === 'closed') return this.closeForGood(reason);
+    this.state.set('reconnecting');
+    this.events.lost(reason);
+    this.scheduleAttempt();
+  }
+
+  private scheduleAttempt(): void {
+    const reconnect = this.options.reconnect!;
+    if (this.attempt >= reconnect.maxAttempts) return this.closeForGood(`${this.closeReason}; gave up after ${this.attempt} attempts to reconnect`);
+    const ceiling = Math.min(reconnect.maxDelayMs, reconnect.initialDelayMs * 2 ** Math.min(this.attempt, 30));
+    const delay = Math.random() * ceiling; // full jitter
+    const url = this.options.urls[this.attempt % this.options.urls.length]!;
+    this.attempt++;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.state.value !== 'reconnecting') return;
+      this.open(url, true).catch((error: RpcError) => {
+        if (this.state.value !== 'reconnecting') return;
+        this.closeReason = error.rawMessage;
+        if (error.code === RpcErrorCode.AUTHENTICATION_FAILED) return this.closeForGood(error.rawMessage);
+        this.scheduleAttempt();
+      });
+    }, delay);
+  }
+
+  private fail(error: RpcError): RpcError {
+    this.closeReason = error.rawMessage;
+    this.state.set('closed');
+    return error;
+  }
+
+  private closeForGood(reason: string): void {
+    const wasLive = this.state.value === 'connected' || this.state.value === 'reconnecting';
+    this.state.set('closed');
+    for (const waiter of [...this.waiting]) waiter.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+    if (wasLive) this.events.lost(reason);
+    this.events.closed(reason);
   }
 }

@@ -58,12 +58,18 @@ export class UnaryCalls {
     return this.calls.has(callId);
   }
 
-  call<Result>(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions): Promise<Result> {
+  /** `deadline`: absolute, from when the call was made (a call that waited for the connection keeps it). */
+  call<Result>(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions, deadline = this.outbound.deadlineOf(options)): Promise<Result> {
+    const session = this.outbound.ctx.session;
+    if (session.willOpen) {
+      // Reconnecting: the call goes out when the connection is back, within its deadline.
+      return session.whenOpen(deadline, options.signal).then(() => this.call<Result>(peerId, target, action, args, options, deadline));
+    }
     return new Promise<Result>((resolve, reject) => {
       const call = new UnaryCall(this, peerId, target, action, args, options, resolve as (value: unknown) => void, reject);
       const problem = this.send(call);
       if (problem) return reject(problem);
-      call.deadline = this.outbound.deadlineOf(options);
+      call.deadline = deadline;
       if (call.deadline !== Infinity) this.outbound.ctx.deadlines.add(call);
       if (options.signal) {
         call.onAbort = () => this.giveUp(call, new RpcError(RpcErrorCode.CANCELLED, `${action.name} on '${peerId}' was aborted`));
@@ -124,6 +130,7 @@ export class UnaryCalls {
     call.reject(error);
   }
 
+  /** The connection is gone: every pending call fails (none is sent again: it may have run). */
   rejectAll(reason: string): void {
     for (const id of [...this.calls.keys()]) this.take(id)?.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
   }

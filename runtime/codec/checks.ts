@@ -82,8 +82,17 @@ export function checkBytes(v: unknown, key: Key, issues: ValidationIssue[]): v i
   return v instanceof Uint8Array || expect_(issues, key, 'a Uint8Array', v);
 }
 
+/** Dates google.protobuf.Timestamp can hold: 0001-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z (in ms). */
+const DATE_MIN_MS = -62_135_596_800_000;
+const DATE_MAX_MS = 253_402_300_799_999;
+
 export function checkDate(v: unknown, key: Key, issues: ValidationIssue[]): v is Date {
-  return (v instanceof Date && !Number.isNaN(v.getTime())) || expect_(issues, key, 'a valid Date', v);
+  if (!(v instanceof Date)) return expect_(issues, key, 'a valid Date', v);
+  const ms = v.getTime();
+  if (ms >= DATE_MIN_MS && ms <= DATE_MAX_MS) return true;
+  if (Number.isNaN(ms)) return expect_(issues, key, 'a valid Date', v);
+  issues.push({ path: segment(key), message: `must be between 0001-01-01 and 9999-12-31 (google.protobuf.Timestamp's range), got ${v.toISOString()}` });
+  return false;
 }
 
 export function checkArray(v: unknown, key: Key, issues: ValidationIssue[]): v is unknown[] {

@@ -1,7 +1,9 @@
 /**
  * protobufjs's minimal runtime (Writer/Reader), the only part generated codecs need, plus the
  * few primitives it lacks for our type table: int64 as `bigint` (without the `long` package,
- * identically in Node and browsers), Timestamp as `Date`, bytes as plain `Uint8Array` views.
+ * identically in Node and browsers), Timestamp as `Date`, bytes as plain `Uint8Array` views,
+ * strings decoded strictly. Where p2pgen reads more strictly than protobuf requires, the
+ * helper says so (README, "Decoding"): bytes that could mean a wrong value are refused.
  */
 import protobuf from 'protobufjs/minimal.js';
 
@@ -30,8 +32,12 @@ export function writeInt64(w: Writer, value: bigint): Writer {
   return w.int64({ low: lo, high: hi, unsigned: false } as unknown as number);
 }
 
-/** Reads a 64-bit varint as a signed bigint. */
-export function readInt64(r: Reader): bigint {
+/** The halves of the last 64-bit varint `readVarint64` read (module scratch: reading is synchronous). */
+let varintLo = 0;
+let varintHi = 0;
+
+/** Reads a 64-bit varint into `varintLo` (unsigned lower half) and `varintHi` (signed upper half). */
+function readVarint64(r: Reader): void {
   const buf = r.buf;
   let lo = 0;
   let hi = 0;
@@ -48,35 +54,110 @@ export function readInt64(r: Reader): bigint {
     shift += 7;
     if (b < 0x80) {
       r.pos = pos;
-      return BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+      varintLo = lo >>> 0;
+      varintHi = hi;
+      return;
     }
   }
   throw new RangeError('invalid varint encoding');
 }
 
-/** Writes a `Date` as google.protobuf.Timestamp (length-delimited, seconds=1, nanos=2). */
+/** Reads a 64-bit varint as a signed bigint. */
+export function readInt64(r: Reader): bigint {
+  readVarint64(r);
+  return BigInt.asIntN(64, (BigInt(varintHi >>> 0) << 32n) | BigInt(varintLo));
+}
+
+/** Reads a 64-bit varint as a number, exact within ±2^53 (a Timestamp's seconds), allocating no bigint. */
+function readInt64Number(r: Reader): number {
+  readVarint64(r);
+  return varintHi * 4294967296 + varintLo;
+}
+
+/** google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
+export const TIMESTAMP_MIN_SECONDS = -62_135_596_800;
+export const TIMESTAMP_MAX_SECONDS = 253_402_300_799;
+
+/** Writes a `Date` as google.protobuf.Timestamp (length-delimited, seconds=1, nanos=2); never an invalid one. */
 export function writeTimestamp(w: Writer, date: Date): Writer {
   const ms = date.getTime();
   const seconds = Math.floor(ms / 1000);
+  // Validators refuse such dates first; this keeps direct encoders from writing them.
+  if (!(seconds >= TIMESTAMP_MIN_SECONDS && seconds <= TIMESTAMP_MAX_SECONDS)) throw new RangeError(`${ms} ms is outside google.protobuf.Timestamp's range (years 1 to 9999)`);
   const nanos = (ms - seconds * 1000) * 1_000_000;
-  w.fork();
+  // The length is known up front: no fork/ldelim (each allocates) for this small message.
+  w.uint32((seconds !== 0 ? 1 + varintLength(seconds) : 0) + (nanos !== 0 ? 1 + varintLength(nanos) : 0));
   if (seconds !== 0) w.uint32(8).int64(seconds);
   if (nanos !== 0) w.uint32(16).int32(nanos);
-  return w.ldelim();
+  return w;
 }
 
-/** Reads a google.protobuf.Timestamp into a `Date` (millisecond precision, like `Date`). */
+/** Bytes of a non-fractional number as a protobuf varint (negative: ten, as int64 sign-extends). */
+function varintLength(n: number): number {
+  if (n < 0) return 10;
+  let length = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    length++;
+  }
+  return length;
+}
+
+/**
+ * Reads a google.protobuf.Timestamp into a `Date` (millisecond precision, like `Date`: finer
+ * nanos are dropped). Stricter than protobuf: a Timestamp outside its documented range or
+ * with nanos outside 0..999,999,999 is refused, not turned into some other date.
+ */
 export function readTimestamp(r: Reader): Date {
   const end = readEnd(r);
   let seconds = 0;
   let nanos = 0;
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === 8) seconds = Number(readInt64(r));
+    if (tag === 8) seconds = readInt64Number(r);
     else if (tag === 16) nanos = r.int32();
     else skipField(r, tag);
   }
+  if (r.pos !== end) overrun(r, end);
+  if (!(seconds >= TIMESTAMP_MIN_SECONDS && seconds <= TIMESTAMP_MAX_SECONDS) || nanos < 0 || nanos > 999_999_999) {
+    throw new RangeError(`an invalid google.protobuf.Timestamp (seconds ${seconds}, nanos ${nanos})`);
+  }
   return new Date(seconds * 1000 + Math.floor(nanos / 1_000_000));
+}
+
+/**
+ * Reads a string. Stricter than protobufjs's `string()` (which replaces what it cannot
+ * decode): bytes that are not UTF-8 are refused, as protobuf's spec requires of proto3 strings.
+ * protobufjs's `stringVerify()` reads ASCII eight bytes at a time and hands the rest to a fatal
+ * TextDecoder.
+ */
+export function readString(r: Reader): string {
+  try {
+    return r.stringVerify();
+  } catch (error) {
+    if (error instanceof RangeError) throw error; // ran past the message
+    throw new TypeError(`a string field is not valid UTF-8 (at ${r.pos})`);
+  }
+}
+
+/**
+ * A singular message-typed field (an entity, union, Timestamp, wrapper) read a second time.
+ * Stricter than protobuf, which merges the two: p2pgen writers never repeat one, and merging
+ * into class instances and unions would guess at intent; refusing never yields a wrong value.
+ */
+export function once<T>(previous: T | null | undefined, next: T): T {
+  if (previous != null) throw new TypeError('a message field appears twice (p2pgen does not merge repeated message fields)');
+  return next;
+}
+
+/** An enum number this version has no member for (proto3 would keep the number; p2pgen refuses it). */
+export function unknownEnumValue(enumName: string, n: number): never {
+  throw new TypeError(`${n} is not a value of ${enumName} here${n === 0 ? ' (0 is never a value)' : ''}`);
+}
+
+/** A union with no member this version knows (an added member, or none on the wire). */
+export function noUnionMember(unionName: string): never {
+  throw new TypeError(`no member of ${unionName} this version knows`);
 }
 
 /** Reads bytes as a plain `Uint8Array` view into the frame (no copy). */

@@ -53,7 +53,12 @@ export interface RegistrationLostEvent {
 
 /** Control requests by operation: the request body (without `op`) and what a successful reply carries. */
 export interface ControlOperations {
-  register: { request: { peerId: string }; result: null };
+  /**
+   * `holder`: a random token the client made for itself. A connection presenting the token
+   * the id is held under takes the id over at once: it is the same client, back after losing
+   * its connection (on this broker, or on another one of the cluster whose lease has not run out).
+   */
+  register: { request: { peerId: string; holder?: string }; result: null };
   deregister: { request: { peerId: string }; result: null };
   controllers: { request: { controllers: ControllerInfo[] }; result: null };
   listPeers: { request: { controller?: string }; result: PeerInfo[] };

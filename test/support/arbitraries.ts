@@ -97,7 +97,8 @@ export class ModelArbitraries {
       }
       // falls through (unreachable)
       case 'date':
-        return fc.date({ noInvalidDate: true });
+        // google.protobuf.Timestamp's range (validators refuse dates outside it).
+        return fc.date({ min: new Date('0001-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true });
       case 'literal':
         return fc.constant(t.value);
       case 'enum': {

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
  * `npm test` runs this first: the tests use a few programs beyond Node, for real (a headless
- * Chromium runs a peer in a browser tab; protoc checks the generated .proto files; nats-server
- * runs the clustered brokers' NATS). When one is missing and this runs as root on Debian, it
- * installs the Debian package; otherwise it stops at once and prints the one command to run.
+ * Chromium runs a peer in a browser tab; nats-server runs the clustered brokers' NATS). When
+ * one is missing and this runs as root on Debian, it installs the Debian package; otherwise it
+ * stops at once and prints the one command to run. (buf, which checks the generated .proto
+ * files, is an npm devDependency: @bufbuild/buf ships its binary.)
  *
  * A tool may also be pointed at with an environment variable (P2PGEN_CHROMIUM=/path/to/chrome).
  * Plain JavaScript: it runs before anything is compiled.
@@ -14,12 +15,6 @@ import { existsSync } from 'node:fs';
 /** What the tests need: how to tell it is there, and the Debian packages that provide it. */
 const tools = [
   { name: 'chromium', env: 'P2PGEN_CHROMIUM', present: () => existsSync('/usr/bin/chromium'), packages: ['chromium'] },
-  {
-    name: 'protoc',
-    env: 'P2PGEN_PROTOC',
-    present: () => onPath('protoc') && existsSync('/usr/include/google/protobuf/timestamp.proto'),
-    packages: ['protobuf-compiler', 'libprotobuf-dev'],
-  },
   { name: 'nats-server', env: 'P2PGEN_NATS_SERVER', present: () => onPath('nats-server'), packages: ['nats-server'] },
 ];
 

@@ -82,6 +82,7 @@ function typeName(type: number): string {
 export class FakeRegistration implements PeerRegistration {
   active = true;
   readonly connection = undefined;
+  readonly holder = undefined;
   readonly idBytes: Uint8Array;
 
   constructor(

@@ -61,7 +61,7 @@ export function clientIsIdle(client: RpcWebSocketClient): boolean {
 afterEach(async () => {
   while (open.length > 0) {
     const { broker, clients } = open.pop()!;
-    const live = clients.filter((c) => c.state === 'connected');
+    const live = clients.filter((c) => c.state.value === 'connected');
     try {
       await eventually(() => live.every(clientIsIdle), 'every client to hold nothing at the end of the test', 2000);
     } catch {

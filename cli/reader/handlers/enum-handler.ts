@@ -6,7 +6,7 @@
 import { Node, type EnumDeclaration, type Type } from 'ts-morph';
 import type { EnumValueModel, TypeRef } from '../../model/contract-model.js';
 import { DiagnosticCode } from '../../diagnostics.js';
-import { enumValueSuffix, screamingSnake } from '../../naming.js';
+import { enumValueName } from '../../naming.js';
 import type { MapContext, TypeHandler, TypeMapperServices } from '../type-mapper.js';
 import { enumWrittenAt } from '../type-queries.js';
 import { dedupeValueNames } from './enum-values.js';
@@ -43,16 +43,15 @@ export class EnumHandler implements TypeHandler {
     const name = decl.getName();
     const source = locate(decl);
     if (!named.claim(name, decl.getType(), source, `enum ${name}`, ctx)) return undefined;
-    const prefix = screamingSnake(name);
     const values: EnumValueModel[] = decl.getMembers().map((member) => ({
-      protoName: `${prefix}_${enumValueSuffix(member.getName())}`,
+      protoName: enumValueName(name, { member: member.getName() }),
       number: 0,
       value: member.getValue() as string | number,
       member: member.getName(),
     }));
     return named.addEnum(
       { declaration: decl },
-      { name, origin: { kind: 'enum', tsName: name, file: source.file }, values: dedupeValueNames(values, prefix), reserved: [], source },
+      { name, origin: { kind: 'enum', tsName: name, file: source.file }, values: dedupeValueNames(values, name), reserved: [], source },
     );
   }
 }

@@ -1,5 +1,6 @@
 /** Protobuf names of enum values and oneof members, made unique within their enum or oneof. */
 import type { EnumValueModel } from '../../model/contract-model.js';
+import { enumZeroName } from '../../naming.js';
 
 export function uniqueName(base: string, taken: Set<string>): string {
   let name = base;
@@ -9,7 +10,7 @@ export function uniqueName(base: string, taken: Set<string>): string {
 }
 
 /** `<PREFIX>_UNSPECIFIED` is value 0; every other value name once. */
-export function dedupeValueNames<T extends EnumValueModel>(values: T[], prefix: string): T[] {
-  const taken = new Set<string>([`${prefix}_UNSPECIFIED`]);
+export function dedupeValueNames<T extends EnumValueModel>(values: T[], enumName: string): T[] {
+  const taken = new Set<string>([enumZeroName(enumName)]);
   return values.map((v) => ({ ...v, protoName: uniqueName(v.protoName, taken) }));
 }

@@ -7,7 +7,7 @@
 import { Node, type Type } from 'ts-morph';
 import type { TypeRef, UnionModel, UnionVariant, VariantMatch } from '../../model/contract-model.js';
 import { DiagnosticCode } from '../../diagnostics.js';
-import { enumValueSuffix, pascalCase, screamingSnake, snakeCase } from '../../naming.js';
+import { enumValueName, pascalCase, snakeCase } from '../../naming.js';
 import type { MapContext, TypeHandler, TypeMapperServices, UnionMapper } from '../type-mapper.js';
 import { isPlainObjectType, literalOf, propertyType, splitNullish } from '../type-queries.js';
 import type { EnumHandler } from './enum-handler.js';
@@ -52,12 +52,11 @@ export class UnionHandler implements TypeHandler, UnionMapper {
     if (existing) return existing;
     const { name, source } = named.aliasOrOwner(whole, ctx);
     if (!named.claim(name, whole, source, `literal union ${name}`, ctx)) return undefined;
-    const prefix = screamingSnake(name);
     const values = members.map((m) => {
       const value = m.getLiteralValue() as string | number;
-      return { protoName: `${prefix}_${enumValueSuffix(String(value).replace(/^-/, 'minus '))}`, number: 0, value };
+      return { protoName: enumValueName(name, { value }), number: 0, value };
     });
-    return named.addEnum({ members }, { name, origin: { kind: 'literals' }, values: dedupeValueNames(values, prefix), reserved: [], source });
+    return named.addEnum({ members }, { name, origin: { kind: 'literals' }, values: dedupeValueNames(values, name), reserved: [], source });
   }
 
   private mapDiscriminated(members: Type[], whole: Type, ctx: MapContext): TypeRef | undefined {

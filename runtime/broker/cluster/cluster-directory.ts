@@ -40,10 +40,11 @@ class ClaimedRegistration extends LocalRegistration {
     id: string,
     idBytes: Uint8Array,
     connection: BrokerConnection,
+    holder: string | undefined,
     readonly key: string,
     public revision: number,
   ) {
-    super(id, idBytes, connection);
+    super(id, idBytes, connection, holder);
   }
 }
 
@@ -60,6 +61,7 @@ class RemoteRegistration implements PeerRegistration {
     readonly key: string,
     public controllers: readonly ControllerInfo[],
     public revision: number,
+    readonly holder: string | undefined,
   ) {}
 
   get node(): string {
@@ -115,15 +117,23 @@ export class ClusterPeerDirectory implements PeerDirectory {
   static async connect(config: ClusterConfig): Promise<ClusterPeerDirectory> {
     const nodeId = randomBytes(8).toString('hex');
     const bus = await NodeBus.connect(config, nodeId, config.leaseMs);
-    try {
-      const kvm = new Kvm(bus.nc);
-      const options = { replicas: config.replicas, history: 1 };
-      const peers = await kvm.create(`p2pgen-${config.name}-peers`, options);
-      const nodes = await kvm.create(`p2pgen-${config.name}-nodes`, options);
-      return new ClusterPeerDirectory(config, bus, peers, nodes);
-    } catch (error) {
-      await bus.close();
-      throw new Error(`createBroker: cannot open the cluster's NATS KV buckets (is JetStream on? nats-server -js): ${(error as Error).message}`, { cause: error });
+    const kvm = new Kvm(bus.nc);
+    const options = { replicas: config.replicas, history: 1 };
+    // A NATS cluster that just started may still be electing its JetStream leader: try for a while.
+    const giveUpAt = Date.now() + 20_000;
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
+      try {
+        const peers = await kvm.create(`p2pgen-${config.name}-peers`, options);
+        const nodes = await kvm.create(`p2pgen-${config.name}-nodes`, options);
+        return new ClusterPeerDirectory(config, bus, peers, nodes);
+      } catch (error) {
+        if (Date.now() + wait < giveUpAt) {
+          await new Promise((resolve) => setTimeout(resolve, wait));
+          continue;
+        }
+        await bus.close();
+        throw new Error(`createBroker: cannot open the cluster's NATS KV buckets (is JetStream on? nats-server -js): ${(error as Error).message}`, { cause: error });
+      }
     }
   }
 
@@ -149,16 +159,17 @@ export class ClusterPeerDirectory implements PeerDirectory {
     return typeof bytes === 'string' ? undefined : this.table.find(bytes);
   }
 
-  async claim(peerId: string, connection: BrokerConnection): Promise<PeerRegistration | undefined> {
+  async claim(peerId: string, connection: BrokerConnection, holder?: string): Promise<PeerRegistration | undefined> {
     const bytes = encodePeerId(peerId);
     if (typeof bytes === 'string') throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, bytes);
     const key = claimKey(bytes);
     for (let pending = this.claiming.get(key); pending; pending = this.claiming.get(key)) await pending.catch(() => undefined);
     const existing = this.table.find(bytes);
-    if (existing instanceof ClaimedRegistration) return existing.connection === connection ? existing : undefined;
-    if (existing && this.liveness.isAlive(existing.node)) return undefined;
+    const sameClient = holder !== undefined && existing?.holder === holder;
+    if (existing instanceof ClaimedRegistration && (existing.connection === connection || !sameClient)) return existing.connection === connection ? existing : undefined;
+    if (existing instanceof RemoteRegistration && this.liveness.isAlive(existing.node) && !sameClient) return undefined;
     if (!this.bus.up) throw new RpcError(RpcErrorCode.UNAVAILABLE, `cannot register '${peerId}' now: this broker lost its connection to NATS, so the id cannot be claimed for the cluster`);
-    const claiming = this.claims.claim(key, this.claimValue(connection), (node) => !this.liveness.isAlive(node));
+    const claiming = this.claims.claim(key, this.claimValue(connection, holder), (node) => !this.liveness.isAlive(node));
     this.claiming.set(key, claiming);
     let revision: number | undefined;
     try {
@@ -175,7 +186,8 @@ export class ClusterPeerDirectory implements PeerDirectory {
     }
     const stale = this.table.find(bytes);
     if (stale instanceof RemoteRegistration) this.removeRemote(stale, 'disconnected');
-    const registration = new ClaimedRegistration(peerId, bytes, connection, key, revision);
+    else if (stale instanceof ClaimedRegistration) this.endLocal(stale, 'taken'); // the same client, on a new connection
+    const registration = new ClaimedRegistration(peerId, bytes, connection, holder, key, revision);
     this.add(registration);
     connection.registrations.add(registration);
     for (const listener of this.listeners) listener.joined(registration);
@@ -200,7 +212,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     for (const registration of registrations) {
       registration.writing = registration.writing.then(async () => {
         if (!registration.active) return;
-        const revision = await this.claims.rewrite(registration.key, this.claimValue(connection), registration.revision);
+        const revision = await this.claims.rewrite(registration.key, this.claimValue(connection, registration.holder), registration.revision, this.nodeId);
         if (revision !== undefined) registration.revision = revision;
       });
       this.track(registration.writing);
@@ -247,8 +259,10 @@ export class ClusterPeerDirectory implements PeerDirectory {
     const claim = readClaim(entry.value);
     if (!claim) return;
     if (claim.node === this.nodeId) {
-      // Our own write, echoed; an entry of ours we no longer hold (a release that failed) is deleted.
-      if (!existing) this.track(this.claims.release(entry.key, entry.revision));
+      // Our own write, echoed (the echo of a claim may come before the claim's answer: the
+      // claim is still being made). An entry of ours we no longer hold (a release that
+      // failed while NATS was away) is deleted.
+      if (!existing && !this.claiming.has(entry.key)) this.track(this.claims.release(entry.key, entry.revision));
       return;
     }
     if (!this.liveness.isAlive(claim.node)) return; // a dead broker's leftover: whoever claims the id takes it over
@@ -263,7 +277,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     }
     const idBytes = idBytesOfKey(entry.key);
     const id = decoder.decode(idBytes);
-    const registration = new RemoteRegistration(id, idBytes, this.link(claim.node), entry.key, claim.controllers, entry.revision);
+    const registration = new RemoteRegistration(id, idBytes, this.link(claim.node), entry.key, claim.controllers, entry.revision, claim.holder);
     this.add(registration);
     for (const listener of this.listeners) listener.joined(registration);
   }
@@ -301,8 +315,8 @@ export class ClusterPeerDirectory implements PeerDirectory {
     return link;
   }
 
-  private claimValue(connection: BrokerConnection): ClaimValue {
-    return { node: this.nodeId, controllers: connection.controllers };
+  private claimValue(connection: BrokerConnection, holder: string | undefined): ClaimValue {
+    return { node: this.nodeId, ...(holder === undefined ? {} : { holder }), controllers: connection.controllers };
   }
 
   private add(registration: ClusterRegistration): void {
@@ -342,7 +356,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
   /** Claims again an id this broker holds, after its claim was deleted or while NATS was away. */
   private reclaim(registration: ClaimedRegistration): void {
     if (!this.bus.up) return;
-    const attempt = this.claims.claim(registration.key, this.claimValue(registration.connection), (node) => !this.liveness.isAlive(node)).then(
+    const attempt = this.claims.claim(registration.key, this.claimValue(registration.connection, registration.holder), (node) => !this.liveness.isAlive(node)).then(
       (revision) => {
         if (!registration.active) return;
         if (revision === undefined) this.lose(registration);

@@ -12,6 +12,8 @@ import type { ControllerInfo } from '../../wire/control.js';
 /** What a claim's KV entry holds. */
 export interface ClaimValue {
   node: string;
+  /** The token of the client holding the id, if it gave one: the same client may take the claim over. */
+  holder?: string;
   controllers: readonly ControllerInfo[];
 }
 
@@ -32,7 +34,7 @@ export function readClaim(value: Uint8Array): ClaimValue | undefined {
   try {
     const claim = JSON.parse(new TextDecoder().decode(value)) as Partial<ClaimValue>;
     if (typeof claim.node !== 'string' || !Array.isArray(claim.controllers)) return undefined;
-    return { node: claim.node, controllers: claim.controllers };
+    return { node: claim.node, controllers: claim.controllers, ...(typeof claim.holder === 'string' ? { holder: claim.holder } : {}) };
   } catch {
     return undefined;
   }
@@ -59,14 +61,30 @@ export class PeerClaims {
     const entry = await this.kv.get(key);
     if (!entry) return undefined;
     if (entry.operation !== 'PUT') return this.kv.update(key, data, entry.revision).catch(() => undefined);
-    const holder = readClaim(entry.value)?.node;
-    if (holder !== undefined && holder !== value.node && !isDead(holder)) return undefined;
+    const current = readClaim(entry.value);
+    // Taken over only from a dead broker, from this one, or by the same client (its holder token).
+    const sameClient = value.holder !== undefined && current?.holder === value.holder;
+    if (current && current.node !== value.node && !isDead(current.node) && !sameClient) return undefined;
     return this.kv.update(key, data, entry.revision).catch(() => undefined);
   }
 
-  /** Writes a new value for a claim this broker holds; undefined when the entry changed meanwhile (the claim was lost). */
-  async rewrite(key: string, value: ClaimValue, revision: number): Promise<number | undefined> {
-    return this.kv.update(key, encoder.encode(JSON.stringify(value)), revision).catch(() => undefined);
+  /**
+   * Writes a new value for a claim `node` holds. If the entry moved on but is still this
+   * node's (it was claimed again meanwhile), writes over that revision; undefined when the
+   * claim is another broker's now (the claim was lost).
+   */
+  async rewrite(key: string, value: ClaimValue, revision: number, node: string): Promise<number | undefined> {
+    const data = encoder.encode(JSON.stringify(value));
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        return await this.kv.update(key, data, revision);
+      } catch {
+        const entry = await this.kv.get(key);
+        if (!entry || entry.operation !== 'PUT' || readClaim(entry.value)?.node !== node) return undefined;
+        revision = entry.revision;
+      }
+    }
+    return undefined;
   }
 
   /** Deletes the claim if it is still at `revision`. */

@@ -21,8 +21,10 @@ import {
   fail,
   messageCodec,
   noFields,
+  once,
   overrun,
   readEnd,
+  readString,
   readTimestamp,
   registerContracts,
   reject,
@@ -53,13 +55,13 @@ function decode_ChatMessage(r: Reader, end: number): ChatMessage {
     const tag = r.uint32();
     switch (tag) {
       case 10:
-        m.from = r.string();
+        m.from = readString(r);
         break;
       case 18:
-        m.message = r.string();
+        m.message = readString(r);
         break;
       case 26:
-        m.timestamp = readTimestamp(r);
+        m.timestamp = once(m.timestamp, readTimestamp(r));
         break;
       default:
         skipUnknown(r, tag, known_1_2_3);
@@ -92,7 +94,7 @@ const Args_ChatMessage: RequestCodec<[ChatMessage]> = {
       const tag = r.uint32();
       switch (tag) {
         case 10:
-          a[0] = decode_ChatMessage(r, readEnd(r));
+          a[0] = once(a[0], decode_ChatMessage(r, readEnd(r)));
           break;
         default:
           skipUnknown(r, tag, known_1);
@@ -161,7 +163,7 @@ const Returns_ChatMessage: ResponseCodec<ChatMessage> = {
       const tag = r.uint32();
       switch (tag) {
         case 10:
-          value = decode_ChatMessage(r, readEnd(r));
+          value = once(value, decode_ChatMessage(r, readEnd(r)));
           break;
         default:
           skipUnknown(r, tag, known_1);

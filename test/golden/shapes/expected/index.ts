@@ -27,15 +27,19 @@ import {
   defineContracts,
   fail,
   messageCodec,
+  noUnionMember,
   notNull,
+  once,
   overrun,
   readEnd,
+  readString,
   readTimestamp,
   registerContracts,
   reject,
   setEntry,
   skipUnknown,
   unary,
+  unknownEnumValue,
   within,
   withinEntry,
   writeTimestamp,
@@ -81,14 +85,14 @@ function encode_Priority(value: Priority): number {
       return 0;
   }
 }
-function decode_Priority(n: number): Priority | undefined {
+function decode_Priority(n: number): Priority {
   switch (n) {
     case 1:
       return Priority.Low;
     case 2:
       return Priority.High;
     default:
-      return undefined;
+      return unknownEnumValue('Priority', n);
   }
 }
 
@@ -103,14 +107,14 @@ function encode_Status(value: Status): number {
       return 0;
   }
 }
-function decode_Status(n: number): Status | undefined {
+function decode_Status(n: number): Status {
   switch (n) {
     case 1:
       return 'open';
     case 2:
       return 'closed';
     default:
-      return undefined;
+      return unknownEnumValue('Status', n);
   }
 }
 
@@ -130,16 +134,16 @@ function decode_Contact(r: Reader, end: number): Contact {
     const tag = r.uint32();
     switch (tag) {
       case 10:
-        m.email = r.string();
+        m.email = readString(r);
         break;
       case 18:
-        m.code = r.string();
+        m.code = readString(r);
         break;
       case 24:
         m.age = r.int32();
         break;
       case 34:
-        m.nickname = r.string();
+        m.nickname = readString(r);
         break;
       default:
         skipUnknown(r, tag, known_1_2_3_4);
@@ -268,22 +272,22 @@ function decode_Ticket(r: Reader, end: number): Ticket {
     const tag = r.uint32();
     switch (tag) {
       case 10:
-        m.id = r.string();
+        m.id = readString(r);
         break;
       case 16:
-        m.priority = decode_Priority(r.int32())!;
+        m.priority = decode_Priority(r.int32());
         break;
       case 24:
-        m.status = decode_Status(r.int32())!;
+        m.status = decode_Status(r.int32());
         break;
       case 34:
-        m.shape = decode_Shape(r, readEnd(r));
+        m.shape = once(m.shape, decode_Shape(r, readEnd(r)));
         break;
       case 42:
-        m.value = decode_TicketValue(r, readEnd(r));
+        m.value = once(m.value, decode_TicketValue(r, readEnd(r)));
         break;
       case 50:
-        m.tags.push(r.string());
+        m.tags.push(readString(r));
         break;
       case 58:
         entries_StringContactEntry(r, readEnd(r), m.watchers);
@@ -292,13 +296,13 @@ function decode_Ticket(r: Reader, end: number): Ticket {
         entries_StringInt32EntryRecord(r, readEnd(r), m.counts);
         break;
       case 74:
-        m.opened = readTimestamp(r);
+        m.opened = once(m.opened, readTimestamp(r));
         break;
       case 82:
-        m.closed = readTimestamp(r);
+        m.closed = once(m.closed, readTimestamp(r));
         break;
       case 90:
-        m.note = r.string();
+        m.note = readString(r);
         break;
       case 96:
         r.int32();
@@ -363,7 +367,7 @@ function decode_TicketControllerOpenResult(r: Reader, end: number): TicketContro
     const tag = r.uint32();
     switch (tag) {
       case 10:
-        m.id = r.string();
+        m.id = readString(r);
         break;
       case 16:
         m.queued = r.int32();
@@ -403,17 +407,17 @@ function decode_Shape(r: Reader, end: number): Shape {
     const tag = r.uint32();
     switch (tag) {
       case 10:
-        value = decode_ShapeCircle(r, readEnd(r));
+        value = once(value, decode_ShapeCircle(r, readEnd(r)));
         break;
       case 18:
-        value = decode_ShapeSquare(r, readEnd(r));
+        value = once(value, decode_ShapeSquare(r, readEnd(r)));
         break;
       default:
         skipUnknown(r, tag, known_1_2);
     }
   }
   if (r.pos !== end) overrun(r, end);
-  return value!;
+  return value ?? noUnionMember('Shape');
 }
 function validate_Shape(v: unknown, key: string | number, issues: ValidationIssue[]): void {
   if (!checkObject(v, key, 'a Shape', issues)) return;
@@ -442,20 +446,20 @@ function decode_TicketValue(r: Reader, end: number): TicketValue {
     const tag = r.uint32();
     switch (tag) {
       case 10:
-        value = r.string();
+        value = once(value, readString(r));
         break;
       case 17:
-        value = r.double();
+        value = once(value, r.double());
         break;
       case 26:
-        value = readTimestamp(r);
+        value = once(value, readTimestamp(r));
         break;
       default:
         skipUnknown(r, tag, known_1_2_3);
     }
   }
   if (r.pos !== end) overrun(r, end);
-  return value!;
+  return value ?? noUnionMember('TicketValue');
 }
 function validate_TicketValue(v: unknown, key: string | number, issues: ValidationIssue[]): void {
   if (typeof v === 'string') {
@@ -482,16 +486,17 @@ function entries_StringContactEntry(r: Reader, end: number, target: Map<string, 
     const tag = r.uint32();
     switch (tag) {
       case 10:
-        k = r.string();
+        k = readString(r);
         break;
       case 18:
-        x = decode_Contact(r, readEnd(r));
+        x = once(x, decode_Contact(r, readEnd(r)));
         break;
       default:
         skipUnknown(r, tag, known_1_2);
     }
   }
   if (r.pos !== end) overrun(r, end);
+  if (x === undefined) x = decode_Contact(r, r.pos);
   target.set(k as string, x as Contact);
 }
 
@@ -502,7 +507,7 @@ function entries_StringInt32EntryRecord(r: Reader, end: number, target: Record<s
     const tag = r.uint32();
     switch (tag) {
       case 10:
-        k = r.string();
+        k = readString(r);
         break;
       case 16:
         x = r.int32();
@@ -529,7 +534,7 @@ const Args_Status_Int32Optional: RequestCodec<[Status, number?]> = {
       const tag = r.uint32();
       switch (tag) {
         case 8:
-          a[0] = decode_Status(r.int32())!;
+          a[0] = decode_Status(r.int32());
           break;
         case 16:
           a[1] = r.int32();
@@ -560,7 +565,7 @@ const Args_String: RequestCodec<[string]> = {
       const tag = r.uint32();
       switch (tag) {
         case 10:
-          a[0] = r.string();
+          a[0] = readString(r);
           break;
         default:
           skipUnknown(r, tag, known_1);
@@ -586,7 +591,7 @@ const Args_Ticket_BoolOptional: RequestCodec<[Ticket, boolean?]> = {
       const tag = r.uint32();
       switch (tag) {
         case 10:
-          a[0] = decode_Ticket(r, readEnd(r));
+          a[0] = once(a[0], decode_Ticket(r, readEnd(r)));
           break;
         case 16:
           a[1] = r.bool();
@@ -617,7 +622,7 @@ const Returns_ContactOptional: ResponseCodec<Contact | undefined> = {
       const tag = r.uint32();
       switch (tag) {
         case 10:
-          value = decode_Contact(r, readEnd(r));
+          value = once(value, decode_Contact(r, readEnd(r)));
           break;
         default:
           skipUnknown(r, tag, known_1);
@@ -644,7 +649,7 @@ const Returns_TicketControllerOpenResult: ResponseCodec<TicketControllerOpenResu
       const tag = r.uint32();
       switch (tag) {
         case 10:
-          value = decode_TicketControllerOpenResult(r, readEnd(r));
+          value = once(value, decode_TicketControllerOpenResult(r, readEnd(r)));
           break;
         default:
           skipUnknown(r, tag, known_1);
@@ -689,13 +694,13 @@ const TicketControllerActions = {
   // test/golden/shapes/input/shapes.ts:38
   open: unary(
     'open',
-    '531f314fac834c36',
+    'aac07b1a7715f169',
     Args_Ticket_BoolOptional,
     Returns_TicketControllerOpenResult,
     'ticket, notify',
   ),
   // test/golden/shapes/input/shapes.ts:43
-  find: unary('find', 'ae65789713ee39e9', Args_Status_Int32Optional, Returns_TicketList, 'status, limit'),
+  find: unary('find', 'fc3af896edaba969', Args_Status_Int32Optional, Returns_TicketList, 'status, limit'),
   // test/golden/shapes/input/shapes.ts:48
   contact: unary('contact', '71feeb27513444dd', Args_String, Returns_ContactOptional, 'id'),
 };
@@ -712,7 +717,7 @@ export type TicketControllerProxy = Pick<RemoteController<TicketController>, key
 const wireSchemas = (): WireSource => ({
   types: {
     Contact: { m: [[1, 'email', { s: 'string', c: { email: true } }, 0, 0], [2, 'code', { s: 'string', c: { pattern: '^[A-Z]{2}[0-9]{4}$' } }, 1, 0], [3, 'age', { s: 'int32', c: { maximum: 150, minimum: 0 } }, 0, 0], [4, 'nickname', { s: 'string' }, 2, 0]] },
-    Priority: { e: [[1, 0], [2, 1]] },
+    Priority: { e: [[1, 'Low'], [2, 'High']] },
     Shape: { u: [[1, { t: 'ShapeCircle' }], [2, { t: 'ShapeSquare' }]] },
     ShapeCircle: { m: [[0, 'kind', { lit: 'circle' }, 0, 0], [1, 'radius', { s: 'double' }, 0, 0]] },
     ShapeSquare: { m: [[0, 'kind', { lit: 'square' }, 0, 0], [1, 'side', { s: 'double' }, 0, 0]] },
@@ -738,7 +743,7 @@ const wireSchemas = (): WireSource => ({
 
 /** Every controller of these contracts; importing this file registers them with the runtime. */
 export const contracts: ContractSet = /*@__PURE__*/ defineContracts('p2pgen', wireSchemas, [
-  /*@__PURE__*/ controller('/tickets', 'TicketController', '6b10e3232b3fc86a', TicketControllerActions),
+  /*@__PURE__*/ controller('/tickets', 'TicketController', '393b148c9ac9aec8', TicketControllerActions),
 ]);
 registerContracts(contracts);
 

@@ -22,8 +22,10 @@ import {
   messageCodec,
   noFields,
   notNull,
+  once,
   overrun,
   readEnd,
+  readString,
   registerContracts,
   reject,
   skipUnknown,
@@ -50,7 +52,7 @@ function decode_Page(r: Reader, end: number): Page {
         m.items.push(decode_User(r, readEnd(r)));
         break;
       case 18:
-        m.next = r.string();
+        m.next = readString(r);
         break;
       default:
         skipUnknown(r, tag, known_1_2);
@@ -83,10 +85,10 @@ function decode_User(r: Reader, end: number): User {
     const tag = r.uint32();
     switch (tag) {
       case 10:
-        m.id = r.string();
+        m.id = readString(r);
         break;
       case 18:
-        m.name = r.string();
+        m.name = readString(r);
         break;
       default:
         skipUnknown(r, tag, known_1_2);
@@ -135,7 +137,7 @@ const Args_String: RequestCodec<[string]> = {
       const tag = r.uint32();
       switch (tag) {
         case 10:
-          a[0] = r.string();
+          a[0] = readString(r);
           break;
         default:
           skipUnknown(r, tag, known_1);
@@ -161,7 +163,7 @@ const Args_String_Int32: RequestCodec<[string, number]> = {
       const tag = r.uint32();
       switch (tag) {
         case 10:
-          a[0] = r.string();
+          a[0] = readString(r);
           break;
         case 16:
           a[1] = r.int32();
@@ -190,7 +192,7 @@ const Returns_Page: ResponseCodec<Page> = {
       const tag = r.uint32();
       switch (tag) {
         case 10:
-          value = decode_Page(r, readEnd(r));
+          value = once(value, decode_Page(r, readEnd(r)));
           break;
         default:
           skipUnknown(r, tag, known_1);
@@ -215,7 +217,7 @@ const Returns_User: ResponseCodec<User> = {
       const tag = r.uint32();
       switch (tag) {
         case 10:
-          value = decode_User(r, readEnd(r));
+          value = once(value, decode_User(r, readEnd(r)));
           break;
         default:
           skipUnknown(r, tag, known_1);

@@ -1,0 +1,226 @@
+/**
+ * p2pgen's generated codecs against an independent implementation: protobuf-es (v2) reading
+ * the `buf build` image of the same generated .proto. For every message of the example
+ * contracts and of the all-types fixture (entities, unions, requests and responses), values
+ * p2pgen encodes decode in protobuf-es to the message the value stands for, and protobuf-es's
+ * encoding of that message decodes in p2pgen to the value. Then crafted bytes: where
+ * protobuf's rules leave room (merging, packing, unknown fields, map entries missing a part,
+ * invalid UTF-8, Timestamps out of range), p2pgen does what the README's "Decoding" says.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromBinary, toBinary, type DescMessage } from '@bufbuild/protobuf';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../cli/generate.js';
+import type { MessageModel } from '../cli/model/contract-model.js';
+import type { MessageCodec } from '../runtime/codec/message-codec.js';
+import { createReader, createWriter } from '../runtime/codec/protobuf.js';
+import type { ContractSet } from '../runtime/contracts/descriptors.js';
+import { ModelArbitraries } from './support/arbitraries.js';
+import { EsValues, esRegistry } from './support/protobuf-es.js';
+import { repoRoot } from './support/paths.js';
+import * as examples from '../generated/index.js';
+import * as chat from '../contracts/chat.js';
+import * as collaboration from '../contracts/collaboration.js';
+import * as discovery from '../contracts/discovery.js';
+import * as fileSharing from '../contracts/file-sharing.js';
+import * as allTypes from '../.tmp/gen/all-types/index.js';
+import * as allTypesContracts from './fixtures/all-types/all-types.js';
+
+const RUNS = 100;
+
+/** What one message's p2pgen codec does with bytes (requests and responses through their action codecs). */
+interface Codec {
+  name: string;
+  encode(value: unknown): Uint8Array;
+  decode(bytes: Uint8Array): unknown;
+}
+
+const suites = [
+  { name: 'example contracts', dir: join(repoRoot, 'generated'), set: examples.contracts, codecs: examples.codecs as Record<string, MessageCodec<unknown>>, modules: [chat, collaboration, discovery, fileSharing] as Record<string, unknown>[] },
+  { name: 'all-types fixture', dir: join(repoRoot, '.tmp/gen/all-types'), set: allTypes.contracts, codecs: allTypes.codecs as Record<string, MessageCodec<unknown>>, modules: [allTypesContracts] as Record<string, unknown>[] },
+];
+
+/** Every message with a p2pgen codec: entities and unions directly, requests and responses through their action's codecs (as objects by field name). */
+function codecsOf(model: Manifest['model'], set: ContractSet, codecs: Record<string, MessageCodec<unknown>>): Codec[] {
+  const out: Codec[] = Object.values(codecs).map((c) => ({ name: c.name, encode: (v) => c.encode(v), decode: (b) => c.decode(b) }));
+  const messages = new Map(model.messages.map((m) => [m.name, m]));
+  for (const controller of model.controllers) {
+    const descriptor = set.controllers.find((c) => c.path === controller.path)!;
+    for (const action of controller.actions) {
+      const { request, response } = descriptor.actions.find((a) => a.name === action.name)!;
+      const params = messages.get(action.request)!.fields;
+      const result = messages.get(action.response)!.fields[0];
+      out.push({
+        name: action.request,
+        encode: (v) => request.encode(createWriter(), params.map((p) => (v as Record<string, unknown>)[p.name]) as never).finish(),
+        decode: (b) => Object.fromEntries(params.map((p, i) => [p.name, (request.decode(createReader(b), b.length) as unknown[])[i]]).filter(([, x]) => x !== undefined)),
+      });
+      out.push({
+        name: action.response,
+        encode: (v) => response.encode(createWriter(), result ? (v as Record<string, unknown>).value : undefined).finish(),
+        decode: (b) => {
+          const value = response.decode(createReader(b), b.length);
+          return value === undefined ? {} : { value };
+        },
+      });
+    }
+  }
+  return out;
+}
+
+const counts = { messages: 0, samples: 0 };
+
+for (const suite of suites) {
+  describe(`p2pgen and protobuf-es agree: ${suite.name}`, () => {
+    const manifest = JSON.parse(readFileSync(join(suite.dir, 'manifest.json'), 'utf8')) as Manifest;
+    const es = new EsValues(manifest.model, esRegistry(join(suite.dir, 'contracts.proto')));
+    const classOf = (m: MessageModel) =>
+      m.origin.kind === 'class' ? (suite.modules.map((mod) => mod[(m.origin as { tsName: string }).tsName]).find((c) => typeof c === 'function') as new () => object) : undefined;
+    const arbitraries = new ModelArbitraries(manifest.model, classOf);
+
+    for (const codec of codecsOf(manifest.model, suite.set, suite.codecs)) {
+      it(`${codec.name}: p2pgen bytes read in protobuf-es, protobuf-es bytes read in p2pgen`, () => {
+        const desc: DescMessage = es.desc(codec.name);
+        counts.messages++;
+        fc.assert(
+          fc.property(arbitraries.of(codec.name), (value) => {
+            counts.samples++;
+            const expected = es.create(codec.name, value);
+            const expectedBytes = toBinary(desc, expected);
+            // p2pgen -> protobuf-es: the message protobuf-es reads is the one the value stands for.
+            expect(toBinary(desc, fromBinary(desc, codec.encode(value)))).toEqual(expectedBytes);
+            // protobuf-es -> p2pgen: the value comes back.
+            expect(codec.decode(expectedBytes)).toStrictEqual(value);
+          }),
+          { numRuns: RUNS },
+        );
+      });
+    }
+  });
+}
+
+describe('crafted bytes behave as the README says (all-types fixture)', () => {
+  const suite = suites[1]!;
+  const manifest = JSON.parse(readFileSync(join(suite.dir, 'manifest.json'), 'utf8')) as Manifest;
+  const es = new EsValues(manifest.model, esRegistry(join(suite.dir, 'contracts.proto')));
+  const codec = suite.codecs.Everything!;
+  const desc = es.desc('Everything');
+  const base = () => new allTypesContracts.Everything();
+  const number = (field: string) => manifest.model.messages.find((m) => m.name === 'Everything')!.fields.find((f) => f.name === field)!.number;
+  const concat = (...parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) out.set(p, (at += p.length) - p.length);
+    return out;
+  };
+  /** A field of Everything on its own: `write` fills the writer after the tag. */
+  const field = (name: string, wireType: number, write: (w: ReturnType<typeof createWriter>) => void) => {
+    const w = createWriter().uint32((number(name) << 3) | wireType);
+    write(w);
+    return w.finish();
+  };
+  /** protobuf-es reads `bytes` to the message p2pgen's value stands for. */
+  const agree = (bytes: Uint8Array) => {
+    const value = codec.decode(bytes);
+    expect(toBinary(desc, fromBinary(desc, bytes), { writeUnknownFields: false })).toEqual(toBinary(desc, es.create('Everything', value)));
+    return value as InstanceType<typeof allTypesContracts.Everything>;
+  };
+  const refused = (bytes: Uint8Array, reason: RegExp) => {
+    expect(() => codec.decode(bytes)).toThrow(reason);
+  };
+
+  it('a scalar field that appears twice: the last value wins (protobuf, p2pgen)', () => {
+    const bytes = concat(codec.encode(Object.assign(base(), { text: 'first', small: 1 })), field('text', 2, (w) => w.string('second')), field('small', 0, (w) => w.int32(2)));
+    expect(agree(bytes)).toMatchObject({ text: 'second', small: 2 });
+  });
+
+  it('a message field that appears twice: protobuf merges, p2pgen refuses', () => {
+    const point = (x: number) => field('point', 2, (w) => w.fork().uint32(9).double(x).ldelim());
+    const bytes = concat(codec.encode(base()), point(3));
+    expect((fromBinary(desc, bytes) as unknown as { point: { x: number } }).point.x).toBe(3); // merged into the first
+    refused(bytes, /a message field appears twice/);
+  });
+
+  it('repeated numbers: packed, unpacked and both mixed are read alike (protobuf, p2pgen)', () => {
+    const unpacked = concat(codec.encode(base()), field('generic', 0, (w) => w.int32(5)), field('generic', 0, (w) => w.int32(-6)));
+    expect(agree(unpacked).generic).toEqual([5, -6]);
+    const mixed = concat(unpacked, field('generic', 2, (w) => w.fork().int32(7).int32(8).ldelim()));
+    expect(agree(mixed).generic).toEqual([5, -6, 7, 8]);
+  });
+
+  it('unknown fields of every wire type are skipped (protobuf, p2pgen)', () => {
+    const unknown = createWriter().uint32((900 << 3) | 0).int32(1).uint32((901 << 3) | 1).fixed64(2).uint32((902 << 3) | 2).string('x').uint32((903 << 3) | 5).fixed32(3).finish();
+    const value = Object.assign(base(), { text: 'kept' });
+    expect(agree(concat(codec.encode(value), unknown))).toStrictEqual(value);
+  });
+
+  it('a known field with a wire type its type never uses: refused (protobuf-es, p2pgen)', () => {
+    const bytes = concat(codec.encode(base()), field('small', 2, (w) => w.string('x')));
+    expect(() => fromBinary(desc, bytes)).toThrow();
+    refused(bytes, /wire type 2, which its type never uses/);
+  });
+
+  it('map entries without a value or a key take the type default (protobuf, p2pgen)', () => {
+    const entry = (name: string, write: (w: ReturnType<typeof createWriter>) => void) => field(name, 2, (w) => { w.fork(); write(w); w.ldelim(); });
+    const bytes = concat(
+      codec.encode(base()),
+      entry('byName', (w) => w.uint32(10).string('no value')), // map<string, Point>: an empty Point
+      entry('record', (w) => w.uint32(17).double(2.5)), // map<string, double>: key ''
+      entry('byNumber', (w) => w.uint32(18).string('no key')), // entries of Map<number, string>: key 0
+      entry('tagged', (w) => w.uint32(10).string('t')), // Record<string, Tag | null>: null
+    );
+    const value = agree(bytes);
+    expect(value.byName.get('no value')).toStrictEqual(Object.assign(Object.create(allTypesContracts.Point.prototype), { x: 0, y: 0 }));
+    expect(value.record).toEqual({ '': 2.5 });
+    expect([...value.byNumber]).toEqual([[0, 'no key']]);
+    expect(value.tagged).toEqual({ t: null });
+    // Entries of Map<Date, boolean> are messages with a Timestamp key: protobuf-es leaves it
+    // unset, whose default instance is the epoch, the Date p2pgen reads.
+    const noDate = concat(codec.encode(base()), entry('byDate', (w) => w.uint32(16).bool(true)));
+    const [esEntry] = (fromBinary(desc, noDate) as unknown as { byDate: { key?: unknown; value: boolean }[] }).byDate;
+    expect([esEntry!.key, esEntry!.value]).toEqual([undefined, true]);
+    expect([...(codec.decode(noDate) as { byDate: Map<Date, boolean> }).byDate]).toEqual([[new Date(0), true]]);
+  });
+
+  it('invalid UTF-8 in a string is refused (protobuf-es, p2pgen; protobufjs alone would replace it); valid UTF-8 and a BOM come through', () => {
+    // A stray byte, an overlong encoding, an encoded surrogate, a truncated sequence.
+    for (const bad of [[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0x61, 0xe2, 0x82]]) {
+      const bytes = concat(codec.encode(base()), field('text', 2, (w) => w.bytes(Uint8Array.from(bad))));
+      expect(() => fromBinary(desc, bytes)).toThrow();
+      refused(bytes, /not valid UTF-8/);
+    }
+    const text = '\uFEFFé€𝄞 and a longer text past the short-string path';
+    expect(agree(concat(codec.encode(base()), field('text', 2, (w) => w.string(text)))).text).toBe(text);
+  });
+
+  it('Timestamps outside 0001-01-01..9999-12-31 or with nanos out of range: p2pgen refuses (protobuf-es reads them)', () => {
+    // Bytes with only this field (the decoder alone, before validation, reads them).
+    const timestamp = (seconds: number, nanos: number) => field('when', 2, (w) => w.fork().uint32(8).int64(seconds).uint32(16).int32(nanos).ldelim());
+    for (const [seconds, nanos] of [[253_402_300_800, 0], [-62_135_596_801, 0], [0, 1_000_000_000], [0, -1]] as const) {
+      expect(() => fromBinary(desc, timestamp(seconds, nanos))).not.toThrow();
+      refused(timestamp(seconds, nanos), /invalid google\.protobuf\.Timestamp/);
+    }
+    const when = (bytes: Uint8Array) => (codec.decode(bytes) as { when: Date }).when;
+    expect(when(timestamp(253_402_300_799, 999_999_999))).toEqual(new Date('9999-12-31T23:59:59.999Z'));
+    expect(when(timestamp(-62_135_596_800, 0))).toEqual(new Date('0001-01-01T00:00:00.000Z'));
+    // And p2pgen never writes one: such a Date fails validation, and the encoder throws.
+    const far = Object.assign(base(), { when: new Date('+010000-01-01T00:00:00Z') });
+    expect(codec.validate(far)).toEqual([{ path: 'Everything.when', message: "must be between 0001-01-01 and 9999-12-31 (google.protobuf.Timestamp's range), got +010000-01-01T00:00:00.000Z" }]);
+    expect(() => codec.encode(far)).toThrow(/outside google\.protobuf\.Timestamp's range/);
+  });
+
+  it('an enum number or a union member this version lacks, or two members of one union: p2pgen refuses (proto3 keeps an unknown enum number)', () => {
+    refused(field('color', 0, (w) => w.int32(99)), /99 is not a value of Color here/);
+    refused(field('color', 0, (w) => w.int32(0)), /0 is not a value of Color here \(0 is never a value\)/);
+    const shape = (write: (w: ReturnType<typeof createWriter>) => void) => field('shape', 2, (w) => { w.fork(); write(w); w.ldelim(); });
+    refused(shape((w) => w.uint32((77 << 3) | 0).int32(1)), /no member of Shape this version knows/);
+    const circle = (w: ReturnType<typeof createWriter>) => w.uint32((1 << 3) | 2).fork().ldelim();
+    refused(shape((w) => { circle(w); circle(w); }), /a message field appears twice/);
+  });
+});
+
+afterAll(() => {
+  console.log(`differential: ${counts.messages} messages, ${counts.samples} samples`);
+});
