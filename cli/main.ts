@@ -107,7 +107,7 @@ export async function main(argv: string[]): Promise<number> {
         requireInteger('--max-control-operations', args.maxControlOperations, 1);
         requireInteger('--heartbeat-ms', args.heartbeatMs, 0);
         const { port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, security, audit } = args;
-        const cluster = args.nats === undefined ? undefined : { nats: args.nats.map(String), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas };
+        const cluster = args.nats === undefined ? undefined : { nats: args.nats.flatMap((v) => String(v).split(',')).filter(Boolean), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas };
         // Loaded here: build and check never pay for the broker (ws, NATS) at start-up.
         const { BrokerUsageError, runBroker } = await import('./commands/broker.js');
         try {
