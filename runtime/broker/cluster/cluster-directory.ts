@@ -21,7 +21,7 @@ import type { ControllerInfo } from '../../wire/control.js';
 import { createHeader, parseHeader, type FrameHeader } from '../../wire/frame.js';
 import { encodePeerId } from '../../wire/peer-id.js';
 import type { BrokerConnection } from '../connection.js';
-import { LocalRegistration } from '../local-directory.js';
+import { keptBytes, LocalRegistration } from '../local-directory.js';
 import type { DirectoryListener, EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from '../peer-directory.js';
 import { PeerIdTable } from '../peer-id-table.js';
 import { BrokerLink } from './broker-link.js';
@@ -192,7 +192,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     const stale = this.table.find(bytes);
     if (stale instanceof RemoteRegistration) this.moved(stale);
     else if (stale instanceof ClaimedRegistration) this.endLocal(stale, 'taken'); // the same client, on a new connection
-    const registration = new ClaimedRegistration(peerId, bytes, connection, holder, key, revision);
+    const registration = new ClaimedRegistration(peerId, keptBytes(bytes), connection, holder, key, revision);
     this.add(registration);
     connection.registrations.add(registration);
     for (const listener of this.listeners) listener.joined(registration);
@@ -284,7 +284,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     }
     const idBytes = idBytesOfKey(entry.key);
     const id = decoder.decode(idBytes);
-    const registration = new RemoteRegistration(id, idBytes, this.link(claim.node), entry.key, claim.controllers, entry.revision, claim.holder);
+    const registration = new RemoteRegistration(id, keptBytes(idBytes), this.link(claim.node), entry.key, claim.controllers, entry.revision, claim.holder);
     this.add(registration);
     for (const listener of this.listeners) listener.joined(registration);
   }
