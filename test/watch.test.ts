@@ -16,7 +16,7 @@ describe('p2pgen build --watch', () => {
   it('rebuilds on change, reports a broken contract, and recovers', async () => {
     const dir = writeContracts('watch', { 'watched.ts': contract('ping(): string {\n    return "pong";\n  }') });
     const out = join(dir, 'out');
-    const child = spawn(process.execPath, [join(repoRoot, 'bin/p2pgen.js'), 'build', dir, '--out', out, '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(repoRoot, 'cli/bin/p2pgen.js'), 'build', dir, '--out', out, '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -3,10 +3,7 @@ import { createWriteStream, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import type { AuditEvent, AuditSink } from '../../runtime/broker/audit.js';
-import { createBroker, type Broker } from '../../runtime/broker/broker.js';
-import type { ClusterOptions } from '../../runtime/broker/cluster/cluster-options.js';
-import type { RpcKernelSecurity } from '../../runtime/broker/security.js';
+import { createBroker, type AuditEvent, type AuditSink, type Broker, type ClusterOptions, type RpcKernelSecurity } from 'p2pgen/broker';
 import type { Output } from './build.js';
 
 export interface BrokerArgs {
