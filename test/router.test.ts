@@ -7,7 +7,6 @@
 import { describe, expect, it } from 'vitest';
 import { Access } from '../runtime/broker/access.js';
 import { noAudit } from '../runtime/broker/audit.js';
-import { Backpressure } from '../runtime/broker/backpressure.js';
 import { Router } from '../runtime/broker/router.js';
 import { RpcKernelSecurity, type Session } from '../runtime/broker/security.js';
 import type { RouteEndpoint } from '../runtime/broker/route.js';
@@ -23,7 +22,6 @@ function setup(options: { maxCallsInFlight?: number; security?: RpcKernelSecurit
   router = new Router({
     directory,
     access,
-    backpressure: new Backpressure(1 << 20),
     audit: noAudit,
     maxCallsInFlight: options.maxCallsInFlight ?? 100,
     violation: (endpoint, reason) => violations.push(`${endpoint.handle}: ${reason}`),

@@ -45,7 +45,7 @@ export interface BrokerStats {
   streams: number;
   /** Bytes waiting to be written to all connections. */
   bufferedBytes: number;
-  /** Connections not being read because a connection they feed is backed up. */
+  /** Connections not being read because too many bytes wait to be written to them. */
   pausedConnections: number;
   /** Security decisions cached or being made. */
   decisions: number;
@@ -122,9 +122,11 @@ class BrokerServer implements Broker {
     };
     this.audit = auditRecorder(options.audit);
     this.access = new Access(security, (caller, frame, h) => this.router.route(caller, frame, h));
-    this.backpressure = new Backpressure(limits.highWaterMarkBytes);
+    this.backpressure = new Backpressure(limits.highWaterMarkBytes, limits.maxBufferedBytes, (connection, buffered) =>
+      this.violation(connection as BrokerConnection, `slow reader: more than ${limits.maxBufferedBytes} bytes (${buffered}) waited to be written to the connection`, CloseCode.SlowReader),
+    );
     this.presence = new Presence(directory, this.access);
-    this.router = new Router({ directory, access: this.access, backpressure: this.backpressure, audit: this.audit, maxCallsInFlight: limits.maxCallsInFlight, violation });
+    this.router = new Router({ directory, access: this.access, audit: this.audit, maxCallsInFlight: limits.maxCallsInFlight, violation });
     this.control = new ControlPlane({ directory, access: this.access, presence: this.presence, audit: this.audit, maxOperations: limits.maxControlOperations });
     this.handshake = new Handshake({
       security,
@@ -172,7 +174,7 @@ class BrokerServer implements Broker {
 
   private accept(ws: WebSocket, socket: Socket, req: IncomingMessage): void {
     socket.setNoDelay(true);
-    const connection = new BrokerConnection(this.allocateHandle(), ws, socket, req.socket.remoteAddress ?? '');
+    const connection = new BrokerConnection(this.allocateHandle(), ws, socket, req.socket.remoteAddress ?? '', this.backpressure);
     const tagged = ws as TaggedWebSocket;
     tagged[connectionOf] = connection;
     tagged[brokerOf] = this;
@@ -264,7 +266,7 @@ class BrokerServer implements Broker {
       remotePeers: peers.remote,
       ...this.router.stats(),
       bufferedBytes,
-      pausedConnections: this.backpressure.pausedEndpoints,
+      pausedConnections: this.backpressure.pausedConnections,
       ...this.access.stats(),
       presenceSubscribers: this.presence.subscriberCount,
       controlOperations: this.control.operations,

@@ -11,7 +11,7 @@ import { routingKey } from '../contracts/define.js';
 import { CorkedSender } from '../transport/corked-sender.js';
 import type { ControllerInfo } from '../wire/control.js';
 import type { CallerDecisions } from './access.js';
-import type { FlowState } from './backpressure.js';
+import type { Backpressure, FlowState, Throttled } from './backpressure.js';
 import type { ControlQueue } from './control-plane.js';
 import type { PeerRegistration } from './peer-directory.js';
 import type { Route, RouteEndpoint } from './route.js';
@@ -22,7 +22,7 @@ const binary = { binary: true } as const;
 
 export type ConnectionState = 'handshake' | 'authenticating' | 'open' | 'closed';
 
-export class BrokerConnection implements RouteEndpoint {
+export class BrokerConnection implements RouteEndpoint, Throttled {
   session: Session | undefined;
   state: ConnectionState = 'handshake';
   /** The peer ids it holds (the directory adds and removes them). */
@@ -32,6 +32,9 @@ export class BrokerConnection implements RouteEndpoint {
   awaitingPong = false;
   /** Something arrived since the last ping. */
   heardFrom = true;
+  /** The socket's write backlog at the last ping (heartbeat.ts: a paused connection that takes bytes is alive). */
+  writeQueueAtPing = 0;
+  writableAtPing = 0;
   /** Closes the connection if no hello arrives in time (handshake.ts). */
   handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   // State other modules keep about this connection, made on first use: an idle connection
@@ -53,6 +56,7 @@ export class BrokerConnection implements RouteEndpoint {
     readonly ws: WebSocket,
     readonly socket: Socket,
     readonly remoteAddress: string,
+    private readonly backpressure: Backpressure,
   ) {
     this.sender = new CorkedSender(socket, (frame) => ws.send(frame, binary));
   }
@@ -93,12 +97,21 @@ export class BrokerConnection implements RouteEndpoint {
     };
   }
 
+  /** Every frame for this connection, forwarded or made by the broker, goes out here (and under back-pressure). */
   send(frame: Uint8Array): void {
-    if (this.state !== 'closed') this.sender.send(frame);
+    if (this.state === 'closed') return;
+    this.sender.send(frame);
+    const buffered = this.ws.bufferedAmount;
+    if (buffered > this.backpressure.highWaterMark) this.backpressure.backedUp(this, buffered);
   }
 
   get bufferedAmount(): number {
     return this.ws.bufferedAmount;
+  }
+
+  /** Reading is paused by back-pressure. */
+  get paused(): boolean {
+    return this.flow?.paused === true;
   }
 
   pauseReading(): void {
@@ -106,7 +119,13 @@ export class BrokerConnection implements RouteEndpoint {
   }
 
   resumeReading(): void {
-    if (this.state !== 'closed') this.ws.resume();
+    if (this.state === 'closed') return;
+    // It took everything the broker had for it: alive. The last ping still waits in the
+    // kernel's buffers behind what it has not read yet, so its answer is not due before the
+    // next ping (heartbeat.ts).
+    this.heardFrom = true;
+    this.awaitingPong = false;
+    this.ws.resume();
   }
 
   onceDrained(callback: () => void): void {

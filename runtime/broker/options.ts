@@ -30,9 +30,15 @@ export interface BrokerOptions {
   heartbeatMs?: number;
   /**
    * When more than this many bytes wait to be written to a connection, the broker stops reading
-   * from the connections feeding it until it drains. Default 4 MiB.
+   * from that connection (its new requests and credit) until they drain. Default 4 MiB.
    */
   highWaterMarkBytes?: number;
+  /**
+   * When more than this many bytes wait to be written to a connection even so (answers and
+   * stream items it asked for earlier, calls to it), it is closed as a slow reader (4001).
+   * Default 64 MiB.
+   */
+  maxBufferedBytes?: number;
   /**
    * Brokers forming a cluster over NATS (docs/scaling-out.md): peer ids are unique across the
    * cluster and a peer on one broker calls a peer on another. Without it the broker is alone,
@@ -51,6 +57,7 @@ export interface BrokerLimits {
   readonly handshakeTimeoutMs: number;
   readonly heartbeatMs: number;
   readonly highWaterMarkBytes: number;
+  readonly maxBufferedBytes: number;
 }
 
 export function brokerLimits(options: BrokerOptions): BrokerLimits {
@@ -61,5 +68,6 @@ export function brokerLimits(options: BrokerOptions): BrokerLimits {
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     heartbeatMs: options.heartbeatMs ?? 15_000,
     highWaterMarkBytes: options.highWaterMarkBytes ?? 4 << 20,
+    maxBufferedBytes: options.maxBufferedBytes ?? 64 << 20,
   };
 }

@@ -15,14 +15,12 @@ import { FrameFlags, FrameType, PROTOCOL_VERSION, writeU32, type FrameHeader } f
 import { fromUtf8Lenient } from '../wire/text.js';
 import { Verdict, type Access } from './access.js';
 import type { AuditRecorder } from './audit.js';
-import type { Backpressure } from './backpressure.js';
 import type { PeerDirectory, PeerRegistration } from './peer-directory.js';
 import type { Route, RouteEndpoint } from './route.js';
 
 export interface RouterContext {
   readonly directory: PeerDirectory;
   readonly access: Access;
-  readonly backpressure: Backpressure;
   readonly audit: AuditRecorder;
   readonly maxCallsInFlight: number;
   /** Closes only the offending endpoint. */
@@ -150,7 +148,7 @@ export class Router {
     // In place: the callee sees the route id as the call id, and the true source.
     writeU32(frame, 4, id);
     writeU32(frame, 8, caller.handle);
-    this.ctx.backpressure.relay(caller, callee, frame);
+    callee.send(frame);
   }
 
   // ---- answers and what follows a request -----------------------------------------------
@@ -190,7 +188,7 @@ export class Router {
     }
     writeU32(frame, 4, route.callerCallId);
     writeU32(frame, 8, callee.handle);
-    this.ctx.backpressure.relay(callee, route.caller, frame);
+    route.caller.send(frame);
   }
 
   private onCancel(caller: RouteEndpoint, frame: Uint8Array, callId: number): void {
@@ -212,7 +210,7 @@ export class Router {
     route.requestBytes += frame.length;
     writeU32(frame, 4, route.id);
     writeU32(frame, 8, caller.handle);
-    this.ctx.backpressure.relay(caller, route.callee, frame);
+    route.callee.send(frame);
   }
 
   // ---- ends and refusals ---------------------------------------------------------------

@@ -5,7 +5,6 @@
  */
 import { routingKey } from '../../runtime/contracts/define.js';
 import type { CallerDecisions } from '../../runtime/broker/access.js';
-import type { FlowState } from '../../runtime/broker/backpressure.js';
 import type { DirectoryListener, PeerDirectory, PeerRegistration } from '../../runtime/broker/peer-directory.js';
 import { PeerIdTable } from '../../runtime/broker/peer-id-table.js';
 import type { Route, RouteEndpoint } from '../../runtime/broker/route.js';
@@ -24,11 +23,7 @@ export class FakeEndpoint implements RouteEndpoint {
   readonly incoming = new Map<number, Route>();
   readonly sent: Uint8Array[] = [];
   isOpen = true;
-  bufferedAmount = 0;
-  paused = false;
-  flow: FlowState | undefined;
   access: CallerDecisions | undefined;
-  private drained: (() => void)[] = [];
 
   readonly session: Session | undefined;
 
@@ -43,26 +38,6 @@ export class FakeEndpoint implements RouteEndpoint {
 
   send(frame: Uint8Array): void {
     if (this.isOpen) this.sent.push(frame);
-  }
-
-  pauseReading(): void {
-    this.paused = true;
-  }
-
-  resumeReading(): void {
-    this.paused = false;
-  }
-
-  onceDrained(callback: () => void): void {
-    this.drained.push(callback);
-  }
-
-  /** The network took everything: drain callbacks run. */
-  drain(): void {
-    this.bufferedAmount = 0;
-    const callbacks = this.drained;
-    this.drained = [];
-    for (const callback of callbacks) callback();
   }
 
   /** The sent frames' types, call ids and (for errors) codes, for compact assertions. */
