@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RpcError, RpcErrorCode, RpcWebSocketClient } from '../runtime/index.node.js';
-import { RpcKernelSecurity, Session } from '../runtime/broker/index.js';
+import { AuthenticationError, RpcKernelSecurity, Session } from '../runtime/broker/index.js';
 import '../.tmp/gen/behaviors/index.js';
 import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
 import { contracts as v1 } from '../.tmp/gen/versions/v1/index.js';
@@ -98,11 +98,12 @@ describe('error codes', () => {
     expect(error.code).toBe(RpcErrorCode.ACCESS_DENIED);
   });
 
-  it('AUTHENTICATION_FAILED: authenticate throws, connect rejects', async () => {
+  it('AUTHENTICATION_FAILED: authenticate throws, connect rejects; only an AuthenticationError\'s message reaches the client', async () => {
     class TokenOnly extends RpcKernelSecurity {
       override async authenticate(token: unknown): Promise<Session> {
-        if (token !== 'secret') throw new Error('bad token');
-        return new Session('alice', token);
+        if (token === 'expired') throw new AuthenticationError('token expired');
+        if (token !== 'secret') throw new Error('bad token (database host 10.0.0.7)');
+        return new Session('alice');
       }
     }
     const { broker, client } = await startBroker({ security: new TokenOnly() });
@@ -110,8 +111,10 @@ describe('error codes', () => {
     const refused = new RpcWebSocketClient(broker.url, { token: 'wrong' });
     const error = await rejection(refused.connect());
     expect(error.code).toBe(RpcErrorCode.AUTHENTICATION_FAILED);
-    expect(error.message).toContain('bad token');
+    expect(error.rawMessage).toBe('authentication failed');
     expect(refused.state.value).toBe('closed');
+    const expired = await rejection(new RpcWebSocketClient(broker.url, { token: 'expired' }).connect());
+    expect(expired).toMatchObject({ code: RpcErrorCode.AUTHENTICATION_FAILED, rawMessage: 'token expired' });
   });
 
   it('ALREADY_REGISTERED: the id belongs to another live connection', async () => {

@@ -8,7 +8,8 @@
  * `maxBufferedBytes` even so is closed as a slow reader (close code 4001): what the broker
  * holds for one connection is bounded. Frames the broker makes itself (errors, control
  * replies, presence events) count the same as forwarded ones: every send to a connection
- * comes through `sent`.
+ * (BrokerConnection.send) ends in `backedUp` when it leaves too much waiting. A connection is
+ * also not read while too many of its own frames are held for security decisions (access.ts).
  *
  * The one owner of each connection's `flow` state.
  */
@@ -26,8 +27,10 @@ export interface Throttled {
 }
 
 export interface FlowState {
-  /** Reading is paused until the connection drains. */
-  paused: boolean;
+  /** Too many bytes wait to be written to it: not read until they drain. */
+  backedUp: boolean;
+  /** Too many of its frames are held for security decisions (access.ts): not read until they are in. */
+  holding: boolean;
   /** A close as slow reader is scheduled. */
   closing: boolean;
 }
@@ -45,23 +48,29 @@ export class Backpressure {
   /** Something was just sent to `connection`, which now buffers `buffered` bytes (over the high-water mark). */
   backedUp(connection: Throttled, buffered: number): void {
     if (!connection.isOpen) return;
-    const flow = (connection.flow ??= { paused: false, closing: false });
-    if (buffered > this.maxBufferedBytes) {
-      if (flow.closing) return;
+    const flow = this.flowOf(connection);
+    if (buffered > this.maxBufferedBytes && !flow.closing) {
       flow.closing = true;
       // Not from inside the send: the caller may be in the middle of walking route tables.
       queueMicrotask(() => this.closeSlowReader(connection, buffered));
     }
-    if (flow.paused) return;
-    flow.paused = true;
-    this.paused++;
-    connection.pauseReading();
+    if (flow.backedUp) return;
+    flow.backedUp = true;
+    this.update(connection, flow, true);
     connection.onceDrained(() => {
-      if (!flow.paused) return;
-      flow.paused = false;
-      this.paused--;
-      connection.resumeReading();
+      if (!flow.backedUp) return;
+      flow.backedUp = false;
+      this.update(connection, flow, false);
     });
+  }
+
+  /** Frames of `connection` held for security decisions passed the bound (`true`), or were let go. */
+  holding(connection: Throttled, holding: boolean): void {
+    if (!connection.isOpen) return;
+    const flow = this.flowOf(connection);
+    if (flow.holding === holding) return;
+    flow.holding = holding;
+    this.update(connection, flow, holding);
   }
 
   /** Connections not being read right now. */
@@ -72,10 +81,23 @@ export class Backpressure {
   /** `connection` is going away. */
   release(connection: Throttled): void {
     const flow = connection.flow;
-    if (flow?.paused) {
-      flow.paused = false;
-      this.paused--;
-    }
+    if (flow && (flow.backedUp || flow.holding)) this.paused--;
     connection.flow = undefined;
+  }
+
+  private flowOf(connection: Throttled): FlowState {
+    return (connection.flow ??= { backedUp: false, holding: false, closing: false });
+  }
+
+  /** One reason to pause came (`on`) or went: reading stops with the first and restarts after the last. */
+  private update(connection: Throttled, flow: FlowState, on: boolean): void {
+    const reasons = (flow.backedUp ? 1 : 0) + (flow.holding ? 1 : 0);
+    if (on && reasons === 1) {
+      this.paused++;
+      connection.pauseReading();
+    } else if (!on && reasons === 0) {
+      this.paused--;
+      connection.resumeReading();
+    }
   }
 }

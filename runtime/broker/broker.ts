@@ -121,7 +121,13 @@ class BrokerServer implements Broker {
       if (endpoint instanceof BrokerConnection) this.violation(endpoint, reason);
     };
     this.audit = auditRecorder(options.audit);
-    this.access = new Access(security, (caller, frame, h) => this.router.route(caller, frame, h));
+    this.access = new Access(security, (caller, frame, h) => this.router.route(caller, frame, h), {
+      hookTimeoutMs: limits.hookTimeoutMs,
+      maxHeldBytes: limits.highWaterMarkBytes,
+      holding: (caller, holding) => {
+        if (caller instanceof BrokerConnection) this.backpressure.holding(caller, holding);
+      },
+    });
     this.backpressure = new Backpressure(limits.highWaterMarkBytes, limits.maxBufferedBytes, (connection, buffered) =>
       this.violation(connection as BrokerConnection, `slow reader: more than ${limits.maxBufferedBytes} bytes (${buffered}) waited to be written to the connection`, CloseCode.SlowReader),
     );
@@ -132,7 +138,9 @@ class BrokerServer implements Broker {
       security,
       audit: this.audit,
       handshakeTimeoutMs: limits.handshakeTimeoutMs,
+      hookTimeoutMs: limits.hookTimeoutMs,
       maxFrameBytes: limits.maxFrameBytes,
+      welcomed: () => undefined,
       violation: (connection, reason, code) => this.violation(connection, reason, code),
     });
     directory.listen({
@@ -175,6 +183,7 @@ class BrokerServer implements Broker {
   private accept(ws: WebSocket, socket: Socket, req: IncomingMessage): void {
     socket.setNoDelay(true);
     const connection = new BrokerConnection(this.allocateHandle(), ws, socket, req.socket.remoteAddress ?? '', this.backpressure);
+    connection.info = { remoteAddress: connection.remoteAddress, headers: req.headers, url: req.url ?? '/' };
     const tagged = ws as TaggedWebSocket;
     tagged[connectionOf] = connection;
     tagged[brokerOf] = this;

@@ -15,7 +15,7 @@ import type { Backpressure, FlowState, Throttled } from './backpressure.js';
 import type { ControlQueue } from './control-plane.js';
 import type { PeerRegistration } from './peer-directory.js';
 import type { Route, RouteEndpoint } from './route.js';
-import type { Session } from './security.js';
+import type { ConnectionInfo, Session } from './security.js';
 
 const noControllers: readonly ControllerInfo[] = Object.freeze([]);
 const binary = { binary: true } as const;
@@ -35,6 +35,8 @@ export class BrokerConnection implements RouteEndpoint, Throttled {
   /** The socket's write backlog at the last ping (heartbeat.ts: a paused connection that takes bytes is alive). */
   writeQueueAtPing = 0;
   writableAtPing = 0;
+  /** What authenticate is told about the connection; kept only until it was authenticated (handshake.ts). */
+  info: ConnectionInfo | undefined;
   /** Closes the connection if no hello arrives in time (handshake.ts). */
   handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   // State other modules keep about this connection, made on first use: an idle connection
@@ -111,7 +113,7 @@ export class BrokerConnection implements RouteEndpoint, Throttled {
 
   /** Reading is paused by back-pressure. */
   get paused(): boolean {
-    return this.flow?.paused === true;
+    return this.flow !== undefined && (this.flow.backedUp || this.flow.holding);
   }
 
   pauseReading(): void {

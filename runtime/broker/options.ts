@@ -23,6 +23,12 @@ export interface BrokerOptions {
   /** How long a new connection has to say hello (ms). Default 10 s. */
   handshakeTimeoutMs?: number;
   /**
+   * How long a security hook may take (ms): `authenticate` past it refuses the connection,
+   * `isAllowedTo…` past it say no (ACCESS_DENIED) for that call, without the answer being
+   * cached. Default 5 s.
+   */
+  hookTimeoutMs?: number;
+  /**
    * How often the broker pings each connection (ms). A connection that answers neither the
    * ping nor sends anything until the next one is dropped with its registrations, so a
    * half-open connection is found within twice this time. Default 15 s; 0 turns it off.
@@ -55,6 +61,7 @@ export interface BrokerLimits {
   readonly maxCallsInFlight: number;
   readonly maxControlOperations: number;
   readonly handshakeTimeoutMs: number;
+  readonly hookTimeoutMs: number;
   readonly heartbeatMs: number;
   readonly highWaterMarkBytes: number;
   readonly maxBufferedBytes: number;
@@ -66,6 +73,7 @@ export function brokerLimits(options: BrokerOptions): BrokerLimits {
     maxCallsInFlight: options.maxCallsInFlight ?? 10_000,
     maxControlOperations: options.maxControlOperations ?? 64,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+    hookTimeoutMs: options.hookTimeoutMs ?? 5_000,
     heartbeatMs: options.heartbeatMs ?? 15_000,
     highWaterMarkBytes: options.highWaterMarkBytes ?? 4 << 20,
     maxBufferedBytes: options.maxBufferedBytes ?? 64 << 20,
