@@ -79,6 +79,12 @@ export async function main(argv: string[]): Promise<number> {
           .option('max-calls-in-flight', { type: 'number', describe: 'Calls a connection may have open at once (default 10000)' })
           .option('max-control-operations', { type: 'number', describe: 'Control requests (register, listPeers, …) a connection may have unanswered (default 64)' })
           .option('heartbeat-ms', { type: 'number', describe: 'Ping interval; silent connections are dropped after two (default 15000, 0 = off)' })
+          .option('hook-timeout-ms', { type: 'number', describe: 'How long a security hook may take before its answer counts as no (default 5000)' })
+          .option('max-buffered-bytes', { type: 'number', describe: 'Bytes waiting for one connection before it is closed as a slow reader (default 64 MiB)' })
+          .option('max-connections-per-address', { type: 'number', describe: 'Connections from one remote address (default 1024)' })
+          .option('max-unauthenticated-connections', { type: 'number', describe: 'Connections not authenticated yet, together (default 1024)' })
+          .option('allowed-origins', { type: 'string', describe: "Comma-separated origins of browser pages allowed to connect ('*': any; default: the broker's own, and loopback pages when it listens on loopback)" })
+          .option('insecure', { type: 'boolean', describe: 'Without --security, accept clients from anywhere (default: loopback only, protected mode)' })
           .option('security', {
             type: 'string',
             describe: "JavaScript module whose default export is an RpcKernelSecurity subclass (from 'p2pgen/broker')",
@@ -98,10 +104,18 @@ export async function main(argv: string[]): Promise<number> {
         requireInteger('--max-calls-in-flight', args.maxCallsInFlight, 1);
         requireInteger('--max-control-operations', args.maxControlOperations, 1);
         requireInteger('--heartbeat-ms', args.heartbeatMs, 0);
-        const { port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, security, audit } = args;
+        requireInteger('--hook-timeout-ms', args.hookTimeoutMs, 1);
+        requireInteger('--max-buffered-bytes', args.maxBufferedBytes, 1);
+        requireInteger('--max-connections-per-address', args.maxConnectionsPerAddress, 1);
+        requireInteger('--max-unauthenticated-connections', args.maxUnauthenticatedConnections, 1);
+        const { port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, hookTimeoutMs, maxBufferedBytes, maxConnectionsPerAddress, maxUnauthenticatedConnections, insecure, security, audit } = args;
+        const allowedOrigins = args.allowedOrigins?.split(',').map((o) => o.trim()).filter(Boolean);
         const cluster = args.nats === undefined ? undefined : { nats: args.nats.map(String), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas };
         try {
-          exitCode = await runBroker({ port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, security, audit, cluster }, console_);
+          exitCode = await runBroker(
+            { port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, hookTimeoutMs, maxBufferedBytes, maxConnectionsPerAddress, maxUnauthenticatedConnections, allowedOrigins, insecure, security, audit, cluster },
+            console_,
+          );
         } catch (error) {
           if (error instanceof BrokerUsageError) throw new UsageError(error.message);
           throw error;

@@ -16,6 +16,12 @@ export interface BrokerArgs {
   maxCallsInFlight?: number;
   maxControlOperations?: number;
   heartbeatMs?: number;
+  hookTimeoutMs?: number;
+  maxConnectionsPerAddress?: number;
+  maxUnauthenticatedConnections?: number;
+  maxBufferedBytes?: number;
+  allowedOrigins?: string[];
+  insecure?: boolean;
   /** A JavaScript module whose default export is an RpcKernelSecurity subclass or instance. */
   security?: string;
   /** A file to append audit events to as JSON lines; '-' for stdout. */
@@ -39,6 +45,13 @@ export async function runBroker(args: BrokerArgs, out: Output): Promise<number> 
       maxCallsInFlight: args.maxCallsInFlight,
       maxControlOperations: args.maxControlOperations,
       heartbeatMs: args.heartbeatMs,
+      hookTimeoutMs: args.hookTimeoutMs,
+      maxConnectionsPerAddress: args.maxConnectionsPerAddress,
+      maxUnauthenticatedConnections: args.maxUnauthenticatedConnections,
+      maxBufferedBytes: args.maxBufferedBytes,
+      allowedOrigins: args.allowedOrigins,
+      insecure: args.insecure,
+      log: (message) => out.error(message),
       security,
       audit: auditLog?.sink,
       ...(args.cluster ? { cluster: args.cluster } : {}),

@@ -1,4 +1,5 @@
 /** The broker's options, their defaults, and the limits its modules enforce. */
+import type { Server } from 'node:http';
 import type { AuditSink } from './audit.js';
 import type { ClusterOptions } from './cluster/cluster-options.js';
 import type { RpcKernelSecurity } from './security.js';
@@ -8,6 +9,28 @@ export interface BrokerOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /**
+   * An `http` or `https` server of the application to attach to instead of listening on
+   * `port`/`host`: its WebSocket upgrades (to `path`, if given) become broker connections, the
+   * rest of its requests stay the application's. `broker.close()` leaves it running.
+   */
+  server?: Server;
+  /** With `server`: the path WebSocket clients connect to (e.g. '/rpc'); others are left alone. Default: every path. */
+  path?: string;
+  /**
+   * Origins of browser pages allowed to connect (e.g. ['https://app.example.com'], or ['*'] for
+   * any). Always allowed: clients that send no Origin (not browsers) and the broker's own
+   * origin; without this option also pages served from loopback when the broker listens on
+   * loopback. Others get 403.
+   */
+  allowedOrigins?: readonly string[];
+  /**
+   * Without a security module the broker accepts only loopback clients (protected mode); true
+   * accepts everyone. No effect with `security`.
+   */
+  insecure?: boolean;
+  /** Where the broker says what it starts in (protected mode, insecure). Default console.warn. */
+  log?: (message: string) => void;
   security?: RpcKernelSecurity;
   /** Receives an event per connect, authentication failure, register, deregister, denial, call and protocol violation. */
   audit?: AuditSink;
@@ -20,8 +43,16 @@ export interface BrokerOptions {
   maxCallsInFlight?: number;
   /** Control requests (register, listPeers, presence, …) a connection may have outstanding; more are refused with TOO_MANY_CALLS. Default 64. */
   maxControlOperations?: number;
-  /** How long a new connection has to say hello (ms). Default 10 s. */
+  /** How long a new connection has to say hello (ms); a TCP connection to the broker's own server has as long to upgrade. Default 10 s. */
   handshakeTimeoutMs?: number;
+  /** WebSocket connections from one remote address; more get HTTP 429. Default 1,024. */
+  maxConnectionsPerAddress?: number;
+  /**
+   * Connections not authenticated yet (TCP connections not upgraded, WebSocket connections not
+   * welcomed), together; past it new TCP connections are closed at once and upgrades get HTTP
+   * 503. Default 1,024.
+   */
+  maxUnauthenticatedConnections?: number;
   /**
    * How long a security hook may take (ms): `authenticate` past it refuses the connection,
    * `isAllowedTo…` past it say no (ACCESS_DENIED) for that call, without the answer being
@@ -65,6 +96,9 @@ export interface BrokerLimits {
   readonly heartbeatMs: number;
   readonly highWaterMarkBytes: number;
   readonly maxBufferedBytes: number;
+  readonly maxConnectionsPerAddress: number;
+  readonly maxUnauthenticatedConnections: number;
+  readonly insecure: boolean;
 }
 
 export function brokerLimits(options: BrokerOptions): BrokerLimits {
@@ -77,5 +111,8 @@ export function brokerLimits(options: BrokerOptions): BrokerLimits {
     heartbeatMs: options.heartbeatMs ?? 15_000,
     highWaterMarkBytes: options.highWaterMarkBytes ?? 4 << 20,
     maxBufferedBytes: options.maxBufferedBytes ?? 64 << 20,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 1024,
+    maxUnauthenticatedConnections: options.maxUnauthenticatedConnections ?? 1024,
+    insecure: options.insecure === true,
   };
 }
