@@ -70,6 +70,8 @@ await build({
   entryPoints: {
     'p2pgen-broker': join(repoRoot, 'bench/servers/p2pgen-broker.js'),
     'p2pgen-peers': join(repoRoot, 'bench/peers/p2pgen-peers.js'),
+    'p2pgen-cluster': join(repoRoot, 'bench/servers/p2pgen-cluster.js'),
+    'p2pgen-cluster-broker': join(repoRoot, 'bench/servers/p2pgen-cluster-broker.js'),
   },
   bundle: true,
   platform: 'node',
@@ -77,7 +79,7 @@ await build({
   target: 'es2022',
   outdir: bundleDir,
   outExtension: { '.js': '.mjs' },
-  external: ['ws'],
+  external: ['ws', '@nats-io/*'],
   logLevel: 'warning',
   // Bundled CommonJS (protobufjs) may call require(); ESM output has none unless given one.
   banner: { js: "import { createRequire as __benchCreateRequire } from 'node:module'; const require = __benchCreateRequire(import.meta.url);" },
@@ -102,6 +104,10 @@ const noNativeAddon = { WS_NO_BUFFER_UTIL: '1' };
 const raw = { key: 'raw', label: 'raw-ws relay', server: join(repoRoot, 'bench/servers/raw-relay.js'), peers: join(repoRoot, 'bench/peers/raw-peers.js'), serverEnv: noNativeAddon, peersEnv: noNativeAddon };
 const rawNative = { ...raw, key: 'raw-native', label: 'raw-ws relay + bufferutil', serverEnv: {}, peersEnv: {} };
 const p2pgen = { key: 'p2pgen', label: 'p2pgen', server: join(bundleDir, 'p2pgen-broker.mjs'), peers: join(bundleDir, 'p2pgen-peers.mjs'), profiled: true };
+/** Two p2pgen brokers clustered over NATS (callers on one, callees on the other), and NATS's own request/reply. */
+const p2pgenCluster = { key: 'p2pgen-cluster', label: 'p2pgen, 2 brokers', server: join(bundleDir, 'p2pgen-cluster.mjs'), peers: join(bundleDir, 'p2pgen-peers.mjs') };
+const p2pgenCluster3 = { ...p2pgenCluster, key: 'p2pgen-cluster-3', label: 'p2pgen, 3 brokers', serverEnv: { BENCH_CLUSTER_BROKERS: '3' } };
+const natsRequestReply = { key: 'nats', label: 'NATS request/reply', server: join(repoRoot, 'bench/servers/nats.js'), peers: join(repoRoot, 'bench/peers/nats-peers.js') };
 /** p2pgen with other options: same scripts, told apart by environment variables. */
 const p2pgenVariant = (key, label, { serverEnv = {}, peersEnv = {} } = {}) => ({ ...p2pgen, key, label, serverEnv, peersEnv });
 
@@ -117,10 +123,10 @@ async function withProcesses(setup, scenario, fn) {
   const server = startChild(setup.server, { execArgv, env: setup.serverEnv, label: `${setup.label} server` });
   let peers;
   try {
-    const { url } = await server.next('listening', 15_000);
+    const { url, calleeUrl, urls } = await server.next('listening', 30_000);
     peers = startChild(setup.peers, { execArgv: profile('peers'), env: setup.peersEnv, label: `${setup.label} peers` });
     await peers.next('peers-ready', 15_000);
-    return await fn({ server, peers, url });
+    return await fn({ server, peers, url, calleeUrl, urls });
   } finally {
     await peers?.stop();
     await server.stop();
@@ -128,8 +134,8 @@ async function withProcesses(setup, scenario, fn) {
 }
 
 /** A job for the peers process; its answer is the job's 'result' message. */
-async function peerJob({ peers, url }, type, params, timeoutMs) {
-  peers.send({ type, url, params });
+async function peerJob({ peers, url, calleeUrl, urls }, type, params, timeoutMs) {
+  peers.send({ type, url, calleeUrl, urls, params });
   return (await peers.next('result', timeoutMs)).result;
 }
 
@@ -142,11 +148,12 @@ const variantRepetitions = 7;
 const variantThroughputParams = { ...throughputParams, durationMs: 2000 };
 const streamParams = { totalBytes: 64 * 2 ** 20, chunkBytes: 64 * 1024, warmupBytes: 8 * 2 ** 20, rssSampleMs: 20 };
 
+const registrationParams = { clients: 24, idsPerClient: 40 };
 const allocationParams = { inFlight: 256, callers: 4, payloadBytes: 64, warmupCalls: 20_000, measuredCalls: 50_000 };
 
 /** One measured download (S4 and S4-push): the server's RSS sampled around it. */
-async function runStream({ server, peers, url }, params) {
-  peers.send({ type: 'stream-open', url, params });
+async function runStream({ server, peers, url, calleeUrl }, params) {
+  peers.send({ type: 'stream-open', url, calleeUrl, params });
   await peers.next('stream-ready', 60_000);
   server.send({ type: 'rss-start', intervalMs: params.rssSampleMs });
   const started = await server.next('rss-started', 15_000);
@@ -333,6 +340,61 @@ const scenarios = [
     metrics: [{ name: 'MB/s', pick: (r) => r.mbPerSecond, format: fmt1 }],
   },
   {
+    id: 'S2-cluster',
+    name: 'S2 across brokers',
+    title: 'S2 with the callers on broker A and the echo peer on broker B of a two-broker cluster (NATS between them: nats-server and the three processes share the machine) vs one broker',
+    compare: [p2pgen, p2pgenCluster],
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.5 } }],
+  },
+  {
+    id: 'S2-nats',
+    name: 'S2 across brokers vs NATS',
+    title: "S2 across two brokers vs NATS's own request/reply (nats.js clients straight to nats-server, the same load)",
+    compare: [natsRequestReply, p2pgenCluster],
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 1 } }],
+  },
+  {
+    id: 'S2-nats-raw',
+    name: 'S2 NATS vs raw',
+    title: "NATS request/reply's own S2 vs the raw-ws relay (where NATS stands on this machine)",
+    compare: [raw, natsRequestReply],
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt }],
+  },
+  {
+    id: 'S4-cluster',
+    name: 'S4 across brokers',
+    title: 'S4 (pullStream, 64 MiB) with the source on broker B and the sink on broker A of a two-broker cluster vs one broker',
+    compare: [p2pgen, p2pgenCluster],
+    run: (setup, ctx) => runStream(ctx, streamParams),
+    metrics: [{ name: 'MB/s', pick: (r) => r.mbPerSecond, format: fmt1, goal: { min: 0.5 } }],
+  },
+  {
+    id: 'registrations',
+    name: 'registrations',
+    title: `peer ids registered per second: ${fmtInt(registrationParams.clients * registrationParams.idsPerClient)} ids by ${registrationParams.clients} clients at once, one broker vs a three-broker cluster (clients spread over the brokers; each id claimed in NATS KV)`,
+    compare: [p2pgen, p2pgenCluster3],
+    run: (setup, ctx) => peerJob(ctx, 'register-burst', registrationParams, 120_000),
+    metrics: [{ name: 'registrations/s', pick: (r) => r.registrationsPerSecond, format: fmtInt }],
+  },
+  {
+    id: 'failover',
+    name: 'failover',
+    title: "time from a broker's kill -9 to its peer (a client with both brokers' URLs) answering calls again through the other broker of a two-broker cluster",
+    compare: [p2pgenCluster],
+    run: async (setup, { server, peers, url, calleeUrl }) => {
+      peers.send({ type: 'failover', url, calleeUrl, params: { payloadBytes: 64 } });
+      await peers.next('failover-ready', 60_000);
+      server.send({ type: 'kill-callee-broker' });
+      const { at } = await server.next('callee-broker-killed', 15_000);
+      peers.send({ type: 'failover-killed', at });
+      return (await peers.next('result', 60_000)).result;
+    },
+    metrics: [{ name: 'ms to callable again', pick: (r) => r.recoveryMs, format: fmtInt }],
+  },
+  {
     // The callee compares each request's contract fingerprint with its own; the baseline is
     // told to skip that (unsafeSkipFingerprintCheck, internal) to show what the check costs per
     // call. Where the dispatcher compares before it reads the option, matching fingerprints are
@@ -437,7 +499,8 @@ function printTable(header, rows, right) {
 }
 
 const mainScenarios = scenarios.filter(isRawVsP2pgen);
-const variantScenarios = scenarios.filter((s) => !isRawVsP2pgen(s));
+const singleScenarios = scenarios.filter((s) => s.compare.length === 1);
+const variantScenarios = scenarios.filter((s) => !isRawVsP2pgen(s) && s.compare.length === 2);
 const mainRows = [];
 for (const scenario of mainScenarios) {
   for (const metric of scenario.metrics) {
@@ -454,6 +517,14 @@ for (const scenario of variantScenarios) {
     variantRows.push([scenario.name, metric.name, baseline.label, baselineCell, measured.label, measuredCell, ratioText(ratio, metric.goal), goalText(metric.goal, 'baseline'), met]);
   }
 }
+
+// One setup alone (no baseline): medians.
+const singleRows = singleScenarios.flatMap((scenario) =>
+  scenario.metrics.map((metric) => {
+    const values = resultsOf(scenario, scenario.compare[0]).map(metric.pick);
+    return [scenario.name, metric.name, scenario.compare[0].label, values.length > 0 ? metric.format(median(values)) : 'error', values.map(metric.format).join(' ')];
+  }),
+);
 
 const loadEnd = os.loadavg();
 console.log('');
@@ -489,6 +560,12 @@ if (variantScenarios.length > 0) {
       );
     }
   }
+  console.log('');
+}
+if (singleScenarios.length > 0) {
+  for (const s of singleScenarios) console.log(`- ${s.name} (BENCH_SCENARIOS=${s.id}): ${s.title}`);
+  console.log('');
+  printTable(['scenario', 'metric', 'setup', 'median', 'runs'], singleRows, [3]);
   console.log('');
 }
 console.log(`node ${process.version}, ${cpus.length} cpus, load average at start ${loadStart.map((l) => l.toFixed(2)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(2)).join(' ')}`);

@@ -4,7 +4,6 @@
  */
 import yargs from 'yargs';
 import { buildAndWatch, buildOnce, type Output } from './commands/build.js';
-import { BrokerUsageError, runBroker } from './commands/broker.js';
 import { runCheck, UsageError as CheckUsageError, type CheckFormat } from './commands/check.js';
 import { VERSION } from './version.js';
 
@@ -24,6 +23,11 @@ function requireInteger(option: string, value: number | undefined, min: number, 
   }
 }
 
+const headerVersionOption = {
+  type: 'boolean',
+  describe: 'Write the p2pgen version into generated files; --no-header-version leaves it out (default: build.headerVersion in p2pgen.config.json, else true)',
+} as const;
+
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const parser = yargs(argv)
@@ -40,13 +44,15 @@ export async function main(argv: string[]): Promise<number> {
         y
           .positional('contractsDir', { type: 'string', demandOption: true, describe: 'Folder with the contract .ts files' })
           .option('out', { type: 'string', default: 'generated', describe: 'Output folder' })
-          .option('watch', { type: 'boolean', default: false, describe: 'Rebuild when a contract changes' }),
+          .option('watch', { type: 'boolean', default: false, describe: 'Rebuild when a contract changes' })
+          .option('header-version', headerVersionOption),
       async (args) => {
+        const build = { contractsDir: args.contractsDir, out: args.out, headerVersion: args.headerVersion };
         if (args.watch) {
-          await buildAndWatch({ contractsDir: args.contractsDir, out: args.out }, console_);
+          await buildAndWatch(build, console_);
           await new Promise(() => undefined);
         }
-        exitCode = await buildOnce({ contractsDir: args.contractsDir, out: args.out }, console_);
+        exitCode = await buildOnce(build, console_);
       },
     )
     .command(
@@ -58,10 +64,12 @@ export async function main(argv: string[]): Promise<number> {
           .option('out', { type: 'string', default: 'generated', describe: 'Output folder to check for drift' })
           .option('against', { type: 'string', describe: 'Baseline: a manifest.json, a p2pgen.lock.json, or a git ref (main, origin/main~3)' })
           .option('format', { choices: ['text', 'json', 'github'] as const, default: 'text' as const, describe: 'Report format (github: Actions annotations)' })
-          .option('rules', { type: 'string', describe: 'Rules to apply: wire, source, all, rule names, -name to drop one (default: p2pgen.config.json, else wire)' }),
+          .option('rules', { type: 'string', describe: 'Rules to apply: wire, source, all, rule names, -name to drop one (default: p2pgen.config.json, else wire)' })
+          .option('header-version', headerVersionOption),
       async (args) => {
         try {
-          exitCode = await runCheck({ contractsDir: args.contractsDir, out: args.out, against: args.against, format: args.format as CheckFormat, rules: args.rules }, console_);
+          const { contractsDir, out, against, rules, headerVersion } = args;
+          exitCode = await runCheck({ contractsDir, out, against, format: args.format as CheckFormat, rules, headerVersion }, console_);
         } catch (error) {
           if (error instanceof CheckUsageError) throw new UsageError(error.message);
           throw error;
@@ -110,7 +118,9 @@ export async function main(argv: string[]): Promise<number> {
         requireInteger('--max-unauthenticated-connections', args.maxUnauthenticatedConnections, 1);
         const { port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, hookTimeoutMs, maxBufferedBytes, maxConnectionsPerAddress, maxUnauthenticatedConnections, insecure, security, audit } = args;
         const allowedOrigins = args.allowedOrigins?.split(',').map((o) => o.trim()).filter(Boolean);
-        const cluster = args.nats === undefined ? undefined : { nats: args.nats.map(String), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas };
+        const cluster = args.nats === undefined ? undefined : { nats: args.nats.flatMap((v) => String(v).split(',')).filter(Boolean), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas };
+        // Loaded here: build and check never pay for the broker (ws, NATS) at start-up.
+        const { BrokerUsageError, runBroker } = await import('./commands/broker.js');
         try {
           exitCode = await runBroker(
             { port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, hookTimeoutMs, maxBufferedBytes, maxConnectionsPerAddress, maxUnauthenticatedConnections, allowedOrigins, insecure, security, audit, cluster },

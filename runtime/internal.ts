@@ -32,6 +32,7 @@ export type {
   ResponseCodec,
 } from './contracts/descriptors.js';
 export { controller, defineContracts, stream, unary } from './contracts/define.js';
+export type { WireSource } from './contracts/wire-source.js';
 export {
   checkArray,
   checkBool,

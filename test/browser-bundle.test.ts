@@ -39,4 +39,15 @@ describe('browser bundle', () => {
     expect(result.errors).toEqual([]);
     expect(Object.keys(result.metafile.inputs).filter((i) => i.startsWith('node:') || /node_modules\/ws\//.test(i))).toEqual([]);
   });
+
+  it('drops the generated codecs an application does not use (their calls are marked pure)', async () => {
+    const app = `import './generated/index.ts';`;
+    const used = `import { codecs } from './generated/index.ts';\nconsole.log(codecs.ChatMessage);`;
+    const text = async (contents: string) => (await bundleForBrowser(contents)).outputFiles[0]!.text;
+    // Importing the file registers the contracts (kept); `codecs` nobody reads is dropped.
+    const registered = await text(app);
+    expect(registered).toMatch(/registerContracts\(contracts\)/);
+    expect(registered).not.toMatch(/messageCodec\(/);
+    expect(await text(used)).toMatch(/messageCodec\(/);
+  });
 });

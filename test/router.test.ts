@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Access } from '../runtime/broker/access.js';
 import { noAudit } from '../runtime/broker/audit.js';
 import { Router } from '../runtime/broker/router.js';
+import { RpcErrorCode } from '../runtime/errors.js';
 import { RpcKernelSecurity, type Session } from '../runtime/broker/security.js';
 import type { RouteEndpoint } from '../runtime/broker/route.js';
 import { createHeader, FrameFlags, FrameType, parseHeader, readU32 } from '../runtime/wire/frame.js';
@@ -137,6 +138,20 @@ describe('router', () => {
     expect(other.summary().at(-1)).toMatch(/^Cancel \d+ from 0$/);
     expect(router.stats().routes).toBe(0);
     expect(caller.outgoing.size + callee.incoming.size + callee.outgoing.size + other.incoming.size).toBe(0);
+  });
+
+  it('a target that moved to another endpoint: its calls still open at the old one fail (PEER_DISCONNECTED) and are cancelled there; others stay', async () => {
+    const { route, decided, router, caller, callee, directory } = setup();
+    const other = directory.add('other', callee);
+    route(caller, request(1, 'callee'));
+    route(caller, request(2, 'other'));
+    await decided();
+    const moved = directory.get('callee')!;
+    router.dropTarget(moved, RpcErrorCode.PEER_DISCONNECTED, 'moved');
+    expect(caller.summary()).toEqual(['Error 1 from 0 PEER_DISCONNECTED']);
+    expect(callee.summary().at(-1)).toMatch(/^Cancel \d+ from 0$/);
+    expect(router.stats().routes).toBe(1); // the call to 'other' is still open
+    void other;
   });
 
   it('refuses calls over maxCallsInFlight with TOO_MANY_CALLS, counting calls held for a security decision', async () => {

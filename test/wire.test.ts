@@ -82,6 +82,10 @@ describe('parseHeader', () => {
     ['request cut in its header', requestFixture.subarray(0, 20), 'shorter than its 30-byte header'],
     ['request cut in its target', requestFixture.subarray(0, 29), 'shorter than its 30-byte header'],
     ['target length on a response', Uint8Array.from([1, 11, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0]), 'target length 3 on a frame of type 11'],
+    // A Cancel marked as the first piece of a message would make its receiver wait for pieces that never come.
+    ['MORE on a cancel', Uint8Array.from([1, 13, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]), 'flags 1 are not allowed on a frame of type 13'],
+    ['STREAM on a response', Uint8Array.from([1, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]), 'flags 4 are not allowed on a frame of type 11'],
+    ['an undefined flag bit on a request', requestFixture.map((b, i) => (i === 2 ? 2 : b)), 'flags 2 are not allowed on a frame of type 10'],
   ];
   for (const [name, frame, reason] of malformed) {
     it(`refuses ${name}`, () => {

@@ -9,6 +9,12 @@
  *   startSink(url)        -> { prepare(totalBytes, chunkBytes), close() }
  *                                                   a peer registered as 'sink' that downloads from
  *                                                   'source' (see measureStream in load.js)
+ *   startRegistrar(url)   -> { register(id), close() }  (cluster rows) a connected client that registers ids
+ *   startFailover(calleeUrls, callerUrl) -> { call(bytes), close() }
+ *                                                   (cluster rows) a worker that may move between brokers, and a caller
+ *
+ * Jobs carry `url` (where callers connect) and, for a cluster, `calleeUrl` (where callees
+ * connect: another broker) and `urls` (every broker).
  */
 import { childChannel } from './children.js';
 import { mapLimit, measureAllocations, measureLatency, measureStream, measureThroughput } from './load.js';
@@ -18,8 +24,8 @@ export function runPeers(adapter) {
   let idle = [];
 
   /** Echo peer first, then the callers: a call must never race the callee's registration. */
-  async function withEchoAndCallers(url, callerCount, fn) {
-    const echo = await adapter.startEcho(url);
+  async function withEchoAndCallers(url, callerCount, fn, calleeUrl = url) {
+    const echo = await adapter.startEcho(calleeUrl);
     const callers = [];
     try {
       for (let i = 0; i < callerCount; i++) callers.push(await adapter.startCaller(url, i));
@@ -30,14 +36,51 @@ export function runPeers(adapter) {
     }
   }
 
-  channel.on('latency', async ({ url, params }) => {
-    const result = await withEchoAndCallers(url, 1, ([call]) => measureLatency(call, params));
+  channel.on('latency', async ({ url, calleeUrl, params }) => {
+    const result = await withEchoAndCallers(url, 1, ([call]) => measureLatency(call, params), calleeUrl);
     channel.send({ type: 'result', result });
   });
 
-  channel.on('throughput', async ({ url, params }) => {
-    const result = await withEchoAndCallers(url, params.callers, (calls) => measureThroughput(calls, params));
+  channel.on('throughput', async ({ url, calleeUrl, params }) => {
+    const result = await withEchoAndCallers(url, params.callers, (calls) => measureThroughput(calls, params), calleeUrl);
     channel.send({ type: 'result', result });
+  });
+
+  // Registrations per second: clients spread over every broker, each registering its ids one
+  // after another, all clients at once. Connecting is not timed.
+  channel.on('register-burst', async ({ url, urls, params }) => {
+    const brokers = urls ?? [url];
+    const registrars = await mapLimit(params.clients, 16, (i) => adapter.startRegistrar(brokers[i % brokers.length]));
+    const started = performance.now();
+    await Promise.all(registrars.map(async (r, i) => {
+      for (let n = 0; n < params.idsPerClient; n++) await r.register(`reg-${i}-${n}`);
+    }));
+    const ms = performance.now() - started;
+    await Promise.all(registrars.map((r) => r.close()));
+    channel.send({ type: 'result', result: { registrationsPerSecond: (params.clients * params.idsPerClient * 1000) / ms } });
+  });
+
+  // Failover: a worker on the callee's broker (with every broker in its URL list) and a caller
+  // elsewhere; once the parent killed the callee's broker ('failover-killed' { at }), the caller
+  // calls until an answer comes: the time from the kill to that answer.
+  channel.on('failover', async ({ url, calleeUrl, params }) => {
+    const pair = await adapter.startFailover([calleeUrl, url], url);
+    const payload = new Uint8Array(params.payloadBytes);
+    for (let i = 0; i < 100; i++) await pair.call(payload);
+    channel.send({ type: 'failover-ready' });
+    const { at } = await channel.next('failover-killed');
+    let answeredAt;
+    for (let attempt = 0; attempt < 10_000 && answeredAt === undefined; attempt++) {
+      try {
+        await pair.call(payload);
+        answeredAt = Date.now();
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+    await pair.close();
+    if (answeredAt === undefined) throw new Error('the worker never became callable again after its broker died');
+    channel.send({ type: 'result', result: { recoveryMs: answeredAt - at } });
   });
 
   // Allocations: the throughput load for a fixed number of calls, with this process sampled;
@@ -56,8 +99,8 @@ export function runPeers(adapter) {
   // 'stream-run' is the measured download (the parent samples the server around it);
   // 'stream-close' disconnects both.
   let streamPair;
-  channel.on('stream-open', async ({ url, params }) => {
-    const source = await adapter.startSource(url);
+  channel.on('stream-open', async ({ url, calleeUrl, params }) => {
+    const source = await adapter.startSource(calleeUrl ?? url);
     const sink = await adapter.startSink(url);
     streamPair = { source, sink };
     const warmup = params.warmupBytes > 0 ? await measureStream(sink, { totalBytes: params.warmupBytes, chunkBytes: params.chunkBytes, source: params.source }) : undefined;

@@ -67,7 +67,7 @@ export async function serveBench(start) {
       allocations = undefined;
       channel.send({ type: 'alloc-bytes', bytes });
     });
-    channel.send({ type: 'listening', url: server.url, pid: process.pid });
+    channel.send({ type: 'listening', url: server.url, calleeUrl: server.calleeUrl, urls: server.urls, pid: process.pid });
   } catch (error) {
     channel.fail(error);
   }

@@ -59,6 +59,28 @@ runPeers({
     };
   },
 
+  async startRegistrar(url) {
+    const client = await connected(url);
+    return { register: (id) => client.registerAsPeer(id), close: () => client.disconnect() };
+  },
+
+  async startFailover(calleeUrls, callerUrl) {
+    const worker = await connected(calleeUrls, { reconnect: { initialDelayMs: 20, maxDelayMs: 500 } });
+    worker.registerController('/echo', new EchoController());
+    await worker.registerAsPeer('worker');
+    const caller = await connected(callerUrl);
+    // The caller must know the worker (the claim crosses NATS) before the first call.
+    for (let i = 0; i < 1000 && !(await caller.listPeers()).some((p) => p.id === 'worker'); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    const echo = caller.peer('worker').controller('/echo', { timeoutMs: 1000 });
+    return {
+      call: (payload) => echo.echo(payload),
+      close: async () => {
+        await caller.disconnect();
+        await worker.disconnect();
+      },
+    };
+  },
+
   async startIdle(url, id) {
     const client = await connected(url);
     await client.registerAsPeer(id);

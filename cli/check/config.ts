@@ -3,12 +3,8 @@
  * `p2pgen.config.json` (in the contracts folder or the project root), else the wire rules.
  * A selection lists categories ('wire', 'source', 'all') and rule names; `-name` drops one.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { findProjectRoot } from '../generate.js';
+import { configured } from '../config.js';
 import { RULES, type RuleName } from './rules.js';
-
-export const CONFIG_FILE_NAME = 'p2pgen.config.json';
 
 export class RuleSelectionError extends Error {}
 
@@ -35,19 +31,8 @@ export function selectRules(spec: string | string[] | undefined, contractsDir: s
 }
 
 function readConfiguredRules(contractsDir: string): { rules: string[]; file: string } | undefined {
-  for (const dir of [resolve(contractsDir), findProjectRoot(resolve(contractsDir))]) {
-    const file = join(dir, CONFIG_FILE_NAME);
-    if (!existsSync(file)) continue;
-    let config: { check?: { rules?: unknown } };
-    try {
-      config = JSON.parse(readFileSync(file, 'utf8')) as typeof config;
-    } catch (error) {
-      throw new RuleSelectionError(`${file} is not JSON: ${(error as Error).message}`);
-    }
-    const rules = config.check?.rules;
-    if (rules === undefined) continue;
-    if (!Array.isArray(rules) || !rules.every((r) => typeof r === 'string')) throw new RuleSelectionError(`${file}: check.rules must be a list of rule names and categories`);
-    return { rules: rules as string[], file };
-  }
-  return undefined;
+  const found = configured(contractsDir, (c) => c.check?.rules);
+  if (!found) return undefined;
+  if (!Array.isArray(found.value) || !found.value.every((r) => typeof r === 'string')) throw new RuleSelectionError(`${found.file}: check.rules must be a list of rule names and categories`);
+  return { rules: found.value as string[], file: found.file };
 }

@@ -8,6 +8,7 @@ import type { ContractModel } from '../model/contract-model.js';
 import { readLock } from '../commands/build.js';
 import { toPosix } from '../reader/load-project.js';
 import { unifiedDiff } from './unified-diff.js';
+import type { BuildSettings } from '../config.js';
 
 export interface DriftedFile {
   /** Relative to the working directory. */
@@ -23,8 +24,9 @@ export interface DriftResult {
   outputChecked: boolean;
 }
 
-export async function checkDrift(contractsDir: string, outDir: string): Promise<DriftResult> {
-  const result = await generate({ contractsDir, outDir, lock: readLock(contractsDir) });
+/** `settings`: what `p2pgen build` was asked to generate with (buildSettings in config.ts). */
+export async function checkDrift(contractsDir: string, outDir: string, settings: BuildSettings): Promise<DriftResult> {
+  const result = await generate({ contractsDir, outDir, lock: readLock(contractsDir), ...settings });
   const outputChecked = existsSync(resolve(outDir));
   const drifted: DriftedFile[] = [];
   for (const file of result.files) {

@@ -4,12 +4,15 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { generate, LOCK_FILE_NAME, type GeneratedFile } from '../generate.js';
 import { parseLock, type AnyLockFile } from '../model/lock-file.js';
 import { ContractDiagnosticsError, formatDiagnostic } from '../diagnostics.js';
+import { buildSettings, ConfigError } from '../config.js';
 import type { FormatCache } from '../emit/format.js';
 
 export interface BuildArgs {
   contractsDir: string;
   out: string;
   watch?: boolean;
+  /** `--header-version` / `--no-header-version`; unset: p2pgen.config.json, else true. */
+  headerVersion?: boolean;
 }
 
 export interface Output {
@@ -34,11 +37,12 @@ export function writeFiles(files: GeneratedFile[]): string[] {
   return written;
 }
 
-/** One build; returns the exit code (0 ok, 1 contract errors). */
+/** One build; returns the exit code (0 ok, 1 contract errors, 2 a bad p2pgen.config.json). */
 export async function buildOnce(args: BuildArgs, out: Output, formatCache?: FormatCache): Promise<number> {
   const started = performance.now();
   try {
-    const result = await generate({ contractsDir: args.contractsDir, outDir: args.out, lock: readLock(args.contractsDir), formatCache });
+    const settings = buildSettings(args.contractsDir, { headerVersion: args.headerVersion });
+    const result = await generate({ contractsDir: args.contractsDir, outDir: args.out, lock: readLock(args.contractsDir), formatCache, ...settings });
     const written = writeFiles(result.files);
     const actions = result.model.controllers.reduce((n, c) => n + c.actions.length, 0);
     const ms = Math.round(performance.now() - started);
@@ -52,6 +56,10 @@ export async function buildOnce(args: BuildArgs, out: Output, formatCache?: Form
       for (const d of error.diagnostics) out.error(formatDiagnostic(d));
       out.error(`p2pgen: ${error.diagnostics.length} error${error.diagnostics.length === 1 ? '' : 's'}; nothing was written`);
       return 1;
+    }
+    if (error instanceof ConfigError) {
+      out.error(`p2pgen: ${error.message}`);
+      return 2;
     }
     throw error;
   }

@@ -9,6 +9,7 @@ import { checkDrift, type DriftResult } from '../check/drift.js';
 import { BaselineError, loadBaseline } from '../check/baseline.js';
 import { compareLocks, compareModels, type Finding } from '../check/rules.js';
 import { RuleSelectionError, selectRules } from '../check/config.js';
+import { buildSettings, ConfigError } from '../config.js';
 import { readLock, type Output } from './build.js';
 import { applyLock, emptyLock } from '../model/lock-file.js';
 import { toPosix } from '../reader/load-project.js';
@@ -21,6 +22,8 @@ export interface CheckArgs {
   against?: string;
   format: CheckFormat;
   rules?: string;
+  /** As for build: `--no-header-version` when the generated files were built with it. */
+  headerVersion?: boolean;
 }
 
 export class UsageError extends Error {}
@@ -28,12 +31,13 @@ export class UsageError extends Error {}
 export async function runCheck(args: CheckArgs, out: Output): Promise<number> {
   let drift: DriftResult;
   try {
-    drift = await checkDrift(args.contractsDir, args.out);
+    drift = await checkDrift(args.contractsDir, args.out, buildSettings(args.contractsDir, { headerVersion: args.headerVersion }));
   } catch (error) {
     if (error instanceof ContractDiagnosticsError) {
       for (const d of error.diagnostics) out.error(formatDiagnostic(d));
       return 1;
     }
+    if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
   let findings: Finding[] = [];
@@ -53,7 +57,7 @@ export async function runCheck(args: CheckArgs, out: Output): Promise<number> {
       notes = selected.filter((f) => !f.breaking);
     }
   } catch (error) {
-    if (error instanceof BaselineError || error instanceof RuleSelectionError) throw new UsageError(error.message);
+    if (error instanceof BaselineError || error instanceof RuleSelectionError || error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
   report(args, drift, findings, notes, baselineLabel, out);

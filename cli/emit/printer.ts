@@ -138,3 +138,22 @@ export function memberAccess(object: string, name: string): string {
 export function propertyKey(name: string): string {
   return isIdentifier(name) ? name : literal(name);
 }
+
+/**
+ * A JSON value as a one-line JS literal in prettier's style (`{ m: [[1, 'from', { s: 'string' }, 0, 0]] }`),
+ * for data the generator lays out itself.
+ */
+export function jsValue(value: unknown): string {
+  if (typeof value === 'string') return quote(value);
+  if (Array.isArray(value)) return `[${value.map(jsValue).join(', ')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value).map(([k, v]) => `${isIdentifier(k) ? k : quote(k)}: ${jsValue(v)}`);
+    return entries.length === 0 ? '{}' : `{ ${entries.join(', ')} }`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A single-quoted string literal, as prettier prints them. */
+function quote(text: string): string {
+  return `'${JSON.stringify(text).slice(1, -1).replace(/\\"/g, '"').replace(/'/g, "\\'")}'`;
+}

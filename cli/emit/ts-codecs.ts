@@ -5,6 +5,7 @@
  * response codecs. Wire layout decisions come from wire-shape.ts, shared with the .proto emitter.
  */
 import type { EnumModel, FieldModel, MessageModel, ScalarKind, TypeRef, UnionModel, UnionVariant } from '../model/contract-model.js';
+import { compare } from '../diagnostics.js';
 import { literal, memberAccess, propertyKey } from './printer.js';
 import type { TsContext } from './ts-context.js';
 import { matchOrder, matchTest } from './ts-types.js';
@@ -36,8 +37,8 @@ const packedMethods: Partial<Record<ScalarKind, string>> = {
 export class TsCodecs {
   /** Map types whose entries are read by a generated `entries_*` function, by function name. */
   private readonly entryReaders = new Map<string, MapRef>();
-  /** Field-number sets of decoders, module constants by expression. */
-  private readonly knownSets = new Map<string, string>();
+  /** Field-number sets of decoders, module constants by name (`known_1_2_3`). */
+  private readonly knownSets = new Map<string, number[]>();
 
   constructor(private readonly ctx: TsContext) {}
 
@@ -47,7 +48,7 @@ export class TsCodecs {
     const type = this.ctx.types.named(e.name);
     const toWire = e.values.map((v) => `case ${this.ctx.types.enumValue(e, v)}: return ${v.number};`).join('\n');
     const fromWire = e.values.map((v) => `case ${v.number}: return ${this.ctx.types.enumValue(e, v)};`).join('\n');
-    return `// ${e.name}: a member's wire number, 0 for anything else
+    return `// ${e.name} (${this.ctx.where(e.source)}): a member's wire number, 0 for anything else
 function encode_${e.name}(value: ${type}): number {
   switch (value) {
 ${toWire}
@@ -149,14 +150,16 @@ return value;
 }`;
   }
 
-  /** The `entries_*` readers the decoders emitted so far refer to (emit them after every decoder). */
+  /** The `entries_*` readers the decoders emitted so far refer to, sorted by name (emit them after every decoder). */
   entryReaderFunctions(): string[] {
-    return [...this.entryReaders].map(([name, type]) => this.entryReader(name, type));
+    return [...this.entryReaders].sort(([a], [b]) => compare(a, b)).map(([name, type]) => this.entryReader(name, type));
   }
 
-  /** Module constants the decoders refer to: `const known0 = new Set([1, 2]);`. */
+  /** Module constants the decoders refer to, sorted by name: `const known_1_2 = new Set([1, 2]);`. */
   constants(): string[] {
-    return [...this.knownSets].map(([set, name]) => `const ${name}: ReadonlySet<number> = ${set};`);
+    return [...this.knownSets]
+      .sort(([a], [b]) => compare(a, b))
+      .map(([name, numbers]) => `const ${name}: ReadonlySet<number> = new Set([${numbers.join(', ')}]);`);
   }
 
   // ---- requests and responses --------------------------------------------------------------
@@ -356,22 +359,22 @@ return value;
 
   /** The field loop of a decoder: known tags read, unknown ones skipped, wrong wire types refused. */
   private decodeLoop(cases: string, known: number[]): string {
-    const knownSet = known.length === 0 ? 'noFields' : `new Set([${[...known].sort((a, b) => a - b).join(', ')}])`;
     return `while (r.pos < end) {
 const tag = r.uint32();
 switch (tag) {
 ${cases}
-default: ${this.ctx.rt('skipUnknown')}(r, tag, ${this.knownConst(knownSet)});
+default: ${this.ctx.rt('skipUnknown')}(r, tag, ${this.knownConst(known)});
 }
 }
 if (r.pos !== end) ${this.ctx.rt('overrun')}(r, end);`;
   }
 
-  /** Field-number sets are module constants, shared between decoders with the same fields. */
-  private knownConst(expression: string): string {
-    if (expression === 'noFields') return this.ctx.rt('noFields');
-    let name = this.knownSets.get(expression);
-    if (!name) this.knownSets.set(expression, (name = this.ctx.file.declare(`known${this.knownSets.size}`)));
+  /** Field-number sets are module constants named by their numbers, shared between decoders with the same fields. */
+  private knownConst(known: number[]): string {
+    if (known.length === 0) return this.ctx.rt('noFields');
+    const numbers = [...known].sort((a, b) => a - b);
+    const name = this.ctx.file.declare(`known_${numbers.join('_')}`);
+    this.knownSets.set(name, numbers);
     return name;
   }
 

@@ -3,7 +3,7 @@
  * (with its messages and enums by name), the printer every name is imported through, and the
  * TypeScript names of the model's types.
  */
-import type { ContractModel, EnumModel, MessageModel } from '../model/contract-model.js';
+import type { ContractModel, EnumModel, MessageModel, SourceRef } from '../model/contract-model.js';
 import { GeneratedFile } from './printer.js';
 import { TsTypes } from './ts-types.js';
 
@@ -12,6 +12,8 @@ export interface TsEmitOptions {
   header: string[];
   /** Import path of each contract file, relative to the output folder (`../contracts/chat.js`). */
   importPath(file: string): string;
+  /** Where a contract element is, for comments: `contracts/chat.ts:12` (from the project root). */
+  sourcePath(source: SourceRef): string;
   /** e.g. 'p2pgen 0.1.0'. */
   generator: string;
 }
@@ -52,6 +54,11 @@ export class TsContext {
   /** A type exported by 'p2pgen/internal'. */
   rtType(name: string): string {
     return this.file.import(name, RUNTIME_MODULE, true);
+  }
+
+  /** Where a contract element is declared, for a comment: `contracts/chat.ts:12`. */
+  where(source: SourceRef | undefined): string {
+    return source ? this.options.sourcePath(source) : 'no source';
   }
 
   /** A name exported by a contract file (`file` relative to the contracts folder). */

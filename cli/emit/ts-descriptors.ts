@@ -1,107 +1,114 @@
 /**
  * What the runtime and users see of the contracts: a request and a response codec per distinct
  * wire shape (shared between actions of that shape, so the file grows with the shapes, not the
- * actions), one descriptor per action, a proxy class per controller, and the registration of
- * the whole set with its wire schemas.
+ * actions, and named after the shape: codec-names.ts), one descriptor per action, a proxy type
+ * per controller, and the registration of the whole set with its wire schemas. Top-level calls
+ * whose result may go unused (message codecs, the contract set) are marked pure, so a bundler
+ * drops what an application does not use.
  */
-import type { ActionModel, ContractModel, ControllerModel, FieldModel, MessageModel } from '../model/contract-model.js';
+import { createHash } from 'node:crypto';
+import type { ContractModel, ControllerModel, FieldModel, MessageModel } from '../model/contract-model.js';
 import { compare } from '../diagnostics.js';
 import { wireTable } from '../check/wire-table.js';
-import { literal } from './printer.js';
+import { remap } from '../../runtime/contracts/wire-schema.js';
+import { contentHash, requestCodecName, responseCodecName } from './codec-names.js';
+import { jsValue, literal, propertyKey } from './printer.js';
 import type { TsContext } from './ts-context.js';
 import type { TsCodecs } from './ts-codecs.js';
 import type { TsValidators } from './ts-validators.js';
 
+/** Marks a call a bundler may drop when its result is unused. */
+const PURE = '/*@__PURE__*/';
+
 /** The wire shape of a request or response, for sharing codecs between actions. */
-function shapeKey(fields: FieldModel[]): string {
-  return literal(fields.map((f) => [f.number, f.type, f.optional, f.nullable, f.nullNumber ?? 0]));
+function shapeKey(kind: 'request' | 'response', fields: FieldModel[]): string {
+  return `${kind} ${literal(fields.map((f) => [f.number, f.type, f.optional, f.nullable, f.nullNumber ?? 0]))}`;
+}
+
+interface SharedCodec {
+  name: string;
+  /** The message whose fields give the shape (any action's of this shape: they are equal). */
+  message: MessageModel;
+  kind: 'request' | 'response';
 }
 
 export class TsDescriptors {
-  /** Request/response shape -> name of the shared codec. */
-  private readonly sharedCodecs = new Map<string, string>();
+  /** Request/response shape -> its shared codec. */
+  private readonly sharedCodecs = new Map<string, SharedCodec>();
 
   constructor(
     private readonly ctx: TsContext,
     private readonly codecs: TsCodecs,
     private readonly validators: TsValidators,
-  ) {}
-
-  /** Codecs of request and response messages, one per distinct wire shape. */
-  actionCodecs(): string[] {
-    const out: string[] = [];
-    for (const controller of this.ctx.model.controllers) {
+  ) {
+    for (const controller of ctx.model.controllers) {
       for (const action of controller.actions) {
-        const request = this.ctx.messages.get(action.request)!;
-        const response = this.ctx.messages.get(action.response)!;
-        const requestKey = `request ${shapeKey(request.fields)}`;
-        if (!this.sharedCodecs.has(requestKey)) {
-          this.sharedCodecs.set(requestKey, this.ctx.file.declare(request.name));
-          out.push(this.requestCodec(request));
-        }
-        const responseKey = `response ${shapeKey(response.fields)}`;
-        if (!this.sharedCodecs.has(responseKey)) {
-          this.sharedCodecs.set(responseKey, this.ctx.file.declare(response.name));
-          out.push(this.responseCodec(response));
-        }
+        this.share('request', ctx.messages.get(action.request)!);
+        this.share('response', ctx.messages.get(action.response)!);
       }
     }
-    return out;
+    // Two shapes that spell one name (a type named with '_', numbers beyond the spelling) both get a hash.
+    const count = new Map<string, number>();
+    for (const codec of this.sharedCodecs.values()) count.set(codec.name, (count.get(codec.name) ?? 0) + 1);
+    for (const [key, codec] of this.sharedCodecs) if (count.get(codec.name)! > 1) codec.name = `${codec.name}_${contentHash(key)}`;
+    for (const codec of this.sharedCodecs.values()) codec.name = ctx.file.declare(codec.name);
+  }
+
+  private share(kind: 'request' | 'response', message: MessageModel): void {
+    const key = shapeKey(kind, message.fields);
+    if (this.sharedCodecs.has(key)) return;
+    const name = kind === 'request' ? requestCodecName(message.fields) : responseCodecName(message.fields);
+    this.sharedCodecs.set(key, { name, message, kind });
+  }
+
+  private codecOf(kind: 'request' | 'response', message: MessageModel): string {
+    return this.sharedCodecs.get(shapeKey(kind, message.fields))!.name;
+  }
+
+  /** Codecs of request and response messages, one per distinct wire shape, sorted by name. */
+  actionCodecs(): string[] {
+    return [...this.sharedCodecs.values()]
+      .sort((a, b) => compare(a.name, b.name))
+      .map((codec) => (codec.kind === 'request' ? this.requestCodec(codec) : this.responseCodec(codec)));
   }
 
   actionDescriptors(controller: ControllerModel): string {
     const lines = controller.actions.map((action) => {
       const request = this.ctx.messages.get(action.request)!;
       const response = this.ctx.messages.get(action.response)!;
-      const requestCodec = this.sharedCodecs.get(`request ${shapeKey(request.fields)}`)!;
-      const responseCodec = this.sharedCodecs.get(`response ${shapeKey(response.fields)}`)!;
       const params = literal(request.fields.map((p) => p.name).join(', '));
       const factory = this.ctx.rt(action.kind === 'stream' ? 'stream' : 'unary');
-      return `${action.name}: ${factory}(${literal(action.name)}, ${literal(action.fingerprint)}, ${requestCodec}, ${responseCodec}, ${params}),`;
+      const codecs = `${this.codecOf('request', request)}, ${this.codecOf('response', response)}`;
+      return `// ${this.ctx.where(action.source)}
+${action.name}: ${factory}(${literal(action.name)}, ${literal(action.fingerprint)}, ${codecs}, ${params}),`;
     });
     return `const ${this.actionsName(controller)} = {\n${lines.join('\n')}\n};`;
   }
 
-  proxyClass(controller: ControllerModel): string {
-    const { types } = this.ctx;
+  /** The type of a controller's proxy (the runtime builds it from the descriptors: define.ts). */
+  proxyType(controller: ControllerModel): string {
     const controllerType = this.ctx.contract(controller.file, controller.className, true);
-    const names = controller.actions.map((a) => literal(a.name)).join(' | ') || 'never';
-    const methods = controller.actions.map((action: ActionModel) => {
-      const request = this.ctx.messages.get(action.request)!;
-      const response = this.ctx.messages.get(action.response)!;
-      const params = request.fields.map((p) => types.parameter(p));
-      const args = `[${request.fields.map((p) => p.name).join(', ')}]`;
-      const descriptor = `${this.actionsName(controller)}.${action.name}`;
-      const result = types.result(response);
-      return action.kind === 'stream'
-        ? `${action.name}(${params.join(', ')}): Promise<${this.ctx.file.import('Observable', 'rxjs', true)}<${result}>> {\nreturn this.channel.stream(${descriptor}, ${args});\n}`
-        : `${action.name}(${params.join(', ')}): Promise<${result}> {\nreturn this.channel.call(${descriptor}, ${args});\n}`;
-    });
-    return `/** Calls ${controller.className} (${controller.path}) on another peer. */
-export class ${this.proxyName(controller)} implements Pick<${this.ctx.rtType('RemoteController')}<${controllerType}>, ${names}> {
-constructor(private readonly channel: ${this.ctx.rtType('PeerChannel')}) {}
-
-${methods.join('\n\n')}
-}`;
+    return `/** Calls ${controller.className} (${controller.path}) on another peer: ${this.ctx.where(controller.source)} */
+export type ${this.proxyName(controller)} = Pick<${this.ctx.rtType('RemoteController')}<${controllerType}>, keyof typeof ${this.actionsName(controller)}>;`;
   }
 
   registration(): string {
     const { model, types, file } = this.ctx;
     const controllers = model.controllers.map(
       (c) =>
-        `${this.ctx.rt('controller')}(${literal(c.path)}, ${literal(c.className)}, ${literal(c.fingerprint)}, ${this.actionsName(c)}, (channel) => new ${this.proxyName(c)}(channel)),`,
+        `${PURE} ${this.ctx.rt('controller')}(${literal(c.path)}, ${literal(c.className)}, ${literal(c.fingerprint)}, ${this.actionsName(c)}),`,
     );
     const codecs = messageCodecNames(model).map(
-      (n) => `${n}: ${this.ctx.rt('messageCodec')}<${types.named(n)}>(${literal(n)}, encode_${n}, decode_${n}, validate_${n}),`,
+      (n) => `${n}: ${PURE} ${this.ctx.rt('messageCodec')}<${types.named(n)}>(${literal(n)}, encode_${n}, decode_${n}, validate_${n}),`,
     );
-    const wire = JSON.stringify(wireTable(model, { names: false }));
     const wireSchemas = file.declare('wireSchemas');
     const contracts = file.declare('contracts');
-    return `/** Wire schemas of every action, compared only when a peer runs another version of a contract. */
-const ${wireSchemas} = ${literal(wire)};
+    return `/** Wire schemas of every action, built only when a peer runs another version of a contract. */
+// prettier-ignore
+const ${wireSchemas} = (): ${this.ctx.rtType('WireSource')} => ${wireSchemasLiteral(model)};
 
 /** Every controller of these contracts; importing this file registers them with the runtime. */
-export const ${contracts}: ${this.ctx.rtType('ContractSet')} = ${this.ctx.rt('defineContracts')}(${literal(this.ctx.options.generator)}, ${wireSchemas}, [
+export const ${contracts}: ${this.ctx.rtType('ContractSet')} = ${PURE} ${this.ctx.rt('defineContracts')}(${literal(this.ctx.options.generator)}, ${wireSchemas}, [
 ${controllers.join('\n')}
 ]);
 ${this.ctx.rt('registerContracts')}(${contracts});
@@ -112,19 +119,17 @@ ${codecs.join('\n')}
 };`;
   }
 
-  private requestCodec(request: MessageModel): string {
-    return `// ${request.name}
-const ${request.name}: ${this.ctx.rtType('RequestCodec')}<${this.ctx.types.args(request.fields)}> = {
-${this.codecs.requestMembers(request)}
-${this.validators.requestMember(request)}
+  private requestCodec({ name, message }: SharedCodec): string {
+    return `const ${name}: ${this.ctx.rtType('RequestCodec')}<${this.ctx.types.args(message.fields)}> = {
+${this.codecs.requestMembers(message)}
+${this.validators.requestMember(message)}
 };`;
   }
 
-  private responseCodec(response: MessageModel): string {
-    return `// ${response.name}
-const ${response.name}: ${this.ctx.rtType('ResponseCodec')}<${this.ctx.types.result(response)}> = {
-${this.codecs.responseMembers(response)}
-${this.validators.responseMember(response)}
+  private responseCodec({ name, message }: SharedCodec): string {
+    return `const ${name}: ${this.ctx.rtType('ResponseCodec')}<${this.ctx.types.result(message)}> = {
+${this.codecs.responseMembers(message)}
+${this.validators.responseMember(message)}
 };`;
   }
 
@@ -135,6 +140,42 @@ ${this.validators.responseMember(response)}
   private proxyName(controller: ControllerModel): string {
     return this.ctx.file.declare(`${controller.className}Proxy`);
   }
+}
+
+/**
+ * The wire schemas as generated code embeds them (runtime/contracts/wire-source.ts), one line
+ * per entry: contract types under their names, request and response messages under a hash of
+ * their content, references by name, sorted; so adding an action adds its lines and changes no
+ * other. Printed here rather than by prettier: it is data, and a large part of a large file.
+ */
+function wireSchemasLiteral(model: ContractModel): string {
+  const table = wireTable(model, { names: true });
+  // remap walks every reference; here each becomes the referenced type's name.
+  const byName = ((t: number) => table.types[t]!.name!) as unknown as (t: number) => number;
+  const structure = (t: number): string => {
+    const { name: _, ...rest } = remap(table.types[t]!, byName);
+    return jsValue(rest);
+  };
+  const own = new Set(Object.values(table.actions).flatMap((a) => [a.request, a.response]));
+  const types = table.types
+    .map((type, t) => ({ type, t }))
+    .filter(({ t }) => !own.has(t))
+    .sort((a, b) => compare(a.type.name!, b.type.name!))
+    .map(({ type, t }) => `    ${propertyKey(type.name!)}: ${structure(t)},`);
+  const messages = new Map<string, string>();
+  // A message's key is a hash of its content: SHA-256, since two messages under one key would be one.
+  const messageKey = (t: number) => {
+    const text = structure(t);
+    const key = createHash('sha256').update(text).digest('hex').slice(0, 12);
+    messages.set(key, text);
+    return key;
+  };
+  const actions = Object.entries(table.actions).map(
+    ([key, a]) => `    ${jsValue(key)}: { kind: ${jsValue(a.kind)}, request: ${jsValue(messageKey(a.request))}, response: ${jsValue(messageKey(a.response))} },`,
+  );
+  const sortedMessages = [...messages].sort(([a], [b]) => compare(a, b)).map(([key, text]) => `    ${jsValue(key)}: ${text},`);
+  const section = (name: string, lines: string[]) => (lines.length === 0 ? `  ${name}: {},` : `  ${name}: {\n${lines.join('\n')}\n  },`);
+  return `({\n${section('types', types)}\n${section('messages', sortedMessages)}\n${section('actions', actions)}\n})`;
 }
 
 /** Messages and unions users can encode, decode and validate directly (not requests or responses), sorted. */

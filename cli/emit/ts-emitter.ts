@@ -32,12 +32,17 @@ export function emitTypeScriptChunks(model: ContractModel, options: TsEmitOption
   const enums = section('Enums', model.enums.map((e) => codecs.enumFunctions(e)));
   const messages = section(
     'Messages',
-    entities.map((m) => [`// ${m.name}`, codecs.encodeMessage(m), codecs.decodeMessage(m), validators.validateMessage(m)].join('\n')),
+    entities.map((m) => [`// ${m.name}: ${ctx.where(m.source)}`, codecs.encodeMessage(m), codecs.decodeMessage(m), validators.validateMessage(m)].join('\n')),
   );
   const unions = section(
     'Unions',
     model.unions.map((u) =>
-      [`// ${u.name}: one of ${u.variants.map((v) => v.protoName).join(', ')}`, codecs.encodeUnion(u), codecs.decodeUnion(u), validators.validateUnion(u)].join('\n'),
+      [
+        `// ${u.name} (${ctx.where(u.source)}): one of ${u.variants.map((v) => v.protoName).join(', ')}`,
+        codecs.encodeUnion(u),
+        codecs.decodeUnion(u),
+        validators.validateUnion(u),
+      ].join('\n'),
     ),
   );
   const wrappers = section(
@@ -46,7 +51,7 @@ export function emitTypeScriptChunks(model: ContractModel, options: TsEmitOption
   );
   const requests = section('Requests and responses', descriptors.actionCodecs());
   const actions = section('Actions', model.controllers.map((c) => descriptors.actionDescriptors(c)));
-  const proxies = section('Proxies', model.controllers.map((c) => descriptors.proxyClass(c)));
+  const proxies = section('Proxies', model.controllers.map((c) => descriptors.proxyType(c)));
   const registration = section('Registration', [descriptors.registration()]);
   // Entry readers are known once every decoder above is written.
   const entries = section('Map entries', codecs.entryReaderFunctions());

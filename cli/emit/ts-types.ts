@@ -88,9 +88,16 @@ export class TsTypes {
     return `${propertyKey(param.name)}${param.optional ? '?' : ''}: ${this.of(param.type)}${param.nullable ? ' | null' : ''}`;
   }
 
-  /** `[message: ChatMessage, limit?: number]`: an action's arguments as a labelled tuple. */
+  /**
+   * `[ChatMessage, number?]`: arguments of this shape as a tuple. Unlabelled, since actions
+   * with other parameter names share the codec.
+   */
   args(params: FieldModel[]): string {
-    return `[${params.map((p) => this.parameter(p)).join(', ')}]`;
+    const element = (p: FieldModel) => {
+      const type = `${this.of(p.type)}${p.nullable ? ' | null' : ''}`;
+      return p.optional ? `${type.includes(' ') ? `(${type})` : type}?` : type;
+    };
+    return `[${params.map(element).join(', ')}]`;
   }
 
   /** The TS type of an action's result (of one item for a stream). */

@@ -6,6 +6,8 @@
  * the issues its parts recorded).
  */
 import type { FieldModel, MessageModel, ScalarKind, TypeRef, UnionModel, UnionVariant } from '../model/contract-model.js';
+import { compare } from '../diagnostics.js';
+import { contentHash } from './codec-names.js';
 import { literal, memberAccess } from './printer.js';
 import type { TsContext } from './ts-context.js';
 import { matchOrder, matchTest } from './ts-types.js';
@@ -22,8 +24,8 @@ const scalarChecks: Record<ScalarKind, string> = {
 };
 
 export class TsValidators {
-  /** Regular expressions of Pattern constraints, compiled once at module level. */
-  private readonly patterns: string[] = [];
+  /** Regular expressions of Pattern constraints, compiled once at module level, by constant name. */
+  private readonly patterns = new Map<string, string>();
 
   constructor(private readonly ctx: TsContext) {}
 
@@ -77,9 +79,9 @@ ${body}
 },`;
   }
 
-  /** Module constants the validators refer to: `const pattern0 = new RegExp(…);`. */
+  /** Module constants the validators refer to, sorted by name: `const pattern_1a2b3c4d = new RegExp(…);`. */
   constants(): string[] {
-    return this.patterns.map((p, i) => `const pattern${i} = new RegExp(${literal(p)});`);
+    return [...this.patterns].sort(([a], [b]) => compare(a, b)).map(([name, source]) => `const ${name} = new RegExp(${literal(source)});`);
   }
 
   /** Checks one field with its presence rules: absent where optional, null where nullable. */
@@ -208,10 +210,12 @@ ${within}
     return rules;
   }
 
+  /** The constant holding a pattern, named by a hash of its source (so no other pattern renames it). */
   private pattern(source: string): string {
-    let index = this.patterns.indexOf(source);
-    if (index < 0) index = this.patterns.push(source) - 1;
-    return this.ctx.file.declare(`pattern${index}`);
+    let name = `pattern_${contentHash(source)}`;
+    for (let i = 2; this.patterns.has(name) && this.patterns.get(name) !== source; i++) name = `pattern_${contentHash(source)}_${i}`;
+    this.patterns.set(name, source);
+    return this.ctx.file.declare(name);
   }
 }
 

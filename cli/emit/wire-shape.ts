@@ -51,7 +51,8 @@ export function isSingular(type: TypeRef): boolean {
   return type.kind === 'scalar' || type.kind === 'date' || type.kind === 'enum' || type.kind === 'message' || type.kind === 'union';
 }
 
-const scalarBaseNames: Record<ScalarKind, string> = {
+/** The name part of each scalar in generated names (`StringList`, `Args_String`). */
+export const scalarBaseNames: Record<ScalarKind, string> = {
   string: 'String',
   bool: 'Bool',
   double: 'Double',

@@ -1,10 +1,11 @@
 /**
  * Reads a contracts folder into the contract model: finds `@rpc.controller(path)` classes and
- * their `@rpc.action()` methods and maps every type reachable from the action signatures.
- * Field numbers and fingerprints are left at 0 / '' here; the numbering step fills them in.
+ * their `@rpc.action()` methods (decorators resolved by symbol: decorators.ts) and maps every
+ * type reachable from the action signatures (type-mapper.ts). Field numbers and fingerprints
+ * are left at 0 / '' here; the numbering step fills them in.
  */
 import { relative } from 'node:path';
-import { Node, type ClassDeclaration, type MethodDeclaration, type SourceFile } from 'ts-morph';
+import { Node, type ClassDeclaration, type MethodDeclaration, type SourceFile, type Type } from 'ts-morph';
 import {
   MODEL_VERSION,
   type ActionModel,
@@ -16,8 +17,11 @@ import {
 } from '../model/contract-model.js';
 import { compare, DiagnosticCode, type Diagnostic } from '../diagnostics.js';
 import { isProtoIdentifier, pascalCase, protoFieldName } from '../naming.js';
-import { loadContracts, toPosix } from './load-project.js';
-import { declaredType, TypeMapper } from './type-mapper.js';
+import { createTypeMapper } from './create-type-mapper.js';
+import { ContractDecorators } from './decorators.js';
+import { isRuntimeFile, loadContracts, toPosix, type LoadedContracts } from './load-project.js';
+import type { TypeMapper } from './type-mapper.js';
+import { declaredType } from './type-queries.js';
 
 export interface ReadOptions {
   /** Files under this folder are not contracts (the output folder, when it sits inside). */
@@ -36,7 +40,19 @@ export interface ReadResult {
 }
 
 export function readContracts(contractsDir: string, options: ReadOptions = {}): ReadResult {
-  const loaded = loadContracts(contractsDir, options);
+  return readLoadedContracts(loadContracts(contractsDir, options), options);
+}
+
+/**
+ * The model of contracts already in a ts-morph project (from disk, or in memory for tests).
+ * `isRuntimeFile` says which declarations are p2pgen's own (its decorators); by default the
+ * runtime this generator compiles contracts against.
+ */
+export function readLoadedContracts(
+  loaded: LoadedContracts,
+  options: Pick<ReadOptions, 'protoPackage' | 'sourceRoot'> & { isRuntimeFile?: (path: string) => boolean } = {},
+): ReadResult {
+  const { contractsDir } = loaded;
   const empty: ContractModel = {
     modelVersion: MODEL_VERSION,
     protoPackage: options.protoPackage ?? 'contracts',
@@ -61,12 +77,13 @@ export function readContracts(contractsDir: string, options: ReadOptions = {}): 
     const path = file.getFilePath();
     return sourceRoot && path.startsWith(sourceRoot) ? `/${path.slice(sourceRoot.length)}`.includes('/node_modules/') : file.isInNodeModules();
   };
-  const mapper = new TypeMapper(locate, (node) => contractFiles.has(node.getSourceFile()) || !isLibraryFile(node.getSourceFile()));
+  const decorators = new ContractDecorators(options.isRuntimeFile ?? isRuntimeFile);
+  const mapper = createTypeMapper(locate, (node) => contractFiles.has(node.getSourceFile()) || !isLibraryFile(node.getSourceFile()), decorators);
   const controllers: ControllerModel[] = [];
   const paths = new Map<string, SourceRef>();
 
   for (const file of loaded.files) {
-    for (const cls of controllerClasses(file)) {
+    for (const cls of file.getClasses().filter((c) => decorators.has(c, 'controller'))) {
       const controller = readController(cls, mapper, locate);
       if (!controller) continue;
       const previous = paths.get(controller.path);
@@ -93,9 +110,9 @@ export function readContracts(contractsDir: string, options: ReadOptions = {}): 
     ...empty,
     sources: loaded.files.map((f) => toPosix(relative(root, f.getFilePath()))).sort(compare),
     controllers: controllers.sort((a, b) => compare(a.path, b.path)),
-    messages: [...mapper.messages.values()].sort((a, b) => compare(a.name, b.name)),
-    unions: [...mapper.unions.values()].sort((a, b) => compare(a.name, b.name)),
-    enums: [...mapper.enums.values()].sort((a, b) => compare(a.name, b.name)),
+    messages: [...mapper.named.messages.values()].sort((a, b) => compare(a.name, b.name)),
+    unions: [...mapper.named.unions.values()].sort((a, b) => compare(a.name, b.name)),
+    enums: [...mapper.named.enums.values()].sort((a, b) => compare(a.name, b.name)),
   };
   return { model, diagnostics: mapper.diagnostics };
 }
@@ -104,13 +121,9 @@ function nameStart(node: ClassDeclaration | MethodDeclaration): number {
   return node.getNameNode()?.getStart() ?? node.getStart();
 }
 
-function controllerClasses(file: SourceFile): ClassDeclaration[] {
-  return file.getClasses().filter((cls) => cls.getDecorators().some((d) => d.getFullName() === 'rpc.controller'));
-}
-
 function readController(cls: ClassDeclaration, mapper: TypeMapper, locate: (n: Node) => SourceRef): ControllerModel | undefined {
   const className = cls.getName() ?? 'AnonymousController';
-  const decorator = cls.getDecorators().find((d) => d.getFullName() === 'rpc.controller')!;
+  const decorator = mapper.decorators.find(cls, 'controller')!;
   const arg = decorator.getArguments()[0];
   const ctx = { node: decorator, path: className };
   if (!arg || !Node.isStringLiteral(arg) || arg.getLiteralValue() === '') {
@@ -125,7 +138,7 @@ function readController(cls: ClassDeclaration, mapper: TypeMapper, locate: (n: N
   const controller: ControllerModel = { path: arg.getLiteralValue(), className, file: source.file, fingerprint: '', actions: [], source };
   const seen = new Set<string>();
   for (const method of cls.getMethods()) {
-    const isAction = (m: MethodDeclaration) => m.getDecorators().some((d) => d.getFullName() === 'rpc.action');
+    const isAction = (m: MethodDeclaration) => mapper.decorators.has(m, 'action');
     if (!isAction(method) && !method.getOverloads().some(isAction)) continue;
     const action = readAction(controller, method, mapper, locate);
     if (!action) continue;
@@ -206,17 +219,17 @@ function readAction(
     source,
   };
   for (const message of [request, response]) {
-    if (mapper.messages.has(message.name)) {
+    if (mapper.named.messages.has(message.name)) {
       mapper.report(ctx, DiagnosticCode.NameCollision, `the generated message name '${message.name}' is already taken by a contract type`);
       return undefined;
     }
-    mapper.messages.set(message.name, message);
+    mapper.named.messages.set(message.name, message);
   }
   return { name, kind, request: request.name, response: response.name, fingerprint: '', source };
 }
 
 /** `Promise<T>` gives T; `Observable<T>` (or a Promise of one) makes a stream of T. */
-function unwrapResult(method: MethodDeclaration): { type: import('ts-morph').Type | undefined; kind: 'unary' | 'stream' } {
+function unwrapResult(method: MethodDeclaration): { type: Type | undefined; kind: 'unary' | 'stream' } {
   let type = method.getReturnType();
   if (type.getSymbol()?.getName() === 'Promise') type = type.getTypeArguments()[0] ?? type;
   if (type.getSymbol()?.getName() === 'Observable') {
@@ -225,6 +238,6 @@ function unwrapResult(method: MethodDeclaration): { type: import('ts-morph').Typ
   return { type, kind: 'unary' };
 }
 
-function isVoidLike(type: import('ts-morph').Type): boolean {
+function isVoidLike(type: Type): boolean {
   return type.isVoid() || type.isUndefined();
 }

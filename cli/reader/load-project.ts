@@ -27,6 +27,14 @@ function runtimeEntry(): string {
   throw new Error(`p2pgen: cannot find its runtime next to ${here}`);
 }
 
+let runtimeDir: string | undefined;
+
+/** Whether a file belongs to the p2pgen runtime contracts are compiled against (its decorators and brands are declared there). */
+export function isRuntimeFile(path: string): boolean {
+  runtimeDir ??= `${toPosix(dirname(runtimeEntry()))}/`;
+  return path.startsWith(runtimeDir);
+}
+
 const skippedDirs = new Set(['node_modules', '.git', 'dist']);
 
 function listContractFiles(dir: string, exclude: string | undefined): string[] {
@@ -62,6 +70,7 @@ export function contractCompilerOptions(): CompilerOptions {
   return {
     strict: true,
     target: ts.ScriptTarget.ES2022,
+    lib: ['lib.es2022.d.ts'],
     module: ts.ModuleKind.ESNext,
     moduleResolution: ts.ModuleResolutionKind.Bundler,
     skipLibCheck: true,

@@ -114,6 +114,7 @@ class BrokerServer implements Broker {
   readonly endpointHost: EndpointHost = {
     route: (endpoint, frame, h) => this.router.route(endpoint, frame, h),
     dropEndpoint: (endpoint, code, reason) => this.router.dropEndpoint(endpoint, code, reason),
+    dropTarget: (registration, code, reason) => this.router.dropTarget(registration, code, reason),
     allocateHandle: () => this.allocateHandle(),
   };
   private closing: Promise<void> | undefined;
@@ -276,7 +277,9 @@ class BrokerServer implements Broker {
     if (!connection) return;
     this.audit.deregistered(connection, registration.id, reason);
     if (reason === 'taken') {
-      // Calls to the id now go to its new holder; this connection must hear that it lost it.
+      // Calls to the id now go to its new holder; this connection must hear that it lost it,
+      // and calls still open at it for that id will not be answered from here.
+      this.router.dropTarget(registration, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (it registered again on another connection)');
       this.access.identityChanged(connection);
       const event: RegistrationLostEvent = { type: 'registration-lost', peerId: registration.id };
       connection.send(jsonFrame(FrameType.Event, 0, event));

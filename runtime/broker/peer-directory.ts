@@ -62,6 +62,8 @@ export interface EndpointHost {
   route(endpoint: RouteEndpoint, frame: Uint8Array, h: FrameHeader): void;
   /** `endpoint` is gone: the calls routed through it fail with `code` ("peer '<id>' <reason>"). */
   dropEndpoint(endpoint: RouteEndpoint, code: RpcErrorCode, reason: string): void;
+  /** `registration` moved to another endpoint: the calls still open at its old one fail with `code`. */
+  dropTarget(registration: PeerRegistration, code: RpcErrorCode, reason: string): void;
   /** A handle no connection of this broker uses. */
   allocateHandle(): number;
 }

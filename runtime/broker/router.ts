@@ -83,6 +83,24 @@ export class Router {
     endpoint.outgoing.clear();
   }
 
+  /**
+   * `target` moved away from the endpoint its calls were sent to (its client came back on
+   * another connection or broker): the calls still open there will not be answered, so they
+   * fail at once at their callers, and are cancelled at the old endpoint.
+   */
+  dropTarget(target: PeerRegistration, code: RpcErrorCode, reason: string): void {
+    const endpoint = target.endpoint;
+    if (!endpoint.hasRoutes) return;
+    for (const route of [...endpoint.incoming.values()]) {
+      if (route.target !== target) continue;
+      endpoint.incoming.delete(route.id);
+      route.caller.outgoing.delete(route.callerCallId);
+      this.endRoute(route, code);
+      route.caller.send(errorFrame(route.callerCallId, new RpcError(code, `peer '${target.id}' ${reason}`)));
+      endpoint.send(cancelFrame(route.id));
+    }
+  }
+
   stats(): RouterStats {
     return { routes: this.routeCount, streams: this.streamCount };
   }

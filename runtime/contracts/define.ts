@@ -6,6 +6,7 @@ import type { Reader, Writer } from '../codec/protobuf.js';
 import type { ValidationIssue } from '../codec/validation.js';
 import type { ActionDescriptor, ContractSet, ControllerDescriptor, PeerChannel, RequestCodec, ResponseCodec } from './descriptors.js';
 import { actionSchema, type ActionSchema, type WireTable } from './wire-schema.js';
+import { indexWireSource, type WireSource } from './wire-source.js';
 
 /** 32-bit FNV-1a over UTF-16 code units: the routing key of a controller path or action name. */
 export function routingKey(text: string): number {
@@ -72,32 +73,53 @@ export function stream<Args extends readonly unknown[], Item>(
   return action('stream', name, fingerprint, request, response, params);
 }
 
-export function controller(
-  path: string,
-  name: string,
-  fingerprint: string,
-  actions: Record<string, ActionDescriptor>,
-  createProxy: (channel: PeerChannel) => object,
-): ControllerDescriptor {
+export function controller(path: string, name: string, fingerprint: string, actions: Record<string, ActionDescriptor>): ControllerDescriptor {
   const controllerKey = routingKey(path);
   const list = Object.values(actions);
   for (const a of list as MutableAction<readonly unknown[], unknown>[]) {
     a.controller = path;
     a.controllerKey = controllerKey;
   }
-  return { path, name, controllerKey, fingerprint, actions: list, createProxy };
+  return { path, name, controllerKey, fingerprint, actions: list, createProxy: proxyFactory(actions) };
+}
+
+const channelKey = Symbol('p2pgen.channel');
+
+/**
+ * The proxy of a controller on another peer: one method per action, on a prototype built once
+ * per controller, each calling through the channel the proxy was made with. (Its type is the
+ * contract's RemoteController, so generated code carries no proxy class.)
+ */
+function proxyFactory(actions: Record<string, ActionDescriptor>): (channel: PeerChannel) => object {
+  const prototype: Record<string, unknown> = {};
+  for (const [name, action] of Object.entries(actions)) {
+    const method =
+      action.kind === 'stream'
+        ? function (this: { [channelKey]: PeerChannel }, ...args: readonly unknown[]) {
+            return this[channelKey].stream(action, args);
+          }
+        : function (this: { [channelKey]: PeerChannel }, ...args: readonly unknown[]) {
+            return this[channelKey].call(action, args);
+          };
+    Object.defineProperty(method, 'name', { value: name });
+    // defineProperty, so an action named like a special property (`__proto__`) is just a method.
+    Object.defineProperty(prototype, name, { value: method, enumerable: true });
+  }
+  return (channel) => Object.create(prototype, { [channelKey]: { value: channel } });
 }
 
 /**
- * The contract set of one generated file: its controllers and their wire schemas (`wire`, a
- * JSON string parsed only when a peer with another version of a contract calls).
+ * The contract set of one generated file: its controllers and their wire schemas (`source`, a
+ * function returning the literal, called only when a peer with another version of a contract
+ * calls).
  */
-export function defineContracts(generator: string, wire: string, controllers: ControllerDescriptor[]): ContractSet {
+export function defineContracts(generator: string, source: () => WireSource, controllers: ControllerDescriptor[]): ContractSet {
   let table: WireTable | undefined;
+  const wire = () => (table ??= indexWireSource(source()));
   for (const c of controllers) {
     for (const a of c.actions as MutableAction<readonly unknown[], unknown>[]) {
       let schema: ActionSchema | undefined;
-      a.schema = () => (schema ??= actionSchema((table ??= JSON.parse(wire) as WireTable), `${c.path} ${a.name}`));
+      a.schema = () => (schema ??= actionSchema(wire(), `${c.path} ${a.name}`));
     }
   }
   return { generator, wire, controllers };

@@ -6,7 +6,7 @@
 import type { Observable } from 'rxjs';
 import type { Reader, Writer } from '../codec/protobuf.js';
 import type { ValidationIssue } from '../codec/validation.js';
-import type { ActionSchema } from './wire-schema.js';
+import type { ActionSchema, WireTable } from './wire-schema.js';
 
 /** Generated codec of an action's arguments (the request message), shared by actions of one shape. */
 export interface RequestCodec<Args extends readonly unknown[]> {
@@ -75,6 +75,6 @@ export interface ContractSet {
   /** e.g. 'p2pgen 0.1.0'. */
   readonly generator: string;
   readonly controllers: readonly ControllerDescriptor[];
-  /** The wire schemas of every action, as JSON (see wire-schema.ts). */
-  readonly wire: string;
+  /** The wire schemas of every action (see wire-schema.ts), built on first use. */
+  readonly wire: () => WireTable;
 }

@@ -99,6 +99,11 @@ export function writeU32(bytes: Uint8Array, offset: number, value: number): void
 
 const knownTypes = new Set<number>(Object.values(FrameType));
 
+/** The flags each frame type may carry: MORE on messages (and their pieces), STREAM on a Request. Any other bit is malformed. */
+const allowedFlags = new Uint8Array(256);
+allowedFlags[FrameType.Request] = FrameFlags.More | FrameFlags.Stream;
+for (const type of [FrameType.Response, FrameType.Error, FrameType.StreamItem, FrameType.RequestChunk, FrameType.ReplyChunk]) allowedFlags[type] = FrameFlags.More;
+
 /**
  * Reads the header of `frame` into `into`. Returns undefined when the frame is well formed,
  * else why it is not (the connection that sent it is then closed).
@@ -108,8 +113,10 @@ export function parseHeader(frame: Uint8Array, into: FrameHeader): string | unde
   if (frame[0] !== PROTOCOL_VERSION) return `unsupported protocol version ${frame[0]}`;
   const type = frame[1]!;
   if (!knownTypes.has(type)) return `unknown frame type ${type}`;
+  const flags = frame[2]!;
+  if ((flags & ~allowedFlags[type]!) !== 0) return `flags ${flags} are not allowed on a frame of type ${type}`;
   into.type = type;
-  into.flags = frame[2]!;
+  into.flags = flags;
   into.callId = readU32(frame, 4);
   into.source = readU32(frame, 8);
   if (type === FrameType.Request) {

@@ -21,6 +21,7 @@ export class BrokerLink implements RouteEndpoint {
   access: undefined;
   /** False once the other broker is known to be gone. */
   alive = true;
+  private readonly subject: string;
 
   constructor(
     readonly handle: number,
@@ -28,6 +29,7 @@ export class BrokerLink implements RouteEndpoint {
     private readonly bus: NodeBus,
   ) {
     this.remoteAddress = `nats:${node}`;
+    this.subject = bus.subjectFor(node);
   }
 
   get isOpen(): boolean {
@@ -39,6 +41,6 @@ export class BrokerLink implements RouteEndpoint {
   }
 
   send(frame: Uint8Array): void {
-    if (this.alive) this.bus.send(this.node, frame);
+    if (this.alive) this.bus.send(this.subject, frame);
   }
 }

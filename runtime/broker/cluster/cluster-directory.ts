@@ -26,7 +26,7 @@ import type { DirectoryListener, EndpointHost, LeaveReason, PeerDirectory, PeerR
 import { PeerIdTable } from '../peer-id-table.js';
 import { BrokerLink } from './broker-link.js';
 import type { ClusterConfig } from './cluster-options.js';
-import { followBucket } from './kv-watch.js';
+import { followBucket, readBucket, type BucketWatch } from './kv-watch.js';
 import { NodeBus } from './node-bus.js';
 import { NodeLiveness } from './node-liveness.js';
 import { claimKey, idBytesOfKey, PeerClaims, readClaim, type ClaimValue } from './peer-claims.js';
@@ -100,6 +100,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
   private readonly liveness: NodeLiveness;
   private readonly header: FrameHeader = createHeader();
   private host: EndpointHost | undefined;
+  private claimsWatch: BucketWatch | undefined;
   private localCount = 0;
   private closed = false;
 
@@ -110,7 +111,11 @@ export class ClusterPeerDirectory implements PeerDirectory {
     nodes: KV,
   ) {
     this.claims = new PeerClaims(peers);
-    this.liveness = new NodeLiveness(nodes, bus.nodeId, config.leaseMs, { died: (node) => this.nodeDied(node) });
+    this.liveness = new NodeLiveness(nodes, bus.nodeId, config.leaseMs, {
+      died: (node) => this.nodeDied(node),
+      revived: (node) => this.nodeRevived(node),
+      stalled: () => void this.resync(),
+    });
   }
 
   /** Connects to NATS and opens (or creates) the cluster's KV buckets. */
@@ -145,7 +150,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     this.host = host;
     this.bus.start({ frame: (from, frame) => this.onFrame(from, frame), changed: (up) => this.onBusChanged(up) });
     await this.liveness.start();
-    await followBucket(this.claims.bucket, (entry) => this.onClaimEntry(entry));
+    await this.followClaims();
   }
 
   // ---- PeerDirectory -------------------------------------------------------------------
@@ -185,7 +190,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
       return undefined;
     }
     const stale = this.table.find(bytes);
-    if (stale instanceof RemoteRegistration) this.removeRemote(stale, 'disconnected');
+    if (stale instanceof RemoteRegistration) this.moved(stale);
     else if (stale instanceof ClaimedRegistration) this.endLocal(stale, 'taken'); // the same client, on a new connection
     const registration = new ClaimedRegistration(peerId, bytes, connection, holder, key, revision);
     this.add(registration);
@@ -235,6 +240,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.claimsWatch?.stop();
     await this.liveness.stop();
     await Promise.race([Promise.allSettled([...this.writes]), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     await this.bus.close();
@@ -268,12 +274,13 @@ export class ClusterPeerDirectory implements PeerDirectory {
     if (!this.liveness.isAlive(claim.node)) return; // a dead broker's leftover: whoever claims the id takes it over
     if (existing instanceof ClaimedRegistration) this.lose(existing);
     else if (existing instanceof RemoteRegistration) {
+      if (existing.revision === entry.revision) return; // seen already (a watch started anew)
       if (existing.node === claim.node) {
         existing.announce(claim.controllers, entry.revision);
         for (const listener of this.listeners) listener.changed([existing]);
         return;
       }
-      this.removeRemote(existing, 'disconnected');
+      this.moved(existing);
     }
     const idBytes = idBytesOfKey(entry.key);
     const id = decoder.decode(idBytes);
@@ -297,14 +304,51 @@ export class ClusterPeerDirectory implements PeerDirectory {
     this.host!.dropEndpoint(link, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (its broker is gone)');
   }
 
+  /**
+   * A broker declared dead renews again (it was slow, or cut off): its claims were dropped
+   * here when it was declared dead, so they are read again from the bucket.
+   */
+  private nodeRevived(node: string): void {
+    const read = readBucket(this.claims.bucket, (entry) => {
+      if (entry.operation === 'PUT' && readClaim(entry.value)?.node === node) this.onClaimEntry(entry);
+    });
+    this.track(read);
+  }
+
   private onBusChanged(up: boolean): void {
     this.liveness.connectionChanged(up);
     if (!up) {
       for (const link of this.links.values()) this.host!.dropEndpoint(link, RpcErrorCode.UNAVAILABLE, 'is on a broker this one cannot reach right now (lost the connection to NATS)');
       return;
     }
-    // Back: make sure each of our claims is still ours.
+    // Back (maybe on another NATS server): fresh watches, and each of our claims checked.
+    void this.resync();
     for (const registration of this.table.values()) if (registration instanceof ClaimedRegistration) this.reclaim(registration);
+  }
+
+  /** Follows both buckets anew (after a reconnect, or when our watches stalled). */
+  private async resync(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await Promise.all([this.liveness.follow(), this.followClaims()]);
+    } catch {
+      // NATS not answering yet: the next stall or reconnect tries again.
+    }
+  }
+
+  /**
+   * Follows the claims bucket. After the current values are in, remote claims that were not
+   * among them went away while an earlier watch was not delivering: they leave.
+   */
+  private async followClaims(): Promise<void> {
+    this.claimsWatch?.stop();
+    const watch = followBucket(this.claims.bucket, (entry) => this.onClaimEntry(entry));
+    this.claimsWatch = watch;
+    const present = await watch.ready;
+    if (this.claimsWatch !== watch) return;
+    for (const registration of [...this.table.values()]) {
+      if (registration instanceof RemoteRegistration && !present.has(registration.key)) this.removeRemote(registration, 'disconnected');
+    }
   }
 
   // ---- bookkeeping ---------------------------------------------------------------------
@@ -348,21 +392,31 @@ export class ClusterPeerDirectory implements PeerDirectory {
     for (const listener of this.listeners) listener.left(registration, reason);
   }
 
+  /** A peer on another broker now holds its id elsewhere: calls still open at its old broker will not be answered. */
+  private moved(registration: RemoteRegistration): void {
+    this.removeRemote(registration, 'disconnected');
+    this.host!.dropTarget(registration, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (it moved to another broker)');
+  }
+
   /** Another broker holds an id this one thought it held (it took it while this one was cut off). */
   private lose(registration: ClaimedRegistration): void {
     this.endLocal(registration, 'taken');
   }
 
-  /** Claims again an id this broker holds, after its claim was deleted or while NATS was away. */
+  /**
+   * Claims again an id this broker holds, after its claim was deleted or while NATS was away.
+   * If NATS does not answer (it is electing a JetStream leader, say), tries again every half
+   * lease while the registration lives; a reconnect starts it over anyway.
+   */
   private reclaim(registration: ClaimedRegistration): void {
-    if (!this.bus.up) return;
+    if (!this.bus.up || this.closed || !registration.active) return;
     const attempt = this.claims.claim(registration.key, this.claimValue(registration.connection, registration.holder), (node) => !this.liveness.isAlive(node)).then(
       (revision) => {
         if (!registration.active) return;
         if (revision === undefined) this.lose(registration);
         else registration.revision = revision;
       },
-      () => undefined, // NATS went away again: the next reconnect tries again
+      () => setTimeout(() => this.reclaim(registration), this.config.leaseMs / 2).unref(),
     );
     this.track(attempt);
   }

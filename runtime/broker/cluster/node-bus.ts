@@ -77,10 +77,14 @@ export class NodeBus {
     return this.isUp && !this.nc.isClosed();
   }
 
-  /** Sends `frame` to `node`; false (and nothing sent) while NATS is down. */
-  send(node: string, frame: Uint8Array): boolean {
+  /** The subject frames for `node` are published to (made once per link). */
+  subjectFor(node: string): string {
+    return `${this.subjectPrefix}${node}.${this.nodeId}`;
+  }
+
+  /** Sends `frame` on `subject` (from subjectFor); false (and nothing sent) while NATS is down. */
+  send(subject: string, frame: Uint8Array): boolean {
     if (!this.up) return false;
-    const subject = `${this.subjectPrefix}${node}.${this.nodeId}`;
     const max = this.nc.info?.max_payload ?? 1 << 20;
     if (frame.length <= max) {
       this.nc.publish(subject, frame);

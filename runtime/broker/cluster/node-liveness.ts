@@ -6,18 +6,31 @@
  * process's own clock when an update arrived, never compared across machines. While this
  * broker's own NATS connection is down it declares nobody dead (it cannot tell), and after
  * it comes back everyone gets a fresh lease to renew in.
+ *
+ * A broker sees its own renewals come back through its watch. When they stop coming while
+ * it is connected, its watch has stalled (its consumer lived on a NATS server that went
+ * away): it declares nobody dead, says so (`stalled`), and follows the bucket anew.
  */
 import type { KV } from '@nats-io/kv';
-import { followBucket } from './kv-watch.js';
+import { followBucket, type BucketWatch } from './kv-watch.js';
 
 export interface LivenessEvents {
   /** `node` is gone: shut down, crashed or cut off for longer than the lease. */
   died(node: string): void;
+  /** `node` renewed again after it had been declared dead (it was only slow or cut off). */
+  revived(node: string): void;
+  /** This broker's watches stopped delivering: they are being started anew. */
+  stalled(): void;
 }
 
 export class NodeLiveness {
   private readonly lastSeen = new Map<string, number>();
+  /** Nodes this one declared dead (not shut down): if they renew again, they are revived. */
+  private readonly declaredDead = new Set<string>();
   private renewTimer: ReturnType<typeof setInterval> | undefined;
+  private watch: BucketWatch | undefined;
+  /** When this node last saw its own renewal come back. */
+  private ownEcho = Date.now();
   private checkTimer: ReturnType<typeof setInterval> | undefined;
   private connected = true;
   private stopped = false;
@@ -32,15 +45,32 @@ export class NodeLiveness {
   /** Renews this node's key, and resolves once the nodes alive now are known. */
   async start(): Promise<void> {
     await this.renew();
-    await followBucket(this.kv, (entry) => {
-      if (entry.key === this.nodeId) return;
-      if (entry.operation === 'PUT') this.lastSeen.set(entry.key, Date.now());
-      else if (this.lastSeen.delete(entry.key)) this.events.died(entry.key);
-    });
+    await this.follow();
     this.renewTimer = setInterval(() => void this.renew(), Math.max(50, Math.floor(this.leaseMs / 3)));
     this.renewTimer.unref();
     this.checkTimer = setInterval(() => this.check(), Math.max(50, Math.floor(this.leaseMs / 4)));
     this.checkTimer.unref();
+  }
+
+  /** Follows the nodes bucket (anew: a stalled watch is dropped); everyone gets a fresh lease. */
+  async follow(): Promise<void> {
+    this.watch?.stop();
+    const now = Date.now();
+    this.ownEcho = now;
+    for (const node of this.lastSeen.keys()) this.lastSeen.set(node, now);
+    const watch = followBucket(this.kv, (entry) => {
+      if (entry.key === this.nodeId) {
+        this.ownEcho = Date.now();
+        return;
+      }
+      if (entry.operation === 'PUT') {
+        const known = this.lastSeen.has(entry.key);
+        this.lastSeen.set(entry.key, Date.now());
+        if (!known && this.declaredDead.delete(entry.key)) this.events.revived(entry.key);
+      } else if (this.lastSeen.delete(entry.key)) this.events.died(entry.key);
+    });
+    this.watch = watch;
+    await watch.ready;
   }
 
   isAlive(node: string): boolean {
@@ -52,6 +82,7 @@ export class NodeLiveness {
     this.connected = up;
     if (!up) return;
     const now = Date.now();
+    this.ownEcho = now;
     for (const node of this.lastSeen.keys()) this.lastSeen.set(node, now);
     void this.renew();
   }
@@ -61,6 +92,7 @@ export class NodeLiveness {
     this.stopped = true;
     clearInterval(this.renewTimer);
     clearInterval(this.checkTimer);
+    this.watch?.stop();
     await this.kv.delete(this.nodeId).catch(() => undefined);
   }
 
@@ -76,9 +108,16 @@ export class NodeLiveness {
   private check(): void {
     if (!this.connected || this.stopped) return;
     const deadline = Date.now() - this.leaseMs;
+    if (this.ownEcho < deadline) {
+      // Our own renewals stopped coming back: it is our watch that is stuck, not the others.
+      this.ownEcho = Date.now();
+      this.events.stalled();
+      return;
+    }
     for (const [node, seen] of this.lastSeen) {
       if (seen >= deadline) continue;
       this.lastSeen.delete(node);
+      this.declaredDead.add(node);
       this.events.died(node);
       // Whoever notices first tidies up; the key comes back if the node was only slow.
       void this.kv.delete(node).catch(() => undefined);

@@ -1,0 +1,37 @@
+/**
+ * p2pgen brokers in a cluster over NATS: a nats-server, broker A in this process (its memory
+ * is what the server rows sample) and the other brokers each in a process of its own
+ * (p2pgen-cluster-broker.mjs). Callers connect to A, callees (the echo peer, the stream source)
+ * to B, so every call crosses brokers. BENCH_CLUSTER_BROKERS sets how many brokers (default 2).
+ * 'kill-callee-broker' kills broker B with SIGKILL (by its pid) and says when.
+ */
+import { fork } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createBroker } from 'p2pgen/broker';
+import { startNats } from '../lib/nats-process.js';
+import { serveBench } from '../lib/server-main.js';
+
+const count = Number(process.env.BENCH_CLUSTER_BROKERS ?? 2);
+const here = dirname(fileURLToPath(import.meta.url));
+
+function startBrokerProcess(nats) {
+  const child = fork(join(here, 'p2pgen-cluster-broker.mjs'), [nats], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  process.on('exit', () => child.kill('SIGKILL'));
+  return new Promise((resolve, reject) => {
+    child.once('message', (msg) => resolve({ child, url: msg.url }));
+    child.once('exit', (code) => reject(new Error(`a cluster broker exited (code ${code}) before it listened`)));
+  });
+}
+
+await serveBench(async () => {
+  const nats = await startNats();
+  const a = await createBroker({ port: 0, host: '127.0.0.1', cluster: { nats: nats.url } });
+  const others = await Promise.all(Array.from({ length: count - 1 }, () => startBrokerProcess(nats.url)));
+  process.on('message', (msg) => {
+    if (msg?.type !== 'kill-callee-broker') return;
+    others[0].child.kill('SIGKILL');
+    process.send({ type: 'callee-broker-killed', at: Date.now() });
+  });
+  return { url: a.url, calleeUrl: others[0].url, urls: [a.url, ...others.map((o) => o.url)], stats: () => a.stats() };
+});

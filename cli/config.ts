@@ -1,0 +1,60 @@
+/**
+ * `p2pgen.config.json`, in the contracts folder or the project root (a setting in the first wins):
+ *
+ *   { "build": { "headerVersion": false }, "check": { "rules": ["wire", "field-renamed"] } }
+ *
+ * `build` settings shape what `p2pgen build` writes, so `p2pgen check` reads the same ones to
+ * regenerate for its drift check. Command-line flags win over the file.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { findProjectRoot } from './generate.js';
+
+export const CONFIG_FILE_NAME = 'p2pgen.config.json';
+
+/** A config file that is not JSON, or a setting of the wrong type: bad usage (exit code 2). */
+export class ConfigError extends Error {}
+
+export interface ProjectConfig {
+  build?: {
+    /** Write the p2pgen version into generated files (default true); false keeps them unchanged across p2pgen upgrades. */
+    headerVersion?: boolean;
+  };
+  check?: { rules?: unknown };
+}
+
+/**
+ * A setting from the configs that apply to a contracts folder: the contracts folder's file
+ * first, then the project root's; `undefined` when neither sets it.
+ */
+export function configured<T>(contractsDir: string, pick: (config: ProjectConfig) => T | undefined): { value: T; file: string } | undefined {
+  for (const dir of [resolve(contractsDir), findProjectRoot(resolve(contractsDir))]) {
+    const file = join(dir, CONFIG_FILE_NAME);
+    if (!existsSync(file)) continue;
+    const value = pick(parseConfig(file));
+    if (value !== undefined) return { value, file };
+  }
+  return undefined;
+}
+
+function parseConfig(file: string): ProjectConfig {
+  let config: unknown;
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`${file} is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new ConfigError(`${file} must hold a JSON object`);
+  return config as ProjectConfig;
+}
+
+export interface BuildSettings {
+  headerVersion: boolean;
+}
+
+/** What `build` (and `check`'s drift check) generate with: flags, else the config file, else the defaults. */
+export function buildSettings(contractsDir: string, flags: Partial<BuildSettings> = {}): BuildSettings {
+  const headerVersion = configured(contractsDir, (c) => c.build?.headerVersion);
+  if (headerVersion && typeof headerVersion.value !== 'boolean') throw new ConfigError(`${headerVersion.file}: build.headerVersion must be true or false`);
+  return { headerVersion: flags.headerVersion ?? headerVersion?.value ?? true };
+}

@@ -1,0 +1,3 @@
+export class Item {
+  count = 0;
+}
