@@ -56,8 +56,10 @@ export interface RpcErrorDetails {
   cause?: unknown;
   /** For VALIDATION_FAILED: each broken rule with its path. */
   issues?: ReadonlyArray<{ path: string; message: string }>;
-  /** Machine-readable facts about the error (for CONTRACT_MISMATCH: the fingerprints and the rule). */
+  /** Machine-readable facts about the error (for CONTRACT_MISMATCH: the fingerprints and the rule); plain data. */
   details?: Readonly<Record<string, unknown>>;
+  /** For REMOTE_ERROR: the application's own code for what went wrong (see `RpcError.remote`). */
+  remoteCode?: string;
 }
 
 export class RpcError extends Error {
@@ -66,6 +68,8 @@ export class RpcError extends Error {
   readonly rawMessage: string;
   readonly issues?: ReadonlyArray<{ path: string; message: string }>;
   readonly details?: Readonly<Record<string, unknown>>;
+  /** For REMOTE_ERROR: the callee's application code (`RpcError.remote`), e.g. 'OUT_OF_STOCK'. */
+  readonly remoteCode?: string;
 
   constructor(code: RpcErrorCode, message: string, details: RpcErrorDetails = {}) {
     super(`${code}: ${message}`, details.cause === undefined ? undefined : { cause: details.cause });
@@ -74,6 +78,16 @@ export class RpcError extends Error {
     this.rawMessage = message;
     if (details.issues) this.issues = details.issues;
     if (details.details) this.details = details.details;
+    if (details.remoteCode !== undefined) this.remoteCode = details.remoteCode;
+  }
+
+  /**
+   * An application error for an action to throw: its caller gets a REMOTE_ERROR with this
+   * message, `remoteCode` (letters, digits, `_ . : -`; at most 64) and `details` (plain data,
+   * as JSON at most 64 KiB; larger or not JSON-able details are left out, saying so).
+   */
+  static remote(remoteCode: string, message: string, details?: Readonly<Record<string, unknown>>): RpcError {
+    return new RpcError(RpcErrorCode.REMOTE_ERROR, message, { remoteCode, ...(details ? { details } : {}) });
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
@@ -83,9 +97,20 @@ export class RpcError extends Error {
   /** Normalises anything thrown into an RpcError (unknown errors become `fallback`). */
   static from(error: unknown, fallback: RpcErrorCode = RpcErrorCode.REMOTE_ERROR): RpcError {
     if (error instanceof RpcError) return error;
-    const message = error instanceof Error ? error.message : typeof error === 'string' ? error : String(error);
-    return new RpcError(fallback, message, { cause: error });
+    return new RpcError(fallback, messageOf(error), { cause: error });
   }
 }
 
 Object.defineProperty(RpcError.prototype, brand, { value: true });
+
+/** The text of anything thrown; never throws itself (a thrown `Object.create(null)` has no toString). */
+function messageOf(error: unknown): string {
+  try {
+    if (error instanceof Error) return String(error.message);
+    if (typeof error === 'string') return error;
+    if (error === null || (typeof error !== 'object' && typeof error !== 'function')) return String(error);
+    return `a thrown ${Object.prototype.toString.call(error).slice(8, -1)}`;
+  } catch {
+    return 'a thrown value that cannot be described';
+  }
+}

@@ -41,6 +41,8 @@ describe('error codes', () => {
     const error = await rejection(caller.peer('bare').controller<BehaviorsController>('/behaviors').echo('hi'));
     expect(error.code).toBe(RpcErrorCode.CONTROLLER_NOT_REGISTERED);
     expect(error.message).toContain('Peer controller not registered');
+    // It names what the caller asked for (the callee knows only routing keys).
+    expect(error.rawMessage).toBe("Peer controller not registered: '/behaviors' on peer 'bare'");
   });
 
   it('CONTROLLER_NOT_REGISTERED locally: no generated contract is loaded for the path', async () => {
@@ -58,6 +60,7 @@ describe('error codes', () => {
     expect(await greeter.greet('ann')).toBe('hello ann');
     const error = await rejection(greeter.wave());
     expect(error.code).toBe(RpcErrorCode.ACTION_NOT_FOUND);
+    expect(error.rawMessage).toContain("'/greeter' on peer 'greeter' has no action 'wave'");
   });
 
   it('ACTION_NOT_FOUND when registering an instance that lacks an action', async () => {
@@ -165,6 +168,25 @@ describe('error codes', () => {
     expect(sync.message).toBe('REMOTE_ERROR: disk full');
     const later = await rejection(remote.failLater('later'));
     expect(later.rawMessage).toBe('later');
+  });
+
+  it('REMOTE_ERROR with an application code and plain-data details (RpcError.remote)', async () => {
+    const { remote } = await callerAndCallee();
+    const error = await rejection(remote.refuse('OUT_OF_STOCK', 'no more blue ones'));
+    expect(error).toMatchObject({ code: RpcErrorCode.REMOTE_ERROR, remoteCode: 'OUT_OF_STOCK', rawMessage: 'no more blue ones', details: { retryAfterMs: 1500, reasons: ['stock', 'region'] } });
+    // A code that is not one (spaces, too long) does not travel; the error still does.
+    const odd = await rejection(remote.refuse('not a code', 'x'));
+    expect(odd.remoteCode).toBeUndefined();
+  });
+
+  it("a callee's error is bounded: a 20 MB message reaches the caller cut short, and the callee stays connected", async () => {
+    const { remote, callee } = await callerAndCallee();
+    const error = await rejection(remote.fail('x'.repeat(20 * 1024 * 1024)));
+    expect(error.code).toBe(RpcErrorCode.REMOTE_ERROR);
+    expect(error.rawMessage.length).toBeLessThan(9000);
+    expect(error.rawMessage).toContain('cut from 20971520 characters');
+    expect(callee.state.value).toBe('connected');
+    expect(await remote.identity(3)).toBe(3);
   });
 
   it('PEER_DISCONNECTED: the callee leaves while the call is open, and the call rejects at once', async () => {

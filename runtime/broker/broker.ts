@@ -19,6 +19,7 @@ import { Access } from './access.js';
 import { Admission, PROTECTED_MODE_MESSAGE } from './admission.js';
 import { auditRecorder, type AuditRecorder } from './audit.js';
 import { Backpressure } from './backpressure.js';
+import { CallerIdentities } from './caller-identity.js';
 import { BrokerConnection } from './connection.js';
 import { ControlPlane } from './control-plane.js';
 import { Handshake } from './handshake.js';
@@ -103,6 +104,7 @@ class BrokerServer implements Broker {
   private readonly backpressure: Backpressure;
   private readonly presence: Presence;
   private readonly router: Router;
+  private readonly identities: CallerIdentities;
   private readonly control: ControlPlane;
   private readonly handshake: Handshake;
   private readonly admission: Admission;
@@ -116,6 +118,8 @@ class BrokerServer implements Broker {
     dropEndpoint: (endpoint, code, reason) => this.router.dropEndpoint(endpoint, code, reason),
     dropTarget: (registration, code, reason) => this.router.dropTarget(registration, code, reason),
     allocateHandle: () => this.allocateHandle(),
+    endpointGone: (endpoint) => this.identities.endpointGone(endpoint),
+    endpointReconnected: (endpoint) => this.identities.retell(endpoint),
   };
   private closing: Promise<void> | undefined;
   readonly protectedMode: boolean;
@@ -141,8 +145,9 @@ class BrokerServer implements Broker {
       this.violation(connection as BrokerConnection, `slow reader: more than ${limits.maxBufferedBytes} bytes (${buffered}) waited to be written to the connection`, CloseCode.SlowReader),
     );
     this.presence = new Presence(directory, this.access);
-    this.router = new Router({ directory, access: this.access, audit: this.audit, maxCallsInFlight: limits.maxCallsInFlight, violation });
-    this.control = new ControlPlane({ directory, access: this.access, presence: this.presence, audit: this.audit, maxOperations: limits.maxControlOperations });
+    this.identities = new CallerIdentities(() => this.allocateHandle());
+    this.router = new Router({ directory, access: this.access, audit: this.audit, identities: this.identities, maxCallsInFlight: limits.maxCallsInFlight, violation });
+    this.control = new ControlPlane({ directory, access: this.access, presence: this.presence, audit: this.audit, maxOperations: limits.maxControlOperations, identityChanged: (connection) => this.identityChanged(connection) });
     this.handshake = new Handshake({
       security,
       audit: this.audit,
@@ -264,6 +269,7 @@ class BrokerServer implements Broker {
     this.control.connectionClosed(connection);
     this.directory.releaseAll(connection);
     this.router.dropEndpoint(connection);
+    this.identities.endpointGone(connection);
     this.access.connectionClosed(connection);
     this.backpressure.release(connection);
     if (wasOpen) this.audit.disconnected(connection, code, reason);
@@ -280,10 +286,16 @@ class BrokerServer implements Broker {
       // Calls to the id now go to its new holder; this connection must hear that it lost it,
       // and calls still open at it for that id will not be answered from here.
       this.router.dropTarget(registration, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (it registered again on another connection)');
-      this.access.identityChanged(connection);
+      this.identityChanged(connection);
       const event: RegistrationLostEvent = { type: 'registration-lost', peerId: registration.id };
       connection.send(jsonFrame(FrameType.Event, 0, event));
     }
+  }
+
+  /** `connection` registered or gave up an id: its decisions are asked again, and those it calls hear who it is now. */
+  private identityChanged(connection: BrokerConnection): void {
+    this.access.identityChanged(connection);
+    this.identities.changed(connection);
   }
 
   // ---- lifecycle -----------------------------------------------------------------------

@@ -5,6 +5,7 @@
  * `presenceKnown`); this file only holds them. Sending goes through a CorkedSender, so frames
  * forwarded in one tick leave in one write.
  */
+import type { IdentityState } from './caller-identity.js';
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { routingKey } from '../contracts/define.js';
@@ -42,6 +43,7 @@ export class BrokerConnection implements RouteEndpoint, Throttled {
   // State other modules keep about this connection, made on first use: an idle connection
   // (most of them, on a busy broker) carries none of it.
   access: CallerDecisions | undefined;
+  identities: IdentityState | undefined;
   flow: FlowState | undefined;
   control: ControlQueue | undefined;
   /** Presence (presence.ts): the peers this connection was told joined, while it is subscribed. */

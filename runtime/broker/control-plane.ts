@@ -21,6 +21,8 @@ export interface ControlContext {
   readonly presence: Presence;
   readonly audit: AuditRecorder;
   readonly maxOperations: number;
+  /** `connection` registered or gave up an id: who it is as a caller changed. */
+  identityChanged(connection: BrokerConnection): void;
 }
 
 /** A connection's control requests not answered yet (the `control` field of its connection). */
@@ -114,7 +116,7 @@ export class ControlPlane {
     const registration = await this.ctx.directory.claim(id, connection, holder as string | undefined);
     if (!registration) throw new RpcError(RpcErrorCode.ALREADY_REGISTERED, `peer id '${id}' is already registered`);
     // Registering changes who this connection is: its decisions are asked again.
-    this.ctx.access.identityChanged(connection);
+    this.ctx.identityChanged(connection);
     this.ctx.audit.registered(connection, id);
     return null;
   }
@@ -123,7 +125,7 @@ export class ControlPlane {
     if (typeof peerId !== 'string') throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'deregister needs a peerId');
     const registration = this.ctx.directory.release(peerId, connection);
     if (!registration) throw new RpcError(RpcErrorCode.PEER_NOT_FOUND, `this connection does not hold peer id '${peerId}'`);
-    this.ctx.access.identityChanged(connection);
+    this.ctx.identityChanged(connection);
     return null;
   }
 

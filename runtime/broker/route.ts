@@ -5,6 +5,7 @@
  * (peer-directory.ts) knows which one a peer id lives behind.
  */
 import type { CallerDecisions } from './access.js';
+import type { IdentityState } from './caller-identity.js';
 import type { PeerRegistration } from './peer-directory.js';
 import type { Session } from './security.js';
 
@@ -53,4 +54,6 @@ export interface RouteEndpoint {
   send(frame: Uint8Array): void;
   /** Cached security decisions as a caller: owned by access.ts. */
   access: CallerDecisions | undefined;
+  /** Who it is as a caller and who it was told its callers are: owned by caller-identity.ts. */
+  identities: IdentityState | undefined;
 }

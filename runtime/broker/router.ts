@@ -13,9 +13,10 @@ import { RpcError, RpcErrorCode } from '../errors.js';
 import { errorFrame } from '../wire/errors.js';
 import { FrameFlags, FrameType, PROTOCOL_VERSION, writeU32, type FrameHeader } from '../wire/frame.js';
 import { peerIdOfBytes } from '../wire/peer-id.js';
-import { fromUtf8Lenient } from '../wire/text.js';
+import { fromUtf8Lenient, readJson } from '../wire/text.js';
 import { Verdict, type Access } from './access.js';
 import type { AuditRecorder } from './audit.js';
+import type { CallerIdentities } from './caller-identity.js';
 import type { PeerDirectory, PeerRegistration } from './peer-directory.js';
 import type { Route, RouteEndpoint } from './route.js';
 
@@ -23,6 +24,7 @@ export interface RouterContext {
   readonly directory: PeerDirectory;
   readonly access: Access;
   readonly audit: AuditRecorder;
+  readonly identities: CallerIdentities;
   readonly maxCallsInFlight: number;
   /** Closes only the offending endpoint. */
   violation(endpoint: RouteEndpoint, reason: string): void;
@@ -58,6 +60,10 @@ export class Router {
       case FrameType.Credit:
       case FrameType.RequestChunk:
         return this.onCallerFrame(from, frame, h.callId);
+      case FrameType.Caller:
+        // Only another broker of the cluster says who its callers are (a client may not).
+        if (from.session === undefined) return this.ctx.identities.learn(from, readJson(frame, h.payloadStart));
+        return this.ctx.violation(from, `frames of type ${h.type} are not routed`);
       default:
         return this.ctx.violation(from, `frames of type ${h.type} are not routed`);
     }
@@ -183,9 +189,9 @@ export class Router {
     callee.incoming.set(id, route);
     this.routeCount++;
     if (stream) this.streamCount++;
-    // In place: the callee sees the route id as the call id, and the true source.
+    // In place: the callee sees the route id as the call id, and the true source (told who it is first).
     writeU32(frame, 4, id);
-    writeU32(frame, 8, caller.handle);
+    writeU32(frame, 8, this.ctx.identities.stamp(caller, h.source, callee));
     callee.send(frame);
   }
 

@@ -17,6 +17,7 @@ import { errorFrame, errorFromFrame } from '../wire/errors.js';
 import { createHeader, FrameFlags, FrameType, parseHeader, type FrameHeader } from '../wire/frame.js';
 import { readJson } from '../wire/text.js';
 import { CallerStreams } from './caller-streams.js';
+import { Callers } from './callers.js';
 import { ControlRequests } from './control-requests.js';
 import { Deadlines } from './deadlines.js';
 import { Dispatcher } from './dispatcher.js';
@@ -83,6 +84,8 @@ export interface ClientStats {
   streams: number;
   /** Streams this client serves to other peers. */
   servedStreams: number;
+  /** Calls this client serves to actions that take a CallContext, not answered yet. */
+  servedCalls: number;
   /** Messages arriving in pieces, not yet complete. */
   partialMessages: number;
   /** Bytes those hold. */
@@ -129,6 +132,8 @@ export class RpcWebSocketClient {
   private readonly requestPieces: Reassembly;
   private readonly replyPieces: Reassembly;
   private readonly peers = new Map<string, RemotePeer>();
+  /** Who the broker says the callers of calls this client serves are. */
+  private readonly callers = new Callers();
   /** The peer ids this client registered and did not give up: registered again after a reconnect. */
   private readonly registered = new Set<string>();
   /**
@@ -185,6 +190,8 @@ export class RpcWebSocketClient {
       maxMessageBytes,
       checkFingerprints: options.unsafeSkipFingerprintCheck !== true,
       streamBufferBytes: options.streamBufferBytes ?? DEFAULT_STREAM_BUFFER_BYTES,
+      callers: this.callers,
+      deadlines: this.deadlines,
     });
     this.channelFor = (peerId, target, callOptions) => ({
       call: (action, args) => this.unary.call(peerId, target, action, args, callOptions),
@@ -217,6 +224,7 @@ export class RpcWebSocketClient {
       calls: this.unary.size,
       streams: this.streams.size,
       servedStreams: this.dispatcher.served.size,
+      servedCalls: this.dispatcher.contexts.size,
       partialMessages: this.requestPieces.size + this.replyPieces.size,
       partialBytes: this.budget.used,
       controlRequests: this.control.size,
@@ -322,7 +330,8 @@ export class RpcWebSocketClient {
   private onLost(reason: string): void {
     this.unary.rejectAll(reason);
     this.streams.rejectAll(reason);
-    this.dispatcher.cancelAll();
+    this.dispatcher.cancelAll(reason);
+    this.callers.clear();
     this.requestPieces.clear();
     this.replyPieces.clear();
     this.control.rejectAll(reason);
@@ -359,6 +368,8 @@ export class RpcWebSocketClient {
       }
       case FrameType.Request:
         return this.dispatcher.onRequest(frame, h);
+      case FrameType.Caller:
+        return this.callers.onAnnouncement(readJson(frame, h.payloadStart));
       case FrameType.Credit:
         return this.dispatcher.onCredit(h.callId, frame, h.payloadStart);
       case FrameType.Cancel:

@@ -3,6 +3,7 @@
  * sent to them, registrations in a plain directory, and Request frames built by hand. No
  * sockets: each part's contract is tested on its own (the end-to-end tests use real ones).
  */
+import type { IdentityState } from '../../runtime/broker/caller-identity.js';
 import { routingKey } from '../../runtime/contracts/define.js';
 import type { CallerDecisions } from '../../runtime/broker/access.js';
 import type { DirectoryListener, PeerDirectory, PeerRegistration } from '../../runtime/broker/peer-directory.js';
@@ -24,6 +25,7 @@ export class FakeEndpoint implements RouteEndpoint {
   readonly sent: Uint8Array[] = [];
   isOpen = true;
   access: CallerDecisions | undefined;
+  identities: IdentityState | undefined;
 
   readonly session: Session | undefined;
 
@@ -36,8 +38,13 @@ export class FakeEndpoint implements RouteEndpoint {
     return this.outgoing.size + this.incoming.size > 0;
   }
 
+  /** Caller frames (who a caller handle is) are kept apart from the routed frames. */
+  readonly announcements: unknown[] = [];
+
   send(frame: Uint8Array): void {
-    if (this.isOpen) this.sent.push(frame);
+    if (!this.isOpen) return;
+    if (frame[1] === FrameType.Caller) this.announcements.push(readJson(frame, 12));
+    else this.sent.push(frame);
   }
 
   /** The sent frames' types, call ids and (for errors) codes, for compact assertions. */

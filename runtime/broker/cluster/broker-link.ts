@@ -6,6 +6,7 @@
  * and by the callers' own brokers' limits, and back-pressure acts on the client connections
  * at either end (backpressure.ts).
  */
+import type { IdentityState } from '../caller-identity.js';
 import type { PeerRegistration } from '../peer-directory.js';
 import type { Route, RouteEndpoint } from '../route.js';
 import type { NodeBus } from './node-bus.js';
@@ -19,6 +20,7 @@ export class BrokerLink implements RouteEndpoint {
   readonly outgoing = new Map<number, Route>();
   readonly incoming = new Map<number, Route>();
   access: undefined;
+  identities: IdentityState | undefined;
   /** False once the other broker is known to be gone. */
   alive = true;
   private readonly subject: string;
