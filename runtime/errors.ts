@@ -37,6 +37,8 @@ export const RpcErrorCode = {
   SLOW_CONSUMER: 'SLOW_CONSUMER',
   /** The connection has more calls in flight than the broker allows; the call was refused, the connection lives. */
   TOO_MANY_CALLS: 'TOO_MANY_CALLS',
+  /** A broker limit on what one connection may hold or announce was reached (announced controllers, peer ids, presence subscriptions); the request was refused, the connection lives. */
+  LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   /** A protocol rule was broken (a malformed frame or control request). */
   PROTOCOL_ERROR: 'PROTOCOL_ERROR',
   /** In a cluster: the broker the peer is on cannot be reached right now (NATS is down or the link was lost); retry later. */

@@ -13,6 +13,9 @@
  * that waited on it. A hook that throws, answers anything but `true` or does not answer within
  * `hookTimeoutMs` says no.
  *
+ * A caller holds at most MAX_DECISIONS of them (the oldest answered one goes first): a
+ * connection that lists ten thousand peers costs a bounded table.
+ *
  * An id nobody holds is asked about too (`isAllowedToSendToPeer(session, id)`, cached per
  * caller and id, at most `MAX_ABSENT_DECISIONS` of them): a caller that may send to it hears
  * PEER_NOT_FOUND, any other the same ACCESS_DENIED as for a peer it may not reach, after the
@@ -89,6 +92,8 @@ export interface AccessOptions {
 
 /** Decisions about absent ids one caller may hold. */
 export const MAX_ABSENT_DECISIONS = 1024;
+/** Decisions about registrations one caller may hold; past it the oldest answered one is dropped (asked again if needed). */
+export const MAX_DECISIONS = 4096;
 
 function isPending(decision: SendDecision | PendingDecision | boolean): decision is PendingDecision {
   return typeof decision === 'object' && 'frames' in decision;
@@ -376,7 +381,9 @@ export class Access {
   }
 
   private remember(caller: RouteEndpoint, target: PeerRegistration, decision: PendingDecision): void {
-    this.stateOf(caller).byTarget.set(target, decision);
+    const byTarget = this.stateOf(caller).byTarget;
+    if (byTarget.size >= MAX_DECISIONS) this.dropOldest(caller, byTarget);
+    byTarget.set(target, decision);
     let askers = this.askers.get(target);
     if (!askers) this.askers.set(target, (askers = new Set()));
     askers.add(caller);
@@ -387,6 +394,17 @@ export class Access {
     if (!askers) return;
     askers.delete(caller);
     if (askers.size === 0) this.askers.delete(target);
+  }
+
+  /** Past the bound the oldest answered decision goes (one being asked stays: calls wait on it). */
+  private dropOldest(caller: RouteEndpoint, byTarget: Map<PeerRegistration, SendDecision | PendingDecision>): void {
+    for (const [target, decision] of byTarget) {
+      if (isPending(decision)) continue;
+      byTarget.delete(target);
+      this.unindex(caller, target);
+      markCallsStale(decision);
+      return;
+    }
   }
 
   /** Past the bound the oldest settled answer about an absent id goes (one being asked stays: calls wait on it). */

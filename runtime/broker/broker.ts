@@ -27,6 +27,7 @@ import { startHeartbeat } from './heartbeat.js';
 import { ClusterPeerDirectory } from './cluster/cluster-directory.js';
 import { clusterConfig } from './cluster/cluster-options.js';
 import { Listener } from './listener.js';
+import { Listings } from './listing.js';
 import { LocalPeerDirectory } from './local-directory.js';
 import { brokerLimits, type BrokerLimits, type BrokerOptions } from './options.js';
 import type { EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
@@ -144,10 +145,22 @@ class BrokerServer implements Broker {
     this.backpressure = new Backpressure(limits.highWaterMarkBytes, limits.maxBufferedBytes, (connection, buffered) =>
       this.violation(connection as BrokerConnection, `slow reader: more than ${limits.maxBufferedBytes} bytes (${buffered}) waited to be written to the connection`, CloseCode.SlowReader),
     );
-    this.presence = new Presence(directory, this.access);
+    const listings = new Listings(this.access, limits.highWaterMarkBytes);
+    this.presence = new Presence(directory, this.access, listings);
     this.identities = new CallerIdentities(() => this.allocateHandle());
     this.router = new Router({ directory, access: this.access, audit: this.audit, identities: this.identities, maxCallsInFlight: limits.maxCallsInFlight, violation });
-    this.control = new ControlPlane({ directory, access: this.access, presence: this.presence, audit: this.audit, maxOperations: limits.maxControlOperations, identityChanged: (connection) => this.identityChanged(connection) });
+    this.control = new ControlPlane({
+      directory,
+      access: this.access,
+      presence: this.presence,
+      listings,
+      audit: this.audit,
+      maxOperations: limits.maxControlOperations,
+      maxAnnouncedBytes: limits.maxAnnouncedBytes,
+      maxPresenceSubscriptions: limits.maxPresenceSubscriptions,
+      maxIdsPerConnection: limits.maxIdsPerConnection,
+      identityChanged: (connection) => this.identityChanged(connection),
+    });
     this.handshake = new Handshake({
       security,
       audit: this.audit,

@@ -43,6 +43,15 @@ export interface BrokerOptions {
   maxCallsInFlight?: number;
   /** Control requests (register, listPeers, presence, …) a connection may have outstanding; more are refused with TOO_MANY_CALLS. Default 64. */
   maxControlOperations?: number;
+  /**
+   * What a connection may announce about its controllers: characters of paths, action names
+   * and fingerprints together; more is refused with LIMIT_EXCEEDED. Default 64 KiB.
+   */
+  maxAnnouncedBytes?: number;
+  /** Peer ids one connection may hold; more registrations are refused with LIMIT_EXCEEDED. Default 100. */
+  maxIdsPerConnection?: number;
+  /** Presence subscriptions per connection (one per `presence()` subscriber of a client); more are refused with LIMIT_EXCEEDED. Default 64. */
+  maxPresenceSubscriptions?: number;
   /** How long a new connection has to say hello (ms); a TCP connection to the broker's own server has as long to upgrade. Default 10 s. */
   handshakeTimeoutMs?: number;
   /** WebSocket connections from one remote address; more get HTTP 429. Default 1,024. */
@@ -91,6 +100,9 @@ export interface BrokerLimits {
   readonly maxFrameBytes: number;
   readonly maxCallsInFlight: number;
   readonly maxControlOperations: number;
+  readonly maxAnnouncedBytes: number;
+  readonly maxPresenceSubscriptions: number;
+  readonly maxIdsPerConnection: number;
   readonly handshakeTimeoutMs: number;
   readonly hookTimeoutMs: number;
   readonly heartbeatMs: number;
@@ -106,6 +118,9 @@ export function brokerLimits(options: BrokerOptions): BrokerLimits {
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     maxCallsInFlight: options.maxCallsInFlight ?? 10_000,
     maxControlOperations: options.maxControlOperations ?? 64,
+    maxAnnouncedBytes: options.maxAnnouncedBytes ?? 64 * 1024,
+    maxPresenceSubscriptions: options.maxPresenceSubscriptions ?? 64,
+    maxIdsPerConnection: options.maxIdsPerConnection ?? 100,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     hookTimeoutMs: options.hookTimeoutMs ?? 5_000,
     heartbeatMs: options.heartbeatMs ?? 15_000,

@@ -37,6 +37,10 @@ export interface DispatcherHost {
   sendMessage(frame: Uint8Array, callId: number): void;
   readonly maxMessageBytes: number;
   readonly streamBufferBytes: number;
+  readonly maxStreamCredit: number;
+  /** Whether the socket takes more now; `whenWritable` calls back once it does. */
+  writable(): boolean;
+  whenWritable(callback: () => void): void;
   /** False only in the benchmark that measures the check. */
   readonly checkFingerprints: boolean;
   /** Who the broker says each caller handle is (for CallContext). */
@@ -64,6 +68,11 @@ export class Dispatcher {
       get streamBufferBytes() {
         return host.streamBufferBytes;
       },
+      get maxCredit() {
+        return host.maxStreamCredit;
+      },
+      writable: () => host.writable(),
+      whenWritable: (callback) => host.whenWritable(callback),
       closed: (stream) => {
         this.served.delete(stream.routeId);
         this.finish(stream.routeId);

@@ -60,6 +60,15 @@ export interface RpcClientOptions {
    * it the message that would exceed it fails with FRAME_TOO_LARGE. Default: maxMessageBytes.
    */
   maxPartialBytes?: number;
+  /** How long a message arriving in pieces may wait for its next piece (ms); then it is dropped and its call fails with TIMEOUT. Default 30 s; 0 waits forever. */
+  partialMessageTimeoutMs?: number;
+  /** Credit a caller may grant one stream this client serves, at most (larger grants are cut to it). Default 4,096 items. */
+  maxStreamCredit?: number;
+  /**
+   * Bytes waiting in this client's socket above which the streams it serves stop sending,
+   * whatever credit their callers granted, until the socket drains. Default 8 MiB.
+   */
+  maxSendBufferBytes?: number;
   /** Items a stream may send ahead before this client grants more (the credit window). Default 32. */
   streamWindow?: number;
   /**
@@ -96,6 +105,8 @@ export interface ClientStats {
   presenceSubscribers: number;
   /** Deadlines being watched (calls, streams, control requests). */
   deadlines: number;
+  /** Bytes waiting in the socket to be sent. */
+  bufferedBytes: number;
 }
 
 /** A peer id this client holds; `deregister()` gives it up. */
@@ -116,6 +127,9 @@ export type ClientEvent =
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_STREAM_BUFFER_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_SEND_BUFFER_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_MAX_STREAM_CREDIT = 4096;
 /** Remote peers whose proxies are kept (most recently made first out); more are made anew. */
 const MAX_CACHED_PEERS = 1024;
 
@@ -159,7 +173,7 @@ export class RpcWebSocketClient {
     const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     const reconnect = options.reconnect === false ? undefined : { initialDelayMs: 100, maxDelayMs: 10_000, maxAttempts: Infinity, ...(options.reconnect === true ? {} : options.reconnect) };
     this.session = new ClientSession(
-      { urls: this.urls, token: options.token, timeoutMs, transport: options.transport, maxPayloadBytes: maxMessageBytes + 1024, maskFrames: options.maskFrames, reconnect },
+      { urls: this.urls, token: options.token, timeoutMs, transport: options.transport, maxPayloadBytes: maxMessageBytes + 1024, maxSendBufferBytes: options.maxSendBufferBytes ?? DEFAULT_MAX_SEND_BUFFER_BYTES, maskFrames: options.maskFrames, reconnect },
       {
         frame: (frame) => this.onFrame(frame),
         restored: (again) => this.onRestored(again),
@@ -167,9 +181,9 @@ export class RpcWebSocketClient {
         closed: (reason) => this.onClosed(reason),
       },
     );
-    this.budget = new PieceBudget(maxMessageBytes, options.maxPartialBytes ?? maxMessageBytes);
-    this.requestPieces = new Reassembly(this.budget);
-    this.replyPieces = new Reassembly(this.budget);
+    this.budget = new PieceBudget(maxMessageBytes, options.maxPartialBytes ?? maxMessageBytes, this.deadlines, options.partialMessageTimeoutMs ?? DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS);
+    this.requestPieces = new Reassembly(this.budget, (callId, error) => this.refuseLargeMessage(true, callId, error));
+    this.replyPieces = new Reassembly(this.budget, (callId, error) => this.refuseLargeMessage(false, callId, error));
     const negotiation = new Negotiation();
     const outbound = new Outbound({
       session: this.session,
@@ -181,7 +195,7 @@ export class RpcWebSocketClient {
     });
     this.unary = new UnaryCalls(outbound, this.replyPieces);
     this.streams = new CallerStreams(outbound, this.replyPieces, Math.max(1, options.streamWindow ?? 32));
-    this.control = new ControlRequests(this.session, this.deadlines, timeoutMs);
+    this.control = new ControlRequests(this.session, this.deadlines, timeoutMs, maxMessageBytes);
     this.presenceFeed = new PresenceFeed(this.control, () => this.session.isOpen);
     const session = this.session;
     this.dispatcher = new Dispatcher({
@@ -190,6 +204,9 @@ export class RpcWebSocketClient {
       maxMessageBytes,
       checkFingerprints: options.unsafeSkipFingerprintCheck !== true,
       streamBufferBytes: options.streamBufferBytes ?? DEFAULT_STREAM_BUFFER_BYTES,
+      maxStreamCredit: options.maxStreamCredit ?? DEFAULT_MAX_STREAM_CREDIT,
+      writable: () => session.writable,
+      whenWritable: (callback) => session.whenWritable(callback),
       callers: this.callers,
       deadlines: this.deadlines,
     });
@@ -230,6 +247,7 @@ export class RpcWebSocketClient {
       controlRequests: this.control.size,
       presenceSubscribers: this.presenceFeed.size,
       deadlines: this.deadlines.size + this.session.waitingCalls,
+      bufferedBytes: this.session.bufferedAmount,
     };
   }
 
@@ -352,7 +370,8 @@ export class RpcWebSocketClient {
     const h = this.header;
     const problem = parseHeader(frame, h);
     if (problem !== undefined) return this.session.protocolError(`the broker sent a malformed frame: ${problem}`);
-    if ((h.flags & FrameFlags.More) !== 0 && h.type !== FrameType.RequestChunk && h.type !== FrameType.ReplyChunk) return this.onFirstPiece(frame, h);
+    const more = (h.flags & FrameFlags.More) !== 0;
+    if (more && h.type !== FrameType.RequestChunk && h.type !== FrameType.ReplyChunk && h.type !== FrameType.ControlReply) return this.onFirstPiece(frame, h);
     switch (h.type) {
       case FrameType.Response:
         if (this.unary.has(h.callId)) return this.unary.onResponse(frame, h);
@@ -379,7 +398,7 @@ export class RpcWebSocketClient {
       case FrameType.ReplyChunk:
         return this.onPiece(frame, h);
       case FrameType.ControlReply:
-        return this.control.settle(h.callId, readJson(frame, h.payloadStart) as never);
+        return this.control.onReply(h.callId, readJson(frame, h.payloadStart), more, frame.length);
       case FrameType.Event: {
         const event = readJson(frame, h.payloadStart) as { type?: unknown } | undefined;
         if (event?.type === 'registration-lost') {

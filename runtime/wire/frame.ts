@@ -109,10 +109,10 @@ export function writeU32(bytes: Uint8Array, offset: number, value: number): void
 
 const knownTypes = new Set<number>(Object.values(FrameType));
 
-/** The flags each frame type may carry: MORE on messages (and their pieces), STREAM and DEADLINE on a Request. Any other bit is malformed. */
+/** The flags each frame type may carry: MORE on messages (and their pieces) and on a listing's ControlReply pieces, STREAM and DEADLINE on a Request. Any other bit is malformed. */
 const allowedFlags = new Uint8Array(256);
 allowedFlags[FrameType.Request] = FrameFlags.More | FrameFlags.Stream | FrameFlags.Deadline;
-for (const type of [FrameType.Response, FrameType.Error, FrameType.StreamItem, FrameType.RequestChunk, FrameType.ReplyChunk]) allowedFlags[type] = FrameFlags.More;
+for (const type of [FrameType.Response, FrameType.Error, FrameType.StreamItem, FrameType.RequestChunk, FrameType.ReplyChunk, FrameType.ControlReply]) allowedFlags[type] = FrameFlags.More;
 
 /**
  * Reads the header of `frame` into `into`. Returns undefined when the frame is well formed,
