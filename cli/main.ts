@@ -91,6 +91,10 @@ export async function main(argv: string[]): Promise<number> {
           .option('max-buffered-bytes', { type: 'number', describe: 'Bytes waiting for one connection before it is closed as a slow reader (default 64 MiB)' })
           .option('max-connections-per-address', { type: 'number', describe: 'Connections from one remote address (default 1024)' })
           .option('max-unauthenticated-connections', { type: 'number', describe: 'Connections not authenticated yet, together (default 1024)' })
+          .option('max-announced-bytes', { type: 'number', describe: 'Characters of controller paths, names and fingerprints a connection may announce (default 65536)' })
+          .option('max-ids-per-connection', { type: 'number', describe: 'Peer ids one connection may hold (default 100)' })
+          .option('max-presence-subscriptions', { type: 'number', describe: 'Presence subscriptions per connection (default 64)' })
+          .option('audit-events-per-second', { type: 'number', describe: 'Refusals, denials and failures audited per connection and second; more are counted (default 20)' })
           .option('allowed-origins', { type: 'string', describe: "Comma-separated origins of browser pages allowed to connect ('*': any; default: the broker's own, and loopback pages when it listens on loopback)" })
           .option('insecure', { type: 'boolean', describe: 'Without --security, accept clients from anywhere (default: loopback only, protected mode)' })
           .option('security', {
@@ -116,14 +120,39 @@ export async function main(argv: string[]): Promise<number> {
         requireInteger('--max-buffered-bytes', args.maxBufferedBytes, 1);
         requireInteger('--max-connections-per-address', args.maxConnectionsPerAddress, 1);
         requireInteger('--max-unauthenticated-connections', args.maxUnauthenticatedConnections, 1);
+        requireInteger('--max-announced-bytes', args.maxAnnouncedBytes, 1);
+        requireInteger('--max-ids-per-connection', args.maxIdsPerConnection, 1);
+        requireInteger('--max-presence-subscriptions', args.maxPresenceSubscriptions, 1);
+        requireInteger('--audit-events-per-second', args.auditEventsPerSecond, 1);
         const { port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, hookTimeoutMs, maxBufferedBytes, maxConnectionsPerAddress, maxUnauthenticatedConnections, insecure, security, audit } = args;
+        const { maxAnnouncedBytes, maxIdsPerConnection, maxPresenceSubscriptions, auditEventsPerSecond } = args;
         const allowedOrigins = args.allowedOrigins?.split(',').map((o) => o.trim()).filter(Boolean);
         const cluster = args.nats === undefined ? undefined : { nats: args.nats.flatMap((v) => String(v).split(',')).filter(Boolean), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas };
         // Loaded here: build and check never pay for the broker (ws, NATS) at start-up.
         const { BrokerUsageError, runBroker } = await import('./commands/broker.js');
         try {
           exitCode = await runBroker(
-            { port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, hookTimeoutMs, maxBufferedBytes, maxConnectionsPerAddress, maxUnauthenticatedConnections, allowedOrigins, insecure, security, audit, cluster },
+            {
+              port,
+              host,
+              maxFrameBytes,
+              maxCallsInFlight,
+              maxControlOperations,
+              heartbeatMs,
+              hookTimeoutMs,
+              maxBufferedBytes,
+              maxConnectionsPerAddress,
+              maxUnauthenticatedConnections,
+              maxAnnouncedBytes,
+              maxIdsPerConnection,
+              maxPresenceSubscriptions,
+              auditEventsPerSecond,
+              allowedOrigins,
+              insecure,
+              security,
+              audit,
+              cluster,
+            },
             console_,
           );
         } catch (error) {

@@ -3,7 +3,7 @@ import { createWriteStream, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import type { AuditEvent, AuditSink } from '../../runtime/broker/audit.js';
+import { jsonLinesAudit, type AuditLog } from '../../runtime/broker/audit-log.js';
 import { createBroker, type Broker } from '../../runtime/broker/broker.js';
 import type { ClusterOptions } from '../../runtime/broker/cluster/cluster-options.js';
 import type { RpcKernelSecurity } from '../../runtime/broker/security.js';
@@ -20,6 +20,10 @@ export interface BrokerArgs {
   maxConnectionsPerAddress?: number;
   maxUnauthenticatedConnections?: number;
   maxBufferedBytes?: number;
+  maxAnnouncedBytes?: number;
+  maxIdsPerConnection?: number;
+  maxPresenceSubscriptions?: number;
+  auditEventsPerSecond?: number;
   allowedOrigins?: string[];
   insecure?: boolean;
   /** A JavaScript module whose default export is an RpcKernelSecurity subclass or instance. */
@@ -49,6 +53,10 @@ export async function runBroker(args: BrokerArgs, out: Output): Promise<number> 
       maxConnectionsPerAddress: args.maxConnectionsPerAddress,
       maxUnauthenticatedConnections: args.maxUnauthenticatedConnections,
       maxBufferedBytes: args.maxBufferedBytes,
+      maxAnnouncedBytes: args.maxAnnouncedBytes,
+      maxIdsPerConnection: args.maxIdsPerConnection,
+      maxPresenceSubscriptions: args.maxPresenceSubscriptions,
+      auditEventsPerSecond: args.auditEventsPerSecond,
       allowedOrigins: args.allowedOrigins,
       insecure: args.insecure,
       log: (message) => out.error(message),
@@ -103,10 +111,7 @@ async function loadSecurity(modulePath: string): Promise<RpcKernelSecurity> {
   return security as RpcKernelSecurity;
 }
 
-function openAuditLog(target: string): {
-  sink: AuditSink;
-  close(): Promise<void>;
-} {
+function openAuditLog(target: string): AuditLog {
   const toStdout = target === '-';
   let stream: Writable = process.stdout;
   if (!toStdout) {
@@ -119,16 +124,8 @@ function openAuditLog(target: string): {
     }
     stream = createWriteStream(target, { fd });
   }
-  let failure: Error | undefined;
-  stream.on('error', (error: Error) => {
-    // A full disk must not take the broker down; say so once and stop writing.
-    if (!failure) process.stderr.write(`p2pgen broker: audit log ${target}: ${error.message}; audit events are no longer written\n`);
-    failure = error;
-  });
-  return {
-    sink: (event: AuditEvent) => {
-      if (!failure) stream.write(`${JSON.stringify(event)}\n`);
-    },
-    close: () => (toStdout || failure ? Promise.resolve() : new Promise<void>((done) => stream.end(() => done()))),
-  };
+  const log = jsonLinesAudit(stream, { end: !toStdout });
+  // A full disk must not take the broker down; say so once and stop writing.
+  stream.once('error', (error: Error) => process.stderr.write(`p2pgen broker: audit log ${target}: ${error.message}; audit events are no longer written\n`));
+  return log;
 }

@@ -134,7 +134,7 @@ class BrokerServer implements Broker {
     const violation = (endpoint: RouteEndpoint, reason: string) => {
       if (endpoint instanceof BrokerConnection) this.violation(endpoint, reason);
     };
-    this.audit = auditRecorder(options.audit);
+    this.audit = auditRecorder(options.audit, options.auditEventsPerSecond ?? 20);
     this.access = new Access(security, (caller, frame, h) => this.router.route(caller, frame, h), {
       hookTimeoutMs: limits.hookTimeoutMs,
       maxHeldBytes: limits.highWaterMarkBytes,

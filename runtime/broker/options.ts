@@ -34,6 +34,11 @@ export interface BrokerOptions {
   security?: RpcKernelSecurity;
   /** Receives an event per connect, authentication failure, register, deregister, denial, call and protocol violation. */
   audit?: AuditSink;
+  /**
+   * Refusals, denials, failed calls and protocol violations audited per connection and second
+   * (bursts of five seconds' worth); more are counted into one `suppressed` event. Default 20.
+   */
+  auditEventsPerSecond?: number;
   /** Largest frame a connection may send (bytes); larger ones close it (1009). Default 1 MiB. */
   maxFrameBytes?: number;
   /**
