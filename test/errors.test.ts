@@ -114,7 +114,7 @@ describe('error codes', () => {
     const refused = new RpcWebSocketClient(broker.url, { token: 'wrong' });
     const error = await rejection(refused.connect());
     expect(error.code).toBe(RpcErrorCode.AUTHENTICATION_FAILED);
-    expect(error.rawMessage).toBe('authentication failed');
+    expect(error.rawMessage).toBe('Authentication failed');
     expect(refused.state.value).toBe('closed');
     const expired = await rejection(new RpcWebSocketClient(broker.url, { token: 'expired' }).connect());
     expect(expired).toMatchObject({ code: RpcErrorCode.AUTHENTICATION_FAILED, rawMessage: 'token expired' });

@@ -71,7 +71,7 @@ describe('hooks that never settle', () => {
     expect(new Set(codes)).toEqual(new Set([1008]));
     await eventually(() => h.broker.stats().connections === 0, 'no connection left');
     const error = await rejection(new RpcWebSocketClient(h.broker.url, { reconnect: false }).connect());
-    expect(error).toMatchObject({ code: RpcErrorCode.AUTHENTICATION_FAILED, rawMessage: 'authentication failed' });
+    expect(error).toMatchObject({ code: RpcErrorCode.AUTHENTICATION_FAILED, rawMessage: 'Authentication failed' });
   });
 
   it('isAllowedToRegisterAsPeer: the registration is refused with ACCESS_DENIED at the deadline', async () => {
@@ -96,7 +96,8 @@ describe('hooks that never settle', () => {
 
   it('isAllowedToSendToPeer with a flood: held calls stay within maxCallsInFlight, held frames within a bound, all answered at the deadline', async () => {
     const security = new Hanging();
-    const { broker, client } = await withCallee(security, { maxCallsInFlight: 1000 });
+    // A deadline long enough for the pieces to pile up behind the first held call.
+    const { broker, client } = await withCallee(security, { maxCallsInFlight: 1000, hookTimeoutMs: 3000 });
     security.hang.send = true;
     const flooder = await RawPeer.connect(broker.url, 'flooder');
     // A call held for the decision, with more pieces than it could ever need behind it (120 MiB).
@@ -118,7 +119,7 @@ describe('hooks that never settle', () => {
       stats.queued = Math.max(stats.queued, s.queuedCalls);
       stats.paused = Math.max(stats.paused, s.pausedConnections);
       return stats.paused === 1;
-    }, 'the flooder to stop being read while its frames are held');
+    }, 'the flooder to stop being read while its frames are held', 20_000);
     expect(stats.queued).toBeLessThanOrEqual(1000);
     // Every call it made is answered: ACCESS_DENIED (not cached: the hook is asked again) for
     // the held ones at each deadline, TOO_MANY_CALLS past the bound.
@@ -151,7 +152,7 @@ describe('hooks that throw odd things or return nonsense', () => {
     const h = await startBroker({ security: new Odd(), audit: (e) => events.push(e) });
     for (const token of ['null-object', 'huge', 'undefined']) {
       const error = await rejection(new RpcWebSocketClient(h.broker.url, { token, reconnect: false }).connect());
-      expect(error, token).toMatchObject({ code: RpcErrorCode.AUTHENTICATION_FAILED, rawMessage: 'authentication failed' });
+      expect(error, token).toMatchObject({ code: RpcErrorCode.AUTHENTICATION_FAILED, rawMessage: 'Authentication failed' });
     }
     const meant = await rejection(new RpcWebSocketClient(h.broker.url, { token: 'huge-for-client', reconnect: false }).connect());
     expect(meant.code).toBe(RpcErrorCode.AUTHENTICATION_FAILED);

@@ -27,6 +27,8 @@ export interface HandshakeContext {
   welcomed(connection: BrokerConnection): void;
 }
 
+/** What a refused client is told unless `authenticate` threw an AuthenticationError (Deepkit's words). */
+const AUTHENTICATION_FAILED_TEXT = 'Authentication failed';
 /** What of an AuthenticationError's message reaches the client; what of a thrown value reaches the audit log. */
 const MAX_CLIENT_MESSAGE = 1024;
 const MAX_AUDITED_REASON = 4096;
@@ -56,13 +58,13 @@ export class Handshake {
     // The upgrade request's headers are kept only until now.
     connection.info = undefined;
     let refusal: { client: string; audited: string } | undefined;
-    if ('timedOut' in outcome) refusal = { client: 'authentication failed', audited: `authenticate did not settle within ${this.ctx.hookTimeoutMs} ms` };
+    if ('timedOut' in outcome) refusal = { client: AUTHENTICATION_FAILED_TEXT, audited: `authenticate did not settle within ${this.ctx.hookTimeoutMs} ms` };
     else if ('error' in outcome) {
       const audited = describeThrown(outcome.error, MAX_AUDITED_REASON);
       const client = outcome.error instanceof AuthenticationError ? messageOf(outcome.error, MAX_CLIENT_MESSAGE) : '';
-      refusal = { client: client || 'authentication failed', audited };
+      refusal = { client: client || AUTHENTICATION_FAILED_TEXT, audited };
     } else if (!isSession(outcome.value)) {
-      refusal = { client: 'authentication failed', audited: `authenticate returned ${describeValue(outcome.value)}, not a Session` };
+      refusal = { client: AUTHENTICATION_FAILED_TEXT, audited: `authenticate returned ${describeValue(outcome.value)}, not a Session` };
     }
     if (refusal) {
       this.ctx.audit.authenticationFailed(connection, refusal.audited);

@@ -37,7 +37,7 @@ const authenticationErrorBrand = Symbol.for('p2pgen.AuthenticationError');
 /**
  * Throw it from `authenticate` to refuse a connection with a message meant for the client
  * (at most 1,024 characters reach it). Anything else thrown there reaches the client only as
- * "authentication failed"; its text goes to the audit log.
+ * "Authentication failed"; its text goes to the audit log.
  */
 export class AuthenticationError extends Error {
   constructor(message: string) {
