@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RpcError, RpcErrorCode, RpcWebSocketClient, type PresenceEvent, type RpcClientOptions } from '../runtime/index.node.js';
-import { createBroker, type Broker, type BrokerOptions } from '../runtime/broker/index.js';
+import { createBroker, RpcKernelSecurity, Session, type Broker, type BrokerOptions } from '../runtime/broker/index.js';
 import '../.tmp/gen/behaviors/index.js';
 import '../.tmp/gen/streams/index.js';
 import { contracts as contextContracts } from '../.tmp/gen/context/index.js';
@@ -23,7 +23,7 @@ import { RawPeer, rawRequest } from './support/raw-peer.js';
 import { listeningUrl, startCli } from './support/broker-process.js';
 import { eventually } from './support/harness.js';
 import { startNatsCluster, startNatsServer } from './support/nats-server.js';
-import { codeOf } from './support/rejection.js';
+import { codeOf, rejection } from './support/rejection.js';
 
 // Short enough for the tests to be quick, long enough that a broker slowed down by a busy
 // machine (the tests share two cores) is not taken for dead.
@@ -243,6 +243,28 @@ describe('caller identity across brokers', () => {
     const bob = await client(a.url, 'bob');
     expect((await bob.peer('service').controller<ContextController>('/context').whoAmI()).peer).toBe('bob');
     mallory.close();
+  });
+
+  it("hooks across brokers: the caller's broker decides; a peer on another broker it may not reach answers as an id nobody holds", async () => {
+    class OnlyShop extends RpcKernelSecurity {
+      override async authenticate(token: unknown): Promise<Session> {
+        return new Session(String(token ?? 'anonymous'));
+      }
+      override async isAllowedToSendToPeer(session: Session, peerId: string): Promise<boolean> {
+        return session.username !== 'eve' || peerId === 'shop';
+      }
+    }
+    const nats = await startNatsServer();
+    const [a, b] = await Promise.all([clusteredBroker(nats.url, { security: new OnlyShop() }), clusteredBroker(nats.url, { security: new OnlyShop() })]);
+    const vault = await client(b.url, 'vault', { token: 'v' });
+    vault.registerController('/behaviors', new BehaviorsController());
+    const eve = await client(a.url, undefined, { token: 'eve' });
+    await remotePeers(a, 1);
+    const present = await rejection(eve.peer('vault').controller<BehaviorsController>('/behaviors').identity(1));
+    const absent = await rejection(eve.peer('vanished').controller<BehaviorsController>('/behaviors').identity(1));
+    expect(present.code).toBe(RpcErrorCode.ACCESS_DENIED);
+    expect({ code: absent.code, message: absent.rawMessage.replace('vanished', '<id>') }).toEqual({ code: present.code, message: present.rawMessage.replace('vault', '<id>') });
+    expect((await eve.listPeers()).map((p) => p.id)).toEqual([]);
   });
 
   it('the signal of a call from a caller on another broker fires when that caller leaves', async () => {

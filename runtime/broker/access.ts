@@ -13,8 +13,9 @@
  * that waited on it. A hook that throws, answers anything but `true` or does not answer within
  * `hookTimeoutMs` says no.
  *
- * A caller holds at most MAX_DECISIONS of them (the oldest answered one goes first): a
- * connection that lists ten thousand peers costs a bounded table.
+ * A caller holds at most MAX_DECISIONS of them (the oldest answered one goes first), enough
+ * for a connection that lists ten thousand peers to list them again from its cache, and a
+ * bounded table (about 100 bytes a decision) whatever it does.
  *
  * An id nobody holds is asked about too (`isAllowedToSendToPeer(session, id)`, cached per
  * caller and id, at most `MAX_ABSENT_DECISIONS` of them): a caller that may send to it hears
@@ -93,7 +94,7 @@ export interface AccessOptions {
 /** Decisions about absent ids one caller may hold. */
 export const MAX_ABSENT_DECISIONS = 1024;
 /** Decisions about registrations one caller may hold; past it the oldest answered one is dropped (asked again if needed). */
-export const MAX_DECISIONS = 4096;
+export const MAX_DECISIONS = 16_384;
 
 function isPending(decision: SendDecision | PendingDecision | boolean): decision is PendingDecision {
   return typeof decision === 'object' && 'frames' in decision;

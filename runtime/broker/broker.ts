@@ -145,7 +145,7 @@ class BrokerServer implements Broker {
     this.backpressure = new Backpressure(limits.highWaterMarkBytes, limits.maxBufferedBytes, (connection, buffered) =>
       this.violation(connection as BrokerConnection, `slow reader: more than ${limits.maxBufferedBytes} bytes (${buffered}) waited to be written to the connection`, CloseCode.SlowReader),
     );
-    const listings = new Listings(this.access, limits.highWaterMarkBytes);
+    const listings = new Listings(this.access);
     this.presence = new Presence(directory, this.access, listings);
     this.identities = new CallerIdentities(() => this.allocateHandle());
     this.router = new Router({ directory, access: this.access, audit: this.audit, identities: this.identities, maxCallsInFlight: limits.maxCallsInFlight, violation });

@@ -5,16 +5,16 @@
  * than `maxOperations` outstanding gets TOO_MANY_CALLS for the extra ones (it stays open).
  */
 import { RpcError, RpcErrorCode } from '../errors.js';
-import type { ControllerInfo, ControlReply, PeerInfo } from '../wire/control.js';
+import type { ControllerInfo, ControlReply } from '../wire/control.js';
 import { FrameType } from '../wire/frame.js';
 import { encodePeerId } from '../wire/peer-id.js';
 import { jsonFrame } from '../wire/text.js';
 import type { Access } from './access.js';
 import type { AuditRecorder } from './audit.js';
 import type { BrokerConnection } from './connection.js';
-import type { PeerDirectory } from './peer-directory.js';
+import type { PeerDirectory, PeerRegistration } from './peer-directory.js';
 import type { Listings } from './listing.js';
-import { peerInfo, type Presence } from './presence.js';
+import type { Presence } from './presence.js';
 
 export interface ControlContext {
   readonly directory: PeerDirectory;
@@ -152,13 +152,13 @@ export class ControlPlane {
 
   private async listPeers(connection: BrokerConnection, controller: string | undefined): Promise<PeerList> {
     const candidates = [...this.ctx.directory.all()].filter((r) => controller === undefined || r.controllers.some((c) => c.path === controller));
-    return new PeerList((await this.ctx.listings.visibleTo(connection, candidates)).map(peerInfo));
+    return new PeerList(await this.ctx.listings.visibleTo(connection, candidates));
   }
 }
 
 /** The result of a listing: sent by listing.ts in pieces, not as one frame. */
 class PeerList {
-  constructor(readonly peers: PeerInfo[]) {}
+  constructor(readonly peers: PeerRegistration[]) {}
 }
 
 function replyOf(error: RpcError): ControlReply {

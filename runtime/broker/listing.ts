@@ -10,13 +10,14 @@
  *   has taken the ones before it (back-pressure), so a listing of any size costs the broker
  *   a piece at a time.
  */
-import type { ControlReply, PeerInfo } from '../wire/control.js';
+import type { ControllerInfo, ControlReply } from '../wire/control.js';
 import { FrameFlags, FrameType } from '../wire/frame.js';
 import { jsonFrame, utf8 } from '../wire/text.js';
 import { HEADER_SIZE, writeHeader } from '../wire/frame.js';
 import type { Access } from './access.js';
 import type { BrokerConnection } from './connection.js';
 import type { PeerRegistration } from './peer-directory.js';
+import { peerInfo } from './presence.js';
 
 const SLICE = 512;
 const MAX_CONCURRENT = 4;
@@ -25,12 +26,10 @@ const PIECE_CHARS = 128 * 1024;
 export class Listings {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
+  /** Each registration's listing entry, for the controllers it announced (garbage once it goes). */
+  private readonly json = new WeakMap<PeerRegistration, { controllers: readonly ControllerInfo[]; json: string }>();
 
-  constructor(
-    private readonly access: Access,
-    /** Bytes waiting for a connection above which the next piece waits for it to drain. */
-    private readonly highWaterMark: number,
-  ) {}
+  constructor(private readonly access: Access) {}
 
   /** The registrations among `candidates` that `connection` may send to and that are still registered. */
   async visibleTo(connection: BrokerConnection, candidates: readonly PeerRegistration[]): Promise<PeerRegistration[]> {
@@ -50,21 +49,31 @@ export class Listings {
   }
 
   /** Sends `peers` as the reply to control request `id`, in pieces at the connection's pace. */
-  async reply(connection: BrokerConnection, id: number, peers: readonly PeerInfo[]): Promise<void> {
+  async reply(connection: BrokerConnection, id: number, peers: readonly PeerRegistration[]): Promise<void> {
     let parts: string[] = [];
     let size = 0;
     for (const peer of peers) {
-      const json = JSON.stringify(peer);
+      const json = this.jsonOf(peer);
       parts.push(json);
       size += json.length + 1;
       if (size < PIECE_CHARS) continue;
       connection.send(piece(id, parts, true));
       parts = [];
       size = 0;
-      if (connection.bufferedAmount > this.highWaterMark) await new Promise<void>((resolve) => connection.onceDrained(resolve));
+      // The next piece waits until the reader took this one: a listing holds about a piece per reader.
+      if (connection.bufferedAmount > PIECE_CHARS) await new Promise<void>((resolve) => connection.onceDrained(resolve));
       if (!connection.isOpen) return;
     }
     connection.send(piece(id, parts, false));
+  }
+
+  /** A registration's entry in a listing, made once per announcement (every listing shows the same one). */
+  private jsonOf(registration: PeerRegistration): string {
+    const cached = this.json.get(registration);
+    if (cached?.controllers === registration.controllers) return cached.json;
+    const json = JSON.stringify(peerInfo(registration));
+    this.json.set(registration, { controllers: registration.controllers, json });
+    return json;
   }
 
   /** Waits until fewer than MAX_CONCURRENT listings are being worked on. */

@@ -41,14 +41,14 @@ export class Presence implements DirectoryListener {
    * Starts sending events to `connection`; returns the peers present now that it may see. A
    * peer that leaves while the hooks are asked is left out (it would never get its 'left').
    */
-  async subscribe(connection: BrokerConnection): Promise<PeerInfo[]> {
+  async subscribe(connection: BrokerConnection): Promise<PeerRegistration[]> {
     const known = (connection.presenceKnown ??= new Set());
     this.subscribers.add(connection);
     this.counts.set(connection, (this.counts.get(connection) ?? 0) + 1);
     const visible = await this.listings.visibleTo(connection, [...this.directory.all()]);
     if (connection.presenceKnown !== known) return []; // unsubscribed meanwhile
     for (const registration of visible) known.add(registration);
-    return visible.map(peerInfo);
+    return visible;
   }
 
   unsubscribe(connection: BrokerConnection): void {
