@@ -220,11 +220,17 @@ describe('brokers in a cluster', () => {
 });
 
 describe('caller identity across brokers', () => {
-  it("CallContext.peer of a caller on another broker is its true id, follows its registrations, and a raw peer there cannot forge it", async () => {
+  /** Two brokers, with 'service' on B serving the CallContext fixture. */
+  async function serviceOnB() {
     const { a, b } = await twoBrokers();
     const controller = new ContextController();
     const service = await client(b.url, 'service');
     service.registerController('/context', controller);
+    return { a, b, controller };
+  }
+
+  it("CallContext.peer of a caller on another broker is its true id, follows its registrations, and a raw peer there cannot forge it", async () => {
+    const { a, controller } = await serviceOnB();
     const alice = await client(a.url, 'alice');
     await remotePeers(a, 1);
     const remote = alice.peer('service').controller<ContextController>('/context');
@@ -268,10 +274,7 @@ describe('caller identity across brokers', () => {
   });
 
   it('the signal of a call from a caller on another broker fires when that caller leaves', async () => {
-    const { a, b } = await twoBrokers();
-    const controller = new ContextController();
-    const service = await client(b.url, 'service');
-    service.registerController('/context', controller);
+    const { a, b, controller } = await serviceOnB();
     const leaver = await client(a.url, 'leaver');
     await remotePeers(a, 1);
     void leaver.peer('service').controller<ContextController>('/context').work(100_000).catch(() => undefined);

@@ -4,26 +4,34 @@ import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { jsonLinesAudit, type AuditLog } from '../../runtime/broker/audit-log.js';
-import { createBroker, type Broker } from '../../runtime/broker/broker.js';
+import { createBroker, type Broker, type BrokerOptions } from '../../runtime/broker/broker.js';
 import type { ClusterOptions } from '../../runtime/broker/cluster/cluster-options.js';
 import type { RpcKernelSecurity } from '../../runtime/broker/security.js';
 import type { Output } from './build.js';
 
+/** The broker options `p2pgen broker` takes as numeric flags (cli/main.ts). */
+export type BrokerLimitOptions = Partial<
+  Pick<
+    BrokerOptions,
+    | 'maxFrameBytes'
+    | 'maxCallsInFlight'
+    | 'maxControlOperations'
+    | 'heartbeatMs'
+    | 'hookTimeoutMs'
+    | 'maxBufferedBytes'
+    | 'maxConnectionsPerAddress'
+    | 'maxUnauthenticatedConnections'
+    | 'maxAnnouncedBytes'
+    | 'maxIdsPerConnection'
+    | 'maxPresenceSubscriptions'
+    | 'auditEventsPerSecond'
+  >
+>;
+
 export interface BrokerArgs {
   port: number;
   host: string;
-  maxFrameBytes?: number;
-  maxCallsInFlight?: number;
-  maxControlOperations?: number;
-  heartbeatMs?: number;
-  hookTimeoutMs?: number;
-  maxConnectionsPerAddress?: number;
-  maxUnauthenticatedConnections?: number;
-  maxBufferedBytes?: number;
-  maxAnnouncedBytes?: number;
-  maxIdsPerConnection?: number;
-  maxPresenceSubscriptions?: number;
-  auditEventsPerSecond?: number;
+  limits?: BrokerLimitOptions;
   allowedOrigins?: string[];
   insecure?: boolean;
   /** A JavaScript module whose default export is an RpcKernelSecurity subclass or instance. */
@@ -45,18 +53,7 @@ export async function runBroker(args: BrokerArgs, out: Output): Promise<number> 
     broker = await createBroker({
       port: args.port,
       host: args.host,
-      maxFrameBytes: args.maxFrameBytes,
-      maxCallsInFlight: args.maxCallsInFlight,
-      maxControlOperations: args.maxControlOperations,
-      heartbeatMs: args.heartbeatMs,
-      hookTimeoutMs: args.hookTimeoutMs,
-      maxConnectionsPerAddress: args.maxConnectionsPerAddress,
-      maxUnauthenticatedConnections: args.maxUnauthenticatedConnections,
-      maxBufferedBytes: args.maxBufferedBytes,
-      maxAnnouncedBytes: args.maxAnnouncedBytes,
-      maxIdsPerConnection: args.maxIdsPerConnection,
-      maxPresenceSubscriptions: args.maxPresenceSubscriptions,
-      auditEventsPerSecond: args.auditEventsPerSecond,
+      ...args.limits,
       allowedOrigins: args.allowedOrigins,
       insecure: args.insecure,
       log: (message) => out.error(message),
