@@ -14,6 +14,8 @@ export function progressBar(done: number, total: number, width = 30): string {
 /** Where the bar is drawn: `process.stdout`, or anything with `write` (and `isTTY` when it is a terminal). */
 export interface ProgressOutput {
   readonly isTTY?: boolean;
+  /** The terminal's width: a line redrawn in place must not wrap. */
+  readonly columns?: number;
   write(text: string): unknown;
 }
 
@@ -30,7 +32,8 @@ export class ProgressLine {
   update(done: number, detail = ''): void {
     const line = `${this.label} ${progressBar(done, this.total)}${detail ? ` ${detail}` : ''}`;
     if (this.output.isTTY) {
-      this.output.write(`\r${line}\x1b[K`);
+      const width = this.output.columns;
+      this.output.write(`\r${width && line.length >= width ? line.slice(0, width - 1) : line}\x1b[K`);
       return;
     }
     const quarter = this.total <= 0 ? 4 : Math.floor((Math.min(done, this.total) / this.total) * 4);

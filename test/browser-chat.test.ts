@@ -162,6 +162,11 @@ describe('the browser chat example', () => {
       expect(saved.length).toBe(file.length);
       expect(createHash('sha256').update(saved).digest('hex')).toBe(sha256);
 
+      // A tab that comes later is offered what was shared before it came.
+      const tab3 = await openTab(context, url, 'tab-3', errors);
+      await tab3.locator('#offers li[data-from="tab-1"][data-file-name="five-mib.bin"][data-state="offered"]').waitFor();
+      await tab3.close();
+
       await screenshot(tab1, 'tab-1');
 
       // Tab 1 closes: tab 2 is told it left, and it is no longer listed.

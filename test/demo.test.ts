@@ -94,6 +94,9 @@ describe('the demo progress bar', () => {
     expect(tty.slice(0, 9).every((w) => w.startsWith('\rfile [') && !w.includes('\n'))).toBe(true);
     expect(tty[8]).toBe('\rfile [##############################] 100%\x1b[K');
     expect(tty[9]).toBe('\n');
+    const narrow: string[] = [];
+    new ProgressLine({ isTTY: true, columns: 20, write: (text: string) => narrow.push(text) }, 'file', 8).update(4);
+    expect(narrow).toEqual(['\rfile [#############\x1b[K']);
     expect(writes(false)).toEqual(['25%', '50%', '75%', '100%'].map((p) => `file ${progressBar(Number.parseInt(p), 100)}\n`));
   });
 });

@@ -234,6 +234,10 @@ client.state.subscribe((state) => {
 });
 // Leave at once when the tab closes or reloads, so the id is free for the next page.
 addEventListener('pagehide', () => void client.disconnect());
+// A page the browser brings back from its back-forward cache left then: load it anew.
+addEventListener('pageshow', (event) => {
+  if (event.persisted) location.reload();
+});
 
 async function start(): Promise<void> {
   ui.me.textContent = me;
