@@ -302,13 +302,15 @@ describe('brokers that die', () => {
     })();
     await eventually(() => ok > 50, 'calls to flow');
     await nodes[0]!.stop({ kill9: true });
+    const killedAt = Date.now();
     const okBefore = ok;
-    await eventually(() => ok > okBefore + 200, 'calls to succeed again after the NATS node died', 20_000);
+    // Bounded, but generous: on a loaded machine JetStream may take a while to elect new leaders.
+    await eventually(() => ok > okBefore + 200, 'calls to succeed again after the NATS node died', 60_000);
+    if (process.env.P2PGEN_REPORT) console.info(`3-node NATS: calls flowing again ${Date.now() - killedAt} ms after the kill (${failed} calls failed meanwhile)`);
     running = false;
     await flow;
     expect(ok).toBeGreaterThan(okBefore + 200);
-    void failed;
-  });
+  }, 120_000);
 });
 
 describe('flow control across brokers', () => {
