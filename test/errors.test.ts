@@ -45,7 +45,10 @@ describe('error codes', () => {
 
   it('CONTROLLER_NOT_REGISTERED locally: no generated contract is loaded for the path', async () => {
     const { caller } = await callerAndCallee();
+    // A path no generated code declares needs a contract type argument (test/types.test.ts); without one it slips through here.
+    // @ts-expect-error
     expect(() => caller.peer('callee').controller('/nowhere')).toThrow(RpcError);
+    expect(() => caller.peer('callee').controller<{ elsewhere(): void }>('/nowhere')).toThrow(/no generated contract for '\/nowhere'/);
     expect(() => caller.registerController('/nowhere', {})).toThrow(/no generated contract for '\/nowhere'/);
   });
 
@@ -64,6 +67,7 @@ describe('error codes', () => {
     const { caller } = await callerAndCallee();
     const error = (() => {
       try {
+        // @ts-expect-error: the compiler knows the contract at '/behaviors' (test/types.test.ts); the run time checks too.
         caller.registerController('/behaviors', { echo: () => 'x' });
       } catch (e) {
         return e as RpcError;

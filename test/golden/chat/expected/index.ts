@@ -239,6 +239,15 @@ export type ChatPeerControllerProxy = Pick<
   keyof typeof ChatPeerControllerActions
 >;
 
+// ---- Paths ----
+
+/** The contract at each path: `client.peer(id).controller('/chat')` is typed by it, `registerController` checks against it. */
+declare module 'p2pgen' {
+  interface ContractDeclarations {
+    'eaee543fac603121 /chat': Pick<ChatPeerController, keyof typeof ChatPeerControllerActions>;
+  }
+}
+
 // ---- Registration ----
 
 /** Wire schemas of every action, built only when a peer runs another version of a contract. */

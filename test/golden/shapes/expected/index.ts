@@ -710,6 +710,15 @@ const TicketControllerActions = {
 /** Calls TicketController (/tickets) on another peer: test/golden/shapes/input/shapes.ts:36 */
 export type TicketControllerProxy = Pick<RemoteController<TicketController>, keyof typeof TicketControllerActions>;
 
+// ---- Paths ----
+
+/** The contract at each path: `client.peer(id).controller('/tickets')` is typed by it, `registerController` checks against it. */
+declare module 'p2pgen' {
+  interface ContractDeclarations {
+    '393b148c9ac9aec8 /tickets': Pick<TicketController, keyof typeof TicketControllerActions>;
+  }
+}
+
 // ---- Registration ----
 
 /** Wire schemas of every action, built only when a peer runs another version of a contract. */

@@ -281,6 +281,16 @@ export type PresenceControllerProxy = Pick<
   keyof typeof PresenceControllerActions
 >;
 
+// ---- Paths ----
+
+/** The contract at each path: `client.peer(id).controller('/directory')` is typed by it, `registerController` checks against it. */
+declare module 'p2pgen' {
+  interface ContractDeclarations {
+    'a2cb3dde55565847 /directory': Pick<DirectoryController, keyof typeof DirectoryControllerActions>;
+    'b32ac77a7647a902 /presence': Pick<PresenceController, keyof typeof PresenceControllerActions>;
+  }
+}
+
 // ---- Registration ----
 
 /** Wire schemas of every action, built only when a peer runs another version of a contract. */
