@@ -272,6 +272,10 @@ export class RpcWebSocketClient {
     if (!descriptor) {
       throw new RpcError(RpcErrorCode.CONTROLLER_NOT_REGISTERED, `no generated contract for '${path}' is loaded: import the index.ts that p2pgen build generated for it`);
     }
+    if ((typeof instance !== 'object' && typeof instance !== 'function') || instance === null) {
+      // Only reachable past the types (`as any`, JavaScript): say what is wrong rather than fail reading a method of it.
+      throw new RpcError(RpcErrorCode.ACTION_NOT_FOUND, `the instance registered for '${path}' must be an object with the actions of ${descriptor.name}, not ${instance === null ? 'null' : typeof instance}`);
+    }
     this.dispatcher.register(descriptor, instance);
     if (this.session.isOpen) this.announceControllers();
   }
