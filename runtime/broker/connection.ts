@@ -8,7 +8,7 @@
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { routingKey } from '../contracts/define.js';
-import { CorkedSender } from '../transport/corked-sender.js';
+import { sendCorked, type CorkedSender } from '../transport/corked-sender.js';
 import type { ControllerInfo } from '../wire/control.js';
 import type { CallerDecisions } from './access.js';
 import type { FlowState } from './backpressure.js';
@@ -22,7 +22,7 @@ const binary = { binary: true } as const;
 
 export type ConnectionState = 'handshake' | 'authenticating' | 'open' | 'closed';
 
-export class BrokerConnection implements RouteEndpoint {
+export class BrokerConnection implements RouteEndpoint, CorkedSender {
   session: Session | undefined;
   state: ConnectionState = 'handshake';
   /** The peer ids it holds (the directory adds and removes them). */
@@ -46,16 +46,16 @@ export class BrokerConnection implements RouteEndpoint {
   private incomingTable: Map<number, Route> | undefined;
   /** Names of the announced controllers and actions by routing key (for hooks and audit). */
   private actionNames: Map<number, { path: string; actions: Map<number, string> }> | undefined;
-  private readonly sender: CorkedSender;
+  /** Corking state (corked-sender.ts). */
+  corked = false;
+  corkedBytes = 0;
 
   constructor(
     readonly handle: number,
     readonly ws: WebSocket,
     readonly socket: Socket,
     readonly remoteAddress: string,
-  ) {
-    this.sender = new CorkedSender(socket, (frame) => ws.send(frame, binary));
-  }
+  ) {}
 
   get isOpen(): boolean {
     return this.state !== 'closed';
@@ -94,7 +94,12 @@ export class BrokerConnection implements RouteEndpoint {
   }
 
   send(frame: Uint8Array): void {
-    if (this.state !== 'closed') this.sender.send(frame);
+    if (this.state !== 'closed') sendCorked(this, frame);
+  }
+
+  /** Writes one frame to the WebSocket (sendCorked calls it under the cork). */
+  write(frame: Uint8Array): void {
+    this.ws.send(frame, binary);
   }
 
   get bufferedAmount(): number {
