@@ -9,6 +9,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, tempDir } from './support/paths.js';
 
@@ -93,7 +94,7 @@ const mistakes: { code: string; expect: { code: number; message: RegExp } }[] = 
   },
   {
     code: `peer.controller('/nowhere');`,
-    expect: { code: 2769, message: /Argument of type '"\/nowhere"' is not assignable to parameter of type 'DeclaredPath \| "no generated code declares this path: import the generated index.ts, or name the contract: controller<MyController>\(path\)"'/ },
+    expect: { code: 2769, message: /Argument of type '"\/nowhere"' is not assignable to parameter of type 'DeclaredPath \| PathNotDeclaredByGeneratedCode'/ },
   },
   {
     code: `peer.controller('/coordinator').helper();`,
@@ -177,9 +178,10 @@ function typeCheck(project: string, compilerOptions: Record<string, unknown>, in
 
 describe('types that catch mistakes', () => {
   let diagnostics: Diagnostic[];
+  let project: string;
 
   beforeAll(() => {
-    const project = tempDir('types');
+    project = tempDir('types');
     mkdirSync(join(project, 'team'));
     writeFileSync(join(project, 'team/team.ts'), team);
     cpSync(join(repoRoot, 'contracts'), join(project, 'contracts'), { recursive: true });
@@ -232,6 +234,26 @@ describe('types that catch mistakes', () => {
     expect(others.filter((d) => d.code !== 1294)).toEqual([]);
   });
 
+  it("an editor completes controller(' with the declared paths, nothing else", () => {
+    const file = join(project, 'complete.ts');
+    const text = `import './generated-team/index.js';\nimport { RpcWebSocketClient } from 'p2pgen';\nnew RpcWebSocketClient('ws://127.0.0.1:1').peer('x').controller('');\n`;
+    writeFileSync(file, text);
+    const config = ts.getParsedCommandLineOfConfigFile(join(project, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined })!;
+    const service = ts.createLanguageService({
+      getScriptFileNames: () => [file, ...config.fileNames],
+      getScriptVersion: () => '1',
+      getScriptSnapshot: (f) => (ts.sys.fileExists(f) ? ts.ScriptSnapshot.fromString(ts.sys.readFile(f)!) : undefined),
+      getCurrentDirectory: () => project,
+      getCompilationSettings: () => config.options,
+      getDefaultLibFileName: ts.getDefaultLibFilePath,
+      fileExists: ts.sys.fileExists,
+      readFile: ts.sys.readFile,
+      readDirectory: ts.sys.readDirectory,
+    });
+    const completions = service.getCompletionsAtPosition(file, text.indexOf("controller('") + "controller('".length, {});
+    expect(completions?.entries.map((e) => e.name).sort()).toEqual(['/all-types', '/chat', '/clashes', '/collaboration', '/coordinator', '/discovery', '/file-sharing', '/worker']);
+  }, 60_000);
+
   it('without generated code, a contract type argument types any path', () => {
     const project = tempDir('types-bare');
     writeFileSync(join(project, 'team.ts'), team);
@@ -247,7 +269,7 @@ client.peer('other').controller('/coordinator');
 `,
     );
     expect(typeCheck(project, { module: 'nodenext', moduleResolution: 'nodenext' }, ['bare.ts'])).toEqual([
-      { file: 'bare.ts', line: 7, code: 2769, message: expect.stringContaining(`Argument of type '"/coordinator"' is not assignable to parameter of type '"no generated code declares this path`) },
+      { file: 'bare.ts', line: 7, code: 2769, message: expect.stringContaining(`is not assignable to parameter of type 'PathNotDeclaredByGeneratedCode'`) },
     ]);
   }, 60_000);
 });

@@ -35,10 +35,13 @@ export type ContractPaths = {
 export type DeclaredPath = keyof ContractPaths & string;
 
 /**
- * What `controller(path)` without a type argument accepts besides a declared path: nothing, but
- * the compiler's message then says why (a string type that no string is).
+ * What `controller(path)` without a type argument accepts besides a declared path: nothing (no
+ * string is this object type, nor is it offered as a completion), but the compiler's message
+ * then says what to do.
  */
-export type UndeclaredPathWithoutContract = 'no generated code declares this path: import the generated index.ts, or name the contract: controller<MyController>(path)';
+export interface PathNotDeclaredByGeneratedCode {
+  readonly 'no generated code declares this path: import the generated index.ts, or name the contract: controller<MyController>(path)': never;
+}
 
 /** Whether `T` is the contract `C` or a view of it: T has every action of C, or C every member of T. */
 type Fits<T, C> = [T] extends [C] ? true : [C] extends [T] ? true : false;
@@ -51,7 +54,7 @@ export type PathsOf<T> = { [P in DeclaredPath]: Fits<T, ContractPaths[P]> extend
  * declared path, or an undeclared one, is a compile error); any path for a `T` no generated code
  * declares (a hand-written interface: the run time checks it).
  */
-export type PathFor<T> = [T] extends [never] ? DeclaredPath | UndeclaredPathWithoutContract : [PathsOf<T>] extends [never] ? string : PathsOf<T>;
+export type PathFor<T> = [T] extends [never] ? DeclaredPath | PathNotDeclaredByGeneratedCode : [PathsOf<T>] extends [never] ? string : PathsOf<T>;
 
 /** Every member name of each member of a union. */
 type KeysOfEach<C> = C extends unknown ? keyof C : never;
