@@ -20,6 +20,7 @@ export {
 export { RpcError, RpcErrorCode, isRpcErrorCode, type RpcErrorDetails } from './errors.js';
 export type { RemoteController, RemoteResult } from './remote-controller.js';
 export type { CallOptions, ContractSet } from './contracts/descriptors.js';
+export type { ContractDeclarations, ContractPaths, DeclaredPath, Implementation, ImplementationFor, PathFor, RemoteOf } from './contracts/contract-paths.js';
 export type { MessageCodec } from './codec/message-codec.js';
 export type { ValidationIssue } from './codec/validation.js';
 export { pullStream, type PullSource } from './client/pull-stream.js';
