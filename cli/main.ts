@@ -107,7 +107,8 @@ export async function main(argv: string[]): Promise<number> {
             type: 'string',
             describe: "JavaScript module whose default export is an RpcKernelSecurity subclass (from 'p2pgen/broker')",
           })
-          .option('audit', { type: 'string', describe: "Append audit events to this file as JSON lines ('-' for stdout)" })
+          // nargs: 1 so that '-' is taken as the value (yargs would read it as a flag) and a missing value is an error.
+          .option('audit', { type: 'string', nargs: 1, describe: "Append audit events to this file as JSON lines ('-' for stdout; the broker's own messages then go to stderr)" })
           .option('nats', { type: 'string', array: true, describe: 'NATS server URL(s) (JetStream on): form a cluster with the other brokers using them' })
           .option('cluster-name', { type: 'string', describe: "Brokers with the same name form one cluster (default 'p2pgen'; needs --nats)" })
           .option('lease-ms', { type: 'number', describe: "How long a crashed broker's peer ids stay taken (default 5000; needs --nats)" })
@@ -141,7 +142,9 @@ export async function main(argv: string[]): Promise<number> {
       },
     )
     .fail((message, error) => {
-      throw error ?? new UsageError(message);
+      // yargs reports bad usage with a message, or with a YError (from its parser: `--audit` without a value).
+      if (error && error.name !== 'YError') throw error;
+      throw new UsageError(message ?? error?.message);
     })
     .help()
     .alias('h', 'help');

@@ -8,6 +8,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RpcError, RpcErrorCode, RpcWebSocketClient, type PresenceEvent, type RpcClientOptions } from '../runtime/index.node.js';
 import { createBroker, RpcKernelSecurity, Session, type Broker, type BrokerOptions } from '../runtime/broker/index.js';
+import { NodeLiveness } from '../runtime/broker/cluster/node-liveness.js';
+import { connect } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
 import '../.tmp/gen/behaviors/index.js';
 import '../.tmp/gen/streams/index.js';
 import { contracts as contextContracts } from '../.tmp/gen/context/index.js';
@@ -70,6 +73,24 @@ describe('the cluster option', () => {
     const nats = await startNatsServer();
     await nats.stop();
     await expect(createBroker({ port: 0, host: '127.0.0.1', cluster: { nats: nats.url } })).rejects.toThrow(`cannot connect to NATS at ${nats.url}`);
+  });
+});
+
+describe('liveness', () => {
+  it('a broker not heard of yet is looked up, not taken for dead (taking its claims would give an id two holders)', async () => {
+    const nats = await startNatsServer();
+    const nc = await connect({ servers: nats.url });
+    try {
+      const kv = await new Kvm(nc).create('liveness-test');
+      // This broker's liveness has not followed the bucket yet: it has heard of nobody.
+      const liveness = new NodeLiveness(kv, 'self', LEASE_MS, { died: () => undefined, revived: () => undefined, stalled: () => undefined });
+      await kv.put('newcomer', '{}');
+      expect(await liveness.isGone('newcomer')).toBe(false);
+      expect(await liveness.isGone('never-was')).toBe(true);
+      expect(liveness.heardFrom('someone-else')).toBe(true);
+    } finally {
+      await nc.close();
+    }
   });
 });
 
@@ -352,13 +373,15 @@ describe('brokers that die', () => {
     })();
     await eventually(() => ok > 50, 'calls to flow');
     await nodes[0]!.stop({ kill9: true });
+    const killedAt = Date.now();
     const okBefore = ok;
-    await eventually(() => ok > okBefore + 200, 'calls to succeed again after the NATS node died', 20_000);
+    // Bounded, but generous: on a loaded machine JetStream may take a while to elect new leaders.
+    await eventually(() => ok > okBefore + 200, 'calls to succeed again after the NATS node died', 60_000);
+    if (process.env.P2PGEN_REPORT) console.info(`3-node NATS: calls flowing again ${Date.now() - killedAt} ms after the kill (${failed} calls failed meanwhile)`);
     running = false;
     await flow;
     expect(ok).toBeGreaterThan(okBefore + 200);
-    void failed;
-  });
+  }, 120_000);
 });
 
 describe('flow control across brokers', () => {

@@ -7,6 +7,8 @@ import { RpcError, RpcErrorCode, RpcWebSocketClient } from '../runtime/index.nod
 import { AuthenticationError, RpcKernelSecurity, Session } from '../runtime/broker/index.js';
 import '../.tmp/gen/behaviors/index.js';
 import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
+import '../.tmp/gen/streams/index.js';
+import type { StreamsController } from './fixtures/streams/streams.js';
 import { contracts as v1 } from '../.tmp/gen/versions/v1/index.js';
 import { contracts as v2 } from '../.tmp/gen/versions/v2/index.js';
 import { contracts as v3 } from '../.tmp/gen/versions/v3/index.js';
@@ -47,8 +49,36 @@ describe('error codes', () => {
 
   it('CONTROLLER_NOT_REGISTERED locally: no generated contract is loaded for the path', async () => {
     const { caller } = await callerAndCallee();
+    // A path no generated code declares needs a contract type argument (test/types.test.ts); without one it slips through here.
+    // @ts-expect-error
     expect(() => caller.peer('callee').controller('/nowhere')).toThrow(RpcError);
+    expect(() => caller.peer('callee').controller<{ elsewhere(): void }>('/nowhere')).toThrow(/no generated contract for '\/nowhere'/);
     expect(() => caller.registerController('/nowhere', {})).toThrow(/no generated contract for '\/nowhere'/);
+  });
+
+  it('ACTION_NOT_FOUND, not a TypeError, when a proxy is used as another contract past the types', async () => {
+    const { caller } = await callerAndCallee();
+    // The compiler refuses controller<StreamsController>('/behaviors') (test/types.test.ts); `as never` slips it through.
+    const wrong = caller.peer('callee').controller<StreamsController>('/behaviors' as never);
+    const error = await rejection(wrong.count(3));
+    expect(error).toBeInstanceOf(RpcError);
+    expect(error.code).toBe(RpcErrorCode.ACTION_NOT_FOUND);
+    expect(error.message).toBe("ACTION_NOT_FOUND: BehaviorsController at '/behaviors' has no action 'count' (StreamsController ('/streams') has): the proxy was asked for another contract than the one at '/behaviors'");
+    // The right proxy works as before; it is neither a thenable nor a JSON value, and a name no contract has is just absent.
+    const remote = caller.peer('callee').controller('/behaviors');
+    expect(await remote.echo('hi')).toBe('hi');
+    expect('then' in remote).toBe(false);
+    expect((remote as unknown as Record<string, unknown>).notAnything).toBeUndefined();
+    expect(JSON.stringify(remote)).toBe('{}');
+  });
+
+  it('ACTION_NOT_FOUND when registering something that is not an object, past the types', async () => {
+    const { caller } = await callerAndCallee();
+    for (const instance of [null, 3, 'behaviors']) {
+      expect(() => caller.registerController('/behaviors', instance as never)).toThrow(
+        expect.objectContaining({ code: RpcErrorCode.ACTION_NOT_FOUND, message: expect.stringContaining("the instance registered for '/behaviors' must be an object with the actions of BehaviorsController") }),
+      );
+    }
   });
 
   it('ACTION_NOT_FOUND: the callee runs a version of the contract without the action', async () => {
@@ -67,6 +97,7 @@ describe('error codes', () => {
     const { caller } = await callerAndCallee();
     const error = (() => {
       try {
+        // @ts-expect-error: the compiler knows the contract at '/behaviors' (test/types.test.ts); the run time checks too.
         caller.registerController('/behaviors', { echo: () => 'x' });
       } catch (e) {
         return e as RpcError;

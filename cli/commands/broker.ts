@@ -45,7 +45,9 @@ export interface BrokerArgs {
 /** A problem with what the command was given (exit code 2), as opposed to a failure while running. */
 export class BrokerUsageError extends Error {}
 
-export async function runBroker(args: BrokerArgs, out: Output): Promise<number> {
+export async function runBroker(args: BrokerArgs, output: Output): Promise<number> {
+  // With the audit log on stdout, stdout carries nothing else (`--audit - | jq` works).
+  const out: Output = args.audit === '-' ? { log: output.error, error: output.error } : output;
   const security = args.security === undefined ? undefined : await loadSecurity(args.security);
   const auditLog = args.audit === undefined ? undefined : openAuditLog(args.audit);
   let broker: Broker;
@@ -75,11 +77,13 @@ export async function runBroker(args: BrokerArgs, out: Output): Promise<number> 
     throw error;
   }
   const clustered = args.cluster ? ` (cluster '${args.cluster.name ?? 'p2pgen'}' over NATS ${[args.cluster.nats].flat().join(', ')})` : '';
-  out.log(`p2pgen broker listening on ${broker.url}${security ? ` (security: ${args.security})` : ''}${clustered}`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // Listening for the signals before saying so: a supervisor may send SIGTERM as soon as it reads the line.
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  out.log(`p2pgen broker listening on ${broker.url}${security ? ` (security: ${args.security})` : ''}${clustered}`);
+  const signal = await stopped;
   out.log(`p2pgen broker: ${signal}, closing ${broker.stats().connections} connections`);
   await broker.close();
   // After close: the disconnects it records are in the log too.

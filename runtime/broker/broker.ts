@@ -24,8 +24,7 @@ import { BrokerConnection } from './connection.js';
 import { ControlPlane } from './control-plane.js';
 import { Handshake } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
-import { ClusterPeerDirectory } from './cluster/cluster-directory.js';
-import { clusterConfig } from './cluster/cluster-options.js';
+import { clusterConfig, type ClusterConfig } from './cluster/cluster-options.js';
 import { Listener } from './listener.js';
 import { Listings } from './listing.js';
 import { LocalPeerDirectory } from './local-directory.js';
@@ -80,7 +79,7 @@ export interface Broker {
 
 export async function createBroker(options: BrokerOptions = {}): Promise<Broker> {
   // Alone, the broker is the whole system (in memory); in a cluster, NATS says where peers live.
-  const directory = options.cluster ? await ClusterPeerDirectory.connect(clusterConfig(options.cluster)) : new LocalPeerDirectory();
+  const directory = options.cluster ? await clusterDirectory(clusterConfig(options.cluster)) : new LocalPeerDirectory();
   const broker = new BrokerServer(options, directory);
   try {
     await directory.start(broker.endpointHost);
@@ -91,6 +90,21 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
   }
   for (const notice of broker.notices()) (options.log ?? console.warn)(notice);
   return broker;
+}
+
+/**
+ * The cluster's directory, loaded only for a broker that joins a cluster: the NATS client
+ * libraries are optional dependencies, installed by those who run clusters.
+ */
+async function clusterDirectory(config: ClusterConfig): Promise<PeerDirectory> {
+  let module: typeof import('./cluster/cluster-directory.js');
+  try {
+    module = await import('./cluster/cluster-directory.js');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !String((error as Error).message).includes('@nats-io')) throw error;
+    throw new Error('createBroker: the cluster option needs the NATS client libraries: npm install @nats-io/transport-node @nats-io/kv @nats-io/jetstream', { cause: error });
+  }
+  return module.ClusterPeerDirectory.connect(config);
 }
 
 const connectionOf = Symbol('p2pgen.brokerConnection');

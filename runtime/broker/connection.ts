@@ -9,7 +9,7 @@ import type { IdentityState } from './caller-identity.js';
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { routingKey } from '../contracts/define.js';
-import { CorkedSender } from '../transport/corked-sender.js';
+import { sendCorked, type CorkedSender } from '../transport/corked-sender.js';
 import type { ControllerInfo } from '../wire/control.js';
 import type { CallerDecisions } from './access.js';
 import type { Backpressure, FlowState, Throttled } from './backpressure.js';
@@ -23,7 +23,7 @@ const binary = { binary: true } as const;
 
 export type ConnectionState = 'handshake' | 'authenticating' | 'open' | 'closed';
 
-export class BrokerConnection implements RouteEndpoint, Throttled {
+export class BrokerConnection implements RouteEndpoint, Throttled, CorkedSender {
   session: Session | undefined;
   state: ConnectionState = 'handshake';
   /** The peer ids it holds (the directory adds and removes them). */
@@ -53,7 +53,9 @@ export class BrokerConnection implements RouteEndpoint, Throttled {
   private incomingTable: Map<number, Route> | undefined;
   /** Names of the announced controllers and actions by routing key (for hooks and audit). */
   private actionNames: Map<number, { path: string; actions: Map<number, string> }> | undefined;
-  private readonly sender: CorkedSender;
+  /** Corking state (corked-sender.ts). */
+  corked = false;
+  corkedBytes = 0;
 
   constructor(
     readonly handle: number,
@@ -61,9 +63,7 @@ export class BrokerConnection implements RouteEndpoint, Throttled {
     readonly socket: Socket,
     readonly remoteAddress: string,
     private readonly backpressure: Backpressure,
-  ) {
-    this.sender = new CorkedSender(socket, (frame) => ws.send(frame, binary));
-  }
+  ) {}
 
   get isOpen(): boolean {
     return this.state !== 'closed';
@@ -104,9 +104,14 @@ export class BrokerConnection implements RouteEndpoint, Throttled {
   /** Every frame for this connection, forwarded or made by the broker, goes out here (and under back-pressure). */
   send(frame: Uint8Array): void {
     if (this.state === 'closed') return;
-    this.sender.send(frame);
+    sendCorked(this, frame);
     const buffered = this.ws.bufferedAmount;
     if (buffered > this.backpressure.highWaterMark) this.backpressure.backedUp(this, buffered);
+  }
+
+  /** Writes one frame to the WebSocket (sendCorked calls it under the cork). */
+  write(frame: Uint8Array): void {
+    this.ws.send(frame, binary);
   }
 
   get bufferedAmount(): number {

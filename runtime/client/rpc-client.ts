@@ -10,6 +10,7 @@
 import { Observable, Subject } from 'rxjs';
 import type { CallOptions, ContractSet, PeerChannel } from '../contracts/descriptors.js';
 import { findController } from '../contracts/registry.js';
+import type { ImplementationFor } from '../contracts/contract-paths.js';
 import { RpcError, RpcErrorCode } from '../errors.js';
 import type { TransportFactory } from '../transport/transport.js';
 import type { PeerInfo, PresenceEvent, RegistrationLostEvent } from '../wire/control.js';
@@ -289,12 +290,17 @@ export class RpcWebSocketClient {
 
   /**
    * Serves `instance` at `path` to other peers. Needs the generated contract for `path`
-   * (import your generated index.ts) and an instance with every action of it.
+   * (import your generated index.ts) and an instance with every action of it: where generated
+   * code declares the path, `instance` is type-checked against that contract.
    */
-  registerController(path: string, instance: object): void {
+  registerController<P extends string>(path: P, instance: ImplementationFor<P>): void {
     const descriptor = findController(path, this.options.contracts);
     if (!descriptor) {
       throw new RpcError(RpcErrorCode.CONTROLLER_NOT_REGISTERED, `no generated contract for '${path}' is loaded: import the index.ts that p2pgen build generated for it`);
+    }
+    if ((typeof instance !== 'object' && typeof instance !== 'function') || instance === null) {
+      // Only reachable past the types (`as any`, JavaScript): say what is wrong rather than fail reading a method of it.
+      throw new RpcError(RpcErrorCode.ACTION_NOT_FOUND, `the instance registered for '${path}' must be an object with the actions of ${descriptor.name}, not ${instance === null ? 'null' : typeof instance}`);
     }
     this.dispatcher.register(descriptor, instance);
     if (this.session.isOpen) this.announceControllers();

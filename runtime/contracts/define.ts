@@ -7,6 +7,7 @@ import type { ValidationIssue } from '../codec/validation.js';
 import type { ActionDescriptor, ContractSet, ControllerDescriptor, PeerChannel, RequestCodec, ResponseCodec } from './descriptors.js';
 import { actionSchema, type ActionSchema, type WireTable } from './wire-schema.js';
 import { indexWireSource, type WireSource } from './wire-source.js';
+import { missingActions } from './missing-action.js';
 
 /** 32-bit FNV-1a over UTF-16 code units: the routing key of a controller path or action name. */
 export function routingKey(text: string): number {
@@ -87,7 +88,7 @@ export function controller(path: string, name: string, fingerprint: string, acti
     a.controller = path;
     a.controllerKey = controllerKey;
   }
-  return { path, name, controllerKey, fingerprint, actions: list, createProxy: proxyFactory(actions) };
+  return { path, name, controllerKey, fingerprint, actions: list, createProxy: proxyFactory(actions, missingActions(path, name)) };
 }
 
 const channelKey = Symbol('p2pgen.channel');
@@ -97,8 +98,9 @@ const channelKey = Symbol('p2pgen.channel');
  * per controller, each calling through the channel the proxy was made with. (Its type is the
  * contract's RemoteController, so generated code carries no proxy class.)
  */
-function proxyFactory(actions: Record<string, ActionDescriptor>): (channel: PeerChannel) => object {
-  const prototype: Record<string, unknown> = {};
+function proxyFactory(actions: Record<string, ActionDescriptor>, fallback: object): (channel: PeerChannel) => object {
+  // Below the actions: what a method the controller lacks answers (missing-action.ts).
+  const prototype = Object.create(fallback) as Record<string, unknown>;
   for (const [name, action] of Object.entries(actions)) {
     const method =
       action.kind === 'stream'
