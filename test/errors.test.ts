@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RpcError, RpcErrorCode, RpcWebSocketClient } from '../runtime/index.node.js';
-import { RpcKernelSecurity, Session } from '../runtime/broker/index.js';
+import { AuthenticationError, RpcKernelSecurity, Session } from '../runtime/broker/index.js';
 import '../.tmp/gen/behaviors/index.js';
 import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
 import '../.tmp/gen/streams/index.js';
@@ -43,6 +43,8 @@ describe('error codes', () => {
     const error = await rejection(caller.peer('bare').controller<BehaviorsController>('/behaviors').echo('hi'));
     expect(error.code).toBe(RpcErrorCode.CONTROLLER_NOT_REGISTERED);
     expect(error.message).toContain('Peer controller not registered');
+    // It names what the caller asked for (the callee knows only routing keys).
+    expect(error.rawMessage).toBe("Peer controller not registered: '/behaviors' on peer 'bare'");
   });
 
   it('CONTROLLER_NOT_REGISTERED locally: no generated contract is loaded for the path', async () => {
@@ -88,6 +90,7 @@ describe('error codes', () => {
     expect(await greeter.greet('ann')).toBe('hello ann');
     const error = await rejection(greeter.wave());
     expect(error.code).toBe(RpcErrorCode.ACTION_NOT_FOUND);
+    expect(error.rawMessage).toContain("'/greeter' on peer 'greeter' has no action 'wave'");
   });
 
   it('ACTION_NOT_FOUND when registering an instance that lacks an action', async () => {
@@ -129,11 +132,12 @@ describe('error codes', () => {
     expect(error.code).toBe(RpcErrorCode.ACCESS_DENIED);
   });
 
-  it('AUTHENTICATION_FAILED: authenticate throws, connect rejects', async () => {
+  it('AUTHENTICATION_FAILED: authenticate throws, connect rejects; only an AuthenticationError\'s message reaches the client', async () => {
     class TokenOnly extends RpcKernelSecurity {
       override async authenticate(token: unknown): Promise<Session> {
-        if (token !== 'secret') throw new Error('bad token');
-        return new Session('alice', token);
+        if (token === 'expired') throw new AuthenticationError('token expired');
+        if (token !== 'secret') throw new Error('bad token (database host 10.0.0.7)');
+        return new Session('alice');
       }
     }
     const { broker, client } = await startBroker({ security: new TokenOnly() });
@@ -141,8 +145,10 @@ describe('error codes', () => {
     const refused = new RpcWebSocketClient(broker.url, { token: 'wrong' });
     const error = await rejection(refused.connect());
     expect(error.code).toBe(RpcErrorCode.AUTHENTICATION_FAILED);
-    expect(error.message).toContain('bad token');
+    expect(error.rawMessage).toBe('Authentication failed');
     expect(refused.state.value).toBe('closed');
+    const expired = await rejection(new RpcWebSocketClient(broker.url, { token: 'expired' }).connect());
+    expect(expired).toMatchObject({ code: RpcErrorCode.AUTHENTICATION_FAILED, rawMessage: 'token expired' });
   });
 
   it('ALREADY_REGISTERED: the id belongs to another live connection', async () => {
@@ -193,6 +199,25 @@ describe('error codes', () => {
     expect(sync.message).toBe('REMOTE_ERROR: disk full');
     const later = await rejection(remote.failLater('later'));
     expect(later.rawMessage).toBe('later');
+  });
+
+  it('REMOTE_ERROR with an application code and plain-data details (RpcError.remote)', async () => {
+    const { remote } = await callerAndCallee();
+    const error = await rejection(remote.refuse('OUT_OF_STOCK', 'no more blue ones'));
+    expect(error).toMatchObject({ code: RpcErrorCode.REMOTE_ERROR, remoteCode: 'OUT_OF_STOCK', rawMessage: 'no more blue ones', details: { retryAfterMs: 1500, reasons: ['stock', 'region'] } });
+    // A code that is not one (spaces, too long) does not travel; the error still does.
+    const odd = await rejection(remote.refuse('not a code', 'x'));
+    expect(odd.remoteCode).toBeUndefined();
+  });
+
+  it("a callee's error is bounded: a 20 MB message reaches the caller cut short, and the callee stays connected", async () => {
+    const { remote, callee } = await callerAndCallee();
+    const error = await rejection(remote.fail('x'.repeat(20 * 1024 * 1024)));
+    expect(error.code).toBe(RpcErrorCode.REMOTE_ERROR);
+    expect(error.rawMessage.length).toBeLessThan(9000);
+    expect(error.rawMessage).toContain('cut from 20971520 characters');
+    expect(callee.state.value).toBe('connected');
+    expect(await remote.identity(3)).toBe(3);
   });
 
   it('PEER_DISCONNECTED: the callee leaves while the call is open, and the call rejects at once', async () => {

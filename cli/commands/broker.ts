@@ -3,19 +3,37 @@ import { createWriteStream, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import type { AuditEvent, AuditSink } from '../../runtime/broker/audit.js';
-import { createBroker, type Broker } from '../../runtime/broker/broker.js';
+import { jsonLinesAudit, type AuditLog } from '../../runtime/broker/audit-log.js';
+import { createBroker, type Broker, type BrokerOptions } from '../../runtime/broker/broker.js';
 import type { ClusterOptions } from '../../runtime/broker/cluster/cluster-options.js';
 import type { RpcKernelSecurity } from '../../runtime/broker/security.js';
 import type { Output } from './build.js';
 
+/** The broker options `p2pgen broker` takes as numeric flags (cli/main.ts). */
+export type BrokerLimitOptions = Partial<
+  Pick<
+    BrokerOptions,
+    | 'maxFrameBytes'
+    | 'maxCallsInFlight'
+    | 'maxControlOperations'
+    | 'heartbeatMs'
+    | 'hookTimeoutMs'
+    | 'maxBufferedBytes'
+    | 'maxConnectionsPerAddress'
+    | 'maxUnauthenticatedConnections'
+    | 'maxAnnouncedBytes'
+    | 'maxIdsPerConnection'
+    | 'maxPresenceSubscriptions'
+    | 'auditEventsPerSecond'
+  >
+>;
+
 export interface BrokerArgs {
   port: number;
   host: string;
-  maxFrameBytes?: number;
-  maxCallsInFlight?: number;
-  maxControlOperations?: number;
-  heartbeatMs?: number;
+  limits?: BrokerLimitOptions;
+  allowedOrigins?: string[];
+  insecure?: boolean;
   /** A JavaScript module whose default export is an RpcKernelSecurity subclass or instance. */
   security?: string;
   /** A file to append audit events to as JSON lines; '-' for stdout. */
@@ -37,10 +55,10 @@ export async function runBroker(args: BrokerArgs, output: Output): Promise<numbe
     broker = await createBroker({
       port: args.port,
       host: args.host,
-      maxFrameBytes: args.maxFrameBytes,
-      maxCallsInFlight: args.maxCallsInFlight,
-      maxControlOperations: args.maxControlOperations,
-      heartbeatMs: args.heartbeatMs,
+      ...args.limits,
+      allowedOrigins: args.allowedOrigins,
+      insecure: args.insecure,
+      log: (message) => out.error(message),
       security,
       audit: auditLog?.sink,
       ...(args.cluster ? { cluster: args.cluster } : {}),
@@ -94,10 +112,7 @@ async function loadSecurity(modulePath: string): Promise<RpcKernelSecurity> {
   return security as RpcKernelSecurity;
 }
 
-function openAuditLog(target: string): {
-  sink: AuditSink;
-  close(): Promise<void>;
-} {
+function openAuditLog(target: string): AuditLog {
   const toStdout = target === '-';
   let stream: Writable = process.stdout;
   if (!toStdout) {
@@ -110,16 +125,8 @@ function openAuditLog(target: string): {
     }
     stream = createWriteStream(target, { fd });
   }
-  let failure: Error | undefined;
-  stream.on('error', (error: Error) => {
-    // A full disk must not take the broker down; say so once and stop writing.
-    if (!failure) process.stderr.write(`p2pgen broker: audit log ${target}: ${error.message}; audit events are no longer written\n`);
-    failure = error;
-  });
-  return {
-    sink: (event: AuditEvent) => {
-      if (!failure) stream.write(`${JSON.stringify(event)}\n`);
-    },
-    close: () => (toStdout || failure ? Promise.resolve() : new Promise<void>((done) => stream.end(() => done()))),
-  };
+  const log = jsonLinesAudit(stream, { end: !toStdout });
+  // A full disk must not take the broker down; say so once and stop writing.
+  stream.once('error', (error: Error) => process.stderr.write(`p2pgen broker: audit log ${target}: ${error.message}; audit events are no longer written\n`));
+  return log;
 }

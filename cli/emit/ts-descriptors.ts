@@ -83,7 +83,7 @@ export class TsDescriptors {
       const factory = this.ctx.rt(action.kind === 'stream' ? 'stream' : 'unary');
       const codecs = `${this.codecOf('request', request)}, ${this.codecOf('response', response)}`;
       return `// ${this.ctx.where(action.source)}
-${action.name}: ${factory}(${literal(action.name)}, ${literal(action.fingerprint)}, ${codecs}, ${params}),`;
+${action.name}: ${factory}(${literal(action.name)}, ${literal(action.fingerprint)}, ${codecs}, ${params}${action.context ? ', 1' : ''}),`;
     });
     return `const ${this.actionsName(controller)} = {\n${lines.join('\n')}\n};`;
   }

@@ -32,6 +32,7 @@ function action<Args extends readonly unknown[], Result>(
   request: RequestCodec<Args>,
   response: ResponseCodec<Result>,
   params: string,
+  context: boolean,
 ): ActionDescriptor<Args, Result> {
   const descriptor: MutableAction<Args, Result> = {
     controller: '',
@@ -45,6 +46,7 @@ function action<Args extends readonly unknown[], Result>(
     request,
     response,
     paramPaths: params === '' ? [] : params.split(', ').map((p) => `${name}(${p})`),
+    takesContext: context,
     resultPath: `${name}:return`,
     itemPath: `${name}:item`,
     schema: () => undefined,
@@ -52,15 +54,19 @@ function action<Args extends readonly unknown[], Result>(
   return descriptor;
 }
 
-/** An action answering once; `params` are its parameter names ('a, b'); `controller()` fills in the controller's path. */
+/**
+ * An action answering once; `params` are its parameter names ('a, b'); `context` (1) says its
+ * last parameter is a CallContext; `controller()` fills in the controller's path.
+ */
 export function unary<Args extends readonly unknown[], Result>(
   name: string,
   fingerprint: string,
   request: RequestCodec<Args>,
   response: ResponseCodec<Result>,
   params: string,
+  context?: 1,
 ): ActionDescriptor<Args, Result> {
-  return action('unary', name, fingerprint, request, response, params);
+  return action('unary', name, fingerprint, request, response, params, context === 1);
 }
 
 /** An action returning an Observable: `response` is the codec of one item. */
@@ -70,8 +76,9 @@ export function stream<Args extends readonly unknown[], Item>(
   request: RequestCodec<Args>,
   response: ResponseCodec<Item>,
   params: string,
+  context?: 1,
 ): ActionDescriptor<Args, Item> {
-  return action('stream', name, fingerprint, request, response, params);
+  return action('stream', name, fingerprint, request, response, params, context === 1);
 }
 
 export function controller(path: string, name: string, fingerprint: string, actions: Record<string, ActionDescriptor>): ControllerDescriptor {
