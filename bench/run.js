@@ -3,7 +3,7 @@
  *
  *   npm run bench          (BENCH_CPU_PROF=1 also writes CPU profiles of the p2pgen broker and peers;
  *                           BENCH_SCENARIOS=S4,S5 runs only those scenarios; the p2pgen-only rows are
- *                           S2-security and S2-fingerprint)
+ *                           S2-security, S2-fingerprint and S2-context)
  *
  * Every server runs in a process of its own and the peers in another, all on 127.0.0.1. The
  * raw relay is the least a relay can do (read a target id, forward the bytes), so the ratios
@@ -411,6 +411,19 @@ const scenarios = [
     repetitions: variantRepetitions,
     run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.97 } }],
+  },
+  {
+    // An action taking a CallContext gets one object per call (who called, its deadline on
+    // the callee's heap of deadlines); one that does not pays nothing. What it costs at S2.
+    id: 'S2-context',
+    name: 'S2 CallContext',
+    title:
+      `S2 (${variantThroughputParams.durationMs / 1000} s after ${variantThroughputParams.warmupMs / 1000} s warm-up) with the callers calling echoWithContext (an echo whose last parameter is a CallContext, ` +
+      'read by the action) vs the plain echo',
+    compare: [p2pgenVariant('plain-echo', 'plain echo'), p2pgenVariant('context-echo', 'context echo', { peersEnv: { BENCH_ECHO_CONTEXT: '1' } })],
+    repetitions: variantRepetitions,
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.95 } }],
   },
 ];
 for (const scenario of scenarios) {

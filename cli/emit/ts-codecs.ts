@@ -88,7 +88,8 @@ return m;
     const initial = m.fields.map((f) => [f, this.initialValue(f)] as const);
     if (m.origin.kind === 'class') {
       // Every field an own property, as after the constructor; required messages arrive or the validator refuses.
-      const sets = initial.map(([f, value]) => `${memberAccess('m', f.name)} = ${value ?? (f.optional ? 'undefined' : 'undefined!')};`);
+      // `undefined!` for optional fields too: under exactOptionalPropertyTypes `x?: T` refuses a plain `undefined`.
+      const sets = initial.map(([f, value]) => `${memberAccess('m', f.name)} = ${value ?? 'undefined!'};`);
       return `const m = Object.create(${this.ctx.types.classOf(m.name)}.prototype) as ${type};\n${sets.join('\n')}`;
     }
     const present = initial.filter(([f, value]) => value !== undefined || !f.optional);

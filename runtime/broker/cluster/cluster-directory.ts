@@ -302,6 +302,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
       }
     }
     this.host!.dropEndpoint(link, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (its broker is gone)');
+    this.host!.endpointGone(link);
   }
 
   /**
@@ -323,6 +324,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     }
     // Back (maybe on another NATS server): fresh watches, and each of our claims checked.
     void this.resync();
+    for (const link of this.links.values()) this.host!.endpointReconnected(link);
     for (const registration of this.table.values()) if (registration instanceof ClaimedRegistration) this.reclaim(registration);
   }
 
