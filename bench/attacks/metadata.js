@@ -34,18 +34,21 @@ export default async function attack() {
       attackers.push(peer);
     }
     const reader = await RawPeer.connect(broker.url);
-    for (const op of [{ op: 'listPeers' }, { op: 'presence', on: true }]) {
-      reader.send(jsonFrame(FrameType.Control, 99, op));
-      for (;;) {
-        const piece = await reader.next((f) => f[1] === FrameType.ControlReply && f.readUInt32LE(4) === 99, 60_000);
+    for (const [id, op] of [[99, { op: 'listPeers' }], [100, { op: 'presence', on: true }]]) {
+      // Pieces may arrive several in one read: count them as they come, not one await each.
+      const last = reader.next((f) => f[1] === FrameType.ControlReply && f.readUInt32LE(4) === id && (f[2] & FrameFlags.More) === 0, 60_000);
+      reader.onFrame = (piece) => {
+        if (piece[1] !== FrameType.ControlReply || piece.readUInt32LE(4) !== id) return;
         outcome.pieces++;
         outcome.bytes += piece.length;
         const items = JSON.parse(piece.toString('utf8', 12)).result?.length ?? 0;
         if (op.op === 'listPeers') outcome.listed += items;
         else outcome.presence += items;
-        if ((piece[2] & FrameFlags.More) === 0) break;
-      }
+      };
+      reader.send(jsonFrame(FrameType.Control, id, op));
+      await last;
     }
+    reader.onFrame = () => undefined;
     return { cleanup: () => [...attackers, reader].forEach((p) => p.close()) };
   });
   const counts = await healthy.stop();
