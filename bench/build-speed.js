@@ -32,8 +32,8 @@ function timed(step) {
 const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
 
 compileDist();
-if (!existsSync(join(repoRoot, 'dist/cli/main.js')) || !existsSync(join(repoRoot, 'dist/runtime/index.d.ts'))) {
-  throw new Error('dist/ is incomplete after npm run build');
+if (!existsSync(join(repoRoot, 'cli/dist/main.js')) || !existsSync(join(repoRoot, 'runtime/dist/index.d.ts'))) {
+  throw new Error('cli/dist or runtime/dist is incomplete after npm run build');
 }
 
 mkdirSync(tmp, { recursive: true });

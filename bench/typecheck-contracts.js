@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { Project } from 'ts-morph';
-import { contractCompilerOptions } from '../dist/cli/reader/load-project.js';
+import { contractCompilerOptions } from '../cli/dist/reader/load-project.js';
 
 const dir = process.argv[2];
 if (!dir) {

@@ -6,6 +6,7 @@ import yargs from 'yargs';
 import { buildAndWatch, buildOnce, type Output } from './commands/build.js';
 import { runCheck, UsageError as CheckUsageError, type CheckFormat } from './commands/check.js';
 import type { BrokerLimitOptions } from './commands/broker.js';
+import { InitUsageError, runInit } from './commands/init.js';
 import { VERSION } from './version.js';
 
 const console_: Output = {
@@ -53,7 +54,20 @@ export async function main(argv: string[]): Promise<number> {
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .version(VERSION)
     .strict()
-    .demandCommand(1, 'Name a command: build, check or broker.')
+    .demandCommand(1, 'Name a command: init, build, check or broker.')
+    .command(
+      'init [dir]',
+      'Scaffold a working p2pgen project (a contract, a broker, two peers) into a new folder',
+      (y) => y.positional('dir', { type: 'string', default: '.', describe: 'Folder to create the project in (empty or new)' }),
+      (args) => {
+        try {
+          exitCode = runInit(args.dir, console_);
+        } catch (error) {
+          if (error instanceof InitUsageError) throw new UsageError(error.message);
+          throw error;
+        }
+      },
+    )
     .command(
       'build <contractsDir>',
       'Generate typed proxies, codecs, validators, .proto and manifest from decorated contracts',

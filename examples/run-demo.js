@@ -6,6 +6,6 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const run = (file, args) => execFileSync(process.execPath, [file, ...args], { cwd: root, stdio: 'inherit' });
 
-run('bin/p2pgen.js', ['build', 'contracts', '--out', 'generated']);
+run('cli/bin/p2pgen.js', ['build', 'contracts', '--out', 'generated']);
 run('node_modules/typescript/bin/tsc', ['-p', 'examples/tsconfig.json']);
 run('.build/examples/demo.js', []);

@@ -91,7 +91,7 @@ describe('p2pgen build (CLI) on bad contracts', () => {
       'contract.ts': `${header}export interface Options {\n  onDone: () => void;\n}\n@rpc.controller('/bad')\nexport class BadFn {\n  @rpc.action()\n  take(value: Options, extra: unknown): void {}\n}\n`,
     });
     const out = join(dir, '..', `${dir.split('/').pop()}-out`);
-    const result = spawnSync(process.execPath, [join(repoRoot, 'bin/p2pgen.js'), 'build', dir, '--out', out], { encoding: 'utf8', cwd: repoRoot });
+    const result = spawnSync(process.execPath, [join(repoRoot, 'cli/bin/p2pgen.js'), 'build', dir, '--out', out], { encoding: 'utf8', cwd: repoRoot });
     expect(result.status).toBe(1);
     const file = relative(repoRoot, join(dir, 'contract.ts'));
     expect(result.stderr).toContain(`${file}:4:3 - error P2P1007: BadFn.take(value).onDone: function types cannot cross the wire (type: () => void)`);
@@ -104,7 +104,7 @@ describe('p2pgen build (CLI) on bad contracts', () => {
   });
 
   it('exits 2 with usage help on bad usage', () => {
-    const result = spawnSync(process.execPath, [join(repoRoot, 'bin/p2pgen.js'), 'build'], { encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [join(repoRoot, 'cli/bin/p2pgen.js'), 'build'], { encoding: 'utf8' });
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('Not enough non-option arguments');
   });

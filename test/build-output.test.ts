@@ -25,7 +25,7 @@ import * as chat from '../contracts/chat.js';
 import * as collaboration from '../contracts/collaboration.js';
 import * as fileSharing from '../contracts/file-sharing.js';
 
-const cli = join(repoRoot, 'bin/p2pgen.js');
+const cli = join(repoRoot, 'cli/bin/p2pgen.js');
 const outputs = [
   { name: 'example contracts', dir: join(repoRoot, 'generated') },
   { name: 'all-types fixture', dir: join(repoRoot, '.tmp/gen/all-types') },

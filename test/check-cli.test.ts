@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot, tempDir } from './support/paths.js';
 
-const cli = join(repoRoot, 'bin/p2pgen.js');
+const cli = join(repoRoot, 'cli/bin/p2pgen.js');
 
 function p2pgen(cwd: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
   return spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8' });

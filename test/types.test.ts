@@ -13,7 +13,7 @@ import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, tempDir } from './support/paths.js';
 
-const cli = join(repoRoot, 'bin/p2pgen.js');
+const cli = join(repoRoot, 'cli/bin/p2pgen.js');
 const tsc = join(repoRoot, 'node_modules/typescript/bin/tsc');
 
 /** The issue's own example: a coordinator and a worker, easy to mix up. */

@@ -79,7 +79,7 @@ beforeAll(async () => {
   for (const row of rows) row.editLock?.(lock, row.id.toUpperCase());
   built.v2 = await build('v2', lock);
 
-  const check = spawnSync(process.execPath, [join(repoRoot, 'bin/p2pgen.js'), 'check', 'contracts', '--out', 'out', '--against', '../v1/out/manifest.json', '--format', 'json'], { cwd: built.v2.dir, encoding: 'utf8' });
+  const check = spawnSync(process.execPath, [join(repoRoot, 'cli/bin/p2pgen.js'), 'check', 'contracts', '--out', 'out', '--against', '../v1/out/manifest.json', '--format', 'json'], { cwd: built.v2.dir, encoding: 'utf8' });
   const report = JSON.parse(check.stdout) as { drift: unknown[]; breaking: Finding[]; notes: Finding[] };
   expect(report.drift).toEqual([]);
   findings = [...report.breaking, ...report.notes];

@@ -14,7 +14,7 @@ const contract = (action: string) => `import { rpc } from 'p2pgen';\n\n@rpc.cont
 
 /** Starts `p2pgen build <dir> --watch` and collects its output. */
 function startWatcher(dir: string, out: string) {
-  const child = spawn(process.execPath, [join(repoRoot, 'bin/p2pgen.js'), 'build', dir, '--out', out, '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(repoRoot, 'cli/bin/p2pgen.js'), 'build', dir, '--out', out, '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const output = { stdout: '', stderr: '' };
   child.stdout.on('data', (d: Buffer) => (output.stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output.stderr += d.toString()));

@@ -28,5 +28,5 @@ export function compileDist() {
 
 /** `p2pgen build <contractsDir> --out <outDir>`; returns the CLI's summary line. */
 export function generate(contractsDir, outDir) {
-  return run(`p2pgen build ${contractsDir}`, process.execPath, ['bin/p2pgen.js', 'build', contractsDir, '--out', outDir]);
+  return run(`p2pgen build ${contractsDir}`, process.execPath, ['cli/bin/p2pgen.js', 'build', contractsDir, '--out', outDir]);
 }

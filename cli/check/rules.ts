@@ -5,8 +5,7 @@
  * say whether code written against the baseline still compiles. Types are compared by
  * structure through the same engine the runtime uses when two peers disagree.
  */
-import { compareAction, WireRule, type Difference, type Outcome } from '../../runtime/contracts/compatibility.js';
-import type { ActionSchema, WireTable } from '../../runtime/contracts/wire-schema.js';
+import { compareAction, WireRule, type ActionSchema, type Difference, type Outcome, type WireTable } from 'p2pgen/tooling';
 import type { ActionModel, ContractModel, ControllerModel, FieldModel, MessageModel, SourceRef, TypeRef } from '../model/contract-model.js';
 import { wireTable } from './wire-table.js';
 import { declarationText, fieldTypeText } from './type-text.js';

@@ -4,7 +4,7 @@
  * `p2pgen check` compares (with names, for its reports).
  */
 import type { ContractModel, EnumModel, FieldModel, MessageModel, TypeRef, UnionModel } from '../model/contract-model.js';
-import { remap, type Presence, type WireExpr, type WireField, type WireTable, type WireType } from '../../runtime/contracts/wire-schema.js';
+import { remap, type Presence, type WireExpr, type WireField, type WireTable, type WireType } from 'p2pgen/tooling';
 
 export interface WireTableOptions {
   /** Keep type names (for `p2pgen check`'s rename findings); without them equal structures share one entry. Field names are always kept. */

@@ -3,10 +3,7 @@ import { createWriteStream, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { jsonLinesAudit, type AuditLog } from '../../runtime/broker/audit-log.js';
-import { createBroker, type Broker, type BrokerOptions } from '../../runtime/broker/broker.js';
-import type { ClusterOptions } from '../../runtime/broker/cluster/cluster-options.js';
-import type { RpcKernelSecurity } from '../../runtime/broker/security.js';
+import { createBroker, jsonLinesAudit, type AuditLog, type Broker, type BrokerOptions, type ClusterOptions, type RpcKernelSecurity } from 'p2pgen/broker';
 import type { Output } from './build.js';
 
 /** The broker options `p2pgen broker` takes as numeric flags (cli/main.ts). */

@@ -6,7 +6,7 @@
  * per-action message names (`ChatPeerControllerSendMessageRequest`).
  */
 import type { Constraints, FieldModel, TypeRef } from '../model/contract-model.js';
-import { routingKey } from '../../runtime/contracts/define.js';
+import { routingKey } from 'p2pgen/tooling';
 import { scalarBaseNames } from './wire-shape.js';
 
 /** `Args_` and one part per parameter; `Args_None` without parameters. */

@@ -11,7 +11,7 @@
  * declaration reformats only its group, and cold builds and `--watch` builds group alike.
  */
 import { format, type Options } from 'prettier';
-import { routingKey } from '../../runtime/contracts/define.js';
+import { routingKey } from 'p2pgen/tooling';
 
 export const PRETTIER_OPTIONS: Options = { parser: 'babel-ts', printWidth: 120, singleQuote: true };
 

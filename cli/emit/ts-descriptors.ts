@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { ContractModel, ControllerModel, FieldModel, MessageModel } from '../model/contract-model.js';
 import { compare } from '../diagnostics.js';
 import { wireTable } from '../check/wire-table.js';
-import { remap } from '../../runtime/contracts/wire-schema.js';
+import { remap } from 'p2pgen/tooling';
 import { contentHash, requestCodecName, responseCodecName } from './codec-names.js';
 import { jsValue, literal, propertyKey } from './printer.js';
 import type { TsContext } from './ts-context.js';

@@ -17,8 +17,8 @@ export interface SourceRef {
 export type ScalarKind = 'string' | 'bool' | 'double' | 'float' | 'int32' | 'uint32' | 'int64' | 'bytes';
 
 /** Validation constraints that ride on a type (from the constraint brands); the runtime's wire schemas carry the same. */
-export type { Constraints } from '../../runtime/contracts/wire-schema.js';
-import type { Constraints } from '../../runtime/contracts/wire-schema.js';
+export type { Constraints } from 'p2pgen/tooling';
+import type { Constraints } from 'p2pgen/tooling';
 
 /** How a TypeScript type maps onto the wire. */
 export type TypeRef =

@@ -3,7 +3,8 @@
  * import), with `p2pgen` resolved to this generator's own runtime so the contract types and
  * brands always mean what this generator expects.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Project, ts, type CompilerOptions, type SourceFile } from 'ts-morph';
@@ -17,14 +18,19 @@ export interface LoadedContracts {
   diagnostics: Diagnostic[];
 }
 
-/** The runtime entry this generator belongs to: `runtime/index.ts` from source, `dist/runtime/index.d.ts` when built. */
+/**
+ * The runtime entry this generator belongs to: in the repository, run from source, the
+ * runtime's own `index.ts`; built, the declarations of the `p2pgen` package this one depends on.
+ */
 function runtimeEntry(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const candidate of ['../../runtime/index.ts', '../../runtime/index.d.ts']) {
-    const path = resolve(here, candidate);
-    if (existsSync(path)) return path;
-  }
-  throw new Error(`p2pgen: cannot find its runtime next to ${here}`);
+  const source = resolve(here, '../../runtime/index.ts');
+  if (here.endsWith(`${sep}cli${sep}reader`) && existsSync(source)) return source;
+  const manifest = createRequire(import.meta.url).resolve('p2pgen/package.json');
+  const types = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: { '.'?: { types?: string } } }).exports?.['.']?.types;
+  const entry = types ? resolve(dirname(manifest), types) : undefined;
+  if (entry && existsSync(entry)) return entry;
+  throw new Error(`p2pgen: cannot find the p2pgen runtime's declarations (from ${manifest}); is the p2pgen package built and installed?`);
 }
 
 let runtimeDir: string | undefined;

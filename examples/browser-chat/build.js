@@ -13,7 +13,7 @@ import { build } from 'esbuild';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '../..');
-const p2pgen = (args) => execFileSync(process.execPath, [join(root, 'bin/p2pgen.js'), ...args], { cwd: root, stdio: 'inherit' });
+const p2pgen = (args) => execFileSync(process.execPath, [join(root, 'cli/bin/p2pgen.js'), ...args], { cwd: root, stdio: 'inherit' });
 
 p2pgen(['build', 'contracts', '--out', 'generated']);
 p2pgen(['build', 'examples/browser-chat/contracts', '--out', 'examples/browser-chat/generated']);

@@ -19,7 +19,7 @@ export interface CliBroker {
 const started: CliBroker[] = [];
 
 export function startCli(args: string[]): CliBroker {
-  const child = spawn(process.execPath, [join(repoRoot, 'bin/p2pgen.js'), 'broker', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(repoRoot, 'cli/bin/p2pgen.js'), 'broker', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const output = { stdout: '', stderr: '' };
   child.stdout.on('data', (d: Buffer) => (output.stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output.stderr += d.toString()));

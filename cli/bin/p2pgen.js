@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The p2pgen CLI. Runs the compiled TypeScript in dist/ (built by `npm run build`, which `npm ci` runs via `prepare`).
-import { main } from '../dist/cli/main.js';
+// The p2pgen CLI. Runs the compiled TypeScript in ../dist (built by `npm run build`; in the repository `npm ci` runs it via `prepare`).
+import { main } from '../dist/main.js';
 import { hideBin } from 'yargs/helpers';
 
 main(hideBin(process.argv)).then(
