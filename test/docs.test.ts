@@ -235,7 +235,7 @@ describe('the docs', () => {
       const timer = setTimeout(() => child.kill('SIGKILL'), programTimeoutMs);
       const code = await new Promise<number | null>((done) => child.on('close', (status) => done(status)));
       clearTimeout(timer);
-      expect({ code, stderr }, `${where(program)} (stdout:\n${stdout})`).toEqual({ code: 0, stderr: expect.any(String) });
+      expect(code, `${where(program)} exited with ${code}; stderr:\n${stderr}\nstdout:\n${stdout}`).toBe(0);
       if (program.output !== undefined) {
         const lines = (s: string) => s.split('\n').map((l) => l.trimEnd()).join('\n').trimEnd();
         expect(lines(stdout), `what ${where(program)} prints`).toBe(lines(program.output));
