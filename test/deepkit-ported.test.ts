@@ -2,7 +2,7 @@
  * Deepkit RPC's own peer-mode and security tests (deepkit-framework, packages/rpc/tests), ported
  * to p2pgen's API: each test names the one it came from. Deepkit runs them on an in-process
  * kernel (DirectClient); here a real broker runs on 127.0.0.1 and clients connect to it.
- * Where p2pgen deliberately differs, the test asserts p2pgen's documented behaviour (README,
+ * Where p2pgen deliberately differs, the test asserts p2pgen's documented behaviour (docs/security.md,
  * "Coming from Deepkit RPC") and says so at that line.
  */
 import { describe, expect, it } from 'vitest';

@@ -5,7 +5,7 @@
  * p2pgen encodes decode in protobuf-es to the message the value stands for, and protobuf-es's
  * encoding of that message decodes in p2pgen to the value. Then crafted bytes: where
  * protobuf's rules leave room (merging, packing, unknown fields, map entries missing a part,
- * invalid UTF-8, Timestamps out of range), p2pgen does what the README's "Decoding" says.
+ * invalid UTF-8, Timestamps out of range), p2pgen does what docs/contracts.md's "Decoding" says.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -101,7 +101,7 @@ for (const suite of suites) {
   });
 }
 
-describe('crafted bytes behave as the README says (all-types fixture)', () => {
+describe('crafted bytes behave as docs/contracts.md says (all-types fixture)', () => {
   const suite = suites[1]!;
   const manifest = JSON.parse(readFileSync(join(suite.dir, 'manifest.json'), 'utf8')) as Manifest;
   const es = new EsValues(manifest.model, esRegistry(join(suite.dir, 'contracts.proto')));

@@ -1,6 +1,6 @@
 /**
  * Every .proto the tests generate is a schema buf accepts: `buf build`, and `buf lint` with
- * STANDARD less the naming rules p2pgen breaks on purpose (test/support/buf.ts, README). Names
+ * STANDARD less the naming rules p2pgen breaks on purpose (test/support/buf.ts, docs/contracts.md). Names
  * protobuf would refuse stop the build with a located diagnostic instead: the .proto they
  * would give is shown to be refused by buf, so the diagnostic is what stands between a user
  * and an invalid schema.

@@ -328,7 +328,7 @@ describe('audit', () => {
     expect(events.find((e) => e.type === 'authentication-failed')).toMatchObject({ reason: 'Error: bad token' });
     expect(events.find((e) => e.type === 'protocol-violation')).toMatchObject({ user: 'mallory', reason: 'unknown frame type 99' });
     expect(events.find((e) => e.type === 'deregister')).toMatchObject({ peerId: 'callee', reason: 'disconnected', user: 'carol' });
-    // Every event is plain data: JSON lines, as the README shows.
+    // Every event is plain data: JSON lines, as docs/security.md shows.
     expect(() => events.map((e) => JSON.stringify(e)).join('\n')).not.toThrow();
   });
 });

@@ -21,7 +21,7 @@ export type SourceRule = (typeof SourceRule)[keyof typeof SourceRule];
 
 export type RuleCategory = 'wire' | 'source';
 
-/** Every rule with its category and a one-line description (the README lists them). */
+/** Every rule with its category and a one-line description (docs/checks.md lists them). */
 export const RULES: Record<WireRule | SourceRule, { category: RuleCategory; description: string }> = {
   'controller-deleted': { category: 'wire', description: 'a controller was deleted or its path changed' },
   'action-deleted': { category: 'wire', description: 'an action was deleted (or renamed)' },

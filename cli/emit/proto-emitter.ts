@@ -83,7 +83,7 @@ function emitMessage(message: MessageModel, line: Line): void {
 }
 
 /**
- * What absence means where protobuf's schema cannot say it (README, "Decoding"): a peer
+ * What absence means where protobuf's schema cannot say it (docs/contracts.md, "Decoding"): a peer
  * written from the .proto alone reads these comments to know p2pgen's rules.
  */
 function presenceComment(field: FieldModel): string | undefined {

@@ -3,7 +3,7 @@
  * few primitives it lacks for our type table: int64 as `bigint` (without the `long` package,
  * identically in Node and browsers), Timestamp as `Date`, bytes as plain `Uint8Array` views,
  * strings decoded strictly. Where p2pgen reads more strictly than protobuf requires, the
- * helper says so (README, "Decoding"): bytes that could mean a wrong value are refused.
+ * helper says so (docs/contracts.md, "Decoding"): bytes that could mean a wrong value are refused.
  */
 import protobuf from 'protobufjs/minimal.js';
 

@@ -17,7 +17,7 @@
  */
 import type { ActionSchema, Constraints, Presence, WireExpr, WireField, WireType } from './wire-schema.js';
 
-/** The names of the wire rules, stable across versions (README lists them with examples). */
+/** The names of the wire rules, stable across versions (docs/checks.md lists them with examples). */
 export const WireRule = {
   controllerDeleted: 'controller-deleted',
   actionDeleted: 'action-deleted',

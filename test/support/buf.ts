@@ -11,7 +11,7 @@ import { repoRoot, tempDir } from './paths.js';
 const buf = join(repoRoot, 'node_modules/.bin/buf');
 
 /**
- * STANDARD, less the rules p2pgen's naming breaks on purpose (README, "buf"): names stay the
+ * STANDARD, less the rules p2pgen's naming breaks on purpose (docs/contracts.md, "buf"): names stay the
  * TypeScript names (fields, oneofs after them, rpcs after actions, services after controller
  * classes), and the package and folder are the user's to choose.
  */

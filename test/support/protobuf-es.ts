@@ -2,7 +2,7 @@
  * An independent protobuf implementation over a generated schema: @bufbuild/protobuf v2
  * reflection over the `buf build` image of a generated .proto. `EsValues` turns a value of
  * the contract's TypeScript types into a protobuf-es message init, following the type table
- * (README "Type mapping") and the schema's descriptors alone, never p2pgen's codecs.
+ * (docs/contracts.md, "Type mapping") and the schema's descriptors alone, never p2pgen's codecs.
  */
 import { create, createFileRegistry, fromBinary, type DescMessage, type FileRegistry, type Message } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';

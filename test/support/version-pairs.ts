@@ -8,7 +8,7 @@ import type { LockFile } from '../../cli/model/lock-file.js';
 
 export interface PairRow {
   id: string;
-  /** What changes, as the README table says it. */
+  /** What changes, as the table in docs/checks.md says it. */
   change: string;
   v1: string;
   v2: string;
