@@ -32,7 +32,8 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['test/**/*.test.ts'],
+    // P2PGEN_TESTS=a.test.ts,b.test.ts runs only those (the fresh-clone test runs `npm test` in a clone with one file, not this whole suite again).
+    include: process.env.P2PGEN_TESTS ? process.env.P2PGEN_TESTS.split(',') : ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
