@@ -151,6 +151,9 @@ describe('broker metrics', () => {
     const text = parseExposition(await registry.metrics());
     expect(text.value('rpc_connections')).toBe(0);
     expect(text.find('process_cpu_user_seconds_total').length).toBe(1);
+    // A second broker with the same names is refused, and leaves the first one's metrics alone.
+    await expect(createBroker({ port: 0, host: '127.0.0.1', metrics: { registry, prefix: 'rpc_' } })).rejects.toThrow('give each its own metrics.prefix');
+    expect(parseExposition(await registry.metrics()).value('rpc_connections')).toBe(0);
     await broker.close();
     const closed = parseExposition(await registry.metrics());
     expect(closed.find('rpc_connections')).toEqual([]);

@@ -277,8 +277,7 @@ class BrokerServer implements Broker {
 
   /** Says where it listens, and what it warns about (protected mode, insecure). */
   started(options: BrokerOptions): void {
-    const cluster = this.directory instanceof LocalPeerDirectory ? undefined : (this.directory as { nodeId?: string }).nodeId;
-    this.log.info({ url: this.url, protectedMode: this.protectedMode, ...(cluster ? { node: cluster } : {}), ...(this.metricsListener ? { metricsUrl: this.metricsListener.url } : {}) }, `p2pgen broker listening on ${this.url}`);
+    this.log.info({ url: this.url, protectedMode: this.protectedMode, ...(this.metricsListener ? { metricsUrl: this.metricsListener.url } : {}) }, `p2pgen broker listening on ${this.url}`);
     for (const notice of this.notices()) {
       if (this.log.enabled) this.log.warn({ url: this.url }, notice);
       else (options.log ?? console.warn)(notice);

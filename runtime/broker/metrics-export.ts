@@ -130,7 +130,17 @@ export function registerMetrics(registry: MetricsRegistry, prefix: string, sourc
       latencyValues(`${prefix}call_duration_seconds`, counts),
     ),
   ];
-  for (const m of metrics) registry.registerMetric(m as never);
+  const registered: CollectedMetric[] = [];
+  try {
+    for (const m of metrics) {
+      registry.registerMetric(m as never);
+      registered.push(m);
+    }
+  } catch (error) {
+    // All or nothing: a registry left with half a broker's metrics would mislead.
+    for (const m of registered) registry.removeSingleMetric(m.name);
+    throw new Error(`createBroker: cannot register the metrics: ${(error as Error).message} (another broker in this registry? give each its own metrics.prefix)`, { cause: error });
+  }
   return () => {
     for (const m of metrics) registry.removeSingleMetric(m.name);
   };

@@ -155,6 +155,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     });
     await this.liveness.start();
     await this.followClaims();
+    host.log.info({ node: this.nodeId, cluster: this.config.name, nats: this.config.servers }, 'joined the cluster');
   }
 
   // ---- PeerDirectory -------------------------------------------------------------------
