@@ -480,7 +480,7 @@ class BrokerServer implements Broker {
     this.closing ??= (async () => {
       this.drainer?.stop();
       this.listener.stopAccepting();
-      const started = { connections: this.connections.size, calls: this.router.stats().routes };
+      const open = { connections: this.connections.size, calls: this.router.stats().routes };
       clearInterval(this.heartbeat);
       const closed = [...this.connections].map(
         (connection) =>
@@ -496,7 +496,7 @@ class BrokerServer implements Broker {
       await this.directory.close();
       this.unregisterMetrics?.();
       await this.metricsListener?.close();
-      this.log.info(started, 'p2pgen broker closed');
+      this.log.info(open, 'p2pgen broker closed');
     })();
     return this.closing;
   }
