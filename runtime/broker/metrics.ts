@@ -46,6 +46,10 @@ export class ActionLatencies {
   private readonly byKeys = new Map<number, Map<number, LatencySeries>>();
   private readonly byNames = new Map<string, LatencySeries>();
   private other: LatencySeries | undefined;
+  /** The last label set found by keys: calls come in runs of the same action, and a hit skips both maps. */
+  private lastControllerKey = -1;
+  private lastActionKey = -1;
+  private lastSeries: LatencySeries | undefined;
 
   constructor(
     /** Upper bounds of the buckets, in seconds, ascending. */
@@ -66,9 +70,15 @@ export class ActionLatencies {
   }
 
   private seriesOf(call: AuditedCall): LatencySeries {
+    if (call.actionKey === this.lastActionKey && call.controllerKey === this.lastControllerKey) return this.lastSeries!;
     const byAction = this.byKeys.get(call.controllerKey);
     const known = byAction?.get(call.actionKey);
-    if (known) return known;
+    if (known) {
+      this.lastControllerKey = call.controllerKey;
+      this.lastActionKey = call.actionKey;
+      this.lastSeries = known;
+      return known;
+    }
     const names = call.target.names(call.controllerKey, call.actionKey);
     const key = `${names.controller}\u0000${names.action}`;
     let series = this.byNames.get(key);
