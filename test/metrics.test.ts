@@ -160,6 +160,20 @@ describe('broker metrics', () => {
     expect(closed.find('process_cpu_user_seconds_total').length).toBe(1);
   });
 
+  it('an OpenMetrics registry names the counters once with _total', async () => {
+    const registry = new Registry(Registry.OPENMETRICS_CONTENT_TYPE);
+    const broker = await createBroker({ port: 0, host: '127.0.0.1', metrics: { registry } });
+    try {
+      const text = await registry.metrics();
+      expect(text).toContain('\np2pgen_broker_connections_total 0\n');
+      expect(text).toContain('# TYPE p2pgen_broker_connections counter');
+      expect(text).not.toContain('_total_total');
+    } finally {
+      await broker.close();
+    }
+    expect(await registry.metrics()).not.toContain('p2pgen_broker');
+  });
+
   it('refuses metric options that cannot work', async () => {
     await expect(createBroker({ port: 0, metrics: { latencyBuckets: [1, 0.5] } })).rejects.toThrow('metrics.latencyBuckets must be positive numbers of seconds in ascending order');
     await expect(createBroker({ port: 0, metrics: { maxActionLabels: 0 } })).rejects.toThrow('metrics.maxActionLabels must be a whole number of at least 1');

@@ -19,8 +19,9 @@ export interface BrokerHealth {
 /** Answers GET/HEAD /healthz; false for any other request (left to the caller). */
 export function answerHealth(req: IncomingMessage, res: ServerResponse, health: () => BrokerHealth): boolean {
   if (pathOf(req.url) !== '/healthz' || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
-  const body = JSON.stringify(health());
-  res.writeHead(health().status === 'ok' ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+  const now = health();
+  const body = JSON.stringify(now);
+  res.writeHead(now.status === 'ok' ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
   res.end(req.method === 'HEAD' ? undefined : body);
   return true;
 }

@@ -59,7 +59,7 @@ interface MetricValue {
 
 /** A metric object as prom-client's Registry formats it (what its own Counter and Gauge are to it). */
 interface CollectedMetric {
-  readonly name: string;
+  name: string;
   readonly help: string;
   readonly type: 'counter' | 'gauge' | 'histogram';
   readonly aggregator: 'sum';
@@ -130,31 +130,34 @@ export function registerMetrics(registry: MetricsRegistry, prefix: string, sourc
       latencyValues(`${prefix}call_duration_seconds`, counts),
     ),
   ];
-  const registered: CollectedMetric[] = [];
+  // The names they are registered under (an OpenMetrics registry renames counters later).
+  const registered: string[] = [];
   try {
     for (const m of metrics) {
       registry.registerMetric(m as never);
-      registered.push(m);
+      registered.push(m.name);
     }
   } catch (error) {
     // All or nothing: a registry left with half a broker's metrics would mislead.
-    for (const m of registered) registry.removeSingleMetric(m.name);
+    for (const name of registered) registry.removeSingleMetric(name);
     throw new Error(`createBroker: cannot register the metrics: ${(error as Error).message} (another broker in this registry? give each its own metrics.prefix)`, { cause: error });
   }
   return () => {
-    for (const m of metrics) registry.removeSingleMetric(m.name);
+    for (const name of registered) registry.removeSingleMetric(name);
   };
 }
 
 function metric(name: string, help: string, type: CollectedMetric['type'], values: () => MetricValue[]): CollectedMetric {
-  return {
+  const m: CollectedMetric = {
     name,
     help,
     type,
     aggregator: 'sum',
-    get: () => Promise.resolve({ name, help, type, values: values(), aggregator: 'sum' }),
+    // The name as it is now: an OpenMetrics registry takes `_total` off a counter's name (and puts it back when printing).
+    get: () => Promise.resolve({ name: m.name, help, type, values: values(), aggregator: 'sum' }),
     reset: () => undefined,
   };
+  return m;
 }
 
 /** The histogram as the exposition format has it: cumulative buckets with `le`, then _sum and _count, per label set. */
