@@ -4,7 +4,7 @@
  * histogram has the actions called, and names that strangers announce cannot blow up the
  * number of label sets (capped, the rest under "other"; quotes and newlines escaped).
  */
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics, openMetricsContentType, type OpenMetricsContentType } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { routingKey } from '../runtime/contracts/define.js';
 import { createBroker, RpcKernelSecurity, type Session } from '../runtime/broker/index.js';
@@ -161,7 +161,8 @@ describe('broker metrics', () => {
   });
 
   it('an OpenMetrics registry names the counters once with _total', async () => {
-    const registry = new Registry(Registry.OPENMETRICS_CONTENT_TYPE);
+    const registry = new Registry<OpenMetricsContentType>();
+    registry.setContentType(openMetricsContentType);
     const broker = await createBroker({ port: 0, host: '127.0.0.1', metrics: { registry } });
     try {
       const text = await registry.metrics();
