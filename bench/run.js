@@ -3,7 +3,7 @@
  *
  *   npm run bench          (BENCH_CPU_PROF=1 also writes CPU profiles of the p2pgen broker and peers;
  *                           BENCH_SCENARIOS=S4,S5 runs only those scenarios; the p2pgen-only rows are
- *                           S2-security, S2-fingerprint and S2-context)
+ *                           S2-security, S2-fingerprint, S2-context and S2-metrics)
  *
  * Every server runs in a process of its own and the peers in another, all on 127.0.0.1. The
  * raw relay is the least a relay can do (read a target id, forward the bytes), so the ratios
@@ -79,7 +79,7 @@ await build({
   target: 'es2022',
   outdir: bundleDir,
   outExtension: { '.js': '.mjs' },
-  external: ['ws', '@nats-io/*'],
+  external: ['ws', '@nats-io/*', 'prom-client', 'pino'],
   logLevel: 'warning',
   // Bundled CommonJS (protobufjs) may call require(); ESM output has none unless given one.
   banner: { js: "import { createRequire as __benchCreateRequire } from 'node:module'; const require = __benchCreateRequire(import.meta.url);" },
@@ -421,6 +421,19 @@ const scenarios = [
       `S2 (${variantThroughputParams.durationMs / 1000} s after ${variantThroughputParams.warmupMs / 1000} s warm-up) with the callers calling echoWithContext (an echo whose last parameter is a CallContext, ` +
       'read by the action) vs the plain echo',
     compare: [p2pgenVariant('plain-echo', 'plain echo'), p2pgenVariant('context-echo', 'context echo', { peersEnv: { BENCH_ECHO_CONTEXT: '1' } })],
+    repetitions: variantRepetitions,
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.95 } }],
+  },
+  {
+    // Metrics count into plain numbers where a route ends (no prom-client call per frame or
+    // call); prom-client reads them when scraped. What that costs at S2, scraped once a second.
+    id: 'S2-metrics',
+    name: 'S2 metrics',
+    title:
+      `S2 (${variantThroughputParams.durationMs / 1000} s after ${variantThroughputParams.warmupMs / 1000} s warm-up) with the broker's Prometheus metrics on (metrics: true, ` +
+      'latency timed per call, the registry scraped once a second) vs off',
+    compare: [p2pgenVariant('metrics-off', 'metrics off'), p2pgenVariant('metrics-on', 'metrics on', { serverEnv: { BENCH_BROKER_METRICS: '1' } })],
     repetitions: variantRepetitions,
     run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.95 } }],

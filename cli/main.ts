@@ -5,7 +5,7 @@
 import yargs from 'yargs';
 import { buildAndWatch, buildOnce, type Output } from './commands/build.js';
 import { runCheck, UsageError as CheckUsageError, type CheckFormat } from './commands/check.js';
-import type { BrokerLimitOptions } from './commands/broker.js';
+import type { BrokerLimitOptions, LogLevelName } from './commands/broker.js';
 import { InitUsageError, runInit } from './commands/init.js';
 import { VERSION } from './version.js';
 
@@ -29,6 +29,9 @@ const brokerLimitFlags = [
   ['max-presence-subscriptions', 'maxPresenceSubscriptions', 1, 'Presence subscriptions per connection (default 64)'],
   ['audit-events-per-second', 'auditEventsPerSecond', 1, 'Refusals, denials and failures audited per connection and second; more are counted (default 20)'],
 ] as const satisfies readonly (readonly [string, keyof BrokerLimitOptions, number, string])[];
+
+/** pino's levels (cli/commands/broker.ts has them too; not imported here: build and check never load the broker). */
+const logLevels: readonly LogLevelName[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /** Bad command-line usage: reported with a hint, exit code 2. */
 class UsageError extends Error {}
@@ -109,11 +112,11 @@ export async function main(argv: string[]): Promise<number> {
     )
     .command(
       'broker',
-      'Run a broker peers connect to over WebSocket',
+      'Run a broker peers connect to over WebSocket (GET /healthz on its port; SIGTERM or SIGINT drains it, a second one closes it)',
       (y) =>
         brokerLimitFlags
           .reduce((yy, [flag, , , describe]) => yy.option(flag, { type: 'number', describe }), y)
-          .option('port', { type: 'number', default: 8080, describe: 'Port to listen on (0 picks a free one)' })
+          .option('port', { type: 'number', default: 8080, describe: 'Port to listen on for WebSocket clients and GET /healthz (0 picks a free one)' })
           .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
           .option('allowed-origins', { type: 'string', describe: "Comma-separated origins of browser pages allowed to connect ('*': any; default: the broker's own, and loopback pages when it listens on loopback)" })
           .option('insecure', { type: 'boolean', describe: 'Without --security, accept clients from anywhere (default: loopback only, protected mode)' })
@@ -122,14 +125,21 @@ export async function main(argv: string[]): Promise<number> {
             describe: "JavaScript module whose default export is an RpcKernelSecurity subclass (from 'p2pgen/broker')",
           })
           // nargs: 1 so that '-' is taken as the value (yargs would read it as a flag) and a missing value is an error.
-          .option('audit', { type: 'string', nargs: 1, describe: "Append audit events to this file as JSON lines ('-' for stdout; the broker's own messages then go to stderr)" })
+          .option('audit', { type: 'string', nargs: 1, describe: "Append audit events to this file as JSON lines ('-' for stdout; logs are always on stderr)" })
           .option('nats', { type: 'string', array: true, describe: 'NATS server URL(s) (JetStream on): form a cluster with the other brokers using them' })
           .option('cluster-name', { type: 'string', describe: "Brokers with the same name form one cluster (default 'p2pgen'; needs --nats)" })
           .option('lease-ms', { type: 'number', describe: "How long a crashed broker's peer ids stay taken (default 5000; needs --nats)" })
-          .option('nats-replicas', { type: 'number', describe: 'JetStream replicas of the cluster state: 1, 3 or 5 (default 1; needs --nats)' }),
+          .option('nats-replicas', { type: 'number', describe: 'JetStream replicas of the cluster state: 1, 3 or 5 (default 1; needs --nats)' })
+          .option('log-level', { choices: logLevels, default: 'info' as LogLevelName, describe: 'Least level logged, as JSON lines on stderr (debug adds connections opening and closing)' })
+          .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics at http://<metrics-host>:<port>/metrics (and /healthz) on this port (0 picks a free one; needs prom-client)' })
+          .option('metrics-host', { type: 'string', describe: 'Address of the metrics listener (default 127.0.0.1; needs --metrics-port)' })
+          .option('drain-ms', { type: 'number', describe: 'On SIGTERM or SIGINT: how long calls in flight may take to finish before every connection is closed (default 10000; a second signal closes at once)' }),
       async (args) => {
         requireInteger('--port', args.port, 0, 65535);
         requireInteger('--lease-ms', args.leaseMs, 300);
+        requireInteger('--metrics-port', args.metricsPort, 0, 65535);
+        requireInteger('--drain-ms', args.drainMs, 0);
+        if (args.metricsHost !== undefined && args.metricsPort === undefined) throw new UsageError('--metrics-host needs --metrics-port');
         for (const flag of ['clusterName', 'leaseMs', 'natsReplicas'] as const) {
           if (args[flag] !== undefined && args.nats === undefined) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --nats`);
         }
@@ -139,14 +149,14 @@ export async function main(argv: string[]): Promise<number> {
           requireInteger(`--${flag}`, value, min);
           if (value !== undefined) limits[key] = value;
         }
-        const { port, host, insecure, security, audit } = args;
+        const { port, host, insecure, security, audit, metricsPort, metricsHost, drainMs } = args;
         const allowedOrigins = args.allowedOrigins?.split(',').map((o) => o.trim()).filter(Boolean);
         const cluster = args.nats === undefined ? undefined : { nats: args.nats.flatMap((v) => String(v).split(',')).filter(Boolean), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas };
         // Loaded here: build and check never pay for the broker (ws, NATS) at start-up.
         const { BrokerUsageError, runBroker } = await import('./commands/broker.js');
         try {
           exitCode = await runBroker(
-            { port, host, limits, allowedOrigins, insecure, security, audit, cluster },
+            { port, host, limits, allowedOrigins, insecure, security, audit, cluster, logLevel: args.logLevel, metricsPort, metricsHost, drainMs },
             console_,
           );
         } catch (error) {

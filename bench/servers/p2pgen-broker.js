@@ -3,6 +3,8 @@
  * its own. Bundled by bench/run.js (`p2pgen/broker` is aliased to the runtime's TypeScript).
  *
  * BENCH_BROKER_SECURITY=async-hooks starts it with BenchSecurity instead (the "S2 security" row).
+ * BENCH_BROKER_METRICS=1 starts it with Prometheus metrics on, scraped once a second as a
+ * (busy) Prometheus would (the "S2 metrics" row).
  */
 import { createBroker, RpcKernelSecurity, Session } from 'p2pgen/broker';
 import { serveBench } from '../lib/server-main.js';
@@ -33,12 +35,21 @@ class BenchSecurity extends RpcKernelSecurity {
 
 const securityChoice = process.env.BENCH_BROKER_SECURITY ?? 'default';
 if (securityChoice !== 'default' && securityChoice !== 'async-hooks') throw new Error(`BENCH_BROKER_SECURITY: unknown value '${securityChoice}'`);
+const withMetrics = process.env.BENCH_BROKER_METRICS === '1';
 
 await serveBench(async () => {
   // No `security` option at all for the default: exactly what a user of the defaults runs.
-  const options = securityChoice === 'async-hooks' ? { security: new BenchSecurity() } : {};
+  const options = {
+    ...(securityChoice === 'async-hooks' ? { security: new BenchSecurity() } : {}),
+    ...(withMetrics ? { metrics: true } : {}),
+  };
   // Every bench peer connects from 127.0.0.1: S5's 4,000 idle peers are over the default
   // maxConnectionsPerAddress (1,024), which exists for strangers, not for a benchmark.
   const broker = await createBroker({ port: 0, host: '127.0.0.1', maxConnectionsPerAddress: 100_000, maxUnauthenticatedConnections: 100_000, ...options });
+  if (withMetrics) {
+    // What a scrape costs is part of what metrics cost; the text is thrown away.
+    const scrape = setInterval(() => void broker.metrics.registry.metrics(), 1000);
+    scrape.unref();
+  }
   return { url: broker.url, stats: () => broker.stats() };
 });

@@ -1,10 +1,29 @@
-/** `p2pgen broker`: runs a broker until SIGINT/SIGTERM, then closes it gracefully. */
+/**
+ * `p2pgen broker`: runs a broker until SIGTERM or SIGINT, then drains it (calls in flight
+ * finish, up to --drain-ms; clients are told 1001 and move to another broker); a second signal
+ * closes it at once. Logs are JSON lines (pino) on stderr; stdout carries the audit log when
+ * it is `--audit -`, else nothing.
+ */
 import { createWriteStream, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { createBroker, jsonLinesAudit, type AuditLog, type Broker, type BrokerOptions, type ClusterOptions, type RpcKernelSecurity } from 'p2pgen/broker';
+import {
+  createBroker,
+  jsonLinesAudit,
+  type AuditLog,
+  type Broker,
+  type BrokerLogger,
+  type BrokerOptions,
+  type ClusterOptions,
+  type MetricsRegistry,
+  type RpcKernelSecurity,
+} from 'p2pgen/broker';
 import type { Output } from './build.js';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+export const DEFAULT_DRAIN_MS = 10_000;
 
 /** The broker options `p2pgen broker` takes as numeric flags (cli/main.ts). */
 export type BrokerLimitOptions = Partial<
@@ -37,55 +56,144 @@ export interface BrokerArgs {
   audit?: string;
   /** Form a cluster with other brokers over NATS. */
   cluster?: ClusterOptions;
+  /** Default info. */
+  logLevel?: LogLevelName;
+  /** Serve Prometheus metrics (and /healthz) on this port. */
+  metricsPort?: number;
+  /** Default 127.0.0.1. */
+  metricsHost?: string;
+  /** How long calls in flight may take to finish after SIGTERM/SIGINT (ms). Default 10,000. */
+  drainMs?: number;
 }
 
 /** A problem with what the command was given (exit code 2), as opposed to a failure while running. */
 export class BrokerUsageError extends Error {}
 
 export async function runBroker(args: BrokerArgs, output: Output): Promise<number> {
-  // With the audit log on stdout, stdout carries nothing else (`--audit - | jq` works).
-  const out: Output = args.audit === '-' ? { log: output.error, error: output.error } : output;
+  // Listening for the signals before anything else: a supervisor may send SIGTERM as soon as it reads "listening".
+  const signals = signalQueue();
+  try {
+    return await serve(args, output, signals);
+  } finally {
+    signals.stop();
+  }
+}
+
+async function serve(args: BrokerArgs, output: Output, signals: SignalQueue): Promise<number> {
+  let logger: BrokerLogger;
+  try {
+    logger = await stderrLogger(args.logLevel ?? 'info');
+  } catch (error) {
+    output.error(`p2pgen broker: ${(error as Error).message}`);
+    return 1;
+  }
   const security = args.security === undefined ? undefined : await loadSecurity(args.security);
   const auditLog = args.audit === undefined ? undefined : openAuditLog(args.audit);
   let broker: Broker;
   try {
+    const registry = args.metricsPort === undefined ? undefined : await processRegistry();
+    logger.info(
+      { port: args.port, host: args.host, security: args.security, audit: args.audit, cluster: args.cluster?.name ?? (args.cluster ? 'p2pgen' : undefined), metricsPort: args.metricsPort },
+      'p2pgen broker starting',
+    );
     broker = await createBroker({
       port: args.port,
       host: args.host,
       ...args.limits,
       allowedOrigins: args.allowedOrigins,
       insecure: args.insecure,
-      log: (message) => out.error(message),
+      logger,
       security,
       audit: auditLog?.sink,
+      ...(registry ? { metrics: { registry, port: args.metricsPort, host: args.metricsHost ?? '127.0.0.1' } } : {}),
       ...(args.cluster ? { cluster: args.cluster } : {}),
     });
   } catch (error) {
     await auditLog?.close();
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
-      out.error(`p2pgen broker: cannot listen on ${args.host}:${args.port}: ${(error as Error).message}`);
+    const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') {
+      const where = e.address !== undefined && e.port !== undefined ? `${e.address}:${e.port}` : `${args.host}:${args.port}`;
+      logger.error({ code: e.code, error: e.message }, `p2pgen broker: cannot listen on ${where}: ${e.message}`);
       return 1;
     }
-    if (args.cluster && (error as Error).message.startsWith('createBroker: ')) {
-      out.error(`p2pgen broker: ${(error as Error).message.slice('createBroker: '.length)}`);
+    if (e.message.startsWith('createBroker: ') || e.message.startsWith('p2pgen broker: ')) {
+      logger.error({ error: e.message }, `p2pgen broker: ${e.message.replace(/^(createBroker|p2pgen broker): /, '')}`);
       return 1;
     }
     throw error;
   }
-  const clustered = args.cluster ? ` (cluster '${args.cluster.name ?? 'p2pgen'}' over NATS ${[args.cluster.nats].flat().join(', ')})` : '';
-  // Listening for the signals before saying so: a supervisor may send SIGTERM as soon as it reads the line.
-  const stopped = new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  out.log(`p2pgen broker listening on ${broker.url}${security ? ` (security: ${args.security})` : ''}${clustered}`);
-  const signal = await stopped;
-  out.log(`p2pgen broker: ${signal}, closing ${broker.stats().connections} connections`);
-  await broker.close();
+  const signal = await signals.next();
+  const deadlineMs = args.drainMs ?? DEFAULT_DRAIN_MS;
+  const { connections, routes } = broker.stats();
+  logger.info({ signal, connections, calls: routes, deadlineMs }, `${signal}: draining (calls in flight may take ${deadlineMs} ms); a second SIGTERM or SIGINT closes at once`);
+  await Promise.race([
+    broker.drain({ deadlineMs }),
+    signals.next().then((again) => {
+      logger.warn({ signal: again }, `${again} again: closing at once`);
+      return broker.close();
+    }),
+  ]);
   // After close: the disconnects it records are in the log too.
   await auditLog?.close();
   return 0;
+}
+
+interface SignalQueue {
+  /** The next SIGTERM or SIGINT (one that came already is handed out first). */
+  next(): Promise<NodeJS.Signals>;
+  stop(): void;
+}
+
+/** SIGTERM and SIGINT as they come; while it listens, neither ends the process by itself. */
+function signalQueue(): SignalQueue {
+  const arrived: NodeJS.Signals[] = [];
+  let waiting: ((signal: NodeJS.Signals) => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (waiting) {
+      const resolve = waiting;
+      waiting = undefined;
+      resolve(signal);
+    } else arrived.push(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return {
+    next: () => {
+      const signal = arrived.shift();
+      return signal ? Promise.resolve(signal) : new Promise((resolve) => (waiting = resolve));
+    },
+    stop: () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    },
+  };
+}
+
+/** A pino logger writing JSON lines to stderr (synchronously: a record is out before the process exits). */
+async function stderrLogger(level: LogLevelName): Promise<BrokerLogger> {
+  let pino: (typeof import('pino'))['pino'];
+  try {
+    ({ pino } = await import('pino'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new Error('logging needs pino: npm install pino', { cause: error });
+  }
+  const logger: BrokerLogger = pino({ name: 'p2pgen-broker', level }, pino.destination({ dest: 2, sync: true }));
+  return logger;
+}
+
+/** A prom-client registry with the broker process's own metrics (CPU, memory, event loop lag, GC) beside the broker's. */
+async function processRegistry(): Promise<MetricsRegistry> {
+  let prom: typeof import('prom-client');
+  try {
+    prom = await import('prom-client');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new Error('p2pgen broker: --metrics-port needs prom-client: npm install prom-client', { cause: error });
+  }
+  const registry = new prom.Registry();
+  prom.collectDefaultMetrics({ register: registry });
+  return registry;
 }
 
 async function loadSecurity(modulePath: string): Promise<RpcKernelSecurity> {

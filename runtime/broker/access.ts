@@ -27,7 +27,7 @@
  * not read until its decisions are in (`holding`).
  */
 import { createHeader, FrameType, parseHeader, type FrameHeader } from '../wire/frame.js';
-import { callHook } from './hook-call.js';
+import { callHook, describeThrown } from './hook-call.js';
 import type { PeerRegistration } from './peer-directory.js';
 import type { RouteEndpoint } from './route.js';
 import { allowsEveryone, type RpcKernelSecurity, type Session } from './security.js';
@@ -89,6 +89,8 @@ export interface AccessOptions {
   readonly maxHeldBytes?: number;
   /** Stops (`true`) or restarts reading from a caller, for the frames held for it. */
   holding?(caller: RouteEndpoint, holding: boolean): void;
+  /** A hook threw or did not answer in time (its answer counted as no): for the log. */
+  hookFailed?(hook: string, problem: string): void;
 }
 
 /** Decisions about absent ids one caller may hold. */
@@ -212,7 +214,7 @@ export class Access {
 
   /** Asks `isAllowedToRegisterAsPeer` (not cached: asked on every registration). */
   mayRegister(session: Session, peerId: string): Promise<boolean> {
-    return this.ask(() => this.security.isAllowedToRegisterAsPeer(session, peerId)).then(allowedOf);
+    return this.ask('isAllowedToRegisterAsPeer', () => this.security.isAllowedToRegisterAsPeer(session, peerId)).then(allowedOf);
   }
 
   /** `caller` registered or deregistered an id: who it is changed, so its decisions are asked again. */
@@ -282,7 +284,7 @@ export class Access {
     const actionKey = h.actionKey;
     const names = target.names(h.controllerKey, actionKey);
     const session = caller.session!;
-    const pending = newPending(this.ask(() => this.security.isAllowedToCall!(session, target.id, names.controller, names.action)));
+    const pending = newPending(this.ask('isAllowedToCall', () => this.security.isAllowedToCall!(session, target.id, names.controller, names.action)));
     byAction.set(actionKey, pending);
     this.hold(caller, pending, frame, h.callId);
     void pending.answer.then((answer) => {
@@ -300,14 +302,19 @@ export class Access {
   }
 
   private pendingSend(session: Session, peerId: string): PendingDecision {
-    return newPending(this.ask(() => this.security.isAllowedToSendToPeer(session, peerId)));
+    return newPending(this.ask('isAllowedToSendToPeer', () => this.security.isAllowedToSendToPeer(session, peerId)));
   }
 
   /** A hook's answer: allowed only when it resolves to exactly true in time; a hook that throws denies. */
-  private ask(hook: () => Promise<boolean> | boolean): Promise<Answer> {
-    return callHook(hook, this.hookTimeoutMs).then((outcome) =>
-      'timedOut' in outcome ? { allowed: false, final: false } : { allowed: 'value' in outcome && outcome.value === true, final: true },
-    );
+  private ask(name: string, hook: () => Promise<boolean> | boolean): Promise<Answer> {
+    return callHook(hook, this.hookTimeoutMs).then((outcome) => {
+      if ('timedOut' in outcome) {
+        this.options.hookFailed?.(name, `did not answer within ${this.hookTimeoutMs} ms`);
+        return { allowed: false, final: false };
+      }
+      if ('error' in outcome) this.options.hookFailed?.(name, `threw ${describeThrown(outcome.error, 1024)}`);
+      return { allowed: 'value' in outcome && outcome.value === true, final: true };
+    });
   }
 
   /**

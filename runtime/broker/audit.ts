@@ -92,7 +92,8 @@ export interface AuditedCall {
   readonly started: number;
 }
 
-const nothing = (): void => undefined;
+/** A recorder's method that does nothing (a fan-out leaves such methods out). */
+export const nothing = (): void => undefined;
 
 /** How a call ended, from the frame that ended it (an Error's payload is read only for auditing). */
 function outcomeOf(frame: Uint8Array): string {
@@ -230,5 +231,37 @@ export function auditRecorder(sink: AuditSink | undefined, eventsPerSecond = 20)
     refused: (c, target, stream, outcome) =>
       limited(c, `call ${outcome}`, () => ({ type: 'call', ...base(c), source: ids(c), target, controller: '?', action: '?', stream, requestBytes: 0, responseBytes: 0, outcome, durationMs: 0 })),
     protocolViolation: (c, reason) => limited(c, 'protocol-violation', () => ({ type: 'protocol-violation', ...base(c), reason }), c.remoteAddress),
+  };
+}
+
+/**
+ * One recorder telling several (the audit log and the metrics): each method calls those that
+ * do something for it, so a method nobody needs stays a no-op. `now` is the first one's that
+ * measures time.
+ */
+export function fanOut(recorders: readonly AuditRecorder[]): AuditRecorder {
+  const live = recorders.filter((r) => r !== noAudit);
+  if (live.length <= 1) return live[0] ?? noAudit;
+  const each = <K extends Exclude<keyof AuditRecorder, 'now'>>(method: K): AuditRecorder[K] => {
+    const targets = live.filter((r) => r[method] !== nothing);
+    if (targets.length === 0) return nothing;
+    if (targets.length === 1) return targets[0]![method].bind(targets[0]) as AuditRecorder[K];
+    // Four parameters at most: no rest array per call.
+    const calls = targets.map((r) => (r[method] as (a: unknown, b: unknown, c: unknown, d: unknown) => void).bind(r));
+    return ((a: unknown, b: unknown, c: unknown, d: unknown) => {
+      for (const call of calls) call(a, b, c, d);
+    }) as AuditRecorder[K];
+  };
+  return {
+    now: live[0]!.now.bind(live[0]),
+    connected: each('connected'),
+    authenticationFailed: each('authenticationFailed'),
+    disconnected: each('disconnected'),
+    registered: each('registered'),
+    deregistered: each('deregistered'),
+    denied: each('denied'),
+    callEnded: each('callEnded'),
+    refused: each('refused'),
+    protocolViolation: each('protocolViolation'),
   };
 }

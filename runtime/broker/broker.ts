@@ -3,8 +3,9 @@
  * module whose job it is (handshake, control plane, router). It owns the connections and wires
  * the parts together; the parts know each other only through the small contexts they are
  * given: peer-directory.ts (where peer ids live), router.ts (forwarding), access.ts (security
- * decisions), backpressure.ts, presence.ts, control-plane.ts, handshake.ts, heartbeat.ts and
- * the audit recorder.
+ * decisions), backpressure.ts, presence.ts, control-plane.ts, handshake.ts, heartbeat.ts,
+ * the audit recorder, and for operators the log (logger.ts), the metrics (metrics.ts,
+ * metrics-export.ts), health (http-endpoints.ts) and draining (drain.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -17,17 +18,22 @@ import type { RegistrationLostEvent } from '../wire/control.js';
 import { jsonFrame, readJson } from '../wire/text.js';
 import { Access } from './access.js';
 import { Admission, PROTECTED_MODE_MESSAGE } from './admission.js';
-import { auditRecorder, type AuditRecorder } from './audit.js';
+import { auditRecorder, fanOut, type AuditRecorder } from './audit.js';
 import { Backpressure } from './backpressure.js';
 import { CallerIdentities } from './caller-identity.js';
 import { BrokerConnection } from './connection.js';
 import { ControlPlane } from './control-plane.js';
+import { DEFAULT_DRAIN_MS, Drain, type DrainOptions } from './drain.js';
 import { Handshake } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
+import { MetricsListener, type BrokerHealth } from './http-endpoints.js';
 import { clusterConfig, type ClusterConfig } from './cluster/cluster-options.js';
 import { Listener } from './listener.js';
 import { Listings } from './listing.js';
 import { LocalPeerDirectory } from './local-directory.js';
+import { BrokerLog } from './logger.js';
+import { MetricsRecorder } from './metrics.js';
+import { metricsConfig, newRegistry, registerMetrics, type MetricsConfig, type MetricsRegistry } from './metrics-export.js';
 import { brokerLimits, type BrokerLimits, type BrokerOptions } from './options.js';
 import type { EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
 import { Presence } from './presence.js';
@@ -36,6 +42,8 @@ import { Router } from './router.js';
 import { RpcKernelSecurity } from './security.js';
 
 export { DEFAULT_MAX_FRAME_BYTES, type BrokerOptions } from './options.js';
+export type { DrainOptions } from './drain.js';
+export type { BrokerHealth, HealthStatus } from './http-endpoints.js';
 export { CloseCode } from '../wire/close-code.js';
 
 export interface BrokerStats {
@@ -73,14 +81,34 @@ export interface Broker {
   /** Forgets every cached security decision: the hooks are asked again on the next call. */
   invalidateSecurity(): void;
   stats(): BrokerStats;
-  /** Closes every connection (their pending calls reject) and stops listening. */
+  /** 'ok' while serving; 'draining' from drain(); 'closed' once closing. What /healthz answers (200 for 'ok', else 503). */
+  health(): BrokerHealth;
+  /** With the `metrics` option: the registry they are in, and the URL of their listener (with `metrics.port`). */
+  readonly metrics: BrokerMetrics | undefined;
+  /**
+   * Graceful shutdown: stops taking connections and calls (new calls get UNAVAILABLE), closes
+   * each connection with 1001 once it has no call or stream open, and the rest at the deadline;
+   * resolves when the broker is closed. close() meanwhile closes at once.
+   */
+  drain(options?: DrainOptions): Promise<void>;
+  /** Closes every connection with 1001 (their pending calls reject) and stops listening. */
   close(): Promise<void>;
 }
 
+export interface BrokerMetrics {
+  /** The prom-client Registry holding the broker's metrics (the one given as `metrics.registry`, or the broker's own). */
+  readonly registry: MetricsRegistry;
+  /** e.g. http://127.0.0.1:9464/metrics, with `metrics.port`; else undefined. */
+  readonly url: string | undefined;
+}
+
 export async function createBroker(options: BrokerOptions = {}): Promise<Broker> {
+  const metrics = options.metrics ? metricsConfig(options.metrics) : undefined;
+  // prom-client is loaded only for a broker that keeps metrics and was given no registry.
+  const registry = metrics ? (metrics.registry ?? (await newRegistry())) : undefined;
   // Alone, the broker is the whole system (in memory); in a cluster, NATS says where peers live.
   const directory = options.cluster ? await clusterDirectory(clusterConfig(options.cluster)) : new LocalPeerDirectory();
-  const broker = new BrokerServer(options, directory);
+  const broker = new BrokerServer(options, directory, metrics && registry ? { config: metrics, registry } : undefined);
   try {
     await directory.start(broker.endpointHost);
     await broker.listen();
@@ -88,7 +116,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
     await broker.close();
     throw error;
   }
-  for (const notice of broker.notices()) (options.log ?? console.warn)(notice);
+  broker.started(options);
   return broker;
 }
 
@@ -113,6 +141,14 @@ type TaggedWebSocket = WebSocket & { [connectionOf]: BrokerConnection; [brokerOf
 
 class BrokerServer implements Broker {
   private readonly connections = new Set<BrokerConnection>();
+  private readonly log: BrokerLog;
+  /** What the metrics count into (undefined without the `metrics` option). */
+  private readonly counts: MetricsRecorder | undefined;
+  private readonly metricsSetup: { config: MetricsConfig; registry: MetricsRegistry } | undefined;
+  private metricsListener: MetricsListener | undefined;
+  private unregisterMetrics: (() => void) | undefined;
+  private drainer: Drain | undefined;
+  private draining: Promise<void> | undefined;
   private readonly limits: BrokerLimits;
   private readonly audit: AuditRecorder;
   private readonly access: Access;
@@ -128,33 +164,43 @@ class BrokerServer implements Broker {
   private readonly header: FrameHeader = createHeader();
   private nextHandle = 1;
   /** What a directory with endpoints of its own (the other brokers of a cluster) gets. */
-  readonly endpointHost: EndpointHost = {
-    route: (endpoint, frame, h) => this.router.route(endpoint, frame, h),
-    dropEndpoint: (endpoint, code, reason) => this.router.dropEndpoint(endpoint, code, reason),
-    dropTarget: (registration, code, reason) => this.router.dropTarget(registration, code, reason),
-    allocateHandle: () => this.allocateHandle(),
-    endpointGone: (endpoint) => this.identities.endpointGone(endpoint),
-    endpointReconnected: (endpoint) => this.identities.retell(endpoint),
-  };
+  readonly endpointHost: EndpointHost;
   private closing: Promise<void> | undefined;
   readonly protectedMode: boolean;
 
   constructor(
     options: BrokerOptions,
     private readonly directory: PeerDirectory,
+    metrics: { config: MetricsConfig; registry: MetricsRegistry } | undefined,
   ) {
     const limits = (this.limits = brokerLimits(options));
+    this.log = new BrokerLog(options.logger);
+    this.metricsSetup = metrics;
+    this.counts = metrics ? new MetricsRecorder(metrics.config.latencyBuckets, metrics.config.maxActionLabels) : undefined;
+    this.endpointHost = {
+      route: (endpoint, frame, h) => this.router.route(endpoint, frame, h),
+      dropEndpoint: (endpoint, code, reason) => this.router.dropEndpoint(endpoint, code, reason),
+      dropTarget: (registration, code, reason) => this.router.dropTarget(registration, code, reason),
+      allocateHandle: () => this.allocateHandle(),
+      endpointGone: (endpoint) => this.identities.endpointGone(endpoint),
+      endpointReconnected: (endpoint) => this.identities.retell(endpoint),
+      log: this.log,
+    };
+    const hookFailed = (hook: string, problem: string) =>
+      this.log.throttled(`hook ${hook}`, 'warn', () => ({ hook, problem }), `security hook ${hook} ${problem}; counted as a refusal`);
     const security = options.security ?? new RpcKernelSecurity();
     const violation = (endpoint: RouteEndpoint, reason: string) => {
       if (endpoint instanceof BrokerConnection) this.violation(endpoint, reason);
     };
-    this.audit = auditRecorder(options.audit, options.auditEventsPerSecond ?? 20);
+    // The audit log and the metrics see the same points (calls ending, denials, connects).
+    this.audit = fanOut([auditRecorder(options.audit, options.auditEventsPerSecond ?? 20), ...(this.counts ? [this.counts] : [])]);
     this.access = new Access(security, (caller, frame, h) => this.router.route(caller, frame, h), {
       hookTimeoutMs: limits.hookTimeoutMs,
       maxHeldBytes: limits.highWaterMarkBytes,
       holding: (caller, holding) => {
         if (caller instanceof BrokerConnection) this.backpressure.holding(caller, holding);
       },
+      hookFailed,
     });
     this.backpressure = new Backpressure(limits.highWaterMarkBytes, limits.maxBufferedBytes, (connection, buffered) =>
       this.violation(connection as BrokerConnection, `slow reader: more than ${limits.maxBufferedBytes} bytes (${buffered}) waited to be written to the connection`, CloseCode.SlowReader),
@@ -181,8 +227,12 @@ class BrokerServer implements Broker {
       handshakeTimeoutMs: limits.handshakeTimeoutMs,
       hookTimeoutMs: limits.hookTimeoutMs,
       maxFrameBytes: limits.maxFrameBytes,
-      welcomed: () => this.admission.authenticated(),
+      welcomed: (connection) => {
+        this.admission.authenticated();
+        this.log.debug({ connection: connection.handle, user: connection.session?.username }, 'connection authenticated');
+      },
       violation: (connection, reason, code) => this.violation(connection, reason, code),
+      hookFailed,
     });
     directory.listen({
       joined: (registration) => this.presence.joined(registration),
@@ -201,6 +251,7 @@ class BrokerServer implements Broker {
       { port: options.port ?? 8080, host: options.host ?? '127.0.0.1', server: options.server, path: options.path, maxFrameBytes: limits.maxFrameBytes },
       this.admission,
       (ws, socket, req) => this.accept(ws, socket, req),
+      () => this.health(),
     );
     this.heartbeat = startHeartbeat(limits.heartbeatMs, this.connections, (connection) => {
       connection.ws.terminate();
@@ -208,8 +259,38 @@ class BrokerServer implements Broker {
     });
   }
 
-  listen(): Promise<void> {
-    return this.listener.listen();
+  async listen(): Promise<void> {
+    await this.listener.listen();
+    if (!this.metricsSetup || !this.counts) return;
+    const { config, registry } = this.metricsSetup;
+    this.unregisterMetrics = registerMetrics(registry, config.prefix, {
+      counts: this.counts,
+      stats: () => this.stats(),
+      openSocketBytes: () => this.openSocketBytes(),
+      stopping: () => this.health().status !== 'ok',
+    });
+    if (config.port !== undefined) {
+      this.metricsListener = new MetricsListener(registry, () => this.health());
+      await this.metricsListener.listen(config.port, config.host);
+    }
+  }
+
+  /** Says where it listens, and what it warns about (protected mode, insecure). */
+  started(options: BrokerOptions): void {
+    this.log.info({ url: this.url, protectedMode: this.protectedMode, ...(this.metricsListener ? { metricsUrl: this.metricsListener.url } : {}) }, `p2pgen broker listening on ${this.url}`);
+    for (const notice of this.notices()) {
+      if (this.log.enabled) this.log.warn({ url: this.url }, notice);
+      else (options.log ?? console.warn)(notice);
+    }
+  }
+
+  get metrics(): BrokerMetrics | undefined {
+    if (!this.metricsSetup) return undefined;
+    return { registry: this.metricsSetup.registry, url: this.metricsListener?.url };
+  }
+
+  health(): BrokerHealth {
+    return { status: this.closing ? 'closed' : this.draining ? 'draining' : 'ok' };
   }
 
   get url(): string {
@@ -230,7 +311,7 @@ class BrokerServer implements Broker {
   // ---- connections ---------------------------------------------------------------------
 
   private accept(ws: WebSocket, socket: Socket, req: IncomingMessage): void {
-    if (this.closing) return void ws.terminate();
+    if (this.closing || this.draining) return void ws.terminate();
     socket.setNoDelay(true);
     const connection = new BrokerConnection(this.allocateHandle(), ws, socket, req.socket.remoteAddress ?? '', this.backpressure);
     this.admission.opened(socket, connection.remoteAddress);
@@ -245,6 +326,7 @@ class BrokerServer implements Broker {
     tagged.on('pong', onWebSocketPong as (this: WebSocket) => void);
     tagged.on('error', onWebSocketError);
     this.audit.connected(connection);
+    this.log.debug({ connection: connection.handle, remoteAddress: connection.remoteAddress }, 'connection opened');
     if (this.admission.refusedByProtectedMode(connection.remoteAddress)) {
       this.audit.authenticationFailed(connection, 'protected mode: not a loopback client');
       connection.send(errorFrame(0, new RpcError(RpcErrorCode.AUTHENTICATION_FAILED, PROTECTED_MODE_MESSAGE)));
@@ -278,7 +360,12 @@ class BrokerServer implements Broker {
   /** Closes only the offending connection; everyone else carries on. */
   violation(connection: BrokerConnection, reason: string, code: number = CloseCode.ProtocolError): void {
     if (connection.state === 'closed') return;
-    if (code === CloseCode.ProtocolError) this.audit.protocolViolation(connection, reason);
+    if (code === CloseCode.ProtocolError) {
+      this.audit.protocolViolation(connection, reason);
+      this.log.throttled('protocol-violation', 'warn', () => ({ connection: connection.handle, remoteAddress: connection.remoteAddress, reason }), 'protocol violation: connection closed');
+    } else if (code === CloseCode.SlowReader) {
+      this.log.throttled('slow-reader', 'warn', () => ({ connection: connection.handle, remoteAddress: connection.remoteAddress, reason }), 'slow reader: connection closed');
+    }
     connection.ws.close(code, reason.slice(0, 120));
     this.dropConnection(connection, code, reason);
     // A peer that ignores the close handshake is cut off.
@@ -300,6 +387,20 @@ class BrokerServer implements Broker {
     this.access.connectionClosed(connection);
     this.backpressure.release(connection);
     if (wasOpen) this.audit.disconnected(connection, code, reason);
+    this.counts?.socketClosed(connection.socket.bytesRead, connection.socket.bytesWritten);
+    this.log.debug({ connection: connection.handle, remoteAddress: connection.remoteAddress, user: connection.session?.username, code, reason }, 'connection closed');
+    this.drainer?.connectionClosed();
+  }
+
+  /** Bytes read from and written to the sockets of the connections open now (for the metrics). */
+  private openSocketBytes(): { read: number; written: number } {
+    let read = 0;
+    let written = 0;
+    for (const connection of this.connections) {
+      read += connection.socket.bytesRead;
+      written += connection.socket.bytesWritten;
+    }
+    return { read, written };
   }
 
   /** A registration ended (deregistered, its connection left, or, clustered, the id was taken). */
@@ -349,8 +450,37 @@ class BrokerServer implements Broker {
     };
   }
 
+  drain(options: DrainOptions = {}): Promise<void> {
+    if (this.closing) return this.closing;
+    if (!this.draining) {
+      const deadlineMs = options.deadlineMs ?? DEFAULT_DRAIN_MS;
+      this.listener.stopAccepting();
+      const drainer = (this.drainer = new Drain({
+        connections: this.connections,
+        log: this.log,
+        routes: () => this.router.stats().routes,
+        goAway: (connection) => this.goAway(connection, 'broker draining'),
+        close: () => this.close(),
+      }));
+      this.router.draining = (route) => drainer.routeEnded(route);
+      this.draining = drainer.start(deadlineMs);
+    }
+    return this.draining;
+  }
+
+  /** Closes a connection with 1001 (going away): its client reconnects, to another broker if it knows one. */
+  private goAway(connection: BrokerConnection, reason: string): void {
+    connection.ws.close(CloseCode.GoingAway, reason);
+    this.dropConnection(connection, CloseCode.GoingAway, reason);
+    // A peer that ignores the close handshake is cut off.
+    setTimeout(() => connection.ws.terminate(), 2000).unref();
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.drainer?.stop();
+      this.listener.stopAccepting();
+      const open = { connections: this.connections.size, calls: this.router.stats().routes };
       clearInterval(this.heartbeat);
       const closed = [...this.connections].map(
         (connection) =>
@@ -364,6 +494,9 @@ class BrokerServer implements Broker {
       await Promise.all(closed);
       await this.listener.close();
       await this.directory.close();
+      this.unregisterMetrics?.();
+      await this.metricsListener?.close();
+      this.log.info(open, 'p2pgen broker closed');
     })();
     return this.closing;
   }

@@ -25,6 +25,8 @@ export interface HandshakeContext {
   violation(connection: BrokerConnection, reason: string, code?: number): void;
   /** The connection was welcomed (it no longer counts as unauthenticated). */
   welcomed(connection: BrokerConnection): void;
+  /** `authenticate` did not settle in time or returned something else than a Session: for the log. */
+  hookFailed(hook: string, problem: string): void;
 }
 
 /** What a refused client is told unless `authenticate` threw an AuthenticationError (Deepkit's words). */
@@ -66,6 +68,8 @@ export class Handshake {
     } else if (!isSession(outcome.value)) {
       refusal = { client: AUTHENTICATION_FAILED_TEXT, audited: `authenticate returned ${describeValue(outcome.value)}, not a Session` };
     }
+    // Throwing is how authenticate refuses; not settling or not returning a Session is a fault of the hook.
+    if (refusal && !('error' in outcome)) this.ctx.hookFailed('authenticate', refusal.audited.slice('authenticate '.length));
     if (refusal) {
       this.ctx.audit.authenticationFailed(connection, refusal.audited);
       connection.send(errorFrame(0, new RpcError(RpcErrorCode.AUTHENTICATION_FAILED, refusal.client)));

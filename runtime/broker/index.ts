@@ -1,5 +1,7 @@
 /** `p2pgen/broker` (Node only): the broker and its security hooks. */
-export { createBroker, type Broker, type BrokerStats } from './broker.js';
+export { createBroker, type Broker, type BrokerHealth, type BrokerMetrics, type BrokerStats, type DrainOptions, type HealthStatus } from './broker.js';
+export type { BrokerLogger } from './logger.js';
+export type { BrokerMetricsOptions, MetricsRegistry } from './metrics-export.js';
 export { DEFAULT_MAX_FRAME_BYTES, type BrokerOptions } from './options.js';
 export type { ClusterOptions } from './cluster/cluster-options.js';
 export { CloseCode } from '../wire/close-code.js';

@@ -3,13 +3,15 @@
  * `host`), or one the application already has (`server`: an `http` or `https` server, whose
  * upgrade requests to `path`, or to any path, become broker connections while its other
  * requests stay the application's; ws's `server` pattern). Each upgrade is checked by
- * admission.ts before ws sees it; a refusal is an HTTP status and closes the socket.
+ * admission.ts before ws sees it; a refusal is an HTTP status and closes the socket. Its own
+ * server also answers GET /healthz (http-endpoints.ts); an application's server is left alone.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isLoopbackHost, type Admission } from './admission.js';
+import { answerHealth, pathOf, type BrokerHealth } from './http-endpoints.js';
 
 export interface ListenerOptions {
   readonly port: number;
@@ -27,17 +29,21 @@ export class Listener {
   private readonly own: boolean;
   private readonly onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head);
   private closed = false;
+  /** Draining: upgrades are refused with 503 while the server still answers /healthz. */
+  private refusing = false;
 
   constructor(
     private readonly options: ListenerOptions,
     private readonly admission: Admission,
     private readonly accept: (ws: WebSocket, socket: Socket, req: IncomingMessage) => void,
+    health: () => BrokerHealth,
   ) {
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: options.maxFrameBytes, clientTracking: false });
     this.own = options.server === undefined;
     this.server =
       options.server ??
-      createServer((_req, res) => {
+      createServer((req, res) => {
+        if (answerHealth(req, res, health)) return;
         res.writeHead(426, { 'content-type': 'text/plain' }).end('p2pgen broker: connect with WebSocket\n');
       });
     if (this.own) this.server.on('connection', (socket: Socket) => this.admission.socketOpened(socket));
@@ -80,6 +86,11 @@ export class Listener {
     return !!address && typeof address !== 'string' && isLoopbackHost(address.address);
   }
 
+  /** New WebSocket connections are refused (503) from now on; the server keeps listening. */
+  stopAccepting(): void {
+    this.refusing = true;
+  }
+
   /** Stops taking connections; the broker's own server stops listening, the application's is left running. */
   async close(): Promise<void> {
     this.closed = true;
@@ -91,7 +102,7 @@ export class Listener {
   private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     if (this.options.path !== undefined && pathOf(req.url) !== this.options.path) return; // the application's
     if (this.closed) return void socket.destroy();
-    const refusal = this.admission.check(req);
+    const refusal = this.refusing ? ({ status: 503, reason: 'the broker is shutting down; connect to another one' } as const) : this.admission.check(req);
     if (refusal) {
       const text = `${refusal.reason}\n`;
       socket.end(`HTTP/1.1 ${refusal.status} ${STATUS_TEXT[refusal.status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
@@ -103,8 +114,3 @@ export class Listener {
 
 const STATUS_TEXT = { 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable' } as const;
 
-function pathOf(url: string | undefined): string {
-  const path = url ?? '/';
-  const query = path.indexOf('?');
-  return query < 0 ? path : path.slice(0, query);
-}

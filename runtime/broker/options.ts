@@ -2,6 +2,8 @@
 import type { Server } from 'node:http';
 import type { AuditSink } from './audit.js';
 import type { ClusterOptions } from './cluster/cluster-options.js';
+import type { BrokerLogger } from './logger.js';
+import type { BrokerMetricsOptions } from './metrics-export.js';
 import type { RpcKernelSecurity } from './security.js';
 
 export interface BrokerOptions {
@@ -29,8 +31,27 @@ export interface BrokerOptions {
    * accepts everyone. No effect with `security`.
    */
   insecure?: boolean;
-  /** Where the broker says what it starts in (protected mode, insecure). Default console.warn. */
+  /**
+   * Structured logs (docs/operations.md): a pino logger, or anything with pino's
+   * `debug/info/warn/error(fields, message)`. Debug: connections opened, authenticated and
+   * closed; info: listening, draining, closed; warn: protected mode and insecure notices,
+   * protocol violations, slow readers, security hooks that threw or timed out, NATS lost;
+   * error: NATS errors. Nothing is logged per frame or call, and what strangers can cause is
+   * throttled. Without it the broker logs nothing but its start notices (`log`).
+   */
+  logger?: BrokerLogger;
+  /**
+   * Without `logger`: where the broker's start notices go (protected mode on a non-loopback
+   * address, insecure), one line each. Default console.warn. Ignored with `logger`, which gets
+   * them as warn records.
+   */
   log?: (message: string) => void;
+  /**
+   * Prometheus metrics (docs/operations.md): `true` keeps them in a registry of the broker's
+   * own (`broker.metrics.registry`); an object says where to put them and whether to serve them
+   * on a port of their own. Needs prom-client (`npm install prom-client`), loaded only then.
+   */
+  metrics?: boolean | BrokerMetricsOptions;
   security?: RpcKernelSecurity;
   /** Receives an event per connect, authentication failure, register, deregister, denial, call and protocol violation. */
   audit?: AuditSink;

@@ -31,6 +31,7 @@ import type { RpcErrorCode } from '../errors.js';
 import type { ControllerInfo } from '../wire/control.js';
 import type { FrameHeader } from '../wire/frame.js';
 import type { BrokerConnection } from './connection.js';
+import type { BrokerLog } from './logger.js';
 import type { RouteEndpoint } from './route.js';
 
 /** One holding of a peer id. */
@@ -70,6 +71,8 @@ export interface EndpointHost {
   endpointGone(endpoint: RouteEndpoint): void;
   /** Frames to `endpoint` may have been lost (NATS came back): it is told again who its callers are. */
   endpointReconnected(endpoint: RouteEndpoint): void;
+  /** The broker's log (what the directory has to say about its own state, e.g. NATS lost and back). */
+  readonly log: BrokerLog;
 }
 
 /**

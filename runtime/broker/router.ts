@@ -41,6 +41,11 @@ export class Router {
   private nextRouteId = 1;
   private routeCount = 0;
   private streamCount = 0;
+  /**
+   * Set while the broker drains (drain.ts): new Requests are refused with UNAVAILABLE, and it
+   * hears of every route that ends. One branch on the way when not draining.
+   */
+  draining: ((route: Route) => void) | undefined;
 
   constructor(private readonly ctx: RouterContext) {}
 
@@ -116,6 +121,7 @@ export class Router {
   private onRequest(caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader): void {
     const { access } = this.ctx;
     if (caller.hasRoutes && caller.outgoing.has(h.callId)) return this.ctx.violation(caller, `call id ${h.callId} is already in use`);
+    if (this.draining !== undefined) return this.refuse(caller, h, fromUtf8Lenient(frame, h.targetStart, h.targetEnd), new RpcError(RpcErrorCode.UNAVAILABLE, 'this broker is shutting down: call again once reconnected to another broker'));
     const target = this.ctx.directory.find(frame, h.targetStart, h.targetEnd);
     // Another broker of a cluster (no session) enforced its callers' limits and security itself.
     if (caller.session !== undefined) {
@@ -264,6 +270,7 @@ export class Router {
     this.routeCount--;
     if (route.stream) this.streamCount--;
     if (route.caller.session !== undefined) this.ctx.audit.callEnded(route.caller, route, outcome);
+    if (this.draining !== undefined) this.draining(route);
   }
 
   private deny(caller: RouteEndpoint, h: FrameHeader, target: PeerRegistration, what: 'send' | 'call'): void {

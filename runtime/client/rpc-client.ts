@@ -39,8 +39,8 @@ export interface RpcClientOptions {
   /** Sent to the broker's `authenticate` when connecting (and reconnecting). */
   token?: unknown;
   /**
-   * After a lost connection: reconnect (trying the URLs in turn, exponential backoff with full
-   * jitter), authenticate again, register the peer ids and controllers again and re-open
+   * After a lost connection (also a broker shutting down, 1001): reconnect (trying the URLs in
+   * turn from the one after the broker lost, exponential backoff with full jitter), authenticate again, register the peer ids and controllers again and re-open
    * presence. On by default; `false` turns it off (a lost connection closes the client).
    */
   reconnect?: boolean | ReconnectOptions;

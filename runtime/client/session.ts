@@ -7,8 +7,10 @@
  * presence) before the session reports 'connected' again.
  *
  * Reconnecting: exponential backoff with full jitter (each wait is random between 0 and
- * min(maxDelayMs, initialDelayMs * 2^attempt)), trying the URLs in turn. A broker that refuses
- * the token ends it (AUTHENTICATION_FAILED: trying again would not help).
+ * min(maxDelayMs, initialDelayMs * 2^attempt)), trying the URLs in turn, starting with the one
+ * after the broker that was lost (a broker that drains closes with 1001, going away: its
+ * clients move on to the next). A broker that refuses the token ends it
+ * (AUTHENTICATION_FAILED: trying again would not help).
  */
 import { BehaviorSubject, Observable } from 'rxjs';
 import { RpcError, RpcErrorCode } from '../errors.js';
@@ -98,6 +100,8 @@ export class ClientSession {
   private transport: Transport | undefined;
   private connecting: Promise<void> | undefined;
   private attempt = 0;
+  /** The index in `urls` of the first broker tried after a lost connection (the one after the lost broker). */
+  private retryFrom = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Calls made while reconnecting wait for the connection (or their deadline). */
   private readonly waiting = new Set<{ resolve(): void; reject(error: RpcError): void }>();
@@ -336,6 +340,7 @@ export class ClientSession {
     this.closeReason = reason;
     const reconnect = this.options.reconnect;
     if (!reconnect || this.state.value === 'closed') return this.closeForGood(reason);
+    this.retryFrom = (Math.max(0, this.options.urls.indexOf(this.url)) + 1) % this.options.urls.length;
     this.state.set('reconnecting');
     this.events.lost(reason);
     this.scheduleAttempt();
@@ -346,7 +351,7 @@ export class ClientSession {
     if (this.attempt >= reconnect.maxAttempts) return this.closeForGood(`${this.closeReason}; gave up after ${this.attempt} attempts to reconnect`);
     const ceiling = Math.min(reconnect.maxDelayMs, reconnect.initialDelayMs * 2 ** Math.min(this.attempt, 30));
     const delay = Math.random() * ceiling; // full jitter
-    const url = this.options.urls[this.attempt % this.options.urls.length]!;
+    const url = this.options.urls[(this.retryFrom + this.attempt) % this.options.urls.length]!;
     this.attempt++;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;

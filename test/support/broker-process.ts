@@ -29,9 +29,9 @@ export function startCli(args: string[]): CliBroker {
   return broker;
 }
 
-/** The URL a CLI broker printed once it listens (on stdout, or on stderr when stdout carries the audit log). */
+/** The URL a CLI broker logged once it listens (its logs are JSON lines on stderr). */
 export async function listeningUrl(broker: CliBroker): Promise<string> {
-  const printed = () => /listening on (ws:\/\/127\.0\.0\.1:\d+\S*)/.exec(broker.output.stdout) ?? /listening on (ws:\/\/127\.0\.0\.1:\d+\S*)/.exec(broker.output.stderr);
+  const printed = () => /listening on (ws:\/\/127\.0\.0\.1:\d+[^\s"]*)/.exec(broker.output.stderr);
   await eventually(() => printed() !== null, `the broker to listen (stderr: ${broker.output.stderr})`, 20_000);
   return printed()![1]!;
 }

@@ -148,9 +148,14 @@ export class ClusterPeerDirectory implements PeerDirectory {
 
   async start(host: EndpointHost): Promise<void> {
     this.host = host;
-    this.bus.start({ frame: (from, frame) => this.onFrame(from, frame), changed: (up) => this.onBusChanged(up) });
+    this.bus.start({
+      frame: (from, frame) => this.onFrame(from, frame),
+      changed: (up, server) => this.onBusChanged(up, server),
+      notice: (level, fields, message) => host.log[level]({ node: this.nodeId, ...fields }, message),
+    });
     await this.liveness.start();
     await this.followClaims();
+    host.log.info({ node: this.nodeId, cluster: this.config.name, nats: this.config.servers }, 'joined the cluster');
   }
 
   // ---- PeerDirectory -------------------------------------------------------------------
@@ -316,8 +321,10 @@ export class ClusterPeerDirectory implements PeerDirectory {
     this.track(read);
   }
 
-  private onBusChanged(up: boolean): void {
+  private onBusChanged(up: boolean, server: string | undefined): void {
     this.liveness.connectionChanged(up);
+    if (up) this.host!.log.info({ node: this.nodeId, server }, 'connected to NATS again');
+    else this.host!.log.warn({ node: this.nodeId, server, links: this.links.size }, 'lost the connection to NATS: calls to peers on other brokers fail with UNAVAILABLE until it is back');
     if (!up) {
       for (const link of this.links.values()) this.host!.dropEndpoint(link, RpcErrorCode.UNAVAILABLE, 'is on a broker this one cannot reach right now (lost the connection to NATS)');
       return;

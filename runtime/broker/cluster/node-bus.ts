@@ -17,8 +17,10 @@ import type { ClusterConfig } from './cluster-options.js';
 export interface BusEvents {
   /** A frame from another node. The bytes may be a view of NATS's read buffer: use them now. */
   frame(fromNode: string, frame: Uint8Array): void;
-  /** The NATS connection went down or came back. */
-  changed(up: boolean): void;
+  /** The NATS connection went down or came back (`server`: the NATS server it lost or reached). */
+  changed(up: boolean, server: string | undefined): void;
+  /** Something about NATS an operator should hear of (errors, a server going away): for the log. */
+  notice(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void;
 }
 
 const MORE_PARTS = 'P2P-More';
@@ -67,8 +69,11 @@ export class NodeBus {
     });
     void (async () => {
       for await (const status of this.nc.status()) {
-        if (status.type === 'disconnect') this.setUp(false);
-        else if (status.type === 'reconnect') this.setUp(true);
+        if (status.type === 'disconnect') this.setUp(false, status.server);
+        else if (status.type === 'reconnect') this.setUp(true, status.server);
+        else if (status.type === 'error') events.notice('error', { error: status.error?.message }, 'NATS error');
+        else if (status.type === 'ldm') events.notice('info', { server: status.server }, 'NATS server going away (lame duck mode)');
+        else if (status.type === 'slowConsumer') events.notice('warn', { pending: status.pending }, 'this broker reads too slowly from NATS (slow consumer)');
       }
     })();
   }
@@ -146,11 +151,11 @@ export class NodeBus {
     return node;
   }
 
-  private setUp(up: boolean): void {
+  private setUp(up: boolean, server: string | undefined): void {
     if (this.isUp === up) return;
     this.isUp = up;
     // Parts of a frame cut off by the disconnect will never be completed.
     if (!up) this.parts.clear();
-    this.events?.changed(up);
+    this.events?.changed(up, server);
   }
 }

@@ -1,0 +1,150 @@
+/**
+ * Graceful shutdown and health, on real brokers: /healthz says 200 while a broker serves and
+ * 503 once it drains; a draining broker refuses new connections and new calls (UNAVAILABLE),
+ * lets the calls in flight finish, closes each connection with 1001 once it has nothing open,
+ * and its clients reconnect to the next broker of their list and register again by
+ * themselves. An application's own server keeps its routes.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { createBroker, type Broker } from '../runtime/broker/index.js';
+import { RpcErrorCode, RpcWebSocketClient, type ClientEvent } from '../runtime/index.node.js';
+import '../.tmp/gen/behaviors/index.js';
+import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
+import { eventually, startBroker } from './support/harness.js';
+import { httpGet, parseExposition } from './support/prometheus-text.js';
+import { RawPeer } from './support/raw-peer.js';
+import { rejection } from './support/rejection.js';
+
+/** A BehaviorsController whose delay() answers only when the test opens the gate: a call kept in flight without timers. */
+class GatedBehaviors extends BehaviorsController {
+  private open!: () => void;
+  readonly gate = new Promise<void>((resolve) => (this.open = resolve));
+  started = 0;
+
+  override async delay(ms: number): Promise<number> {
+    this.started++;
+    await this.gate;
+    return ms;
+  }
+
+  release(): void {
+    this.open();
+  }
+}
+
+/** A client that knows both brokers (the draining one first) and reconnects quickly; its events are kept. */
+async function listClient(urls: string[], peerId: string): Promise<{ client: RpcWebSocketClient; events: ClientEvent[] }> {
+  const client = new RpcWebSocketClient(urls, { reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
+  const events: ClientEvent[] = [];
+  client.events.subscribe((e) => events.push(e));
+  await client.connect();
+  await client.registerAsPeer(peerId);
+  return { client, events };
+}
+
+const healthUrl = (broker: Broker) => `${broker.url.replace('ws://', 'http://')}/healthz`;
+
+describe('health and drain', () => {
+  it('drains: /healthz 503, new connections and calls refused, calls in flight finish, then 1001 and the clients move to the next broker', async () => {
+    const first = await startBroker({ metrics: { port: 0 } });
+    const second = await startBroker();
+    const urls = [first.broker.url, second.broker.url];
+    const metricsHealth = first.broker.metrics!.url!.replace('/metrics', '/healthz');
+    expect(await httpGet(healthUrl(first.broker))).toMatchObject({ status: 200, body: '{"status":"ok"}' });
+    expect(await httpGet(metricsHealth)).toMatchObject({ status: 200, body: '{"status":"ok"}' });
+    expect(first.broker.health()).toEqual({ status: 'ok' });
+
+    const callee = await listClient(urls, 'callee');
+    const controller = new GatedBehaviors();
+    callee.client.registerController('/behaviors', controller);
+    const caller = await listClient(urls, 'caller');
+    const idle = await listClient(urls, 'idle');
+    const watcher = await RawPeer.connect(first.broker.url);
+    const remote = caller.client.peer('callee').controller<BehaviorsController>('/behaviors');
+    const inFlight = remote.delay(7);
+    await eventually(() => controller.started === 1, 'the call to reach the callee');
+
+    const drained = first.broker.drain({ deadlineMs: 60_000 });
+    expect(first.broker.health()).toEqual({ status: 'draining' });
+    expect(await httpGet(healthUrl(first.broker))).toMatchObject({ status: 503, body: '{"status":"draining"}' });
+    expect(await httpGet(metricsHealth)).toMatchObject({ status: 503, body: '{"status":"draining"}' });
+    expect(parseExposition((await httpGet(first.broker.metrics!.url!)).body).value('p2pgen_broker_draining')).toBe(1);
+
+    // Connections with nothing open go at once, with 1001.
+    expect(await watcher.waitClosed()).toEqual({ code: 1001, reason: 'broker draining' });
+    await eventually(() => idle.events.some((e) => e.type === 'reconnected'), 'the idle client to reconnect');
+    expect(idle.events[0]).toMatchObject({ type: 'disconnected', reason: expect.stringContaining('1001') });
+    expect(idle.events).toContainEqual({ type: 'reconnected', url: second.broker.url });
+    // No new connections, no new calls; the one in flight is still open.
+    expect((await rejection(new RpcWebSocketClient(first.broker.url, { reconnect: false }).connect())).code).toBe(RpcErrorCode.NOT_CONNECTED);
+    expect((await rejection(remote.identity(1))).code).toBe(RpcErrorCode.UNAVAILABLE);
+    expect(first.broker.stats()).toMatchObject({ connections: 2, routes: 1 });
+
+    controller.release();
+    expect(await inFlight).toBe(7);
+    await drained;
+    expect(first.broker.health()).toEqual({ status: 'closed' });
+    // The busy pair went away with 1001 after their call, came back on the second broker, registered again.
+    await eventually(() => [callee, caller].every((c) => c.events.some((e) => e.type === 'reconnected')), 'caller and callee to reconnect');
+    for (const c of [callee, caller]) {
+      expect(c.events[0]).toMatchObject({ type: 'disconnected', reason: expect.stringContaining('1001') });
+      expect(c.events).toContainEqual({ type: 'reconnected', url: second.broker.url });
+    }
+    expect((await caller.client.listPeers()).map((p) => p.id).sort()).toEqual(['callee', 'caller', 'idle']);
+    expect(await remote.identity(42)).toBe(42);
+    await Promise.all([callee, caller, idle].map((c) => c.client.disconnect()));
+  });
+
+  it('at the deadline the connections still busy are closed too; close() during a drain closes at once', async () => {
+    const h = await startBroker();
+    const callee = await h.peer('callee');
+    callee.registerController('/behaviors', new BehaviorsController());
+    const caller = await RawPeer.connect(h.broker.url);
+    const client = await h.peer('caller', { reconnect: false });
+    const hanging = client.peer('callee').controller<BehaviorsController>('/behaviors').hang();
+    hanging.catch(() => undefined);
+    await eventually(() => h.broker.stats().routes === 1, 'the call to be routed');
+    await h.broker.drain({ deadlineMs: 50 });
+    expect((await rejection(hanging)).code).toBe(RpcErrorCode.NOT_CONNECTED);
+    expect(await caller.waitClosed()).toMatchObject({ code: 1001 });
+
+    const other = await startBroker();
+    const stuck = await other.peer('stuck', { reconnect: false });
+    stuck.registerController('/behaviors', new BehaviorsController());
+    const waiting = (await other.client({ reconnect: false })).peer('stuck').controller<BehaviorsController>('/behaviors').hang();
+    waiting.catch(() => undefined);
+    await eventually(() => other.broker.stats().routes === 1, 'the call to be routed');
+    const drained = other.broker.drain({ deadlineMs: 600_000 });
+    await other.broker.close();
+    await drained;
+    expect((await rejection(waiting)).code).toBe(RpcErrorCode.NOT_CONNECTED);
+  });
+
+  it("on an application's server the broker answers no HTTP request: the application serves its own /healthz from broker.health()", async () => {
+    let broker: Broker | undefined;
+    const server = createServer((req, res) => {
+      if (req.url === '/healthz') {
+        const health = broker!.health();
+        res.writeHead(health.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ...health, app: 'mine' }));
+      } else res.writeHead(404).end('app 404');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      broker = await createBroker({ server, path: '/rpc' });
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      expect(await httpGet(`${base}/healthz`)).toMatchObject({ status: 200, body: '{"status":"ok","app":"mine"}' });
+      expect(await httpGet(`${base}/other`)).toMatchObject({ status: 404, body: 'app 404' });
+      const drained = broker.drain();
+      // Nothing was open: it closed at once.
+      expect(await httpGet(`${base}/healthz`)).toMatchObject({ status: 503, body: '{"status":"closed","app":"mine"}' });
+      await drained;
+      // The application's server is left running.
+      expect(await httpGet(`${base}/other`)).toMatchObject({ status: 404 });
+    } finally {
+      await broker?.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
