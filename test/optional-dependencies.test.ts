@@ -34,10 +34,10 @@ export async function resolve(specifier, context, next) {
 `,
   );
   writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`);
-  const dist = (path: string) => JSON.stringify(pathToFileURL(join(repoRoot, 'dist', path)).href);
+  const dist = (path: string) => JSON.stringify(pathToFileURL(join(repoRoot, 'runtime/dist', path)).href);
   writeFileSync(
     join(dir, 'main.mjs'),
-    `import { createBroker } from ${dist('runtime/broker/index.js')};\nimport { RpcWebSocketClient } from ${dist('runtime/index.node.js')};\n${body}\n`,
+    `import { createBroker } from ${dist('broker/index.js')};\nimport { RpcWebSocketClient } from ${dist('index.node.js')};\n${body}\n`,
   );
   const stdout = execFileSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, join(dir, 'main.mjs')], { encoding: 'utf8', timeout: 30_000 });
   return { stdout, attempts: existsSync(attemptsFile) ? readFileSync(attemptsFile, 'utf8').split('\n').filter(Boolean) : [] };

@@ -1,10 +1,10 @@
 /**
  * The broker of an attack, in a process of its own (its RSS is what is measured): the compiled
- * runtime (dist/) with default options, except what ATTACK_BROKER (JSON options),
+ * runtime (runtime/dist/) with default options, except what ATTACK_BROKER (JSON options),
  * ATTACK_SECURITY (a misbehaving security class) and ATTACK_AUDIT_FILE say. 127.0.0.1, port 0.
  */
 import { createWriteStream } from 'node:fs';
-import * as runtime from '../../dist/runtime/broker/index.js';
+import * as runtime from '../../runtime/dist/broker/index.js';
 
 const { createBroker, RpcKernelSecurity, Session } = runtime;
 import { serveRss } from './lib/child-rss.js';
