@@ -15,8 +15,18 @@ import { repoRoot, tempDir } from './support/paths.js';
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const children: ChildProcess[] = [];
 
+/** Stops a child started by `started` and what it started: `npm run` does not pass signals on to its script, so the whole process group it leads. */
+function stop(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
 afterAll(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children) stop(child, 'SIGKILL');
 });
 
 function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
@@ -45,7 +55,8 @@ function sizeOf(dir: string): number {
 }
 
 function started(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv) {
-  const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so that stop() reaches the script npm runs.
+  const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.push(child);
   const output = { text: '' };
   child.stdout!.on('data', (d: Buffer) => (output.text += d.toString()));
@@ -88,7 +99,11 @@ describe('p2pgen init, from the packed packages', () => {
     expect(peerB).toContain('peer-a says: Hello, peer-b!');
     expect(peerB).toContain('tick 3');
     expect(run(npm, ['run', 'check'], app)).toContain('no drift');
-    for (const { child } of [peerA, broker]) child.kill('SIGTERM');
+    for (const { child } of [peerA, broker]) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      stop(child, 'SIGTERM');
+      await exited;
+    }
 
     // A peer in production: the runtime and what it needs, without the generator.
     const production = join(work, 'production');
