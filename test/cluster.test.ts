@@ -185,6 +185,22 @@ describe('brokers in a cluster', () => {
     await eventually(() => a.stats().routes === 0 && b.stats().routes === 0, 'no routes left on either broker');
   });
 
+  it('frames sent in one tick cross together and come apart intact: 1,000 calls at once, small and large mixed, each gets its own answer', async () => {
+    const { a, b } = await twoBrokers();
+    const callee = await client(b.url, 'callee');
+    callee.registerController('/behaviors', new BehaviorsController());
+    const caller = await client(a.url, 'caller', { timeoutMs: 30_000 });
+    await remotePeers(a, 1);
+    const remote = caller.peer('callee').controller<BehaviorsController>('/behaviors');
+    // Sizes around the batching limits (16 KiB frames, 64 KiB batches) and past NATS's max_payload.
+    const sizes = [0, 1, 100, 16 * 1024 - 40, 16 * 1024, 40_000, 70_000, 2 * 1024 * 1024];
+    const calls = Array.from({ length: 1000 }, (_, n) =>
+      n % 10 === 9 ? remote.blob(sizes[(n / 10) % sizes.length | 0]!).then((bytes) => bytes.length) : remote.identity(n),
+    );
+    const expected = Array.from({ length: 1000 }, (_, n) => (n % 10 === 9 ? sizes[(n / 10) % sizes.length | 0]! : n));
+    expect(await Promise.all(calls)).toEqual(expected);
+  });
+
   it('50 concurrent registrations of one id spread over 3 brokers: exactly one succeeds', async () => {
     const nats = await startNatsServer();
     const three = await Promise.all([clusteredBroker(nats.url), clusteredBroker(nats.url), clusteredBroker(nats.url)]);
