@@ -32,7 +32,15 @@ export function emitTypeScriptChunks(model: ContractModel, options: TsEmitOption
   const enums = section('Enums', model.enums.map((e) => codecs.enumFunctions(e)));
   const messages = section(
     'Messages',
-    entities.map((m) => [`// ${m.name}: ${ctx.where(m.source)}`, codecs.encodeMessage(m), codecs.decodeMessage(m), validators.validateMessage(m)].join('\n')),
+    entities.map((m) =>
+      [
+        `// ${m.name}: ${ctx.where(m.source)}`,
+        codecs.encodeMessage(m),
+        ...(m.origin.kind === 'class' ? [codecs.receivedClass(m)] : []),
+        codecs.decodeMessage(m),
+        validators.validateMessage(m),
+      ].join('\n'),
+    ),
   );
   const unions = section(
     'Unions',
@@ -63,7 +71,6 @@ export function emitTypeScriptChunks(model: ContractModel, options: TsEmitOption
     '/* eslint-disable */',
     imports,
     validators.constants().join('\n'),
-    codecs.constants().join('\n'),
   ].filter((s) => s !== '');
   return [head.join('\n'), ...chunks];
 }

@@ -179,18 +179,12 @@ export function skipField(r: Reader, tag: number): void {
   r.skipType(tag & 7);
 }
 
-/** The known-field set of a message without fields. */
-export const noFields: ReadonlySet<number> = new Set();
-
 /**
- * Skips an unknown field, but refuses a known field number with the wrong wire type: bytes
- * from an incompatible schema must fail, not decode into something plausible.
+ * A known field number with a wire type its type never uses: bytes from an incompatible schema
+ * must fail, not decode into something plausible (unknown numbers are skipped with `skipField`).
  */
-export function skipUnknown(r: Reader, tag: number, known: ReadonlySet<number>): void {
-  if (known.has(tag >>> 3)) {
-    throw new TypeError(`field ${tag >>> 3} has wire type ${tag & 7}, which its type never uses`);
-  }
-  r.skipType(tag & 7);
+export function wrongWireType(tag: number): never {
+  throw new TypeError(`field ${tag >>> 3} has wire type ${tag & 7}, which its type never uses`);
 }
 
 /** A nested value claimed more bytes than its parent holds. */
