@@ -3,7 +3,7 @@
  *
  *   npm run bench          (BENCH_CPU_PROF=1 also writes CPU profiles of the p2pgen broker and peers;
  *                           BENCH_SCENARIOS=S4,S5 runs only those scenarios; the p2pgen-only rows are
- *                           S2-security and S2-fingerprint)
+ *                           S2-security, S2-fingerprint and S2-context)
  *
  * Every server runs in a process of its own and the peers in another, all on 127.0.0.1. The
  * raw relay is the least a relay can do (read a target id, forward the bytes), so the ratios
@@ -105,7 +105,7 @@ const raw = { key: 'raw', label: 'raw-ws relay', server: join(repoRoot, 'bench/s
 const rawNative = { ...raw, key: 'raw-native', label: 'raw-ws relay + bufferutil', serverEnv: {}, peersEnv: {} };
 const p2pgen = { key: 'p2pgen', label: 'p2pgen', server: join(bundleDir, 'p2pgen-broker.mjs'), peers: join(bundleDir, 'p2pgen-peers.mjs'), profiled: true };
 /** Two p2pgen brokers clustered over NATS (callers on one, callees on the other), and NATS's own request/reply. */
-const p2pgenCluster = { key: 'p2pgen-cluster', label: 'p2pgen, 2 brokers', server: join(bundleDir, 'p2pgen-cluster.mjs'), peers: join(bundleDir, 'p2pgen-peers.mjs') };
+const p2pgenCluster = { key: 'p2pgen-cluster', label: 'p2pgen, 2 brokers', server: join(bundleDir, 'p2pgen-cluster.mjs'), peers: join(bundleDir, 'p2pgen-peers.mjs'), profiled: true };
 const p2pgenCluster3 = { ...p2pgenCluster, key: 'p2pgen-cluster-3', label: 'p2pgen, 3 brokers', serverEnv: { BENCH_CLUSTER_BROKERS: '3' } };
 const natsRequestReply = { key: 'nats', label: 'NATS request/reply', server: join(repoRoot, 'bench/servers/nats.js'), peers: join(repoRoot, 'bench/peers/nats-peers.js') };
 /** p2pgen with other options: same scripts, told apart by environment variables. */
@@ -411,6 +411,19 @@ const scenarios = [
     repetitions: variantRepetitions,
     run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.97 } }],
+  },
+  {
+    // An action taking a CallContext gets one object per call (who called, its deadline on
+    // the callee's heap of deadlines); one that does not pays nothing. What it costs at S2.
+    id: 'S2-context',
+    name: 'S2 CallContext',
+    title:
+      `S2 (${variantThroughputParams.durationMs / 1000} s after ${variantThroughputParams.warmupMs / 1000} s warm-up) with the callers calling echoWithContext (an echo whose last parameter is a CallContext, ` +
+      'read by the action) vs the plain echo',
+    compare: [p2pgenVariant('plain-echo', 'plain echo'), p2pgenVariant('context-echo', 'context echo', { peersEnv: { BENCH_ECHO_CONTEXT: '1' } })],
+    repetitions: variantRepetitions,
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.95 } }],
   },
 ];
 for (const scenario of scenarios) {

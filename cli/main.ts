@@ -5,12 +5,29 @@
 import yargs from 'yargs';
 import { buildAndWatch, buildOnce, type Output } from './commands/build.js';
 import { runCheck, UsageError as CheckUsageError, type CheckFormat } from './commands/check.js';
+import type { BrokerLimitOptions } from './commands/broker.js';
 import { VERSION } from './version.js';
 
 const console_: Output = {
   log: (text) => process.stdout.write(text + '\n'),
   error: (text) => process.stderr.write(text + '\n'),
 };
+
+/** The broker's numeric limits as flags: the flag, its BrokerOptions key, the least value, what it bounds. */
+const brokerLimitFlags = [
+  ['max-frame-bytes', 'maxFrameBytes', 1, 'Largest frame a connection may send (default 1 MiB)'],
+  ['max-calls-in-flight', 'maxCallsInFlight', 1, 'Calls a connection may have open at once (default 10000)'],
+  ['max-control-operations', 'maxControlOperations', 1, 'Control requests (register, listPeers, …) a connection may have unanswered (default 64)'],
+  ['heartbeat-ms', 'heartbeatMs', 0, 'Ping interval; silent connections are dropped after two (default 15000, 0 = off)'],
+  ['hook-timeout-ms', 'hookTimeoutMs', 1, 'How long a security hook may take before its answer counts as no (default 5000)'],
+  ['max-buffered-bytes', 'maxBufferedBytes', 1, 'Bytes waiting for one connection before it is closed as a slow reader (default 64 MiB)'],
+  ['max-connections-per-address', 'maxConnectionsPerAddress', 1, 'Connections from one remote address (default 1024)'],
+  ['max-unauthenticated-connections', 'maxUnauthenticatedConnections', 1, 'Connections not authenticated yet, together (default 1024)'],
+  ['max-announced-bytes', 'maxAnnouncedBytes', 1, 'Characters of controller paths, names and fingerprints a connection may announce (default 65536)'],
+  ['max-ids-per-connection', 'maxIdsPerConnection', 1, 'Peer ids one connection may hold (default 100)'],
+  ['max-presence-subscriptions', 'maxPresenceSubscriptions', 1, 'Presence subscriptions per connection (default 64)'],
+  ['audit-events-per-second', 'auditEventsPerSecond', 1, 'Refusals, denials and failures audited per connection and second; more are counted (default 20)'],
+] as const satisfies readonly (readonly [string, keyof BrokerLimitOptions, number, string])[];
 
 /** Bad command-line usage: reported with a hint, exit code 2. */
 class UsageError extends Error {}
@@ -80,18 +97,18 @@ export async function main(argv: string[]): Promise<number> {
       'broker',
       'Run a broker peers connect to over WebSocket',
       (y) =>
-        y
+        brokerLimitFlags
+          .reduce((yy, [flag, , , describe]) => yy.option(flag, { type: 'number', describe }), y)
           .option('port', { type: 'number', default: 8080, describe: 'Port to listen on (0 picks a free one)' })
           .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
-          .option('max-frame-bytes', { type: 'number', describe: 'Largest frame a connection may send (default 1 MiB)' })
-          .option('max-calls-in-flight', { type: 'number', describe: 'Calls a connection may have open at once (default 10000)' })
-          .option('max-control-operations', { type: 'number', describe: 'Control requests (register, listPeers, …) a connection may have unanswered (default 64)' })
-          .option('heartbeat-ms', { type: 'number', describe: 'Ping interval; silent connections are dropped after two (default 15000, 0 = off)' })
+          .option('allowed-origins', { type: 'string', describe: "Comma-separated origins of browser pages allowed to connect ('*': any; default: the broker's own, and loopback pages when it listens on loopback)" })
+          .option('insecure', { type: 'boolean', describe: 'Without --security, accept clients from anywhere (default: loopback only, protected mode)' })
           .option('security', {
             type: 'string',
             describe: "JavaScript module whose default export is an RpcKernelSecurity subclass (from 'p2pgen/broker')",
           })
-          .option('audit', { type: 'string', describe: "Append audit events to this file as JSON lines ('-' for stdout)" })
+          // nargs: 1 so that '-' is taken as the value (yargs would read it as a flag) and a missing value is an error.
+          .option('audit', { type: 'string', nargs: 1, describe: "Append audit events to this file as JSON lines ('-' for stdout; the broker's own messages then go to stderr)" })
           .option('nats', { type: 'string', array: true, describe: 'NATS server URL(s) (JetStream on): form a cluster with the other brokers using them' })
           .option('cluster-name', { type: 'string', describe: "Brokers with the same name form one cluster (default 'p2pgen'; needs --nats)" })
           .option('lease-ms', { type: 'number', describe: "How long a crashed broker's peer ids stay taken (default 5000; needs --nats)" })
@@ -102,16 +119,22 @@ export async function main(argv: string[]): Promise<number> {
         for (const flag of ['clusterName', 'leaseMs', 'natsReplicas'] as const) {
           if (args[flag] !== undefined && args.nats === undefined) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --nats`);
         }
-        requireInteger('--max-frame-bytes', args.maxFrameBytes, 1);
-        requireInteger('--max-calls-in-flight', args.maxCallsInFlight, 1);
-        requireInteger('--max-control-operations', args.maxControlOperations, 1);
-        requireInteger('--heartbeat-ms', args.heartbeatMs, 0);
-        const { port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, security, audit } = args;
-        const cluster = args.nats === undefined ? undefined : { nats: args.nats.map(String), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas };
+        const limits: BrokerLimitOptions = {};
+        for (const [flag, key, min] of brokerLimitFlags) {
+          const value = (args as Record<string, unknown>)[key] as number | undefined;
+          requireInteger(`--${flag}`, value, min);
+          if (value !== undefined) limits[key] = value;
+        }
+        const { port, host, insecure, security, audit } = args;
+        const allowedOrigins = args.allowedOrigins?.split(',').map((o) => o.trim()).filter(Boolean);
+        const cluster = args.nats === undefined ? undefined : { nats: args.nats.flatMap((v) => String(v).split(',')).filter(Boolean), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas };
         // Loaded here: build and check never pay for the broker (ws, NATS) at start-up.
         const { BrokerUsageError, runBroker } = await import('./commands/broker.js');
         try {
-          exitCode = await runBroker({ port, host, maxFrameBytes, maxCallsInFlight, maxControlOperations, heartbeatMs, security, audit, cluster }, console_);
+          exitCode = await runBroker(
+            { port, host, limits, allowedOrigins, insecure, security, audit, cluster },
+            console_,
+          );
         } catch (error) {
           if (error instanceof BrokerUsageError) throw new UsageError(error.message);
           throw error;
@@ -119,7 +142,9 @@ export async function main(argv: string[]): Promise<number> {
       },
     )
     .fail((message, error) => {
-      throw error ?? new UsageError(message);
+      // yargs reports bad usage with a message, or with a YError (from its parser: `--audit` without a value).
+      if (error && error.name !== 'YError') throw error;
+      throw new UsageError(message ?? error?.message);
     })
     .help()
     .alias('h', 'help');

@@ -37,6 +37,8 @@ export const RpcErrorCode = {
   SLOW_CONSUMER: 'SLOW_CONSUMER',
   /** The connection has more calls in flight than the broker allows; the call was refused, the connection lives. */
   TOO_MANY_CALLS: 'TOO_MANY_CALLS',
+  /** A broker limit on what one connection may hold or announce was reached (announced controllers, peer ids, presence subscriptions); the request was refused, the connection lives. */
+  LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   /** A protocol rule was broken (a malformed frame or control request). */
   PROTOCOL_ERROR: 'PROTOCOL_ERROR',
   /** In a cluster: the broker the peer is on cannot be reached right now (NATS is down or the link was lost); retry later. */
@@ -56,8 +58,10 @@ export interface RpcErrorDetails {
   cause?: unknown;
   /** For VALIDATION_FAILED: each broken rule with its path. */
   issues?: ReadonlyArray<{ path: string; message: string }>;
-  /** Machine-readable facts about the error (for CONTRACT_MISMATCH: the fingerprints and the rule). */
+  /** Machine-readable facts about the error (for CONTRACT_MISMATCH: the fingerprints and the rule); plain data. */
   details?: Readonly<Record<string, unknown>>;
+  /** For REMOTE_ERROR: the application's own code for what went wrong (see `RpcError.remote`). */
+  remoteCode?: string;
 }
 
 export class RpcError extends Error {
@@ -66,6 +70,8 @@ export class RpcError extends Error {
   readonly rawMessage: string;
   readonly issues?: ReadonlyArray<{ path: string; message: string }>;
   readonly details?: Readonly<Record<string, unknown>>;
+  /** For REMOTE_ERROR: the callee's application code (`RpcError.remote`), e.g. 'OUT_OF_STOCK'. */
+  readonly remoteCode?: string;
 
   constructor(code: RpcErrorCode, message: string, details: RpcErrorDetails = {}) {
     super(`${code}: ${message}`, details.cause === undefined ? undefined : { cause: details.cause });
@@ -74,6 +80,16 @@ export class RpcError extends Error {
     this.rawMessage = message;
     if (details.issues) this.issues = details.issues;
     if (details.details) this.details = details.details;
+    if (details.remoteCode !== undefined) this.remoteCode = details.remoteCode;
+  }
+
+  /**
+   * An application error for an action to throw: its caller gets a REMOTE_ERROR with this
+   * message, `remoteCode` (letters, digits, `_ . : -`; at most 64) and `details` (plain data,
+   * as JSON at most 64 KiB; larger or not JSON-able details are left out, saying so).
+   */
+  static remote(remoteCode: string, message: string, details?: Readonly<Record<string, unknown>>): RpcError {
+    return new RpcError(RpcErrorCode.REMOTE_ERROR, message, { remoteCode, ...(details ? { details } : {}) });
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
@@ -83,9 +99,20 @@ export class RpcError extends Error {
   /** Normalises anything thrown into an RpcError (unknown errors become `fallback`). */
   static from(error: unknown, fallback: RpcErrorCode = RpcErrorCode.REMOTE_ERROR): RpcError {
     if (error instanceof RpcError) return error;
-    const message = error instanceof Error ? error.message : typeof error === 'string' ? error : String(error);
-    return new RpcError(fallback, message, { cause: error });
+    return new RpcError(fallback, messageOf(error), { cause: error });
   }
 }
 
 Object.defineProperty(RpcError.prototype, brand, { value: true });
+
+/** The text of anything thrown; never throws itself (a thrown `Object.create(null)` has no toString). */
+function messageOf(error: unknown): string {
+  try {
+    if (error instanceof Error) return String(error.message);
+    if (typeof error === 'string') return error;
+    if (error === null || (typeof error !== 'object' && typeof error !== 'function')) return String(error);
+    return `a thrown ${Object.prototype.toString.call(error).slice(8, -1)}`;
+  } catch {
+    return 'a thrown value that cannot be described';
+  }
+}

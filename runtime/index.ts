@@ -18,8 +18,10 @@ export {
   type Email,
 } from './contract.js';
 export { RpcError, RpcErrorCode, isRpcErrorCode, type RpcErrorDetails } from './errors.js';
-export type { RemoteController, RemoteResult } from './remote-controller.js';
+export type { CallContext } from './call-context.js';
+export type { CallerArgs, RemoteController, RemoteResult } from './remote-controller.js';
 export type { CallOptions, ContractSet } from './contracts/descriptors.js';
+export type { ContractDeclarations, ContractPaths, DeclaredPath, Implementation, ImplementationFor, PathFor, RemoteOf } from './contracts/contract-paths.js';
 export type { MessageCodec } from './codec/message-codec.js';
 export type { ValidationIssue } from './codec/validation.js';
 export { pullStream, type PullSource } from './client/pull-stream.js';

@@ -71,6 +71,37 @@ export default class OnlyTokens extends RpcKernelSecurity {
     expect(events.filter((e) => e.type === 'disconnect').length).toBeGreaterThanOrEqual(1);
   });
 
+  it("--audit - writes the audit events to stdout as JSON lines, and the broker's own messages to stderr", async () => {
+    const broker = startCli(['--port', '0', '--audit', '-']);
+    const url = await listeningUrl(broker);
+    const client = new RpcWebSocketClient(url, { reconnect: false });
+    await client.connect();
+    await client.registerAsPeer('audited');
+    await client.disconnect();
+    await eventually(() => broker.output.stdout.includes('"type":"disconnect"'), 'the disconnect event on stdout');
+    broker.child.kill('SIGTERM');
+    expect(await broker.exited).toBe(0);
+    // Nothing but JSON lines: `p2pgen broker --audit - | jq` works.
+    const events = broker.output.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; peerId?: string });
+    expect(events.map((e) => e.type)).toEqual(['connect', 'register', 'deregister', 'disconnect']);
+    expect(events[1]).toMatchObject({ peerId: 'audited' });
+    expect(broker.output.stderr).toContain('listening on ws://127.0.0.1:');
+    expect(broker.output.stderr).toContain('SIGTERM, closing 0 connections');
+  });
+
+  it('--audit takes its value however it is written, and needs one', async () => {
+    const broker = startCli(['--port', '0', '--audit=-']);
+    await listeningUrl(broker);
+    broker.child.kill('SIGTERM');
+    expect(await broker.exited).toBe(0);
+    const missing = startCli(['--port', '0', '--audit']);
+    expect(await missing.exited).toBe(2);
+    expect(missing.output.stderr).toContain('Not enough arguments following: audit');
+  });
+
   it('refuses bad options with exit code 2 and says which', async () => {
     const dir = tempDir('broker-cli');
     const notSecurity = join(dir, 'not-security.mjs');

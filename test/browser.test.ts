@@ -1,9 +1,12 @@
 /**
  * A browser tab is a peer: headless Chromium (Debian's, driven by playwright-core) loads the
  * `p2pgen` client bundled for the browser with the generated contracts, connects to a real
- * broker, calls a Node peer and serves a controller the Node peer calls back.
+ * broker, calls a Node peer and serves a controller the Node peer calls back. The page is
+ * served from localhost (a loopback page: the broker, on loopback, lets it in); the same page
+ * served as another site's is refused (its origin is not allowed).
  */
 import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { build } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -39,11 +42,34 @@ window.runPeer = async (url) => {
 
 let browser: Browser;
 
+async function bundlePage(): Promise<string> {
+  const bundle = await build({
+    stdin: { contents: pageSource, resolveDir: repoRoot, loader: 'js' },
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+  });
+  return `<!doctype html><title>p2pgen peer</title><script>${bundle.outputFiles[0]!.text.replace(/<\/script/g, '<\\/script')}</script>`;
+}
+
+/** Serves `html` at http://localhost:<port>/ (a page of this machine). */
+async function servePage(html: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(html));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://localhost:${(server.address() as { port: number }).port}/`, server };
+}
+
 beforeAll(async () => {
   if (!existsSync(chromiumPath)) throw new Error(`browser tests need Chromium at ${chromiumPath} (npm test installs it: see test/support/ensure-tools.js)`);
   browser = await chromium.launch({
     executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    // Recent Chromium asks the user before a public page reaches a local address (Local Network
+    // Access); other browsers and older versions do not. Turned off, so that the broker's own
+    // origin check is what the test sees.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-features=LocalNetworkAccessChecks,PrivateNetworkAccessRespectPreflightResults,BlockInsecurePrivateNetworkRequests', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 });
 
@@ -54,15 +80,7 @@ afterAll(async () => {
 describe('in a browser', () => {
   it('a tab connects, calls a Node peer, and serves a controller the Node peer calls', async () => {
     vi.spyOn(console, 'log').mockImplementation(() => undefined);
-    const bundle = await build({
-      stdin: { contents: pageSource, resolveDir: repoRoot, loader: 'js' },
-      bundle: true,
-      platform: 'browser',
-      format: 'iife',
-      target: 'es2022',
-      write: false,
-      logLevel: 'silent',
-    });
+    const site = await servePage(await bundlePage());
     const { peer, broker } = await startBroker();
     const nodePeer = await peer('node-peer');
     nodePeer.registerController('/chat', new ChatPeerController());
@@ -70,8 +88,7 @@ describe('in a browser', () => {
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     try {
-      await page.setContent('<!doctype html><title>p2pgen peer</title>');
-      await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
+      await page.goto(site.url);
       const messages = await page.evaluate((url) => (window as unknown as { runPeer(u: string): Promise<unknown> }).runPeer(url), broker.url);
       expect(messages).toEqual([{ from: 'browser-peer', message: 'hello from a tab', instance: true, date: true }]);
 
@@ -81,7 +98,34 @@ describe('in a browser', () => {
       expect(pageErrors).toEqual([]);
     } finally {
       await page.close();
+      await new Promise((resolve) => site.server.close(resolve));
     }
     await eventually(() => broker.stats().peers === 1, 'the tab to leave when it closes');
+  });
+
+  it('a page of another site cannot connect to a broker on this machine (its origin is refused with 403)', async () => {
+    const html = await bundlePage();
+    const { broker } = await startBroker();
+    const page = await browser.newPage();
+    try {
+      // The browser believes it loaded http://evil.example/: that is the origin its socket announces.
+      await page.route('http://evil.example/', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: html }));
+      await page.goto('http://evil.example/');
+      const outcome = await page.evaluate(
+        (url) => (window as unknown as { runPeer(u: string): Promise<unknown> }).runPeer(url).then(() => 'connected', (e: Error) => e.message),
+        broker.url,
+      );
+      expect(outcome).toContain('NOT_CONNECTED');
+      expect(broker.stats().connections).toBe(0);
+      // The same page, with its origin allowed, gets through (and on to calling a peer that is not there).
+      const allowing = await startBroker({ allowedOrigins: ['http://evil.example'] });
+      const allowed = await page.evaluate(
+        (url) => (window as unknown as { runPeer(u: string): Promise<unknown> }).runPeer(url).then(() => 'connected', (e: Error) => e.message),
+        allowing.broker.url,
+      );
+      expect(allowed).toContain('PEER_NOT_FOUND');
+    } finally {
+      await page.close();
+    }
   });
 });

@@ -171,7 +171,7 @@ describe('generated .proto', () => {
   }
 });
 
-describe('generated index.ts type-checks with tsc --strict', () => {
+describe('generated index.ts type-checks with tsc --strict and the stricter flags', () => {
   const tsc = join(repoRoot, 'node_modules/typescript/bin/tsc');
   const settings = {
     nodenext: { module: 'nodenext', moduleResolution: 'nodenext' },
@@ -192,7 +192,19 @@ describe('generated index.ts type-checks with tsc --strict', () => {
       writeFileSync(
         join(project, 'tsconfig.json'),
         JSON.stringify({
-          compilerOptions: { ...options, target: 'es2022', strict: true, noEmit: true, skipLibCheck: false, types: [], lib: ['es2022', 'dom'] },
+          // The strict flags beyond `strict` too (erasableSyntaxOnly: test/types.test.ts, since these contracts use parameter properties).
+          compilerOptions: {
+            ...options,
+            target: 'es2022',
+            strict: true,
+            noPropertyAccessFromIndexSignature: true,
+            noUncheckedIndexedAccess: true,
+            exactOptionalPropertyTypes: true,
+            noEmit: true,
+            skipLibCheck: false,
+            types: [],
+            lib: ['es2022', 'dom'],
+          },
           include: ['contracts', 'generated', 'all-types', 'generated-all-types', 'name-clashes', 'generated-name-clashes'],
         }),
       );

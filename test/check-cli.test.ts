@@ -40,6 +40,36 @@ const compatible = v1.replace('    public body: string,\n', '    public body: st
 const breaking = v1.replace('  add(note: Note): void {}', '  add(note: Note, folder: string): void {}');
 const renamed = v1.replace("@entity.name('note')\nexport class Note {", "@entity.name('memo')\nexport class Memo {").replace(/\bNote\b/g, 'Memo');
 
+/** An entity several actions reach (in a request, a list response, an optional response). */
+const counted = `import { entity, rpc, type int32 } from 'p2pgen';
+
+@entity.name('note')
+export class Note {
+  constructor(
+    public title: string,
+    public count: int32,
+    public tags: string[],
+    public state: 'open' | 'closed',
+  ) {}
+}
+
+@rpc.controller('/notes')
+export class Notes {
+  @rpc.action()
+  add(note: Note): void {}
+
+  @rpc.action()
+  list(): Note[] {
+    return [];
+  }
+
+  @rpc.action()
+  get(id: int32): Note | undefined {
+    return undefined;
+  }
+}
+`;
+
 /** A project folder inside the repository (so 'p2pgen' and 'rxjs' resolve) with its own git repository. */
 function project(source: string): string {
   const dir = tempDir('check-project');
@@ -117,7 +147,8 @@ export class Money {
     writeFileSync(join(dir, 'shared', 'money.ts'), money('number'));
     const result = p2pgen(dir, 'check', 'contracts', '--against', 'HEAD');
     expect(result.status).toBe(1);
-    expect(result.stdout).toMatch(/contracts\/notes\.ts:\d+ - breaking \(wire\) field-type-changed: \/notes add: request\.note\(1\)\.price\(3\)\.currency\(2\): string is read as double/);
+    // Pointed at where the field is declared, outside the contracts folder.
+    expect(result.stdout).toMatch(/^shared\/money\.ts:7 - breaking \(wire\) field-type-changed: \/notes add: request\.note\(1\)\.price\(3\)\.currency\(2\): string is read as double/m);
   });
 
   it('a git ref: compatible with the previous commit, and a breaking change in the working tree fails', () => {
@@ -165,6 +196,53 @@ export class Money {
     const report = JSON.parse(json.stdout) as { ok: boolean; breaking: { rule: string; file: string; line: number }[] };
     expect(report.ok).toBe(false);
     expect(report.breaking).toEqual([expect.objectContaining({ rule: 'parameter-added-required', category: 'wire', file: 'notes.ts', line: expect.any(Number) })]);
+  });
+
+  it('--format github: one annotation per change, on the changed field\'s line, however many actions and rules it trips', () => {
+    const dir = project(counted);
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    commit(dir, 'version 1');
+    writeFileSync(join(dir, 'notes.ts'), counted.replace('public count: int32', 'public count: bigint'));
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    const github = p2pgen(dir, 'check', '.', '--against', 'HEAD', '--format', 'github', '--rules', 'all');
+    expect(github.status).toBe(1);
+    const annotations = github.stdout.trimEnd().split('\n');
+    // Note.count is reached by add (request), list and get (responses): three wire findings and a source one, one change.
+    expect(annotations).toHaveLength(1);
+    const countLine = counted.split('\n').findIndex((l) => l.includes('public count: int32')) + 1;
+    expect(annotations[0]).toMatch(new RegExp(`^::error file=notes\\.ts,line=${countLine},title=field-type-changed%2C ts-type-changed::Note\\.count \\(4 findings\\):%0A`));
+    for (const action of ['add', 'list', 'get']) expect(annotations[0]).toContain(`field-type-changed: /notes ${action}: `);
+    expect(annotations[0]).toContain('ts-type-changed: Note.count: int32 became bigint');
+    // The text report counts changes too, and points at the same line.
+    const text = p2pgen(dir, 'check', '.', '--against', 'HEAD', '--rules', 'all');
+    expect(text.stdout).toContain('1 breaking change against HEAD (4 findings)');
+    expect(text.stdout.split('\n').filter((l) => l.includes('breaking ('))).toEqual(Array(4).fill(expect.stringMatching(new RegExp(`^notes\\.ts:${countLine} - `))));
+    // JSON keeps every finding, each with the subject that groups them and the field's place.
+    const json = JSON.parse(p2pgen(dir, 'check', '.', '--against', 'HEAD', '--format', 'json', '--rules', 'all').stdout) as { breaking: { subject: string; line: number }[] };
+    expect(json.breaking.map((f) => [f.subject, f.line])).toEqual(Array(4).fill(['Note.count', countLine]));
+  });
+
+  it('--rules source prints types as they are written in the contract', () => {
+    const dir = project(counted);
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    commit(dir, 'version 1');
+    const v2 = counted
+      .replace('public count: int32', 'public count: bigint')
+      .replace('public tags: string[]', "public tags: Map<string, Date | null>")
+      .replace("public state: 'open' | 'closed'", "public state?: 'open' | 'closed' | 'archived'")
+      .replace('get(id: int32)', 'get(id: string)');
+    writeFileSync(join(dir, 'notes.ts'), v2);
+    p2pgen(dir, 'build', '.', '--out', 'generated');
+    const result = p2pgen(dir, 'check', '.', '--against', 'HEAD', '--rules', 'source');
+    expect(result.status).toBe(1);
+    const lines = result.stdout.split('\n').filter((l) => l.includes('breaking ('));
+    expect(lines.map((l) => l.replace(/^notes\.ts:\d+ - /, ''))).toEqual([
+      'breaking (source) ts-type-changed: Note.count: int32 became bigint',
+      'breaking (source) ts-type-changed: Note.tags: string[] became Map<string, Date | null>',
+      "breaking (source) ts-type-changed: Note.state: state: 'open' | 'closed' became state?: 'open' | 'closed' | 'archived'",
+      'breaking (source) ts-type-changed: Notes.get(id): int32 became string',
+    ]);
+    expect(result.stdout).not.toContain('"kind"');
   });
 
   it('rules: wire by default, source rules with --rules or p2pgen.config.json', () => {

@@ -7,23 +7,31 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RpcError, RpcErrorCode, RpcWebSocketClient, type PresenceEvent, type RpcClientOptions } from '../runtime/index.node.js';
-import { createBroker, type Broker, type BrokerOptions } from '../runtime/broker/index.js';
+import { createBroker, RpcKernelSecurity, Session, type Broker, type BrokerOptions } from '../runtime/broker/index.js';
+import { NodeLiveness } from '../runtime/broker/cluster/node-liveness.js';
+import { connect } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
 import '../.tmp/gen/behaviors/index.js';
 import '../.tmp/gen/streams/index.js';
+import { contracts as contextContracts } from '../.tmp/gen/context/index.js';
 import '../generated/index.js';
 import { ChatMessage, ChatPeerController } from '../contracts/chat.js';
 import { PeerDiscoveryController } from '../contracts/discovery.js';
 import { FileChunk, FileSharingController } from '../contracts/file-sharing.js';
 import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
 import { Counters, StreamsController } from './fixtures/streams/streams.js';
+import { ContextController } from './fixtures/context/context.js';
+import { FrameType } from '../runtime/wire/frame.js';
+import { RawPeer, rawRequest } from './support/raw-peer.js';
 import { listeningUrl, startCli } from './support/broker-process.js';
 import { eventually } from './support/harness.js';
 import { startNatsCluster, startNatsServer } from './support/nats-server.js';
-import { codeOf } from './support/rejection.js';
+import { codeOf, rejection } from './support/rejection.js';
 
 // Short enough for the tests to be quick, long enough that a broker slowed down by a busy
 // machine (the tests share two cores) is not taken for dead.
 const LEASE_MS = 3000;
+const contextActions = new Map(contextContracts.controllers[0]!.actions.map((a) => [a.name, a]));
 const brokers: Broker[] = [];
 const clients: RpcWebSocketClient[] = [];
 
@@ -65,6 +73,24 @@ describe('the cluster option', () => {
     const nats = await startNatsServer();
     await nats.stop();
     await expect(createBroker({ port: 0, host: '127.0.0.1', cluster: { nats: nats.url } })).rejects.toThrow(`cannot connect to NATS at ${nats.url}`);
+  });
+});
+
+describe('liveness', () => {
+  it('a broker not heard of yet is looked up, not taken for dead (taking its claims would give an id two holders)', async () => {
+    const nats = await startNatsServer();
+    const nc = await connect({ servers: nats.url });
+    try {
+      const kv = await new Kvm(nc).create('liveness-test');
+      // This broker's liveness has not followed the bucket yet: it has heard of nobody.
+      const liveness = new NodeLiveness(kv, 'self', LEASE_MS, { died: () => undefined, revived: () => undefined, stalled: () => undefined });
+      await kv.put('newcomer', '{}');
+      expect(await liveness.isGone('newcomer')).toBe(false);
+      expect(await liveness.isGone('never-was')).toBe(true);
+      expect(liveness.heardFrom('someone-else')).toBe(true);
+    } finally {
+      await nc.close();
+    }
   });
 });
 
@@ -214,6 +240,72 @@ describe('brokers in a cluster', () => {
   });
 });
 
+describe('caller identity across brokers', () => {
+  /** Two brokers, with 'service' on B serving the CallContext fixture. */
+  async function serviceOnB() {
+    const { a, b } = await twoBrokers();
+    const controller = new ContextController();
+    const service = await client(b.url, 'service');
+    service.registerController('/context', controller);
+    return { a, b, controller };
+  }
+
+  it("CallContext.peer of a caller on another broker is its true id, follows its registrations, and a raw peer there cannot forge it", async () => {
+    const { a, controller } = await serviceOnB();
+    const alice = await client(a.url, 'alice');
+    await remotePeers(a, 1);
+    const remote = alice.peer('service').controller<ContextController>('/context');
+    expect(await remote.whoAmI()).toMatchObject({ peer: 'alice', peers: ['alice'], user: 'anonymous' });
+    await alice.registerAsPeer('alice-2');
+    expect(await remote.whoAmI()).toMatchObject({ peer: 'alice', peers: ['alice', 'alice-2'] });
+    // A raw peer on broker A writes alice's handle (or any near it) as its source.
+    const mallory = await RawPeer.connect(a.url);
+    await mallory.register('mallory');
+    for (const source of [mallory.handle - 1, mallory.handle - 2, 1, 2]) {
+      mallory.send(rawRequest(source + 100, contextActions.get('whoAmI')!, 'service', new Uint8Array(0), source));
+      await mallory.next((f) => f[1] === FrameType.Response);
+    }
+    expect(controller.seen.slice(-4)).toEqual(['mallory', 'mallory', 'mallory', 'mallory']);
+    // Two callers on A are told apart on B (handles of different brokers do not mix).
+    const bob = await client(a.url, 'bob');
+    expect((await bob.peer('service').controller<ContextController>('/context').whoAmI()).peer).toBe('bob');
+    mallory.close();
+  });
+
+  it("hooks across brokers: the caller's broker decides; a peer on another broker it may not reach answers as an id nobody holds", async () => {
+    class OnlyShop extends RpcKernelSecurity {
+      override async authenticate(token: unknown): Promise<Session> {
+        return new Session(String(token ?? 'anonymous'));
+      }
+      override async isAllowedToSendToPeer(session: Session, peerId: string): Promise<boolean> {
+        return session.username !== 'eve' || peerId === 'shop';
+      }
+    }
+    const nats = await startNatsServer();
+    const [a, b] = await Promise.all([clusteredBroker(nats.url, { security: new OnlyShop() }), clusteredBroker(nats.url, { security: new OnlyShop() })]);
+    const vault = await client(b.url, 'vault', { token: 'v' });
+    vault.registerController('/behaviors', new BehaviorsController());
+    const eve = await client(a.url, undefined, { token: 'eve' });
+    await remotePeers(a, 1);
+    const present = await rejection(eve.peer('vault').controller<BehaviorsController>('/behaviors').identity(1));
+    const absent = await rejection(eve.peer('vanished').controller<BehaviorsController>('/behaviors').identity(1));
+    expect(present.code).toBe(RpcErrorCode.ACCESS_DENIED);
+    expect({ code: absent.code, message: absent.rawMessage.replace('vanished', '<id>') }).toEqual({ code: present.code, message: present.rawMessage.replace('vault', '<id>') });
+    expect((await eve.listPeers()).map((p) => p.id)).toEqual([]);
+  });
+
+  it('the signal of a call from a caller on another broker fires when that caller leaves', async () => {
+    const { a, b, controller } = await serviceOnB();
+    const leaver = await client(a.url, 'leaver');
+    await remotePeers(a, 1);
+    void leaver.peer('service').controller<ContextController>('/context').work(100_000).catch(() => undefined);
+    await eventually(() => b.stats().routes === 1, 'the call to reach broker B');
+    await leaver.disconnect();
+    await eventually(() => controller.stopped.length === 1, 'the work to stop on broker B');
+    expect(controller.stopped[0]!.steps).toBeLessThan(100_000);
+  });
+});
+
 describe('brokers that die', () => {
   it("kill -9 of a broker: its callers' calls fail with PEER_DISCONNECTED within the lease, its clients move to another broker and are called again", async () => {
     const nats = await startNatsServer();
@@ -281,13 +373,15 @@ describe('brokers that die', () => {
     })();
     await eventually(() => ok > 50, 'calls to flow');
     await nodes[0]!.stop({ kill9: true });
+    const killedAt = Date.now();
     const okBefore = ok;
-    await eventually(() => ok > okBefore + 200, 'calls to succeed again after the NATS node died', 20_000);
+    // Bounded, but generous: on a loaded machine JetStream may take a while to elect new leaders.
+    await eventually(() => ok > okBefore + 200, 'calls to succeed again after the NATS node died', 60_000);
+    if (process.env.P2PGEN_REPORT) console.info(`3-node NATS: calls flowing again ${Date.now() - killedAt} ms after the kill (${failed} calls failed meanwhile)`);
     running = false;
     await flow;
     expect(ok).toBeGreaterThan(okBefore + 200);
-    void failed;
-  });
+  }, 120_000);
 });
 
 describe('flow control across brokers', () => {

@@ -4,9 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RpcError, RpcErrorCode, RpcWebSocketClient } from '../runtime/index.node.js';
-import { RpcKernelSecurity, Session } from '../runtime/broker/index.js';
+import { AuthenticationError, RpcKernelSecurity, Session } from '../runtime/broker/index.js';
 import '../.tmp/gen/behaviors/index.js';
 import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
+import '../.tmp/gen/streams/index.js';
+import type { StreamsController } from './fixtures/streams/streams.js';
 import { contracts as v1 } from '../.tmp/gen/versions/v1/index.js';
 import { contracts as v2 } from '../.tmp/gen/versions/v2/index.js';
 import { contracts as v3 } from '../.tmp/gen/versions/v3/index.js';
@@ -41,12 +43,42 @@ describe('error codes', () => {
     const error = await rejection(caller.peer('bare').controller<BehaviorsController>('/behaviors').echo('hi'));
     expect(error.code).toBe(RpcErrorCode.CONTROLLER_NOT_REGISTERED);
     expect(error.message).toContain('Peer controller not registered');
+    // It names what the caller asked for (the callee knows only routing keys).
+    expect(error.rawMessage).toBe("Peer controller not registered: '/behaviors' on peer 'bare'");
   });
 
   it('CONTROLLER_NOT_REGISTERED locally: no generated contract is loaded for the path', async () => {
     const { caller } = await callerAndCallee();
+    // A path no generated code declares needs a contract type argument (test/types.test.ts); without one it slips through here.
+    // @ts-expect-error
     expect(() => caller.peer('callee').controller('/nowhere')).toThrow(RpcError);
+    expect(() => caller.peer('callee').controller<{ elsewhere(): void }>('/nowhere')).toThrow(/no generated contract for '\/nowhere'/);
     expect(() => caller.registerController('/nowhere', {})).toThrow(/no generated contract for '\/nowhere'/);
+  });
+
+  it('ACTION_NOT_FOUND, not a TypeError, when a proxy is used as another contract past the types', async () => {
+    const { caller } = await callerAndCallee();
+    // The compiler refuses controller<StreamsController>('/behaviors') (test/types.test.ts); `as never` slips it through.
+    const wrong = caller.peer('callee').controller<StreamsController>('/behaviors' as never);
+    const error = await rejection(wrong.count(3));
+    expect(error).toBeInstanceOf(RpcError);
+    expect(error.code).toBe(RpcErrorCode.ACTION_NOT_FOUND);
+    expect(error.message).toBe("ACTION_NOT_FOUND: BehaviorsController at '/behaviors' has no action 'count' (StreamsController ('/streams') has): the proxy was asked for another contract than the one at '/behaviors'");
+    // The right proxy works as before; it is neither a thenable nor a JSON value, and a name no contract has is just absent.
+    const remote = caller.peer('callee').controller('/behaviors');
+    expect(await remote.echo('hi')).toBe('hi');
+    expect('then' in remote).toBe(false);
+    expect((remote as unknown as Record<string, unknown>).notAnything).toBeUndefined();
+    expect(JSON.stringify(remote)).toBe('{}');
+  });
+
+  it('ACTION_NOT_FOUND when registering something that is not an object, past the types', async () => {
+    const { caller } = await callerAndCallee();
+    for (const instance of [null, 3, 'behaviors']) {
+      expect(() => caller.registerController('/behaviors', instance as never)).toThrow(
+        expect.objectContaining({ code: RpcErrorCode.ACTION_NOT_FOUND, message: expect.stringContaining("the instance registered for '/behaviors' must be an object with the actions of BehaviorsController") }),
+      );
+    }
   });
 
   it('ACTION_NOT_FOUND: the callee runs a version of the contract without the action', async () => {
@@ -58,12 +90,14 @@ describe('error codes', () => {
     expect(await greeter.greet('ann')).toBe('hello ann');
     const error = await rejection(greeter.wave());
     expect(error.code).toBe(RpcErrorCode.ACTION_NOT_FOUND);
+    expect(error.rawMessage).toContain("'/greeter' on peer 'greeter' has no action 'wave'");
   });
 
   it('ACTION_NOT_FOUND when registering an instance that lacks an action', async () => {
     const { caller } = await callerAndCallee();
     const error = (() => {
       try {
+        // @ts-expect-error: the compiler knows the contract at '/behaviors' (test/types.test.ts); the run time checks too.
         caller.registerController('/behaviors', { echo: () => 'x' });
       } catch (e) {
         return e as RpcError;
@@ -98,11 +132,12 @@ describe('error codes', () => {
     expect(error.code).toBe(RpcErrorCode.ACCESS_DENIED);
   });
 
-  it('AUTHENTICATION_FAILED: authenticate throws, connect rejects', async () => {
+  it('AUTHENTICATION_FAILED: authenticate throws, connect rejects; only an AuthenticationError\'s message reaches the client', async () => {
     class TokenOnly extends RpcKernelSecurity {
       override async authenticate(token: unknown): Promise<Session> {
-        if (token !== 'secret') throw new Error('bad token');
-        return new Session('alice', token);
+        if (token === 'expired') throw new AuthenticationError('token expired');
+        if (token !== 'secret') throw new Error('bad token (database host 10.0.0.7)');
+        return new Session('alice');
       }
     }
     const { broker, client } = await startBroker({ security: new TokenOnly() });
@@ -110,8 +145,10 @@ describe('error codes', () => {
     const refused = new RpcWebSocketClient(broker.url, { token: 'wrong' });
     const error = await rejection(refused.connect());
     expect(error.code).toBe(RpcErrorCode.AUTHENTICATION_FAILED);
-    expect(error.message).toContain('bad token');
+    expect(error.rawMessage).toBe('Authentication failed');
     expect(refused.state.value).toBe('closed');
+    const expired = await rejection(new RpcWebSocketClient(broker.url, { token: 'expired' }).connect());
+    expect(expired).toMatchObject({ code: RpcErrorCode.AUTHENTICATION_FAILED, rawMessage: 'token expired' });
   });
 
   it('ALREADY_REGISTERED: the id belongs to another live connection', async () => {
@@ -162,6 +199,25 @@ describe('error codes', () => {
     expect(sync.message).toBe('REMOTE_ERROR: disk full');
     const later = await rejection(remote.failLater('later'));
     expect(later.rawMessage).toBe('later');
+  });
+
+  it('REMOTE_ERROR with an application code and plain-data details (RpcError.remote)', async () => {
+    const { remote } = await callerAndCallee();
+    const error = await rejection(remote.refuse('OUT_OF_STOCK', 'no more blue ones'));
+    expect(error).toMatchObject({ code: RpcErrorCode.REMOTE_ERROR, remoteCode: 'OUT_OF_STOCK', rawMessage: 'no more blue ones', details: { retryAfterMs: 1500, reasons: ['stock', 'region'] } });
+    // A code that is not one (spaces, too long) does not travel; the error still does.
+    const odd = await rejection(remote.refuse('not a code', 'x'));
+    expect(odd.remoteCode).toBeUndefined();
+  });
+
+  it("a callee's error is bounded: a 20 MB message reaches the caller cut short, and the callee stays connected", async () => {
+    const { remote, callee } = await callerAndCallee();
+    const error = await rejection(remote.fail('x'.repeat(20 * 1024 * 1024)));
+    expect(error.code).toBe(RpcErrorCode.REMOTE_ERROR);
+    expect(error.rawMessage.length).toBeLessThan(9000);
+    expect(error.rawMessage).toContain('cut from 20971520 characters');
+    expect(callee.state.value).toBe('connected');
+    expect(await remote.identity(3)).toBe(3);
   });
 
   it('PEER_DISCONNECTED: the callee leaves while the call is open, and the call rejects at once', async () => {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createWriter } from '../runtime/codec/protobuf.js';
-import { readU32, FrameType, HEADER_SIZE, PROTOCOL_VERSION, writeU32 } from '../runtime/wire/frame.js';
+import { readU32, FrameFlags, FrameType, HEADER_SIZE, PROTOCOL_VERSION, writeU32 } from '../runtime/wire/frame.js';
 import { readJson } from '../runtime/wire/text.js';
 import { RpcErrorCode } from '../runtime/index.node.js';
 import { CloseCode } from '../runtime/broker/index.js';
@@ -103,6 +103,20 @@ describe('a hostile peer', () => {
       await stillWorks();
     }
     expect(h.broker.stats().connections).toBe(2);
+  });
+
+  it('a unary action called with the STREAM flag is refused (PROTOCOL_ERROR) and leaves no route open', async () => {
+    const h = await startBroker();
+    const { stillWorks } = await honestPair(h);
+    const hostile = await RawPeer.connect(h.broker.url);
+    const request = rawRequest(1, identity, 'honest-callee', createWriter().uint32(8).int32(5).finish());
+    request[2] = FrameFlags.Stream;
+    hostile.send(request);
+    expect(errorOf(await hostile.next())).toMatchObject({ code: RpcErrorCode.PROTOCOL_ERROR, message: expect.stringContaining('not a stream') });
+    await hostile.roundTrip();
+    expect(h.broker.stats().routes).toBe(0);
+    await stillWorks();
+    hostile.close();
   });
 
   it('cannot speak as another: the broker stamps the true source on what it forwards', async () => {

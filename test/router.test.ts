@@ -7,13 +7,15 @@
 import { describe, expect, it } from 'vitest';
 import { Access } from '../runtime/broker/access.js';
 import { noAudit } from '../runtime/broker/audit.js';
-import { Backpressure } from '../runtime/broker/backpressure.js';
+import { CallerIdentities } from '../runtime/broker/caller-identity.js';
 import { Router } from '../runtime/broker/router.js';
 import { RpcErrorCode } from '../runtime/errors.js';
 import { RpcKernelSecurity, type Session } from '../runtime/broker/security.js';
 import type { RouteEndpoint } from '../runtime/broker/route.js';
 import { createHeader, FrameFlags, FrameType, parseHeader, readU32 } from '../runtime/wire/frame.js';
 import { echoController, FakeDirectory, FakeEndpoint, request, signal } from './support/fake-endpoint.js';
+
+let handles = 0;
 
 function setup(options: { maxCallsInFlight?: number; security?: RpcKernelSecurity } = {}) {
   const directory = new FakeDirectory();
@@ -24,8 +26,8 @@ function setup(options: { maxCallsInFlight?: number; security?: RpcKernelSecurit
   router = new Router({
     directory,
     access,
-    backpressure: new Backpressure(1 << 20),
     audit: noAudit,
+    identities: new CallerIdentities(() => 900 + ++handles),
     maxCallsInFlight: options.maxCallsInFlight ?? 100,
     violation: (endpoint, reason) => violations.push(`${endpoint.handle}: ${reason}`),
   });

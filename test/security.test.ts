@@ -325,7 +325,7 @@ describe('audit', () => {
     // The callee refused to send its own invalid result.
     expect(calls[1]).toMatchObject({ action: 'invalidResult', outcome: 'VALIDATION_FAILED' });
     expect(events.find((e) => e.type === 'denied')).toMatchObject({ what: 'call', peerId: 'callee', controller: '/behaviors', action: 'fail', user: 'dave' });
-    expect(events.find((e) => e.type === 'authentication-failed')).toMatchObject({ reason: 'bad token' });
+    expect(events.find((e) => e.type === 'authentication-failed')).toMatchObject({ reason: 'Error: bad token' });
     expect(events.find((e) => e.type === 'protocol-violation')).toMatchObject({ user: 'mallory', reason: 'unknown frame type 99' });
     expect(events.find((e) => e.type === 'deregister')).toMatchObject({ peerId: 'callee', reason: 'disconnected', user: 'carol' });
     // Every event is plain data: JSON lines, as the README shows.

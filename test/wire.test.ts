@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { requestFrame, resultFrame, signalFrame } from '../runtime/client/frames.js';
-import { createHeader, FrameType, parseHeader, writeHeader } from '../runtime/wire/frame.js';
+import { createHeader, FrameFlags, FrameType, parseHeader, writeHeader } from '../runtime/wire/frame.js';
 import { contracts } from '../.tmp/gen/behaviors/index.js';
 
 const echo = contracts.controllers[0]!.actions.find((a) => a.name === 'echo')!;
@@ -37,8 +37,24 @@ describe('parseHeader', () => {
       fingerprintLo: 0x11223344,
       targetStart: 28,
       targetEnd: 30,
+      deadlineMs: 0,
       payloadStart: 30,
     });
+  });
+
+  it('reads the wait of a request with the DEADLINE flag, after the target id', () => {
+    const frame = new Uint8Array(requestFixture.length + 4);
+    frame.set(requestFixture.subarray(0, 30));
+    frame[2] = FrameFlags.Deadline;
+    frame.set([0x30, 0x75, 0, 0], 30); // 30,000 ms
+    frame.set(requestFixture.subarray(30), 34);
+    const h = createHeader();
+    expect(parseHeader(frame, h)).toBeUndefined();
+    expect(h).toMatchObject({ flags: FrameFlags.Deadline, targetEnd: 30, deadlineMs: 30_000, payloadStart: 34 });
+    expect(parseHeader(frame.subarray(0, 32), h)).toContain('shorter than its 34-byte header');
+    // The client writes it for a call with a timeout (and the caller's stream flag beside it).
+    expect(parseHeader(requestFrame(1, echo, Uint8Array.of(0x61), ['x'], undefined, 1234, true), h)).toBeUndefined();
+    expect(h).toMatchObject({ flags: FrameFlags.Deadline | FrameFlags.Stream, deadlineMs: 1234, payloadStart: 33 });
   });
 
   it('reads the common header of other frames', () => {

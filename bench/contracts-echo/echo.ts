@@ -1,6 +1,6 @@
 // The echo contract for bench/run.js: the smallest useful call, bytes in and the same bytes out,
 // so the benchmark measures routing, framing, codecs and validation rather than the action.
-import { pullStream, rpc, type int32 } from 'p2pgen';
+import { pullStream, rpc, type CallContext, type int32 } from 'p2pgen';
 import { Observable } from 'rxjs';
 
 @rpc.controller('/echo')
@@ -9,6 +9,16 @@ export class EchoController {
   echo(payload: Uint8Array): Uint8Array {
     return payload;
   }
+
+  /** The same echo taking a CallContext (the "S2 CallContext" row): what the context costs per call. */
+  @rpc.action()
+  echoWithContext(payload: Uint8Array, ctx: CallContext): Uint8Array {
+    if (ctx.deadline < Date.now()) this.late++;
+    return payload;
+  }
+
+  /** Calls answered after their caller's deadline (read so the context is used, not optimised away). */
+  late = 0;
 
   /**
    * S4: `totalBytes` in chunks of `chunkBytes`, produced on demand (pullStream), so the

@@ -18,6 +18,10 @@ async function connected(url, options = {}) {
   return client;
 }
 
+// BENCH_ECHO_CONTEXT=1: callers call echoWithContext, an echo whose action takes a CallContext
+// (the "S2 CallContext" row).
+const withContext = process.env.BENCH_ECHO_CONTEXT === '1';
+
 // BENCH_ECHO_SKIP_FINGERPRINT_CHECK=1: the echo peer (the callee) serves calls without comparing
 // the caller's contract fingerprint, the baseline of the "S2 fingerprint check" row.
 const echoOptions = process.env.BENCH_ECHO_SKIP_FINGERPRINT_CHECK === '1' ? { unsafeSkipFingerprintCheck: true } : {};
@@ -34,7 +38,8 @@ runPeers({
     const client = await connected(url);
     await client.registerAsPeer(`caller-${index}`);
     const echo = client.peer('echo').controller('/echo');
-    return { call: (payload) => echo.echo(payload), close: () => client.disconnect() };
+    const call = withContext ? (payload) => echo.echoWithContext(payload) : (payload) => echo.echo(payload);
+    return { call, close: () => client.disconnect() };
   },
 
   async startSource(url) {

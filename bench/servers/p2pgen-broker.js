@@ -37,6 +37,8 @@ if (securityChoice !== 'default' && securityChoice !== 'async-hooks') throw new 
 await serveBench(async () => {
   // No `security` option at all for the default: exactly what a user of the defaults runs.
   const options = securityChoice === 'async-hooks' ? { security: new BenchSecurity() } : {};
-  const broker = await createBroker({ port: 0, host: '127.0.0.1', ...options });
+  // Every bench peer connects from 127.0.0.1: S5's 4,000 idle peers are over the default
+  // maxConnectionsPerAddress (1,024), which exists for strangers, not for a benchmark.
+  const broker = await createBroker({ port: 0, host: '127.0.0.1', maxConnectionsPerAddress: 100_000, maxUnauthenticatedConnections: 100_000, ...options });
   return { url: broker.url, stats: () => broker.stats() };
 });

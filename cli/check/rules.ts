@@ -7,8 +7,9 @@
  */
 import { compareAction, WireRule, type Difference, type Outcome } from '../../runtime/contracts/compatibility.js';
 import type { ActionSchema, WireTable } from '../../runtime/contracts/wire-schema.js';
-import type { ContractModel, ControllerModel, MessageModel, SourceRef } from '../model/contract-model.js';
+import type { ActionModel, ContractModel, ControllerModel, FieldModel, MessageModel, SourceRef, TypeRef } from '../model/contract-model.js';
 import { wireTable } from './wire-table.js';
+import { declarationText, fieldTypeText } from './type-text.js';
 import { migrateLock, type AnyLockFile, type LockFile } from '../model/lock-file.js';
 
 export const SourceRule = {
@@ -52,7 +53,16 @@ export interface Finding {
   /** The element, e.g. `/chat sendMessage: request.message(1).from(1)` or `ChatMessage.from`. */
   element: string;
   message: string;
-  /** Where to point (in the current contracts, or the baseline's for deleted elements). */
+  /**
+   * What changed, as a user names it (`Note.count`, `Notes.get(id)`, `Notes.get() result`,
+   * `/notes`): findings with the same subject are one change (one GitHub annotation), however
+   * many actions reach it and in whichever direction.
+   */
+  subject: string;
+  /**
+   * Where to point: the changed field's declaration in the current contracts; for something
+   * deleted, what held it (the entity, the action), else the baseline's place.
+   */
   source?: SourceRef;
   /**
    * Wire findings: what the run time does when such peers call (the engine's outcome), and for
@@ -66,8 +76,55 @@ export interface Finding {
   breaking: boolean;
 }
 
-function finding(rule: RuleName, element: string, message: string, source?: SourceRef): Finding {
-  return { rule, category: RULES[rule].category, element, message, ...(source ? { source } : {}), breaking: true };
+function finding(rule: RuleName, element: string, message: string, source?: SourceRef, subject = element): Finding {
+  return { rule, category: RULES[rule].category, element, message, subject, ...(source ? { source } : {}), breaking: true };
+}
+
+/** A field as a user names it: `Note.count` (entity), `Notes.get(id)` (parameter), `Notes.get() result`. */
+function fieldSubject(model: ContractModel, message: MessageModel, field: FieldModel): string {
+  const origin = message.origin;
+  if (origin.kind === 'request' || origin.kind === 'response') {
+    const className = model.controllers.find((c) => c.path === origin.controller)?.className ?? origin.controller;
+    return origin.kind === 'request' ? `${className}.${origin.action}(${field.name})` : `${className}.${origin.action}() result`;
+  }
+  return `${origin.kind === 'anonymous' ? message.name : origin.tsName}.${field.name}`;
+}
+
+interface Located {
+  subject: string;
+  source?: SourceRef;
+  /** False when the path leaves this model (its last field is not in it): `source` is then what holds it. */
+  complete: boolean;
+}
+
+/**
+ * The element a wire difference's path (`request.note(1).count(2)`, `response.value(1)[]<value>|2`)
+ * ends at in `model`: the innermost field the path goes through, with that field's source.
+ */
+function locate(model: ContractModel, controllerPath: string, actionName: string, path: string): Located | undefined {
+  const controller = model.controllers.find((c) => c.path === controllerPath);
+  const action = controller?.actions.find((a) => a.name === actionName);
+  if (!controller || !action) return undefined;
+  const side = /^(request|response)/.exec(path)?.[1];
+  let located: Located = { subject: `${controller.className}.${action.name}`, source: action.source, complete: true };
+  if (!side) return located;
+  const messages = new Map(model.messages.map((m) => [m.name, m]));
+  const unions = new Map(model.unions.map((u) => [u.name, u]));
+  let type: TypeRef | undefined = { kind: 'message', name: side === 'request' ? action.request : action.response };
+  for (const token of path.slice(side.length).matchAll(/\.[^()]*?\((\d+)\)|\[\]|<key>|<value>|\|(\d+)/g)) {
+    while (type?.kind === 'nullable') type = type.inner;
+    if (token[1] !== undefined) {
+      const message: MessageModel | undefined = type?.kind === 'message' ? messages.get(type.name) : undefined;
+      const field: FieldModel | undefined = message?.fields.find((f) => f.number === Number(token[1]));
+      if (!message || !field) return { ...located, source: message?.source ?? located.source, complete: false };
+      located = { subject: fieldSubject(model, message, field), source: field.source ?? message.source ?? located.source, complete: true };
+      type = field.type;
+    } else if (token[0] === '[]') type = type?.kind === 'array' ? type.element : undefined;
+    else if (token[0] === '<key>') type = type?.kind === 'map' ? type.key : undefined;
+    else if (token[0] === '<value>') type = type?.kind === 'map' ? type.value : undefined;
+    else type = type?.kind === 'union' ? unions.get(type.name)?.variants.find((v) => v.number === Number(token[2]))?.type : undefined;
+  }
+  return located;
 }
 
 /**
@@ -107,17 +164,18 @@ function compareControllers(
     const newAction = actions.get(oldAction.name);
     const element = `${before.path} ${oldAction.name}`;
     if (!newAction) {
-      out.push(finding('action-deleted', element, `action ${before.className}.${oldAction.name} is gone`, oldAction.source));
+      out.push(finding('action-deleted', element, `action ${before.className}.${oldAction.name} is gone`, after.source, `${before.className}.${oldAction.name}`));
       continue;
     }
-    compareParameterOrder(baseline, current, oldAction.request, newAction.request, element, newAction.source, out);
+    compareParameterOrder(baseline, current, oldAction.request, newAction.request, element, newAction.source, `${after.className}.${newAction.name}`, out);
     if (oldAction.fingerprint === newAction.fingerprint) continue;
     const oldSchema = slice(oldTable, element);
     const newSchema = slice(newTable, element);
     // Old callers with new callees, and new callers with old callees. Requests are written by
     // the caller, responses by the callee.
-    for (const d of compareAction(oldSchema, newSchema)) out.push(wireFinding(d, element, newAction.source, 'old-to-new'));
-    for (const d of compareAction(newSchema, oldSchema)) out.push(wireFinding(d, element, newAction.source, 'new-to-old'));
+    const where = (d: Difference) => wireLocation(baseline, current, before.path, oldAction, d.path);
+    for (const d of compareAction(oldSchema, newSchema)) out.push(wireFinding(d, element, where(d), 'old-to-new'));
+    for (const d of compareAction(newSchema, oldSchema)) out.push(wireFinding(d, element, where(d), 'new-to-old'));
   }
 }
 
@@ -126,19 +184,27 @@ function slice(table: WireTable, key: string): ActionSchema {
   return { ...action, types: table.types };
 }
 
+/** The subject and place of a wire difference: the field in the current contracts, else the baseline's name for it. */
+function wireLocation(baseline: ContractModel, current: ContractModel, controllerPath: string, action: ActionModel, path: string): { subject: string; source: SourceRef } {
+  const now = locate(current, controllerPath, action.name, path);
+  if (now?.complete) return { subject: now.subject, source: now.source ?? action.source };
+  const then = locate(baseline, controllerPath, action.name, path);
+  return { subject: then?.subject ?? now?.subject ?? `${controllerPath} ${action.name}`, source: now?.source ?? action.source };
+}
+
 /**
  * A difference as a finding. Where the new version writes and the old reads, "the reader
  * requires a field the writer does not send" means the new version deleted a field the old
  * one requires, and refusing values only the new version sends is not breaking.
  */
-function wireFinding(d: Difference, element: string, source: SourceRef, calls: Calls): Finding {
+function wireFinding(d: Difference, element: string, where: { subject: string; source: SourceRef }, calls: Calls): Finding {
   const newWritesOldReads = (calls === 'old-to-new') === d.path.startsWith('response');
   const readsAsDeletion = newWritesOldReads && (d.rule === WireRule.parameterAddedRequired || d.rule === WireRule.fieldAddedRequired);
   const rule: RuleName = readsAsDeletion ? 'required-field-deleted' : d.rule;
   const detail = readsAsDeletion ? d.detail.replace('the reader requires', 'the old version requires').replace('which the writer does not send', 'which the new version no longer has') : d.detail;
   const direction = newWritesOldReads ? 'written by the new version, read by the old' : 'written by the old version, read by the new';
   return {
-    ...finding(rule, `${element}: ${d.path}`, `${detail} (${direction}; ${consequence(d.outcome, calls)})`, source),
+    ...finding(rule, `${element}: ${d.path}`, `${detail} (${direction}; ${consequence(d.outcome, calls)})`, where.source, where.subject),
     runtime: { outcome: d.outcome, calls: [calls] },
     breaking: d.outcome === 'mismatch' || !newWritesOldReads,
   };
@@ -151,13 +217,13 @@ function consequence(outcome: Outcome, calls: Calls): string {
 }
 
 /** Parameters keep their numbers when reordered (wire-compatible), but positional calls break. */
-function compareParameterOrder(baseline: ContractModel, current: ContractModel, oldRequest: string, newRequest: string, element: string, source: SourceRef, out: Finding[]): void {
+function compareParameterOrder(baseline: ContractModel, current: ContractModel, oldRequest: string, newRequest: string, element: string, source: SourceRef, subject: string, out: Finding[]): void {
   const before = baseline.messages.find((m) => m.name === oldRequest)!.fields.map((f) => f.name);
   const after = current.messages.find((m) => m.name === newRequest)!.fields.map((f) => f.name);
   const common = before.filter((n) => after.includes(n));
   const order = after.filter((n) => common.includes(n));
   if (common.join() !== order.join()) {
-    out.push(finding('parameter-reordered', element, `parameters were (${before.join(', ')}) and are (${after.join(', ')})`, source));
+    out.push(finding('parameter-reordered', element, `parameters were (${before.join(', ')}) and are (${after.join(', ')})`, source, subject));
   }
 }
 
@@ -174,30 +240,39 @@ function compareNumbering(baseline: ContractModel, current: ContractModel, out: 
       const element = `${before.name}.${field.name}`;
       if (!now) {
         if (!after.reserved.includes(field.number) && !after.fields.some((f) => f.name === field.name)) {
-          out.push(finding('field-deleted-not-reserved', element, `field ${field.number} was deleted and its number is not reserved: a later field could take it`, after.source));
+          out.push(finding('field-deleted-not-reserved', element, `field ${field.number} was deleted and its number is not reserved: a later field could take it`, after.source, fieldSubject(baseline, before, field)));
         }
         continue;
       }
       if (now.name === field.name) {
-        const tsBefore = tsShape(field);
-        const tsAfter = tsShape(now);
-        if (tsBefore !== tsAfter) out.push(finding('ts-type-changed', element, `${tsBefore} became ${tsAfter}`, now.source ?? after.source));
+        const subject = fieldSubject(current, after, now);
+        if (tsShape(field) !== tsShape(now)) out.push(finding('ts-type-changed', subject, tsChange(baseline, field, current, now), now.source ?? after.source, subject));
         continue;
       }
       // Same number, another name: a rename if the type is unchanged, else a reuse.
       const sameType = JSON.stringify([field.type, field.optional, field.nullable]) === JSON.stringify([now.type, now.optional, now.nullable]);
-      if (sameType) out.push(finding('field-renamed', element, `field ${field.number} was renamed ${now.name}`, now.source ?? after.source));
-      else out.push(finding('field-number-reused', element, `field number ${field.number} (${field.name}) now belongs to ${now.name}, of another type`, now.source ?? after.source));
+      const subject = fieldSubject(current, after, now);
+      if (sameType) out.push(finding('field-renamed', fieldSubject(baseline, before, field), `field ${field.number} was renamed ${now.name}`, now.source ?? after.source, subject));
+      else out.push(finding('field-number-reused', element, `field number ${field.number} (${field.name}) now belongs to ${now.name}, of another type`, now.source ?? after.source, subject));
     }
     for (const field of after.fields) {
       if (before.reserved.includes(field.number)) {
-        out.push(finding('field-number-reused', `${after.name}.${field.name}`, `field number ${field.number} was reserved and is used again by ${field.name}`, field.source ?? after.source));
+        out.push(finding('field-number-reused', `${after.name}.${field.name}`, `field number ${field.number} was reserved and is used again by ${field.name}`, field.source ?? after.source, fieldSubject(current, after, field)));
       }
     }
   }
 }
 
-/** How a field looks to TypeScript code (constraints aside: they are checked, not typed). */
+/**
+ * A field's TypeScript change as a user would write it: `int32 became bigint`, or with the
+ * declarations when its optionality changed (`note?: string became note: string`).
+ */
+function tsChange(baseline: ContractModel, before: FieldModel, current: ContractModel, after: FieldModel): string {
+  if (before.optional !== after.optional) return `${declarationText(baseline, before)} became ${declarationText(current, after)}`;
+  return `${fieldTypeText(baseline, before)} became ${fieldTypeText(current, after)}`;
+}
+
+/** How a field looks to TypeScript code (constraints aside: they are checked, not typed), to compare. */
 function tsShape(field: { type: unknown; optional: boolean; nullable: boolean }): string {
   const type = JSON.stringify(field.type, (key, value) => (key === 'constraints' ? undefined : value));
   return `${type}${field.optional ? '?' : ''}${field.nullable ? '|null' : ''}`;

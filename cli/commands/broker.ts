@@ -3,19 +3,37 @@ import { createWriteStream, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import type { AuditEvent, AuditSink } from '../../runtime/broker/audit.js';
-import { createBroker, type Broker } from '../../runtime/broker/broker.js';
+import { jsonLinesAudit, type AuditLog } from '../../runtime/broker/audit-log.js';
+import { createBroker, type Broker, type BrokerOptions } from '../../runtime/broker/broker.js';
 import type { ClusterOptions } from '../../runtime/broker/cluster/cluster-options.js';
 import type { RpcKernelSecurity } from '../../runtime/broker/security.js';
 import type { Output } from './build.js';
 
+/** The broker options `p2pgen broker` takes as numeric flags (cli/main.ts). */
+export type BrokerLimitOptions = Partial<
+  Pick<
+    BrokerOptions,
+    | 'maxFrameBytes'
+    | 'maxCallsInFlight'
+    | 'maxControlOperations'
+    | 'heartbeatMs'
+    | 'hookTimeoutMs'
+    | 'maxBufferedBytes'
+    | 'maxConnectionsPerAddress'
+    | 'maxUnauthenticatedConnections'
+    | 'maxAnnouncedBytes'
+    | 'maxIdsPerConnection'
+    | 'maxPresenceSubscriptions'
+    | 'auditEventsPerSecond'
+  >
+>;
+
 export interface BrokerArgs {
   port: number;
   host: string;
-  maxFrameBytes?: number;
-  maxCallsInFlight?: number;
-  maxControlOperations?: number;
-  heartbeatMs?: number;
+  limits?: BrokerLimitOptions;
+  allowedOrigins?: string[];
+  insecure?: boolean;
   /** A JavaScript module whose default export is an RpcKernelSecurity subclass or instance. */
   security?: string;
   /** A file to append audit events to as JSON lines; '-' for stdout. */
@@ -27,7 +45,9 @@ export interface BrokerArgs {
 /** A problem with what the command was given (exit code 2), as opposed to a failure while running. */
 export class BrokerUsageError extends Error {}
 
-export async function runBroker(args: BrokerArgs, out: Output): Promise<number> {
+export async function runBroker(args: BrokerArgs, output: Output): Promise<number> {
+  // With the audit log on stdout, stdout carries nothing else (`--audit - | jq` works).
+  const out: Output = args.audit === '-' ? { log: output.error, error: output.error } : output;
   const security = args.security === undefined ? undefined : await loadSecurity(args.security);
   const auditLog = args.audit === undefined ? undefined : openAuditLog(args.audit);
   let broker: Broker;
@@ -35,10 +55,10 @@ export async function runBroker(args: BrokerArgs, out: Output): Promise<number> 
     broker = await createBroker({
       port: args.port,
       host: args.host,
-      maxFrameBytes: args.maxFrameBytes,
-      maxCallsInFlight: args.maxCallsInFlight,
-      maxControlOperations: args.maxControlOperations,
-      heartbeatMs: args.heartbeatMs,
+      ...args.limits,
+      allowedOrigins: args.allowedOrigins,
+      insecure: args.insecure,
+      log: (message) => out.error(message),
       security,
       audit: auditLog?.sink,
       ...(args.cluster ? { cluster: args.cluster } : {}),
@@ -57,11 +77,13 @@ export async function runBroker(args: BrokerArgs, out: Output): Promise<number> 
     throw error;
   }
   const clustered = args.cluster ? ` (cluster '${args.cluster.name ?? 'p2pgen'}' over NATS ${[args.cluster.nats].flat().join(', ')})` : '';
-  out.log(`p2pgen broker listening on ${broker.url}${security ? ` (security: ${args.security})` : ''}${clustered}`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // Listening for the signals before saying so: a supervisor may send SIGTERM as soon as it reads the line.
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  out.log(`p2pgen broker listening on ${broker.url}${security ? ` (security: ${args.security})` : ''}${clustered}`);
+  const signal = await stopped;
   out.log(`p2pgen broker: ${signal}, closing ${broker.stats().connections} connections`);
   await broker.close();
   // After close: the disconnects it records are in the log too.
@@ -90,10 +112,7 @@ async function loadSecurity(modulePath: string): Promise<RpcKernelSecurity> {
   return security as RpcKernelSecurity;
 }
 
-function openAuditLog(target: string): {
-  sink: AuditSink;
-  close(): Promise<void>;
-} {
+function openAuditLog(target: string): AuditLog {
   const toStdout = target === '-';
   let stream: Writable = process.stdout;
   if (!toStdout) {
@@ -106,16 +125,8 @@ function openAuditLog(target: string): {
     }
     stream = createWriteStream(target, { fd });
   }
-  let failure: Error | undefined;
-  stream.on('error', (error: Error) => {
-    // A full disk must not take the broker down; say so once and stop writing.
-    if (!failure) process.stderr.write(`p2pgen broker: audit log ${target}: ${error.message}; audit events are no longer written\n`);
-    failure = error;
-  });
-  return {
-    sink: (event: AuditEvent) => {
-      if (!failure) stream.write(`${JSON.stringify(event)}\n`);
-    },
-    close: () => (toStdout || failure ? Promise.resolve() : new Promise<void>((done) => stream.end(() => done()))),
-  };
+  const log = jsonLinesAudit(stream, { end: !toStdout });
+  // A full disk must not take the broker down; say so once and stop writing.
+  stream.once('error', (error: Error) => process.stderr.write(`p2pgen broker: audit log ${target}: ${error.message}; audit events are no longer written\n`));
+  return log;
 }

@@ -1,11 +1,12 @@
 /** `p2pgen build`: generate into the output folder, keep the lock, optionally watch. */
-import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { generate, LOCK_FILE_NAME, type GeneratedFile } from '../generate.js';
 import { parseLock, type AnyLockFile } from '../model/lock-file.js';
 import { ContractDiagnosticsError, formatDiagnostic } from '../diagnostics.js';
 import { buildSettings, ConfigError } from '../config.js';
 import type { FormatCache } from '../emit/format.js';
+import { ContractWatcher } from './contract-watcher.js';
 
 export interface BuildArgs {
   contractsDir: string;
@@ -65,20 +66,22 @@ export async function buildOnce(args: BuildArgs, out: Output, formatCache?: Form
   }
 }
 
-/** Builds, then rebuilds whenever a contract changes (until the process is stopped). */
-export async function buildAndWatch(args: BuildArgs, out: Output): Promise<void> {
+/**
+ * Builds, then rebuilds whenever a contract changes, until the watcher returned is closed (or the
+ * process stopped). Builds never overlap: a change during a build is built right after it.
+ */
+export async function buildAndWatch(args: BuildArgs, out: Output): Promise<ContractWatcher> {
   const formatCache: FormatCache = new Map();
   await buildOnce(args, out, formatCache);
   const contractsDir = resolve(args.contractsDir);
-  const outDir = resolve(args.out);
-  let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
-  watch(contractsDir, { recursive: true }, (_event, file) => {
-    if (!file || !String(file).endsWith('.ts') || resolve(contractsDir, String(file)).startsWith(outDir)) return;
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      running = running.then(() => buildOnce(args, out, formatCache));
-    }, 100);
-  });
+  const watcher = new ContractWatcher(
+    contractsDir,
+    () => {
+      running = running.then(() => buildOnce(args, out, formatCache)).catch((error: unknown) => out.error(`p2pgen: build failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`));
+    },
+    { exclude: [resolve(args.out)] },
+  );
   out.log(`p2pgen: watching ${relative(process.cwd(), contractsDir) || '.'} for changes`);
+  return watcher;
 }

@@ -88,12 +88,16 @@ function report(args: CheckArgs, drift: DriftResult, findings: Finding[], notes:
     );
     return;
   }
+  const changes = groupChanges(findings);
   if (args.format === 'github') {
     for (const d of drift.drifted) out.log(`::error file=${d.file},title=generated code drifted::${d.file} ${d.state === 'missing' ? 'is missing' : 'differs from what p2pgen build writes'}; run p2pgen build`);
-    for (const f of findings) {
-      const { file, line } = location(f, args.contractsDir);
+    // One annotation per change, on the changed field's line, listing every finding it causes.
+    for (const change of changes) {
+      const { file, line } = location(change[0]!, args.contractsDir);
       const where = file ? `file=${file}${line ? `,line=${line}` : ''},` : '';
-      out.log(`::error ${where}title=${f.rule}::${escape(`${f.element}: ${f.message}`)}`);
+      const rules = [...new Set(change.map((f) => f.rule))].join(', ');
+      const text = change.length === 1 ? `${change[0]!.element}: ${change[0]!.message}` : [`${change[0]!.subject} (${change.length} findings):`, ...change.map((f) => `${f.rule}: ${f.element}: ${f.message}`)].join('\n');
+      out.log(`::error ${where}title=${escapeProperty(rules)}::${escape(text)}`);
     }
     if (drift.drifted.length === 0 && findings.length === 0) out.log(`p2pgen check: no drift${baseline ? `, compatible with ${baseline}` : ''}`);
     return;
@@ -103,15 +107,35 @@ function report(args: CheckArgs, drift: DriftResult, findings: Finding[], notes:
     out.log(`drift: ${d.file} ${d.state === 'missing' ? 'is missing' : 'differs from what p2pgen build writes'} (run p2pgen build)`);
     if (d.diff) out.log(d.diff.replace(/^/gm, '  '));
   }
-  for (const f of findings) {
+  for (const f of changes.flat()) {
     const { file, line } = location(f, args.contractsDir);
     out.log(`${file ? `${file}${line ? `:${line}` : ''} - ` : ''}breaking (${f.category}) ${f.rule}: ${f.element}: ${f.message}`);
   }
   const summary = [
     drift.drifted.length === 0 ? 'no drift' : `${drift.drifted.length} drifted file${drift.drifted.length === 1 ? '' : 's'}`,
-    baseline ? (findings.length === 0 ? `compatible with ${baseline}` : `${findings.length} breaking change${findings.length === 1 ? '' : 's'} against ${baseline}`) : undefined,
+    baseline
+      ? changes.length === 0
+        ? `compatible with ${baseline}`
+        : `${changes.length} breaking change${changes.length === 1 ? '' : 's'} against ${baseline}${findings.length === changes.length ? '' : ` (${findings.length} findings)`}`
+      : undefined,
   ].filter(Boolean);
   out.log(`p2pgen check: ${summary.join(', ')}`);
+}
+
+/** Findings grouped by what changed (their subject), in the order the changes were first found. */
+function groupChanges(findings: Finding[]): Finding[][] {
+  const bySubject = new Map<string, Finding[]>();
+  for (const f of findings) {
+    const group = bySubject.get(f.subject);
+    if (group) group.push(f);
+    else bySubject.set(f.subject, [f]);
+  }
+  return [...bySubject.values()];
+}
+
+/** GitHub annotation properties (title, file) also escape ':' and ','. */
+function escapeProperty(text: string): string {
+  return escape(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
 }
 
 /** GitHub annotation messages escape %, CR and LF. */

@@ -134,6 +134,14 @@ export function memberAccess(object: string, name: string): string {
   return isIdentifier(name) ? `${object}.${name}` : `${object}[${literal(name)}]`;
 }
 
+/**
+ * `object['name']`: a property of a value known only as a record (a validator's `v` after
+ * `checkObject`), which `noPropertyAccessFromIndexSignature` refuses to read as `object.name`.
+ */
+export function indexAccess(object: string, name: string): string {
+  return `${object}[${literal(name)}]`;
+}
+
 /** A key in an object literal or type: `name` or `"odd-name"`. */
 export function propertyKey(name: string): string {
   return isIdentifier(name) ? name : literal(name);

@@ -96,7 +96,8 @@ return m;
   receivedClass(m: MessageModel): string {
     const type = this.ctx.types.named(m.name);
     // Required messages are left undefined: they arrive, or the validator refuses the value.
-    const sets = m.fields.map((f) => `${memberAccess('this', f.name)} = ${this.initialValue(f) ?? (f.optional ? 'undefined' : 'undefined!')};`);
+    // `undefined!` for optional fields too: under exactOptionalPropertyTypes `x?: T` refuses a plain `undefined`.
+    const sets = m.fields.map((f) => `${memberAccess('this', f.name)} = ${this.initialValue(f) ?? 'undefined!'};`);
     return `const received_${m.name} = /*@__PURE__*/ ${this.ctx.rt('instanceConstructor')}(${this.ctx.types.classOf(m.name)}, function (this: ${type}) {
 ${sets.join('\n')}
 });`;

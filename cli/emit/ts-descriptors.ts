@@ -17,6 +17,9 @@ import type { TsContext } from './ts-context.js';
 import type { TsCodecs } from './ts-codecs.js';
 import type { TsValidators } from './ts-validators.js';
 
+/** The module users import, whose ContractDeclarations generated code augments. */
+const PUBLIC_MODULE = 'p2pgen';
+
 /** Marks a call a bundler may drop when its result is unused. */
 const PURE = '/*@__PURE__*/';
 
@@ -80,7 +83,7 @@ export class TsDescriptors {
       const factory = this.ctx.rt(action.kind === 'stream' ? 'stream' : 'unary');
       const codecs = `${this.codecOf('request', request)}, ${this.codecOf('response', response)}`;
       return `// ${this.ctx.where(action.source)}
-${action.name}: ${factory}(${literal(action.name)}, ${literal(action.fingerprint)}, ${codecs}, ${params}),`;
+${action.name}: ${factory}(${literal(action.name)}, ${literal(action.fingerprint)}, ${codecs}, ${params}${action.context ? ', 1' : ''}),`;
     });
     return `const ${this.actionsName(controller)} = {\n${lines.join('\n')}\n};`;
   }
@@ -90,6 +93,27 @@ ${action.name}: ${factory}(${literal(action.name)}, ${literal(action.fingerprint
     const controllerType = this.ctx.contract(controller.file, controller.className, true);
     return `/** Calls ${controller.className} (${controller.path}) on another peer: ${this.ctx.where(controller.source)} */
 export type ${this.proxyName(controller)} = Pick<${this.ctx.rtType('RemoteController')}<${controllerType}>, keyof typeof ${this.actionsName(controller)}>;`;
+  }
+
+  /**
+   * Which contract is at which path, for the compiler: an augmentation of 'p2pgen'
+   * (runtime/contracts/contract-paths.ts) keyed by fingerprint and path, so two generated files
+   * declaring one path (two versions of a contract) do not clash. Its value is the contract's
+   * actions, what a proxy has and what `registerController` needs.
+   */
+  pathDeclarations(): string {
+    const { model } = this.ctx;
+    if (model.controllers.length === 0) return '';
+    const entries = model.controllers.map((c) => {
+      const contract = this.ctx.contract(c.file, c.className, true);
+      return `    ${literal(`${c.fingerprint} ${c.path}`)}: Pick<${contract}, keyof typeof ${this.actionsName(c)}>;`;
+    });
+    return `/** The contract at each path: \`client.peer(id).controller('${model.controllers[0]!.path}')\` is typed by it, \`registerController\` checks against it. */
+declare module ${literal(PUBLIC_MODULE)} {
+  interface ContractDeclarations {
+${entries.join('\n')}
+  }
+}`;
   }
 
   registration(): string {

@@ -60,11 +60,12 @@ export function emitTypeScriptChunks(model: ContractModel, options: TsEmitOption
   const requests = section('Requests and responses', descriptors.actionCodecs());
   const actions = section('Actions', model.controllers.map((c) => descriptors.actionDescriptors(c)));
   const proxies = section('Proxies', model.controllers.map((c) => descriptors.proxyType(c)));
+  const paths = section('Paths', [descriptors.pathDeclarations()]);
   const registration = section('Registration', [descriptors.registration()]);
   // Entry readers are known once every decoder above is written.
   const entries = section('Map entries', codecs.entryReaderFunctions());
 
-  const body = [...types, ...enums, ...messages, ...unions, ...wrappers, ...entries, ...requests, ...actions, ...proxies, ...registration];
+  const body = [...types, ...enums, ...messages, ...unions, ...wrappers, ...entries, ...requests, ...actions, ...proxies, ...paths, ...registration];
   const { imports, chunks } = ctx.file.finish(body);
   const head = [
     ...options.header.map((h) => `// ${h}`),

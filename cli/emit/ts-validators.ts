@@ -8,7 +8,7 @@
 import type { FieldModel, MessageModel, ScalarKind, TypeRef, UnionModel, UnionVariant } from '../model/contract-model.js';
 import { compare } from '../diagnostics.js';
 import { contentHash } from './codec-names.js';
-import { literal, memberAccess } from './printer.js';
+import { indexAccess, literal } from './printer.js';
 import type { TsContext } from './ts-context.js';
 import { matchOrder, matchTest } from './ts-types.js';
 
@@ -34,7 +34,7 @@ export class TsValidators {
     return `function validate_${m.name}(v: unknown, key: string | number, issues: ${this.ctx.rtType('ValidationIssue')}[]): void {
 if (!${this.ctx.rt('checkObject')}(v, key, ${literal(what)}, issues)) return;
 const n = issues.length;
-${m.fields.map((f) => this.checkField(f, memberAccess('v', f.name), literal(`.${f.name}`))).join('\n')}
+${m.fields.map((f) => this.checkField(f, indexAccess('v', f.name), literal(`.${f.name}`))).join('\n')}
 if (issues.length !== n) ${this.ctx.rt('within')}(issues, n, key);
 }`;
   }
@@ -46,10 +46,10 @@ if (issues.length !== n) ${this.ctx.rt('within')}(issues, n, key);
       const value = (v: UnionVariant) => literal((v.match as { value: unknown }).value);
       const what = article(this.ctx.file.plain(this.ctx.types.named(u.name)));
       body = `if (!${this.ctx.rt('checkObject')}(v, key, ${literal(what)}, issues)) return;
-switch (${memberAccess('v', property)}) {
+switch (${indexAccess('v', property)}) {
 ${u.variants.map((v) => `case ${value(v)}: ${this.check(v.type, 'v', 'key', 0)} return;`).join('\n')}
 }
-${this.ctx.rt('reject')}(${memberAccess('v', property)}, ${literal(`one of ${u.variants.map(value).join(', ')}`)}, ${literal(`.${property}`)}, issues);
+${this.ctx.rt('reject')}(${indexAccess('v', property)}, ${literal(`one of ${u.variants.map(value).join(', ')}`)}, ${literal(`.${property}`)}, issues);
 ${this.ctx.rt('within')}(issues, issues.length - 1, key);`;
     } else {
       const ordered = [...u.variants].sort((a, b) => matchOrder(a) - matchOrder(b));

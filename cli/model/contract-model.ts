@@ -131,6 +131,8 @@ export interface ActionModel {
   response: string;
   /** Hex SHA-256 prefix of the action's wire schema (request, response, everything they reach). */
   fingerprint: string;
+  /** The action's last parameter is a CallContext (filled in by the callee's runtime; not on the wire, not in the fingerprint). */
+  context?: true;
   source: SourceRef;
 }
 

@@ -180,10 +180,18 @@ function readAction(
 
   const owner = `${controller.className}${pascalCase(name)}`;
   const params: FieldModel[] = [];
-  method.getParameters().forEach((param, index) => {
+  const parameters = method.getParameters();
+  let context = false;
+  parameters.forEach((param, index) => {
     const nameNode = param.getNameNode();
     const paramName = Node.isIdentifier(nameNode) ? nameNode.getText() : `arg${index}`;
     const paramCtx = { node: param, path: `${path}(${paramName})`, owner: `${owner}${pascalCase(paramName)}` };
+    if (mapper.decorators.isCallContext(param.getType())) {
+      // Not part of the contract: the callee's runtime passes it after the arguments.
+      if (index === parameters.length - 1) context = true;
+      else mapper.report(paramCtx, DiagnosticCode.UnsupportedType, 'a CallContext parameter must be the last one (the runtime passes it after the arguments)');
+      return;
+    }
     if (param.isRestParameter()) {
       mapper.report(paramCtx, DiagnosticCode.UnsupportedType, 'rest parameters cannot be mapped: take an array instead');
       return;
@@ -225,7 +233,7 @@ function readAction(
     }
     mapper.named.messages.set(message.name, message);
   }
-  return { name, kind, request: request.name, response: response.name, fingerprint: '', source };
+  return { name, kind, request: request.name, response: response.name, fingerprint: '', ...(context ? { context: true as const } : {}), source };
 }
 
 /** `Promise<T>` gives T; `Observable<T>` (or a Promise of one) makes a stream of T. */

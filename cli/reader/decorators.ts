@@ -4,8 +4,10 @@
  * `@p.rpc.controller(…)` after `import * as p from 'p2pgen'` are all ours; an `rpc` from another
  * module is not. "Ours" means the `rpc`/`entity` object the decorator is called on is declared
  * in the p2pgen runtime the contracts are compiled against (load-project.ts maps 'p2pgen' to it).
+ * The same goes for the one type of the runtime an action signature may name outside the
+ * contract: CallContext.
  */
-import { Node, type Decorator, type Symbol as MorphSymbol } from 'ts-morph';
+import { Node, type Decorator, type Symbol as MorphSymbol, type Type } from 'ts-morph';
 
 export type ContractDecoratorKind = 'controller' | 'action' | 'entityName';
 
@@ -37,6 +39,17 @@ export class ContractDecorators {
 
   has(node: { getDecorators(): Decorator[] }, kind: ContractDecoratorKind): boolean {
     return this.find(node, kind) !== undefined;
+  }
+
+  /**
+   * Whether `type` is p2pgen's CallContext (`ctx: CallContext`, `ctx?: CallContext`, under any
+   * import name), found the same way: declared in the runtime, not by its name alone.
+   */
+  isCallContext(type: Type): boolean {
+    const plain = type.getNonNullableType();
+    const symbol = plain.getAliasSymbol() ?? plain.getSymbol();
+    if (symbol?.getName() !== 'CallContext') return false;
+    return symbol.getDeclarations().some((d) => this.isRuntimeFile(d.getSourceFile().getFilePath()));
   }
 }
 

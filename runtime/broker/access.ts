@@ -9,12 +9,28 @@
  * each registration to the callers holding decisions about it drops them all when the peer
  * leaves: a caller that called a thousand departed peers holds nothing about them. An answer
  * is cached only if nothing changed while it was asked (neither side re-registered, nobody
- * called `invalidate`); otherwise it is used once, for the calls that waited on it.
+ * called `invalidate`) and the hook answered in time; otherwise it is used once, for the calls
+ * that waited on it. A hook that throws, answers anything but `true` or does not answer within
+ * `hookTimeoutMs` says no.
+ *
+ * A caller holds at most MAX_DECISIONS of them (the oldest answered one goes first), enough
+ * for a connection that lists ten thousand peers to list them again from its cache, and a
+ * bounded table (about 100 bytes a decision) whatever it does.
+ *
+ * An id nobody holds is asked about too (`isAllowedToSendToPeer(session, id)`, cached per
+ * caller and id, at most `MAX_ABSENT_DECISIONS` of them): a caller that may send to it hears
+ * PEER_NOT_FOUND, any other the same ACCESS_DENIED as for a peer it may not reach, after the
+ * same kind of wait, so calls cannot probe which ids are online. With the default security
+ * (everyone may send to everyone, no `isAllowedToCall`) nothing is asked and nothing is kept.
+ *
+ * Frames held for one caller are bounded too: past `maxHeldBytes` the caller's connection is
+ * not read until its decisions are in (`holding`).
  */
 import { createHeader, FrameType, parseHeader, type FrameHeader } from '../wire/frame.js';
+import { callHook } from './hook-call.js';
 import type { PeerRegistration } from './peer-directory.js';
 import type { RouteEndpoint } from './route.js';
-import type { RpcKernelSecurity, Session } from './security.js';
+import { allowsEveryone, type RpcKernelSecurity, type Session } from './security.js';
 
 /** What `check` says about a Request. */
 export const Verdict = {
@@ -26,12 +42,18 @@ export const Verdict = {
 } as const;
 export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
+/** A hook's answer: `final` is false when it did not answer in time (the no is not cached). */
+interface Answer {
+  readonly allowed: boolean;
+  readonly final: boolean;
+}
+
 /** A decision being made, and the frames of the calls waiting for it, in order. */
 interface PendingDecision {
   readonly frames: Uint8Array[];
   /** Something changed while it was asked: the answer is used once, not cached. */
   stale: boolean;
-  readonly answer: Promise<boolean>;
+  readonly answer: Promise<Answer>;
 }
 
 interface SendDecision {
@@ -43,8 +65,14 @@ interface SendDecision {
 /** One caller's decisions (the `access` field of its endpoint). */
 export class CallerDecisions {
   readonly byTarget = new Map<PeerRegistration, SendDecision | PendingDecision>();
+  /** About ids nobody held when asked, by id (oldest first: the first dropped past the bound). */
+  readonly absent = new Map<string, boolean | PendingDecision>();
   /** Calls whose Request waits for a decision, by call id: their later frames queue behind it. */
   readonly queued = new Map<number, PendingDecision>();
+  /** Bytes of the frames held for this caller. */
+  heldBytes = 0;
+  /** Its connection is not read because of them. */
+  holding = false;
 }
 
 export interface AccessStats {
@@ -53,6 +81,20 @@ export interface AccessStats {
   /** Calls held until a decision is made. */
   queuedCalls: number;
 }
+
+export interface AccessOptions {
+  /** How long a hook may take; past it the decision is a no, not cached. Default 5 s. */
+  readonly hookTimeoutMs?: number;
+  /** Bytes of frames held for one caller before its connection stops being read. Default 4 MiB. */
+  readonly maxHeldBytes?: number;
+  /** Stops (`true`) or restarts reading from a caller, for the frames held for it. */
+  holding?(caller: RouteEndpoint, holding: boolean): void;
+}
+
+/** Decisions about absent ids one caller may hold. */
+export const MAX_ABSENT_DECISIONS = 1024;
+/** Decisions about registrations one caller may hold; past it the oldest answered one is dropped (asked again if needed). */
+export const MAX_DECISIONS = 16_384;
 
 function isPending(decision: SendDecision | PendingDecision | boolean): decision is PendingDecision {
   return typeof decision === 'object' && 'frames' in decision;
@@ -64,14 +106,22 @@ export class Access {
   /** Every endpoint with decisions (for invalidate and stats). */
   private readonly callers = new Set<RouteEndpoint>();
   private readonly checksCalls: boolean;
+  /** The default security: everyone may send to everyone, and no action is checked. */
+  private readonly openToAll: boolean;
+  private readonly hookTimeoutMs: number;
+  private readonly maxHeldBytes: number;
   private readonly replayHeader: FrameHeader = createHeader();
 
   constructor(
     private readonly security: RpcKernelSecurity,
     /** Runs a held frame through the router again, once its decision is in. */
     private readonly replay: (caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader) => void,
+    private readonly options: AccessOptions = {},
   ) {
     this.checksCalls = typeof security.isAllowedToCall === 'function';
+    this.openToAll = allowsEveryone(security) && !this.checksCalls;
+    this.hookTimeoutMs = options.hookTimeoutMs ?? 5000;
+    this.maxHeldBytes = options.maxHeldBytes ?? 4 << 20;
   }
 
   /**
@@ -79,6 +129,7 @@ export class Access {
    * replayed through the router when the decision is in. The caller must have a session.
    */
   check(caller: RouteEndpoint, target: PeerRegistration, frame: Uint8Array, h: FrameHeader): Verdict {
+    if (this.openToAll) return Verdict.Allowed;
     const decision = caller.access?.byTarget.get(target);
     if (decision === undefined) return this.askSend(caller, target, frame, h.callId);
     if (isPending(decision)) return this.hold(caller, decision, frame, h.callId);
@@ -89,6 +140,36 @@ export class Access {
     if (call === false) return Verdict.DeniedCall;
     if (call === undefined) return this.askCall(caller, target, decision, frame, h);
     return this.hold(caller, call, frame, h.callId);
+  }
+
+  /**
+   * A Request to `peerId`, which nobody holds: Allowed means the caller may send to that id
+   * (it hears PEER_NOT_FOUND), DeniedSend that it may not (ACCESS_DENIED, as for a present
+   * peer), Queued that the frame is held until the hook answers.
+   */
+  checkAbsent(caller: RouteEndpoint, peerId: string, frame: Uint8Array, h: FrameHeader): Verdict {
+    if (this.openToAll || allowsEveryone(this.security)) return Verdict.Allowed;
+    const state = this.stateOf(caller);
+    const decision = state.absent.get(peerId);
+    if (decision === true) return Verdict.Allowed;
+    if (decision === false) return Verdict.DeniedSend;
+    if (decision !== undefined) return this.hold(caller, decision, frame, h.callId);
+    const pending = this.pendingSend(caller.session!, peerId);
+    if (state.absent.size >= MAX_ABSENT_DECISIONS) this.dropOldestAbsent(state);
+    state.absent.set(peerId, pending);
+    this.hold(caller, pending, frame, h.callId);
+    void pending.answer.then((answer) => {
+      if (caller.access !== state || state.absent.get(peerId) !== pending) return this.replayHeld(caller, pending);
+      if (pending.stale) {
+        state.absent.delete(peerId);
+        return this.replayHeld(caller, pending);
+      }
+      // A late hook's no is used for the calls that waited, then forgotten.
+      state.absent.set(peerId, answer.allowed);
+      this.replayHeld(caller, pending);
+      if (!answer.final && state.absent.get(peerId) === answer.allowed) state.absent.delete(peerId);
+    });
+    return Verdict.Queued;
   }
 
   /** Calls of `caller` held until a decision is made (they count against its calls in flight). */
@@ -106,6 +187,7 @@ export class Access {
     const pending = caller.access?.queued.get(callId);
     if (!pending) return false;
     pending.frames.push(frame);
+    this.held(caller, frame.length);
     return true;
   }
 
@@ -114,19 +196,23 @@ export class Access {
    * when there is one, else the hook's, shared with any call waiting for the same decision.
    */
   mayReach(connection: RouteEndpoint, target: PeerRegistration): boolean | Promise<boolean> {
+    if (this.openToAll || allowsEveryone(this.security)) return true;
     const decision = connection.access?.byTarget.get(target);
-    if (decision !== undefined) return isPending(decision) ? decision.answer : decision.allowed;
+    if (decision !== undefined) return isPending(decision) ? decision.answer.then(allowedOf) : decision.allowed;
     const session = connection.session;
     if (!session) return true;
-    const pending = this.pendingSend(session, target);
+    const pending = this.pendingSend(session, target.id);
     this.remember(connection, target, pending);
-    void pending.answer.then((allowed) => this.settleSend(connection, target, pending, allowed));
-    return pending.answer;
+    return pending.answer.then((answer) => {
+      const used = this.settleSend(connection, target, pending, answer);
+      if (used) this.forgetUsed(connection, target, used);
+      return answer.allowed;
+    });
   }
 
   /** Asks `isAllowedToRegisterAsPeer` (not cached: asked on every registration). */
   mayRegister(session: Session, peerId: string): Promise<boolean> {
-    return ask(() => this.security.isAllowedToRegisterAsPeer(session, peerId));
+    return this.ask(() => this.security.isAllowedToRegisterAsPeer(session, peerId)).then(allowedOf);
   }
 
   /** `caller` registered or deregistered an id: who it is changed, so its decisions are asked again. */
@@ -169,7 +255,7 @@ export class Access {
     let decisions = 0;
     let queuedCalls = 0;
     for (const caller of this.callers) {
-      decisions += caller.access!.byTarget.size;
+      decisions += caller.access!.byTarget.size + caller.access!.absent.size;
       queuedCalls += caller.access!.queued.size;
     }
     return { decisions, queuedCalls };
@@ -178,12 +264,13 @@ export class Access {
   // ---- asking --------------------------------------------------------------------------
 
   private askSend(caller: RouteEndpoint, target: PeerRegistration, frame: Uint8Array, callId: number): Verdict {
-    const pending = this.pendingSend(caller.session!, target);
+    const pending = this.pendingSend(caller.session!, target.id);
     this.remember(caller, target, pending);
     this.hold(caller, pending, frame, callId);
-    void pending.answer.then((allowed) => {
-      this.settleSend(caller, target, pending, allowed);
+    void pending.answer.then((answer) => {
+      const used = this.settleSend(caller, target, pending, answer);
       this.replayHeld(caller, pending);
+      if (used) this.forgetUsed(caller, target, used);
     });
     return Verdict.Queued;
   }
@@ -195,62 +282,109 @@ export class Access {
     const actionKey = h.actionKey;
     const names = target.names(h.controllerKey, actionKey);
     const session = caller.session!;
-    const pending = newPending(ask(() => this.security.isAllowedToCall!(session, target.id, names.controller, names.action)));
+    const pending = newPending(this.ask(() => this.security.isAllowedToCall!(session, target.id, names.controller, names.action)));
     byAction.set(actionKey, pending);
     this.hold(caller, pending, frame, h.callId);
-    void pending.answer.then((allowed) => {
-      if (byAction.get(actionKey) === pending) {
-        const current = !pending.stale && caller.access?.byTarget.get(target) === decision;
-        if (current) byAction.set(actionKey, allowed);
-        else byAction.delete(actionKey);
+    void pending.answer.then((answer) => {
+      if (byAction.get(actionKey) !== pending) return this.replayHeld(caller, pending);
+      if (pending.stale || caller.access?.byTarget.get(target) !== decision) {
+        byAction.delete(actionKey);
+        return this.replayHeld(caller, pending);
       }
+      // A late hook's no is used for the calls that waited, then forgotten.
+      byAction.set(actionKey, answer.allowed);
       this.replayHeld(caller, pending);
+      if (!answer.final && byAction.get(actionKey) === answer.allowed) byAction.delete(actionKey);
     });
     return Verdict.Queued;
   }
 
-  private pendingSend(session: Session, target: PeerRegistration): PendingDecision {
-    return newPending(ask(() => this.security.isAllowedToSendToPeer(session, target.id)));
+  private pendingSend(session: Session, peerId: string): PendingDecision {
+    return newPending(this.ask(() => this.security.isAllowedToSendToPeer(session, peerId)));
   }
 
-  /** The answer is in: cached if nothing changed meanwhile, else dropped (its calls ask again). */
-  private settleSend(caller: RouteEndpoint, target: PeerRegistration, pending: PendingDecision, allowed: boolean): void {
+  /** A hook's answer: allowed only when it resolves to exactly true in time; a hook that throws denies. */
+  private ask(hook: () => Promise<boolean> | boolean): Promise<Answer> {
+    return callHook(hook, this.hookTimeoutMs).then((outcome) =>
+      'timedOut' in outcome ? { allowed: false, final: false } : { allowed: 'value' in outcome && outcome.value === true, final: true },
+    );
+  }
+
+  /**
+   * The answer is in: cached if nothing changed meanwhile (else dropped: its calls ask again).
+   * A hook that did not answer in time says no to the calls that waited, and is asked again
+   * after them: that decision is returned, for `forgetUsed` once they were replayed.
+   */
+  private settleSend(caller: RouteEndpoint, target: PeerRegistration, pending: PendingDecision, answer: Answer): SendDecision | undefined {
     const decisions = caller.access?.byTarget;
-    if (decisions?.get(target) !== pending) return;
-    if (!pending.stale && target.active) decisions.set(target, { allowed, calls: undefined });
-    else {
+    if (decisions?.get(target) !== pending) return undefined;
+    if (pending.stale || !target.active) {
       decisions.delete(target);
       this.unindex(caller, target);
+      return undefined;
     }
+    const decision: SendDecision = { allowed: answer.allowed, calls: undefined };
+    decisions.set(target, decision);
+    return answer.final ? undefined : decision;
+  }
+
+  /** Drops a decision that was good for the calls that waited on it only. */
+  private forgetUsed(caller: RouteEndpoint, target: PeerRegistration, decision: SendDecision): void {
+    const decisions = caller.access?.byTarget;
+    if (decisions?.get(target) !== decision) return;
+    decisions.delete(target);
+    this.unindex(caller, target);
   }
 
   private hold(caller: RouteEndpoint, pending: PendingDecision, frame: Uint8Array, callId: number): Verdict {
     pending.frames.push(frame);
     caller.access!.queued.set(callId, pending);
+    this.held(caller, frame.length);
     return Verdict.Queued;
+  }
+
+  /** Counts bytes held for `caller` (negative: let go); past the bound its connection is not read. */
+  private held(caller: RouteEndpoint, bytes: number): void {
+    const state = caller.access!;
+    state.heldBytes += bytes;
+    const over = state.heldBytes > this.maxHeldBytes;
+    if (over !== state.holding) {
+      state.holding = over;
+      this.options.holding?.(caller, over);
+    }
   }
 
   /** Runs the frames that waited for a decision through the router, in their order. */
   private replayHeld(caller: RouteEndpoint, pending: PendingDecision): void {
     const state = caller.access;
     const h = this.replayHeader;
-    for (const frame of pending.frames) {
-      if (!caller.isOpen || caller.access !== state || !state) return;
+    const frames = pending.frames.splice(0);
+    if (!state || caller.access !== state) return;
+    let bytes = 0;
+    for (const frame of frames) bytes += frame.length;
+    this.held(caller, -bytes);
+    for (const frame of frames) {
+      if (!caller.isOpen || caller.access !== state) return;
       parseHeader(frame, h);
       if (h.type === FrameType.Request && state.queued.get(h.callId) === pending) state.queued.delete(h.callId);
       this.replay(caller, frame, h);
     }
-    pending.frames.length = 0;
   }
 
   // ---- bookkeeping ---------------------------------------------------------------------
 
-  private remember(caller: RouteEndpoint, target: PeerRegistration, decision: PendingDecision): void {
+  private stateOf(caller: RouteEndpoint): CallerDecisions {
     if (!caller.access) {
       caller.access = new CallerDecisions();
       this.callers.add(caller);
     }
-    caller.access.byTarget.set(target, decision);
+    return caller.access;
+  }
+
+  private remember(caller: RouteEndpoint, target: PeerRegistration, decision: PendingDecision): void {
+    const byTarget = this.stateOf(caller).byTarget;
+    if (byTarget.size >= MAX_DECISIONS) this.dropOldest(caller, byTarget);
+    byTarget.set(target, decision);
     let askers = this.askers.get(target);
     if (!askers) this.askers.set(target, (askers = new Set()));
     askers.add(caller);
@@ -263,36 +397,55 @@ export class Access {
     if (askers.size === 0) this.askers.delete(target);
   }
 
+  /** Past the bound the oldest answered decision goes (one being asked stays: calls wait on it). */
+  private dropOldest(caller: RouteEndpoint, byTarget: Map<PeerRegistration, SendDecision | PendingDecision>): void {
+    for (const [target, decision] of byTarget) {
+      if (isPending(decision)) continue;
+      byTarget.delete(target);
+      this.unindex(caller, target);
+      markCallsStale(decision);
+      return;
+    }
+  }
+
+  /** Past the bound the oldest settled answer about an absent id goes (one being asked stays: calls wait on it). */
+  private dropOldestAbsent(state: CallerDecisions): void {
+    for (const [id, decision] of state.absent) {
+      if (typeof decision === 'boolean') {
+        state.absent.delete(id);
+        return;
+      }
+    }
+  }
+
   private forgetAll(caller: RouteEndpoint): void {
-    const decisions = caller.access?.byTarget;
-    if (!decisions) return;
-    for (const [target, decision] of decisions) {
+    const state = caller.access;
+    if (!state) return;
+    for (const [target, decision] of state.byTarget) {
       if (isPending(decision)) decision.stale = true;
       else {
-        decisions.delete(target);
+        state.byTarget.delete(target);
         this.unindex(caller, target);
         markCallsStale(decision);
       }
     }
+    for (const [id, decision] of state.absent) {
+      if (typeof decision === 'boolean') state.absent.delete(id);
+      else decision.stale = true;
+    }
   }
 }
 
-function newPending(answer: Promise<boolean>): PendingDecision {
+function newPending(answer: Promise<Answer>): PendingDecision {
   return { frames: [], stale: false, answer };
+}
+
+function allowedOf(answer: Answer): boolean {
+  return answer.allowed;
 }
 
 /** Decisions about actions still being made under a dropped send decision are used once, not cached. */
 function markCallsStale(decision: SendDecision): void {
   if (!decision.calls) return;
   for (const byAction of decision.calls.values()) for (const call of byAction.values()) if (isPending(call)) call.stale = true;
-}
-
-/** A hook's answer: true only when it resolves to exactly true; a hook that throws denies. */
-function ask(hook: () => Promise<boolean> | boolean): Promise<boolean> {
-  return Promise.resolve()
-    .then(hook)
-    .then(
-      (allowed) => allowed === true,
-      () => false,
-    );
 }

@@ -2,6 +2,14 @@
  * Audit events: the broker's `audit` option receives one per connect, authentication failure,
  * register, deregister, denial, finished call and protocol violation. Without the option the
  * broker builds none of them.
+ *
+ * What one misbehaving client can make it write is bounded: refusals the broker makes itself
+ * (calls to absent ids, too many calls), denials, calls that failed, protocol violations and
+ * authentication failures are let through at `eventsPerSecond` per connection (and per remote
+ * address for authentication failures), with bursts of five seconds' worth; past that they are
+ * counted, and one `suppressed` event with the counts comes with the next one let through (or
+ * when the connection closes). Connects, disconnects, registrations and successful calls are
+ * never held back.
  */
 
 import { RpcErrorCode } from '../errors.js';
@@ -38,7 +46,9 @@ export type AuditEvent =
       outcome: string;
       durationMs: number;
     })
-  | (Base & { type: 'protocol-violation'; reason: string });
+  | (Base & { type: 'protocol-violation'; reason: string })
+  /** Events of this connection held back by the rate limit since `sinceMs` ago, by "type outcome". */
+  | (Base & { type: 'suppressed'; counts: Record<string, number>; sinceMs: number });
 
 export type AuditSink = (event: AuditEvent) => void;
 
@@ -104,7 +114,67 @@ export const noAudit: AuditRecorder = {
   protocolViolation: nothing,
 };
 
-export function auditRecorder(sink: AuditSink | undefined): AuditRecorder {
+/** How many events of a noisy kind may pass per second and key, and the tally of those held back. */
+class Throttle {
+  private readonly byConnection = new WeakMap<object, Bucket>();
+  private readonly byAddress = new Map<string, Bucket>();
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+  ) {}
+
+  /** Whether an event of `kind` for `key` passes now; if it does, what was held back before it (to report first). */
+  admit(key: object | string, kind: string): { pass: boolean; held?: Held } {
+    const bucket = this.bucketOf(key);
+    const now = Date.now();
+    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.last) / 1000) * this.perSecond);
+    bucket.last = now;
+    if (bucket.tokens < 1) {
+      bucket.held ??= { counts: {}, since: now };
+      bucket.held.counts[kind] = (bucket.held.counts[kind] ?? 0) + 1;
+      return { pass: false };
+    }
+    bucket.tokens--;
+    const held = bucket.held;
+    bucket.held = undefined;
+    return held ? { pass: true, held } : { pass: true };
+  }
+
+  /** `key` is done: what it still had held back. */
+  release(key: object): Held | undefined {
+    const held = this.byConnection.get(key)?.held;
+    this.byConnection.delete(key);
+    return held;
+  }
+
+  private bucketOf(key: object | string): Bucket {
+    if (typeof key === 'string') {
+      let bucket = this.byAddress.get(key);
+      if (!bucket) {
+        if (this.byAddress.size >= 10_000) this.byAddress.clear(); // addresses come and go: a bound, not a history
+        this.byAddress.set(key, (bucket = { tokens: this.burst, last: Date.now(), held: undefined }));
+      }
+      return bucket;
+    }
+    let bucket = this.byConnection.get(key);
+    if (!bucket) this.byConnection.set(key, (bucket = { tokens: this.burst, last: Date.now(), held: undefined }));
+    return bucket;
+  }
+}
+
+interface Held {
+  readonly counts: Record<string, number>;
+  readonly since: number;
+}
+
+interface Bucket {
+  tokens: number;
+  last: number;
+  held: Held | undefined;
+}
+
+export function auditRecorder(sink: AuditSink | undefined, eventsPerSecond = 20): AuditRecorder {
   if (!sink) return noAudit;
   const record = (event: AuditEvent) => {
     try {
@@ -113,19 +183,34 @@ export function auditRecorder(sink: AuditSink | undefined): AuditRecorder {
       // An audit sink that throws must not break the broker.
     }
   };
+  const throttle = new Throttle(eventsPerSecond, eventsPerSecond * 5);
   const base = (c: AuditedConnection) => ({ time: Date.now(), connection: c.handle, user: c.session?.username });
   const ids = (c: AuditedConnection) => [...c.registrations].map((r) => r.id);
+  const suppressed = (c: AuditedConnection, held: Held) => record({ type: 'suppressed', ...base(c), counts: held.counts, sinceMs: Date.now() - held.since });
+  /** Records a noisy event unless `c` (or, not authenticated yet, its address) made too many of them lately. */
+  const limited = (c: AuditedConnection, kind: string, event: () => AuditEvent, key: object | string = c) => {
+    const { pass, held } = throttle.admit(key, kind);
+    if (held) suppressed(c, held);
+    if (pass) record(event());
+  };
   return {
     now: () => performance.now(),
     connected: (c) => record({ type: 'connect', time: Date.now(), connection: c.handle, remoteAddress: c.remoteAddress }),
-    authenticationFailed: (c, reason) => record({ type: 'authentication-failed', time: Date.now(), connection: c.handle, remoteAddress: c.remoteAddress, reason }),
-    disconnected: (c, code, reason) => record({ type: 'disconnect', ...base(c), code, reason }),
+    authenticationFailed: (c, reason) =>
+      limited(c, 'authentication-failed', () => ({ type: 'authentication-failed', time: Date.now(), connection: c.handle, remoteAddress: c.remoteAddress, reason }), c.remoteAddress),
+    disconnected: (c, code, reason) => {
+      const held = throttle.release(c);
+      if (held) suppressed(c, held);
+      record({ type: 'disconnect', ...base(c), code, reason });
+    },
     registered: (c, peerId) => record({ type: 'register', ...base(c), peerId }),
     deregistered: (c, peerId, reason) => record({ type: 'deregister', ...base(c), peerId, reason }),
-    denied: (c, what, peerId, names) => record({ type: 'denied', ...base(c), what, peerId, ...names }),
+    denied: (c, what, peerId, names) => limited(c, `denied ${what}`, () => ({ type: 'denied', ...base(c), what, peerId, ...names })),
     callEnded: (caller, call, outcome) => {
-      const names = call.target.names(call.controllerKey, call.actionKey);
-      record({
+      const result = typeof outcome === 'string' ? outcome : outcomeOf(outcome);
+      const event = (): AuditEvent => {
+        const names = call.target.names(call.controllerKey, call.actionKey);
+        return {
         type: 'call',
         ...base(caller),
         source: ids(caller),
@@ -135,12 +220,15 @@ export function auditRecorder(sink: AuditSink | undefined): AuditRecorder {
         stream: call.stream,
         requestBytes: call.requestBytes,
         responseBytes: call.responseBytes,
-        outcome: typeof outcome === 'string' ? outcome : outcomeOf(outcome),
+        outcome: result,
         durationMs: performance.now() - call.started,
-      });
+        };
+      };
+      if (result === 'ok') record(event());
+      else limited(caller, `call ${result}`, event);
     },
     refused: (c, target, stream, outcome) =>
-      record({ type: 'call', ...base(c), source: ids(c), target, controller: '?', action: '?', stream, requestBytes: 0, responseBytes: 0, outcome, durationMs: 0 }),
-    protocolViolation: (c, reason) => record({ type: 'protocol-violation', ...base(c), reason }),
+      limited(c, `call ${outcome}`, () => ({ type: 'call', ...base(c), source: ids(c), target, controller: '?', action: '?', stream, requestBytes: 0, responseBytes: 0, outcome, durationMs: 0 })),
+    protocolViolation: (c, reason) => limited(c, 'protocol-violation', () => ({ type: 'protocol-violation', ...base(c), reason }), c.remoteAddress),
   };
 }

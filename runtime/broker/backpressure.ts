@@ -1,78 +1,103 @@
 /**
- * Back-pressure at the broker: when more than `highWaterMark` bytes wait to be written to an
- * endpoint, the endpoints feeding it are not read until it drains, so a slow reader cannot
- * make the broker buffer without bound. The one owner of each endpoint's `flow` state.
+ * Back-pressure at the broker, per connection. What a connection is sent comes from its own
+ * doing: answers to its requests, items of streams it granted credit to, calls to the ids it
+ * registered, replies of the broker to what it asked. So when more than `highWaterMark` bytes
+ * wait to be written to a connection, the broker stops reading from that connection (it makes
+ * no new requests and grants no credit) until the bytes drain; nobody else is paused, so a
+ * slow reader cannot freeze a callee that others share. A connection whose waiting bytes pass
+ * `maxBufferedBytes` even so is closed as a slow reader (close code 4001): what the broker
+ * holds for one connection is bounded. Frames the broker makes itself (errors, control
+ * replies, presence events) count the same as forwarded ones: every send to a connection
+ * (BrokerConnection.send) ends in `backedUp` when it leaves too much waiting. A connection is
+ * also not read while too many of its own frames are held for security decisions (access.ts).
+ *
+ * The one owner of each connection's `flow` state.
  */
-import type { RouteEndpoint } from './route.js';
+
+/** What back-pressure needs of a connection. */
+export interface Throttled {
+  readonly bufferedAmount: number;
+  readonly isOpen: boolean;
+  pauseReading(): void;
+  resumeReading(): void;
+  /** Calls `callback` once when everything buffered has been handed to the network. */
+  onceDrained(callback: () => void): void;
+  /** Owned by this module. */
+  flow: FlowState | undefined;
+}
 
 export interface FlowState {
-  /** Endpoints paused because this one is backed up; resumed when it drains. */
-  readonly feeders: Set<RouteEndpoint>;
-  /** How many backed-up endpoints this one feeds (reading is paused while > 0). */
-  pausedBy: number;
-  awaitingDrain: boolean;
+  /** Too many bytes wait to be written to it: not read until they drain. */
+  backedUp: boolean;
+  /** Too many of its frames are held for security decisions (access.ts): not read until they are in. */
+  holding: boolean;
+  /** A close as slow reader is scheduled. */
+  closing: boolean;
 }
 
 export class Backpressure {
   private paused = 0;
 
-  constructor(private readonly highWaterMark: number) {}
+  constructor(
+    readonly highWaterMark: number,
+    readonly maxBufferedBytes: number,
+    /** Closes a connection whose buffered bytes passed the hard cap (called outside any send). */
+    private readonly closeSlowReader: (connection: Throttled, buffered: number) => void,
+  ) {}
 
-  /** Sends `frame` from `from` to `to`; if `to` is backed up, stops reading `from` until `to` drains. */
-  relay(from: RouteEndpoint, to: RouteEndpoint, frame: Uint8Array): void {
-    to.send(frame);
-    if (to.bufferedAmount > this.highWaterMark && to.isOpen) this.throttle(from, to);
+  /** Something was just sent to `connection`, which now buffers `buffered` bytes (over the high-water mark). */
+  backedUp(connection: Throttled, buffered: number): void {
+    if (!connection.isOpen) return;
+    const flow = this.flowOf(connection);
+    if (buffered > this.maxBufferedBytes && !flow.closing) {
+      flow.closing = true;
+      // Not from inside the send: the caller may be in the middle of walking route tables.
+      queueMicrotask(() => this.closeSlowReader(connection, buffered));
+    }
+    if (flow.backedUp) return;
+    flow.backedUp = true;
+    this.update(connection, flow, true);
+    connection.onceDrained(() => {
+      if (!flow.backedUp) return;
+      flow.backedUp = false;
+      this.update(connection, flow, false);
+    });
   }
 
-  /** Endpoints whose reading is paused right now. */
-  get pausedEndpoints(): number {
+  /** Frames of `connection` held for security decisions passed the bound (`true`), or were let go. */
+  holding(connection: Throttled, holding: boolean): void {
+    if (!connection.isOpen) return;
+    const flow = this.flowOf(connection);
+    if (flow.holding === holding) return;
+    flow.holding = holding;
+    this.update(connection, flow, holding);
+  }
+
+  /** Connections not being read right now. */
+  get pausedConnections(): number {
     return this.paused;
   }
 
-  /** `endpoint` is going away: whatever it held paused reads again. */
-  release(endpoint: RouteEndpoint): void {
-    this.resumeFeeders(endpoint);
-    const flow = endpoint.flow;
-    if (flow && flow.pausedBy > 0) {
+  /** `connection` is going away. */
+  release(connection: Throttled): void {
+    const flow = connection.flow;
+    if (flow && (flow.backedUp || flow.holding)) this.paused--;
+    connection.flow = undefined;
+  }
+
+  private flowOf(connection: Throttled): FlowState {
+    return (connection.flow ??= { backedUp: false, holding: false, closing: false });
+  }
+
+  /** One reason to pause came (`on`) or went: reading stops with the first and restarts after the last. */
+  private update(connection: Throttled, flow: FlowState, on: boolean): void {
+    const reasons = (flow.backedUp ? 1 : 0) + (flow.holding ? 1 : 0);
+    if (on && reasons === 1) {
+      this.paused++;
+      connection.pauseReading();
+    } else if (!on && reasons === 0) {
       this.paused--;
-      flow.pausedBy = 0;
+      connection.resumeReading();
     }
   }
-
-  private throttle(from: RouteEndpoint, to: RouteEndpoint): void {
-    if (from === to || !from.isOpen) return;
-    const toFlow = (to.flow ??= newFlow());
-    if (!toFlow.feeders.has(from)) {
-      toFlow.feeders.add(from);
-      const fromFlow = (from.flow ??= newFlow());
-      if (fromFlow.pausedBy++ === 0) {
-        this.paused++;
-        from.pauseReading();
-      }
-    }
-    if (!toFlow.awaitingDrain) {
-      toFlow.awaitingDrain = true;
-      to.onceDrained(() => {
-        toFlow.awaitingDrain = false;
-        this.resumeFeeders(to);
-      });
-    }
-  }
-
-  private resumeFeeders(to: RouteEndpoint): void {
-    const flow = to.flow;
-    if (!flow || flow.feeders.size === 0) return;
-    for (const from of flow.feeders) {
-      const fromFlow = from.flow!;
-      if (fromFlow.pausedBy > 0 && --fromFlow.pausedBy === 0) {
-        this.paused--;
-        from.resumeReading();
-      }
-    }
-    flow.feeders.clear();
-  }
-}
-
-function newFlow(): FlowState {
-  return { feeders: new Set(), pausedBy: 0, awaitingDrain: false };
 }

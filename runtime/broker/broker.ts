@@ -6,23 +6,27 @@
  * decisions), backpressure.ts, presence.ts, control-plane.ts, handshake.ts, heartbeat.ts and
  * the audit recorder.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { RpcErrorCode } from '../errors.js';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { RpcError, RpcErrorCode } from '../errors.js';
+import { errorFrame } from '../wire/errors.js';
 import { CloseCode } from '../wire/close-code.js';
 import { createHeader, FrameType, parseHeader, type FrameHeader } from '../wire/frame.js';
 import type { RegistrationLostEvent } from '../wire/control.js';
 import { jsonFrame, readJson } from '../wire/text.js';
 import { Access } from './access.js';
+import { Admission, PROTECTED_MODE_MESSAGE } from './admission.js';
 import { auditRecorder, type AuditRecorder } from './audit.js';
 import { Backpressure } from './backpressure.js';
+import { CallerIdentities } from './caller-identity.js';
 import { BrokerConnection } from './connection.js';
 import { ControlPlane } from './control-plane.js';
 import { Handshake } from './handshake.js';
 import { startHeartbeat } from './heartbeat.js';
-import { ClusterPeerDirectory } from './cluster/cluster-directory.js';
-import { clusterConfig } from './cluster/cluster-options.js';
+import { clusterConfig, type ClusterConfig } from './cluster/cluster-options.js';
+import { Listener } from './listener.js';
+import { Listings } from './listing.js';
 import { LocalPeerDirectory } from './local-directory.js';
 import { brokerLimits, type BrokerLimits, type BrokerOptions } from './options.js';
 import type { EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
@@ -36,6 +40,8 @@ export { CloseCode } from '../wire/close-code.js';
 
 export interface BrokerStats {
   connections: number;
+  /** Connections not authenticated yet (TCP connections not upgraded, WebSocket connections not welcomed). */
+  unauthenticated: number;
   /** Peer ids held by this broker's connections. */
   peers: number;
   /** In a cluster: peer ids held on the other brokers (0 alone). */
@@ -46,7 +52,7 @@ export interface BrokerStats {
   streams: number;
   /** Bytes waiting to be written to all connections. */
   bufferedBytes: number;
-  /** Connections not being read because a connection they feed is backed up. */
+  /** Connections not being read because too many bytes wait to be written to them. */
   pausedConnections: number;
   /** Security decisions cached or being made. */
   decisions: number;
@@ -59,9 +65,11 @@ export interface BrokerStats {
 }
 
 export interface Broker {
-  /** e.g. ws://127.0.0.1:53121 */
+  /** e.g. ws://127.0.0.1:53121 (wss:// on an https `server`) */
   readonly url: string;
   readonly port: number;
+  /** Without a security module and not `insecure`: only loopback clients are accepted. */
+  readonly protectedMode: boolean;
   /** Forgets every cached security decision: the hooks are asked again on the next call. */
   invalidateSecurity(): void;
   stats(): BrokerStats;
@@ -71,16 +79,32 @@ export interface Broker {
 
 export async function createBroker(options: BrokerOptions = {}): Promise<Broker> {
   // Alone, the broker is the whole system (in memory); in a cluster, NATS says where peers live.
-  const directory = options.cluster ? await ClusterPeerDirectory.connect(clusterConfig(options.cluster)) : new LocalPeerDirectory();
+  const directory = options.cluster ? await clusterDirectory(clusterConfig(options.cluster)) : new LocalPeerDirectory();
   const broker = new BrokerServer(options, directory);
   try {
     await directory.start(broker.endpointHost);
-    await broker.listen(options.port ?? 8080, options.host ?? '127.0.0.1');
+    await broker.listen();
   } catch (error) {
     await broker.close();
     throw error;
   }
+  for (const notice of broker.notices()) (options.log ?? console.warn)(notice);
   return broker;
+}
+
+/**
+ * The cluster's directory, loaded only for a broker that joins a cluster: the NATS client
+ * libraries are optional dependencies, installed by those who run clusters.
+ */
+async function clusterDirectory(config: ClusterConfig): Promise<PeerDirectory> {
+  let module: typeof import('./cluster/cluster-directory.js');
+  try {
+    module = await import('./cluster/cluster-directory.js');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !String((error as Error).message).includes('@nats-io')) throw error;
+    throw new Error('createBroker: the cluster option needs the NATS client libraries: npm install @nats-io/transport-node @nats-io/kv @nats-io/jetstream', { cause: error });
+  }
+  return module.ClusterPeerDirectory.connect(config);
 }
 
 const connectionOf = Symbol('p2pgen.brokerConnection');
@@ -95,10 +119,11 @@ class BrokerServer implements Broker {
   private readonly backpressure: Backpressure;
   private readonly presence: Presence;
   private readonly router: Router;
+  private readonly identities: CallerIdentities;
   private readonly control: ControlPlane;
   private readonly handshake: Handshake;
-  private readonly server: Server;
-  private readonly wss: WebSocketServer;
+  private readonly admission: Admission;
+  private readonly listener: Listener;
   private readonly heartbeat: ReturnType<typeof setInterval> | undefined;
   private readonly header: FrameHeader = createHeader();
   private nextHandle = 1;
@@ -108,10 +133,11 @@ class BrokerServer implements Broker {
     dropEndpoint: (endpoint, code, reason) => this.router.dropEndpoint(endpoint, code, reason),
     dropTarget: (registration, code, reason) => this.router.dropTarget(registration, code, reason),
     allocateHandle: () => this.allocateHandle(),
+    endpointGone: (endpoint) => this.identities.endpointGone(endpoint),
+    endpointReconnected: (endpoint) => this.identities.retell(endpoint),
   };
   private closing: Promise<void> | undefined;
-  url = '';
-  port = 0;
+  readonly protectedMode: boolean;
 
   constructor(
     options: BrokerOptions,
@@ -122,17 +148,40 @@ class BrokerServer implements Broker {
     const violation = (endpoint: RouteEndpoint, reason: string) => {
       if (endpoint instanceof BrokerConnection) this.violation(endpoint, reason);
     };
-    this.audit = auditRecorder(options.audit);
-    this.access = new Access(security, (caller, frame, h) => this.router.route(caller, frame, h));
-    this.backpressure = new Backpressure(limits.highWaterMarkBytes);
-    this.presence = new Presence(directory, this.access);
-    this.router = new Router({ directory, access: this.access, backpressure: this.backpressure, audit: this.audit, maxCallsInFlight: limits.maxCallsInFlight, violation });
-    this.control = new ControlPlane({ directory, access: this.access, presence: this.presence, audit: this.audit, maxOperations: limits.maxControlOperations });
+    this.audit = auditRecorder(options.audit, options.auditEventsPerSecond ?? 20);
+    this.access = new Access(security, (caller, frame, h) => this.router.route(caller, frame, h), {
+      hookTimeoutMs: limits.hookTimeoutMs,
+      maxHeldBytes: limits.highWaterMarkBytes,
+      holding: (caller, holding) => {
+        if (caller instanceof BrokerConnection) this.backpressure.holding(caller, holding);
+      },
+    });
+    this.backpressure = new Backpressure(limits.highWaterMarkBytes, limits.maxBufferedBytes, (connection, buffered) =>
+      this.violation(connection as BrokerConnection, `slow reader: more than ${limits.maxBufferedBytes} bytes (${buffered}) waited to be written to the connection`, CloseCode.SlowReader),
+    );
+    const listings = new Listings(this.access);
+    this.presence = new Presence(directory, this.access, listings);
+    this.identities = new CallerIdentities(() => this.allocateHandle());
+    this.router = new Router({ directory, access: this.access, audit: this.audit, identities: this.identities, maxCallsInFlight: limits.maxCallsInFlight, violation });
+    this.control = new ControlPlane({
+      directory,
+      access: this.access,
+      presence: this.presence,
+      listings,
+      audit: this.audit,
+      maxOperations: limits.maxControlOperations,
+      maxAnnouncedBytes: limits.maxAnnouncedBytes,
+      maxPresenceSubscriptions: limits.maxPresenceSubscriptions,
+      maxIdsPerConnection: limits.maxIdsPerConnection,
+      identityChanged: (connection) => this.identityChanged(connection),
+    });
     this.handshake = new Handshake({
       security,
       audit: this.audit,
       handshakeTimeoutMs: limits.handshakeTimeoutMs,
+      hookTimeoutMs: limits.hookTimeoutMs,
       maxFrameBytes: limits.maxFrameBytes,
+      welcomed: () => this.admission.authenticated(),
       violation: (connection, reason, code) => this.violation(connection, reason, code),
     });
     directory.listen({
@@ -140,41 +189,52 @@ class BrokerServer implements Broker {
       changed: (registrations) => this.presence.changed(registrations),
       left: (registration, reason) => this.peerLeft(registration, reason),
     });
-    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: limits.maxFrameBytes, clientTracking: false });
-    this.server = createServer((_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' }).end('p2pgen broker: connect with WebSocket\n');
+    this.protectedMode = options.security === undefined && options.insecure !== true;
+    this.admission = new Admission({
+      allowedOrigins: options.allowedOrigins,
+      maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+      maxUnauthenticatedConnections: limits.maxUnauthenticatedConnections,
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
+      protectedMode: this.protectedMode,
     });
-    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      if (this.closing) {
-        socket.destroy();
-        return;
-      }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket, req));
-    });
+    this.listener = new Listener(
+      { port: options.port ?? 8080, host: options.host ?? '127.0.0.1', server: options.server, path: options.path, maxFrameBytes: limits.maxFrameBytes },
+      this.admission,
+      (ws, socket, req) => this.accept(ws, socket, req),
+    );
     this.heartbeat = startHeartbeat(limits.heartbeatMs, this.connections, (connection) => {
       connection.ws.terminate();
       this.dropConnection(connection, CloseCode.GoingAway, 'no answer to the heartbeat');
     });
   }
 
-  listen(port: number, host: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        const address = this.server.address() as AddressInfo;
-        this.port = address.port;
-        this.url = `ws://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
-        resolve();
-      });
-    });
+  listen(): Promise<void> {
+    return this.listener.listen();
+  }
+
+  get url(): string {
+    return this.listener.url;
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  /** What the broker says when it starts (protected mode, or open to everyone). */
+  notices(): string[] {
+    if (this.listener.listensOnLoopback()) return [];
+    if (this.protectedMode) return [`p2pgen broker on ${this.url}: ${PROTECTED_MODE_MESSAGE}`];
+    return this.limits.insecure ? [`p2pgen broker on ${this.url}: insecure: anyone who reaches this address may register any peer id and call any peer`] : [];
   }
 
   // ---- connections ---------------------------------------------------------------------
 
   private accept(ws: WebSocket, socket: Socket, req: IncomingMessage): void {
+    if (this.closing) return void ws.terminate();
     socket.setNoDelay(true);
-    const connection = new BrokerConnection(this.allocateHandle(), ws, socket, req.socket.remoteAddress ?? '');
+    const connection = new BrokerConnection(this.allocateHandle(), ws, socket, req.socket.remoteAddress ?? '', this.backpressure);
+    this.admission.opened(socket, connection.remoteAddress);
+    connection.info = { remoteAddress: connection.remoteAddress, headers: req.headers, url: req.url ?? '/' };
     const tagged = ws as TaggedWebSocket;
     tagged[connectionOf] = connection;
     tagged[brokerOf] = this;
@@ -184,8 +244,13 @@ class BrokerServer implements Broker {
     tagged.on('close', onWebSocketClose as (this: WebSocket, code: number, reason: Buffer) => void);
     tagged.on('pong', onWebSocketPong as (this: WebSocket) => void);
     tagged.on('error', onWebSocketError);
-    this.handshake.start(connection);
     this.audit.connected(connection);
+    if (this.admission.refusedByProtectedMode(connection.remoteAddress)) {
+      this.audit.authenticationFailed(connection, 'protected mode: not a loopback client');
+      connection.send(errorFrame(0, new RpcError(RpcErrorCode.AUTHENTICATION_FAILED, PROTECTED_MODE_MESSAGE)));
+      return this.violation(connection, 'protected mode', CloseCode.PolicyViolation);
+    }
+    this.handshake.start(connection);
   }
 
   private allocateHandle(): number {
@@ -224,12 +289,14 @@ class BrokerServer implements Broker {
     if (connection.state === 'closed') return;
     const wasOpen = connection.state === 'open';
     connection.state = 'closed';
+    this.admission.closed(connection.remoteAddress, wasOpen);
     this.handshake.stop(connection);
     this.connections.delete(connection);
     this.presence.unsubscribe(connection);
     this.control.connectionClosed(connection);
     this.directory.releaseAll(connection);
     this.router.dropEndpoint(connection);
+    this.identities.endpointGone(connection);
     this.access.connectionClosed(connection);
     this.backpressure.release(connection);
     if (wasOpen) this.audit.disconnected(connection, code, reason);
@@ -246,10 +313,16 @@ class BrokerServer implements Broker {
       // Calls to the id now go to its new holder; this connection must hear that it lost it,
       // and calls still open at it for that id will not be answered from here.
       this.router.dropTarget(registration, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (it registered again on another connection)');
-      this.access.identityChanged(connection);
+      this.identityChanged(connection);
       const event: RegistrationLostEvent = { type: 'registration-lost', peerId: registration.id };
       connection.send(jsonFrame(FrameType.Event, 0, event));
     }
+  }
+
+  /** `connection` registered or gave up an id: its decisions are asked again, and those it calls hear who it is now. */
+  private identityChanged(connection: BrokerConnection): void {
+    this.access.identityChanged(connection);
+    this.identities.changed(connection);
   }
 
   // ---- lifecycle -----------------------------------------------------------------------
@@ -264,11 +337,12 @@ class BrokerServer implements Broker {
     const peers = this.directory.counts();
     return {
       connections: this.connections.size,
+      unauthenticated: this.admission.unauthenticated,
       peers: peers.local,
       remotePeers: peers.remote,
       ...this.router.stats(),
       bufferedBytes,
-      pausedConnections: this.backpressure.pausedEndpoints,
+      pausedConnections: this.backpressure.pausedConnections,
       ...this.access.stats(),
       presenceSubscribers: this.presence.subscriberCount,
       controlOperations: this.control.operations,
@@ -288,8 +362,7 @@ class BrokerServer implements Broker {
       );
       for (const connection of [...this.connections]) this.dropConnection(connection, CloseCode.GoingAway, 'broker closing');
       await Promise.all(closed);
-      await new Promise<void>((resolve) => this.server.close(() => resolve()));
-      this.wss.close();
+      await this.listener.close();
       await this.directory.close();
     })();
     return this.closing;

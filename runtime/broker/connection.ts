@@ -5,24 +5,25 @@
  * `presenceKnown`); this file only holds them. Sending goes through a CorkedSender, so frames
  * forwarded in one tick leave in one write.
  */
+import type { IdentityState } from './caller-identity.js';
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { routingKey } from '../contracts/define.js';
-import { CorkedSender } from '../transport/corked-sender.js';
+import { sendCorked, type CorkedSender } from '../transport/corked-sender.js';
 import type { ControllerInfo } from '../wire/control.js';
 import type { CallerDecisions } from './access.js';
-import type { FlowState } from './backpressure.js';
+import type { Backpressure, FlowState, Throttled } from './backpressure.js';
 import type { ControlQueue } from './control-plane.js';
 import type { PeerRegistration } from './peer-directory.js';
 import type { Route, RouteEndpoint } from './route.js';
-import type { Session } from './security.js';
+import type { ConnectionInfo, Session } from './security.js';
 
 const noControllers: readonly ControllerInfo[] = Object.freeze([]);
 const binary = { binary: true } as const;
 
 export type ConnectionState = 'handshake' | 'authenticating' | 'open' | 'closed';
 
-export class BrokerConnection implements RouteEndpoint {
+export class BrokerConnection implements RouteEndpoint, Throttled, CorkedSender {
   session: Session | undefined;
   state: ConnectionState = 'handshake';
   /** The peer ids it holds (the directory adds and removes them). */
@@ -32,11 +33,17 @@ export class BrokerConnection implements RouteEndpoint {
   awaitingPong = false;
   /** Something arrived since the last ping. */
   heardFrom = true;
+  /** The socket's write backlog at the last ping (heartbeat.ts: a paused connection that takes bytes is alive). */
+  writeQueueAtPing = 0;
+  writableAtPing = 0;
+  /** What authenticate is told about the connection; kept only until it was authenticated (handshake.ts). */
+  info: ConnectionInfo | undefined;
   /** Closes the connection if no hello arrives in time (handshake.ts). */
   handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   // State other modules keep about this connection, made on first use: an idle connection
   // (most of them, on a busy broker) carries none of it.
   access: CallerDecisions | undefined;
+  identities: IdentityState | undefined;
   flow: FlowState | undefined;
   control: ControlQueue | undefined;
   /** Presence (presence.ts): the peers this connection was told joined, while it is subscribed. */
@@ -46,16 +53,17 @@ export class BrokerConnection implements RouteEndpoint {
   private incomingTable: Map<number, Route> | undefined;
   /** Names of the announced controllers and actions by routing key (for hooks and audit). */
   private actionNames: Map<number, { path: string; actions: Map<number, string> }> | undefined;
-  private readonly sender: CorkedSender;
+  /** Corking state (corked-sender.ts). */
+  corked = false;
+  corkedBytes = 0;
 
   constructor(
     readonly handle: number,
     readonly ws: WebSocket,
     readonly socket: Socket,
     readonly remoteAddress: string,
-  ) {
-    this.sender = new CorkedSender(socket, (frame) => ws.send(frame, binary));
-  }
+    private readonly backpressure: Backpressure,
+  ) {}
 
   get isOpen(): boolean {
     return this.state !== 'closed';
@@ -93,12 +101,26 @@ export class BrokerConnection implements RouteEndpoint {
     };
   }
 
+  /** Every frame for this connection, forwarded or made by the broker, goes out here (and under back-pressure). */
   send(frame: Uint8Array): void {
-    if (this.state !== 'closed') this.sender.send(frame);
+    if (this.state === 'closed') return;
+    sendCorked(this, frame);
+    const buffered = this.ws.bufferedAmount;
+    if (buffered > this.backpressure.highWaterMark) this.backpressure.backedUp(this, buffered);
+  }
+
+  /** Writes one frame to the WebSocket (sendCorked calls it under the cork). */
+  write(frame: Uint8Array): void {
+    this.ws.send(frame, binary);
   }
 
   get bufferedAmount(): number {
     return this.ws.bufferedAmount;
+  }
+
+  /** Reading is paused by back-pressure. */
+  get paused(): boolean {
+    return this.flow !== undefined && (this.flow.backedUp || this.flow.holding);
   }
 
   pauseReading(): void {
@@ -106,7 +128,13 @@ export class BrokerConnection implements RouteEndpoint {
   }
 
   resumeReading(): void {
-    if (this.state !== 'closed') this.ws.resume();
+    if (this.state === 'closed') return;
+    // It took everything the broker had for it: alive. The last ping still waits in the
+    // kernel's buffers behind what it has not read yet, so its answer is not due before the
+    // next ping (heartbeat.ts).
+    this.heardFrom = true;
+    this.awaitingPong = false;
+    this.ws.resume();
   }
 
   onceDrained(callback: () => void): void {

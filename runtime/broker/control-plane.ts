@@ -12,15 +12,25 @@ import { jsonFrame } from '../wire/text.js';
 import type { Access } from './access.js';
 import type { AuditRecorder } from './audit.js';
 import type { BrokerConnection } from './connection.js';
-import type { PeerDirectory } from './peer-directory.js';
-import { peerInfo, type Presence } from './presence.js';
+import type { PeerDirectory, PeerRegistration } from './peer-directory.js';
+import type { Listings } from './listing.js';
+import type { Presence } from './presence.js';
 
 export interface ControlContext {
   readonly directory: PeerDirectory;
   readonly access: Access;
   readonly presence: Presence;
+  readonly listings: Listings;
   readonly audit: AuditRecorder;
   readonly maxOperations: number;
+  /** Bytes of controller metadata a connection may announce (paths, names, fingerprints). */
+  readonly maxAnnouncedBytes: number;
+  /** Presence subscriptions a connection may have (`presence { on: true }` since its last `off`). */
+  readonly maxPresenceSubscriptions: number;
+  /** Peer ids a connection may hold. */
+  readonly maxIdsPerConnection: number;
+  /** `connection` registered or gave up an id: who it is as a caller changed. */
+  identityChanged(connection: BrokerConnection): void;
 }
 
 /** A connection's control requests not answered yet (the `control` field of its connection). */
@@ -66,7 +76,14 @@ export class ControlPlane {
       const { id, body } = queue.waiting.shift()!;
       let reply: ControlReply;
       try {
-        reply = { ok: true, result: await this.operation(connection, (body ?? {}) as Record<string, unknown>) };
+        const result = await this.operation(connection, (body ?? {}) as Record<string, unknown>);
+        if (result instanceof PeerList) {
+          // A list goes out in pieces, at the connection's pace (listing.ts).
+          await this.ctx.listings.reply(connection, id, result.peers);
+          if (connection.control === queue) this.outstanding--;
+          continue;
+        }
+        reply = { ok: true, result };
       } catch (error) {
         reply = replyOf(RpcError.from(error, RpcErrorCode.PROTOCOL_ERROR));
       }
@@ -83,7 +100,7 @@ export class ControlPlane {
       case 'deregister':
         return this.deregister(connection, body.peerId);
       case 'controllers':
-        this.ctx.directory.announce(connection, readControllers(body.controllers));
+        this.ctx.directory.announce(connection, readControllers(body.controllers, this.ctx.maxAnnouncedBytes));
         return null;
       case 'listPeers':
         return this.listPeers(connection, typeof body.controller === 'string' ? body.controller : undefined);
@@ -92,7 +109,10 @@ export class ControlPlane {
           this.ctx.presence.unsubscribe(connection);
           return null;
         }
-        return this.ctx.presence.subscribe(connection);
+        if (this.ctx.presence.subscriptionsOf(connection) >= this.ctx.maxPresenceSubscriptions) {
+          throw new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `more than ${this.ctx.maxPresenceSubscriptions} presence subscriptions on this connection (maxPresenceSubscriptions)`);
+        }
+        return this.ctx.presence.subscribe(connection).then((peers) => new PeerList(peers));
       default:
         throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, `unknown control operation ${JSON.stringify(body.op)}`);
     }
@@ -106,6 +126,9 @@ export class ControlPlane {
     if (typeof bytes === 'string') throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, bytes);
     const id = peerId as string;
     const session = connection.session!;
+    if (connection.registrations.size >= this.ctx.maxIdsPerConnection && ![...connection.registrations].some((r) => r.id === id)) {
+      throw new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `this connection holds ${this.ctx.maxIdsPerConnection} peer ids already (maxIdsPerConnection)`);
+    }
     if (!(await this.ctx.access.mayRegister(session, id))) {
       this.ctx.audit.denied(connection, 'register', id);
       throw new RpcError(RpcErrorCode.ACCESS_DENIED, `not allowed to register as peer '${id}'`);
@@ -114,7 +137,7 @@ export class ControlPlane {
     const registration = await this.ctx.directory.claim(id, connection, holder as string | undefined);
     if (!registration) throw new RpcError(RpcErrorCode.ALREADY_REGISTERED, `peer id '${id}' is already registered`);
     // Registering changes who this connection is: its decisions are asked again.
-    this.ctx.access.identityChanged(connection);
+    this.ctx.identityChanged(connection);
     this.ctx.audit.registered(connection, id);
     return null;
   }
@@ -123,29 +146,61 @@ export class ControlPlane {
     if (typeof peerId !== 'string') throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'deregister needs a peerId');
     const registration = this.ctx.directory.release(peerId, connection);
     if (!registration) throw new RpcError(RpcErrorCode.PEER_NOT_FOUND, `this connection does not hold peer id '${peerId}'`);
-    this.ctx.access.identityChanged(connection);
+    this.ctx.identityChanged(connection);
     return null;
   }
 
-  private async listPeers(connection: BrokerConnection, controller: string | undefined): Promise<unknown> {
+  private async listPeers(connection: BrokerConnection, controller: string | undefined): Promise<PeerList> {
     const candidates = [...this.ctx.directory.all()].filter((r) => controller === undefined || r.controllers.some((c) => c.path === controller));
-    return (await this.ctx.presence.visibleTo(connection, candidates)).map(peerInfo);
+    return new PeerList(await this.ctx.listings.visibleTo(connection, candidates));
   }
+}
+
+/** The result of a listing: sent by listing.ts in pieces, not as one frame. */
+class PeerList {
+  constructor(readonly peers: PeerRegistration[]) {}
 }
 
 function replyOf(error: RpcError): ControlReply {
   return { ok: false, code: error.code, message: error.rawMessage };
 }
 
-function readControllers(value: unknown): ControllerInfo[] {
+/** What a controller announcement may hold, apart from its total size. */
+const MAX_PATH = 256;
+const MAX_ACTION_NAME = 128;
+const FINGERPRINT = /^[0-9a-f]{16}$/;
+
+/**
+ * The controllers a connection announces, checked: paths of at most 256 characters, action
+ * names of at most 128, fingerprints of 16 hex digits, and everything together at most
+ * `maxBytes` (counted as the characters of paths, names and fingerprints). Anything else is
+ * refused whole (the connection keeps what it announced before).
+ */
+function readControllers(value: unknown, maxBytes: number): ControllerInfo[] {
   if (!Array.isArray(value)) throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'controllers must be a list');
-  return value.slice(0, 1000).flatMap((c) => {
-    if (!c || typeof c.path !== 'string' || typeof c.fingerprint !== 'string' || !Array.isArray(c.actions)) return [];
-    const actions = (c.actions as unknown[]).flatMap((a) =>
-      a && typeof (a as { name?: unknown }).name === 'string' && typeof (a as { fingerprint?: unknown }).fingerprint === 'string'
-        ? [{ name: (a as { name: string }).name, fingerprint: (a as { fingerprint: string }).fingerprint }]
-        : [],
-    );
-    return [{ path: c.path as string, fingerprint: c.fingerprint as string, actions }];
-  });
+  let bytes = 0;
+  const tooMuch = () => new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `the controllers announced are over ${maxBytes} bytes of paths, names and fingerprints (maxAnnouncedBytes)`);
+  const controllers: ControllerInfo[] = [];
+  for (const c of value as unknown[]) {
+    const candidate = c as Partial<ControllerInfo> | null;
+    if (!candidate || typeof candidate.path !== 'string' || typeof candidate.fingerprint !== 'string' || !Array.isArray(candidate.actions)) {
+      throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'a controller is { path, fingerprint, actions: [{ name, fingerprint }] }');
+    }
+    if (candidate.path.length === 0 || candidate.path.length > MAX_PATH) throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, `a controller path has 1 to ${MAX_PATH} characters`);
+    if (!FINGERPRINT.test(candidate.fingerprint)) throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'a fingerprint is 16 hex digits');
+    bytes += candidate.path.length + 16;
+    if (bytes > maxBytes) throw tooMuch();
+    const actions: { name: string; fingerprint: string }[] = [];
+    for (const a of candidate.actions as unknown[]) {
+      const action = a as Partial<{ name: unknown; fingerprint: unknown }> | null;
+      if (!action || typeof action.name !== 'string' || action.name.length === 0 || action.name.length > MAX_ACTION_NAME || typeof action.fingerprint !== 'string' || !FINGERPRINT.test(action.fingerprint)) {
+        throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, `an action is { name (1 to ${MAX_ACTION_NAME} characters), fingerprint (16 hex digits) }`);
+      }
+      bytes += action.name.length + 16;
+      if (bytes > maxBytes) throw tooMuch();
+      actions.push({ name: action.name, fingerprint: action.fingerprint });
+    }
+    controllers.push({ path: candidate.path, fingerprint: candidate.fingerprint, actions });
+  }
+  return controllers;
 }

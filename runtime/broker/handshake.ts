@@ -1,7 +1,9 @@
 /**
  * The handshake: a new connection has `handshakeTimeoutMs` to send its Hello; the broker
- * authenticates its token and answers Welcome, or an AUTHENTICATION_FAILED Error and closes
- * the connection (1008). Nothing else is accepted before the Welcome.
+ * authenticates its token (`authenticate(token, connection)`, within `hookTimeoutMs`) and
+ * answers Welcome, or an AUTHENTICATION_FAILED Error and closes the connection (1008). Nothing
+ * else is accepted before the Welcome. What the client is told is fixed text unless the hook
+ * threw an AuthenticationError (its message, bounded); the audit log gets what was thrown.
  */
 import { RpcError, RpcErrorCode } from '../errors.js';
 import { CloseCode } from '../wire/close-code.js';
@@ -11,15 +13,25 @@ import { FrameType, PROTOCOL_VERSION } from '../wire/frame.js';
 import { jsonFrame, readJson } from '../wire/text.js';
 import type { AuditRecorder } from './audit.js';
 import type { BrokerConnection } from './connection.js';
-import type { RpcKernelSecurity, Session } from './security.js';
+import { callHook, describeThrown, messageOf } from './hook-call.js';
+import { AuthenticationError, isSession, type RpcKernelSecurity } from './security.js';
 
 export interface HandshakeContext {
   readonly security: RpcKernelSecurity;
   readonly audit: AuditRecorder;
   readonly handshakeTimeoutMs: number;
+  readonly hookTimeoutMs: number;
   readonly maxFrameBytes: number;
   violation(connection: BrokerConnection, reason: string, code?: number): void;
+  /** The connection was welcomed (it no longer counts as unauthenticated). */
+  welcomed(connection: BrokerConnection): void;
 }
+
+/** What a refused client is told unless `authenticate` threw an AuthenticationError (Deepkit's words). */
+const AUTHENTICATION_FAILED_TEXT = 'Authentication failed';
+/** What of an AuthenticationError's message reaches the client; what of a thrown value reaches the audit log. */
+const MAX_CLIENT_MESSAGE = 1024;
+const MAX_AUDITED_REASON = 4096;
 
 export class Handshake {
   constructor(private readonly ctx: HandshakeContext) {}
@@ -37,21 +49,31 @@ export class Handshake {
     connection.state = 'authenticating';
     this.stop(connection);
     const hello = readJson(frame, payloadStart) as Partial<Hello> | undefined;
-    if (!hello || hello.protocol !== PROTOCOL_VERSION) {
+    if (!hello || typeof hello !== 'object' || hello.protocol !== PROTOCOL_VERSION) {
       return this.ctx.violation(connection, `hello must be JSON { protocol: ${PROTOCOL_VERSION}, token? }`);
     }
-    let session: Session;
-    try {
-      session = await this.ctx.security.authenticate(hello.token);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      this.ctx.audit.authenticationFailed(connection, message);
-      connection.send(errorFrame(0, new RpcError(RpcErrorCode.AUTHENTICATION_FAILED, `authentication failed: ${message}`)));
+    const info = connection.info!;
+    const outcome = await callHook(() => this.ctx.security.authenticate(hello.token, info), this.ctx.hookTimeoutMs);
+    if ((connection.state as BrokerConnection['state']) !== 'authenticating') return; // closed meanwhile
+    // The upgrade request's headers are kept only until now.
+    connection.info = undefined;
+    let refusal: { client: string; audited: string } | undefined;
+    if ('timedOut' in outcome) refusal = { client: AUTHENTICATION_FAILED_TEXT, audited: `authenticate did not settle within ${this.ctx.hookTimeoutMs} ms` };
+    else if ('error' in outcome) {
+      const audited = describeThrown(outcome.error, MAX_AUDITED_REASON);
+      const client = outcome.error instanceof AuthenticationError ? messageOf(outcome.error, MAX_CLIENT_MESSAGE) : '';
+      refusal = { client: client || AUTHENTICATION_FAILED_TEXT, audited };
+    } else if (!isSession(outcome.value)) {
+      refusal = { client: AUTHENTICATION_FAILED_TEXT, audited: `authenticate returned ${describeValue(outcome.value)}, not a Session` };
+    }
+    if (refusal) {
+      this.ctx.audit.authenticationFailed(connection, refusal.audited);
+      connection.send(errorFrame(0, new RpcError(RpcErrorCode.AUTHENTICATION_FAILED, refusal.client)));
       return this.ctx.violation(connection, 'authentication failed', CloseCode.PolicyViolation);
     }
-    if ((connection.state as BrokerConnection['state']) !== 'authenticating') return; // closed meanwhile
-    connection.session = session;
+    connection.session = (outcome as { value: BrokerConnection['session'] }).value;
     connection.state = 'open';
+    this.ctx.welcomed(connection);
     const welcome: Welcome = { handle: connection.handle, maxFrameBytes: this.ctx.maxFrameBytes };
     connection.send(jsonFrame(FrameType.Welcome, 0, welcome));
   }
@@ -61,4 +83,10 @@ export class Handshake {
     clearTimeout(connection.handshakeTimer);
     connection.handshakeTimer = undefined;
   }
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  return 'an object without a username';
 }

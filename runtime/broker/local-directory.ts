@@ -54,7 +54,7 @@ export class LocalPeerDirectory implements PeerDirectory {
       if (holder === undefined || existing.holder !== holder) return Promise.resolve(undefined);
       this.end(existing, 'taken'); // the same client, back on a new connection before the old one was found dead
     }
-    const registration = new LocalRegistration(peerId, bytes, connection, holder);
+    const registration = new LocalRegistration(peerId, keptBytes(bytes), connection, holder);
     this.table.add(registration);
     connection.registrations.add(registration);
     for (const listener of this.listeners) listener.joined(registration);
@@ -105,4 +105,13 @@ export class LocalPeerDirectory implements PeerDirectory {
     registration.connection.registrations.delete(registration);
     for (const listener of this.listeners) listener.left(registration, reason);
   }
+}
+
+/**
+ * The id bytes a registration keeps for as long as it lives: copied into Node's pooled
+ * buffer space, so a registration does not hold an ArrayBuffer of its own (it adds up over
+ * thousands of idle peers).
+ */
+export function keptBytes(bytes: Uint8Array): Uint8Array {
+  return Buffer.from(bytes);
 }

@@ -1,4 +1,5 @@
 /** The broker's options, their defaults, and the limits its modules enforce. */
+import type { Server } from 'node:http';
 import type { AuditSink } from './audit.js';
 import type { ClusterOptions } from './cluster/cluster-options.js';
 import type { RpcKernelSecurity } from './security.js';
@@ -8,9 +9,36 @@ export interface BrokerOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /**
+   * An `http` or `https` server of the application to attach to instead of listening on
+   * `port`/`host`: its WebSocket upgrades (to `path`, if given) become broker connections, the
+   * rest of its requests stay the application's. `broker.close()` leaves it running.
+   */
+  server?: Server;
+  /** With `server`: the path WebSocket clients connect to (e.g. '/rpc'); others are left alone. Default: every path. */
+  path?: string;
+  /**
+   * Origins of browser pages allowed to connect (e.g. ['https://app.example.com'], or ['*'] for
+   * any). Always allowed: clients that send no Origin (not browsers) and the broker's own
+   * origin; without this option also pages served from loopback when the broker listens on
+   * loopback. Others get 403.
+   */
+  allowedOrigins?: readonly string[];
+  /**
+   * Without a security module the broker accepts only loopback clients (protected mode); true
+   * accepts everyone. No effect with `security`.
+   */
+  insecure?: boolean;
+  /** Where the broker says what it starts in (protected mode, insecure). Default console.warn. */
+  log?: (message: string) => void;
   security?: RpcKernelSecurity;
   /** Receives an event per connect, authentication failure, register, deregister, denial, call and protocol violation. */
   audit?: AuditSink;
+  /**
+   * Refusals, denials, failed calls and protocol violations audited per connection and second
+   * (bursts of five seconds' worth); more are counted into one `suppressed` event. Default 20.
+   */
+  auditEventsPerSecond?: number;
   /** Largest frame a connection may send (bytes); larger ones close it (1009). Default 1 MiB. */
   maxFrameBytes?: number;
   /**
@@ -20,8 +48,31 @@ export interface BrokerOptions {
   maxCallsInFlight?: number;
   /** Control requests (register, listPeers, presence, …) a connection may have outstanding; more are refused with TOO_MANY_CALLS. Default 64. */
   maxControlOperations?: number;
-  /** How long a new connection has to say hello (ms). Default 10 s. */
+  /**
+   * What a connection may announce about its controllers: characters of paths, action names
+   * and fingerprints together; more is refused with LIMIT_EXCEEDED. Default 64 KiB.
+   */
+  maxAnnouncedBytes?: number;
+  /** Peer ids one connection may hold; more registrations are refused with LIMIT_EXCEEDED. Default 100. */
+  maxIdsPerConnection?: number;
+  /** Presence subscriptions per connection (one per `presence()` subscriber of a client); more are refused with LIMIT_EXCEEDED. Default 64. */
+  maxPresenceSubscriptions?: number;
+  /** How long a new connection has to say hello (ms); a TCP connection to the broker's own server has as long to upgrade. Default 10 s. */
   handshakeTimeoutMs?: number;
+  /** WebSocket connections from one remote address; more get HTTP 429. Default 1,024. */
+  maxConnectionsPerAddress?: number;
+  /**
+   * Connections not authenticated yet (TCP connections not upgraded, WebSocket connections not
+   * welcomed), together; past it new TCP connections are closed at once and upgrades get HTTP
+   * 503. Default 1,024.
+   */
+  maxUnauthenticatedConnections?: number;
+  /**
+   * How long a security hook may take (ms): `authenticate` past it refuses the connection,
+   * `isAllowedTo…` past it say no (ACCESS_DENIED) for that call, without the answer being
+   * cached. Default 5 s.
+   */
+  hookTimeoutMs?: number;
   /**
    * How often the broker pings each connection (ms). A connection that answers neither the
    * ping nor sends anything until the next one is dropped with its registrations, so a
@@ -30,9 +81,15 @@ export interface BrokerOptions {
   heartbeatMs?: number;
   /**
    * When more than this many bytes wait to be written to a connection, the broker stops reading
-   * from the connections feeding it until it drains. Default 4 MiB.
+   * from that connection (its new requests and credit) until they drain. Default 4 MiB.
    */
   highWaterMarkBytes?: number;
+  /**
+   * When more than this many bytes wait to be written to a connection even so (answers and
+   * stream items it asked for earlier, calls to it), it is closed as a slow reader (4001).
+   * Default 64 MiB.
+   */
+  maxBufferedBytes?: number;
   /**
    * Brokers forming a cluster over NATS (docs/scaling-out.md): peer ids are unique across the
    * cluster and a peer on one broker calls a peer on another. Without it the broker is alone,
@@ -48,9 +105,17 @@ export interface BrokerLimits {
   readonly maxFrameBytes: number;
   readonly maxCallsInFlight: number;
   readonly maxControlOperations: number;
+  readonly maxAnnouncedBytes: number;
+  readonly maxPresenceSubscriptions: number;
+  readonly maxIdsPerConnection: number;
   readonly handshakeTimeoutMs: number;
+  readonly hookTimeoutMs: number;
   readonly heartbeatMs: number;
   readonly highWaterMarkBytes: number;
+  readonly maxBufferedBytes: number;
+  readonly maxConnectionsPerAddress: number;
+  readonly maxUnauthenticatedConnections: number;
+  readonly insecure: boolean;
 }
 
 export function brokerLimits(options: BrokerOptions): BrokerLimits {
@@ -58,8 +123,16 @@ export function brokerLimits(options: BrokerOptions): BrokerLimits {
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     maxCallsInFlight: options.maxCallsInFlight ?? 10_000,
     maxControlOperations: options.maxControlOperations ?? 64,
+    maxAnnouncedBytes: options.maxAnnouncedBytes ?? 64 * 1024,
+    maxPresenceSubscriptions: options.maxPresenceSubscriptions ?? 64,
+    maxIdsPerConnection: options.maxIdsPerConnection ?? 100,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+    hookTimeoutMs: options.hookTimeoutMs ?? 5_000,
     heartbeatMs: options.heartbeatMs ?? 15_000,
     highWaterMarkBytes: options.highWaterMarkBytes ?? 4 << 20,
+    maxBufferedBytes: options.maxBufferedBytes ?? 64 << 20,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 1024,
+    maxUnauthenticatedConnections: options.maxUnauthenticatedConnections ?? 1024,
+    insecure: options.insecure === true,
   };
 }

@@ -66,6 +66,10 @@ export interface EndpointHost {
   dropTarget(registration: PeerRegistration, code: RpcErrorCode, reason: string): void;
   /** A handle no connection of this broker uses. */
   allocateHandle(): number;
+  /** `endpoint` (another broker) is gone for good: whoever its callers called hears they left. */
+  endpointGone(endpoint: RouteEndpoint): void;
+  /** Frames to `endpoint` may have been lost (NATS came back): it is told again who its callers are. */
+  endpointReconnected(endpoint: RouteEndpoint): void;
 }
 
 /**

@@ -10,6 +10,7 @@ import { FrameType } from '../wire/frame.js';
 import { jsonFrame } from '../wire/text.js';
 import type { Access } from './access.js';
 import type { BrokerConnection } from './connection.js';
+import type { Listings } from './listing.js';
 import type { DirectoryListener, PeerDirectory, PeerRegistration } from './peer-directory.js';
 
 export function peerInfo(registration: PeerRegistration): PeerInfo {
@@ -23,10 +24,13 @@ export function peerInfo(registration: PeerRegistration): PeerInfo {
 
 export class Presence implements DirectoryListener {
   private readonly subscribers = new Set<BrokerConnection>();
+  /** Subscriptions per subscriber (a client subscribes once per presence() subscriber). */
+  private readonly counts = new Map<BrokerConnection, number>();
 
   constructor(
     private readonly directory: PeerDirectory,
     private readonly access: Access,
+    private readonly listings: Listings,
   ) {}
 
   get subscriberCount(): number {
@@ -37,24 +41,25 @@ export class Presence implements DirectoryListener {
    * Starts sending events to `connection`; returns the peers present now that it may see. A
    * peer that leaves while the hooks are asked is left out (it would never get its 'left').
    */
-  async subscribe(connection: BrokerConnection): Promise<PeerInfo[]> {
+  async subscribe(connection: BrokerConnection): Promise<PeerRegistration[]> {
     const known = (connection.presenceKnown ??= new Set());
     this.subscribers.add(connection);
-    const visible = await this.visibleTo(connection, [...this.directory.all()]);
+    this.counts.set(connection, (this.counts.get(connection) ?? 0) + 1);
+    const visible = await this.listings.visibleTo(connection, [...this.directory.all()]);
     if (connection.presenceKnown !== known) return []; // unsubscribed meanwhile
     for (const registration of visible) known.add(registration);
-    return visible.map(peerInfo);
+    return visible;
   }
 
   unsubscribe(connection: BrokerConnection): void {
     this.subscribers.delete(connection);
+    this.counts.delete(connection);
     connection.presenceKnown = undefined;
   }
 
-  /** The registrations among `candidates` that `connection` may send to and that are still registered. */
-  async visibleTo(connection: BrokerConnection, candidates: PeerRegistration[]): Promise<PeerRegistration[]> {
-    const allowed = await Promise.all(candidates.map((r) => this.access.mayReach(connection, r)));
-    return candidates.filter((r, i) => allowed[i] && r.active);
+  /** Presence subscriptions `connection` made since it last turned presence off. */
+  subscriptionsOf(connection: BrokerConnection): number {
+    return this.counts.get(connection) ?? 0;
   }
 
   joined(registration: PeerRegistration): void {

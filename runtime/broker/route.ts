@@ -5,7 +5,7 @@
  * (peer-directory.ts) knows which one a peer id lives behind.
  */
 import type { CallerDecisions } from './access.js';
-import type { FlowState } from './backpressure.js';
+import type { IdentityState } from './caller-identity.js';
 import type { PeerRegistration } from './peer-directory.js';
 import type { Session } from './security.js';
 
@@ -52,15 +52,8 @@ export interface RouteEndpoint {
   readonly hasRoutes: boolean;
   /** Sends one frame; synchronous, never awaits. */
   send(frame: Uint8Array): void;
-  /** Bytes written to it but not yet handed to the network. */
-  readonly bufferedAmount: number;
-  /** Stops and restarts reading frames from it (back-pressure). */
-  pauseReading(): void;
-  resumeReading(): void;
-  /** Calls `callback` once when its buffered bytes have been handed to the network. */
-  onceDrained(callback: () => void): void;
-  /** Back-pressure state: owned by backpressure.ts. */
-  flow: FlowState | undefined;
   /** Cached security decisions as a caller: owned by access.ts. */
   access: CallerDecisions | undefined;
+  /** Who it is as a caller and who it was told its callers are: owned by caller-identity.ts. */
+  identities: IdentityState | undefined;
 }

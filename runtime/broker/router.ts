@@ -12,18 +12,19 @@
 import { RpcError, RpcErrorCode } from '../errors.js';
 import { errorFrame } from '../wire/errors.js';
 import { FrameFlags, FrameType, PROTOCOL_VERSION, writeU32, type FrameHeader } from '../wire/frame.js';
-import { fromUtf8Lenient } from '../wire/text.js';
+import { peerIdOfBytes } from '../wire/peer-id.js';
+import { fromUtf8Lenient, readJson } from '../wire/text.js';
 import { Verdict, type Access } from './access.js';
 import type { AuditRecorder } from './audit.js';
-import type { Backpressure } from './backpressure.js';
+import type { CallerIdentities } from './caller-identity.js';
 import type { PeerDirectory, PeerRegistration } from './peer-directory.js';
 import type { Route, RouteEndpoint } from './route.js';
 
 export interface RouterContext {
   readonly directory: PeerDirectory;
   readonly access: Access;
-  readonly backpressure: Backpressure;
   readonly audit: AuditRecorder;
+  readonly identities: CallerIdentities;
   readonly maxCallsInFlight: number;
   /** Closes only the offending endpoint. */
   violation(endpoint: RouteEndpoint, reason: string): void;
@@ -59,6 +60,10 @@ export class Router {
       case FrameType.Credit:
       case FrameType.RequestChunk:
         return this.onCallerFrame(from, frame, h.callId);
+      case FrameType.Caller:
+        // Only another broker of the cluster says who its callers are (a client may not).
+        if (from.session === undefined) return this.ctx.identities.learn(from, readJson(frame, h.payloadStart));
+        return this.ctx.violation(from, `frames of type ${h.type} are not routed`);
       default:
         return this.ctx.violation(from, `frames of type ${h.type} are not routed`);
     }
@@ -112,13 +117,10 @@ export class Router {
     const { access } = this.ctx;
     if (caller.hasRoutes && caller.outgoing.has(h.callId)) return this.ctx.violation(caller, `call id ${h.callId} is already in use`);
     const target = this.ctx.directory.find(frame, h.targetStart, h.targetEnd);
-    if (!target) {
-      const id = fromUtf8Lenient(frame, h.targetStart, h.targetEnd);
-      return this.refuse(caller, h, id, new RpcError(RpcErrorCode.PEER_NOT_FOUND, `Peer not found: '${id}'`));
-    }
     // Another broker of a cluster (no session) enforced its callers' limits and security itself.
     if (caller.session !== undefined) {
       if (caller.access !== undefined && access.isQueued(caller, h.callId)) return this.ctx.violation(caller, `call id ${h.callId} is already in use`);
+      if (!target) return this.onAbsentTarget(caller, frame, h);
       if (this.tooManyCalls(caller)) return this.refuseTooMany(caller, h, target.id);
       switch (access.check(caller, target, frame, h)) {
         case Verdict.Queued:
@@ -129,11 +131,33 @@ export class Router {
           return this.deny(caller, h, target, 'call');
       }
     }
+    if (!target) return this.refuse(caller, h, fromUtf8Lenient(frame, h.targetStart, h.targetEnd), notFound(frame, h));
     if (!target.endpoint.isOpen) {
       // A peer on another broker of the cluster whose link is down: fail now rather than at the timeout.
       return this.refuse(caller, h, target.id, new RpcError(RpcErrorCode.UNAVAILABLE, `peer '${target.id}' is on a broker this one cannot reach right now`));
     }
     this.forward(caller, target, frame, h);
+  }
+
+  /**
+   * Nobody holds the target id: a caller that may send to it hears PEER_NOT_FOUND, any other
+   * the ACCESS_DENIED it would hear for a present peer it may not reach (access.ts).
+   */
+  private onAbsentTarget(caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader): void {
+    const bytes = frame.subarray(h.targetStart, h.targetEnd);
+    const id = peerIdOfBytes(bytes);
+    // Bytes no registered id can have (not UTF-8 of well-formed Unicode): nobody could hold it.
+    if (id === undefined) return this.refuse(caller, h, fromUtf8Lenient(bytes), notFound(frame, h));
+    if (this.tooManyCalls(caller)) return this.refuseTooMany(caller, h, id);
+    switch (this.ctx.access.checkAbsent(caller, id, frame, h)) {
+      case Verdict.Queued:
+        return;
+      case Verdict.Allowed:
+        return this.refuse(caller, h, id, notFound(frame, h));
+      default:
+        this.ctx.audit.denied(caller, 'send', id);
+        return caller.send(errorFrame(h.callId, deniedSend(id)));
+    }
   }
 
   private tooManyCalls(caller: RouteEndpoint): boolean {
@@ -165,10 +189,10 @@ export class Router {
     callee.incoming.set(id, route);
     this.routeCount++;
     if (stream) this.streamCount++;
-    // In place: the callee sees the route id as the call id, and the true source.
+    // In place: the callee sees the route id as the call id, and the true source (told who it is first).
     writeU32(frame, 4, id);
-    writeU32(frame, 8, caller.handle);
-    this.ctx.backpressure.relay(caller, callee, frame);
+    writeU32(frame, 8, this.ctx.identities.stamp(caller, h.source, callee));
+    callee.send(frame);
   }
 
   // ---- answers and what follows a request -----------------------------------------------
@@ -208,7 +232,7 @@ export class Router {
     }
     writeU32(frame, 4, route.callerCallId);
     writeU32(frame, 8, callee.handle);
-    this.ctx.backpressure.relay(callee, route.caller, frame);
+    route.caller.send(frame);
   }
 
   private onCancel(caller: RouteEndpoint, frame: Uint8Array, callId: number): void {
@@ -230,7 +254,7 @@ export class Router {
     route.requestBytes += frame.length;
     writeU32(frame, 4, route.id);
     writeU32(frame, 8, caller.handle);
-    this.ctx.backpressure.relay(caller, route.callee, frame);
+    route.callee.send(frame);
   }
 
   // ---- ends and refusals ---------------------------------------------------------------
@@ -245,8 +269,8 @@ export class Router {
   private deny(caller: RouteEndpoint, h: FrameHeader, target: PeerRegistration, what: 'send' | 'call'): void {
     const names = what === 'call' ? target.names(h.controllerKey, h.actionKey) : undefined;
     this.ctx.audit.denied(caller, what, target.id, names);
-    const message = what === 'send' ? `not allowed to send to peer '${target.id}'` : `not allowed to call this action on peer '${target.id}'`;
-    caller.send(errorFrame(h.callId, new RpcError(RpcErrorCode.ACCESS_DENIED, message)));
+    const error = what === 'send' ? deniedSend(target.id) : new RpcError(RpcErrorCode.ACCESS_DENIED, `not allowed to call this action on peer '${target.id}'`);
+    caller.send(errorFrame(h.callId, error));
   }
 
   private refuseTooMany(caller: RouteEndpoint, h: FrameHeader, targetId: string): void {
@@ -258,6 +282,15 @@ export class Router {
     if (caller.session !== undefined) this.ctx.audit.refused(caller, targetId, (h.flags & FrameFlags.Stream) !== 0, error.code);
     caller.send(errorFrame(h.callId, error));
   }
+}
+
+/** The same refusal whether the peer is there or not (access.ts: no presence oracle). */
+function deniedSend(peerId: string): RpcError {
+  return new RpcError(RpcErrorCode.ACCESS_DENIED, `not allowed to send to peer '${peerId}'`);
+}
+
+function notFound(frame: Uint8Array, h: FrameHeader): RpcError {
+  return new RpcError(RpcErrorCode.PEER_NOT_FOUND, `Peer not found: '${fromUtf8Lenient(frame, h.targetStart, h.targetEnd)}'`);
 }
 
 function cancelFrame(routeId: number): Uint8Array {

@@ -1,13 +1,15 @@
 /**
  * Security at the broker. Subclass RpcKernelSecurity and pass it as `security` to createBroker;
  * the default lets anyone connect (anonymously), register any free peer id and call anyone.
+ * Every hook is called with a deadline (the broker's `hookTimeoutMs`); a hook that throws,
+ * answers anything but `true`, or does not answer in time says no.
  */
 
 /** Who is on a connection, as `authenticate` decided. */
 export class Session {
   constructor(
     readonly username: string,
-    /** The token the client connected with (if any). */
+    /** The token the client connected with, if `authenticate` chose to keep it (the default keeps none). */
     readonly token?: unknown,
   ) {}
 
@@ -20,13 +22,44 @@ export class Session {
   }
 }
 
+/** What the broker knows about a connection when it authenticates it. */
+export interface ConnectionInfo {
+  /** The peer's address as the socket sees it (behind a proxy: the proxy's; read `x-forwarded-for` from `headers` if you trust it). */
+  readonly remoteAddress: string;
+  /** The HTTP upgrade request's headers, lower-cased (`cookie`, `origin`, `authorization`, …): cookies are the only credential a browser can send on a WebSocket upgrade. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The URL the client asked for (path and query, e.g. `/rpc?room=7`). */
+  readonly url: string;
+}
+
+const authenticationErrorBrand = Symbol.for('p2pgen.AuthenticationError');
+
+/**
+ * Throw it from `authenticate` to refuse a connection with a message meant for the client
+ * (at most 1,024 characters reach it). Anything else thrown there reaches the client only as
+ * "Authentication failed"; its text goes to the audit log.
+ */
+export class AuthenticationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AuthenticationError';
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [authenticationErrorBrand]?: true })[authenticationErrorBrand] === true;
+  }
+}
+Object.defineProperty(AuthenticationError.prototype, authenticationErrorBrand, { value: true });
+
 export class RpcKernelSecurity {
   /**
    * Turns the token a client connects with into a Session; throw to refuse the connection
-   * (the client gets AUTHENTICATION_FAILED). Clients without a token get an anonymous session.
+   * (the client gets AUTHENTICATION_FAILED). `connection` says where it comes from: remote
+   * address, upgrade headers, URL. Overrides taking only `token` keep working. Clients
+   * without a token get an anonymous session.
    */
-  async authenticate(token: unknown): Promise<Session> {
-    return new Session('anonymous', token);
+  async authenticate(_token: unknown, _connection?: ConnectionInfo): Promise<Session> {
+    return new Session('anonymous');
   }
 
   /** Asked on every registration of a peer id. */
@@ -35,8 +68,10 @@ export class RpcKernelSecurity {
   }
 
   /**
-   * Asked before the first call from a connection to a peer; the answer is cached until
+   * Asked before the first call from a connection to a peer id; the answer is cached until
    * either side registers again or the broker is told to forget (`broker.invalidateSecurity()`).
+   * Also asked about an id nobody holds (the answer decides whether the caller hears
+   * PEER_NOT_FOUND or ACCESS_DENIED), so that nobody can probe which ids are online.
    */
   async isAllowedToSendToPeer(_session: Session, _peerId: string): Promise<boolean> {
     return true;
@@ -49,4 +84,16 @@ export class RpcKernelSecurity {
    * as the target announced them (a target that announced nothing gives '?' and the keys).
    */
   isAllowedToCall?(session: Session, peerId: string, controller: string, action: string): Promise<boolean>;
+}
+
+/** Whether `security` still has the default isAllowedToSendToPeer (yes to everyone: nothing to ask). */
+export function allowsEveryone(security: RpcKernelSecurity): boolean {
+  return security.isAllowedToSendToPeer === RpcKernelSecurity.prototype.isAllowedToSendToPeer;
+}
+
+/** Whether `value` can serve as a session: a Session (or a class of the user's) with a username; `undefined` and the like are refused. */
+export function isSession(value: unknown): value is Session {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Partial<Session>;
+  return typeof candidate.username === 'string' && typeof candidate.isAuthenticated === 'function' && typeof candidate.isAnonymous === 'function';
 }

@@ -12,6 +12,7 @@ import { RpcError, RpcErrorCode } from '../errors.js';
 import { FrameType, type FrameHeader } from '../wire/frame.js';
 import type { Deadlines, Timed } from './deadlines.js';
 import { signalFrame } from './frames.js';
+import { withNames } from './outbound.js';
 import { validationError } from './validation-error.js';
 
 export interface CallerStreamHost {
@@ -101,7 +102,8 @@ export class CallerStream implements Timed {
     subscriber?.complete();
   }
 
-  onError(error: RpcError): void {
+  onError(received: RpcError): void {
+    const error = withNames(received, this.action, this.peerId);
     const { state, subscriber } = this;
     this.end();
     if (state === 'requested') this.rejected(error);

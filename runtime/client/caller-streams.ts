@@ -71,7 +71,8 @@ export class CallerStreams {
 
   private send(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions, deadline: number): Promise<CallerStream> {
     const id = this.outbound.allocateCallId();
-    const frame = this.outbound.prepare(id, peerId, target, action, args, options, true);
+    // No deadline on the wire: a stream's lives as long as its subscriber (the one here only bounds its acceptance).
+    const frame = this.outbound.prepare(id, peerId, target, action, args, options, true, Infinity);
     if (frame instanceof RpcError) return Promise.reject(frame);
     if (deadline <= Date.now()) {
       return Promise.reject(new RpcError(RpcErrorCode.TIMEOUT, `${action.name} on '${peerId}' was not accepted within ${this.outbound.timeoutOf(options)} ms`));

@@ -1,7 +1,9 @@
 /**
  * Control requests: JSON questions this client asks the broker itself (register, listPeers,
  * presence, …), answered by a ControlReply with the same request id. Each has the client's
- * timeout as its deadline; all reject when the connection closes.
+ * timeout as its deadline; all reject when the connection closes. A list (listPeers, a
+ * presence snapshot) may come in several ControlReply frames, all but the last with MORE:
+ * their results are joined, up to `maxReplyBytes`.
  */
 import { RpcError, RpcErrorCode } from '../errors.js';
 import type { ControlOperation, ControlOperations, ControlReply } from '../wire/control.js';
@@ -14,6 +16,9 @@ import type { ClientSession } from './session.js';
 class PendingRequest implements Timed {
   deadline = Infinity;
   heapIndex = -1;
+  /** A list arriving in pieces: what came so far. */
+  parts: unknown[] | undefined;
+  partBytes = 0;
 
   constructor(
     private readonly requests: ControlRequests,
@@ -36,6 +41,7 @@ export class ControlRequests {
     private readonly session: ClientSession,
     private readonly deadlines: Deadlines,
     readonly timeoutMs: number,
+    private readonly maxReplyBytes: number,
   ) {}
 
   get size(): number {
@@ -60,6 +66,24 @@ export class ControlRequests {
       this.pending.set(id, request);
       this.session.send(jsonFrame(FrameType.Control, id, { ...body, op }));
     });
+  }
+
+  /** A ControlReply frame (`more`: a piece of a list, more follow; `bytes`: its size). */
+  onReply(id: number, value: unknown, more: boolean, bytes: number): void {
+    const request = this.pending.get(id);
+    if (!request) return;
+    const reply = value as ControlReply | undefined;
+    if (!more && request.parts === undefined) return this.settle(id, reply);
+    if (reply?.ok !== true || !Array.isArray(reply.result)) {
+      return this.settle(id, { ok: false, code: RpcErrorCode.PROTOCOL_ERROR, message: 'the broker sent a piece of a list that is not one' });
+    }
+    request.partBytes += bytes;
+    if (request.partBytes > this.maxReplyBytes) {
+      return this.settle(id, { ok: false, code: RpcErrorCode.FRAME_TOO_LARGE, message: `the broker's answer to ${request.op} is over ${this.maxReplyBytes} bytes (maxMessageBytes)` });
+    }
+    const parts = (request.parts ??= []);
+    for (const item of reply.result as unknown[]) parts.push(item);
+    if (!more) this.settle(id, { ok: true, result: parts });
   }
 
   /** A ControlReply arrived (or the request timed out, or the connection closed). */

@@ -10,8 +10,11 @@ import type { ActionDescriptor, ControllerDescriptor } from '../contracts/descri
 import { RpcError, RpcErrorCode } from '../errors.js';
 import type { Observable } from 'rxjs';
 import { errorFrame } from '../wire/errors.js';
-import { FrameType, readU32, type FrameHeader } from '../wire/frame.js';
+import { FrameFlags, FrameType, readU32, type FrameHeader } from '../wire/frame.js';
+import type { Callers } from './callers.js';
+import type { Deadlines } from './deadlines.js';
 import { resultFrame, signalFrame } from './frames.js';
+import { ServedCall } from './served-call.js';
 import { ServedStream, type StreamHost } from './served-stream.js';
 import { validationError } from './validation-error.js';
 
@@ -34,8 +37,15 @@ export interface DispatcherHost {
   sendMessage(frame: Uint8Array, callId: number): void;
   readonly maxMessageBytes: number;
   readonly streamBufferBytes: number;
+  readonly maxStreamCredit: number;
+  /** Whether the socket takes more now; `whenWritable` calls back once it does. */
+  writable(): boolean;
+  whenWritable(callback: () => void): void;
   /** False only in the benchmark that measures the check. */
   readonly checkFingerprints: boolean;
+  /** Who the broker says each caller handle is (for CallContext). */
+  readonly callers: Callers;
+  readonly deadlines: Deadlines;
 }
 
 export class Dispatcher {
@@ -44,6 +54,9 @@ export class Dispatcher {
   readonly served = new Map<number, ServedStream>();
   /** Stream actions still being invoked (async): a Cancel meanwhile stops them from starting. */
   private readonly invoking = new Set<number>();
+  /** Calls in progress of actions that take a CallContext, by route id. */
+  readonly contexts = new Map<number, ServedCall>();
+  private readonly expired = (call: ServedCall) => this.finish(call.routeId);
   /** Reused for every validation: validators run synchronously. */
   private readonly issues: ValidationIssue[] = [];
 
@@ -55,7 +68,15 @@ export class Dispatcher {
       get streamBufferBytes() {
         return host.streamBufferBytes;
       },
-      closed: (stream) => this.served.delete(stream.routeId),
+      get maxCredit() {
+        return host.maxStreamCredit;
+      },
+      writable: () => host.writable(),
+      whenWritable: (callback) => host.whenWritable(callback),
+      closed: (stream) => {
+        this.served.delete(stream.routeId);
+        this.finish(stream.routeId);
+      },
     };
   }
 
@@ -115,6 +136,12 @@ export class Dispatcher {
     issues.length = 0;
     action.request.validate(args, issues, action.paramPaths);
     if (issues.length > 0) return this.fail(callId, validationError(issues, `invalid arguments for ${action.name}`));
+    const stream = action.kind === 'stream';
+    if (((h.flags & FrameFlags.Stream) !== 0) !== stream) {
+      // A stream's route lives until its end: a unary action called as one would hold it forever.
+      return this.fail(callId, new RpcError(RpcErrorCode.PROTOCOL_ERROR, `${action.name} is ${stream ? 'a stream' : 'not a stream'}; the request says otherwise`));
+    }
+    if (action.takesContext) (args as unknown[])[action.paramPaths.length] = this.serve(callId, h);
 
     let result: unknown;
     try {
@@ -122,7 +149,6 @@ export class Dispatcher {
     } catch (error) {
       return this.fail(callId, RpcError.from(error));
     }
-    const stream = action.kind === 'stream';
     if (!isThenable(result)) {
       if (stream) this.accept(callId, action, result);
       else this.respond(callId, action, result);
@@ -155,16 +181,41 @@ export class Dispatcher {
     this.served.get(callId)?.grant(readU32(frame, payloadStart));
   }
 
-  /** The caller gave up on a call or stream it sent here. */
+  /** The caller gave up on a call or stream it sent here (or left). */
   onCancel(callId: number): void {
     this.invoking.delete(callId);
+    const context = this.contexts.get(callId);
+    if (context) {
+      this.finish(callId);
+      context.abort(new RpcError(RpcErrorCode.CANCELLED, 'the caller cancelled the call, or left'));
+    }
     this.served.get(callId)?.cancel();
   }
 
-  /** The connection is gone: every served stream stops. */
-  cancelAll(): void {
+  /** The connection is gone: every served stream stops, every call's signal fires. */
+  cancelAll(reason: string): void {
     this.invoking.clear();
+    const contexts = [...this.contexts.values()];
+    for (const context of contexts) this.finish(context.routeId);
+    for (const context of contexts) context.abort(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
     for (const stream of [...this.served.values()]) stream.cancel();
+  }
+
+  /** The CallContext of a call to an action that takes one: who called and until when. */
+  private serve(routeId: number, h: FrameHeader): ServedCall {
+    const deadline = h.deadlineMs > 0 ? Date.now() + h.deadlineMs : Infinity;
+    const call = new ServedCall(routeId, this.host.callers.get(h.source), deadline, this.expired);
+    this.contexts.set(routeId, call);
+    if (deadline !== Infinity) this.host.deadlines.add(call);
+    return call;
+  }
+
+  /** A served call answered, failed or was cancelled: its context is let go (no-op without one). */
+  private finish(routeId: number): void {
+    const context = this.contexts.get(routeId);
+    if (!context) return;
+    this.contexts.delete(routeId);
+    this.host.deadlines.remove(context);
   }
 
   private respond(callId: number, action: ActionDescriptor, value: unknown): void {
@@ -181,11 +232,14 @@ export class Dispatcher {
     if (frame.length > this.host.maxMessageBytes) {
       return this.fail(callId, new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the result is ${frame.length} bytes, over the ${this.host.maxMessageBytes}-byte message limit`));
     }
+    this.finish(callId);
     this.host.sendMessage(frame, callId);
   }
 
   private fail(callId: number, error: RpcError): void {
-    this.host.send(errorFrame(callId, error));
+    this.finish(callId);
+    // Bounded by errorFrame, yet maybe over a small broker frame limit: in pieces then.
+    this.host.sendMessage(errorFrame(callId, error), callId);
   }
 }
 

@@ -5,17 +5,21 @@
  */
 import { createWriter } from '../codec/protobuf.js';
 import type { ActionDescriptor } from '../contracts/descriptors.js';
-import { FrameType, PROTOCOL_VERSION } from '../wire/frame.js';
+import { FrameFlags, FrameType, PROTOCOL_VERSION } from '../wire/frame.js';
 
 export interface Fingerprint {
   hi: number;
   lo: number;
 }
 
-/** `fingerprint` overrides the action's own when the callee runs another, compatible version. */
-export function requestFrame(callId: number, action: ActionDescriptor, target: Uint8Array, args: readonly unknown[], fingerprint?: Fingerprint): Uint8Array {
+/**
+ * `fingerprint` overrides the action's own when the callee runs another, compatible version;
+ * `waitMs` (when the call has a timeout) tells the callee how long the caller will still wait.
+ */
+export function requestFrame(callId: number, action: ActionDescriptor, target: Uint8Array, args: readonly unknown[], fingerprint?: Fingerprint, waitMs?: number, stream = false): Uint8Array {
   const w = createWriter();
-  w.fixed32(PROTOCOL_VERSION | (FrameType.Request << 8) | (target.length << 24));
+  const flags = (stream ? FrameFlags.Stream : 0) | (waitMs === undefined ? 0 : FrameFlags.Deadline);
+  w.fixed32(PROTOCOL_VERSION | (FrameType.Request << 8) | (flags << 16) | (target.length << 24));
   w.fixed32(callId);
   w.fixed32(0);
   w.fixed32(action.controllerKey);
@@ -23,6 +27,7 @@ export function requestFrame(callId: number, action: ActionDescriptor, target: U
   w.fixed32(fingerprint ? fingerprint.hi : action.fingerprintHi);
   w.fixed32(fingerprint ? fingerprint.lo : action.fingerprintLo);
   w.raw(target);
+  if (waitMs !== undefined) w.fixed32(waitMs);
   return action.request.encode(w, args).finish(true);
 }
 

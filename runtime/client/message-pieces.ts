@@ -4,10 +4,12 @@
  * the rest, the last without MORE. The receiver keeps the parts as views of the received
  * frames and joins them once, at the end. What it holds is capped twice: per message
  * (`maxMessageBytes`) and, over all messages still arriving on the connection, in total
- * (`maxPartialBytes`), so pieces that never finish cannot pile up.
+ * (`maxPartialBytes`); and a message whose next piece does not come within
+ * `partialMessageTimeoutMs` is dropped, so pieces that never finish cannot pile up.
  */
 import { RpcError, RpcErrorCode } from '../errors.js';
 import { FrameFlags, HEADER_SIZE, writeHeader } from '../wire/frame.js';
+import type { Deadlines, Timed } from './deadlines.js';
 
 /** Sends `frame` whole if it fits, else in pieces of at most `maxFrameBytes`. */
 export function sendInPieces(send: (frame: Uint8Array) => void, frame: Uint8Array, pieceType: number, callId: number, maxFrameBytes: number): void {
@@ -24,20 +26,36 @@ export function sendInPieces(send: (frame: Uint8Array) => void, frame: Uint8Arra
   }
 }
 
-interface Partial {
-  first: Uint8Array;
-  payloadStart: number;
-  parts: Uint8Array[];
-  size: number;
+class Partial implements Timed {
+  deadline = Infinity;
+  heapIndex = -1;
+  readonly parts: Uint8Array[];
+
+  constructor(
+    private readonly owner: Reassembly,
+    readonly callId: number,
+    readonly first: Uint8Array,
+    readonly payloadStart: number,
+    public size: number,
+  ) {
+    this.parts = [first.subarray(payloadStart)];
+  }
+
+  expire(): void {
+    this.owner.timedOut(this);
+  }
 }
 
-/** The bytes held by all partial messages of one connection, under one cap. */
+/** The bytes held by all partial messages of one connection, under one cap; and how long a message may wait for its next piece. */
 export class PieceBudget {
   used = 0;
 
   constructor(
     readonly maxMessageBytes: number,
     readonly maxPartialBytes: number,
+    readonly deadlines: Deadlines,
+    /** ms a message may wait for its next piece (0: forever). */
+    readonly idleMs: number,
   ) {}
 }
 
@@ -45,7 +63,11 @@ export class PieceBudget {
 export class Reassembly {
   private readonly partials = new Map<number, Partial>();
 
-  constructor(private readonly budget: PieceBudget) {}
+  constructor(
+    private readonly budget: PieceBudget,
+    /** A message's next piece did not come in time: it was dropped. */
+    private readonly expired: (callId: number, error: RpcError) => void,
+  ) {}
 
   get size(): number {
     return this.partials.size;
@@ -55,9 +77,10 @@ export class Reassembly {
   start(callId: number, frame: Uint8Array, payloadStart: number): RpcError | undefined {
     this.drop(callId);
     const size = frame.length - payloadStart;
-    const partial: Partial = { first: frame, payloadStart, parts: [frame.subarray(payloadStart)], size };
+    const partial = new Partial(this, callId, frame, payloadStart, size);
     this.partials.set(callId, partial);
     this.budget.used += size;
+    this.wait(partial);
     return this.checkSize(callId, partial);
   }
 
@@ -75,7 +98,10 @@ export class Reassembly {
     this.budget.used += size;
     const tooLarge = this.checkSize(callId, partial);
     if (tooLarge) return tooLarge;
-    if (!last) return undefined;
+    if (!last) {
+      this.wait(partial);
+      return undefined;
+    }
     this.drop(callId);
     const whole = new Uint8Array(partial.payloadStart + partial.size);
     whole.set(partial.first.subarray(0, partial.payloadStart));
@@ -93,7 +119,22 @@ export class Reassembly {
     const partial = this.partials.get(callId);
     if (!partial) return;
     this.partials.delete(callId);
+    this.budget.deadlines.remove(partial);
     this.budget.used -= partial.size;
+  }
+
+  /** Deadlines: `partial` waited too long for its next piece. */
+  timedOut(partial: Partial): void {
+    if (this.partials.get(partial.callId) !== partial) return;
+    this.drop(partial.callId);
+    this.expired(partial.callId, new RpcError(RpcErrorCode.TIMEOUT, `a message arriving in pieces got no next piece within ${this.budget.idleMs} ms (partialMessageTimeoutMs): dropped`));
+  }
+
+  /** (Re)starts the wait for the next piece. */
+  private wait(partial: Partial): void {
+    if (this.budget.idleMs <= 0) return;
+    partial.deadline = Date.now() + this.budget.idleMs;
+    this.budget.deadlines.add(partial);
   }
 
   clear(): void {

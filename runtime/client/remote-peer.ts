@@ -7,6 +7,7 @@
 import type { CallOptions, ControllerDescriptor, PeerChannel } from '../contracts/descriptors.js';
 import { RpcError, RpcErrorCode } from '../errors.js';
 import type { RemoteController } from '../remote-controller.js';
+import type { ContractPaths, DeclaredPath, PathFor, RemoteOf } from '../contracts/contract-paths.js';
 import { encodePeerId } from '../wire/peer-id.js';
 
 /** Makes the channel a proxy of controllers on `peerId` calls through. */
@@ -23,11 +24,18 @@ export class RemotePeer {
     private readonly contractAt: (path: string) => ControllerDescriptor | undefined,
   ) {}
 
-  /** The controller at `path` on this peer, typed by its contract class `T`. */
-  controller<T>(path: string, options?: CallOptions): RemoteController<T> {
+  /**
+   * The controller at `path` on this peer. Typed by the contract generated code declares at
+   * `path` (`controller('/chat')`), or by `T` (`controller<ChatPeerController>('/chat')`), which
+   * must then be the contract declared there; a `T` that no generated code declares may be used
+   * at any path. Only the contract's actions are callable.
+   */
+  controller<P extends DeclaredPath>(path: P, options?: CallOptions): RemoteController<ContractPaths[P]>;
+  controller<T extends object = never>(path: PathFor<T>, options?: CallOptions): RemoteOf<T>;
+  controller(path: string, options?: CallOptions): object {
     const plain = options === undefined || (options.timeoutMs === undefined && options.signal === undefined);
     const cached = plain ? this.proxies.get(path) : undefined;
-    if (cached) return cached as RemoteController<T>;
+    if (cached) return cached;
     const target = this.targetBytes();
     const descriptor = this.contractAt(path);
     if (!descriptor) {
@@ -35,7 +43,7 @@ export class RemotePeer {
     }
     const proxy = descriptor.createProxy(this.channelFor(this.id, target, options ?? {}));
     if (plain) this.proxies.set(path, proxy);
-    return proxy as RemoteController<T>;
+    return proxy;
   }
 
   private targetBytes(): Uint8Array {

@@ -10,6 +10,7 @@
 import { Observable, Subject } from 'rxjs';
 import type { CallOptions, ContractSet, PeerChannel } from '../contracts/descriptors.js';
 import { findController } from '../contracts/registry.js';
+import type { ImplementationFor } from '../contracts/contract-paths.js';
 import { RpcError, RpcErrorCode } from '../errors.js';
 import type { TransportFactory } from '../transport/transport.js';
 import type { PeerInfo, PresenceEvent, RegistrationLostEvent } from '../wire/control.js';
@@ -17,6 +18,7 @@ import { errorFrame, errorFromFrame } from '../wire/errors.js';
 import { createHeader, FrameFlags, FrameType, parseHeader, type FrameHeader } from '../wire/frame.js';
 import { readJson } from '../wire/text.js';
 import { CallerStreams } from './caller-streams.js';
+import { Callers } from './callers.js';
 import { ControlRequests } from './control-requests.js';
 import { Deadlines } from './deadlines.js';
 import { Dispatcher } from './dispatcher.js';
@@ -59,6 +61,15 @@ export interface RpcClientOptions {
    * it the message that would exceed it fails with FRAME_TOO_LARGE. Default: maxMessageBytes.
    */
   maxPartialBytes?: number;
+  /** How long a message arriving in pieces may wait for its next piece (ms); then it is dropped and its call fails with TIMEOUT. Default 30 s; 0 waits forever. */
+  partialMessageTimeoutMs?: number;
+  /** Credit a caller may grant one stream this client serves, at most (larger grants are cut to it). Default 4,096 items. */
+  maxStreamCredit?: number;
+  /**
+   * Bytes waiting in this client's socket above which the streams it serves stop sending,
+   * whatever credit their callers granted, until the socket drains. Default 8 MiB.
+   */
+  maxSendBufferBytes?: number;
   /** Items a stream may send ahead before this client grants more (the credit window). Default 32. */
   streamWindow?: number;
   /**
@@ -83,6 +94,8 @@ export interface ClientStats {
   streams: number;
   /** Streams this client serves to other peers. */
   servedStreams: number;
+  /** Calls this client serves to actions that take a CallContext, not answered yet. */
+  servedCalls: number;
   /** Messages arriving in pieces, not yet complete. */
   partialMessages: number;
   /** Bytes those hold. */
@@ -93,6 +106,8 @@ export interface ClientStats {
   presenceSubscribers: number;
   /** Deadlines being watched (calls, streams, control requests). */
   deadlines: number;
+  /** Bytes waiting in the socket to be sent. */
+  bufferedBytes: number;
 }
 
 /** A peer id this client holds; `deregister()` gives it up. */
@@ -113,6 +128,9 @@ export type ClientEvent =
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_STREAM_BUFFER_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_SEND_BUFFER_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_MAX_STREAM_CREDIT = 4096;
 /** Remote peers whose proxies are kept (most recently made first out); more are made anew. */
 const MAX_CACHED_PEERS = 1024;
 
@@ -129,6 +147,8 @@ export class RpcWebSocketClient {
   private readonly requestPieces: Reassembly;
   private readonly replyPieces: Reassembly;
   private readonly peers = new Map<string, RemotePeer>();
+  /** Who the broker says the callers of calls this client serves are. */
+  private readonly callers = new Callers();
   /** The peer ids this client registered and did not give up: registered again after a reconnect. */
   private readonly registered = new Set<string>();
   /**
@@ -154,7 +174,7 @@ export class RpcWebSocketClient {
     const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     const reconnect = options.reconnect === false ? undefined : { initialDelayMs: 100, maxDelayMs: 10_000, maxAttempts: Infinity, ...(options.reconnect === true ? {} : options.reconnect) };
     this.session = new ClientSession(
-      { urls: this.urls, token: options.token, timeoutMs, transport: options.transport, maxPayloadBytes: maxMessageBytes + 1024, maskFrames: options.maskFrames, reconnect },
+      { urls: this.urls, token: options.token, timeoutMs, transport: options.transport, maxPayloadBytes: maxMessageBytes + 1024, maxSendBufferBytes: options.maxSendBufferBytes ?? DEFAULT_MAX_SEND_BUFFER_BYTES, maskFrames: options.maskFrames, reconnect },
       {
         frame: (frame) => this.onFrame(frame),
         restored: (again) => this.onRestored(again),
@@ -162,9 +182,9 @@ export class RpcWebSocketClient {
         closed: (reason) => this.onClosed(reason),
       },
     );
-    this.budget = new PieceBudget(maxMessageBytes, options.maxPartialBytes ?? maxMessageBytes);
-    this.requestPieces = new Reassembly(this.budget);
-    this.replyPieces = new Reassembly(this.budget);
+    this.budget = new PieceBudget(maxMessageBytes, options.maxPartialBytes ?? maxMessageBytes, this.deadlines, options.partialMessageTimeoutMs ?? DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS);
+    this.requestPieces = new Reassembly(this.budget, (callId, error) => this.refuseLargeMessage(true, callId, error));
+    this.replyPieces = new Reassembly(this.budget, (callId, error) => this.refuseLargeMessage(false, callId, error));
     const negotiation = new Negotiation();
     const outbound = new Outbound({
       session: this.session,
@@ -176,7 +196,7 @@ export class RpcWebSocketClient {
     });
     this.unary = new UnaryCalls(outbound, this.replyPieces);
     this.streams = new CallerStreams(outbound, this.replyPieces, Math.max(1, options.streamWindow ?? 32));
-    this.control = new ControlRequests(this.session, this.deadlines, timeoutMs);
+    this.control = new ControlRequests(this.session, this.deadlines, timeoutMs, maxMessageBytes);
     this.presenceFeed = new PresenceFeed(this.control, () => this.session.isOpen);
     const session = this.session;
     this.dispatcher = new Dispatcher({
@@ -185,6 +205,11 @@ export class RpcWebSocketClient {
       maxMessageBytes,
       checkFingerprints: options.unsafeSkipFingerprintCheck !== true,
       streamBufferBytes: options.streamBufferBytes ?? DEFAULT_STREAM_BUFFER_BYTES,
+      maxStreamCredit: options.maxStreamCredit ?? DEFAULT_MAX_STREAM_CREDIT,
+      writable: () => session.writable,
+      whenWritable: (callback) => session.whenWritable(callback),
+      callers: this.callers,
+      deadlines: this.deadlines,
     });
     this.channelFor = (peerId, target, callOptions) => ({
       call: (action, args) => this.unary.call(peerId, target, action, args, callOptions),
@@ -217,11 +242,13 @@ export class RpcWebSocketClient {
       calls: this.unary.size,
       streams: this.streams.size,
       servedStreams: this.dispatcher.served.size,
+      servedCalls: this.dispatcher.contexts.size,
       partialMessages: this.requestPieces.size + this.replyPieces.size,
       partialBytes: this.budget.used,
       controlRequests: this.control.size,
       presenceSubscribers: this.presenceFeed.size,
       deadlines: this.deadlines.size + this.session.waitingCalls,
+      bufferedBytes: this.session.bufferedAmount,
     };
   }
 
@@ -263,12 +290,17 @@ export class RpcWebSocketClient {
 
   /**
    * Serves `instance` at `path` to other peers. Needs the generated contract for `path`
-   * (import your generated index.ts) and an instance with every action of it.
+   * (import your generated index.ts) and an instance with every action of it: where generated
+   * code declares the path, `instance` is type-checked against that contract.
    */
-  registerController(path: string, instance: object): void {
+  registerController<P extends string>(path: P, instance: ImplementationFor<P>): void {
     const descriptor = findController(path, this.options.contracts);
     if (!descriptor) {
       throw new RpcError(RpcErrorCode.CONTROLLER_NOT_REGISTERED, `no generated contract for '${path}' is loaded: import the index.ts that p2pgen build generated for it`);
+    }
+    if ((typeof instance !== 'object' && typeof instance !== 'function') || instance === null) {
+      // Only reachable past the types (`as any`, JavaScript): say what is wrong rather than fail reading a method of it.
+      throw new RpcError(RpcErrorCode.ACTION_NOT_FOUND, `the instance registered for '${path}' must be an object with the actions of ${descriptor.name}, not ${instance === null ? 'null' : typeof instance}`);
     }
     this.dispatcher.register(descriptor, instance);
     if (this.session.isOpen) this.announceControllers();
@@ -322,7 +354,8 @@ export class RpcWebSocketClient {
   private onLost(reason: string): void {
     this.unary.rejectAll(reason);
     this.streams.rejectAll(reason);
-    this.dispatcher.cancelAll();
+    this.dispatcher.cancelAll(reason);
+    this.callers.clear();
     this.requestPieces.clear();
     this.replyPieces.clear();
     this.control.rejectAll(reason);
@@ -343,7 +376,8 @@ export class RpcWebSocketClient {
     const h = this.header;
     const problem = parseHeader(frame, h);
     if (problem !== undefined) return this.session.protocolError(`the broker sent a malformed frame: ${problem}`);
-    if ((h.flags & FrameFlags.More) !== 0 && h.type !== FrameType.RequestChunk && h.type !== FrameType.ReplyChunk) return this.onFirstPiece(frame, h);
+    const more = (h.flags & FrameFlags.More) !== 0;
+    if (more && h.type !== FrameType.RequestChunk && h.type !== FrameType.ReplyChunk && h.type !== FrameType.ControlReply) return this.onFirstPiece(frame, h);
     switch (h.type) {
       case FrameType.Response:
         if (this.unary.has(h.callId)) return this.unary.onResponse(frame, h);
@@ -359,6 +393,8 @@ export class RpcWebSocketClient {
       }
       case FrameType.Request:
         return this.dispatcher.onRequest(frame, h);
+      case FrameType.Caller:
+        return this.callers.onAnnouncement(readJson(frame, h.payloadStart));
       case FrameType.Credit:
         return this.dispatcher.onCredit(h.callId, frame, h.payloadStart);
       case FrameType.Cancel:
@@ -368,7 +404,7 @@ export class RpcWebSocketClient {
       case FrameType.ReplyChunk:
         return this.onPiece(frame, h);
       case FrameType.ControlReply:
-        return this.control.settle(h.callId, readJson(frame, h.payloadStart) as never);
+        return this.control.onReply(h.callId, readJson(frame, h.payloadStart), more, frame.length);
       case FrameType.Event: {
         const event = readJson(frame, h.payloadStart) as { type?: unknown } | undefined;
         if (event?.type === 'registration-lost') {

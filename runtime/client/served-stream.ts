@@ -1,8 +1,11 @@
 /**
  * The callee side of one stream: the Observable an action returned, subscribed when the
- * caller first grants credit. Items go out while there is credit; without credit a push
- * source is buffered up to a bound (then the stream fails with SLOW_CONSUMER rather than grow
- * without end), and a pull source (`pullStream`) simply is not asked for more.
+ * caller first grants credit. Items go out while there is credit and the socket takes them;
+ * otherwise a push source is buffered up to a bound (then the stream fails with SLOW_CONSUMER
+ * rather than grow without end), and a pull source (`pullStream`) simply is not asked for
+ * more. Credit is capped (`maxCredit`), and whatever the credit says nothing is sent while
+ * the socket holds more than its bound (`writable`): a caller that grants 2^32 - 1 and never
+ * reads cannot make this peer buffer without end.
  */
 import type { Observable, Subscription } from 'rxjs';
 import type { ValidationIssue } from '../codec/validation.js';
@@ -19,6 +22,11 @@ export interface StreamHost {
   sendMessage(frame: Uint8Array, callId: number): void;
   /** Buffered bytes allowed per stream without credit. */
   readonly streamBufferBytes: number;
+  /** Credit a stream holds at most. */
+  readonly maxCredit: number;
+  /** Whether the socket takes more now; `whenWritable` calls back once it does. */
+  writable(): boolean;
+  whenWritable(callback: () => void): void;
   /** Called once when the stream is over, whichever way. */
   closed(stream: ServedStream): void;
 }
@@ -30,6 +38,8 @@ export class ServedStream {
   private subscription: Subscription | undefined;
   private iterator: AsyncIterator<unknown> | Iterator<unknown> | undefined;
   private pulling = false;
+  /** Held back by a full socket: resumed when it drains. */
+  private waitingForSocket = false;
   private readonly queue: Uint8Array[] = [];
   private queueHead = 0;
   private queuedBytes = 0;
@@ -44,14 +54,28 @@ export class ServedStream {
     private readonly host: StreamHost,
   ) {}
 
-  /** The caller may take `n` more items. */
+  /** The caller may take `n` more items (up to the cap). */
   grant(n: number): void {
     if (this.done) return;
-    this.credit += n;
+    this.credit = Math.min(this.credit + n, this.host.maxCredit);
     if (!this.started) this.start();
+    this.resume();
+  }
+
+  /** Sends what it may; when the socket is what holds it back, tries again once it drains. */
+  private resume(): void {
     this.flush();
     if (this.iterator) void this.pump();
+    if (!this.done && !this.waitingForSocket && !this.host.writable() && (this.credit > 0 || this.iterator)) {
+      this.waitingForSocket = true;
+      this.host.whenWritable(this.onWritable);
+    }
   }
+
+  private readonly onWritable = () => {
+    this.waitingForSocket = false;
+    if (!this.done) this.resume();
+  };
 
   /** The caller unsubscribed or left: stop the source (its teardown runs). */
   cancel(): void {
@@ -89,7 +113,7 @@ export class ServedStream {
     if (this.pulling) return;
     this.pulling = true;
     try {
-      while (!this.done && this.ending === undefined && this.credit > this.pendingItems()) {
+      while (!this.done && this.ending === undefined && this.credit > this.pendingItems() && this.host.writable()) {
         const result = await this.iterator!.next();
         if (this.done) return;
         if (result.done) {
@@ -102,6 +126,11 @@ export class ServedStream {
       this.fail(RpcError.from(error));
     } finally {
       this.pulling = false;
+    }
+    // Stopped by a full socket, with credit left: go on once it drains.
+    if (!this.done && this.ending === undefined && this.credit > this.pendingItems() && !this.waitingForSocket) {
+      this.waitingForSocket = true;
+      this.host.whenWritable(this.onWritable);
     }
   }
 
@@ -117,10 +146,14 @@ export class ServedStream {
     } catch (error) {
       return this.fail(new RpcError(RpcErrorCode.REMOTE_ERROR, `${this.action.name}: could not encode an item: ${(error as Error).message}`));
     }
-    if (this.credit > 0 && this.pendingItems() === 0) {
+    if (this.credit > 0 && this.pendingItems() === 0 && this.host.writable()) {
       this.credit--;
       this.host.sendMessage(frame, this.routeId);
       return;
+    }
+    if (this.credit > 0 && !this.waitingForSocket) {
+      this.waitingForSocket = true;
+      this.host.whenWritable(this.onWritable);
     }
     this.queue.push(frame);
     this.queuedBytes += frame.length;
@@ -140,7 +173,7 @@ export class ServedStream {
   }
 
   private flush(): void {
-    while (this.credit > 0 && this.queueHead < this.queue.length) {
+    while (this.credit > 0 && this.queueHead < this.queue.length && this.host.writable()) {
       const frame = this.queue[this.queueHead]!;
       this.queue[this.queueHead++] = undefined!;
       this.queuedBytes -= frame.length;

@@ -44,6 +44,8 @@ export interface SessionOptions {
   readonly transport: TransportFactory | undefined;
   /** Largest frame accepted from the broker (bytes). */
   readonly maxPayloadBytes: number;
+  /** Bytes waiting in the socket above which `writable` is false (served streams hold back). */
+  readonly maxSendBufferBytes: number;
   readonly maskFrames: boolean | undefined;
   /** Undefined: no reconnecting. */
   readonly reconnect: Required<ReconnectOptions> | undefined;
@@ -59,6 +61,9 @@ export interface SessionEvents {
   /** Closed for good: disconnect(), reconnecting given up or turned off. */
   closed(reason: string): void;
 }
+
+/** How often a socket that was too full is looked at again. */
+const WRITABLE_POLL_MS = 5;
 
 /** Bounds on what a broker's Welcome may say: a hostile or broken broker must not make this client spin or throw. */
 const MIN_FRAME_BYTES = 1024;
@@ -96,6 +101,8 @@ export class ClientSession {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Calls made while reconnecting wait for the connection (or their deadline). */
   private readonly waiting = new Set<{ resolve(): void; reject(error: RpcError): void }>();
+  private readonly writableWaiters: (() => void)[] = [];
+  private writablePoll: ReturnType<typeof setTimeout> | undefined;
   private readonly header: FrameHeader = createHeader();
 
   constructor(
@@ -186,6 +193,35 @@ export class ClientSession {
 
   send(frame: Uint8Array): void {
     this.transport?.send(frame);
+  }
+
+  /** Bytes waiting in the socket. */
+  get bufferedAmount(): number {
+    return this.transport?.bufferedAmount ?? 0;
+  }
+
+  /** Whether the socket takes more now (fewer than maxSendBufferBytes wait in it). */
+  get writable(): boolean {
+    const transport = this.transport;
+    return transport === undefined || transport.bufferedAmount <= this.options.maxSendBufferBytes;
+  }
+
+  /**
+   * Calls `callback` once the socket takes more again (or the connection is gone). Polled
+   * every few ms while someone waits: the browser's WebSocket reports no drain.
+   */
+  whenWritable(callback: () => void): void {
+    this.writableWaiters.push(callback);
+    if (this.writablePoll === undefined) this.pollWritable();
+  }
+
+  private pollWritable(): void {
+    this.writablePoll = setTimeout(() => {
+      this.writablePoll = undefined;
+      if (!this.writable) return this.pollWritable();
+      const waiters = this.writableWaiters.splice(0);
+      for (const waiter of waiters) waiter();
+    }, WRITABLE_POLL_MS);
   }
 
   /** Sends a whole message, in pieces when it is larger than the broker's frame limit. */

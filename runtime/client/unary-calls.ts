@@ -11,7 +11,7 @@ import { RpcError, RpcErrorCode } from '../errors.js';
 import { FrameType, type FrameHeader } from '../wire/frame.js';
 import type { Timed } from './deadlines.js';
 import { signalFrame } from './frames.js';
-import type { Outbound } from './outbound.js';
+import { withNames, type Outbound } from './outbound.js';
 import type { Reassembly } from './message-pieces.js';
 import { validationError } from './validation-error.js';
 
@@ -67,9 +67,9 @@ export class UnaryCalls {
     }
     return new Promise<Result>((resolve, reject) => {
       const call = new UnaryCall(this, peerId, target, action, args, options, resolve as (value: unknown) => void, reject);
+      call.deadline = deadline;
       const problem = this.send(call);
       if (problem) return reject(problem);
-      call.deadline = deadline;
       if (call.deadline !== Infinity) this.outbound.ctx.deadlines.add(call);
       if (options.signal) {
         call.onAbort = () => this.giveUp(call, new RpcError(RpcErrorCode.CANCELLED, `${action.name} on '${peerId}' was aborted`));
@@ -96,9 +96,10 @@ export class UnaryCalls {
   }
 
   /** An Error frame for a pending call: it fails, unless a CONTRACT_MISMATCH with a compatible callee lets it go again. */
-  onError(callId: number, error: RpcError): boolean {
+  onError(callId: number, received: RpcError): boolean {
     const call = this.calls.get(callId);
     if (!call) return false;
+    let error = withNames(received, call.action, call.peerId);
     this.calls.delete(callId);
     this.replyPieces.drop(callId);
     if (error.code === RpcErrorCode.CONTRACT_MISMATCH && !call.negotiated) {
@@ -138,7 +139,7 @@ export class UnaryCalls {
   /** Sends (or sends again) `call` under a fresh call id; returns why it could not be sent. */
   private send(call: UnaryCall): RpcError | undefined {
     const id = this.outbound.allocateCallId();
-    const frame = this.outbound.prepare(id, call.peerId, call.target, call.action, call.args, call.options, false);
+    const frame = this.outbound.prepare(id, call.peerId, call.target, call.action, call.args, call.options, false, call.deadline);
     if (frame instanceof RpcError) return frame;
     call.id = id;
     this.calls.set(id, call);

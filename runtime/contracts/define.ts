@@ -7,6 +7,7 @@ import type { ValidationIssue } from '../codec/validation.js';
 import type { ActionDescriptor, ContractSet, ControllerDescriptor, PeerChannel, RequestCodec, ResponseCodec } from './descriptors.js';
 import { actionSchema, type ActionSchema, type WireTable } from './wire-schema.js';
 import { indexWireSource, type WireSource } from './wire-source.js';
+import { missingActions } from './missing-action.js';
 
 /** 32-bit FNV-1a over UTF-16 code units: the routing key of a controller path or action name. */
 export function routingKey(text: string): number {
@@ -31,6 +32,7 @@ function action<Args extends readonly unknown[], Result>(
   request: RequestCodec<Args>,
   response: ResponseCodec<Result>,
   params: string,
+  context: boolean,
 ): ActionDescriptor<Args, Result> {
   const descriptor: MutableAction<Args, Result> = {
     controller: '',
@@ -44,6 +46,7 @@ function action<Args extends readonly unknown[], Result>(
     request,
     response,
     paramPaths: params === '' ? [] : params.split(', ').map((p) => `${name}(${p})`),
+    takesContext: context,
     resultPath: `${name}:return`,
     itemPath: `${name}:item`,
     schema: () => undefined,
@@ -51,15 +54,19 @@ function action<Args extends readonly unknown[], Result>(
   return descriptor;
 }
 
-/** An action answering once; `params` are its parameter names ('a, b'); `controller()` fills in the controller's path. */
+/**
+ * An action answering once; `params` are its parameter names ('a, b'); `context` (1) says its
+ * last parameter is a CallContext; `controller()` fills in the controller's path.
+ */
 export function unary<Args extends readonly unknown[], Result>(
   name: string,
   fingerprint: string,
   request: RequestCodec<Args>,
   response: ResponseCodec<Result>,
   params: string,
+  context?: 1,
 ): ActionDescriptor<Args, Result> {
-  return action('unary', name, fingerprint, request, response, params);
+  return action('unary', name, fingerprint, request, response, params, context === 1);
 }
 
 /** An action returning an Observable: `response` is the codec of one item. */
@@ -69,8 +76,9 @@ export function stream<Args extends readonly unknown[], Item>(
   request: RequestCodec<Args>,
   response: ResponseCodec<Item>,
   params: string,
+  context?: 1,
 ): ActionDescriptor<Args, Item> {
-  return action('stream', name, fingerprint, request, response, params);
+  return action('stream', name, fingerprint, request, response, params, context === 1);
 }
 
 export function controller(path: string, name: string, fingerprint: string, actions: Record<string, ActionDescriptor>): ControllerDescriptor {
@@ -80,7 +88,7 @@ export function controller(path: string, name: string, fingerprint: string, acti
     a.controller = path;
     a.controllerKey = controllerKey;
   }
-  return { path, name, controllerKey, fingerprint, actions: list, createProxy: proxyFactory(actions) };
+  return { path, name, controllerKey, fingerprint, actions: list, createProxy: proxyFactory(actions, missingActions(path, name)) };
 }
 
 const channelKey = Symbol('p2pgen.channel');
@@ -90,8 +98,9 @@ const channelKey = Symbol('p2pgen.channel');
  * per controller, each calling through the channel the proxy was made with. (Its type is the
  * contract's RemoteController, so generated code carries no proxy class.)
  */
-function proxyFactory(actions: Record<string, ActionDescriptor>): (channel: PeerChannel) => object {
-  const prototype: Record<string, unknown> = {};
+function proxyFactory(actions: Record<string, ActionDescriptor>, fallback: object): (channel: PeerChannel) => object {
+  // Below the actions: what a method the controller lacks answers (missing-action.ts).
+  const prototype = Object.create(fallback) as Record<string, unknown>;
   for (const [name, action] of Object.entries(actions)) {
     const method =
       action.kind === 'stream'

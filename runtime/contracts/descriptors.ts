@@ -38,6 +38,8 @@ export interface ActionDescriptor<Args extends readonly unknown[] = readonly any
   readonly response: ResponseCodec<Result>;
   /** How parameters, the result and stream items are named in validation issues: `join(player)`, `join:return`, `watch:item`. */
   readonly paramPaths: readonly string[];
+  /** The action's last parameter is a CallContext (not on the wire): the callee's runtime passes one after the arguments. */
+  readonly takesContext: boolean;
   readonly resultPath: string;
   readonly itemPath: string;
   /** The action's compact wire schema, for peers whose fingerprint differs (parsed on first use). */

@@ -48,3 +48,8 @@ function sameActions(a: ControllerDescriptor, b: ControllerDescriptor): boolean 
     a.actions.every((action, i) => action.name === b.actions[i]!.name && action.fingerprint === b.actions[i]!.fingerprint)
   );
 }
+
+/** The registered controllers that have an action called `name` (for messages about a proxy used as the wrong contract). */
+export function controllersWithAction(name: string): ControllerDescriptor[] {
+  return registry().sets.flatMap((set) => set.controllers.filter((c) => c.actions.some((a) => a.name === name)));
+}

@@ -7,7 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
-import { CorkedSender } from './corked-sender.js';
+import { sendCorked, type CorkedSender } from './corked-sender.js';
 import type { Transport, TransportEvents, TransportFactory, TransportOptions } from './transport.js';
 
 const binary = { binary: true } as const;
@@ -22,13 +22,17 @@ export const nodeWsTransport: TransportFactory = (url: string, events: Transport
     maxPayload: options.maxPayloadBytes ?? 0,
     ...(options.maskFrames === true ? {} : { generateMask: zeroMask }),
   });
-  const write = (frame: Uint8Array) => ws.send(frame, binary);
-  let sender: CorkedSender | undefined;
+  const sender: CorkedSender & { socket: Socket | undefined } = {
+    socket: undefined,
+    write: (frame) => ws.send(frame, binary),
+    corked: false,
+    corkedBytes: 0,
+  };
   ws.binaryType = 'nodebuffer';
   ws.on('upgrade', (response) => {
     const socket = response.socket as Socket;
     socket.setNoDelay(true);
-    sender = new CorkedSender(socket, write);
+    sender.socket = socket;
   });
   ws.on('open', () => events.open());
   ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -37,10 +41,7 @@ export const nodeWsTransport: TransportFactory = (url: string, events: Transport
   ws.on('close', (code, reason) => events.close(code, reason.toString()));
   ws.on('error', (error) => events.error(error));
   return {
-    send(frame) {
-      if (sender) sender.send(frame);
-      else write(frame);
-    },
+    send: (frame) => sendCorked(sender, frame),
     close: (code, reason) => {
       if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
       else ws.close(code, reason);

@@ -9,5 +9,7 @@ export const CloseCode = {
   PolicyViolation: 1008,
   /** A frame over the limit. */
   TooBig: 1009,
+  /** More bytes waited to be written to the connection than the broker holds for one (`maxBufferedBytes`): it reads too slowly. */
+  SlowReader: 4001,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -51,6 +51,15 @@ export interface RegistrationLostEvent {
   peerId: string;
 }
 
+/**
+ * broker -> client (Caller frame): who the caller stamped as `handle` on Requests is, as the
+ * broker knows it; sent before the first Request from that handle reaches the connection, and
+ * again when it changed (the caller registered or gave up an id). `left`: the handle is gone.
+ * Between brokers of a cluster, the caller's broker tells the callee's the same about its own
+ * handles (the callee's broker then tells its connection under a handle of its own).
+ */
+export type CallerAnnouncement = { handle: number; peers: string[]; user: string } | { handle: number; left: true };
+
 /** Control requests by operation: the request body (without `op`) and what a successful reply carries. */
 export interface ControlOperations {
   /**

@@ -15,6 +15,7 @@
  *   16      4     action key (FNV-1a of the name)
  *   20      8     fingerprint of the action's wire schema (hi, lo)
  *   28      T     target peer id (UTF-8)
+ *   28+T    4     with the DEADLINE flag: ms the caller will still wait (uint32 LE)
  *   then the payload.
  *
  * Everything here is synchronous and allocation-free on the hot path.
@@ -33,6 +34,11 @@ export const FrameType = {
   ControlReply: 4,
   /** broker -> client: an event (presence), JSON payload */
   Event: 5,
+  /**
+   * broker -> client (and broker -> broker): who a caller handle is, before its first Request
+   * reaches this connection; JSON { handle, peers, user } or { handle, left: true }
+   */
+  Caller: 6,
   /** caller -> callee: call an action; payload = request message */
   Request: 10,
   /** callee -> caller: the result; payload = response message */
@@ -59,6 +65,8 @@ export const FrameFlags = {
   More: 1,
   /** On a Request: the action is a stream (the route lives until StreamEnd, Error or Cancel). */
   Stream: 4,
+  /** On a Request: 4 bytes after the target id say how many ms the caller will still wait for it. */
+  Deadline: 8,
 } as const;
 
 export const HEADER_SIZE = 12;
@@ -78,12 +86,14 @@ export interface FrameHeader {
   /** Target peer id bytes: [targetStart, targetEnd) (Request only). */
   targetStart: number;
   targetEnd: number;
+  /** Request with the DEADLINE flag: ms the caller will still wait (0 without the flag). */
+  deadlineMs: number;
   /** Where the payload starts. */
   payloadStart: number;
 }
 
 export function createHeader(): FrameHeader {
-  return { type: 0, flags: 0, callId: 0, source: 0, controllerKey: 0, actionKey: 0, fingerprintHi: 0, fingerprintLo: 0, targetStart: 0, targetEnd: 0, payloadStart: 0 };
+  return { type: 0, flags: 0, callId: 0, source: 0, controllerKey: 0, actionKey: 0, fingerprintHi: 0, fingerprintLo: 0, targetStart: 0, targetEnd: 0, deadlineMs: 0, payloadStart: 0 };
 }
 
 export function readU32(bytes: Uint8Array, offset: number): number {
@@ -99,10 +109,10 @@ export function writeU32(bytes: Uint8Array, offset: number, value: number): void
 
 const knownTypes = new Set<number>(Object.values(FrameType));
 
-/** The flags each frame type may carry: MORE on messages (and their pieces), STREAM on a Request. Any other bit is malformed. */
+/** The flags each frame type may carry: MORE on messages (and their pieces) and on a listing's ControlReply pieces, STREAM and DEADLINE on a Request. Any other bit is malformed. */
 const allowedFlags = new Uint8Array(256);
-allowedFlags[FrameType.Request] = FrameFlags.More | FrameFlags.Stream;
-for (const type of [FrameType.Response, FrameType.Error, FrameType.StreamItem, FrameType.RequestChunk, FrameType.ReplyChunk]) allowedFlags[type] = FrameFlags.More;
+allowedFlags[FrameType.Request] = FrameFlags.More | FrameFlags.Stream | FrameFlags.Deadline;
+for (const type of [FrameType.Response, FrameType.Error, FrameType.StreamItem, FrameType.RequestChunk, FrameType.ReplyChunk, FrameType.ControlReply]) allowedFlags[type] = FrameFlags.More;
 
 /**
  * Reads the header of `frame` into `into`. Returns undefined when the frame is well formed,
@@ -130,10 +140,18 @@ export function parseHeader(frame: Uint8Array, into: FrameHeader): string | unde
     into.fingerprintLo = readU32(frame, 24);
     into.targetStart = REQUEST_HEADER_SIZE;
     into.targetEnd = end;
-    into.payloadStart = end;
+    if ((flags & FrameFlags.Deadline) !== 0) {
+      if (frame.length < end + 4) return `request of ${frame.length} bytes is shorter than its ${end + 4}-byte header`;
+      into.deadlineMs = readU32(frame, end);
+      into.payloadStart = end + 4;
+    } else {
+      into.deadlineMs = 0;
+      into.payloadStart = end;
+    }
   } else {
     if (frame[3] !== 0) return `target length ${frame[3]} on a frame of type ${type}`;
     into.targetStart = into.targetEnd = HEADER_SIZE;
+    into.deadlineMs = 0;
     into.payloadStart = HEADER_SIZE;
   }
   return undefined;

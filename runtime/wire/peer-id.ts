@@ -17,3 +17,14 @@ export function encodePeerId(peerId: unknown): Uint8Array | string {
   if (bytes.length > MAX_TARGET_LENGTH) return `a peer id is at most ${MAX_TARGET_LENGTH} UTF-8 bytes (this one has ${bytes.length})`;
   return bytes;
 }
+
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+
+/** The id whose UTF-8 bytes these are, or undefined when no peer id has them (not UTF-8). */
+export function peerIdOfBytes(bytes: Uint8Array): string | undefined {
+  try {
+    return strictDecoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}

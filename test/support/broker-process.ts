@@ -29,10 +29,11 @@ export function startCli(args: string[]): CliBroker {
   return broker;
 }
 
-/** The URL a CLI broker printed once it listens. */
+/** The URL a CLI broker printed once it listens (on stdout, or on stderr when stdout carries the audit log). */
 export async function listeningUrl(broker: CliBroker): Promise<string> {
-  await eventually(() => /listening on ws:\/\/127\.0\.0\.1:\d+/.test(broker.output.stdout), `the broker to listen (stderr: ${broker.output.stderr})`, 20_000);
-  return /listening on (ws:\/\/\S+)/.exec(broker.output.stdout)![1]!;
+  const printed = () => /listening on (ws:\/\/127\.0\.0\.1:\d+\S*)/.exec(broker.output.stdout) ?? /listening on (ws:\/\/127\.0\.0\.1:\d+\S*)/.exec(broker.output.stderr);
+  await eventually(() => printed() !== null, `the broker to listen (stderr: ${broker.output.stderr})`, 20_000);
+  return printed()![1]!;
 }
 
 afterEach(() => {

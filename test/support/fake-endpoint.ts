@@ -3,9 +3,9 @@
  * sent to them, registrations in a plain directory, and Request frames built by hand. No
  * sockets: each part's contract is tested on its own (the end-to-end tests use real ones).
  */
+import type { IdentityState } from '../../runtime/broker/caller-identity.js';
 import { routingKey } from '../../runtime/contracts/define.js';
 import type { CallerDecisions } from '../../runtime/broker/access.js';
-import type { FlowState } from '../../runtime/broker/backpressure.js';
 import type { DirectoryListener, PeerDirectory, PeerRegistration } from '../../runtime/broker/peer-directory.js';
 import { PeerIdTable } from '../../runtime/broker/peer-id-table.js';
 import type { Route, RouteEndpoint } from '../../runtime/broker/route.js';
@@ -24,11 +24,8 @@ export class FakeEndpoint implements RouteEndpoint {
   readonly incoming = new Map<number, Route>();
   readonly sent: Uint8Array[] = [];
   isOpen = true;
-  bufferedAmount = 0;
-  paused = false;
-  flow: FlowState | undefined;
   access: CallerDecisions | undefined;
-  private drained: (() => void)[] = [];
+  identities: IdentityState | undefined;
 
   readonly session: Session | undefined;
 
@@ -41,28 +38,13 @@ export class FakeEndpoint implements RouteEndpoint {
     return this.outgoing.size + this.incoming.size > 0;
   }
 
+  /** Caller frames (who a caller handle is) are kept apart from the routed frames. */
+  readonly announcements: unknown[] = [];
+
   send(frame: Uint8Array): void {
-    if (this.isOpen) this.sent.push(frame);
-  }
-
-  pauseReading(): void {
-    this.paused = true;
-  }
-
-  resumeReading(): void {
-    this.paused = false;
-  }
-
-  onceDrained(callback: () => void): void {
-    this.drained.push(callback);
-  }
-
-  /** The network took everything: drain callbacks run. */
-  drain(): void {
-    this.bufferedAmount = 0;
-    const callbacks = this.drained;
-    this.drained = [];
-    for (const callback of callbacks) callback();
+    if (!this.isOpen) return;
+    if (frame[1] === FrameType.Caller) this.announcements.push(readJson(frame, 12));
+    else this.sent.push(frame);
   }
 
   /** The sent frames' types, call ids and (for errors) codes, for compact assertions. */

@@ -50,7 +50,7 @@ export async function eventually(condition: () => boolean, what: string, timeout
 }
 
 /** What a client holds when nothing is in flight. */
-export const idleClientStats = { calls: 0, streams: 0, servedStreams: 0, partialMessages: 0, partialBytes: 0, controlRequests: 0, presenceSubscribers: 0, deadlines: 0 };
+export const idleClientStats = { calls: 0, streams: 0, servedStreams: 0, servedCalls: 0, partialMessages: 0, partialBytes: 0, controlRequests: 0, presenceSubscribers: 0, deadlines: 0, bufferedBytes: 0 };
 
 /** Whether a client holds nothing. */
 export function clientIsIdle(client: RpcWebSocketClient): boolean {

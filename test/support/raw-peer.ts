@@ -13,6 +13,8 @@ export class RawPeer {
   handle = 0;
   closed: { code: number; reason: string } | undefined;
   private nextControl = 1;
+  /** Reading one frame at a time (see `trickle`). */
+  private trickling = false;
 
   /** Called on every event (frame or close); each returns true once satisfied. */
   private readonly waiters = new Set<() => boolean>();
@@ -20,6 +22,7 @@ export class RawPeer {
   private constructor(private readonly ws: WebSocket) {
     ws.on('message', (data: Buffer) => {
       this.frames.push(data);
+      if (this.trickling) ws.pause();
       this.wake();
     });
     ws.on('close', (code, reason) => {
@@ -113,6 +116,17 @@ export class RawPeer {
 
   resume(): void {
     this.ws.resume();
+  }
+
+  /** Reads one frame every `everyMs` (a peer that is slow but alive); returns a function that stops it (reading on at full speed). */
+  trickle(everyMs: number): () => void {
+    this.trickling = true;
+    const timer = setInterval(() => this.ws.resume(), everyMs);
+    return () => {
+      clearInterval(timer);
+      this.trickling = false;
+      this.ws.resume();
+    };
   }
 
   close(): void {

@@ -3,9 +3,10 @@
  * NATS. It has no session (the broker of each caller made the security decisions) and holds
  * no peer ids of this broker. It is open while NATS is up and the other broker is alive.
  * Reading from it is never paused: what flows through it is bounded by the streams' credit
- * and by the callers' own brokers' limits.
+ * and by the callers' own brokers' limits, and back-pressure acts on the client connections
+ * at either end (backpressure.ts).
  */
-import type { FlowState } from '../backpressure.js';
+import type { IdentityState } from '../caller-identity.js';
 import type { PeerRegistration } from '../peer-directory.js';
 import type { Route, RouteEndpoint } from '../route.js';
 import type { NodeBus } from './node-bus.js';
@@ -18,8 +19,8 @@ export class BrokerLink implements RouteEndpoint {
   readonly remoteAddress: string;
   readonly outgoing = new Map<number, Route>();
   readonly incoming = new Map<number, Route>();
-  flow: FlowState | undefined;
   access: undefined;
+  identities: IdentityState | undefined;
   /** False once the other broker is known to be gone. */
   alive = true;
   private readonly subject: string;
@@ -43,17 +44,5 @@ export class BrokerLink implements RouteEndpoint {
 
   send(frame: Uint8Array): void {
     if (this.alive) this.bus.send(this.subject, frame);
-  }
-
-  get bufferedAmount(): number {
-    return 0;
-  }
-
-  pauseReading(): void {}
-
-  resumeReading(): void {}
-
-  onceDrained(callback: () => void): void {
-    queueMicrotask(callback);
   }
 }

@@ -21,7 +21,7 @@ import type { ControllerInfo } from '../../wire/control.js';
 import { createHeader, parseHeader, type FrameHeader } from '../../wire/frame.js';
 import { encodePeerId } from '../../wire/peer-id.js';
 import type { BrokerConnection } from '../connection.js';
-import { LocalRegistration } from '../local-directory.js';
+import { keptBytes, LocalRegistration } from '../local-directory.js';
 import type { DirectoryListener, EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from '../peer-directory.js';
 import { PeerIdTable } from '../peer-id-table.js';
 import { BrokerLink } from './broker-link.js';
@@ -174,7 +174,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     if (existing instanceof ClaimedRegistration && (existing.connection === connection || !sameClient)) return existing.connection === connection ? existing : undefined;
     if (existing instanceof RemoteRegistration && this.liveness.isAlive(existing.node) && !sameClient) return undefined;
     if (!this.bus.up) throw new RpcError(RpcErrorCode.UNAVAILABLE, `cannot register '${peerId}' now: this broker lost its connection to NATS, so the id cannot be claimed for the cluster`);
-    const claiming = this.claims.claim(key, this.claimValue(connection, holder), (node) => !this.liveness.isAlive(node));
+    const claiming = this.claims.claim(key, this.claimValue(connection, holder), (node) => this.liveness.isGone(node));
     this.claiming.set(key, claiming);
     let revision: number | undefined;
     try {
@@ -192,7 +192,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     const stale = this.table.find(bytes);
     if (stale instanceof RemoteRegistration) this.moved(stale);
     else if (stale instanceof ClaimedRegistration) this.endLocal(stale, 'taken'); // the same client, on a new connection
-    const registration = new ClaimedRegistration(peerId, bytes, connection, holder, key, revision);
+    const registration = new ClaimedRegistration(peerId, keptBytes(bytes), connection, holder, key, revision);
     this.add(registration);
     connection.registrations.add(registration);
     for (const listener of this.listeners) listener.joined(registration);
@@ -271,7 +271,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
       if (!existing && !this.claiming.has(entry.key)) this.track(this.claims.release(entry.key, entry.revision));
       return;
     }
-    if (!this.liveness.isAlive(claim.node)) return; // a dead broker's leftover: whoever claims the id takes it over
+    if (!this.liveness.heardFrom(claim.node)) return; // a dead broker's leftover: whoever claims the id takes it over
     if (existing instanceof ClaimedRegistration) this.lose(existing);
     else if (existing instanceof RemoteRegistration) {
       if (existing.revision === entry.revision) return; // seen already (a watch started anew)
@@ -284,7 +284,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     }
     const idBytes = idBytesOfKey(entry.key);
     const id = decoder.decode(idBytes);
-    const registration = new RemoteRegistration(id, idBytes, this.link(claim.node), entry.key, claim.controllers, entry.revision, claim.holder);
+    const registration = new RemoteRegistration(id, keptBytes(idBytes), this.link(claim.node), entry.key, claim.controllers, entry.revision, claim.holder);
     this.add(registration);
     for (const listener of this.listeners) listener.joined(registration);
   }
@@ -302,6 +302,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
       }
     }
     this.host!.dropEndpoint(link, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (its broker is gone)');
+    this.host!.endpointGone(link);
   }
 
   /**
@@ -323,6 +324,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     }
     // Back (maybe on another NATS server): fresh watches, and each of our claims checked.
     void this.resync();
+    for (const link of this.links.values()) this.host!.endpointReconnected(link);
     for (const registration of this.table.values()) if (registration instanceof ClaimedRegistration) this.reclaim(registration);
   }
 
@@ -410,7 +412,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
    */
   private reclaim(registration: ClaimedRegistration): void {
     if (!this.bus.up || this.closed || !registration.active) return;
-    const attempt = this.claims.claim(registration.key, this.claimValue(registration.connection, registration.holder), (node) => !this.liveness.isAlive(node)).then(
+    const attempt = this.claims.claim(registration.key, this.claimValue(registration.connection, registration.holder), (node) => this.liveness.isGone(node)).then(
       (revision) => {
         if (!registration.active) return;
         if (revision === undefined) this.lose(registration);

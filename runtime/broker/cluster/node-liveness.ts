@@ -77,6 +77,31 @@ export class NodeLiveness {
     return node === this.nodeId || this.lastSeen.has(node);
   }
 
+  /**
+   * A claim or a frame from `node` arrived: a node not heard of yet (it just started, its
+   * renewal is on the way) gets a lease from now. False when it was declared dead.
+   */
+  heardFrom(node: string): boolean {
+    if (this.isAlive(node)) return true;
+    if (this.declaredDead.has(node)) return false;
+    this.lastSeen.set(node, Date.now());
+    return true;
+  }
+
+  /**
+   * Whether `node` is known to be gone: declared dead, or without a key in the bucket. A node
+   * this one has not heard of yet (it just started) is looked up, not taken for dead: taking
+   * over its claims would give one id two holders.
+   */
+  async isGone(node: string): Promise<boolean> {
+    if (this.isAlive(node)) return false;
+    if (this.declaredDead.has(node)) return true;
+    const entry = await this.kv.get(node);
+    if (entry?.operation !== 'PUT') return true;
+    if (!this.lastSeen.has(node)) this.lastSeen.set(node, Date.now());
+    return false;
+  }
+
   /** This node's NATS connection went down or came back. */
   connectionChanged(up: boolean): void {
     this.connected = up;

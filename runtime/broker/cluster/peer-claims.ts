@@ -49,9 +49,9 @@ export class PeerClaims {
 
   /**
    * Claims `key` for `value.node`. Resolves with the entry's revision, or undefined when a
-   * live broker holds it (`isDead(node)` says whether a holder may be taken over).
+   * live broker holds it (`isGone(node)` says whether a holder may be taken over).
    */
-  async claim(key: string, value: ClaimValue, isDead: (node: string) => boolean): Promise<number | undefined> {
+  async claim(key: string, value: ClaimValue, isGone: (node: string) => Promise<boolean>): Promise<number | undefined> {
     const data = encoder.encode(JSON.stringify(value));
     try {
       return await this.kv.create(key, data);
@@ -64,7 +64,7 @@ export class PeerClaims {
     const current = readClaim(entry.value);
     // Taken over only from a dead broker, from this one, or by the same client (its holder token).
     const sameClient = value.holder !== undefined && current?.holder === value.holder;
-    if (current && current.node !== value.node && !isDead(current.node) && !sameClient) return undefined;
+    if (current && current.node !== value.node && !sameClient && !(await isGone(current.node))) return undefined;
     return this.kv.update(key, data, entry.revision).catch(() => undefined);
   }
 

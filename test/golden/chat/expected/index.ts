@@ -77,11 +77,11 @@ function decode_ChatMessage(r: Reader, end: number): ChatMessage {
 function validate_ChatMessage(v: unknown, key: string | number, issues: ValidationIssue[]): void {
   if (!checkObject(v, key, 'a ChatMessage object', issues)) return;
   const n = issues.length;
-  if (checkString(v.from, '.from', issues)) {
-    if (v.from.length > 50) fail(issues, '.from', 'must be at most 50 characters long');
+  if (checkString(v['from'], '.from', issues)) {
+    if (v['from'].length > 50) fail(issues, '.from', 'must be at most 50 characters long');
   }
-  checkString(v.message, '.message', issues);
-  checkDate(v.timestamp, '.timestamp', issues);
+  checkString(v['message'], '.message', issues);
+  checkDate(v['timestamp'], '.timestamp', issues);
   if (issues.length !== n) within(issues, n, key);
 }
 
@@ -234,6 +234,15 @@ export type ChatPeerControllerProxy = Pick<
   RemoteController<ChatPeerController>,
   keyof typeof ChatPeerControllerActions
 >;
+
+// ---- Paths ----
+
+/** The contract at each path: `client.peer(id).controller('/chat')` is typed by it, `registerController` checks against it. */
+declare module 'p2pgen' {
+  interface ContractDeclarations {
+    'eaee543fac603121 /chat': Pick<ChatPeerController, keyof typeof ChatPeerControllerActions>;
+  }
+}
 
 // ---- Registration ----
 

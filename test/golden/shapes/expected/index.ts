@@ -155,20 +155,20 @@ function decode_Contact(r: Reader, end: number): Contact {
 function validate_Contact(v: unknown, key: string | number, issues: ValidationIssue[]): void {
   if (!checkObject(v, key, 'a Contact object', issues)) return;
   const n = issues.length;
-  if (checkString(v.email, '.email', issues)) {
-    if (!EMAIL_PATTERN.test(v.email)) fail(issues, '.email', 'must be an e-mail address');
+  if (checkString(v['email'], '.email', issues)) {
+    if (!EMAIL_PATTERN.test(v['email'])) fail(issues, '.email', 'must be an e-mail address');
   }
-  if (v.code !== undefined && notNull(v.code, '.code', 'a string or undefined', issues)) {
-    if (checkString(v.code, '.code', issues)) {
-      if (!pattern_951f676b.test(v.code)) fail(issues, '.code', 'must match /^[A-Z]{2}[0-9]{4}$/');
+  if (v['code'] !== undefined && notNull(v['code'], '.code', 'a string or undefined', issues)) {
+    if (checkString(v['code'], '.code', issues)) {
+      if (!pattern_951f676b.test(v['code'])) fail(issues, '.code', 'must match /^[A-Z]{2}[0-9]{4}$/');
     }
   }
-  if (checkInt32(v.age, '.age', issues)) {
-    if (!(v.age >= 0)) fail(issues, '.age', 'must be at least 0');
-    if (!(v.age <= 150)) fail(issues, '.age', 'must be at most 150');
+  if (checkInt32(v['age'], '.age', issues)) {
+    if (!(v['age'] >= 0)) fail(issues, '.age', 'must be at least 0');
+    if (!(v['age'] <= 150)) fail(issues, '.age', 'must be at most 150');
   }
-  if (v.nickname !== null) {
-    checkString(v.nickname, '.nickname', issues);
+  if (v['nickname'] !== null) {
+    checkString(v['nickname'], '.nickname', issues);
   }
   if (issues.length !== n) within(issues, n, key);
 }
@@ -197,8 +197,8 @@ function decode_ShapeCircle(r: Reader, end: number): ShapeCircle {
 function validate_ShapeCircle(v: unknown, key: string | number, issues: ValidationIssue[]): void {
   if (!checkObject(v, key, 'a ShapeCircle object', issues)) return;
   const n = issues.length;
-  checkLiteral(v.kind, 'circle', '.kind', issues);
-  checkNumber(v.radius, '.radius', issues);
+  checkLiteral(v['kind'], 'circle', '.kind', issues);
+  checkNumber(v['radius'], '.radius', issues);
   if (issues.length !== n) within(issues, n, key);
 }
 
@@ -226,8 +226,8 @@ function decode_ShapeSquare(r: Reader, end: number): ShapeSquare {
 function validate_ShapeSquare(v: unknown, key: string | number, issues: ValidationIssue[]): void {
   if (!checkObject(v, key, 'a ShapeSquare object', issues)) return;
   const n = issues.length;
-  checkLiteral(v.kind, 'square', '.kind', issues);
-  checkNumber(v.side, '.side', issues);
+  checkLiteral(v['kind'], 'square', '.kind', issues);
+  checkNumber(v['side'], '.side', issues);
   if (issues.length !== n) within(issues, n, key);
 }
 
@@ -332,14 +332,14 @@ function decode_Ticket(r: Reader, end: number): Ticket {
 function validate_Ticket(v: unknown, key: string | number, issues: ValidationIssue[]): void {
   if (!checkObject(v, key, 'a Ticket object', issues)) return;
   const n = issues.length;
-  checkString(v.id, '.id', issues);
-  checkEnum(v.priority, encode_Priority, 'Priority.Low, Priority.High', '.priority', issues);
-  checkEnum(v.status, encode_Status, '"open", "closed"', '.status', issues);
-  validate_Shape(v.shape, '.shape', issues);
-  validate_TicketValue(v.value, '.value', issues);
-  checkEach(v.tags, checkString, '.tags', issues);
+  checkString(v['id'], '.id', issues);
+  checkEnum(v['priority'], encode_Priority, 'Priority.Low, Priority.High', '.priority', issues);
+  checkEnum(v['status'], encode_Status, '"open", "closed"', '.status', issues);
+  validate_Shape(v['shape'], '.shape', issues);
+  validate_TicketValue(v['value'], '.value', issues);
+  checkEach(v['tags'], checkString, '.tags', issues);
   {
-    const x0 = v.watchers;
+    const x0 = v['watchers'];
     if (checkMap(x0, '.watchers', issues)) {
       for (const [k0, e0] of x0) {
         const n0 = issues.length;
@@ -350,7 +350,7 @@ function validate_Ticket(v: unknown, key: string | number, issues: ValidationIss
     }
   }
   {
-    const x0 = v.counts;
+    const x0 = v['counts'];
     if (checkRecord(x0, '.counts', issues)) {
       for (const k0 of Object.keys(x0)) {
         const n0 = issues.length;
@@ -359,12 +359,12 @@ function validate_Ticket(v: unknown, key: string | number, issues: ValidationIss
       }
     }
   }
-  checkDate(v.opened, '.opened', issues);
-  if (v.closed !== undefined && notNull(v.closed, '.closed', 'a Date or undefined', issues)) {
-    checkDate(v.closed, '.closed', issues);
+  checkDate(v['opened'], '.opened', issues);
+  if (v['closed'] !== undefined && notNull(v['closed'], '.closed', 'a Date or undefined', issues)) {
+    checkDate(v['closed'], '.closed', issues);
   }
-  if (v.note != null) {
-    checkString(v.note, '.note', issues);
+  if (v['note'] != null) {
+    checkString(v['note'], '.note', issues);
   }
   if (issues.length !== n) within(issues, n, key);
 }
@@ -398,8 +398,8 @@ function decode_TicketControllerOpenResult(r: Reader, end: number): TicketContro
 function validate_TicketControllerOpenResult(v: unknown, key: string | number, issues: ValidationIssue[]): void {
   if (!checkObject(v, key, 'a TicketControllerOpenResult object', issues)) return;
   const n = issues.length;
-  checkString(v.id, '.id', issues);
-  checkInt32(v.queued, '.queued', issues);
+  checkString(v['id'], '.id', issues);
+  checkInt32(v['queued'], '.queued', issues);
   if (issues.length !== n) within(issues, n, key);
 }
 
@@ -439,7 +439,7 @@ function decode_Shape(r: Reader, end: number): Shape {
 }
 function validate_Shape(v: unknown, key: string | number, issues: ValidationIssue[]): void {
   if (!checkObject(v, key, 'a Shape', issues)) return;
-  switch (v.kind) {
+  switch (v['kind']) {
     case 'circle':
       validate_ShapeCircle(v, key, issues);
       return;
@@ -447,7 +447,7 @@ function validate_Shape(v: unknown, key: string | number, issues: ValidationIssu
       validate_ShapeSquare(v, key, issues);
       return;
   }
-  reject(v.kind, 'one of "circle", "square"', '.kind', issues);
+  reject(v['kind'], 'one of "circle", "square"', '.kind', issues);
   within(issues, issues.length - 1, key);
 }
 
@@ -742,6 +742,15 @@ const TicketControllerActions = {
 
 /** Calls TicketController (/tickets) on another peer: test/golden/shapes/input/shapes.ts:36 */
 export type TicketControllerProxy = Pick<RemoteController<TicketController>, keyof typeof TicketControllerActions>;
+
+// ---- Paths ----
+
+/** The contract at each path: `client.peer(id).controller('/tickets')` is typed by it, `registerController` checks against it. */
+declare module 'p2pgen' {
+  interface ContractDeclarations {
+    '393b148c9ac9aec8 /tickets': Pick<TicketController, keyof typeof TicketControllerActions>;
+  }
+}
 
 // ---- Registration ----
 

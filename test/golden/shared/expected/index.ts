@@ -65,9 +65,9 @@ function decode_Page(r: Reader, end: number): Page {
 function validate_Page(v: unknown, key: string | number, issues: ValidationIssue[]): void {
   if (!checkObject(v, key, 'a Page object', issues)) return;
   const n = issues.length;
-  checkEach(v.items, validate_User, '.items', issues);
-  if (v.next !== undefined && notNull(v.next, '.next', 'a string or undefined', issues)) {
-    checkString(v.next, '.next', issues);
+  checkEach(v['items'], validate_User, '.items', issues);
+  if (v['next'] !== undefined && notNull(v['next'], '.next', 'a string or undefined', issues)) {
+    checkString(v['next'], '.next', issues);
   }
   if (issues.length !== n) within(issues, n, key);
 }
@@ -105,8 +105,8 @@ function decode_User(r: Reader, end: number): User {
 function validate_User(v: unknown, key: string | number, issues: ValidationIssue[]): void {
   if (!checkObject(v, key, 'an User object', issues)) return;
   const n = issues.length;
-  checkString(v.id, '.id', issues);
-  checkString(v.name, '.name', issues);
+  checkString(v['id'], '.id', issues);
+  checkString(v['name'], '.name', issues);
   if (issues.length !== n) within(issues, n, key);
 }
 
@@ -278,6 +278,16 @@ export type PresenceControllerProxy = Pick<
   RemoteController<PresenceController>,
   keyof typeof PresenceControllerActions
 >;
+
+// ---- Paths ----
+
+/** The contract at each path: `client.peer(id).controller('/directory')` is typed by it, `registerController` checks against it. */
+declare module 'p2pgen' {
+  interface ContractDeclarations {
+    'a2cb3dde55565847 /directory': Pick<DirectoryController, keyof typeof DirectoryControllerActions>;
+    'b32ac77a7647a902 /presence': Pick<PresenceController, keyof typeof PresenceControllerActions>;
+  }
+}
 
 // ---- Registration ----
 

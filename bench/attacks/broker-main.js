@@ -1,0 +1,50 @@
+/**
+ * The broker of an attack, in a process of its own (its RSS is what is measured): the compiled
+ * runtime (dist/) with default options, except what ATTACK_BROKER (JSON options),
+ * ATTACK_SECURITY (a misbehaving security class) and ATTACK_AUDIT_FILE say. 127.0.0.1, port 0.
+ */
+import { createWriteStream } from 'node:fs';
+import * as runtime from '../../dist/runtime/broker/index.js';
+
+const { createBroker, RpcKernelSecurity, Session } = runtime;
+import { serveRss } from './lib/child-rss.js';
+
+const never = () => new Promise(() => undefined);
+
+/** Security classes the attacks need: hooks that hang, or take a tick. */
+const securities = {
+  'hanging-authenticate': class extends RpcKernelSecurity {
+    async authenticate(token) {
+      if (token === 'honest') return new Session('honest');
+      return never();
+    }
+  },
+  'hanging-send': class extends RpcKernelSecurity {
+    async authenticate(token) {
+      return new Session(String(token ?? 'anonymous'));
+    }
+    async isAllowedToSendToPeer(session) {
+      return session.username === 'honest' ? true : never();
+    }
+  },
+  'slow-send': class extends RpcKernelSecurity {
+    async authenticate(token) {
+      return new Session(String(token ?? 'anonymous'));
+    }
+    async isAllowedToSendToPeer() {
+      await new Promise((resolve) => setImmediate(resolve));
+      return true;
+    }
+  },
+};
+
+const options = JSON.parse(process.env.ATTACK_BROKER ?? '{}');
+const Security = securities[process.env.ATTACK_SECURITY ?? ''];
+// ATTACK_AUDIT_FILE: audit events as JSON lines to that file, as `p2pgen broker --audit` writes them.
+const auditFile = process.env.ATTACK_AUDIT_FILE;
+// (A broker of before jsonLinesAudit existed writes each line as it comes, as its CLI did.)
+const auditStream = auditFile ? createWriteStream(auditFile) : undefined;
+const audit = auditStream && (runtime.jsonLinesAudit ? runtime.jsonLinesAudit(auditStream).sink : (event) => auditStream.write(`${JSON.stringify(event)}\n`));
+const broker = await createBroker({ port: 0, host: '127.0.0.1', log: () => undefined, ...options, ...(Security ? { security: new Security() } : {}), ...(audit ? { audit } : {}) });
+const channel = serveRss(() => broker.stats());
+channel.send({ type: 'listening', url: broker.url, pid: process.pid });

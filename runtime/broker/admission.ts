@@ -1,0 +1,147 @@
+/**
+ * Who may open a connection, decided before the broker spends anything on it:
+ *
+ * - **Origins**: a browser says which page opens a WebSocket (`Origin`); a page of another
+ *   site would otherwise reach a broker on the developer's machine. Allowed: no Origin (not a
+ *   browser), the broker's own origin (the Origin's host:port is the Host the request was sent
+ *   to), the origins in `allowedOrigins` (`'*'`: any), and, when `allowedOrigins` is not given
+ *   and the broker listens on a loopback address, pages served from loopback (`localhost`,
+ *   `127.x.x.x`, `[::1]`). Anything else (also the opaque origin `null` of sandboxed frames and
+ *   files) is refused with 403.
+ * - **Connections per remote address** (`maxConnectionsPerAddress`): past it, 429.
+ * - **Unauthenticated connections** (`maxUnauthenticatedConnections`): TCP connections that
+ *   did not upgrade yet and WebSocket connections not welcomed yet, together; past it a new
+ *   TCP connection is closed at once and an upgrade gets 503. A TCP connection that does not
+ *   upgrade within the handshake timeout is closed.
+ * - **Protected mode**: without a security module a broker accepts only loopback clients
+ *   (remote addresses 127.0.0.0/8 and ::1), unless `insecure: true`; others are told why
+ *   (AUTHENTICATION_FAILED) and closed (1008).
+ *
+ * The one owner of these counts.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface AdmissionLimits {
+  readonly allowedOrigins: readonly string[] | undefined;
+  readonly maxConnectionsPerAddress: number;
+  readonly maxUnauthenticatedConnections: number;
+  readonly handshakeTimeoutMs: number;
+  /** No security module and not `insecure`: only loopback clients. */
+  readonly protectedMode: boolean;
+}
+
+/** Why an upgrade is refused: the HTTP status and a line of text. */
+export interface Refusal {
+  readonly status: 403 | 429 | 503;
+  readonly reason: string;
+}
+
+export const PROTECTED_MODE_MESSAGE =
+  'protected mode: this broker has no security module, so it accepts connections from its own machine (loopback) only; ' +
+  'give it one (createBroker({ security }), p2pgen broker --security) or start it with insecure: true / --insecure to accept everyone';
+
+export class Admission {
+  private readonly perAddress = new Map<string, number>();
+  private pendingSockets = 0;
+  private handshaking = 0;
+  /** Whether loopback pages may connect (set once the broker knows where it listens). */
+  loopbackPages = false;
+
+  constructor(private readonly limits: AdmissionLimits) {}
+
+  /** Connections not authenticated yet: TCP connections not upgraded, WebSocket connections not welcomed. */
+  get unauthenticated(): number {
+    return this.pendingSockets + this.handshaking;
+  }
+
+  /**
+   * A TCP connection to the broker's own server: closed at once past the bound, and after the
+   * handshake timeout unless it upgraded (ws clears the socket's timeout when it does).
+   */
+  socketOpened(socket: Socket): void {
+    if (this.unauthenticated >= this.limits.maxUnauthenticatedConnections) {
+      socket.destroy();
+      return;
+    }
+    this.pendingSockets++;
+    let counted = true;
+    const settle = () => {
+      if (!counted) return;
+      counted = false;
+      this.pendingSockets--;
+    };
+    socket.once('close', settle);
+    (socket as Socket & { [upgraded]?: () => void })[upgraded] = settle;
+    socket.setTimeout(this.limits.handshakeTimeoutMs, () => socket.destroy());
+  }
+
+  /** Whether an upgrade request may become a connection. */
+  check(req: IncomingMessage): Refusal | undefined {
+    const origin = req.headers.origin;
+    if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) return { status: 403, reason: `origin ${origin.slice(0, 200)} is not allowed` };
+    const address = req.socket.remoteAddress ?? '';
+    if ((this.perAddress.get(address) ?? 0) >= this.limits.maxConnectionsPerAddress) {
+      return { status: 429, reason: `more than ${this.limits.maxConnectionsPerAddress} connections from ${address}` };
+    }
+    // This upgrade's own TCP connection is among the unauthenticated ones already.
+    const others = this.unauthenticated - (pendingOf(req.socket) ? 1 : 0);
+    if (others >= this.limits.maxUnauthenticatedConnections) return { status: 503, reason: 'too many connections are being set up; try again later' };
+    return undefined;
+  }
+
+  /** Whether a client at `remoteAddress` is refused by protected mode. */
+  refusedByProtectedMode(remoteAddress: string): boolean {
+    return this.limits.protectedMode && !isLoopbackAddress(remoteAddress);
+  }
+
+  /** An upgrade became a connection (not authenticated yet). */
+  opened(socket: Socket, remoteAddress: string): void {
+    pendingOf(socket)?.();
+    this.perAddress.set(remoteAddress, (this.perAddress.get(remoteAddress) ?? 0) + 1);
+    this.handshaking++;
+  }
+
+  /** A connection was welcomed. */
+  authenticated(): void {
+    this.handshaking--;
+  }
+
+  /** A connection closed; `authenticated` says whether it had been welcomed. */
+  closed(remoteAddress: string, authenticated: boolean): void {
+    if (!authenticated) this.handshaking--;
+    const count = (this.perAddress.get(remoteAddress) ?? 1) - 1;
+    if (count === 0) this.perAddress.delete(remoteAddress);
+    else this.perAddress.set(remoteAddress, count);
+  }
+
+  private originAllowed(origin: string, host: string | undefined): boolean {
+    const allowed = this.limits.allowedOrigins;
+    if (allowed?.includes('*') || allowed?.includes(origin)) return true;
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      return false; // 'null' and anything else that is not an origin
+    }
+    if (host !== undefined && url.host === host.toLowerCase()) return true;
+    return allowed === undefined && this.loopbackPages && isLoopbackHost(url.hostname);
+  }
+}
+
+const upgraded = Symbol('p2pgen.upgraded');
+
+function pendingOf(socket: Socket): (() => void) | undefined {
+  return (socket as Socket & { [upgraded]?: () => void })[upgraded];
+}
+
+export function isLoopbackAddress(address: string): boolean {
+  const ip = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return ip === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip);
+}
+
+/** A host name that means this machine: `localhost` (and its subdomains), 127.x.x.x, [::1]. */
+export function isLoopbackHost(hostname: string): boolean {
+  const name = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  return name === 'localhost' || name.endsWith('.localhost') || isLoopbackAddress(name);
+}
