@@ -1,5 +1,6 @@
 /**
- * Generated encoders and decoders on protobufjs's Writer/Reader: per enum a pair of switch
+ * Generated encoders and decoders on the runtime's Writer (runtime/codec/writer.ts, which
+ * writes protobufjs's bytes) and protobufjs's Reader: per enum a pair of switch
  * functions, per message, union and structural wrapper an `encode_*`/`decode_*` pair, per Map
  * type read as a field an `entries_*` reader, and the encode/decode members of request and
  * response codecs. Wire layout decisions come from wire-shape.ts, shared with the .proto emitter.
