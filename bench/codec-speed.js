@@ -14,7 +14,8 @@
  * Values: the seed's ChatMessage (3 fields) and WideEntity (50 fields, bench/contracts-codec).
  * The other implementations get the very message p2pgen's bytes decode to in them. Goal:
  * p2pgen, validation included, at least as fast as protobuf-es and pbjs on both values; the
- * checks cost at most 10%. Ratios, not times: the machine is shared. A second table times the
+ * checks cost at most 10%. Ratios, not times: the machine is shared. A second table splits
+ * the round trip into encode alone and decode alone (no validation), a third times the
  * generated validators alone on valid values (also a getMessages result of 100 ChatMessages,
  * for nested paths), as the runtime calls them before encoding and after decoding.
  */
@@ -147,6 +148,13 @@ for (const c of cases) {
     { kind: 'protobuf-es', fn: () => { sink += fromBinary(desc, toBinary(desc, esMessage)) === esMessage ? 1 : 0; } },
     { kind: 'pbjs static', fn: () => { sink += pbjsType.decode(pbjsType.encode(pbjsMessage).finish()) === pbjsMessage ? 1 : 0; } },
     { kind: 'JSON', fn: () => { sink += JSON.parse(JSON.stringify(c.value)) === c.value ? 1 : 0; } },
+    // Each half alone (no validation), to see which one a ratio above comes from. Every decoder reads p2pgen's bytes.
+    { kind: 'p2pgen encode', fn: () => { sink += codec.encode(c.value).length; } },
+    { kind: 'protobuf-es encode', fn: () => { sink += toBinary(desc, esMessage).length; } },
+    { kind: 'pbjs static encode', fn: () => { sink += pbjsType.encode(pbjsMessage).finish().length; } },
+    { kind: 'p2pgen decode', fn: () => { sink += codec.decode(bytes) === c.value ? 1 : 0; } },
+    { kind: 'protobuf-es decode', fn: () => { sink += fromBinary(desc, bytes) === esMessage ? 1 : 0; } },
+    { kind: 'pbjs static decode', fn: () => { sink += pbjsType.decode(bytes) === pbjsMessage ? 1 : 0; } },
   ].map((r) => ({ ...r, results: [] }));
 }
 console.log('every implementation reads p2pgen\'s bytes and writes back the same value, for both values');
@@ -223,6 +231,15 @@ for (const c of cases) {
   };
   verdicts.push({ name: c.name, ...ratios });
   console.log(`| ${c.name} | ${c.codec.encode(c.value).length} | ${x(ratios.es)} | ${x(ratios.pbjs)} | ${x(ratios.json)} | ${x(ratios.bare)} | ${x(ratios.checks)} |`);
+}
+console.log('');
+console.log('encode alone and decode alone (no validation; every decoder reads p2pgen\'s bytes), medians of per-round ratios of p2pgen to each');
+console.log('');
+console.log('| value | encode / protobuf-es | encode / pbjs static | decode / protobuf-es | decode / pbjs static |');
+console.log('|---|---|---|---|---|');
+for (const c of cases) {
+  const half = (h) => ['protobuf-es', 'pbjs static'].map((other) => x(ratio(c, `p2pgen ${h}`, `${other} ${h}`)));
+  console.log(`| ${c.name} | ${[...half('encode'), ...half('decode')].join(' | ')} |`);
 }
 console.log('');
 console.log('validation of a valid value alone, medians of per-round ratios');

@@ -4,7 +4,6 @@
 export {
   createReader,
   createWriter,
-  noFields,
   noUnionMember,
   once,
   overrun,
@@ -14,14 +13,15 @@ export {
   readString,
   readTimestamp,
   skipField,
-  skipUnknown,
   unknownEnumValue,
   writeInt64,
+  wrongWireType,
   writeTimestamp,
   type Reader,
   type Writer,
 } from './codec/protobuf.js';
 export { EMAIL_PATTERN, setEntry, type ValidationIssue } from './codec/validation.js';
+export { instanceConstructor } from './codec/instances.js';
 export { messageCodec, type MessageCodec } from './codec/message-codec.js';
 export type {
   ActionDescriptor,

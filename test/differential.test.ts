@@ -3,7 +3,8 @@
  * the `buf build` image of the same generated .proto. For every message of the example
  * contracts and of the all-types fixture (entities, unions, requests and responses), values
  * p2pgen encodes decode in protobuf-es to the message the value stands for, and protobuf-es's
- * encoding of that message decodes in p2pgen to the value. Then crafted bytes: where
+ * encoding of that message decodes in p2pgen to the value; requests and responses are also
+ * written through protobufjs's Writer, whose bytes p2pgen's Writer must equal. Then crafted bytes: where
  * protobuf's rules leave room (merging, packing, unknown fields, map entries missing a part,
  * invalid UTF-8, Timestamps out of range), p2pgen does what docs/contracts.md's "Decoding" says.
  */
@@ -15,7 +16,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../cli/generate.js';
 import type { MessageModel } from '../cli/model/contract-model.js';
 import type { MessageCodec } from '../runtime/codec/message-codec.js';
-import { createReader, createWriter } from '../runtime/codec/protobuf.js';
+import protobuf from 'protobufjs/minimal.js';
+import { createReader, createWriter, type Writer } from '../runtime/codec/protobuf.js';
 import type { ContractSet } from '../runtime/contracts/descriptors.js';
 import { ModelArbitraries } from './support/arbitraries.js';
 import { EsValues, esRegistry } from './support/protobuf-es.js';
@@ -35,6 +37,18 @@ interface Codec {
   name: string;
   encode(value: unknown): Uint8Array;
   decode(bytes: Uint8Array): unknown;
+  /** The generated encoder writing into `w` (requests and responses: entity codecs make their own writer). */
+  encodeInto?(w: Writer, value: unknown): Uint8Array;
+}
+
+/**
+ * protobufjs's own Writer, given the one method p2pgen's Writer has beside its (a 64-bit varint
+ * from its halves, which protobufjs writes as a Long): the reference p2pgen's bytes must equal.
+ */
+function protobufjsWriter(): Writer {
+  const w = protobuf.Writer.create() as protobuf.Writer & { varint64(lo: number, hi: number): protobuf.Writer };
+  w.varint64 = (lo, hi) => w.int64({ low: lo | 0, high: hi | 0, unsigned: false } as unknown as number);
+  return w as unknown as Writer;
 }
 
 const suites = [
@@ -52,14 +66,18 @@ function codecsOf(model: Manifest['model'], set: ContractSet, codecs: Record<str
       const { request, response } = descriptor.actions.find((a) => a.name === action.name)!;
       const params = messages.get(action.request)!.fields;
       const result = messages.get(action.response)!.fields[0];
+      const encodeRequest = (w: Writer, v: unknown) => request.encode(w, params.map((p) => (v as Record<string, unknown>)[p.name]) as never).finish();
+      const encodeResponse = (w: Writer, v: unknown) => response.encode(w, result ? (v as Record<string, unknown>).value : undefined).finish();
       out.push({
         name: action.request,
-        encode: (v) => request.encode(createWriter(), params.map((p) => (v as Record<string, unknown>)[p.name]) as never).finish(),
+        encode: (v) => encodeRequest(createWriter(), v),
+        encodeInto: encodeRequest,
         decode: (b) => Object.fromEntries(params.map((p, i) => [p.name, (request.decode(createReader(b), b.length) as unknown[])[i]]).filter(([, x]) => x !== undefined)),
       });
       out.push({
         name: action.response,
-        encode: (v) => response.encode(createWriter(), result ? (v as Record<string, unknown>).value : undefined).finish(),
+        encode: (v) => encodeResponse(createWriter(), v),
+        encodeInto: encodeResponse,
         decode: (b) => {
           const value = response.decode(createReader(b), b.length);
           return value === undefined ? {} : { value };
@@ -93,6 +111,8 @@ for (const suite of suites) {
             expect(toBinary(desc, fromBinary(desc, codec.encode(value)))).toEqual(expectedBytes);
             // protobuf-es -> p2pgen: the value comes back.
             expect(codec.decode(expectedBytes)).toStrictEqual(value);
+            // p2pgen's Writer writes byte for byte what protobufjs's writes for the same calls.
+            if (codec.encodeInto) expect(Buffer.from(codec.encodeInto(createWriter(), value)).toString('hex')).toBe(Buffer.from(codec.encodeInto(protobufjsWriter(), value)).toString('hex'));
           }),
           { numRuns: RUNS },
         );
@@ -115,9 +135,9 @@ describe('crafted bytes behave as docs/contracts.md says (all-types fixture)', (
     for (const p of parts) out.set(p, (at += p.length) - p.length);
     return out;
   };
-  /** A field of Everything on its own: `write` fills the writer after the tag. */
-  const field = (name: string, wireType: number, write: (w: ReturnType<typeof createWriter>) => void) => {
-    const w = createWriter().uint32((number(name) << 3) | wireType);
+  /** A field of Everything on its own: `write` fills the writer after the tag (protobufjs's, independent of p2pgen's). */
+  const field = (name: string, wireType: number, write: (w: protobuf.Writer) => void) => {
+    const w = protobuf.Writer.create().uint32((number(name) << 3) | wireType);
     write(w);
     return w.finish();
   };
@@ -151,7 +171,7 @@ describe('crafted bytes behave as docs/contracts.md says (all-types fixture)', (
   });
 
   it('unknown fields of every wire type are skipped (protobuf, p2pgen)', () => {
-    const unknown = createWriter().uint32((900 << 3) | 0).int32(1).uint32((901 << 3) | 1).fixed64(2).uint32((902 << 3) | 2).string('x').uint32((903 << 3) | 5).fixed32(3).finish();
+    const unknown = protobuf.Writer.create().uint32((900 << 3) | 0).int32(1).uint32((901 << 3) | 1).fixed64(2).uint32((902 << 3) | 2).string('x').uint32((903 << 3) | 5).fixed32(3).finish();
     const value = Object.assign(base(), { text: 'kept' });
     expect(agree(concat(codec.encode(value), unknown))).toStrictEqual(value);
   });
@@ -163,7 +183,7 @@ describe('crafted bytes behave as docs/contracts.md says (all-types fixture)', (
   });
 
   it('map entries without a value or a key take the type default (protobuf, p2pgen)', () => {
-    const entry = (name: string, write: (w: ReturnType<typeof createWriter>) => void) => field(name, 2, (w) => { w.fork(); write(w); w.ldelim(); });
+    const entry = (name: string, write: (w: protobuf.Writer) => void) => field(name, 2, (w) => { w.fork(); write(w); w.ldelim(); });
     const bytes = concat(
       codec.encode(base()),
       entry('byName', (w) => w.uint32(10).string('no value')), // map<string, Point>: an empty Point
@@ -214,9 +234,9 @@ describe('crafted bytes behave as docs/contracts.md says (all-types fixture)', (
   it('an enum number or a union member this version lacks, or two members of one union: p2pgen refuses (proto3 keeps an unknown enum number)', () => {
     refused(field('color', 0, (w) => w.int32(99)), /99 is not a value of Color here/);
     refused(field('color', 0, (w) => w.int32(0)), /0 is not a value of Color here \(0 is never a value\)/);
-    const shape = (write: (w: ReturnType<typeof createWriter>) => void) => field('shape', 2, (w) => { w.fork(); write(w); w.ldelim(); });
+    const shape = (write: (w: protobuf.Writer) => void) => field('shape', 2, (w) => { w.fork(); write(w); w.ldelim(); });
     refused(shape((w) => w.uint32((77 << 3) | 0).int32(1)), /no member of Shape this version knows/);
-    const circle = (w: ReturnType<typeof createWriter>) => w.uint32((1 << 3) | 2).fork().ldelim();
+    const circle = (w: protobuf.Writer) => w.uint32((1 << 3) | 2).fork().ldelim();
     refused(shape((w) => { circle(w); circle(w); }), /a message field appears twice/);
   });
 });

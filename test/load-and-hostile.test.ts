@@ -75,7 +75,7 @@ describe('a hostile peer', () => {
     expect(errorOf(await hostile.next())).toMatchObject({ code: RpcErrorCode.VALIDATION_FAILED, message: expect.stringContaining('echo(text): must be at most 10 characters long') });
 
     // An int32 argument sent as a 64-bit varint out of range still decodes to an int32 (protobuf semantics), never to garbage types.
-    const huge = createWriter().uint32(8).int64(2 ** 40).finish();
+    const huge = createWriter().uint32(8).varint64(0, 2 ** 8).finish(); // 2^40
     hostile.send(rawRequest(4, identity, 'honest-callee', huge));
     const answer = await hostile.next();
     expect(answer[1]).toBe(FrameType.Response);

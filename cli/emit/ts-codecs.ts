@@ -1,5 +1,6 @@
 /**
- * Generated encoders and decoders on protobufjs's Writer/Reader: per enum a pair of switch
+ * Generated encoders and decoders on the runtime's Writer (runtime/codec/writer.ts, which
+ * writes protobufjs's bytes) and protobufjs's Reader: per enum a pair of switch
  * functions, per message, union and structural wrapper an `encode_*`/`decode_*` pair, per Map
  * type read as a field an `entries_*` reader, and the encode/decode members of request and
  * response codecs. Wire layout decisions come from wire-shape.ts, shared with the .proto emitter.
@@ -13,6 +14,12 @@ import { entryName, fieldShape, isPackable, tag, valueWireType, WireType, wrappe
 
 type ArrayRef = Extract<TypeRef, { kind: 'array' }>;
 type MapRef = Extract<TypeRef, { kind: 'map' }>;
+
+/** How a decoder reads one field number: a statement per tag (the number's wire types) it accepts. */
+interface FieldCase {
+  number: number;
+  reads: { tag: number; read: string }[];
+}
 
 export const scalarDefaults: Record<ScalarKind, string> = {
   string: "''",
@@ -37,8 +44,6 @@ const packedMethods: Partial<Record<ScalarKind, string>> = {
 export class TsCodecs {
   /** Map types whose entries are read by a generated `entries_*` function, by function name. */
   private readonly entryReaders = new Map<string, MapRef>();
-  /** Field-number sets of decoders, module constants by name (`known_1_2_3`). */
-  private readonly knownSets = new Map<string, number[]>();
 
   constructor(private readonly ctx: TsContext) {}
 
@@ -77,23 +82,32 @@ return w;
     const type = this.ctx.types.named(m.name);
     const wire = m.fields.filter((f) => f.type.kind !== 'literal');
     return `function decode_${m.name}(r: ${this.ctx.rtType('Reader')}, end: number): ${type} {
-${this.newValue(m, type)}
-${this.decodeLoop(wire.map((f) => this.readCases(f, memberAccess('m', f.name))).join('\n'), knownNumbers(wire))}
+const m = ${m.origin.kind === 'class' ? `new received_${m.name}()` : this.newObject(m, type)};
+${this.decodeLoop(wire.flatMap((f) => this.readCases(f, memberAccess('m', f.name))))}
 return m;
 }`;
   }
 
-  /** `const m = …`: a contract-class instance (constructor not run) or a plain object, holding the defaults. */
-  private newValue(m: MessageModel, type: string): string {
-    const initial = m.fields.map((f) => [f, this.initialValue(f)] as const);
-    if (m.origin.kind === 'class') {
-      // Every field an own property, as after the constructor; required messages arrive or the validator refuses.
-      // `undefined!` for optional fields too: under exactOptionalPropertyTypes `x?: T` refuses a plain `undefined`.
-      const sets = initial.map(([f, value]) => `${memberAccess('m', f.name)} = ${value ?? 'undefined!'};`);
-      return `const m = Object.create(${this.ctx.types.classOf(m.name)}.prototype) as ${type};\n${sets.join('\n')}`;
-    }
-    const present = initial.filter(([f, value]) => value !== undefined || !f.optional);
-    return `const m = { ${present.map(([f, value]) => `${propertyKey(f.name)}: ${value ?? 'undefined!'}`).join(', ')} } as ${type};`;
+  /**
+   * The constructor of a contract class's instances as decoders make them (for messages of class
+   * origin; emit it before the decoder): the class's constructor is not run, every field is an
+   * own property holding its default, set in one go in declaration order (one hidden class for
+   * every decoded value, fields stored in the object), and the prototype is the class's.
+   */
+  receivedClass(m: MessageModel): string {
+    const type = this.ctx.types.named(m.name);
+    // Required messages are left undefined: they arrive, or the validator refuses the value.
+    // `undefined!` for optional fields too: under exactOptionalPropertyTypes `x?: T` refuses a plain `undefined`.
+    const sets = m.fields.map((f) => `${memberAccess('this', f.name)} = ${this.initialValue(f) ?? 'undefined!'};`);
+    return `const received_${m.name} = /*@__PURE__*/ ${this.ctx.rt('instanceConstructor')}(${this.ctx.types.classOf(m.name)}, function (this: ${type}) {
+${sets.join('\n')}
+});`;
+  }
+
+  /** A plain object holding the defaults (an optional field without one is left out). */
+  private newObject(m: MessageModel, type: string): string {
+    const present = m.fields.map((f) => [f, this.initialValue(f)] as const).filter(([f, value]) => value !== undefined || !f.optional);
+    return `{ ${present.map(([f, value]) => `${propertyKey(f.name)}: ${value ?? 'undefined!'}`).join(', ')} } as ${type}`;
   }
 
   encodeUnion(u: UnionModel): string {
@@ -115,10 +129,10 @@ return w;
 
   decodeUnion(u: UnionModel): string {
     const type = this.ctx.types.named(u.name);
-    const cases = u.variants.map((v) => `case ${tag(v.number, valueWireType(v.type))}: value = ${this.ctx.rt('once')}(value, ${this.readValue(v.type)}); break;`);
+    const cases = u.variants.map((v) => single(v.number, tag(v.number, valueWireType(v.type)), `value = ${this.ctx.rt('once')}(value, ${this.readValue(v.type)});`));
     return `function decode_${u.name}(r: ${this.ctx.rtType('Reader')}, end: number): ${type} {
 let value: ${type} | undefined;
-${this.decodeLoop(cases.join('\n'), u.variants.map((v) => v.number))}
+${this.decodeLoop(cases)}
 return value ?? ${this.ctx.rt('noUnionMember')}(${literal(u.name)});
 }`;
   }
@@ -128,11 +142,11 @@ return value ?? ${this.ctx.rt('noUnionMember')}(${literal(u.name)});
     const tsType = this.ctx.types.of(type);
     let encodeBody: string;
     let init: string;
-    let cases: string;
+    let cases: FieldCase[];
     if (type.kind === 'nullable') {
       encodeBody = `if (v !== null) ${this.writeValue(type.inner, 1, 'v')}`;
       init = 'null';
-      cases = `case ${tag(1, valueWireType(type.inner))}: value = ${this.readSingular(type.inner, 'value')}; break;`;
+      cases = [single(1, tag(1, valueWireType(type.inner)), `value = ${this.readSingular(type.inner, 'value')};`)];
     } else {
       const inner: FieldModel = { name: 'value', protoName: 'value', number: 1, type, optional: false, nullable: false };
       encodeBody = this.writeField(inner, 'v');
@@ -146,7 +160,7 @@ return w;
 }
 function decode_${name}(r: ${this.ctx.rtType('Reader')}, end: number): ${tsType} {
 let value: ${tsType} = ${init};
-${this.decodeLoop(cases, [1])}
+${this.decodeLoop(cases)}
 return value;
 }`;
   }
@@ -156,19 +170,11 @@ return value;
     return [...this.entryReaders].sort(([a], [b]) => compare(a, b)).map(([name, type]) => this.entryReader(name, type));
   }
 
-  /** Module constants the decoders refer to, sorted by name: `const known_1_2 = new Set([1, 2]);`. */
-  constants(): string[] {
-    return [...this.knownSets]
-      .sort(([a], [b]) => compare(a, b))
-      .map(([name, numbers]) => `const ${name}: ReadonlySet<number> = new Set([${numbers.join(', ')}]);`);
-  }
-
   // ---- requests and responses --------------------------------------------------------------
 
   /** The `encode` and `decode` members of a request codec (arguments as a tuple `a`). */
   requestMembers(request: MessageModel): string {
     const params = request.fields;
-    const wire = params.filter((p) => p.type.kind !== 'literal');
     const initial = params.map((p) => this.initialValue(p) ?? 'undefined');
     return `encode(w, a) {
 ${params.map((p, i) => this.writeField(p, `a[${i}]`)).filter((s) => s !== '').join('\n')}
@@ -176,7 +182,7 @@ return w;
 },
 decode(r, end) {
 const a = [${initial.join(', ')}] as unknown as ${this.ctx.types.args(params)};
-${this.decodeLoop(params.map((p, i) => (p.type.kind === 'literal' ? '' : this.readCases(p, `a[${i}]`))).filter((s) => s !== '').join('\n'), knownNumbers(wire))}
+${this.decodeLoop(params.flatMap((p, i) => this.readCases(p, `a[${i}]`)))}
 return a;
 },`;
   }
@@ -187,7 +193,7 @@ return a;
     if (!result) {
       return `encode: (w) => w,
 decode(r, end) {
-${this.decodeLoop('', [])}
+${this.decodeLoop([])}
 return undefined;
 },`;
     }
@@ -198,7 +204,7 @@ return w;
 },
 decode(r, end) {
 let value: ${this.ctx.types.result(response)} = ${init ?? 'undefined!'};
-${this.decodeLoop(this.readCases(result, 'value'), knownNumbers([result]))}
+${this.decodeLoop(this.readCases(result, 'value'))}
 return value;
 },`;
   }
@@ -332,51 +338,60 @@ return value;
     return undefined;
   }
 
-  /** `case` clauses reading a field into `target` (an assignable expression). */
-  private readCases(field: FieldModel, target: string): string {
+  /** How a decoder reads a field into `target` (an assignable expression): none for a literal (not on the wire). */
+  private readCases(field: FieldModel, target: string): FieldCase[] {
     const { type, number: n } = field;
+    if (type.kind === 'literal') return [];
     const shape = fieldShape(field).kind;
-    if (shape === 'repeated') return this.readRepeatedCases((type as ArrayRef).element, n, target);
+    if (shape === 'repeated') return [this.readRepeatedCase((type as ArrayRef).element, n, target)];
     if (shape === 'map') {
       const map = type as MapRef;
       const reader = `entries_${entryName(map)}${map.record ? 'Record' : ''}`;
       this.entryReaders.set(reader, map);
-      return `case ${tag(n, WireType.LengthDelimited)}: ${reader}(r, ${this.ctx.rt('readEnd')}(r), ${target}); break;`;
+      return [single(n, tag(n, WireType.LengthDelimited), `${reader}(r, ${this.ctx.rt('readEnd')}(r), ${target});`)];
     }
-    let cases = `case ${tag(n, valueWireType(type))}: ${target} = ${this.readSingular(type, target)}; break;`;
-    if (shape === 'nullable-oneof') cases += `\ncase ${tag(field.nullNumber!, WireType.Varint)}: r.int32(); ${target} = null; break;`;
+    const cases = [single(n, tag(n, valueWireType(type)), `${target} = ${this.readSingular(type, target)};`)];
+    if (shape === 'nullable-oneof') cases.push(single(field.nullNumber!, tag(field.nullNumber!, WireType.Varint), `r.int32();\n${target} = null;`));
     return cases;
   }
 
-  private readRepeatedCases(element: TypeRef, n: number, target: string): string {
-    const one = `case ${tag(n, valueWireType(element))}: ${target}.push(${this.readValue(element)}); break;`;
-    if (!isPackable(element)) return one;
+  /** A repeated field: one element per tag, or (numbers, bools and enums) packed, which protobuf readers accept both ways. */
+  private readRepeatedCase(element: TypeRef, n: number, target: string): FieldCase {
+    const one = { tag: tag(n, valueWireType(element)), read: `${target}.push(${this.readValue(element)});` };
+    if (!isPackable(element)) return { number: n, reads: [one] };
     const method = element.kind === 'scalar' ? packedMethods[element.scalar] : undefined;
     const packed = method
-      ? `case ${tag(n, WireType.LengthDelimited)}: r.${method}(${target}); break;`
-      : `case ${tag(n, WireType.LengthDelimited)}: {\nconst e = ${this.ctx.rt('readEnd')}(r);\nwhile (r.pos < e) ${target}.push(${this.readValue(element)});\nbreak;\n}`;
-    return `${packed}\n${one}`;
+      ? `r.${method}(${target});`
+      : `{\nconst e = ${this.ctx.rt('readEnd')}(r);\nwhile (r.pos < e) ${target}.push(${this.readValue(element)});\n}`;
+    return { number: n, reads: [{ tag: tag(n, WireType.LengthDelimited), read: packed }, one] };
   }
 
-  /** The field loop of a decoder: known tags read, unknown ones skipped, wrong wire types refused. */
-  private decodeLoop(cases: string, known: number[]): string {
+  /**
+   * The field loop of a decoder. It switches on the field number (dense, so the engine jumps
+   * straight to the case; a switch on whole tags, eight apart, is a chain of comparisons), then
+   * checks the wire type: a known number with a wire type its type never uses is refused (bytes
+   * of an incompatible schema must fail, not decode into something plausible), an unknown number
+   * is skipped.
+   */
+  private decodeLoop(cases: FieldCase[]): string {
+    const skip = `${this.ctx.rt('skipField')}(r, r.uint32());`;
+    if (cases.length === 0) return `while (r.pos < end) ${skip}\nif (r.pos !== end) ${this.ctx.rt('overrun')}(r, end);`;
+    const wrong = `${this.ctx.rt('wrongWireType')}(tag);`;
+    const clauses = [...cases]
+      .sort((a, b) => a.number - b.number)
+      .map(({ number, reads }) => {
+        const tests = reads.map((r, i) => `${i === 0 ? '' : 'else '}if (tag === ${r.tag}) ${r.read}`);
+        const body = reads.length === 1 ? `if (tag !== ${reads[0]!.tag}) ${wrong}\n${reads[0]!.read}` : `${tests.join('\n')}\nelse ${wrong}`;
+        return `case ${number}:\n${body}\nbreak;`;
+      });
     return `while (r.pos < end) {
 const tag = r.uint32();
-switch (tag) {
-${cases}
-default: ${this.ctx.rt('skipUnknown')}(r, tag, ${this.knownConst(known)});
+switch (tag >>> 3) {
+${clauses.join('\n')}
+default: ${this.ctx.rt('skipField')}(r, tag);
 }
 }
 if (r.pos !== end) ${this.ctx.rt('overrun')}(r, end);`;
-  }
-
-  /** Field-number sets are module constants named by their numbers, shared between decoders with the same fields. */
-  private knownConst(known: number[]): string {
-    if (known.length === 0) return this.ctx.rt('noFields');
-    const numbers = [...known].sort((a, b) => a - b);
-    const name = this.ctx.file.declare(`known_${numbers.join('_')}`);
-    this.knownSets.set(name, numbers);
-    return name;
   }
 
   /**
@@ -397,12 +412,13 @@ if (r.pos !== end) ${this.ctx.rt('overrun')}(r, end);`;
     return `function ${name}(r: ${this.ctx.rtType('Reader')}, end: number, target: ${target}): void {
 let k: ${keyType} | undefined = ${keyInit};
 let x: ${valueType} | undefined = ${valueInit};
-${this.decodeLoop(`case ${tag(1, valueWireType(type.key))}: k = ${this.readSingular(type.key, 'k')}; break;\ncase ${tag(2, valueWireType(type.value))}: x = ${this.readSingular(type.value, 'x')}; break;`, [1, 2])}
+${this.decodeLoop([single(1, tag(1, valueWireType(type.key)), `k = ${this.readSingular(type.key, 'k')};`), single(2, tag(2, valueWireType(type.value)), `x = ${this.readSingular(type.value, 'x')};`)])}
 ${missing(type.key, 'k')}${missing(type.value, 'x')}${store}
 }`;
   }
 }
 
-function knownNumbers(fields: FieldModel[]): number[] {
-  return fields.filter((f) => f.type.kind !== 'literal').flatMap((f) => (f.nullNumber ? [f.number, f.nullNumber] : [f.number]));
+/** A field number read with one wire type. */
+function single(number: number, tag: number, read: string): FieldCase {
+  return { number, reads: [{ tag, read }] };
 }

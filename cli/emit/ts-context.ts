@@ -24,12 +24,12 @@ export const RUNTIME_MODULE = 'p2pgen/internal';
 /**
  * Names the generated code uses besides the declarations it announces to the printer: globals
  * it calls, the local variables of its functions and its `encode_*`/`decode_*`/`validate_*`/
- * `entries_*` functions. An import of such a name (a contract class `Map`, `Date` or `m`) is
+ * `entries_*`/`received_*` functions. An import of such a name (a contract class `Map`, `Date` or `m`) is
  * aliased so that it never shadows them.
  */
 const usedGlobals = new Set(['Array', 'Date', 'JSON', 'Map', 'Object', 'Pick', 'Promise', 'ReadonlySet', 'Record', 'RegExp', 'Set', 'Uint8Array']);
 const usedLocals = new Set(['a', 'channel', 'e', 'end', 'issues', 'k', 'key', 'm', 'n', 'path', 'paths', 'r', 'tag', 'target', 'v', 'value', 'w', 'x']);
-const isReservedName = (name: string) => usedGlobals.has(name) || usedLocals.has(name) || /^[eiknx]\d+$|^(encode|decode|validate|entries)_/.test(name);
+const isReservedName = (name: string) => usedGlobals.has(name) || usedLocals.has(name) || /^[eiknx]\d+$|^(encode|decode|validate|entries|received)_/.test(name);
 
 export class TsContext {
   readonly messages: Map<string, MessageModel>;

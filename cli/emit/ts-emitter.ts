@@ -1,9 +1,10 @@
 /**
  * Emits `<out>/index.ts`: for every message a generated encoder, decoder and validator on
- * protobufjs's Writer/Reader; for every action a one-line descriptor; for every controller a
- * proxy class with one real method per action; and the registration of the set with the
- * runtime. This file puts the parts in order; what each part prints lives beside it:
- * ts-types.ts (TypeScript names and declarations), ts-codecs.ts (encoders and decoders),
+ * the runtime's Writer (protobufjs's bytes) and protobufjs's Reader; for every action a
+ * one-line descriptor; for every controller a proxy class with one real method per action;
+ * and the registration of the set with the runtime. This file puts the parts in order; what
+ * each part prints lives beside it: ts-types.ts (TypeScript names and declarations),
+ * ts-codecs.ts (encoders and decoders),
  * ts-validators.ts (validators), ts-descriptors.ts (request/response codecs, action
  * descriptors, proxies, registration), all through one printer (printer.ts) that imports a
  * name when it is printed. Prettier only normalises the layout afterwards.
@@ -32,7 +33,15 @@ export function emitTypeScriptChunks(model: ContractModel, options: TsEmitOption
   const enums = section('Enums', model.enums.map((e) => codecs.enumFunctions(e)));
   const messages = section(
     'Messages',
-    entities.map((m) => [`// ${m.name}: ${ctx.where(m.source)}`, codecs.encodeMessage(m), codecs.decodeMessage(m), validators.validateMessage(m)].join('\n')),
+    entities.map((m) =>
+      [
+        `// ${m.name}: ${ctx.where(m.source)}`,
+        codecs.encodeMessage(m),
+        ...(m.origin.kind === 'class' ? [codecs.receivedClass(m)] : []),
+        codecs.decodeMessage(m),
+        validators.validateMessage(m),
+      ].join('\n'),
+    ),
   );
   const unions = section(
     'Unions',
@@ -64,7 +73,6 @@ export function emitTypeScriptChunks(model: ContractModel, options: TsEmitOption
     '/* eslint-disable */',
     imports,
     validators.constants().join('\n'),
-    codecs.constants().join('\n'),
   ].filter((s) => s !== '');
   return [head.join('\n'), ...chunks];
 }

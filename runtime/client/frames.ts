@@ -1,7 +1,8 @@
 /**
- * Builds data-path frames with protobufjs's Writer: the header is written first and the
- * generated codec appends the payload to the same buffer, so a frame is one allocation and
- * no copy (`finish(true)` hands out the writer's own buffer; the writer is not reused).
+ * Builds data-path frames with the codec's Writer: the header is written first and the
+ * generated codec appends the payload to the same buffer, so a frame is one allocation of
+ * its exact size and one copy, out of the buffer writers keep (runtime/codec/writer.ts; a
+ * frame past 64 KiB is handed out without the copy).
  */
 import { createWriter } from '../codec/protobuf.js';
 import type { ActionDescriptor } from '../contracts/descriptors.js';

@@ -1,18 +1,20 @@
 /**
- * protobufjs's minimal runtime (Writer/Reader), the only part generated codecs need, plus the
- * few primitives it lacks for our type table: int64 as `bigint` (without the `long` package,
- * identically in Node and browsers), Timestamp as `Date`, bytes as plain `Uint8Array` views,
+ * The Writer (writer.ts: protobufjs's bytes at less cost per value) and protobufjs's minimal
+ * Reader, all generated codecs need, plus the few primitives they lack for our type table:
+ * int64 as `bigint` (without the `long` package, identically in Node and browsers),
+ * Timestamp as `Date`, bytes as plain `Uint8Array` views,
  * strings decoded strictly. Where p2pgen reads more strictly than protobuf requires, the
  * helper says so (docs/contracts.md, "Decoding"): bytes that could mean a wrong value are refused.
  */
 import protobuf from 'protobufjs/minimal.js';
+import { Writer } from './writer.js';
 
-export type Writer = protobuf.Writer;
+export { Writer };
 export type Reader = protobuf.Reader;
 
-/** A writer over a growing buffer (a Node Buffer where available). */
+/** A writer for one message or frame (writer.ts: it borrows a buffer kept between writers). */
 export function createWriter(): Writer {
-  return protobuf.Writer.create();
+  return new Writer();
 }
 
 /** A reader over `bytes`, optionally starting at `offset` (so a frame header need not be sliced off). */
@@ -26,10 +28,7 @@ const MASK_32 = 0xffffffffn;
 
 /** Writes a signed 64-bit varint (two's complement, as protobuf int64). */
 export function writeInt64(w: Writer, value: bigint): Writer {
-  const lo = Number(value & MASK_32);
-  const hi = Number((value >> 32n) & MASK_32);
-  // protobufjs takes any { low, high } pair as a Long.
-  return w.int64({ low: lo, high: hi, unsigned: false } as unknown as number);
+  return w.varint64(Number(value & MASK_32), Number((value >> 32n) & MASK_32));
 }
 
 /** The halves of the last 64-bit varint `readVarint64` read (module scratch: reading is synchronous). */
@@ -87,7 +86,8 @@ export function writeTimestamp(w: Writer, date: Date): Writer {
   const nanos = (ms - seconds * 1000) * 1_000_000;
   // The length is known up front: no fork/ldelim (each allocates) for this small message.
   w.uint32((seconds !== 0 ? 1 + varintLength(seconds) : 0) + (nanos !== 0 ? 1 + varintLength(nanos) : 0));
-  if (seconds !== 0) w.uint32(8).int64(seconds);
+  // seconds as int64 (two's complement halves; exact: |seconds| < 2^53).
+  if (seconds !== 0) w.uint32(8).varint64(seconds >>> 0, Math.floor(seconds / 4294967296));
   if (nanos !== 0) w.uint32(16).int32(nanos);
   return w;
 }
@@ -179,18 +179,12 @@ export function skipField(r: Reader, tag: number): void {
   r.skipType(tag & 7);
 }
 
-/** The known-field set of a message without fields. */
-export const noFields: ReadonlySet<number> = new Set();
-
 /**
- * Skips an unknown field, but refuses a known field number with the wrong wire type: bytes
- * from an incompatible schema must fail, not decode into something plausible.
+ * A known field number with a wire type its type never uses: bytes from an incompatible schema
+ * must fail, not decode into something plausible (unknown numbers are skipped with `skipField`).
  */
-export function skipUnknown(r: Reader, tag: number, known: ReadonlySet<number>): void {
-  if (known.has(tag >>> 3)) {
-    throw new TypeError(`field ${tag >>> 3} has wire type ${tag & 7}, which its type never uses`);
-  }
-  r.skipType(tag & 7);
+export function wrongWireType(tag: number): never {
+  throw new TypeError(`field ${tag >>> 3} has wire type ${tag & 7}, which its type never uses`);
 }
 
 /** A nested value claimed more bytes than its parent holds. */

@@ -19,8 +19,8 @@ import {
   controller,
   defineContracts,
   fail,
+  instanceConstructor,
   messageCodec,
-  noFields,
   once,
   overrun,
   readEnd,
@@ -28,14 +28,13 @@ import {
   readTimestamp,
   registerContracts,
   reject,
-  skipUnknown,
+  skipField,
   stream,
   unary,
   within,
   writeTimestamp,
+  wrongWireType,
 } from 'p2pgen/internal';
-const known_1: ReadonlySet<number> = new Set([1]);
-const known_1_2_3: ReadonlySet<number> = new Set([1, 2, 3]);
 
 // ---- Messages ----
 
@@ -46,25 +45,30 @@ function encode_ChatMessage(w: Writer, m: ChatMessage): Writer {
   writeTimestamp(w.uint32(26), m.timestamp);
   return w;
 }
+const received_ChatMessage = /*@__PURE__*/ instanceConstructor(ChatMessage, function (this: ChatMessage) {
+  this.from = '';
+  this.message = '';
+  this.timestamp = undefined!;
+});
 function decode_ChatMessage(r: Reader, end: number): ChatMessage {
-  const m = Object.create(ChatMessage.prototype) as ChatMessage;
-  m.from = '';
-  m.message = '';
-  m.timestamp = undefined!;
+  const m = new received_ChatMessage();
   while (r.pos < end) {
     const tag = r.uint32();
-    switch (tag) {
-      case 10:
+    switch (tag >>> 3) {
+      case 1:
+        if (tag !== 10) wrongWireType(tag);
         m.from = readString(r);
         break;
-      case 18:
+      case 2:
+        if (tag !== 18) wrongWireType(tag);
         m.message = readString(r);
         break;
-      case 26:
+      case 3:
+        if (tag !== 26) wrongWireType(tag);
         m.timestamp = once(m.timestamp, readTimestamp(r));
         break;
       default:
-        skipUnknown(r, tag, known_1_2_3);
+        skipField(r, tag);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -92,12 +96,13 @@ const Args_ChatMessage: RequestCodec<[ChatMessage]> = {
     const a = [undefined] as unknown as [ChatMessage];
     while (r.pos < end) {
       const tag = r.uint32();
-      switch (tag) {
-        case 10:
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) wrongWireType(tag);
           a[0] = once(a[0], decode_ChatMessage(r, readEnd(r)));
           break;
         default:
-          skipUnknown(r, tag, known_1);
+          skipField(r, tag);
       }
     }
     if (r.pos !== end) overrun(r, end);
@@ -117,12 +122,13 @@ const Args_Int32: RequestCodec<[number]> = {
     const a = [0] as unknown as [number];
     while (r.pos < end) {
       const tag = r.uint32();
-      switch (tag) {
-        case 8:
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) wrongWireType(tag);
           a[0] = r.int32();
           break;
         default:
-          skipUnknown(r, tag, known_1);
+          skipField(r, tag);
       }
     }
     if (r.pos !== end) overrun(r, end);
@@ -139,13 +145,7 @@ const Args_None: RequestCodec<[]> = {
   },
   decode(r, end) {
     const a = [] as unknown as [];
-    while (r.pos < end) {
-      const tag = r.uint32();
-      switch (tag) {
-        default:
-          skipUnknown(r, tag, noFields);
-      }
-    }
+    while (r.pos < end) skipField(r, r.uint32());
     if (r.pos !== end) overrun(r, end);
     return a;
   },
@@ -161,12 +161,13 @@ const Returns_ChatMessage: ResponseCodec<ChatMessage> = {
     let value: ChatMessage = undefined!;
     while (r.pos < end) {
       const tag = r.uint32();
-      switch (tag) {
-        case 10:
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) wrongWireType(tag);
           value = once(value, decode_ChatMessage(r, readEnd(r)));
           break;
         default:
-          skipUnknown(r, tag, known_1);
+          skipField(r, tag);
       }
     }
     if (r.pos !== end) overrun(r, end);
@@ -186,12 +187,13 @@ const Returns_ChatMessageList: ResponseCodec<Array<ChatMessage>> = {
     let value: Array<ChatMessage> = [];
     while (r.pos < end) {
       const tag = r.uint32();
-      switch (tag) {
-        case 10:
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) wrongWireType(tag);
           value.push(decode_ChatMessage(r, readEnd(r)));
           break;
         default:
-          skipUnknown(r, tag, known_1);
+          skipField(r, tag);
       }
     }
     if (r.pos !== end) overrun(r, end);
@@ -205,13 +207,7 @@ const Returns_ChatMessageList: ResponseCodec<Array<ChatMessage>> = {
 const Returns_Void: ResponseCodec<undefined> = {
   encode: (w) => w,
   decode(r, end) {
-    while (r.pos < end) {
-      const tag = r.uint32();
-      switch (tag) {
-        default:
-          skipUnknown(r, tag, noFields);
-      }
-    }
+    while (r.pos < end) skipField(r, r.uint32());
     if (r.pos !== end) overrun(r, end);
     return undefined;
   },

@@ -37,19 +37,15 @@ import {
   registerContracts,
   reject,
   setEntry,
-  skipUnknown,
+  skipField,
   unary,
   unknownEnumValue,
   within,
   withinEntry,
   writeTimestamp,
+  wrongWireType,
 } from 'p2pgen/internal';
 const pattern_951f676b = new RegExp('^[A-Z]{2}[0-9]{4}$');
-const known_1: ReadonlySet<number> = new Set([1]);
-const known_1_2: ReadonlySet<number> = new Set([1, 2]);
-const known_1_2_3: ReadonlySet<number> = new Set([1, 2, 3]);
-const known_1_2_3_4: ReadonlySet<number> = new Set([1, 2, 3, 4]);
-const known_1_2_3_4_5_6_7_8_9_10_11_12: ReadonlySet<number> = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
 
 // ---- Types ----
 
@@ -132,21 +128,25 @@ function decode_Contact(r: Reader, end: number): Contact {
   const m = { email: '', age: 0, nickname: null } as Contact;
   while (r.pos < end) {
     const tag = r.uint32();
-    switch (tag) {
-      case 10:
+    switch (tag >>> 3) {
+      case 1:
+        if (tag !== 10) wrongWireType(tag);
         m.email = readString(r);
         break;
-      case 18:
+      case 2:
+        if (tag !== 18) wrongWireType(tag);
         m.code = readString(r);
         break;
-      case 24:
+      case 3:
+        if (tag !== 24) wrongWireType(tag);
         m.age = r.int32();
         break;
-      case 34:
+      case 4:
+        if (tag !== 34) wrongWireType(tag);
         m.nickname = readString(r);
         break;
       default:
-        skipUnknown(r, tag, known_1_2_3_4);
+        skipField(r, tag);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -182,12 +182,13 @@ function decode_ShapeCircle(r: Reader, end: number): ShapeCircle {
   const m = { kind: 'circle', radius: 0 } as ShapeCircle;
   while (r.pos < end) {
     const tag = r.uint32();
-    switch (tag) {
-      case 9:
+    switch (tag >>> 3) {
+      case 1:
+        if (tag !== 9) wrongWireType(tag);
         m.radius = r.double();
         break;
       default:
-        skipUnknown(r, tag, known_1);
+        skipField(r, tag);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -210,12 +211,13 @@ function decode_ShapeSquare(r: Reader, end: number): ShapeSquare {
   const m = { kind: 'square', side: 0 } as ShapeSquare;
   while (r.pos < end) {
     const tag = r.uint32();
-    switch (tag) {
-      case 9:
+    switch (tag >>> 3) {
+      case 1:
+        if (tag !== 9) wrongWireType(tag);
         m.side = r.double();
         break;
       default:
-        skipUnknown(r, tag, known_1);
+        skipField(r, tag);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -270,46 +272,58 @@ function decode_Ticket(r: Reader, end: number): Ticket {
   } as Ticket;
   while (r.pos < end) {
     const tag = r.uint32();
-    switch (tag) {
-      case 10:
+    switch (tag >>> 3) {
+      case 1:
+        if (tag !== 10) wrongWireType(tag);
         m.id = readString(r);
         break;
-      case 16:
+      case 2:
+        if (tag !== 16) wrongWireType(tag);
         m.priority = decode_Priority(r.int32());
         break;
-      case 24:
+      case 3:
+        if (tag !== 24) wrongWireType(tag);
         m.status = decode_Status(r.int32());
         break;
-      case 34:
+      case 4:
+        if (tag !== 34) wrongWireType(tag);
         m.shape = once(m.shape, decode_Shape(r, readEnd(r)));
         break;
-      case 42:
+      case 5:
+        if (tag !== 42) wrongWireType(tag);
         m.value = once(m.value, decode_TicketValue(r, readEnd(r)));
         break;
-      case 50:
+      case 6:
+        if (tag !== 50) wrongWireType(tag);
         m.tags.push(readString(r));
         break;
-      case 58:
+      case 7:
+        if (tag !== 58) wrongWireType(tag);
         entries_StringContactEntry(r, readEnd(r), m.watchers);
         break;
-      case 66:
+      case 8:
+        if (tag !== 66) wrongWireType(tag);
         entries_StringInt32EntryRecord(r, readEnd(r), m.counts);
         break;
-      case 74:
+      case 9:
+        if (tag !== 74) wrongWireType(tag);
         m.opened = once(m.opened, readTimestamp(r));
         break;
-      case 82:
+      case 10:
+        if (tag !== 82) wrongWireType(tag);
         m.closed = once(m.closed, readTimestamp(r));
         break;
-      case 90:
+      case 11:
+        if (tag !== 90) wrongWireType(tag);
         m.note = readString(r);
         break;
-      case 96:
+      case 12:
+        if (tag !== 96) wrongWireType(tag);
         r.int32();
         m.note = null;
         break;
       default:
-        skipUnknown(r, tag, known_1_2_3_4_5_6_7_8_9_10_11_12);
+        skipField(r, tag);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -365,15 +379,17 @@ function decode_TicketControllerOpenResult(r: Reader, end: number): TicketContro
   const m = { id: '', queued: 0 } as TicketControllerOpenResult;
   while (r.pos < end) {
     const tag = r.uint32();
-    switch (tag) {
-      case 10:
+    switch (tag >>> 3) {
+      case 1:
+        if (tag !== 10) wrongWireType(tag);
         m.id = readString(r);
         break;
-      case 16:
+      case 2:
+        if (tag !== 16) wrongWireType(tag);
         m.queued = r.int32();
         break;
       default:
-        skipUnknown(r, tag, known_1_2);
+        skipField(r, tag);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -405,15 +421,17 @@ function decode_Shape(r: Reader, end: number): Shape {
   let value: Shape | undefined;
   while (r.pos < end) {
     const tag = r.uint32();
-    switch (tag) {
-      case 10:
+    switch (tag >>> 3) {
+      case 1:
+        if (tag !== 10) wrongWireType(tag);
         value = once(value, decode_ShapeCircle(r, readEnd(r)));
         break;
-      case 18:
+      case 2:
+        if (tag !== 18) wrongWireType(tag);
         value = once(value, decode_ShapeSquare(r, readEnd(r)));
         break;
       default:
-        skipUnknown(r, tag, known_1_2);
+        skipField(r, tag);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -444,18 +462,21 @@ function decode_TicketValue(r: Reader, end: number): TicketValue {
   let value: TicketValue | undefined;
   while (r.pos < end) {
     const tag = r.uint32();
-    switch (tag) {
-      case 10:
+    switch (tag >>> 3) {
+      case 1:
+        if (tag !== 10) wrongWireType(tag);
         value = once(value, readString(r));
         break;
-      case 17:
+      case 2:
+        if (tag !== 17) wrongWireType(tag);
         value = once(value, r.double());
         break;
-      case 26:
+      case 3:
+        if (tag !== 26) wrongWireType(tag);
         value = once(value, readTimestamp(r));
         break;
       default:
-        skipUnknown(r, tag, known_1_2_3);
+        skipField(r, tag);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -484,15 +505,17 @@ function entries_StringContactEntry(r: Reader, end: number, target: Map<string, 
   let x: Contact | undefined = undefined;
   while (r.pos < end) {
     const tag = r.uint32();
-    switch (tag) {
-      case 10:
+    switch (tag >>> 3) {
+      case 1:
+        if (tag !== 10) wrongWireType(tag);
         k = readString(r);
         break;
-      case 18:
+      case 2:
+        if (tag !== 18) wrongWireType(tag);
         x = once(x, decode_Contact(r, readEnd(r)));
         break;
       default:
-        skipUnknown(r, tag, known_1_2);
+        skipField(r, tag);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -505,15 +528,17 @@ function entries_StringInt32EntryRecord(r: Reader, end: number, target: Record<s
   let x: number | undefined = 0;
   while (r.pos < end) {
     const tag = r.uint32();
-    switch (tag) {
-      case 10:
+    switch (tag >>> 3) {
+      case 1:
+        if (tag !== 10) wrongWireType(tag);
         k = readString(r);
         break;
-      case 16:
+      case 2:
+        if (tag !== 16) wrongWireType(tag);
         x = r.int32();
         break;
       default:
-        skipUnknown(r, tag, known_1_2);
+        skipField(r, tag);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -532,15 +557,17 @@ const Args_Status_Int32Optional: RequestCodec<[Status, number?]> = {
     const a = [undefined, undefined] as unknown as [Status, number?];
     while (r.pos < end) {
       const tag = r.uint32();
-      switch (tag) {
-        case 8:
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) wrongWireType(tag);
           a[0] = decode_Status(r.int32());
           break;
-        case 16:
+        case 2:
+          if (tag !== 16) wrongWireType(tag);
           a[1] = r.int32();
           break;
         default:
-          skipUnknown(r, tag, known_1_2);
+          skipField(r, tag);
       }
     }
     if (r.pos !== end) overrun(r, end);
@@ -563,12 +590,13 @@ const Args_String: RequestCodec<[string]> = {
     const a = [''] as unknown as [string];
     while (r.pos < end) {
       const tag = r.uint32();
-      switch (tag) {
-        case 10:
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) wrongWireType(tag);
           a[0] = readString(r);
           break;
         default:
-          skipUnknown(r, tag, known_1);
+          skipField(r, tag);
       }
     }
     if (r.pos !== end) overrun(r, end);
@@ -589,15 +617,17 @@ const Args_Ticket_BoolOptional: RequestCodec<[Ticket, boolean?]> = {
     const a = [undefined, undefined] as unknown as [Ticket, boolean?];
     while (r.pos < end) {
       const tag = r.uint32();
-      switch (tag) {
-        case 10:
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) wrongWireType(tag);
           a[0] = once(a[0], decode_Ticket(r, readEnd(r)));
           break;
-        case 16:
+        case 2:
+          if (tag !== 16) wrongWireType(tag);
           a[1] = r.bool();
           break;
         default:
-          skipUnknown(r, tag, known_1_2);
+          skipField(r, tag);
       }
     }
     if (r.pos !== end) overrun(r, end);
@@ -620,12 +650,13 @@ const Returns_ContactOptional: ResponseCodec<Contact | undefined> = {
     let value: Contact | undefined = undefined!;
     while (r.pos < end) {
       const tag = r.uint32();
-      switch (tag) {
-        case 10:
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) wrongWireType(tag);
           value = once(value, decode_Contact(r, readEnd(r)));
           break;
         default:
-          skipUnknown(r, tag, known_1);
+          skipField(r, tag);
       }
     }
     if (r.pos !== end) overrun(r, end);
@@ -647,12 +678,13 @@ const Returns_TicketControllerOpenResult: ResponseCodec<TicketControllerOpenResu
     let value: TicketControllerOpenResult = undefined!;
     while (r.pos < end) {
       const tag = r.uint32();
-      switch (tag) {
-        case 10:
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) wrongWireType(tag);
           value = once(value, decode_TicketControllerOpenResult(r, readEnd(r)));
           break;
         default:
-          skipUnknown(r, tag, known_1);
+          skipField(r, tag);
       }
     }
     if (r.pos !== end) overrun(r, end);
@@ -672,12 +704,13 @@ const Returns_TicketList: ResponseCodec<Array<Ticket>> = {
     let value: Array<Ticket> = [];
     while (r.pos < end) {
       const tag = r.uint32();
-      switch (tag) {
-        case 10:
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) wrongWireType(tag);
           value.push(decode_Ticket(r, readEnd(r)));
           break;
         default:
-          skipUnknown(r, tag, known_1);
+          skipField(r, tag);
       }
     }
     if (r.pos !== end) overrun(r, end);

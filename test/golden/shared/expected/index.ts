@@ -19,8 +19,8 @@ import {
   checkString,
   controller,
   defineContracts,
+  instanceConstructor,
   messageCodec,
-  noFields,
   notNull,
   once,
   overrun,
@@ -28,12 +28,11 @@ import {
   readString,
   registerContracts,
   reject,
-  skipUnknown,
+  skipField,
   unary,
   within,
+  wrongWireType,
 } from 'p2pgen/internal';
-const known_1: ReadonlySet<number> = new Set([1]);
-const known_1_2: ReadonlySet<number> = new Set([1, 2]);
 
 // ---- Messages ----
 
@@ -47,15 +46,17 @@ function decode_Page(r: Reader, end: number): Page {
   const m = { items: [] } as Page;
   while (r.pos < end) {
     const tag = r.uint32();
-    switch (tag) {
-      case 10:
+    switch (tag >>> 3) {
+      case 1:
+        if (tag !== 10) wrongWireType(tag);
         m.items.push(decode_User(r, readEnd(r)));
         break;
-      case 18:
+      case 2:
+        if (tag !== 18) wrongWireType(tag);
         m.next = readString(r);
         break;
       default:
-        skipUnknown(r, tag, known_1_2);
+        skipField(r, tag);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -77,21 +78,25 @@ function encode_User(w: Writer, m: User): Writer {
   w.uint32(18).string(m.name);
   return w;
 }
+const received_User = /*@__PURE__*/ instanceConstructor(User, function (this: User) {
+  this.id = '';
+  this.name = '';
+});
 function decode_User(r: Reader, end: number): User {
-  const m = Object.create(User.prototype) as User;
-  m.id = '';
-  m.name = '';
+  const m = new received_User();
   while (r.pos < end) {
     const tag = r.uint32();
-    switch (tag) {
-      case 10:
+    switch (tag >>> 3) {
+      case 1:
+        if (tag !== 10) wrongWireType(tag);
         m.id = readString(r);
         break;
-      case 18:
+      case 2:
+        if (tag !== 18) wrongWireType(tag);
         m.name = readString(r);
         break;
       default:
-        skipUnknown(r, tag, known_1_2);
+        skipField(r, tag);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -113,13 +118,7 @@ const Args_None: RequestCodec<[]> = {
   },
   decode(r, end) {
     const a = [] as unknown as [];
-    while (r.pos < end) {
-      const tag = r.uint32();
-      switch (tag) {
-        default:
-          skipUnknown(r, tag, noFields);
-      }
-    }
+    while (r.pos < end) skipField(r, r.uint32());
     if (r.pos !== end) overrun(r, end);
     return a;
   },
@@ -135,12 +134,13 @@ const Args_String: RequestCodec<[string]> = {
     const a = [''] as unknown as [string];
     while (r.pos < end) {
       const tag = r.uint32();
-      switch (tag) {
-        case 10:
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) wrongWireType(tag);
           a[0] = readString(r);
           break;
         default:
-          skipUnknown(r, tag, known_1);
+          skipField(r, tag);
       }
     }
     if (r.pos !== end) overrun(r, end);
@@ -161,15 +161,17 @@ const Args_String_Int32: RequestCodec<[string, number]> = {
     const a = ['', 0] as unknown as [string, number];
     while (r.pos < end) {
       const tag = r.uint32();
-      switch (tag) {
-        case 10:
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) wrongWireType(tag);
           a[0] = readString(r);
           break;
-        case 16:
+        case 2:
+          if (tag !== 16) wrongWireType(tag);
           a[1] = r.int32();
           break;
         default:
-          skipUnknown(r, tag, known_1_2);
+          skipField(r, tag);
       }
     }
     if (r.pos !== end) overrun(r, end);
@@ -190,12 +192,13 @@ const Returns_Page: ResponseCodec<Page> = {
     let value: Page = undefined!;
     while (r.pos < end) {
       const tag = r.uint32();
-      switch (tag) {
-        case 10:
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) wrongWireType(tag);
           value = once(value, decode_Page(r, readEnd(r)));
           break;
         default:
-          skipUnknown(r, tag, known_1);
+          skipField(r, tag);
       }
     }
     if (r.pos !== end) overrun(r, end);
@@ -215,12 +218,13 @@ const Returns_User: ResponseCodec<User> = {
     let value: User = undefined!;
     while (r.pos < end) {
       const tag = r.uint32();
-      switch (tag) {
-        case 10:
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) wrongWireType(tag);
           value = once(value, decode_User(r, readEnd(r)));
           break;
         default:
-          skipUnknown(r, tag, known_1);
+          skipField(r, tag);
       }
     }
     if (r.pos !== end) overrun(r, end);
@@ -234,13 +238,7 @@ const Returns_User: ResponseCodec<User> = {
 const Returns_Void: ResponseCodec<undefined> = {
   encode: (w) => w,
   decode(r, end) {
-    while (r.pos < end) {
-      const tag = r.uint32();
-      switch (tag) {
-        default:
-          skipUnknown(r, tag, noFields);
-      }
-    }
+    while (r.pos < end) skipField(r, r.uint32());
     if (r.pos !== end) overrun(r, end);
     return undefined;
   },
