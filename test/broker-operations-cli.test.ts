@@ -4,9 +4,8 @@
  * broker) and it exits 0; a second signal closes at once; its stderr is JSON lines with the
  * fields an operator filters on; --metrics-port serves the broker's and the process's metrics.
  */
-import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { RpcErrorCode, RpcWebSocketClient, type ClientEvent } from '../runtime/index.node.js';
+import { RpcErrorCode, RpcWebSocketClient } from '../runtime/index.node.js';
 import '../.tmp/gen/behaviors/index.js';
 import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
 import { listeningUrl, startCli, type CliBroker } from './support/broker-process.js';
@@ -14,6 +13,8 @@ import { eventually, startBroker } from './support/harness.js';
 import { httpGet, parseExposition } from './support/prometheus-text.js';
 import { RawPeer } from './support/raw-peer.js';
 import { rejection } from './support/rejection.js';
+import { failoverClient } from './support/failover-client.js';
+import { freePort } from './support/free-port.js';
 
 interface LogRecord {
   level: number;
@@ -55,23 +56,6 @@ class GatedBehaviors extends BehaviorsController {
   }
 }
 
-async function listClient(urls: string[], peerId: string): Promise<{ client: RpcWebSocketClient; events: ClientEvent[] }> {
-  const client = new RpcWebSocketClient(urls, { reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
-  const events: ClientEvent[] = [];
-  client.events.subscribe((e) => events.push(e));
-  await client.connect();
-  await client.registerAsPeer(peerId);
-  return { client, events };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /** A client connected to a broker that is starting (tried again while the port is closed; bounded). */
 async function connectWhenUp(url: string): Promise<RpcWebSocketClient> {
   for (let attempt = 0; ; attempt++) {
@@ -91,10 +75,10 @@ describe('p2pgen broker in operation', () => {
     const cli = startCli(['--port', '0', '--drain-ms', '60000']);
     const second = await startBroker();
     const urls = [await listeningUrl(cli), second.broker.url];
-    const callee = await listClient(urls, 'callee');
+    const callee = await failoverClient(urls, 'callee');
     const controller = new GatedBehaviors();
     callee.client.registerController('/behaviors', controller);
-    const caller = await listClient(urls, 'caller');
+    const caller = await failoverClient(urls, 'caller');
     const remote = caller.client.peer('callee').controller<BehaviorsController>('/behaviors');
     const calls = [remote.delay(1), remote.delay(2), remote.delay(3)];
     await eventually(() => controller.started === 3, 'the calls to reach the callee');

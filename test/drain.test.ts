@@ -9,13 +9,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createBroker, type Broker } from '../runtime/broker/index.js';
-import { RpcErrorCode, RpcWebSocketClient, type ClientEvent } from '../runtime/index.node.js';
+import { RpcErrorCode, RpcWebSocketClient } from '../runtime/index.node.js';
 import '../.tmp/gen/behaviors/index.js';
 import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
 import { eventually, startBroker } from './support/harness.js';
 import { httpGet, parseExposition } from './support/prometheus-text.js';
 import { RawPeer } from './support/raw-peer.js';
 import { rejection } from './support/rejection.js';
+import { failoverClient } from './support/failover-client.js';
 
 /** A BehaviorsController whose delay() answers only when the test opens the gate: a call kept in flight without timers. */
 class GatedBehaviors extends BehaviorsController {
@@ -34,16 +35,6 @@ class GatedBehaviors extends BehaviorsController {
   }
 }
 
-/** A client that knows both brokers (the draining one first) and reconnects quickly; its events are kept. */
-async function listClient(urls: string[], peerId: string): Promise<{ client: RpcWebSocketClient; events: ClientEvent[] }> {
-  const client = new RpcWebSocketClient(urls, { reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
-  const events: ClientEvent[] = [];
-  client.events.subscribe((e) => events.push(e));
-  await client.connect();
-  await client.registerAsPeer(peerId);
-  return { client, events };
-}
-
 const healthUrl = (broker: Broker) => `${broker.url.replace('ws://', 'http://')}/healthz`;
 
 describe('health and drain', () => {
@@ -56,11 +47,11 @@ describe('health and drain', () => {
     expect(await httpGet(metricsHealth)).toMatchObject({ status: 200, body: '{"status":"ok"}' });
     expect(first.broker.health()).toEqual({ status: 'ok' });
 
-    const callee = await listClient(urls, 'callee');
+    const callee = await failoverClient(urls, 'callee');
     const controller = new GatedBehaviors();
     callee.client.registerController('/behaviors', controller);
-    const caller = await listClient(urls, 'caller');
-    const idle = await listClient(urls, 'idle');
+    const caller = await failoverClient(urls, 'caller');
+    const idle = await failoverClient(urls, 'idle');
     const watcher = await RawPeer.connect(first.broker.url);
     const remote = caller.client.peer('callee').controller<BehaviorsController>('/behaviors');
     const inFlight = remote.delay(7);

@@ -7,10 +7,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
+import { freePort } from './free-port.js';
 
 export interface NatsServer {
   /** nats://127.0.0.1:<port> */
@@ -25,14 +25,6 @@ export interface NatsServer {
 
 const binary = process.env.P2PGEN_NATS_SERVER ?? 'nats-server';
 const running = new Set<{ stop(): Promise<void> }>();
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface Launch {
   dir: string;
