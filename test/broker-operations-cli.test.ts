@@ -14,6 +14,7 @@ import { httpGet, parseExposition } from './support/prometheus-text.js';
 import { RawPeer } from './support/raw-peer.js';
 import { rejection } from './support/rejection.js';
 import { failoverClient } from './support/failover-client.js';
+import { GatedBehaviors } from './support/gated-behaviors.js';
 import { freePort } from './support/free-port.js';
 
 interface LogRecord {
@@ -34,27 +35,6 @@ function logRecords(broker: CliBroker): LogRecord[] {
 }
 
 const hasRecord = (broker: CliBroker, msg: string | RegExp) => logRecords(broker).some((r) => (typeof msg === 'string' ? r.msg === msg : msg.test(r.msg)));
-
-class GatedBehaviors extends BehaviorsController {
-  private open!: () => void;
-  readonly gate = new Promise<void>((resolve) => (this.open = resolve));
-  started = 0;
-
-  override async delay(ms: number): Promise<number> {
-    this.started++;
-    await this.gate;
-    return ms;
-  }
-
-  override hang(): Promise<void> {
-    this.started++;
-    return super.hang();
-  }
-
-  release(): void {
-    this.open();
-  }
-}
 
 /** A client connected to a broker that is starting (tried again while the port is closed; bounded). */
 async function connectWhenUp(url: string): Promise<RpcWebSocketClient> {

@@ -17,23 +17,7 @@ import { httpGet, parseExposition } from './support/prometheus-text.js';
 import { RawPeer } from './support/raw-peer.js';
 import { rejection } from './support/rejection.js';
 import { failoverClient } from './support/failover-client.js';
-
-/** A BehaviorsController whose delay() answers only when the test opens the gate: a call kept in flight without timers. */
-class GatedBehaviors extends BehaviorsController {
-  private open!: () => void;
-  readonly gate = new Promise<void>((resolve) => (this.open = resolve));
-  started = 0;
-
-  override async delay(ms: number): Promise<number> {
-    this.started++;
-    await this.gate;
-    return ms;
-  }
-
-  release(): void {
-    this.open();
-  }
-}
+import { GatedBehaviors } from './support/gated-behaviors.js';
 
 const healthUrl = (broker: Broker) => `${broker.url.replace('ws://', 'http://')}/healthz`;
 
