@@ -21,9 +21,8 @@ function setup(options: { maxCallsInFlight?: number; security?: RpcKernelSecurit
   const directory = new FakeDirectory();
   const violations: string[] = [];
   const header = createHeader();
-  let router!: Router;
-  const access = new Access(options.security ?? new RpcKernelSecurity(), (caller, frame, h) => router.route(caller, frame, h));
-  router = new Router({
+  const access = new Access(options.security ?? new RpcKernelSecurity());
+  const router = new Router({
     directory,
     access,
     audit: noAudit,

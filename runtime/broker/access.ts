@@ -28,9 +28,11 @@
  */
 import { createHeader, FrameType, parseHeader, type FrameHeader } from '../wire/frame.js';
 import { callHook, describeThrown } from './hook-call.js';
+import type { BrokerPart } from './part.js';
 import type { PeerRegistration } from './peer-directory.js';
 import type { RouteEndpoint } from './route.js';
 import { allowsEveryone, type RpcKernelSecurity, type Session } from './security.js';
+import { Slot } from './slot.js';
 
 /** What `check` says about a Request. */
 export const Verdict = {
@@ -62,8 +64,8 @@ interface SendDecision {
   calls: Map<number, Map<number, boolean | PendingDecision>> | undefined;
 }
 
-/** One caller's decisions (the `access` field of its endpoint). */
-export class CallerDecisions {
+/** One caller's decisions (in its endpoint's `decisionsOf` slot). */
+class CallerDecisions {
   readonly byTarget = new Map<PeerRegistration, SendDecision | PendingDecision>();
   /** About ids nobody held when asked, by id (oldest first: the first dropped past the bound). */
   readonly absent = new Map<string, boolean | PendingDecision>();
@@ -98,11 +100,17 @@ export const MAX_ABSENT_DECISIONS = 1024;
 /** Decisions about registrations one caller may hold; past it the oldest answered one is dropped (asked again if needed). */
 export const MAX_DECISIONS = 16_384;
 
+/** Each caller's decisions, made on its first call that needs one. */
+const decisionsOf = new Slot<CallerDecisions>();
+
+/** Runs a held frame through the router again, once its decision is in. */
+export type Replay = (caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader) => void;
+
 function isPending(decision: SendDecision | PendingDecision | boolean): decision is PendingDecision {
   return typeof decision === 'object' && 'frames' in decision;
 }
 
-export class Access {
+export class Access implements BrokerPart {
   /** Reverse index: for each target registration, the callers holding a decision about it. */
   private readonly askers = new Map<PeerRegistration, Set<RouteEndpoint>>();
   /** Every endpoint with decisions (for invalidate and stats). */
@@ -113,11 +121,10 @@ export class Access {
   private readonly hookTimeoutMs: number;
   private readonly maxHeldBytes: number;
   private readonly replayHeader: FrameHeader = createHeader();
+  private replay: Replay = () => undefined;
 
   constructor(
     private readonly security: RpcKernelSecurity,
-    /** Runs a held frame through the router again, once its decision is in. */
-    private readonly replay: (caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader) => void,
     private readonly options: AccessOptions = {},
   ) {
     this.checksCalls = typeof security.isAllowedToCall === 'function';
@@ -126,13 +133,18 @@ export class Access {
     this.maxHeldBytes = options.maxHeldBytes ?? 4 << 20;
   }
 
+  /** Where held frames go once their decision is in: the router, which is built after this part and says so. */
+  replayThrough(replay: Replay): void {
+    this.replay = replay;
+  }
+
   /**
    * Whether `caller` may send this Request to `target`. Queued means the frame is held: it is
    * replayed through the router when the decision is in. The caller must have a session.
    */
   check(caller: RouteEndpoint, target: PeerRegistration, frame: Uint8Array, h: FrameHeader): Verdict {
     if (this.openToAll) return Verdict.Allowed;
-    const decision = caller.access?.byTarget.get(target);
+    const decision = decisionsOf.get(caller)?.byTarget.get(target);
     if (decision === undefined) return this.askSend(caller, target, frame, h.callId);
     if (isPending(decision)) return this.hold(caller, decision, frame, h.callId);
     if (!decision.allowed) return Verdict.DeniedSend;
@@ -161,7 +173,7 @@ export class Access {
     state.absent.set(peerId, pending);
     this.hold(caller, pending, frame, h.callId);
     void pending.answer.then((answer) => {
-      if (caller.access !== state || state.absent.get(peerId) !== pending) return this.replayHeld(caller, pending);
+      if (decisionsOf.get(caller) !== state || state.absent.get(peerId) !== pending) return this.replayHeld(caller, pending);
       if (pending.stale) {
         state.absent.delete(peerId);
         return this.replayHeld(caller, pending);
@@ -176,17 +188,17 @@ export class Access {
 
   /** Calls of `caller` held until a decision is made (they count against its calls in flight). */
   queuedCalls(caller: RouteEndpoint): number {
-    return caller.access?.queued.size ?? 0;
+    return decisionsOf.get(caller)?.queued.size ?? 0;
   }
 
   /** Whether a call id of `caller` is held. */
   isQueued(caller: RouteEndpoint, callId: number): boolean {
-    return caller.access?.queued.has(callId) ?? false;
+    return decisionsOf.get(caller)?.queued.has(callId) ?? false;
   }
 
   /** A later frame of a held call (a piece, credit, cancel) waits behind it; false when the call is not held. */
   holdBehind(caller: RouteEndpoint, callId: number, frame: Uint8Array): boolean {
-    const pending = caller.access?.queued.get(callId);
+    const pending = decisionsOf.get(caller)?.queued.get(callId);
     if (!pending) return false;
     pending.frames.push(frame);
     this.held(caller, frame.length);
@@ -199,7 +211,7 @@ export class Access {
    */
   mayReach(connection: RouteEndpoint, target: PeerRegistration): boolean | Promise<boolean> {
     if (this.openToAll || allowsEveryone(this.security)) return true;
-    const decision = connection.access?.byTarget.get(target);
+    const decision = decisionsOf.get(connection)?.byTarget.get(target);
     if (decision !== undefined) return isPending(decision) ? decision.answer.then(allowedOf) : decision.allowed;
     const session = connection.session;
     if (!session) return true;
@@ -233,7 +245,7 @@ export class Access {
     if (!askers) return;
     this.askers.delete(target);
     for (const caller of askers) {
-      const decisions = caller.access?.byTarget;
+      const decisions = decisionsOf.get(caller)?.byTarget;
       const decision = decisions?.get(target);
       if (decision === undefined) continue;
       if (isPending(decision)) decision.stale = true; // dropped when it settles; its calls are replayed
@@ -246,10 +258,10 @@ export class Access {
 
   /** `caller` closed: its decisions and held calls are dropped. */
   connectionClosed(caller: RouteEndpoint): void {
-    const state = caller.access;
+    const state = decisionsOf.get(caller);
     if (!state) return;
     for (const target of state.byTarget.keys()) this.unindex(caller, target);
-    caller.access = undefined;
+    decisionsOf.set(caller, undefined);
     this.callers.delete(caller);
   }
 
@@ -257,8 +269,9 @@ export class Access {
     let decisions = 0;
     let queuedCalls = 0;
     for (const caller of this.callers) {
-      decisions += caller.access!.byTarget.size + caller.access!.absent.size;
-      queuedCalls += caller.access!.queued.size;
+      const state = decisionsOf.get(caller)!;
+      decisions += state.byTarget.size + state.absent.size;
+      queuedCalls += state.queued.size;
     }
     return { decisions, queuedCalls };
   }
@@ -289,7 +302,7 @@ export class Access {
     this.hold(caller, pending, frame, h.callId);
     void pending.answer.then((answer) => {
       if (byAction.get(actionKey) !== pending) return this.replayHeld(caller, pending);
-      if (pending.stale || caller.access?.byTarget.get(target) !== decision) {
+      if (pending.stale || decisionsOf.get(caller)?.byTarget.get(target) !== decision) {
         byAction.delete(actionKey);
         return this.replayHeld(caller, pending);
       }
@@ -323,7 +336,7 @@ export class Access {
    * after them: that decision is returned, for `forgetUsed` once they were replayed.
    */
   private settleSend(caller: RouteEndpoint, target: PeerRegistration, pending: PendingDecision, answer: Answer): SendDecision | undefined {
-    const decisions = caller.access?.byTarget;
+    const decisions = decisionsOf.get(caller)?.byTarget;
     if (decisions?.get(target) !== pending) return undefined;
     if (pending.stale || !target.active) {
       decisions.delete(target);
@@ -337,7 +350,7 @@ export class Access {
 
   /** Drops a decision that was good for the calls that waited on it only. */
   private forgetUsed(caller: RouteEndpoint, target: PeerRegistration, decision: SendDecision): void {
-    const decisions = caller.access?.byTarget;
+    const decisions = decisionsOf.get(caller)?.byTarget;
     if (decisions?.get(target) !== decision) return;
     decisions.delete(target);
     this.unindex(caller, target);
@@ -345,14 +358,14 @@ export class Access {
 
   private hold(caller: RouteEndpoint, pending: PendingDecision, frame: Uint8Array, callId: number): Verdict {
     pending.frames.push(frame);
-    caller.access!.queued.set(callId, pending);
+    decisionsOf.get(caller)!.queued.set(callId, pending);
     this.held(caller, frame.length);
     return Verdict.Queued;
   }
 
   /** Counts bytes held for `caller` (negative: let go); past the bound its connection is not read. */
   private held(caller: RouteEndpoint, bytes: number): void {
-    const state = caller.access!;
+    const state = decisionsOf.get(caller)!;
     state.heldBytes += bytes;
     const over = state.heldBytes > this.maxHeldBytes;
     if (over !== state.holding) {
@@ -363,15 +376,15 @@ export class Access {
 
   /** Runs the frames that waited for a decision through the router, in their order. */
   private replayHeld(caller: RouteEndpoint, pending: PendingDecision): void {
-    const state = caller.access;
+    const state = decisionsOf.get(caller);
     const h = this.replayHeader;
     const frames = pending.frames.splice(0);
-    if (!state || caller.access !== state) return;
+    if (!state) return;
     let bytes = 0;
     for (const frame of frames) bytes += frame.length;
     this.held(caller, -bytes);
     for (const frame of frames) {
-      if (!caller.isOpen || caller.access !== state) return;
+      if (!caller.isOpen || decisionsOf.get(caller) !== state) return;
       parseHeader(frame, h);
       if (h.type === FrameType.Request && state.queued.get(h.callId) === pending) state.queued.delete(h.callId);
       this.replay(caller, frame, h);
@@ -381,11 +394,12 @@ export class Access {
   // ---- bookkeeping ---------------------------------------------------------------------
 
   private stateOf(caller: RouteEndpoint): CallerDecisions {
-    if (!caller.access) {
-      caller.access = new CallerDecisions();
+    let state = decisionsOf.get(caller);
+    if (!state) {
+      decisionsOf.set(caller, (state = new CallerDecisions()));
       this.callers.add(caller);
     }
-    return caller.access;
+    return state;
   }
 
   private remember(caller: RouteEndpoint, target: PeerRegistration, decision: PendingDecision): void {
@@ -426,7 +440,7 @@ export class Access {
   }
 
   private forgetAll(caller: RouteEndpoint): void {
-    const state = caller.access;
+    const state = decisionsOf.get(caller);
     if (!state) return;
     for (const [target, decision] of state.byTarget) {
       if (isPending(decision)) decision.stale = true;

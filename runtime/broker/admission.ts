@@ -21,6 +21,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { BrokerConnection } from './connection.js';
+import type { BrokerPart, ConnectionClosure } from './part.js';
 
 export interface AdmissionLimits {
   readonly allowedOrigins: readonly string[] | undefined;
@@ -41,7 +43,12 @@ export const PROTECTED_MODE_MESSAGE =
   'protected mode: this broker has no security module, so it accepts connections from its own machine (loopback) only; ' +
   'give it one (createBroker({ security }), p2pgen broker --security) or start it with insecure: true / --insecure to accept everyone';
 
-export class Admission {
+export interface AdmissionStats {
+  /** Connections not authenticated yet (TCP connections not upgraded, WebSocket connections not welcomed). */
+  unauthenticated: number;
+}
+
+export class Admission implements BrokerPart {
   private readonly perAddress = new Map<string, number>();
   private pendingSockets = 0;
   private handshaking = 0;
@@ -53,6 +60,10 @@ export class Admission {
   /** Connections not authenticated yet: TCP connections not upgraded, WebSocket connections not welcomed. */
   get unauthenticated(): number {
     return this.pendingSockets + this.handshaking;
+  }
+
+  stats(): AdmissionStats {
+    return { unauthenticated: this.unauthenticated };
   }
 
   /**
@@ -96,9 +107,9 @@ export class Admission {
   }
 
   /** An upgrade became a connection (not authenticated yet). */
-  opened(socket: Socket, remoteAddress: string): void {
-    pendingOf(socket)?.();
-    this.perAddress.set(remoteAddress, (this.perAddress.get(remoteAddress) ?? 0) + 1);
+  connectionOpened(connection: BrokerConnection): void {
+    pendingOf(connection.socket)?.();
+    this.perAddress.set(connection.remoteAddress, (this.perAddress.get(connection.remoteAddress) ?? 0) + 1);
     this.handshaking++;
   }
 
@@ -107,9 +118,10 @@ export class Admission {
     this.handshaking--;
   }
 
-  /** A connection closed; `authenticated` says whether it had been welcomed. */
-  closed(remoteAddress: string, authenticated: boolean): void {
-    if (!authenticated) this.handshaking--;
+  /** A connection closed (welcomed or not). */
+  connectionClosed(connection: BrokerConnection, closure: ConnectionClosure): void {
+    if (!closure.wasOpen) this.handshaking--;
+    const remoteAddress = connection.remoteAddress;
     const count = (this.perAddress.get(remoteAddress) ?? 1) - 1;
     if (count === 0) this.perAddress.delete(remoteAddress);
     else this.perAddress.set(remoteAddress, count);

@@ -15,6 +15,7 @@
 import { RpcErrorCode } from '../errors.js';
 import { FrameType, HEADER_SIZE } from '../wire/frame.js';
 import { readJson } from '../wire/text.js';
+import type { BrokerPart, ConnectionClosure } from './part.js';
 
 interface Base {
   /** Date.now() when it happened. */
@@ -55,16 +56,18 @@ export type AuditSink = (event: AuditEvent) => void;
 /**
  * What the broker's modules tell about what happens; builds and delivers AuditEvents. Without
  * an `audit` option the broker uses `noAudit`, whose methods do nothing, so no event is built
- * and no call site needs to ask whether anyone listens.
+ * and no call site needs to ask whether anyone listens. A recorder is one of the broker's parts
+ * (part.ts): connections opening and closing and peers leaving reach it as they reach the others.
  */
-export interface AuditRecorder {
+export interface AuditRecorder extends BrokerPart {
   /** performance.now() when calls are recorded (their duration is measured), else 0. */
   now(): number;
-  connected(connection: AuditedConnection): void;
+  connectionOpened(connection: AuditedConnection): void;
   authenticationFailed(connection: AuditedConnection, reason: string): void;
-  disconnected(connection: AuditedConnection, code: number, reason: string): void;
+  connectionClosed(connection: AuditedConnection, closure: ConnectionClosure): void;
   registered(connection: AuditedConnection, peerId: string): void;
-  deregistered(connection: AuditedConnection, peerId: string, reason: 'requested' | 'disconnected' | 'taken'): void;
+  /** A registration ended (only those of this broker's connections are recorded). */
+  peerLeft(registration: AuditedRegistration, reason: 'requested' | 'disconnected' | 'taken'): void;
   denied(connection: AuditedConnection, what: 'register' | 'send' | 'call', peerId: string, names?: { controller: string; action: string }): void;
   /** A call the broker routed ended: with `outcome` ('ok' or a code), or with this frame (an Error frame's code is the outcome). */
   callEnded(caller: AuditedConnection, call: AuditedCall, outcome: string | Uint8Array): void;
@@ -80,6 +83,12 @@ export interface AuditedConnection {
   readonly session: { readonly username: string } | undefined;
   /** The peer ids it holds. */
   readonly registrations: ReadonlySet<{ readonly id: string }>;
+}
+
+export interface AuditedRegistration {
+  readonly id: string;
+  /** The connection holding it, when it is on this broker. */
+  readonly connection: AuditedConnection | undefined;
 }
 
 export interface AuditedCall {
@@ -104,11 +113,11 @@ function outcomeOf(frame: Uint8Array): string {
 
 export const noAudit: AuditRecorder = {
   now: () => 0,
-  connected: nothing,
+  connectionOpened: nothing,
   authenticationFailed: nothing,
-  disconnected: nothing,
+  connectionClosed: nothing,
   registered: nothing,
-  deregistered: nothing,
+  peerLeft: nothing,
   denied: nothing,
   callEnded: nothing,
   refused: nothing,
@@ -196,16 +205,20 @@ export function auditRecorder(sink: AuditSink | undefined, eventsPerSecond = 20)
   };
   return {
     now: () => performance.now(),
-    connected: (c) => record({ type: 'connect', time: Date.now(), connection: c.handle, remoteAddress: c.remoteAddress }),
+    connectionOpened: (c) => record({ type: 'connect', time: Date.now(), connection: c.handle, remoteAddress: c.remoteAddress }),
     authenticationFailed: (c, reason) =>
       limited(c, 'authentication-failed', () => ({ type: 'authentication-failed', time: Date.now(), connection: c.handle, remoteAddress: c.remoteAddress, reason }), c.remoteAddress),
-    disconnected: (c, code, reason) => {
+    connectionClosed: (c, closure) => {
       const held = throttle.release(c);
       if (held) suppressed(c, held);
-      record({ type: 'disconnect', ...base(c), code, reason });
+      // A connection that was never welcomed had no session: its refusal was recorded instead.
+      if (closure.wasOpen) record({ type: 'disconnect', ...base(c), code: closure.code, reason: closure.reason });
     },
     registered: (c, peerId) => record({ type: 'register', ...base(c), peerId }),
-    deregistered: (c, peerId, reason) => record({ type: 'deregister', ...base(c), peerId, reason }),
+    peerLeft: (registration, reason) => {
+      const c = registration.connection;
+      if (c) record({ type: 'deregister', ...base(c), peerId: registration.id, reason });
+    },
     denied: (c, what, peerId, names) => limited(c, `denied ${what}`, () => ({ type: 'denied', ...base(c), what, peerId, ...names })),
     callEnded: (caller, call, outcome) => {
       const result = typeof outcome === 'string' ? outcome : outcomeOf(outcome);
@@ -234,6 +247,9 @@ export function auditRecorder(sink: AuditSink | undefined, eventsPerSecond = 20)
   };
 }
 
+/** The recorder's methods that report something (all but `now`, and the part methods it does not use). */
+type RecorderEvent = Exclude<keyof AuditRecorder, 'now' | 'identityChanged' | 'stats' | 'close'>;
+
 /**
  * One recorder telling several (the audit log and the metrics): each method calls those that
  * do something for it, so a method nobody needs stays a no-op. `now` is the first one's that
@@ -242,7 +258,7 @@ export function auditRecorder(sink: AuditSink | undefined, eventsPerSecond = 20)
 export function fanOut(recorders: readonly AuditRecorder[]): AuditRecorder {
   const live = recorders.filter((r) => r !== noAudit);
   if (live.length <= 1) return live[0] ?? noAudit;
-  const each = <K extends Exclude<keyof AuditRecorder, 'now'>>(method: K): AuditRecorder[K] => {
+  const each = <K extends RecorderEvent>(method: K): AuditRecorder[K] => {
     const targets = live.filter((r) => r[method] !== nothing);
     if (targets.length === 0) return nothing;
     if (targets.length === 1) return targets[0]![method].bind(targets[0]) as AuditRecorder[K];
@@ -254,11 +270,11 @@ export function fanOut(recorders: readonly AuditRecorder[]): AuditRecorder {
   };
   return {
     now: live[0]!.now.bind(live[0]),
-    connected: each('connected'),
+    connectionOpened: each('connectionOpened'),
     authenticationFailed: each('authenticationFailed'),
-    disconnected: each('disconnected'),
+    connectionClosed: each('connectionClosed'),
     registered: each('registered'),
-    deregistered: each('deregistered'),
+    peerLeft: each('peerLeft'),
     denied: each('denied'),
     callEnded: each('callEnded'),
     refused: each('refused'),

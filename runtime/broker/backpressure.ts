@@ -11,22 +11,14 @@
  * (BrokerConnection.send) ends in `backedUp` when it leaves too much waiting. A connection is
  * also not read while too many of its own frames are held for security decisions (access.ts).
  *
- * The one owner of each connection's `flow` state.
+ * The one owner of each connection's flow state (in its `flowOf` slot).
  */
+import { BrokerConnection, type WriteWatcher } from './connection.js';
+import type { BrokerPart } from './part.js';
+import type { RouteEndpoint } from './route.js';
+import { Slot } from './slot.js';
 
-/** What back-pressure needs of a connection. */
-export interface Throttled {
-  readonly bufferedAmount: number;
-  readonly isOpen: boolean;
-  pauseReading(): void;
-  resumeReading(): void;
-  /** Calls `callback` once when everything buffered has been handed to the network. */
-  onceDrained(callback: () => void): void;
-  /** Owned by this module. */
-  flow: FlowState | undefined;
-}
-
-export interface FlowState {
+interface FlowState {
   /** Too many bytes wait to be written to it: not read until they drain. */
   backedUp: boolean;
   /** Too many of its frames are held for security decisions (access.ts): not read until they are in. */
@@ -35,20 +27,27 @@ export interface FlowState {
   closing: boolean;
 }
 
-export class Backpressure {
+const flowOf = new Slot<FlowState>();
+
+export interface BackpressureStats {
+  /** Connections not being read because too many bytes wait to be written to them. */
+  pausedConnections: number;
+}
+
+export class Backpressure implements WriteWatcher, BrokerPart {
   private paused = 0;
 
   constructor(
     readonly highWaterMark: number,
     readonly maxBufferedBytes: number,
     /** Closes a connection whose buffered bytes passed the hard cap (called outside any send). */
-    private readonly closeSlowReader: (connection: Throttled, buffered: number) => void,
+    private readonly closeSlowReader: (connection: BrokerConnection, buffered: number) => void,
   ) {}
 
   /** Something was just sent to `connection`, which now buffers `buffered` bytes (over the high-water mark). */
-  backedUp(connection: Throttled, buffered: number): void {
+  backedUp(connection: BrokerConnection, buffered: number): void {
     if (!connection.isOpen) return;
-    const flow = this.flowOf(connection);
+    const flow = stateOf(connection);
     if (buffered > this.maxBufferedBytes && !flow.closing) {
       flow.closing = true;
       // Not from inside the send: the caller may be in the middle of walking route tables.
@@ -64,33 +63,28 @@ export class Backpressure {
     });
   }
 
-  /** Frames of `connection` held for security decisions passed the bound (`true`), or were let go. */
-  holding(connection: Throttled, holding: boolean): void {
-    if (!connection.isOpen) return;
-    const flow = this.flowOf(connection);
+  /** Frames of `caller` held for security decisions passed the bound (`true`), or were let go (only connections are paused). */
+  holding(caller: RouteEndpoint, holding: boolean): void {
+    if (!(caller instanceof BrokerConnection) || !caller.isOpen) return;
+    const flow = stateOf(caller);
     if (flow.holding === holding) return;
     flow.holding = holding;
-    this.update(connection, flow, holding);
+    this.update(caller, flow, holding);
   }
 
-  /** Connections not being read right now. */
-  get pausedConnections(): number {
-    return this.paused;
+  stats(): BackpressureStats {
+    return { pausedConnections: this.paused };
   }
 
   /** `connection` is going away. */
-  release(connection: Throttled): void {
-    const flow = connection.flow;
+  connectionClosed(connection: BrokerConnection): void {
+    const flow = flowOf.get(connection);
     if (flow && (flow.backedUp || flow.holding)) this.paused--;
-    connection.flow = undefined;
-  }
-
-  private flowOf(connection: Throttled): FlowState {
-    return (connection.flow ??= { backedUp: false, holding: false, closing: false });
+    flowOf.set(connection, undefined);
   }
 
   /** One reason to pause came (`on`) or went: reading stops with the first and restarts after the last. */
-  private update(connection: Throttled, flow: FlowState, on: boolean): void {
+  private update(connection: BrokerConnection, flow: FlowState, on: boolean): void {
     const reasons = (flow.backedUp ? 1 : 0) + (flow.holding ? 1 : 0);
     if (on && reasons === 1) {
       this.paused++;
@@ -100,4 +94,10 @@ export class Backpressure {
       connection.resumeReading();
     }
   }
+}
+
+function stateOf(connection: BrokerConnection): FlowState {
+  let flow = flowOf.get(connection);
+  if (!flow) flowOf.set(connection, (flow = { backedUp: false, holding: false, closing: false }));
+  return flow;
 }

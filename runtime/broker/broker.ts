@@ -1,11 +1,9 @@
 /**
  * The broker: an HTTP server that accepts WebSocket connections and hands each frame to the
- * module whose job it is (handshake, control plane, router). It owns the connections and wires
- * the parts together; the parts know each other only through the small contexts they are
- * given: peer-directory.ts (where peer ids live), router.ts (forwarding), access.ts (security
- * decisions), backpressure.ts, presence.ts, control-plane.ts, handshake.ts, heartbeat.ts,
- * the audit recorder, and for operators the log (logger.ts), the metrics (metrics.ts,
- * metrics-export.ts), health (http-endpoints.ts) and draining (drain.ts).
+ * part whose job it is (handshake, control plane, router). It is a shell around a list of
+ * parts (part.ts), built in the constructor in dependency order, each from the ones before
+ * it; what every part may hear (a connection opened or closed, a peer left, a caller's
+ * identity changed, the stats) is a loop over that list, in the order written there.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -14,18 +12,18 @@ import { RpcError, RpcErrorCode } from '../errors.js';
 import { errorFrame } from '../wire/errors.js';
 import { CloseCode } from '../wire/close-code.js';
 import { createHeader, FrameType, parseHeader, type FrameHeader } from '../wire/frame.js';
-import type { RegistrationLostEvent } from '../wire/control.js';
-import { jsonFrame, readJson } from '../wire/text.js';
+import { readJson } from '../wire/text.js';
 import { Access } from './access.js';
 import { Admission, PROTECTED_MODE_MESSAGE } from './admission.js';
 import { auditRecorder, fanOut, type AuditRecorder } from './audit.js';
 import { Backpressure } from './backpressure.js';
+import type { BrokerStats } from './broker-stats.js';
 import { CallerIdentities } from './caller-identity.js';
 import { BrokerConnection } from './connection.js';
 import { ControlPlane } from './control-plane.js';
 import { DEFAULT_DRAIN_MS, Drain, type DrainOptions } from './drain.js';
 import { Handshake } from './handshake.js';
-import { startHeartbeat } from './heartbeat.js';
+import { Heartbeat } from './heartbeat.js';
 import { MetricsListener, type BrokerHealth } from './http-endpoints.js';
 import { clusterConfig, type ClusterConfig } from './cluster/cluster-options.js';
 import { Listener } from './listener.js';
@@ -34,43 +32,19 @@ import { LocalPeerDirectory } from './local-directory.js';
 import { BrokerLog } from './logger.js';
 import { MetricsRecorder } from './metrics.js';
 import { metricsConfig, newRegistry, registerMetrics, type MetricsConfig, type MetricsRegistry } from './metrics-export.js';
+import { OpenConnections } from './open-connections.js';
 import { brokerLimits, type BrokerLimits, type BrokerOptions } from './options.js';
+import type { BrokerPart, ConnectionClosure } from './part.js';
 import type { EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
 import { Presence } from './presence.js';
-import type { RouteEndpoint } from './route.js';
 import { Router } from './router.js';
 import { RpcKernelSecurity } from './security.js';
 
 export { DEFAULT_MAX_FRAME_BYTES, type BrokerOptions } from './options.js';
+export type { BrokerStats } from './broker-stats.js';
 export type { DrainOptions } from './drain.js';
 export type { BrokerHealth, HealthStatus } from './http-endpoints.js';
 export { CloseCode } from '../wire/close-code.js';
-
-export interface BrokerStats {
-  connections: number;
-  /** Connections not authenticated yet (TCP connections not upgraded, WebSocket connections not welcomed). */
-  unauthenticated: number;
-  /** Peer ids held by this broker's connections. */
-  peers: number;
-  /** In a cluster: peer ids held on the other brokers (0 alone). */
-  remotePeers: number;
-  /** Calls and streams in flight. */
-  routes: number;
-  /** Of those, streams. */
-  streams: number;
-  /** Bytes waiting to be written to all connections. */
-  bufferedBytes: number;
-  /** Connections not being read because too many bytes wait to be written to them. */
-  pausedConnections: number;
-  /** Security decisions cached or being made. */
-  decisions: number;
-  /** Calls held until a security decision is made. */
-  queuedCalls: number;
-  /** Connections subscribed to presence. */
-  presenceSubscribers: number;
-  /** Control requests received and not answered yet. */
-  controlOperations: number;
-}
 
 export interface Broker {
   /** e.g. ws://127.0.0.1:53121 (wss:// on an https `server`) */
@@ -140,123 +114,162 @@ const brokerOf = Symbol('p2pgen.broker');
 type TaggedWebSocket = WebSocket & { [connectionOf]: BrokerConnection; [brokerOf]: BrokerServer };
 
 class BrokerServer implements Broker {
-  private readonly connections = new Set<BrokerConnection>();
   private readonly log: BrokerLog;
+  private readonly limits: BrokerLimits;
+  readonly protectedMode: boolean;
   /** What the metrics count into (undefined without the `metrics` option). */
   private readonly counts: MetricsRecorder | undefined;
   private readonly metricsSetup: { config: MetricsConfig; registry: MetricsRegistry } | undefined;
   private metricsListener: MetricsListener | undefined;
   private unregisterMetrics: (() => void) | undefined;
-  private drainer: Drain | undefined;
-  private draining: Promise<void> | undefined;
-  private readonly limits: BrokerLimits;
-  private readonly audit: AuditRecorder;
-  private readonly access: Access;
-  private readonly backpressure: Backpressure;
-  private readonly presence: Presence;
-  private readonly router: Router;
-  private readonly identities: CallerIdentities;
-  private readonly control: ControlPlane;
-  private readonly handshake: Handshake;
+  // The parts the shell calls by name (every part is in `parts`).
+  private readonly connections: OpenConnections;
   private readonly admission: Admission;
+  private readonly handshake: Handshake;
+  private readonly access: Access;
+  private readonly router: Router;
+  private readonly control: ControlPlane;
+  private readonly drainer: Drain;
+  private readonly audit: AuditRecorder;
+  private readonly backpressure: Backpressure;
+  /** Every part, in the order events reach them (see the constructor). */
+  private readonly parts: readonly BrokerPart[];
   private readonly listener: Listener;
-  private readonly heartbeat: ReturnType<typeof setInterval> | undefined;
   private readonly header: FrameHeader = createHeader();
   private nextHandle = 1;
   /** What a directory with endpoints of its own (the other brokers of a cluster) gets. */
   readonly endpointHost: EndpointHost;
+  private draining: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  readonly protectedMode: boolean;
 
   constructor(
     options: BrokerOptions,
-    private readonly directory: PeerDirectory,
+    directory: PeerDirectory,
     metrics: { config: MetricsConfig; registry: MetricsRegistry } | undefined,
   ) {
     const limits = (this.limits = brokerLimits(options));
-    this.log = new BrokerLog(options.logger);
+    const log = (this.log = new BrokerLog(options.logger));
     this.metricsSetup = metrics;
-    this.counts = metrics ? new MetricsRecorder(metrics.config.latencyBuckets, metrics.config.maxActionLabels) : undefined;
-    this.endpointHost = {
-      route: (endpoint, frame, h) => this.router.route(endpoint, frame, h),
-      dropEndpoint: (endpoint, code, reason) => this.router.dropEndpoint(endpoint, code, reason),
-      dropTarget: (registration, code, reason) => this.router.dropTarget(registration, code, reason),
-      allocateHandle: () => this.allocateHandle(),
-      endpointGone: (endpoint) => this.identities.endpointGone(endpoint),
-      endpointReconnected: (endpoint) => this.identities.retell(endpoint),
-      log: this.log,
-    };
-    const hookFailed = (hook: string, problem: string) =>
-      this.log.throttled(`hook ${hook}`, 'warn', () => ({ hook, problem }), `security hook ${hook} ${problem}; counted as a refusal`);
-    const security = options.security ?? new RpcKernelSecurity();
-    const violation = (endpoint: RouteEndpoint, reason: string) => {
-      if (endpoint instanceof BrokerConnection) this.violation(endpoint, reason);
-    };
-    // The audit log and the metrics see the same points (calls ending, denials, connects).
-    this.audit = fanOut([auditRecorder(options.audit, options.auditEventsPerSecond ?? 20), ...(this.counts ? [this.counts] : [])]);
-    this.access = new Access(security, (caller, frame, h) => this.router.route(caller, frame, h), {
-      hookTimeoutMs: limits.hookTimeoutMs,
-      maxHeldBytes: limits.highWaterMarkBytes,
-      holding: (caller, holding) => {
-        if (caller instanceof BrokerConnection) this.backpressure.holding(caller, holding);
-      },
-      hookFailed,
-    });
-    this.backpressure = new Backpressure(limits.highWaterMarkBytes, limits.maxBufferedBytes, (connection, buffered) =>
-      this.violation(connection as BrokerConnection, `slow reader: more than ${limits.maxBufferedBytes} bytes (${buffered}) waited to be written to the connection`, CloseCode.SlowReader),
-    );
-    const listings = new Listings(this.access);
-    this.presence = new Presence(directory, this.access, listings);
-    this.identities = new CallerIdentities(() => this.allocateHandle());
-    this.router = new Router({ directory, access: this.access, audit: this.audit, identities: this.identities, maxCallsInFlight: limits.maxCallsInFlight, violation });
-    this.control = new ControlPlane({
-      directory,
-      access: this.access,
-      presence: this.presence,
-      listings,
-      audit: this.audit,
-      maxOperations: limits.maxControlOperations,
-      maxAnnouncedBytes: limits.maxAnnouncedBytes,
-      maxPresenceSubscriptions: limits.maxPresenceSubscriptions,
-      maxIdsPerConnection: limits.maxIdsPerConnection,
-      identityChanged: (connection) => this.identityChanged(connection),
-    });
-    this.handshake = new Handshake({
-      security,
-      audit: this.audit,
-      handshakeTimeoutMs: limits.handshakeTimeoutMs,
-      hookTimeoutMs: limits.hookTimeoutMs,
-      maxFrameBytes: limits.maxFrameBytes,
-      welcomed: (connection) => {
-        this.admission.authenticated();
-        this.log.debug({ connection: connection.handle, user: connection.session?.username }, 'connection authenticated');
-      },
-      violation: (connection, reason, code) => this.violation(connection, reason, code),
-      hookFailed,
-    });
-    directory.listen({
-      joined: (registration) => this.presence.joined(registration),
-      changed: (registrations) => this.presence.changed(registrations),
-      left: (registration, reason) => this.peerLeft(registration, reason),
-    });
     this.protectedMode = options.security === undefined && options.insecure !== true;
-    this.admission = new Admission({
+    const security = options.security ?? new RpcKernelSecurity();
+    const hookFailed = (hook: string, problem: string) =>
+      log.throttled(`hook ${hook}`, 'warn', () => ({ hook, problem }), `security hook ${hook} ${problem}; counted as a refusal`);
+
+    // ---- the parts, each built from those before it -------------------------------------
+
+    // The audit log and the metrics: one recorder telling both (calls ending, denials, connects).
+    this.counts = metrics ? new MetricsRecorder(metrics.config.latencyBuckets, metrics.config.maxActionLabels) : undefined;
+    const audit = (this.audit = fanOut([auditRecorder(options.audit, options.auditEventsPerSecond ?? 20), ...(this.counts ? [this.counts] : [])]));
+    // The open connections (pinged, drained and counted through it).
+    const connections = (this.connections = new OpenConnections());
+    // Who may open a connection: origins, connections per address, unauthenticated ones, protected mode.
+    const admission = (this.admission = new Admission({
       allowedOrigins: options.allowedOrigins,
       maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
       maxUnauthenticatedConnections: limits.maxUnauthenticatedConnections,
       handshakeTimeoutMs: limits.handshakeTimeoutMs,
       protectedMode: this.protectedMode,
-    });
-    this.listener = new Listener(
-      { port: options.port ?? 8080, host: options.host ?? '127.0.0.1', server: options.server, path: options.path, maxFrameBytes: limits.maxFrameBytes },
-      this.admission,
-      (ws, socket, req) => this.accept(ws, socket, req),
-      () => this.health(),
-    );
-    this.heartbeat = startHeartbeat(limits.heartbeatMs, this.connections, (connection) => {
+    }));
+    // Hello -> authenticate -> Welcome, within its deadlines.
+    const handshake = (this.handshake = new Handshake({
+      security,
+      audit,
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
+      hookTimeoutMs: limits.hookTimeoutMs,
+      maxFrameBytes: limits.maxFrameBytes,
+      welcomed: (connection) => {
+        admission.authenticated();
+        log.debug({ connection: connection.handle, user: connection.session?.username }, 'connection authenticated');
+      },
+      violation: (connection, reason, code) => this.violation(connection, reason, code),
+      hookFailed,
+    }));
+    // Pings; a connection that stopped answering is dropped.
+    const heartbeat = new Heartbeat(limits.heartbeatMs, connections, (connection) => {
       connection.ws.terminate();
       this.dropConnection(connection, CloseCode.GoingAway, 'no answer to the heartbeat');
     });
+    // Stops reading a connection the broker cannot write to fast enough; closes slow readers.
+    const backpressure = (this.backpressure = new Backpressure(limits.highWaterMarkBytes, limits.maxBufferedBytes, (connection, buffered) =>
+      this.violation(connection, `slow reader: more than ${limits.maxBufferedBytes} bytes (${buffered}) waited to be written to the connection`, CloseCode.SlowReader),
+    ));
+    // Security decisions, asked once and cached; calls held meanwhile (their caller not read past a bound).
+    const access = (this.access = new Access(security, {
+      hookTimeoutMs: limits.hookTimeoutMs,
+      maxHeldBytes: limits.highWaterMarkBytes,
+      holding: (caller, holding) => backpressure.holding(caller, holding),
+      hookFailed,
+    }));
+    // Who each caller is, told to the endpoints it calls.
+    const identities = new CallerIdentities(() => this.allocateHandle());
+    // Forwarding: routes in flight between endpoints (it replays the calls access held).
+    const router = (this.router = new Router({
+      directory,
+      access,
+      audit,
+      identities,
+      maxCallsInFlight: limits.maxCallsInFlight,
+      violation: (endpoint, reason) => {
+        if (endpoint instanceof BrokerConnection) this.violation(endpoint, reason);
+      },
+    }));
+    // listPeers and presence snapshots, and presence events.
+    const listings = new Listings(access);
+    const presence = new Presence(directory, access, listings);
+    // Requests to the broker itself: register, deregister, controllers, listPeers, presence.
+    const control = (this.control = new ControlPlane({
+      directory,
+      access,
+      presence,
+      listings,
+      audit,
+      maxOperations: limits.maxControlOperations,
+      maxAnnouncedBytes: limits.maxAnnouncedBytes,
+      maxPresenceSubscriptions: limits.maxPresenceSubscriptions,
+      maxIdsPerConnection: limits.maxIdsPerConnection,
+      identityChanged: (connection) => this.identityChanged(connection),
+    }));
+    // Graceful shutdown: idle until drain() starts it.
+    this.drainer = new Drain({
+      connections,
+      log,
+      routes: () => router.stats().routes,
+      goAway: (connection) => this.goAway(connection, 'broker draining'),
+      close: () => this.close(),
+    });
+
+    // The order events reach the parts. For a connection that closes:
+    // - it leaves the open set, and admission and the handshake stop counting and timing it;
+    // - presence and the control plane forget it before its ids leave, so it is not told
+    //   about its own ids and its queued requests do not run;
+    // - the directory gives up its ids (every part hears `peerLeft` for each, right then);
+    // - the router fails the calls it served at their callers and cancels those it made;
+    // - identities then tell its callees that the caller left (after the cancels);
+    // - access and back-pressure drop what they kept;
+    // - the audit log and the metrics record the disconnect, after its ids' deregistrations;
+    // - a drain under way hears it last (the last connection ends it).
+    this.parts = [connections, admission, handshake, heartbeat, presence, control, directory, router, identities, access, backpressure, audit, this.drainer];
+
+    this.endpointHost = {
+      route: (endpoint, frame, h) => router.route(endpoint, frame, h),
+      dropEndpoint: (endpoint, code, reason) => router.dropEndpoint(endpoint, code, reason),
+      dropTarget: (registration, code, reason) => router.dropTarget(registration, code, reason),
+      allocateHandle: () => this.allocateHandle(),
+      endpointGone: (endpoint) => identities.endpointGone(endpoint),
+      endpointReconnected: (endpoint) => identities.retell(endpoint),
+      log,
+    };
+    directory.listen({
+      joined: (registration) => presence.joined(registration),
+      changed: (registrations) => presence.changed(registrations),
+      left: (registration, reason) => this.peerLeft(registration, reason),
+    });
+    this.listener = new Listener(
+      { port: options.port ?? 8080, host: options.host ?? '127.0.0.1', server: options.server, path: options.path, maxFrameBytes: limits.maxFrameBytes },
+      admission,
+      (ws, socket, req) => this.accept(ws, socket, req),
+      () => this.health(),
+    );
   }
 
   async listen(): Promise<void> {
@@ -266,7 +279,7 @@ class BrokerServer implements Broker {
     this.unregisterMetrics = registerMetrics(registry, config.prefix, {
       counts: this.counts,
       stats: () => this.stats(),
-      openSocketBytes: () => this.openSocketBytes(),
+      openSocketBytes: () => this.connections.socketBytes(),
       stopping: () => this.health().status !== 'ok',
     });
     if (config.port !== undefined) {
@@ -313,26 +326,24 @@ class BrokerServer implements Broker {
   private accept(ws: WebSocket, socket: Socket, req: IncomingMessage): void {
     if (this.closing || this.draining) return void ws.terminate();
     socket.setNoDelay(true);
-    const connection = new BrokerConnection(this.allocateHandle(), ws, socket, req.socket.remoteAddress ?? '', this.backpressure);
-    this.admission.opened(socket, connection.remoteAddress);
-    connection.info = { remoteAddress: connection.remoteAddress, headers: req.headers, url: req.url ?? '/' };
+    const remoteAddress = req.socket.remoteAddress ?? '';
+    const connection = new BrokerConnection(this.allocateHandle(), ws, socket, remoteAddress, this.backpressure);
     const tagged = ws as TaggedWebSocket;
     tagged[connectionOf] = connection;
     tagged[brokerOf] = this;
-    this.connections.add(connection);
     ws.binaryType = 'nodebuffer';
     tagged.on('message', onWebSocketMessage as (this: WebSocket, data: Buffer, isBinary: boolean) => void);
     tagged.on('close', onWebSocketClose as (this: WebSocket, code: number, reason: Buffer) => void);
     tagged.on('pong', onWebSocketPong as (this: WebSocket) => void);
     tagged.on('error', onWebSocketError);
-    this.audit.connected(connection);
-    this.log.debug({ connection: connection.handle, remoteAddress: connection.remoteAddress }, 'connection opened');
-    if (this.admission.refusedByProtectedMode(connection.remoteAddress)) {
+    for (const part of this.parts) part.connectionOpened?.(connection);
+    this.log.debug({ connection: connection.handle, remoteAddress }, 'connection opened');
+    if (this.admission.refusedByProtectedMode(remoteAddress)) {
       this.audit.authenticationFailed(connection, 'protected mode: not a loopback client');
       connection.send(errorFrame(0, new RpcError(RpcErrorCode.AUTHENTICATION_FAILED, PROTECTED_MODE_MESSAGE)));
       return this.violation(connection, 'protected mode', CloseCode.PolicyViolation);
     }
-    this.handshake.start(connection);
+    this.handshake.start(connection, { remoteAddress, headers: req.headers, url: req.url ?? '/' });
   }
 
   private allocateHandle(): number {
@@ -343,7 +354,7 @@ class BrokerServer implements Broker {
 
   onFrame(connection: BrokerConnection, frame: Buffer): void {
     if (connection.state === 'closed') return;
-    connection.heardFrom = true;
+    connection.signsOfLife++;
     const h = this.header;
     const problem = parseHeader(frame, h);
     if (problem) return this.violation(connection, problem);
@@ -372,58 +383,23 @@ class BrokerServer implements Broker {
     setTimeout(() => connection.ws.terminate(), 1000).unref();
   }
 
+  /** The connection is gone (or being closed): every part hears it, in the order of `parts`. */
   dropConnection(connection: BrokerConnection, code: number = CloseCode.Normal, reason = ''): void {
     if (connection.state === 'closed') return;
-    const wasOpen = connection.state === 'open';
+    const closure: ConnectionClosure = { code, reason, wasOpen: connection.state === 'open', bytesRead: connection.socket.bytesRead, bytesWritten: connection.socket.bytesWritten };
     connection.state = 'closed';
-    this.admission.closed(connection.remoteAddress, wasOpen);
-    this.handshake.stop(connection);
-    this.connections.delete(connection);
-    this.presence.unsubscribe(connection);
-    this.control.connectionClosed(connection);
-    this.directory.releaseAll(connection);
-    this.router.dropEndpoint(connection);
-    this.identities.endpointGone(connection);
-    this.access.connectionClosed(connection);
-    this.backpressure.release(connection);
-    if (wasOpen) this.audit.disconnected(connection, code, reason);
-    this.counts?.socketClosed(connection.socket.bytesRead, connection.socket.bytesWritten);
+    for (const part of this.parts) part.connectionClosed?.(connection, closure);
     this.log.debug({ connection: connection.handle, remoteAddress: connection.remoteAddress, user: connection.session?.username, code, reason }, 'connection closed');
-    this.drainer?.connectionClosed();
-  }
-
-  /** Bytes read from and written to the sockets of the connections open now (for the metrics). */
-  private openSocketBytes(): { read: number; written: number } {
-    let read = 0;
-    let written = 0;
-    for (const connection of this.connections) {
-      read += connection.socket.bytesRead;
-      written += connection.socket.bytesWritten;
-    }
-    return { read, written };
   }
 
   /** A registration ended (deregistered, its connection left, or, clustered, the id was taken). */
   private peerLeft(registration: PeerRegistration, reason: LeaveReason): void {
-    this.access.peerLeft(registration);
-    this.presence.left(registration);
-    const connection = registration.connection;
-    if (!connection) return;
-    this.audit.deregistered(connection, registration.id, reason);
-    if (reason === 'taken') {
-      // Calls to the id now go to its new holder; this connection must hear that it lost it,
-      // and calls still open at it for that id will not be answered from here.
-      this.router.dropTarget(registration, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (it registered again on another connection)');
-      this.identityChanged(connection);
-      const event: RegistrationLostEvent = { type: 'registration-lost', peerId: registration.id };
-      connection.send(jsonFrame(FrameType.Event, 0, event));
-    }
+    for (const part of this.parts) part.peerLeft?.(registration, reason);
   }
 
   /** `connection` registered or gave up an id: its decisions are asked again, and those it calls hear who it is now. */
   private identityChanged(connection: BrokerConnection): void {
-    this.access.identityChanged(connection);
-    this.identities.changed(connection);
+    for (const part of this.parts) part.identityChanged?.(connection);
   }
 
   // ---- lifecycle -----------------------------------------------------------------------
@@ -433,37 +409,18 @@ class BrokerServer implements Broker {
   }
 
   stats(): BrokerStats {
-    let bufferedBytes = 0;
-    for (const connection of this.connections) bufferedBytes += connection.bufferedAmount;
-    const peers = this.directory.counts();
-    return {
-      connections: this.connections.size,
-      unauthenticated: this.admission.unauthenticated,
-      peers: peers.local,
-      remotePeers: peers.remote,
-      ...this.router.stats(),
-      bufferedBytes,
-      pausedConnections: this.backpressure.pausedConnections,
-      ...this.access.stats(),
-      presenceSubscribers: this.presence.subscriberCount,
-      controlOperations: this.control.operations,
-    };
+    const stats = {} as BrokerStats;
+    for (const part of this.parts) if (part.stats) Object.assign(stats, part.stats());
+    return stats;
   }
 
   drain(options: DrainOptions = {}): Promise<void> {
     if (this.closing) return this.closing;
     if (!this.draining) {
-      const deadlineMs = options.deadlineMs ?? DEFAULT_DRAIN_MS;
       this.listener.stopAccepting();
-      const drainer = (this.drainer = new Drain({
-        connections: this.connections,
-        log: this.log,
-        routes: () => this.router.stats().routes,
-        goAway: (connection) => this.goAway(connection, 'broker draining'),
-        close: () => this.close(),
-      }));
+      const drainer = this.drainer;
       this.router.draining = (route) => drainer.routeEnded(route);
-      this.draining = drainer.start(deadlineMs);
+      this.draining = drainer.start(options.deadlineMs ?? DEFAULT_DRAIN_MS);
     }
     return this.draining;
   }
@@ -478,11 +435,11 @@ class BrokerServer implements Broker {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.drainer?.stop();
+      this.drainer.stop();
       this.listener.stopAccepting();
       const open = { connections: this.connections.size, calls: this.router.stats().routes };
-      clearInterval(this.heartbeat);
-      const closed = [...this.connections].map(
+      const connections = [...this.connections];
+      const closed = connections.map(
         (connection) =>
           new Promise<void>((resolve) => {
             connection.ws.once('close', () => resolve());
@@ -490,10 +447,11 @@ class BrokerServer implements Broker {
             setTimeout(() => connection.ws.terminate(), 2000).unref();
           }),
       );
-      for (const connection of [...this.connections]) this.dropConnection(connection, CloseCode.GoingAway, 'broker closing');
+      for (const connection of connections) this.dropConnection(connection, CloseCode.GoingAway, 'broker closing');
       await Promise.all(closed);
       await this.listener.close();
-      await this.directory.close();
+      // Parts with something of their own to stop (the heartbeat's timer, a cluster's NATS connection).
+      for (const part of this.parts) await part.close?.();
       this.unregisterMetrics?.();
       await this.metricsListener?.close();
       this.log.info(open, 'p2pgen broker closed');
@@ -515,7 +473,7 @@ function onWebSocketClose(this: TaggedWebSocket, code: number, reason: Buffer): 
 }
 
 function onWebSocketPong(this: TaggedWebSocket): void {
-  this[connectionOf].awaitingPong = false;
+  this[connectionOf].signsOfLife++;
 }
 
 function onWebSocketError(): void {

@@ -11,13 +11,16 @@
  * handles the same way, ahead of the Requests on the same NATS subject; that broker gives each
  * (link, remote handle) a handle of its own, stamps it, and tells its connections about it.
  *
- * The one owner of each endpoint's `identities` (who it is as a caller, what it was told, and
- * for a link the other broker's callers); everything is dropped when its endpoint goes.
+ * The one owner of what each endpoint's identity slot holds (who it is as a caller, what it
+ * was told, and for a link the other broker's callers); everything is dropped when its
+ * endpoint goes.
  */
 import type { CallerAnnouncement } from '../wire/control.js';
 import { FrameType } from '../wire/frame.js';
 import { jsonFrame } from '../wire/text.js';
+import type { BrokerPart } from './part.js';
 import type { RouteEndpoint } from './route.js';
+import { Slot } from './slot.js';
 
 /** One version of a caller's identity (replaced, never changed, when it changes). */
 export class CallerIdentity {
@@ -38,8 +41,8 @@ export class CallerIdentity {
   }
 }
 
-/** What identities keep on an endpoint (the `identities` field of a connection or link). */
-export interface IdentityState {
+/** What identities keep about an endpoint (a connection or a link), in its `identityOf` slot. */
+interface IdentityState {
   /** This endpoint as a caller, now (undefined: made on its next call). */
   current: CallerIdentity | undefined;
   /** Who was told who this endpoint is, across its versions. */
@@ -50,7 +53,9 @@ export interface IdentityState {
   readonly remoteCallers: Map<number, CallerIdentity> | undefined;
 }
 
-export class CallerIdentities {
+const identityOf = new Slot<IdentityState>();
+
+export class CallerIdentities implements BrokerPart {
   constructor(private readonly allocateHandle: () => number) {}
 
   /**
@@ -58,10 +63,10 @@ export class CallerIdentities {
    * after making sure `callee` knows who it is.
    */
   stamp(caller: RouteEndpoint, source: number, callee: RouteEndpoint): number {
-    const identity = caller.session === undefined ? caller.identities?.remoteCallers?.get(source) : this.identityOf(caller);
+    const identity = caller.session === undefined ? identityOf.get(caller)?.remoteCallers?.get(source) : this.identityOf(caller);
     // A broker of the cluster stamps only handles it announced; one it did not is nobody's.
     if (!identity) return 0;
-    const told = (callee.identities ??= newState(callee.session === undefined)).told;
+    const told = stateOf(callee).told;
     const known = told.get(identity.handle);
     if (known !== identity) {
       if (known) known.toldTo.delete(callee);
@@ -73,16 +78,16 @@ export class CallerIdentities {
   }
 
   /** `caller` registered or gave up an id: an endpoint it calls next hears its new identity first. */
-  changed(caller: RouteEndpoint): void {
-    if (caller.identities) caller.identities.current = undefined;
+  identityChanged(caller: RouteEndpoint): void {
+    const state = identityOf.get(caller);
+    if (state) state.current = undefined;
   }
 
   /** A Caller frame from another broker of the cluster (`link`), about one of its handles. */
   learn(link: RouteEndpoint, announcement: unknown): void {
     const a = announcement as Partial<{ handle: number; peers: unknown; user: unknown; left: boolean }> | undefined;
     if (!a || typeof a.handle !== 'number') return;
-    const state = (link.identities ??= newState(true));
-    const callers = state.remoteCallers!;
+    const callers = stateOf(link).remoteCallers!;
     const previous = callers.get(a.handle);
     if (a.left === true) {
       if (previous) {
@@ -98,24 +103,29 @@ export class CallerIdentities {
 
   /** Frames to `endpoint` may have been lost (a broker link whose NATS connection came back): it is told again who calls it. */
   retell(endpoint: RouteEndpoint): void {
-    const state = endpoint.identities;
+    const state = identityOf.get(endpoint);
     if (!state) return;
     for (const identity of state.told.values()) identity.toldTo.delete(endpoint);
     state.told.clear();
   }
 
+  /** A connection closed: as `endpointGone`. */
+  connectionClosed(connection: RouteEndpoint): void {
+    this.endpointGone(connection);
+  }
+
   /** `endpoint` is gone: whoever it called hears it left; what it was told is dropped. */
   endpointGone(endpoint: RouteEndpoint): void {
-    const state = endpoint.identities;
+    const state = identityOf.get(endpoint);
     if (!state) return;
-    endpoint.identities = undefined;
+    identityOf.set(endpoint, undefined);
     for (const identity of state.told.values()) identity.toldTo.delete(endpoint);
     this.gone(endpoint.handle, state.audience);
     if (state.remoteCallers) for (const identity of state.remoteCallers.values()) this.gone(identity.handle, identity.toldTo);
   }
 
   private identityOf(caller: RouteEndpoint): CallerIdentity {
-    const state = (caller.identities ??= newState(false));
+    const state = stateOf(caller);
     if (state.current) return state.current;
     const peers = [...caller.registrations].map((r) => r.id);
     return (state.current = new CallerIdentity(caller.handle, peers, caller.session!.username, state.audience));
@@ -127,12 +137,18 @@ export class CallerIdentities {
     const left: CallerAnnouncement = { handle, left: true };
     const frame = jsonFrame(FrameType.Caller, 0, left);
     for (const endpoint of audience) {
-      if (endpoint.identities?.told.delete(handle)) endpoint.send(frame);
+      if (identityOf.get(endpoint)?.told.delete(handle)) endpoint.send(frame);
     }
     audience.clear();
   }
 }
 
-function newState(isLink: boolean): IdentityState {
-  return { current: undefined, audience: new Set(), told: new Map(), remoteCallers: isLink ? new Map() : undefined };
+/** What identities keep about `endpoint`, made on first use (another broker, without a session, also gets a table of its callers). */
+function stateOf(endpoint: RouteEndpoint): IdentityState {
+  let state = identityOf.get(endpoint);
+  if (!state) {
+    state = { current: undefined, audience: new Set(), told: new Map(), remoteCallers: endpoint.session === undefined ? new Map() : undefined };
+    identityOf.set(endpoint, state);
+  }
+  return state;
 }

@@ -1,53 +1,45 @@
 /**
- * One client connection at the broker: its session, the peer ids it holds and the controllers
- * it announced, and the routes it has open as caller and as callee. Other modules keep their
- * own state about a connection in a field each owns (`access`, `flow`, `control`,
- * `presenceKnown`); this file only holds them. Sending goes through a CorkedSender, so frames
- * forwarded in one tick leave in one write.
+ * One client connection at the broker: its socket, its session, the peer ids it holds and the
+ * controllers it announced, and the routes it has open as caller and as callee. What other
+ * parts know about a connection they keep in slots of their own (slot.ts); nothing here is
+ * another module's. Sending goes through a CorkedSender, so frames forwarded in one tick
+ * leave in one write.
  */
-import type { IdentityState } from './caller-identity.js';
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { routingKey } from '../contracts/define.js';
 import { sendCorked, type CorkedSender } from '../transport/corked-sender.js';
 import type { ControllerInfo } from '../wire/control.js';
-import type { CallerDecisions } from './access.js';
-import type { Backpressure, FlowState, Throttled } from './backpressure.js';
-import type { ControlQueue } from './control-plane.js';
-import type { PeerRegistration } from './peer-directory.js';
-import type { Route, RouteEndpoint } from './route.js';
-import type { ConnectionInfo, Session } from './security.js';
+import type { Route, RouteEndpoint, RouteTarget } from './route.js';
+import type { Session } from './security.js';
+import { slotCount } from './slot.js';
 
 const noControllers: readonly ControllerInfo[] = Object.freeze([]);
 const binary = { binary: true } as const;
 
 export type ConnectionState = 'handshake' | 'authenticating' | 'open' | 'closed';
 
-export class BrokerConnection implements RouteEndpoint, Throttled, CorkedSender {
+/** What hears that bytes pile up for a connection after a send (back-pressure: backpressure.ts). */
+export interface WriteWatcher {
+  readonly highWaterMark: number;
+  backedUp(connection: BrokerConnection, buffered: number): void;
+}
+
+export class BrokerConnection implements RouteEndpoint, CorkedSender {
   session: Session | undefined;
   state: ConnectionState = 'handshake';
   /** The peer ids it holds (the directory adds and removes them). */
-  readonly registrations = new Set<PeerRegistration>();
+  readonly registrations = new Set<RouteTarget>();
   controllers: readonly ControllerInfo[] = noControllers;
-  /** A ping is out and unanswered. */
-  awaitingPong = false;
-  /** Something arrived since the last ping. */
-  heardFrom = true;
-  /** The socket's write backlog at the last ping (heartbeat.ts: a paused connection that takes bytes is alive). */
-  writeQueueAtPing = 0;
-  writableAtPing = 0;
-  /** What authenticate is told about the connection; kept only until it was authenticated (handshake.ts). */
-  info: ConnectionInfo | undefined;
-  /** Closes the connection if no hello arrives in time (handshake.ts). */
-  handshakeTimer: ReturnType<typeof setTimeout> | undefined;
-  // State other modules keep about this connection, made on first use: an idle connection
-  // (most of them, on a busy broker) carries none of it.
-  access: CallerDecisions | undefined;
-  identities: IdentityState | undefined;
-  flow: FlowState | undefined;
-  control: ControlQueue | undefined;
-  /** Presence (presence.ts): the peers this connection was told joined, while it is subscribed. */
-  presenceKnown: Set<PeerRegistration> | undefined;
+  /** Every part's state about this connection (slot.ts). */
+  readonly slots: unknown[] = new Array(slotCount());
+  /**
+   * Counts signs that the client is there: frames and pongs from it, and reading resumed
+   * because it took everything the broker had for it (heartbeat.ts compares it between pings).
+   */
+  signsOfLife = 0;
+  /** Reading from the socket is paused (back-pressure). */
+  readingPaused = false;
 
   private outgoingTable: Map<number, Route> | undefined;
   private incomingTable: Map<number, Route> | undefined;
@@ -62,7 +54,7 @@ export class BrokerConnection implements RouteEndpoint, Throttled, CorkedSender 
     readonly ws: WebSocket,
     readonly socket: Socket,
     readonly remoteAddress: string,
-    private readonly backpressure: Backpressure,
+    private readonly writes: WriteWatcher,
   ) {}
 
   get isOpen(): boolean {
@@ -106,7 +98,7 @@ export class BrokerConnection implements RouteEndpoint, Throttled, CorkedSender 
     if (this.state === 'closed') return;
     sendCorked(this, frame);
     const buffered = this.ws.bufferedAmount;
-    if (buffered > this.backpressure.highWaterMark) this.backpressure.backedUp(this, buffered);
+    if (buffered > this.writes.highWaterMark) this.writes.backedUp(this, buffered);
   }
 
   /** Writes one frame to the WebSocket (sendCorked calls it under the cork). */
@@ -118,22 +110,18 @@ export class BrokerConnection implements RouteEndpoint, Throttled, CorkedSender 
     return this.ws.bufferedAmount;
   }
 
-  /** Reading is paused by back-pressure. */
-  get paused(): boolean {
-    return this.flow !== undefined && (this.flow.backedUp || this.flow.holding);
-  }
-
   pauseReading(): void {
+    this.readingPaused = true;
     this.ws.pause();
   }
 
   resumeReading(): void {
     if (this.state === 'closed') return;
+    this.readingPaused = false;
     // It took everything the broker had for it: alive. The last ping still waits in the
     // kernel's buffers behind what it has not read yet, so its answer is not due before the
     // next ping (heartbeat.ts).
-    this.heardFrom = true;
-    this.awaitingPong = false;
+    this.signsOfLife++;
     this.ws.resume();
   }
 

@@ -3,18 +3,25 @@
  * announce controllers, list peers, presence). Never on the data path. The operations of one
  * connection are handled one after another, in the order they arrived; a connection with more
  * than `maxOperations` outstanding gets TOO_MANY_CALLS for the extra ones (it stays open).
+ *
+ * The operations and their shapes are defined once (`ControlOperations`, wire/control.ts) and
+ * handled here through two tables keyed by operation: one reads a request from untrusted
+ * JSON, one answers it. An operation added to the protocol and forgotten here is a compile
+ * error. The control plane also tells a connection that it lost an id (`registration-lost`).
  */
 import { RpcError, RpcErrorCode } from '../errors.js';
-import type { ControllerInfo, ControlReply } from '../wire/control.js';
+import type { ControllerInfo, ControlOperation, ControlOperations, ControlReply, PeerInfo, RegistrationLostEvent } from '../wire/control.js';
 import { FrameType } from '../wire/frame.js';
 import { encodePeerId } from '../wire/peer-id.js';
 import { jsonFrame } from '../wire/text.js';
 import type { Access } from './access.js';
 import type { AuditRecorder } from './audit.js';
 import type { BrokerConnection } from './connection.js';
-import type { PeerDirectory, PeerRegistration } from './peer-directory.js';
 import type { Listings } from './listing.js';
+import type { BrokerPart } from './part.js';
+import type { LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
 import type { Presence } from './presence.js';
+import { Slot } from './slot.js';
 
 export interface ControlContext {
   readonly directory: PeerDirectory;
@@ -29,29 +36,81 @@ export interface ControlContext {
   readonly maxPresenceSubscriptions: number;
   /** Peer ids a connection may hold. */
   readonly maxIdsPerConnection: number;
-  /** `connection` registered or gave up an id: who it is as a caller changed. */
+  /** `connection` registered or gave up an id: who it is as a caller changed (every part hears it). */
   identityChanged(connection: BrokerConnection): void;
 }
 
-/** A connection's control requests not answered yet (the `control` field of its connection). */
-export interface ControlQueue {
+export interface ControlStats {
+  /** Control requests received and not answered yet. */
+  controlOperations: number;
+}
+
+/** A connection's control requests not answered yet. */
+interface ControlQueue {
   readonly waiting: { id: number; body: unknown }[];
   running: boolean;
 }
 
-export class ControlPlane {
+const queueOf = new Slot<ControlQueue>();
+
+/** The result of a listing: sent by listing.ts in pieces, not as one frame. */
+class PeerList {
+  constructor(readonly peers: PeerRegistration[]) {}
+}
+
+/** What the broker answers an operation with: a list of peers leaves as a PeerList (in pieces). */
+type Answer<Result> = Result extends PeerInfo[] ? PeerList : Result;
+type Request<Op extends ControlOperation> = ControlOperations[Op]['request'];
+
+/** Reads each operation's request from untrusted JSON; throws PROTOCOL_ERROR (or LIMIT_EXCEEDED) when it is not one. */
+type RequestReaders = { readonly [Op in ControlOperation]: (body: Record<string, unknown>) => Request<Op> };
+/** Answers each operation for a connection. */
+type Handlers = {
+  readonly [Op in ControlOperation]: (connection: BrokerConnection, request: Request<Op>) => Answer<ControlOperations[Op]['result']> | Promise<Answer<ControlOperations[Op]['result']>>;
+};
+
+export class ControlPlane implements BrokerPart {
   private outstanding = 0;
+  private readonly readers: RequestReaders;
+  private readonly handlers: Handlers;
 
-  constructor(private readonly ctx: ControlContext) {}
+  constructor(private readonly ctx: ControlContext) {
+    this.readers = {
+      register: (body) => ({ peerId: readPeerId(body.peerId), ...readHolder(body.holder) }),
+      deregister: (body) => {
+        if (typeof body.peerId !== 'string') throw protocolError('deregister needs a peerId');
+        return { peerId: body.peerId };
+      },
+      controllers: (body) => ({ controllers: readControllers(body.controllers, ctx.maxAnnouncedBytes) }),
+      listPeers: (body) => {
+        if (body.controller !== undefined && typeof body.controller !== 'string') throw protocolError('listPeers: controller must be a path');
+        return body.controller === undefined ? {} : { controller: body.controller };
+      },
+      presence: (body) => {
+        if (typeof body.on !== 'boolean') throw protocolError('presence needs on: true or false');
+        return { on: body.on };
+      },
+    };
+    this.handlers = {
+      register: (connection, request) => this.register(connection, request.peerId, request.holder),
+      deregister: (connection, request) => this.deregister(connection, request.peerId),
+      controllers: (connection, request) => {
+        ctx.directory.announce(connection, request.controllers);
+        return null;
+      },
+      listPeers: (connection, request) => this.listPeers(connection, request.controller),
+      presence: (connection, request) => this.presence(connection, request.on),
+    };
+  }
 
-  /** Control requests received and not answered yet, over all connections. */
-  get operations(): number {
-    return this.outstanding;
+  stats(): ControlStats {
+    return { controlOperations: this.outstanding };
   }
 
   /** A Control frame's request: answered after the ones `connection` sent before it. */
   request(connection: BrokerConnection, requestId: number, body: unknown): void {
-    const queue = (connection.control ??= { waiting: [], running: false });
+    let queue = queueOf.get(connection);
+    if (!queue) queueOf.set(connection, (queue = { waiting: [], running: false }));
     if (queue.waiting.length + (queue.running ? 1 : 0) >= this.ctx.maxOperations) {
       const error = new RpcError(RpcErrorCode.TOO_MANY_CALLS, `more than ${this.ctx.maxOperations} control requests outstanding on this connection`);
       return connection.send(jsonFrame(FrameType.ControlReply, requestId, replyOf(error)));
@@ -63,11 +122,24 @@ export class ControlPlane {
 
   /** The connection closed: what it still had queued is dropped. */
   connectionClosed(connection: BrokerConnection): void {
-    const queue = connection.control;
+    const queue = queueOf.get(connection);
     if (!queue) return;
     this.outstanding -= queue.waiting.length;
     queue.waiting.length = 0;
-    connection.control = undefined;
+    queueOf.set(connection, undefined);
+  }
+
+  /**
+   * An id of a connection here was taken (clustered: another broker took it while this one was
+   * cut off; or the same client came back on another connection): the connection hears that
+   * it lost the id, and who it is as a caller changed.
+   */
+  peerLeft(registration: PeerRegistration, reason: LeaveReason): void {
+    const connection = registration.connection;
+    if (reason !== 'taken' || !connection) return;
+    this.ctx.identityChanged(connection);
+    const event: RegistrationLostEvent = { type: 'registration-lost', peerId: registration.id };
+    connection.send(jsonFrame(FrameType.Event, 0, event));
   }
 
   private async drain(connection: BrokerConnection, queue: ControlQueue): Promise<void> {
@@ -76,55 +148,37 @@ export class ControlPlane {
       const { id, body } = queue.waiting.shift()!;
       let reply: ControlReply;
       try {
-        const result = await this.operation(connection, (body ?? {}) as Record<string, unknown>);
+        const result = await this.operation(connection, body);
         if (result instanceof PeerList) {
           // A list goes out in pieces, at the connection's pace (listing.ts).
           await this.ctx.listings.reply(connection, id, result.peers);
-          if (connection.control === queue) this.outstanding--;
+          if (queueOf.get(connection) === queue) this.outstanding--;
           continue;
         }
         reply = { ok: true, result };
       } catch (error) {
         reply = replyOf(RpcError.from(error, RpcErrorCode.PROTOCOL_ERROR));
       }
-      if (connection.control === queue) this.outstanding--;
+      if (queueOf.get(connection) === queue) this.outstanding--;
       connection.send(jsonFrame(FrameType.ControlReply, id, reply));
     }
     queue.running = false;
   }
 
-  private operation(connection: BrokerConnection, body: Record<string, unknown>): unknown {
-    switch (body.op) {
-      case 'register':
-        return this.register(connection, body.peerId, body.holder);
-      case 'deregister':
-        return this.deregister(connection, body.peerId);
-      case 'controllers':
-        this.ctx.directory.announce(connection, readControllers(body.controllers, this.ctx.maxAnnouncedBytes));
-        return null;
-      case 'listPeers':
-        return this.listPeers(connection, typeof body.controller === 'string' ? body.controller : undefined);
-      case 'presence':
-        if (body.on === false) {
-          this.ctx.presence.unsubscribe(connection);
-          return null;
-        }
-        if (this.ctx.presence.subscriptionsOf(connection) >= this.ctx.maxPresenceSubscriptions) {
-          throw new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `more than ${this.ctx.maxPresenceSubscriptions} presence subscriptions on this connection (maxPresenceSubscriptions)`);
-        }
-        return this.ctx.presence.subscribe(connection).then((peers) => new PeerList(peers));
-      default:
-        throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, `unknown control operation ${JSON.stringify(body.op)}`);
-    }
+  private operation(connection: BrokerConnection, body: unknown): unknown {
+    const request = (body ?? {}) as Record<string, unknown>;
+    const op = request.op;
+    if (typeof op !== 'string' || !Object.hasOwn(this.handlers, op)) throw protocolError(`unknown control operation ${JSON.stringify(op)}`);
+    return this.run(op as ControlOperation, connection, request);
   }
 
-  private async register(connection: BrokerConnection, peerId: unknown, holder: unknown): Promise<null> {
-    if (holder !== undefined && (typeof holder !== 'string' || holder.length < 16 || holder.length > 64)) {
-      throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'a holder token is a string of 16 to 64 characters');
-    }
-    const bytes = encodePeerId(peerId);
-    if (typeof bytes === 'string') throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, bytes);
-    const id = peerId as string;
+  /** One operation: its request read, then handled (typed per operation). */
+  private run<Op extends ControlOperation>(op: Op, connection: BrokerConnection, body: Record<string, unknown>): unknown {
+    const handle: (connection: BrokerConnection, request: Request<Op>) => unknown = this.handlers[op];
+    return handle(connection, this.readers[op](body));
+  }
+
+  private async register(connection: BrokerConnection, id: string, holder: string | undefined): Promise<null> {
     const session = connection.session!;
     if (connection.registrations.size >= this.ctx.maxIdsPerConnection && ![...connection.registrations].some((r) => r.id === id)) {
       throw new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `this connection holds ${this.ctx.maxIdsPerConnection} peer ids already (maxIdsPerConnection)`);
@@ -134,7 +188,7 @@ export class ControlPlane {
       throw new RpcError(RpcErrorCode.ACCESS_DENIED, `not allowed to register as peer '${id}'`);
     }
     if (!connection.isOpen) throw new RpcError(RpcErrorCode.NOT_CONNECTED, 'connection closed');
-    const registration = await this.ctx.directory.claim(id, connection, holder as string | undefined);
+    const registration = await this.ctx.directory.claim(id, connection, holder);
     if (!registration) throw new RpcError(RpcErrorCode.ALREADY_REGISTERED, `peer id '${id}' is already registered`);
     // Registering changes who this connection is: its decisions are asked again.
     this.ctx.identityChanged(connection);
@@ -142,8 +196,7 @@ export class ControlPlane {
     return null;
   }
 
-  private deregister(connection: BrokerConnection, peerId: unknown): null {
-    if (typeof peerId !== 'string') throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'deregister needs a peerId');
+  private deregister(connection: BrokerConnection, peerId: string): null {
     const registration = this.ctx.directory.release(peerId, connection);
     if (!registration) throw new RpcError(RpcErrorCode.PEER_NOT_FOUND, `this connection does not hold peer id '${peerId}'`);
     this.ctx.identityChanged(connection);
@@ -154,15 +207,37 @@ export class ControlPlane {
     const candidates = [...this.ctx.directory.all()].filter((r) => controller === undefined || r.controllers.some((c) => c.path === controller));
     return new PeerList(await this.ctx.listings.visibleTo(connection, candidates));
   }
-}
 
-/** The result of a listing: sent by listing.ts in pieces, not as one frame. */
-class PeerList {
-  constructor(readonly peers: PeerRegistration[]) {}
+  private async presence(connection: BrokerConnection, on: boolean): Promise<PeerList | null> {
+    if (!on) {
+      this.ctx.presence.unsubscribe(connection);
+      return null;
+    }
+    if (this.ctx.presence.subscriptionsOf(connection) >= this.ctx.maxPresenceSubscriptions) {
+      throw new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `more than ${this.ctx.maxPresenceSubscriptions} presence subscriptions on this connection (maxPresenceSubscriptions)`);
+    }
+    return new PeerList(await this.ctx.presence.subscribe(connection));
+  }
 }
 
 function replyOf(error: RpcError): ControlReply {
   return { ok: false, code: error.code, message: error.rawMessage };
+}
+
+function protocolError(message: string): RpcError {
+  return new RpcError(RpcErrorCode.PROTOCOL_ERROR, message);
+}
+
+function readPeerId(value: unknown): string {
+  const bytes = encodePeerId(value);
+  if (typeof bytes === 'string') throw protocolError(bytes);
+  return value as string;
+}
+
+function readHolder(value: unknown): { holder?: string } {
+  if (value === undefined) return {};
+  if (typeof value !== 'string' || value.length < 16 || value.length > 64) throw protocolError('a holder token is a string of 16 to 64 characters');
+  return { holder: value };
 }
 
 /** What a controller announcement may hold, apart from its total size. */
@@ -177,24 +252,24 @@ const FINGERPRINT = /^[0-9a-f]{16}$/;
  * refused whole (the connection keeps what it announced before).
  */
 function readControllers(value: unknown, maxBytes: number): ControllerInfo[] {
-  if (!Array.isArray(value)) throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'controllers must be a list');
+  if (!Array.isArray(value)) throw protocolError('controllers must be a list');
   let bytes = 0;
   const tooMuch = () => new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `the controllers announced are over ${maxBytes} bytes of paths, names and fingerprints (maxAnnouncedBytes)`);
   const controllers: ControllerInfo[] = [];
   for (const c of value as unknown[]) {
     const candidate = c as Partial<ControllerInfo> | null;
     if (!candidate || typeof candidate.path !== 'string' || typeof candidate.fingerprint !== 'string' || !Array.isArray(candidate.actions)) {
-      throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'a controller is { path, fingerprint, actions: [{ name, fingerprint }] }');
+      throw protocolError('a controller is { path, fingerprint, actions: [{ name, fingerprint }] }');
     }
-    if (candidate.path.length === 0 || candidate.path.length > MAX_PATH) throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, `a controller path has 1 to ${MAX_PATH} characters`);
-    if (!FINGERPRINT.test(candidate.fingerprint)) throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'a fingerprint is 16 hex digits');
+    if (candidate.path.length === 0 || candidate.path.length > MAX_PATH) throw protocolError(`a controller path has 1 to ${MAX_PATH} characters`);
+    if (!FINGERPRINT.test(candidate.fingerprint)) throw protocolError('a fingerprint is 16 hex digits');
     bytes += candidate.path.length + 16;
     if (bytes > maxBytes) throw tooMuch();
     const actions: { name: string; fingerprint: string }[] = [];
     for (const a of candidate.actions as unknown[]) {
       const action = a as Partial<{ name: unknown; fingerprint: unknown }> | null;
       if (!action || typeof action.name !== 'string' || action.name.length === 0 || action.name.length > MAX_ACTION_NAME || typeof action.fingerprint !== 'string' || !FINGERPRINT.test(action.fingerprint)) {
-        throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, `an action is { name (1 to ${MAX_ACTION_NAME} characters), fingerprint (16 hex digits) }`);
+        throw protocolError(`an action is { name (1 to ${MAX_ACTION_NAME} characters), fingerprint (16 hex digits) }`);
       }
       bytes += action.name.length + 16;
       if (bytes > maxBytes) throw tooMuch();

@@ -9,6 +9,8 @@
  */
 import type { BrokerConnection } from './connection.js';
 import type { BrokerLog } from './logger.js';
+import type { OpenConnections } from './open-connections.js';
+import type { BrokerPart } from './part.js';
 import type { Route, RouteEndpoint } from './route.js';
 
 export interface DrainOptions {
@@ -19,7 +21,7 @@ export interface DrainOptions {
 export const DEFAULT_DRAIN_MS = 10_000;
 
 export interface DrainContext {
-  readonly connections: ReadonlySet<BrokerConnection>;
+  readonly connections: OpenConnections;
   readonly log: BrokerLog;
   /** Calls and streams in flight. */
   routes(): number;
@@ -29,7 +31,8 @@ export interface DrainContext {
   close(): Promise<void>;
 }
 
-export class Drain {
+/** A part (part.ts) from the start, doing nothing until `start`: then it hears each connection that closes. */
+export class Drain implements BrokerPart {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private resolve: ((closed: Promise<void>) => void) | undefined;
   private finishing: Promise<void> | undefined;
@@ -64,7 +67,7 @@ export class Drain {
     });
   }
 
-  /** A connection closed (went away, or was closed by the drain): the last one ends it. */
+  /** A connection closed (went away, or was closed by the drain): the last one ends a drain under way. */
   connectionClosed(): void {
     const resolve = this.resolve;
     if (this.ctx.connections.size === 0 && resolve) queueMicrotask(() => resolve(this.finish(false)));

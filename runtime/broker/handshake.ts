@@ -14,7 +14,9 @@ import { jsonFrame, readJson } from '../wire/text.js';
 import type { AuditRecorder } from './audit.js';
 import type { BrokerConnection } from './connection.js';
 import { callHook, describeThrown, messageOf } from './hook-call.js';
-import { AuthenticationError, isSession, type RpcKernelSecurity } from './security.js';
+import type { BrokerPart } from './part.js';
+import { AuthenticationError, isSession, type ConnectionInfo, type RpcKernelSecurity } from './security.js';
+import { Slot } from './slot.js';
 
 export interface HandshakeContext {
   readonly security: RpcKernelSecurity;
@@ -35,30 +37,41 @@ const AUTHENTICATION_FAILED_TEXT = 'Authentication failed';
 const MAX_CLIENT_MESSAGE = 1024;
 const MAX_AUDITED_REASON = 4096;
 
-export class Handshake {
+/** A connection being welcomed: what `authenticate` will be told, and the timer that closes it if no hello comes. */
+interface Welcoming {
+  readonly info: ConnectionInfo;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** Kept only until the connection is welcomed (or refused). */
+const welcomingOf = new Slot<Welcoming>();
+
+export class Handshake implements BrokerPart {
   constructor(private readonly ctx: HandshakeContext) {}
 
-  /** A connection was accepted: it has until the timeout to say hello. */
-  start(connection: BrokerConnection): void {
-    connection.handshakeTimer = setTimeout(() => {
+  /** A connection was accepted (`info`: what its upgrade request said): it has until the timeout to say hello. */
+  start(connection: BrokerConnection, info: ConnectionInfo): void {
+    const timer = setTimeout(() => {
       if (connection.state === 'handshake') this.ctx.violation(connection, 'no hello within the handshake timeout', CloseCode.PolicyViolation);
     }, this.ctx.handshakeTimeoutMs);
-    connection.handshakeTimer.unref();
+    timer.unref();
+    welcomingOf.set(connection, { info, timer });
   }
 
   /** The first frame of a connection, a Hello (the caller checked its type). */
   async hello(connection: BrokerConnection, frame: Uint8Array, payloadStart: number): Promise<void> {
     connection.state = 'authenticating';
-    this.stop(connection);
+    const welcoming = welcomingOf.get(connection)!;
+    clearTimeout(welcoming.timer);
+    welcoming.timer = undefined;
     const hello = readJson(frame, payloadStart) as Partial<Hello> | undefined;
     if (!hello || typeof hello !== 'object' || hello.protocol !== PROTOCOL_VERSION) {
       return this.ctx.violation(connection, `hello must be JSON { protocol: ${PROTOCOL_VERSION}, token? }`);
     }
-    const info = connection.info!;
-    const outcome = await callHook(() => this.ctx.security.authenticate(hello.token, info), this.ctx.hookTimeoutMs);
+    const outcome = await callHook(() => this.ctx.security.authenticate(hello.token, welcoming.info), this.ctx.hookTimeoutMs);
     if ((connection.state as BrokerConnection['state']) !== 'authenticating') return; // closed meanwhile
     // The upgrade request's headers are kept only until now.
-    connection.info = undefined;
+    welcomingOf.set(connection, undefined);
     let refusal: { client: string; audited: string } | undefined;
     if ('timedOut' in outcome) refusal = { client: AUTHENTICATION_FAILED_TEXT, audited: `authenticate did not settle within ${this.ctx.hookTimeoutMs} ms` };
     else if ('error' in outcome) {
@@ -82,10 +95,12 @@ export class Handshake {
     connection.send(jsonFrame(FrameType.Welcome, 0, welcome));
   }
 
-  /** Clears the handshake timer (the connection said hello, or closed). */
-  stop(connection: BrokerConnection): void {
-    clearTimeout(connection.handshakeTimer);
-    connection.handshakeTimer = undefined;
+  /** The connection closed: its timer goes, and what it would have told `authenticate`. */
+  connectionClosed(connection: BrokerConnection): void {
+    const welcoming = welcomingOf.get(connection);
+    if (!welcoming) return;
+    clearTimeout(welcoming.timer);
+    welcomingOf.set(connection, undefined);
   }
 }
 

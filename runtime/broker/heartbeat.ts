@@ -10,27 +10,49 @@
  * one that takes nothing for two intervals is as dead as a silent one.
  */
 import type { BrokerConnection } from './connection.js';
+import type { BrokerPart } from './part.js';
+import { Slot } from './slot.js';
 
-export function startHeartbeat(
-  intervalMs: number,
-  connections: Iterable<BrokerConnection>,
-  drop: (connection: BrokerConnection) => void,
-): ReturnType<typeof setInterval> | undefined {
-  if (intervalMs <= 0) return undefined;
-  const timer = setInterval(() => {
-    for (const connection of connections) {
-      if (tookBytes(connection) && connection.paused) connection.heardFrom = true;
-      if (connection.awaitingPong && !connection.heardFrom) {
-        drop(connection);
-        continue;
+/** What the heartbeat noted about a connection at its last ping. */
+interface Pinged {
+  /** `signsOfLife` then: unchanged at the next ping means nothing was heard. */
+  signs: number;
+  /** The socket's write backlog then (a paused connection that takes bytes is alive). */
+  writeQueue: number;
+  writable: number;
+}
+
+const pingedOf = new Slot<Pinged>();
+
+export class Heartbeat implements BrokerPart {
+  private readonly timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    intervalMs: number,
+    connections: Iterable<BrokerConnection>,
+    /** Drops a connection that stopped answering. */
+    drop: (connection: BrokerConnection) => void,
+  ) {
+    if (intervalMs <= 0) return;
+    this.timer = setInterval(() => {
+      for (const connection of connections) {
+        let pinged = pingedOf.get(connection);
+        if (pinged === undefined) pingedOf.set(connection, (pinged = { signs: connection.signsOfLife - 1, writeQueue: 0, writable: 0 }));
+        if (tookBytes(connection, pinged) && connection.readingPaused) connection.signsOfLife++;
+        if (connection.signsOfLife === pinged.signs) {
+          drop(connection);
+          continue;
+        }
+        pinged.signs = connection.signsOfLife;
+        connection.ws.ping();
       }
-      connection.awaitingPong = true;
-      connection.heardFrom = false;
-      connection.ws.ping();
-    }
-  }, intervalMs);
-  timer.unref();
-  return timer;
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
 }
 
 /**
@@ -40,12 +62,12 @@ export function startHeartbeat(
  * write. A new write starting (the queue growing) only happens after one completed, and a
  * completed write shrinks the socket's buffer: either change is progress.
  */
-function tookBytes(connection: BrokerConnection): boolean {
+function tookBytes(connection: BrokerConnection, pinged: Pinged): boolean {
   const socket = connection.socket as BrokerConnection['socket'] & { _handle?: { writeQueueSize?: number } };
   const queued = socket._handle?.writeQueueSize ?? 0;
   const waiting = socket.writableLength;
-  const progress = queued !== connection.writeQueueAtPing || waiting < connection.writableAtPing;
-  connection.writeQueueAtPing = queued;
-  connection.writableAtPing = waiting;
+  const progress = queued !== pinged.writeQueue || waiting < pinged.writable;
+  pinged.writeQueue = queued;
+  pinged.writable = waiting;
   return progress;
 }

@@ -16,8 +16,7 @@ import { jsonFrame, utf8 } from '../wire/text.js';
 import { HEADER_SIZE, writeHeader } from '../wire/frame.js';
 import type { Access } from './access.js';
 import type { BrokerConnection } from './connection.js';
-import type { PeerRegistration } from './peer-directory.js';
-import { peerInfo } from './presence.js';
+import { peerInfo, type PeerRegistration } from './peer-directory.js';
 
 const SLICE = 512;
 const MAX_CONCURRENT = 4;

@@ -5,7 +5,7 @@
 import type { ControllerInfo } from '../wire/control.js';
 import { encodePeerId } from '../wire/peer-id.js';
 import type { BrokerConnection } from './connection.js';
-import type { DirectoryListener, LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
+import type { DirectoryListener, DirectoryStats, LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
 import { PeerIdTable } from './peer-id-table.js';
 
 /** A peer id held by a connection of this broker. */
@@ -68,14 +68,14 @@ export class LocalPeerDirectory implements PeerDirectory {
     return registration;
   }
 
-  releaseAll(connection: BrokerConnection): void {
+  connectionClosed(connection: BrokerConnection): void {
     for (const registration of [...connection.registrations]) this.end(registration as LocalRegistration, 'disconnected');
   }
 
   announce(connection: BrokerConnection, controllers: readonly ControllerInfo[]): void {
     connection.announce(controllers);
     if (connection.registrations.size === 0) return;
-    const registrations = [...connection.registrations];
+    const registrations = [...connection.registrations] as LocalRegistration[];
     for (const listener of this.listeners) listener.changed(registrations);
   }
 
@@ -83,8 +83,8 @@ export class LocalPeerDirectory implements PeerDirectory {
     return this.table.values();
   }
 
-  counts(): { local: number; remote: number } {
-    return { local: this.table.size, remote: 0 };
+  stats(): DirectoryStats {
+    return { peers: this.table.size, remotePeers: 0 };
   }
 
   listen(listener: DirectoryListener): void {

@@ -6,7 +6,7 @@
  * prom-client itself is loaded (dynamically) only to make a registry when the application
  * gave none: it is an optional dependency, installed by those who export metrics.
  */
-import type { BrokerStats } from './broker.js';
+import type { BrokerStats } from './broker-stats.js';
 import { CALL_KINDS, DEFAULT_LATENCY_BUCKETS, DEFAULT_MAX_ACTION_LABELS, DENIAL_KINDS, OUTCOMES, type MetricsRecorder } from './metrics.js';
 
 export interface BrokerMetricsOptions {

@@ -14,6 +14,7 @@ import { isRpcErrorCode, RpcErrorCode } from '../errors.js';
 import { FrameType, HEADER_SIZE } from '../wire/frame.js';
 import { readJson } from '../wire/text.js';
 import { nothing, type AuditedCall, type AuditedConnection, type AuditRecorder } from './audit.js';
+import type { ConnectionClosure } from './part.js';
 
 /** How a call can end: 'ok' or an error code (a code the broker does not know counts as REMOTE_ERROR). */
 export const OUTCOMES: readonly string[] = ['ok', ...Object.values(RpcErrorCode)];
@@ -136,7 +137,7 @@ export class MetricsRecorder implements AuditRecorder {
     return performance.now();
   }
 
-  connected(): void {
+  connectionOpened(): void {
     this.connectionsAccepted++;
   }
 
@@ -144,13 +145,17 @@ export class MetricsRecorder implements AuditRecorder {
     this.authenticationFailures++;
   }
 
-  disconnected = nothing;
+  /** A connection's socket is done: its bytes move to the totals of closed connections. */
+  connectionClosed(_connection: AuditedConnection, closure: ConnectionClosure): void {
+    this.closedBytesRead += closure.bytesRead;
+    this.closedBytesWritten += closure.bytesWritten;
+  }
 
   registered(): void {
     this.registrations++;
   }
 
-  deregistered = nothing;
+  peerLeft = nothing;
 
   denied(_connection: AuditedConnection, what: 'register' | 'send' | 'call'): void {
     this.denials[DENIAL_KINDS.indexOf(what)]!++;
@@ -170,9 +175,4 @@ export class MetricsRecorder implements AuditRecorder {
     this.protocolViolations++;
   }
 
-  /** A connection's socket is done: its bytes move to the totals of closed connections. */
-  socketClosed(bytesRead: number, bytesWritten: number): void {
-    this.closedBytesRead += bytesRead;
-    this.closedBytesWritten += bytesWritten;
-  }
 }

@@ -10,8 +10,8 @@
  *   (called for every Request, with the target id's UTF-8 bytes straight from the frame) and
  *   allocates nothing. A clustered directory keeps a cache fresh from its shared state; it
  *   never looks an id up remotely per frame.
- * - `claim`, `release` and `releaseAll` are called by the control plane and the broker shell,
- *   for connections of this broker only. `claim` is atomic for the whole directory: of several
+ * - `claim`, `release` and `connectionClosed` are called by the control plane and the broker
+ *   shell, for connections of this broker only. `claim` is atomic for the whole directory: of several
  *   claims of one free id (on any broker), exactly one resolves with a registration; the rest
  *   resolve undefined (ALREADY_REGISTERED). A connection claiming an id it already holds gets
  *   its registration back.
@@ -28,30 +28,39 @@
  *   that went away (`Router.dropEndpoint`).
  */
 import type { RpcErrorCode } from '../errors.js';
-import type { ControllerInfo } from '../wire/control.js';
+import type { ControllerInfo, PeerInfo } from '../wire/control.js';
 import type { FrameHeader } from '../wire/frame.js';
 import type { BrokerConnection } from './connection.js';
 import type { BrokerLog } from './logger.js';
-import type { RouteEndpoint } from './route.js';
+import type { RouteEndpoint, RouteTarget } from './route.js';
 
-/** One holding of a peer id. */
-export interface PeerRegistration {
-  /** The peer id as registered (well-formed Unicode; 1 to 255 UTF-8 bytes). */
-  readonly id: string;
+/** One holding of a peer id (`id`, `endpoint`, `active` and `names` as a route's target). */
+export interface PeerRegistration extends RouteTarget {
   /** The id's UTF-8 bytes: what Request frames carry as their target. */
   readonly idBytes: Uint8Array;
-  /** Where frames for this peer go. */
-  readonly endpoint: RouteEndpoint;
   /** The connection holding it, when that connection is on this broker. */
   readonly connection: BrokerConnection | undefined;
   /** The controllers the peer announced. */
   readonly controllers: readonly ControllerInfo[];
-  /** False once the registration ended. */
-  readonly active: boolean;
   /** The token of the client holding it (see `claim`), if it gave one. */
   readonly holder: string | undefined;
-  /** The path and action name behind routing keys, as the peer announced them ('?' and the key when it did not). */
-  names(controllerKey: number, actionKey: number): { controller: string; action: string };
+}
+
+/** A registration as listPeers and presence report it. */
+export function peerInfo(registration: PeerRegistration): PeerInfo {
+  const controllers = registration.controllers;
+  return {
+    id: registration.id,
+    controllers: controllers.map((c) => c.path),
+    contracts: controllers.map((c) => ({ path: c.path, fingerprint: c.fingerprint })),
+  };
+}
+
+export interface DirectoryStats {
+  /** Peer ids held by this broker's connections. */
+  peers: number;
+  /** In a cluster: peer ids held on the other brokers (0 alone). */
+  remotePeers: number;
 }
 
 /**
@@ -100,14 +109,14 @@ export interface PeerDirectory {
   claim(peerId: string, connection: BrokerConnection, holder?: string): Promise<PeerRegistration | undefined>;
   /** Gives up `connection`'s holding of `peerId`; undefined when it held none. */
   release(peerId: string, connection: BrokerConnection): PeerRegistration | undefined;
-  /** Gives up every id of a connection that is going away. */
-  releaseAll(connection: BrokerConnection): void;
+  /** `connection` is going away: every id it holds is given up (a part's lifecycle event: part.ts). */
+  connectionClosed(connection: BrokerConnection): void;
   /** `connection` announced a new controller list. */
   announce(connection: BrokerConnection, controllers: readonly ControllerInfo[]): void;
   /** Every active registration. */
   all(): Iterable<PeerRegistration>;
   /** Registrations held by this broker's connections, and (clustered) by other brokers'. */
-  counts(): { local: number; remote: number };
+  stats(): DirectoryStats;
   listen(listener: DirectoryListener): void;
   /** Called once before the broker accepts connections. */
   start(host: EndpointHost): Promise<void>;

@@ -1,28 +1,29 @@
 /**
  * Presence: connections that asked get an Event frame when a peer joins or leaves, but only
  * about peers they may send to (access.ts decides, from its cache). A connection is told a
- * peer left only if it was told the peer joined: each subscriber's `presenceKnown` set is
- * what it was told. 'joined' comes again when a known peer's controllers change (an update
- * keyed by peer id); 'left' comes once, after which the id may join anew.
+ * peer left only if it was told the peer joined: each subscriber's `knownOf` slot holds what
+ * it was told. 'joined' comes again when a known peer's controllers change (an update keyed by
+ * peer id); 'left' comes once, after which the id may join anew.
  */
-import type { PeerInfo, PresenceEvent } from '../wire/control.js';
+import type { PresenceEvent } from '../wire/control.js';
 import { FrameType } from '../wire/frame.js';
 import { jsonFrame } from '../wire/text.js';
 import type { Access } from './access.js';
 import type { BrokerConnection } from './connection.js';
 import type { Listings } from './listing.js';
-import type { DirectoryListener, PeerDirectory, PeerRegistration } from './peer-directory.js';
+import type { BrokerPart } from './part.js';
+import { peerInfo, type PeerDirectory, type PeerRegistration } from './peer-directory.js';
+import { Slot } from './slot.js';
 
-export function peerInfo(registration: PeerRegistration): PeerInfo {
-  const controllers = registration.controllers;
-  return {
-    id: registration.id,
-    controllers: controllers.map((c) => c.path),
-    contracts: controllers.map((c) => ({ path: c.path, fingerprint: c.fingerprint })),
-  };
+/** The peers a subscriber was told joined, while it is subscribed. */
+const knownOf = new Slot<Set<PeerRegistration>>();
+
+export interface PresenceStats {
+  /** Connections subscribed to presence. */
+  presenceSubscribers: number;
 }
 
-export class Presence implements DirectoryListener {
+export class Presence implements BrokerPart {
   private readonly subscribers = new Set<BrokerConnection>();
   /** Subscriptions per subscriber (a client subscribes once per presence() subscriber). */
   private readonly counts = new Map<BrokerConnection, number>();
@@ -33,8 +34,8 @@ export class Presence implements DirectoryListener {
     private readonly listings: Listings,
   ) {}
 
-  get subscriberCount(): number {
-    return this.subscribers.size;
+  stats(): PresenceStats {
+    return { presenceSubscribers: this.subscribers.size };
   }
 
   /**
@@ -42,11 +43,12 @@ export class Presence implements DirectoryListener {
    * peer that leaves while the hooks are asked is left out (it would never get its 'left').
    */
   async subscribe(connection: BrokerConnection): Promise<PeerRegistration[]> {
-    const known = (connection.presenceKnown ??= new Set());
+    let known = knownOf.get(connection);
+    if (!known) knownOf.set(connection, (known = new Set()));
     this.subscribers.add(connection);
     this.counts.set(connection, (this.counts.get(connection) ?? 0) + 1);
     const visible = await this.listings.visibleTo(connection, [...this.directory.all()]);
-    if (connection.presenceKnown !== known) return []; // unsubscribed meanwhile
+    if (knownOf.get(connection) !== known) return []; // unsubscribed meanwhile
     for (const registration of visible) known.add(registration);
     return visible;
   }
@@ -54,7 +56,11 @@ export class Presence implements DirectoryListener {
   unsubscribe(connection: BrokerConnection): void {
     this.subscribers.delete(connection);
     this.counts.delete(connection);
-    connection.presenceKnown = undefined;
+    knownOf.set(connection, undefined);
+  }
+
+  connectionClosed(connection: BrokerConnection): void {
+    this.unsubscribe(connection);
   }
 
   /** Presence subscriptions `connection` made since it last turned presence off. */
@@ -75,20 +81,21 @@ export class Presence implements DirectoryListener {
     if (this.subscribers.size === 0) return;
     for (const registration of registrations) {
       for (const subscriber of this.subscribers) {
-        if (subscriber.presenceKnown?.has(registration)) this.send(subscriber, { type: 'joined', peer: peerInfo(registration) });
+        if (knownOf.get(subscriber)?.has(registration)) this.send(subscriber, { type: 'joined', peer: peerInfo(registration) });
       }
     }
   }
 
-  left(registration: PeerRegistration): void {
+  /** A registration ended (a directory's `left`, heard through the broker's parts: `peerLeft`). */
+  peerLeft(registration: PeerRegistration): void {
     for (const subscriber of this.subscribers) {
-      if (subscriber.presenceKnown?.delete(registration)) this.send(subscriber, { type: 'left', peer: peerInfo(registration) });
+      if (knownOf.get(subscriber)?.delete(registration)) this.send(subscriber, { type: 'left', peer: peerInfo(registration) });
     }
   }
 
   /** Still registered, still subscribed, not told yet. */
   private tellJoined(subscriber: BrokerConnection, registration: PeerRegistration): void {
-    const known = subscriber.presenceKnown;
+    const known = knownOf.get(subscriber);
     if (!known || known.has(registration) || !registration.active) return;
     known.add(registration);
     this.send(subscriber, { type: 'joined', peer: peerInfo(registration) });

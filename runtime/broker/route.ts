@@ -3,10 +3,11 @@
  * endpoint is anything frames of routes are sent to and arrive from: a client connection on
  * this broker, or (clustered) another broker. The router treats both alike; only a directory
  * (peer-directory.ts) knows which one a peer id lives behind.
+ *
+ * The bottom of the broker's types: this module imports nothing of the broker, so everything
+ * above it (connections, directories, the parts) can name endpoints without a circle.
  */
-import type { CallerDecisions } from './access.js';
-import type { IdentityState } from './caller-identity.js';
-import type { PeerRegistration } from './peer-directory.js';
+import type { HasSlots } from './slot.js';
 import type { Session } from './security.js';
 
 /** A call (or stream) in flight between two endpoints. */
@@ -18,7 +19,7 @@ export interface Route {
   readonly callerCallId: number;
   readonly callee: RouteEndpoint;
   /** Whom the caller addressed. */
-  readonly target: PeerRegistration;
+  readonly target: RouteTarget;
   readonly stream: boolean;
   /** The callee is sending its final message in pieces: the route ends with the last one. */
   ending: boolean;
@@ -30,13 +31,29 @@ export interface Route {
   responseBytes: number;
 }
 
-export interface RouteEndpoint {
+/** A peer id a call is addressed to, as routes see it (a directory's registration: peer-directory.ts). */
+export interface RouteTarget {
+  /** The peer id. */
+  readonly id: string;
+  /** Where frames for this peer go. */
+  readonly endpoint: RouteEndpoint;
+  /** False once the registration ended. */
+  readonly active: boolean;
+  /** The path and action name behind routing keys, as the peer announced them ('?' and the key when it did not). */
+  names(controllerKey: number, actionKey: number): { controller: string; action: string };
+}
+
+/**
+ * A connection or another broker. Parts keep what they know about it in slots of their own
+ * (slot.ts); what is declared here is what every endpoint is.
+ */
+export interface RouteEndpoint extends HasSlots {
   /** Stamped as the source of the frames it sends; unique among this broker's endpoints. */
   readonly handle: number;
   /** Where it connects from (for audit and logs). */
   readonly remoteAddress: string;
   /** The peer ids it holds on this broker (none for another broker of a cluster). */
-  readonly registrations: ReadonlySet<PeerRegistration>;
+  readonly registrations: ReadonlySet<RouteTarget>;
   /** False once closed: frames for it are dropped. */
   readonly isOpen: boolean;
   /**
@@ -44,7 +61,7 @@ export interface RouteEndpoint {
    * caller's own broker, where its session lives, decided.
    */
   readonly session: Session | undefined;
-  /** Routes it opened as caller, by its own call id. */
+  /** Routes it opened as caller, by its own call id (the router's tables). */
   readonly outgoing: Map<number, Route>;
   /** Routes it serves as callee, by route id. */
   readonly incoming: Map<number, Route>;
@@ -52,8 +69,4 @@ export interface RouteEndpoint {
   readonly hasRoutes: boolean;
   /** Sends one frame; synchronous, never awaits. */
   send(frame: Uint8Array): void;
-  /** Cached security decisions as a caller: owned by access.ts. */
-  access: CallerDecisions | undefined;
-  /** Who it is as a caller and who it was told its callers are: owned by caller-identity.ts. */
-  identities: IdentityState | undefined;
 }

@@ -17,8 +17,9 @@ import { fromUtf8Lenient, readJson } from '../wire/text.js';
 import { Verdict, type Access } from './access.js';
 import type { AuditRecorder } from './audit.js';
 import type { CallerIdentities } from './caller-identity.js';
-import type { PeerDirectory, PeerRegistration } from './peer-directory.js';
-import type { Route, RouteEndpoint } from './route.js';
+import type { BrokerPart } from './part.js';
+import type { LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
+import type { Route, RouteEndpoint, RouteTarget } from './route.js';
 
 export interface RouterContext {
   readonly directory: PeerDirectory;
@@ -37,7 +38,7 @@ export interface RouterStats {
   streams: number;
 }
 
-export class Router {
+export class Router implements BrokerPart {
   private nextRouteId = 1;
   private routeCount = 0;
   private streamCount = 0;
@@ -47,7 +48,10 @@ export class Router {
    */
   draining: ((route: Route) => void) | undefined;
 
-  constructor(private readonly ctx: RouterContext) {}
+  constructor(private readonly ctx: RouterContext) {
+    // Calls held for a security decision come back through here once it is in.
+    ctx.access.replayThrough((caller, frame, h) => this.route(caller, frame, h));
+  }
 
   /** A data-path frame (Request and what follows it) from `from`; `h` is its parsed header. */
   route(from: RouteEndpoint, frame: Uint8Array, h: FrameHeader): void {
@@ -94,12 +98,25 @@ export class Router {
     endpoint.outgoing.clear();
   }
 
+  /** A connection closed: its routes fail (calls it served) or are cancelled (calls it made). */
+  connectionClosed(connection: RouteEndpoint): void {
+    this.dropEndpoint(connection);
+  }
+
+  /**
+   * A registration ended. When the id was taken by its client on another connection or broker,
+   * the calls still open at the old one fail now (they will not be answered from there).
+   */
+  peerLeft(registration: PeerRegistration, reason: LeaveReason): void {
+    if (reason === 'taken') this.dropTarget(registration, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (it registered again on another connection)');
+  }
+
   /**
    * `target` moved away from the endpoint its calls were sent to (its client came back on
    * another connection or broker): the calls still open there will not be answered, so they
    * fail at once at their callers, and are cancelled at the old endpoint.
    */
-  dropTarget(target: PeerRegistration, code: RpcErrorCode, reason: string): void {
+  dropTarget(target: RouteTarget, code: RpcErrorCode, reason: string): void {
     const endpoint = target.endpoint;
     if (!endpoint.hasRoutes) return;
     for (const route of [...endpoint.incoming.values()]) {
@@ -125,7 +142,7 @@ export class Router {
     const target = this.ctx.directory.find(frame, h.targetStart, h.targetEnd);
     // Another broker of a cluster (no session) enforced its callers' limits and security itself.
     if (caller.session !== undefined) {
-      if (caller.access !== undefined && access.isQueued(caller, h.callId)) return this.ctx.violation(caller, `call id ${h.callId} is already in use`);
+      if (access.isQueued(caller, h.callId)) return this.ctx.violation(caller, `call id ${h.callId} is already in use`);
       if (!target) return this.onAbsentTarget(caller, frame, h);
       if (this.tooManyCalls(caller)) return this.refuseTooMany(caller, h, target.id);
       switch (access.check(caller, target, frame, h)) {

@@ -60,7 +60,11 @@ export interface RegistrationLostEvent {
  */
 export type CallerAnnouncement = { handle: number; peers: string[]; user: string } | { handle: number; left: true };
 
-/** Control requests by operation: the request body (without `op`) and what a successful reply carries. */
+/**
+ * Control requests by operation: the request body (without `op`) and what a successful reply
+ * carries. The one definition of the control plane: the client's requests are typed by it, and
+ * the broker's table of handlers (control-plane.ts) must have one for each operation here.
+ */
 export interface ControlOperations {
   /**
    * `holder`: a random token the client made for itself. A connection presenting the token
@@ -79,5 +83,3 @@ export type ControlRequest<Op extends ControlOperation = ControlOperation> = Con
 
 /** broker -> client, the answer to one control request (the frame's call id is the request id). */
 export type ControlReply = { ok: true; result: unknown } | { ok: false; code: string; message: string };
-
-export const controlOperations: readonly ControlOperation[] = ['register', 'deregister', 'controllers', 'listPeers', 'presence'];

@@ -3,10 +3,8 @@
  * sent to them, registrations in a plain directory, and Request frames built by hand. No
  * sockets: each part's contract is tested on its own (the end-to-end tests use real ones).
  */
-import type { IdentityState } from '../../runtime/broker/caller-identity.js';
 import { routingKey } from '../../runtime/contracts/define.js';
-import type { CallerDecisions } from '../../runtime/broker/access.js';
-import type { DirectoryListener, PeerDirectory, PeerRegistration } from '../../runtime/broker/peer-directory.js';
+import type { DirectoryListener, DirectoryStats, PeerDirectory, PeerRegistration } from '../../runtime/broker/peer-directory.js';
 import { PeerIdTable } from '../../runtime/broker/peer-id-table.js';
 import type { Route, RouteEndpoint } from '../../runtime/broker/route.js';
 import { Session } from '../../runtime/broker/security.js';
@@ -24,8 +22,8 @@ export class FakeEndpoint implements RouteEndpoint {
   readonly incoming = new Map<number, Route>();
   readonly sent: Uint8Array[] = [];
   isOpen = true;
-  access: CallerDecisions | undefined;
-  identities: IdentityState | undefined;
+  /** What the parts keep about it (runtime/broker/slot.ts). */
+  readonly slots: unknown[] = [];
 
   readonly session: Session | undefined;
 
@@ -119,7 +117,7 @@ export class FakeDirectory implements PeerDirectory {
     throw new Error('not used by these tests');
   }
 
-  releaseAll(): void {}
+  connectionClosed(): void {}
 
   announce(): void {}
 
@@ -127,8 +125,8 @@ export class FakeDirectory implements PeerDirectory {
     return this.table.values();
   }
 
-  counts(): { local: number; remote: number } {
-    return { local: this.table.size, remote: 0 };
+  stats(): DirectoryStats {
+    return { peers: this.table.size, remotePeers: 0 };
   }
 
   listen(listener: DirectoryListener): void {

@@ -6,12 +6,11 @@
  * and by the callers' own brokers' limits, and back-pressure acts on the client connections
  * at either end (backpressure.ts).
  */
-import type { IdentityState } from '../caller-identity.js';
-import type { PeerRegistration } from '../peer-directory.js';
-import type { Route, RouteEndpoint } from '../route.js';
+import type { Route, RouteEndpoint, RouteTarget } from '../route.js';
+import { slotCount } from '../slot.js';
 import type { NodeBus } from './node-bus.js';
 
-const none: ReadonlySet<PeerRegistration> = new Set();
+const none: ReadonlySet<RouteTarget> = new Set();
 
 export class BrokerLink implements RouteEndpoint {
   readonly session = undefined;
@@ -19,8 +18,7 @@ export class BrokerLink implements RouteEndpoint {
   readonly remoteAddress: string;
   readonly outgoing = new Map<number, Route>();
   readonly incoming = new Map<number, Route>();
-  access: undefined;
-  identities: IdentityState | undefined;
+  readonly slots: unknown[] = new Array(slotCount());
   /** False once the other broker is known to be gone. */
   alive = true;
   private readonly subject: string;

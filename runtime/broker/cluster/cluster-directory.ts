@@ -22,7 +22,7 @@ import { createHeader, parseHeader, type FrameHeader } from '../../wire/frame.js
 import { encodePeerId } from '../../wire/peer-id.js';
 import type { BrokerConnection } from '../connection.js';
 import { keptBytes, LocalRegistration } from '../local-directory.js';
-import type { DirectoryListener, EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from '../peer-directory.js';
+import type { DirectoryListener, DirectoryStats, EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from '../peer-directory.js';
 import { PeerIdTable } from '../peer-id-table.js';
 import { BrokerLink } from './broker-link.js';
 import type { ClusterConfig } from './cluster-options.js';
@@ -211,7 +211,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     return registration;
   }
 
-  releaseAll(connection: BrokerConnection): void {
+  connectionClosed(connection: BrokerConnection): void {
     for (const registration of [...connection.registrations]) this.endLocal(registration as ClaimedRegistration, 'disconnected');
   }
 
@@ -234,8 +234,8 @@ export class ClusterPeerDirectory implements PeerDirectory {
     return this.table.values();
   }
 
-  counts(): { local: number; remote: number } {
-    return { local: this.localCount, remote: this.table.size - this.localCount };
+  stats(): DirectoryStats {
+    return { peers: this.localCount, remotePeers: this.table.size - this.localCount };
   }
 
   listen(listener: DirectoryListener): void {
