@@ -28,11 +28,4 @@ export class Slot<T> {
   set(owner: HasSlots, value: T | undefined): void {
     owner.slots[this.index] = value;
   }
-
-  /** The value in `owner`'s slot, made by `make` on first use. */
-  of(owner: HasSlots, make: () => T): T {
-    let value = owner.slots[this.index] as T | undefined;
-    if (value === undefined) owner.slots[this.index] = value = make();
-    return value;
-  }
 }
