@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RpcError, RpcErrorCode, RpcWebSocketClient, type PresenceEvent, type RpcClientOptions } from '../runtime/index.node.js';
 import { createBroker, RpcKernelSecurity, Session, type Broker, type BrokerOptions } from '../runtime/broker/index.js';
 import { NodeLiveness } from '../runtime/broker/cluster/node-liveness.js';
+import { NatsKvStore } from '../runtime/broker/cluster/nats/nats-kv-store.js';
 import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import '../.tmp/gen/behaviors/index.js';
@@ -83,7 +84,7 @@ describe('liveness', () => {
     try {
       const kv = await new Kvm(nc).create('liveness-test');
       // This broker's liveness has not followed the bucket yet: it has heard of nobody.
-      const liveness = new NodeLiveness(kv, 'self', LEASE_MS, { died: () => undefined, revived: () => undefined, stalled: () => undefined });
+      const liveness = new NodeLiveness(new NatsKvStore(kv), 'self', LEASE_MS);
       await kv.put('newcomer', '{}');
       expect(await liveness.isGone('newcomer')).toBe(false);
       expect(await liveness.isGone('never-was')).toBe(true);

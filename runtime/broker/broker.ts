@@ -25,7 +25,8 @@ import { DEFAULT_DRAIN_MS, Drain, type DrainOptions } from './drain.js';
 import { Handshake } from './handshake.js';
 import { Heartbeat } from './heartbeat.js';
 import { MetricsListener, type BrokerHealth } from './http-endpoints.js';
-import { clusterConfig, type ClusterConfig } from './cluster/cluster-options.js';
+import { ClusterPeerDirectory } from './cluster/cluster-directory.js';
+import { clusterConfig } from './cluster/cluster-options.js';
 import { Listener } from './listener.js';
 import { Listings } from './listing.js';
 import { LocalPeerDirectory } from './local-directory.js';
@@ -81,7 +82,7 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
   // prom-client is loaded only for a broker that keeps metrics and was given no registry.
   const registry = metrics ? (metrics.registry ?? (await newRegistry())) : undefined;
   // Alone, the broker is the whole system (in memory); in a cluster, NATS says where peers live.
-  const directory = options.cluster ? await clusterDirectory(clusterConfig(options.cluster)) : new LocalPeerDirectory();
+  const directory = options.cluster ? await ClusterPeerDirectory.join(clusterConfig(options.cluster)) : new LocalPeerDirectory();
   const broker = new BrokerServer(options, directory, metrics && registry ? { config: metrics, registry } : undefined);
   try {
     await directory.start(broker.endpointHost);
@@ -92,21 +93,6 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
   }
   broker.started(options);
   return broker;
-}
-
-/**
- * The cluster's directory, loaded only for a broker that joins a cluster: the NATS client
- * libraries are optional dependencies, installed by those who run clusters.
- */
-async function clusterDirectory(config: ClusterConfig): Promise<PeerDirectory> {
-  let module: typeof import('./cluster/cluster-directory.js');
-  try {
-    module = await import('./cluster/cluster-directory.js');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !String((error as Error).message).includes('@nats-io')) throw error;
-    throw new Error('createBroker: the cluster option needs the NATS client libraries: npm install @nats-io/transport-node @nats-io/kv @nats-io/jetstream', { cause: error });
-  }
-  return module.ClusterPeerDirectory.connect(config);
 }
 
 const connectionOf = Symbol('p2pgen.brokerConnection');

@@ -1,9 +1,11 @@
 /**
  * The peer directory of a broker in a cluster: the second implementation of PeerDirectory
- * (peer-directory.ts states the contract it keeps). Peer ids are claimed in NATS KV, so an id
- * is unique across the cluster (peer-claims.ts); every broker follows the claims bucket and
- * keeps, in memory, where each id lives, so `find` answers without asking NATS. A peer on
- * another broker is reached through that broker's BrokerLink (frames over NATS, node-bus.ts).
+ * (peer-directory.ts states the contract it keeps). The clustering logic, written against the
+ * engine's interfaces (cluster-engine.ts), not against NATS: peer ids are claimed in the
+ * engine's store, so an id is unique across the cluster (peer-claims.ts); every broker
+ * follows the claims and keeps, in memory, where each id lives, so `find` answers without
+ * asking the store. A peer on another broker is reached through that broker's BrokerLink
+ * (frames over the engine's bus).
  *
  * Failures, and what callers see:
  * - another broker shuts down or crashes (node-liveness.ts): its peers leave (presence says
@@ -14,7 +16,6 @@
  *   (it declared this one dead) is given up, and its connection is told ('taken').
  */
 import { randomBytes } from 'node:crypto';
-import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import { routingKey } from '../../contracts/define.js';
 import { RpcError, RpcErrorCode } from '../../errors.js';
 import type { ControllerInfo } from '../../wire/control.js';
@@ -25,10 +26,8 @@ import { keptBytes, LocalRegistration } from '../local-directory.js';
 import type { DirectoryListener, DirectoryStats, EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from '../peer-directory.js';
 import { PeerIdTable } from '../peer-id-table.js';
 import { BrokerLink } from './broker-link.js';
+import type { ClusterEngine, ClusterEngineFactory, StoreEntry, StoreWatch } from './cluster-engine.js';
 import type { ClusterConfig } from './cluster-options.js';
-import { followBucket, readBucket, type BucketWatch } from './kv-watch.js';
-import { NodeBus } from './node-bus.js';
-import { NodeLiveness } from './node-liveness.js';
 import { claimKey, idBytesOfKey, PeerClaims, readClaim, type ClaimValue } from './peer-claims.js';
 
 /** A peer id held by a connection of this broker, and its claim in KV. */
@@ -97,53 +96,36 @@ export class ClusterPeerDirectory implements PeerDirectory {
   /** KV writes not finished yet (close waits for them). */
   private readonly writes = new Set<Promise<unknown>>();
   private readonly claims: PeerClaims;
-  private readonly liveness: NodeLiveness;
   private readonly header: FrameHeader = createHeader();
   private host: EndpointHost | undefined;
-  private claimsWatch: BucketWatch | undefined;
+  private claimsWatch: StoreWatch | undefined;
   private localCount = 0;
   private closed = false;
 
-  private constructor(
+  constructor(
     private readonly config: ClusterConfig,
-    private readonly bus: NodeBus,
-    peers: KV,
-    nodes: KV,
+    private readonly engine: ClusterEngine,
   ) {
-    this.claims = new PeerClaims(peers);
-    this.liveness = new NodeLiveness(nodes, bus.nodeId, config.leaseMs, {
-      died: (node) => this.nodeDied(node),
-      revived: (node) => this.nodeRevived(node),
-      stalled: () => void this.resync(),
-    });
+    this.claims = new PeerClaims(engine.claims);
   }
 
-  /** Connects to NATS and opens (or creates) the cluster's KV buckets. */
-  static async connect(config: ClusterConfig): Promise<ClusterPeerDirectory> {
-    const nodeId = randomBytes(8).toString('hex');
-    const bus = await NodeBus.connect(config, nodeId, config.leaseMs);
-    const kvm = new Kvm(bus.nc);
-    const options = { replicas: config.replicas, history: 1 };
-    // A NATS cluster that just started may still be electing its JetStream leader: try for a while.
-    const giveUpAt = Date.now() + 20_000;
-    for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
-      try {
-        const peers = await kvm.create(`p2pgen-${config.name}-peers`, options);
-        const nodes = await kvm.create(`p2pgen-${config.name}-nodes`, options);
-        return new ClusterPeerDirectory(config, bus, peers, nodes);
-      } catch (error) {
-        if (Date.now() + wait < giveUpAt) {
-          await new Promise((resolve) => setTimeout(resolve, wait));
-          continue;
-        }
-        await bus.close();
-        throw new Error(`createBroker: cannot open the cluster's NATS KV buckets (is JetStream on? nats-server -js): ${(error as Error).message}`, { cause: error });
-      }
-    }
+  /** Connects this broker's engine (NATS unless `config.engine` names another) and makes its directory. */
+  static async join(config: ClusterConfig): Promise<ClusterPeerDirectory> {
+    const connect = config.engine ?? (await loadNatsEngine(config));
+    const engine = await connect({ name: config.name, leaseMs: config.leaseMs, nodeId: randomBytes(8).toString('hex') });
+    return new ClusterPeerDirectory(config, engine);
   }
 
   get nodeId(): string {
-    return this.bus.nodeId;
+    return this.engine.nodeId;
+  }
+
+  private get bus(): ClusterEngine['bus'] {
+    return this.engine.bus;
+  }
+
+  private get liveness(): ClusterEngine['liveness'] {
+    return this.engine.liveness;
   }
 
   async start(host: EndpointHost): Promise<void> {
@@ -153,9 +135,13 @@ export class ClusterPeerDirectory implements PeerDirectory {
       changed: (up, server) => this.onBusChanged(up, server),
       notice: (level, fields, message) => host.log[level]({ node: this.nodeId, ...fields }, message),
     });
-    await this.liveness.start();
+    await this.liveness.start({
+      died: (node) => this.nodeDied(node),
+      revived: (node) => this.nodeRevived(node),
+      stalled: () => void this.resync(),
+    });
     await this.followClaims();
-    host.log.info({ node: this.nodeId, cluster: this.config.name, nats: this.config.servers }, 'joined the cluster');
+    host.log.info({ node: this.nodeId, cluster: this.config.name, ...this.engine.description }, 'joined the cluster');
   }
 
   // ---- PeerDirectory -------------------------------------------------------------------
@@ -248,7 +234,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     this.claimsWatch?.stop();
     await this.liveness.stop();
     await Promise.race([Promise.allSettled([...this.writes]), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
-    await this.bus.close();
+    await this.engine.close();
   }
 
   // ---- what arrives from NATS ----------------------------------------------------------
@@ -258,11 +244,11 @@ export class ClusterPeerDirectory implements PeerDirectory {
     this.host!.route(this.link(fromNode), frame, this.header);
   }
 
-  /** A change to the claims bucket (including this broker's own writes, echoed). */
-  private onClaimEntry(entry: KvWatchEntry): void {
+  /** A change to the claims (including this broker's own writes, echoed). */
+  private onClaimEntry(entry: StoreEntry): void {
     if (this.closed) return;
     const existing = this.byKey.get(entry.key);
-    if (entry.operation !== 'PUT') {
+    if (entry.value === undefined) {
       if (existing instanceof RemoteRegistration) this.removeRemote(existing, 'disconnected');
       else if (existing instanceof ClaimedRegistration) this.reclaim(existing); // a broker thought this one dead and tidied up
       return;
@@ -315,10 +301,10 @@ export class ClusterPeerDirectory implements PeerDirectory {
    * here when it was declared dead, so they are read again from the bucket.
    */
   private nodeRevived(node: string): void {
-    const read = readBucket(this.claims.bucket, (entry) => {
-      if (entry.operation === 'PUT' && readClaim(entry.value)?.node === node) this.onClaimEntry(entry);
+    const watch = this.claims.store.watch((entry) => {
+      if (entry.value !== undefined && readClaim(entry.value)?.node === node) this.onClaimEntry(entry);
     });
-    this.track(read);
+    this.track(watch.ready.finally(() => watch.stop()));
   }
 
   private onBusChanged(up: boolean, server: string | undefined): void {
@@ -335,7 +321,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     for (const registration of this.table.values()) if (registration instanceof ClaimedRegistration) this.reclaim(registration);
   }
 
-  /** Follows both buckets anew (after a reconnect, or when our watches stalled). */
+  /** Follows claims and leases anew (after a reconnect, or when our watches stalled). */
   private async resync(): Promise<void> {
     if (this.closed) return;
     try {
@@ -346,12 +332,12 @@ export class ClusterPeerDirectory implements PeerDirectory {
   }
 
   /**
-   * Follows the claims bucket. After the current values are in, remote claims that were not
-   * among them went away while an earlier watch was not delivering: they leave.
+   * Follows the claims. After the current values are in, remote claims that were not among
+   * them went away while an earlier watch was not delivering: they leave.
    */
   private async followClaims(): Promise<void> {
     this.claimsWatch?.stop();
-    const watch = followBucket(this.claims.bucket, (entry) => this.onClaimEntry(entry));
+    const watch = this.claims.store.watch((entry) => this.onClaimEntry(entry));
     this.claimsWatch = watch;
     const present = await watch.ready;
     if (this.claimsWatch !== watch) return;
@@ -436,3 +422,16 @@ export class ClusterPeerDirectory implements PeerDirectory {
   }
 }
 
+/**
+ * The NATS engine, loaded only for a broker that joins a NATS cluster: the NATS client
+ * libraries are optional dependencies, installed by those who run clusters.
+ */
+async function loadNatsEngine(config: ClusterConfig): Promise<ClusterEngineFactory> {
+  try {
+    const { natsEngine } = await import('./nats/nats-engine.js');
+    return natsEngine(config.servers, config.replicas);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND' || !String((error as Error).message).includes('@nats-io')) throw error;
+    throw new Error('createBroker: the cluster option needs the NATS client libraries: npm install @nats-io/transport-node @nats-io/kv @nats-io/jetstream', { cause: error });
+  }
+}

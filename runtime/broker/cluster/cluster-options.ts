@@ -1,8 +1,15 @@
 /** The `cluster` option of createBroker, its defaults and its checks. */
+import type { ClusterEngineFactory } from './cluster-engine.js';
 
 export interface ClusterOptions {
   /** NATS server URL(s), e.g. 'nats://10.0.0.5:4222' or a list (the client tries them in turn). */
-  nats: string | string[];
+  nats?: string | string[];
+  /**
+   * Another engine than NATS (cluster-engine.ts): a function that connects it for one broker.
+   * Experimental, for tests (the in-memory engine: runtime/broker/cluster/memory) and other
+   * stores; give either `nats` or `engine`.
+   */
+  engine?: ClusterEngineFactory;
   /** Brokers with the same name form one cluster (a NATS subject token: letters, digits, - and _). Default 'p2pgen'. */
   name?: string;
   /**
@@ -15,7 +22,9 @@ export interface ClusterOptions {
 }
 
 export interface ClusterConfig {
+  /** The NATS servers (empty with another engine). */
   readonly servers: string[];
+  readonly engine: ClusterEngineFactory | undefined;
   readonly name: string;
   readonly leaseMs: number;
   readonly replicas: number;
@@ -24,13 +33,16 @@ export interface ClusterConfig {
 export const DEFAULT_LEASE_MS = 5_000;
 
 export function clusterConfig(options: ClusterOptions): ClusterConfig {
-  const servers = (Array.isArray(options.nats) ? options.nats : [options.nats]).filter((s) => typeof s === 'string' && s.length > 0);
-  if (servers.length === 0) throw new Error('createBroker: cluster.nats must name at least one NATS server URL (nats://host:port)');
+  const servers = (Array.isArray(options.nats) ? options.nats : [options.nats]).filter((s): s is string => typeof s === 'string' && s.length > 0);
+  const engine = options.engine;
+  if (engine !== undefined && typeof engine !== 'function') throw new Error('createBroker: cluster.engine must be a function that connects an engine (cluster-engine.ts)');
+  if (servers.length === 0 && !engine) throw new Error('createBroker: cluster.nats must name at least one NATS server URL (nats://host:port)');
+  if (servers.length > 0 && engine) throw new Error('createBroker: give cluster.nats or cluster.engine, not both');
   const name = options.name ?? 'p2pgen';
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(name)) throw new Error(`createBroker: cluster.name '${name}' must be 1 to 32 letters, digits, '-' or '_'`);
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   if (!Number.isInteger(leaseMs) || leaseMs < 300) throw new Error(`createBroker: cluster.leaseMs must be an integer of at least 300 (ms), not ${String(leaseMs)}`);
   const replicas = options.replicas ?? 1;
   if (replicas !== 1 && replicas !== 3 && replicas !== 5) throw new Error(`createBroker: cluster.replicas must be 1, 3 or 5, not ${String(replicas)}`);
-  return { servers, name, leaseMs, replicas };
+  return { servers, engine, name, leaseMs, replicas };
 }

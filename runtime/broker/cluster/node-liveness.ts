@@ -1,6 +1,6 @@
 /**
- * Which brokers of the cluster are alive. Each broker renews one key of its own in a KV
- * bucket every lease/3 (the cost does not grow with its number of peers) and watches the
+ * Which brokers of the cluster are alive (the Liveness of cluster-engine.ts, for engines whose
+ * store has no leases of its own). Each broker renews one key of its own in a store every lease/3 (the cost does not grow with its number of peers) and watches the
  * bucket. A broker whose key was deleted (it shut down) is gone at once; one whose key has
  * not been renewed for a lease (it crashed, or lost NATS) is declared dead. Times are this
  * process's own clock when an update arrived, never compared across machines. While this
@@ -11,24 +11,18 @@
  * it is connected, its watch has stalled (its consumer lived on a NATS server that went
  * away): it declares nobody dead, says so (`stalled`), and follows the bucket anew.
  */
-import type { KV } from '@nats-io/kv';
-import { followBucket, type BucketWatch } from './kv-watch.js';
+import type { KeyValueStore, Liveness, LivenessEvents, StoreWatch } from './cluster-engine.js';
 
-export interface LivenessEvents {
-  /** `node` is gone: shut down, crashed or cut off for longer than the lease. */
-  died(node: string): void;
-  /** `node` renewed again after it had been declared dead (it was only slow or cut off). */
-  revived(node: string): void;
-  /** This broker's watches stopped delivering: they are being started anew. */
-  stalled(): void;
-}
+const encoder = new TextEncoder();
+const quiet: LivenessEvents = { died: () => undefined, revived: () => undefined, stalled: () => undefined };
 
-export class NodeLiveness {
+export class NodeLiveness implements Liveness {
   private readonly lastSeen = new Map<string, number>();
   /** Nodes this one declared dead (not shut down): if they renew again, they are revived. */
   private readonly declaredDead = new Set<string>();
   private renewTimer: ReturnType<typeof setInterval> | undefined;
-  private watch: BucketWatch | undefined;
+  private watch: StoreWatch | undefined;
+  private events: LivenessEvents = quiet;
   /** When this node last saw its own renewal come back. */
   private ownEcho = Date.now();
   private checkTimer: ReturnType<typeof setInterval> | undefined;
@@ -36,14 +30,14 @@ export class NodeLiveness {
   private stopped = false;
 
   constructor(
-    private readonly kv: KV,
+    private readonly store: KeyValueStore,
     private readonly nodeId: string,
     private readonly leaseMs: number,
-    private readonly events: LivenessEvents,
   ) {}
 
   /** Renews this node's key, and resolves once the nodes alive now are known. */
-  async start(): Promise<void> {
+  async start(events: LivenessEvents): Promise<void> {
+    this.events = events;
     await this.renew();
     await this.follow();
     this.renewTimer = setInterval(() => void this.renew(), Math.max(50, Math.floor(this.leaseMs / 3)));
@@ -58,12 +52,12 @@ export class NodeLiveness {
     const now = Date.now();
     this.ownEcho = now;
     for (const node of this.lastSeen.keys()) this.lastSeen.set(node, now);
-    const watch = followBucket(this.kv, (entry) => {
+    const watch = this.store.watch((entry) => {
       if (entry.key === this.nodeId) {
         this.ownEcho = Date.now();
         return;
       }
-      if (entry.operation === 'PUT') {
+      if (entry.value !== undefined) {
         const known = this.lastSeen.has(entry.key);
         this.lastSeen.set(entry.key, Date.now());
         if (!known && this.declaredDead.delete(entry.key)) this.events.revived(entry.key);
@@ -96,8 +90,8 @@ export class NodeLiveness {
   async isGone(node: string): Promise<boolean> {
     if (this.isAlive(node)) return false;
     if (this.declaredDead.has(node)) return true;
-    const entry = await this.kv.get(node);
-    if (entry?.operation !== 'PUT') return true;
+    const entry = await this.store.get(node);
+    if (entry?.value === undefined) return true;
     if (!this.lastSeen.has(node)) this.lastSeen.set(node, Date.now());
     return false;
   }
@@ -118,13 +112,13 @@ export class NodeLiveness {
     clearInterval(this.renewTimer);
     clearInterval(this.checkTimer);
     this.watch?.stop();
-    await this.kv.delete(this.nodeId).catch(() => undefined);
+    await this.store.delete(this.nodeId).catch(() => undefined);
   }
 
   private async renew(): Promise<void> {
     if (this.stopped || !this.connected) return;
     try {
-      await this.kv.put(this.nodeId, JSON.stringify({ leaseMs: this.leaseMs }));
+      await this.store.put(this.nodeId, encoder.encode(JSON.stringify({ leaseMs: this.leaseMs })));
     } catch {
       // NATS is down or slow: the next renewal tries again; the others give us a lease.
     }
@@ -145,7 +139,7 @@ export class NodeLiveness {
       this.declaredDead.add(node);
       this.events.died(node);
       // Whoever notices first tidies up; the key comes back if the node was only slow.
-      void this.kv.delete(node).catch(() => undefined);
+      void this.store.delete(node).catch(() => undefined);
     }
   }
 }

@@ -1,13 +1,13 @@
 /**
- * Peer ids claimed in the cluster's KV bucket: one key per id (its UTF-8 bytes in base64url,
+ * Peer ids claimed in the cluster's claim store (a KeyValueStore: cluster-engine.ts): one key per id (its UTF-8 bytes in base64url,
  * since KV keys allow few characters), whose value names the broker that holds it and the
  * controllers the peer announced. Claiming is atomic across the cluster: `create` succeeds
  * for exactly one of several brokers racing for a free id; an id whose holder is dead is
  * taken over with a compare-and-set on the entry's revision, so two brokers cannot both take
  * it either. Releasing deletes the entry only if it is still the revision this broker wrote.
  */
-import type { KV } from '@nats-io/kv';
 import type { ControllerInfo } from '../../wire/control.js';
+import type { KeyValueStore } from './cluster-engine.js';
 
 /** What a claim's KV entry holds. */
 export interface ClaimValue {
@@ -41,11 +41,7 @@ export function readClaim(value: Uint8Array): ClaimValue | undefined {
 }
 
 export class PeerClaims {
-  constructor(private readonly kv: KV) {}
-
-  get bucket(): KV {
-    return this.kv;
-  }
+  constructor(readonly store: KeyValueStore) {}
 
   /**
    * Claims `key` for `value.node`. Resolves with the entry's revision, or undefined when a
@@ -54,18 +50,18 @@ export class PeerClaims {
   async claim(key: string, value: ClaimValue, isGone: (node: string) => Promise<boolean>): Promise<number | undefined> {
     const data = encoder.encode(JSON.stringify(value));
     try {
-      return await this.kv.create(key, data);
+      return await this.store.create(key, data);
     } catch {
       // Taken (or was, by a broker that may be gone): look at who holds it.
     }
-    const entry = await this.kv.get(key);
+    const entry = await this.store.get(key);
     if (!entry) return undefined;
-    if (entry.operation !== 'PUT') return this.kv.update(key, data, entry.revision).catch(() => undefined);
+    if (entry.value === undefined) return this.store.update(key, data, entry.revision).catch(() => undefined);
     const current = readClaim(entry.value);
     // Taken over only from a dead broker, from this one, or by the same client (its holder token).
     const sameClient = value.holder !== undefined && current?.holder === value.holder;
     if (current && current.node !== value.node && !sameClient && !(await isGone(current.node))) return undefined;
-    return this.kv.update(key, data, entry.revision).catch(() => undefined);
+    return this.store.update(key, data, entry.revision).catch(() => undefined);
   }
 
   /**
@@ -77,10 +73,10 @@ export class PeerClaims {
     const data = encoder.encode(JSON.stringify(value));
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        return await this.kv.update(key, data, revision);
+        return await this.store.update(key, data, revision);
       } catch {
-        const entry = await this.kv.get(key);
-        if (!entry || entry.operation !== 'PUT' || readClaim(entry.value)?.node !== node) return undefined;
+        const entry = await this.store.get(key);
+        if (!entry?.value || readClaim(entry.value)?.node !== node) return undefined;
         revision = entry.revision;
       }
     }
@@ -89,6 +85,6 @@ export class PeerClaims {
 
   /** Deletes the claim if it is still at `revision`. */
   async release(key: string, revision: number): Promise<void> {
-    await this.kv.delete(key, { previousSeq: revision }).catch(() => undefined);
+    await this.store.delete(key, revision).catch(() => undefined);
   }
 }

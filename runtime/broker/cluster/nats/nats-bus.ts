@@ -1,5 +1,6 @@
 /**
- * The broker's NATS connection, and frames between brokers over it. Every broker (a "node")
+ * The bus between brokers over core NATS (a ClusterBus: cluster-engine.ts), and the broker's
+ * NATS connection under it. Every broker (a "node")
  * subscribes once to `p2pgen.<cluster>.n.<its id>.*`; a frame for a peer on node B is
  * published to `p2pgen.<cluster>.n.<B>.<sender>`, so B learns the sender from the subject
  * (one subscription muxes every link, as NATS's own request/reply does). Payloads are the
@@ -17,16 +18,7 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { headers, type Msg, type NatsConnection } from '@nats-io/nats-core';
-import type { ClusterConfig } from './cluster-options.js';
-
-export interface BusEvents {
-  /** A frame from another node. The bytes may be a view of NATS's read buffer: use them now. */
-  frame(fromNode: string, frame: Uint8Array): void;
-  /** The NATS connection went down or came back (`server`: the NATS server it lost or reached). */
-  changed(up: boolean, server: string | undefined): void;
-  /** Something about NATS an operator should hear of (errors, a server going away): for the log. */
-  notice(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void;
-}
+import type { BusChannel, BusEvents, ClusterBus } from '../cluster-engine.js';
 
 const MORE_PARTS = 'P2P-More';
 /** First byte of a batch; a frame's first byte is its protocol version (1). */
@@ -44,7 +36,7 @@ interface Batch {
   frames: number;
 }
 
-export class NodeBus {
+export class NatsBus implements ClusterBus {
   private isUp = true;
   /** Parts of a frame larger than max_payload, by sending node. */
   private readonly parts = new Map<string, Uint8Array[]>();
@@ -64,12 +56,13 @@ export class NodeBus {
     this.subjectPrefix = `p2pgen.${cluster}.n.`;
   }
 
-  static async connect(config: ClusterConfig, nodeId: string, leaseMs: number): Promise<NodeBus> {
+  /** Connects to NATS for broker `nodeId` of cluster `cluster`. */
+  static async connect(servers: string[], cluster: string, nodeId: string, leaseMs: number): Promise<NatsBus> {
     let nc: NatsConnection;
     try {
       nc = await connect({
-        servers: config.servers,
-        name: `p2pgen-broker-${config.name}-${nodeId}`,
+        servers,
+        name: `p2pgen-broker-${cluster}-${nodeId}`,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         // A silent NATS server is noticed within the lease: pings every lease/3, two may go unanswered.
@@ -77,9 +70,9 @@ export class NodeBus {
         maxPingOut: 2,
       });
     } catch (error) {
-      throw new Error(`createBroker: cannot connect to NATS at ${config.servers.join(', ')}: ${(error as Error).message}`, { cause: error });
+      throw new Error(`createBroker: cannot connect to NATS at ${servers.join(', ')}: ${(error as Error).message}`, { cause: error });
     }
-    return new NodeBus(nc, nodeId, config.name);
+    return new NatsBus(nc, nodeId, cluster);
   }
 
   /** Starts receiving frames for this node and watching the connection. */
@@ -105,13 +98,14 @@ export class NodeBus {
     return this.isUp && !this.nc.isClosed();
   }
 
-  /** The subject frames for `node` are published to (made once per link). */
-  subjectFor(node: string): string {
-    return `${this.subjectPrefix}${node}.${this.nodeId}`;
+  /** Frames for `node` go to one subject, made once here. */
+  channelTo(node: string): BusChannel {
+    const subject = `${this.subjectPrefix}${node}.${this.nodeId}`;
+    return { send: (frame) => this.send(subject, frame) };
   }
 
-  /** Sends `frame` on `subject` (from subjectFor); false (and nothing sent) while NATS is down. */
-  send(subject: string, frame: Uint8Array): boolean {
+  /** Sends `frame` on `subject`; false (and nothing sent) while NATS is down. */
+  private send(subject: string, frame: Uint8Array): boolean {
     if (!this.up) return false;
     if (frame.length <= BATCH_FRAME_MAX) {
       this.batch(subject, frame);

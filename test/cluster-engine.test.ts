@@ -1,0 +1,85 @@
+/**
+ * The clustering logic on the in-memory engine (runtime/broker/cluster/memory): real brokers
+ * and real clients over WebSocket on 127.0.0.1, with the stores and the bus between brokers in
+ * this process, so faults NATS brings on its own schedule can be injected at will. The same
+ * logic runs over NATS in cluster.test.ts.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { RpcError, RpcErrorCode, RpcWebSocketClient, type RpcClientOptions } from '../runtime/index.node.js';
+import { createBroker, type Broker } from '../runtime/broker/index.js';
+import { MemoryCluster } from '../runtime/broker/cluster/memory/memory-cluster.js';
+import '../.tmp/gen/behaviors/index.js';
+import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
+import { eventually } from './support/harness.js';
+import { codeOf } from './support/rejection.js';
+
+const LEASE_MS = 1000;
+const brokers: Broker[] = [];
+const clients: RpcWebSocketClient[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.disconnect()));
+  await Promise.all(brokers.splice(0).map((b) => b.close()));
+});
+
+async function broker(cluster: MemoryCluster, label?: string): Promise<Broker> {
+  const b = await createBroker({ port: 0, host: '127.0.0.1', cluster: { engine: cluster.engine(label), leaseMs: LEASE_MS } });
+  brokers.push(b);
+  return b;
+}
+
+async function client(url: string | string[], peerId?: string, options: RpcClientOptions = {}): Promise<RpcWebSocketClient> {
+  const c = new RpcWebSocketClient(url, { reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, ...options });
+  clients.push(c);
+  await c.connect();
+  c.registerController('/behaviors', new BehaviorsController());
+  if (peerId) await c.registerAsPeer(peerId);
+  return c;
+}
+
+function remotePeers(b: Broker, count: number): Promise<void> {
+  return eventually(() => b.stats().remotePeers === count, `${count} remote peers to be known (known: ${b.stats().remotePeers})`, 10_000);
+}
+
+describe('a cluster on the in-memory engine', () => {
+  it('peers on different brokers call each other, and ids are unique across the cluster', async () => {
+    const cluster = new MemoryCluster();
+    const [a, b, c] = await Promise.all([broker(cluster), broker(cluster), broker(cluster)]);
+    const alice = await client(a.url, 'alice');
+    await client(b.url, 'bob');
+    await Promise.all([remotePeers(a, 1), remotePeers(b, 1), remotePeers(c, 2)]);
+    const bob = alice.peer('bob').controller<BehaviorsController>('/behaviors');
+    expect(await bob.echo('across')).toBe('across');
+
+    // 30 claims of one free id from three brokers at once: exactly one wins.
+    const contenders = await Promise.all([a, b, c].flatMap((x) => Array.from({ length: 10 }, () => client(x.url))));
+    const outcomes = await Promise.allSettled(contenders.map((x) => x.registerAsPeer('contested')));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => ((o as PromiseRejectedResult).reason as RpcError).code)).toEqual(Array(29).fill(RpcErrorCode.ALREADY_REGISTERED));
+    expect(cluster.keys('claims')).toHaveLength(3);
+  });
+
+  it('a broker cut off and healed: calls to its peers fail at once with UNAVAILABLE, then work again', async () => {
+    const cluster = new MemoryCluster();
+    const [a, b] = await Promise.all([broker(cluster, 'a'), broker(cluster)]);
+    const alice = await client(a.url, 'alice');
+    await client(b.url, 'bob');
+    await Promise.all([remotePeers(a, 1), remotePeers(b, 1)]);
+    const bob = alice.peer('bob').controller<BehaviorsController>('/behaviors');
+    cluster.partition(cluster.node('a'));
+    expect(await codeOf(bob.echo('cut off'))).toBe(RpcErrorCode.UNAVAILABLE);
+    cluster.heal(cluster.node('a'));
+    await eventually(async () => (await bob.echo('back').catch(() => undefined)) === 'back', 'calls across to work again', 10_000);
+  });
+
+  it('a broker that closes: its peers leave the other brokers at once', async () => {
+    const cluster = new MemoryCluster();
+    const [a, b] = await Promise.all([broker(cluster), broker(cluster)]);
+    await client(b.url, 'bob');
+    await remotePeers(a, 1);
+    brokers.splice(brokers.indexOf(b), 1);
+    await b.close();
+    await remotePeers(a, 0);
+    expect(cluster.keys('claims')).toEqual([]);
+  });
+});
