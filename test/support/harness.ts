@@ -41,9 +41,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Harness>
 }
 
 /** Resolves when `condition()` holds; polls with a bound so a test never hangs. */
-export async function eventually(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+export async function eventually(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
   const started = Date.now();
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
