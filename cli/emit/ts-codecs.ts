@@ -3,14 +3,14 @@
  * writes protobufjs's bytes) and protobufjs's Reader: per enum a pair of switch
  * functions, per message, union and structural wrapper an `encode_*`/`decode_*` pair, per Map
  * type read as a field an `entries_*` reader, and the encode/decode members of request and
- * response codecs. Wire layout decisions come from wire-shape.ts, shared with the .proto emitter.
+ * response codecs. Wire layout decisions come from model/wire-shape.ts, shared with the .proto emitter.
  */
 import type { EnumModel, FieldModel, MessageModel, ScalarKind, TypeRef, UnionModel, UnionVariant } from '../model/contract-model.js';
 import { compare } from '../diagnostics.js';
 import { literal, memberAccess, propertyKey } from './printer.js';
 import type { TsContext } from './ts-context.js';
 import { matchOrder, matchTest } from './ts-types.js';
-import { entryName, fieldShape, isPackable, tag, valueWireType, WireType, wrapperName } from './wire-shape.js';
+import { entryName, fieldShape, isPackable, tag, valueWireType, WireType, wrapperName } from '../model/wire-shape.js';
 
 type ArrayRef = Extract<TypeRef, { kind: 'array' }>;
 type MapRef = Extract<TypeRef, { kind: 'map' }>;

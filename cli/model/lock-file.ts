@@ -7,7 +7,7 @@
 import type { ContractModel, EnumModel, EnumValueModel, MessageModel, UnionModel } from './contract-model.js';
 import { compare } from '../diagnostics.js';
 import { enumValueName, protoFieldName } from '../naming.js';
-import { nullMarkerName } from '../emit/wire-shape.js';
+import { nullMarkerName } from './wire-shape.js';
 
 /** 2: TS enum members are keyed by member name (1 keyed them by value, which moves when a member is inserted). */
 export const LOCK_VERSION = 2;
