@@ -5,9 +5,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve } from 'node:path';
-import { buildModel, findProjectRoot, LOCK_FILE_NAME, type Manifest } from '../generate.js';
+import { buildModel, findProjectRoot, type Manifest } from '../generate.js';
 import type { ContractModel } from '../model/contract-model.js';
-import { parseLock, type AnyLockFile } from '../model/lock-file.js';
+import { LOCK_FILE_NAME, parseLock, type AnyLockFile } from '../model/lock-file.js';
 import { toPosix } from '../reader/load-project.js';
 
 export type Baseline =

@@ -3,9 +3,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { generate, LOCK_FILE_NAME } from '../generate.js';
+import { generate } from '../generate.js';
 import type { ContractModel } from '../model/contract-model.js';
-import { readLock } from '../commands/build.js';
+import { LOCK_FILE_NAME, readLock } from '../model/lock-file.js';
 import { toPosix } from '../reader/load-project.js';
 import { unifiedDiff } from './unified-diff.js';
 import type { BuildSettings } from '../config.js';

@@ -10,8 +10,8 @@ import { BaselineError, loadBaseline } from '../check/baseline.js';
 import { compareLocks, compareModels, type Finding } from '../check/rules.js';
 import { RuleSelectionError, selectRules } from '../check/config.js';
 import { buildSettings, ConfigError } from '../config.js';
-import { readLock, type Output } from './build.js';
-import { applyLock, emptyLock } from '../model/lock-file.js';
+import type { Output } from './build.js';
+import { applyLock, emptyLock, readLock } from '../model/lock-file.js';
 import { toPosix } from '../reader/load-project.js';
 
 export type CheckFormat = 'text' | 'json' | 'github';
