@@ -5,11 +5,11 @@
  */
 import { join, relative, resolve } from 'node:path';
 import { ContractDiagnosticsError, formatDiagnostic } from '../diagnostics.js';
-import { checkDrift, type DriftResult } from '../check/drift.js';
-import { BaselineError, loadBaseline } from '../check/baseline.js';
+import { checkDrift, type DriftResult } from './drift.js';
+import { BaselineError, loadBaseline } from './baseline.js';
 import { compareLocks, compareModels, type Finding } from '../check/rules.js';
-import { RuleSelectionError, selectRules } from '../check/config.js';
-import { buildSettings, ConfigError } from '../config.js';
+import { RuleSelectionError } from '../check/rule-selection.js';
+import { buildSettings, checkRules, ConfigError } from '../config.js';
 import type { Output } from './build.js';
 import { applyLock, emptyLock, readLock } from '../model/lock-file.js';
 import { toPosix } from '../reader/load-project.js';
@@ -44,7 +44,7 @@ export async function runCheck(args: CheckArgs, out: Output): Promise<number> {
   let notes: Finding[] = [];
   let baselineLabel: string | undefined;
   try {
-    const { rules } = selectRules(args.rules, args.contractsDir);
+    const { rules } = checkRules(args.contractsDir, args.rules);
     if (args.against) {
       const baseline = loadBaseline(args.against, args.contractsDir);
       baselineLabel = baseline.label;

@@ -1,6 +1,7 @@
 /**
  * What `p2pgen check --against` compares with: a manifest (this project's or another peer's),
- * a lock file (numbers only), or a git ref, whose contracts are read as they were then.
+ * a lock file (numbers only), or a git ref, whose contracts are read as they were then (git and
+ * the reader run here; check/ then compares the models).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
