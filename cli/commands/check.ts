@@ -12,6 +12,7 @@ import { RuleSelectionError } from '../check/rule-selection.js';
 import { buildSettings, checkRules, ConfigError } from '../config.js';
 import type { Output } from './build.js';
 import { applyLock, emptyLock, readLock } from '../model/lock-file.js';
+import { UsageError } from './usage-error.js';
 import { toPosix } from '../reader/load-project.js';
 
 export type CheckFormat = 'text' | 'json' | 'github';
@@ -25,8 +26,6 @@ export interface CheckArgs {
   /** As for build: `--no-header-version` when the generated files were built with it. */
   headerVersion?: boolean;
 }
-
-export class UsageError extends Error {}
 
 export async function runCheck(args: CheckArgs, out: Output): Promise<number> {
   let drift: DriftResult;
