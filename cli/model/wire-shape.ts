@@ -1,8 +1,9 @@
 /**
  * How model types are laid out in protobuf, shared by the .proto emitter and the codec emitter
- * so both always agree, and by the lock and the name checks (proto-names.ts) of the model. Shapes protobuf cannot express directly (a list of lists, an optional
- * list, a nullable list element, a map with a Date key) go through small structural wrapper
- * messages whose names follow from the type (`StringList`, `NullableInt32`, `TimestampDoubleEntry`).
+ * so both always agree, and by the model's lock and name checks (proto-names.ts). Shapes
+ * protobuf cannot express directly (a list of lists, an optional list, a nullable list element,
+ * a map with a Date key) go through small structural wrapper messages whose names follow from
+ * the type (`StringList`, `NullableInt32`, `TimestampDoubleEntry`).
  */
 import type { ContractModel, FieldModel, ScalarKind, TypeRef } from './contract-model.js';
 
