@@ -211,7 +211,7 @@ describe('module graph of cli/', () => {
     const broken: Graph = new Map(graph);
     broken.set(at('model/contract-model.ts'), [...graph.get(at('model/contract-model.ts'))!, { to: at('emit/printer.ts'), type: true }]);
     broken.set(at('emit/printer.ts'), [...graph.get(at('emit/printer.ts'))!, { to: at('model/contract-model.ts'), type: true }]);
-    expect(layerViolations(broken)).toEqual(['cli/model/contract-model.ts -> (type) cli/emit/printer.ts: model may not import emit']);
-    expect(cycles(broken)).toEqual(['cli/model/contract-model.ts -> (type) cli/emit/printer.ts -> (type) cli/model/contract-model.ts']);
+    expect(layerViolations(broken)).toContain('cli/model/contract-model.ts -> (type) cli/emit/printer.ts: model may not import emit');
+    expect(cycles(broken)).toContain('cli/model/contract-model.ts -> (type) cli/emit/printer.ts -> (type) cli/model/contract-model.ts');
   });
 });
