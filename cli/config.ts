@@ -64,12 +64,12 @@ export function buildSettings(contractsDir: string, flags: Partial<BuildSettings
 
 /**
  * The rules `check` (with `--against`) applies: `--rules` on the command line, else `check.rules`
- * in p2pgen.config.json, else the wire rules; `from` says which, for messages.
+ * in p2pgen.config.json, else the wire rules.
  */
-export function checkRules(contractsDir: string, flag?: string): { rules: Set<RuleName>; from: string } {
-  if (flag !== undefined) return { rules: selectRules(flag.split(','), '--rules'), from: '--rules' };
+export function checkRules(contractsDir: string, flag?: string): Set<RuleName> {
+  if (flag !== undefined) return selectRules(flag.split(','), '--rules');
   const found = configured(contractsDir, (c) => c.check?.rules);
-  if (!found) return { rules: selectRules(['wire'], 'the default (wire)'), from: 'the default (wire)' };
+  if (!found) return selectRules(['wire'], 'the default (wire)');
   if (!Array.isArray(found.value) || !found.value.every((r) => typeof r === 'string')) throw new RuleSelectionError(`${found.file}: check.rules must be a list of rule names and categories`);
-  return { rules: selectRules(found.value, found.file), from: found.file };
+  return selectRules(found.value, found.file);
 }

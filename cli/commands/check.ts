@@ -43,7 +43,7 @@ export async function runCheck(args: CheckArgs, out: Output): Promise<number> {
   let notes: Finding[] = [];
   let baselineLabel: string | undefined;
   try {
-    const { rules } = checkRules(args.contractsDir, args.rules);
+    const rules = checkRules(args.contractsDir, args.rules);
     if (args.against) {
       const baseline = loadBaseline(args.against, args.contractsDir);
       baselineLabel = baseline.label;
