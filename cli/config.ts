@@ -4,10 +4,13 @@
  *   { "build": { "headerVersion": false }, "check": { "rules": ["wire", "field-renamed"] } }
  *
  * `build` settings shape what `p2pgen build` writes, so `p2pgen check` reads the same ones to
- * regenerate for its drift check. Command-line flags win over the file.
+ * regenerate for its drift check; `check.rules` are the rules `p2pgen check` applies.
+ * Command-line flags win over the file.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { RuleSelectionError, selectRules } from './check/rule-selection.js';
+import type { RuleName } from './check/rules.js';
 import { findProjectRoot } from './generate.js';
 
 export const CONFIG_FILE_NAME = 'p2pgen.config.json';
@@ -57,4 +60,16 @@ export function buildSettings(contractsDir: string, flags: Partial<BuildSettings
   const headerVersion = configured(contractsDir, (c) => c.build?.headerVersion);
   if (headerVersion && typeof headerVersion.value !== 'boolean') throw new ConfigError(`${headerVersion.file}: build.headerVersion must be true or false`);
   return { headerVersion: flags.headerVersion ?? headerVersion?.value ?? true };
+}
+
+/**
+ * The rules `check` (with `--against`) applies: `--rules` on the command line, else `check.rules`
+ * in p2pgen.config.json, else the wire rules.
+ */
+export function checkRules(contractsDir: string, flag?: string): Set<RuleName> {
+  if (flag !== undefined) return selectRules(flag.split(','), '--rules');
+  const found = configured(contractsDir, (c) => c.check?.rules);
+  if (!found) return selectRules(['wire'], 'the default (wire)');
+  if (!Array.isArray(found.value) || !found.value.every((r) => typeof r === 'string')) throw new RuleSelectionError(`${found.file}: check.rules must be a list of rule names and categories`);
+  return selectRules(found.value, found.file);
 }

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { readContracts, type ReadOptions } from './reader/contract-reader.js';
-import { applyLock, emptyLock, type AnyLockFile, type LockFile } from './model/lock-file.js';
+import { applyLock, emptyLock, LOCK_FILE_NAME, type AnyLockFile, type LockFile } from './model/lock-file.js';
 import { computeFingerprints } from './model/fingerprint.js';
 import type { ContractModel, SourceRef } from './model/contract-model.js';
 import { ContractDiagnosticsError, sortDiagnostics, type Diagnostic } from './diagnostics.js';
@@ -17,7 +17,6 @@ import { protoNameDiagnostics } from './model/proto-names.js';
 import { toPosix } from './reader/load-project.js';
 import { VERSION } from './version.js';
 
-export const LOCK_FILE_NAME = 'p2pgen.lock.json';
 export const PROTO_FILE_NAME = 'contracts.proto';
 
 export interface GenerateOptions {

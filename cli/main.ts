@@ -4,9 +4,10 @@
  */
 import yargs from 'yargs';
 import { buildAndWatch, buildOnce, type Output } from './commands/build.js';
-import { runCheck, UsageError as CheckUsageError, type CheckFormat } from './commands/check.js';
+import { runCheck, type CheckFormat } from './commands/check.js';
 import type { BrokerLimitOptions, LogLevelName } from './commands/broker.js';
-import { InitUsageError, runInit } from './commands/init.js';
+import { runInit } from './commands/init.js';
+import { UsageError } from './commands/usage-error.js';
 import { VERSION } from './version.js';
 
 const console_: Output = {
@@ -32,9 +33,6 @@ const brokerLimitFlags = [
 
 /** pino's levels (cli/commands/broker.ts has them too; not imported here: build and check never load the broker). */
 const logLevels: readonly LogLevelName[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-
-/** Bad command-line usage: reported with a hint, exit code 2. */
-class UsageError extends Error {}
 
 /** Rejects a numeric option that is not a whole number in [min, max] (yargs turns 'abc' into NaN). */
 function requireInteger(option: string, value: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): void {
@@ -63,12 +61,7 @@ export async function main(argv: string[]): Promise<number> {
       'Scaffold a working p2pgen project (a contract, a broker, two peers) into a new folder',
       (y) => y.positional('dir', { type: 'string', default: '.', describe: 'Folder to create the project in (empty or new)' }),
       (args) => {
-        try {
-          exitCode = runInit(args.dir, console_);
-        } catch (error) {
-          if (error instanceof InitUsageError) throw new UsageError(error.message);
-          throw error;
-        }
+        exitCode = runInit(args.dir, console_);
       },
     )
     .command(
@@ -101,13 +94,8 @@ export async function main(argv: string[]): Promise<number> {
           .option('rules', { type: 'string', describe: 'Rules to apply: wire, source, all, rule names, -name to drop one (default: p2pgen.config.json, else wire)' })
           .option('header-version', headerVersionOption),
       async (args) => {
-        try {
-          const { contractsDir, out, against, rules, headerVersion } = args;
-          exitCode = await runCheck({ contractsDir, out, against, format: args.format as CheckFormat, rules, headerVersion }, console_);
-        } catch (error) {
-          if (error instanceof CheckUsageError) throw new UsageError(error.message);
-          throw error;
-        }
+        const { contractsDir, out, against, rules, headerVersion } = args;
+        exitCode = await runCheck({ contractsDir, out, against, format: args.format as CheckFormat, rules, headerVersion }, console_);
       },
     )
     .command(
@@ -153,16 +141,11 @@ export async function main(argv: string[]): Promise<number> {
         const allowedOrigins = args.allowedOrigins?.split(',').map((o) => o.trim()).filter(Boolean);
         const cluster = args.nats === undefined ? undefined : { nats: args.nats.flatMap((v) => String(v).split(',')).filter(Boolean), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas };
         // Loaded here: build and check never pay for the broker (ws, NATS) at start-up.
-        const { BrokerUsageError, runBroker } = await import('./commands/broker.js');
-        try {
-          exitCode = await runBroker(
-            { port, host, limits, allowedOrigins, insecure, security, audit, cluster, logLevel: args.logLevel, metricsPort, metricsHost, drainMs },
-            console_,
-          );
-        } catch (error) {
-          if (error instanceof BrokerUsageError) throw new UsageError(error.message);
-          throw error;
-        }
+        const { runBroker } = await import('./commands/broker.js');
+        exitCode = await runBroker(
+          { port, host, limits, allowedOrigins, insecure, security, audit, cluster, logLevel: args.logLevel, metricsPort, metricsHost, drainMs },
+          console_,
+        );
       },
     )
     .fail((message, error) => {

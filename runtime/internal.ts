@@ -22,6 +22,7 @@ export {
 } from './codec/protobuf.js';
 export { EMAIL_PATTERN, setEntry, type ValidationIssue } from './codec/validation.js';
 export { instanceConstructor } from './codec/instances.js';
+export { unfilled, type Unfilled } from './codec/unfilled.js';
 export { messageCodec, type MessageCodec } from './codec/message-codec.js';
 export type {
   ActionDescriptor,

@@ -25,7 +25,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readLock, writeFiles } from '../cli/commands/build.js';
+import { writeFiles } from '../cli/commands/build.js';
+import { readLock } from '../cli/model/lock-file.js';
 import { ContractDiagnosticsError, formatDiagnostic } from '../cli/diagnostics.js';
 import { generate } from '../cli/generate.js';
 import { anchors, codeBlocks, links, type CodeBlock } from './support/markdown.js';

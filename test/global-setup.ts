@@ -4,7 +4,8 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFiles, readLock } from '../cli/commands/build.js';
+import { writeFiles } from '../cli/commands/build.js';
+import { readLock } from '../cli/model/lock-file.js';
 import { generate } from '../cli/generate.js';
 import { repoRoot } from './support/paths.js';
 

@@ -14,8 +14,8 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, write
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ContractDiagnosticsError, formatDiagnostic } from '../cli/diagnostics.js';
-import { generate, LOCK_FILE_NAME, type GenerateResult } from '../cli/generate.js';
-import { parseLock } from '../cli/model/lock-file.js';
+import { generate, type GenerateResult } from '../cli/generate.js';
+import { LOCK_FILE_NAME, parseLock } from '../cli/model/lock-file.js';
 import { repoRoot, tempDir } from './support/paths.js';
 
 const goldenRoot = join(repoRoot, 'test/golden');

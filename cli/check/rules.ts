@@ -7,7 +7,7 @@
  */
 import { compareAction, WireRule, type ActionSchema, type Difference, type Outcome, type WireTable } from 'p2pgen/tooling';
 import type { ActionModel, ContractModel, ControllerModel, FieldModel, MessageModel, SourceRef, TypeRef } from '../model/contract-model.js';
-import { wireTable } from './wire-table.js';
+import { wireTable } from '../model/wire-table.js';
 import { declarationText, fieldTypeText } from './type-text.js';
 import { migrateLock, type AnyLockFile, type LockFile } from '../model/lock-file.js';
 

@@ -20,6 +20,7 @@ import {
   type RpcKernelSecurity,
 } from 'p2pgen/broker';
 import type { Output } from './build.js';
+import { UsageError } from './usage-error.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
@@ -65,9 +66,6 @@ export interface BrokerArgs {
   /** How long calls in flight may take to finish after SIGTERM/SIGINT (ms). Default 10,000. */
   drainMs?: number;
 }
-
-/** A problem with what the command was given (exit code 2), as opposed to a failure while running. */
-export class BrokerUsageError extends Error {}
 
 export async function runBroker(args: BrokerArgs, output: Output): Promise<number> {
   // Listening for the signals before anything else: a supervisor may send SIGTERM as soon as it reads "listening".
@@ -202,14 +200,14 @@ async function loadSecurity(modulePath: string): Promise<RpcKernelSecurity> {
   try {
     exported = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
   } catch (error) {
-    throw new BrokerUsageError(`--security ${modulePath}: cannot load ${file}: ${(error as Error).message}`);
+    throw new UsageError(`--security ${modulePath}: cannot load ${file}: ${(error as Error).message}`);
   }
   // Either a class (constructed without arguments) or a ready instance.
   const security = typeof exported === 'function' ? new (exported as new () => unknown)() : exported;
   const methods = ['authenticate', 'isAllowedToRegisterAsPeer', 'isAllowedToSendToPeer'] as const;
   const lacking = methods.filter((m) => typeof (security as Record<string, unknown> | undefined)?.[m] !== 'function');
   if (security === null || typeof security !== 'object' || lacking.length > 0) {
-    throw new BrokerUsageError(
+    throw new UsageError(
       `--security ${modulePath}: the module's default export must be a subclass of RpcKernelSecurity (from 'p2pgen/broker') or an instance of one` +
         (lacking.length > 0 && security !== null && typeof security === 'object' ? `; it lacks ${lacking.join(', ')}` : ''),
     );
@@ -226,7 +224,7 @@ function openAuditLog(target: string): AuditLog {
     try {
       fd = openSync(target, 'a');
     } catch (error) {
-      throw new BrokerUsageError(`--audit ${target}: ${(error as Error).message}`);
+      throw new UsageError(`--audit ${target}: ${(error as Error).message}`);
     }
     stream = createWriteStream(target, { fd });
   }

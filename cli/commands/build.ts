@@ -1,8 +1,8 @@
 /** `p2pgen build`: generate into the output folder, keep the lock, optionally watch. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { generate, LOCK_FILE_NAME, type GeneratedFile } from '../generate.js';
-import { parseLock, type AnyLockFile } from '../model/lock-file.js';
+import { dirname, relative, resolve } from 'node:path';
+import { generate, type GeneratedFile } from '../generate.js';
+import { readLock } from '../model/lock-file.js';
 import { ContractDiagnosticsError, formatDiagnostic } from '../diagnostics.js';
 import { buildSettings, ConfigError } from '../config.js';
 import type { FormatCache } from '../emit/format.js';
@@ -19,11 +19,6 @@ export interface BuildArgs {
 export interface Output {
   log(text: string): void;
   error(text: string): void;
-}
-
-export function readLock(contractsDir: string): AnyLockFile | undefined {
-  const path = join(resolve(contractsDir), LOCK_FILE_NAME);
-  return existsSync(path) ? parseLock(readFileSync(path, 'utf8'), path) : undefined;
 }
 
 /** Writes files whose content changed; returns the paths written. */

@@ -5,13 +5,14 @@
  */
 import { join, relative, resolve } from 'node:path';
 import { ContractDiagnosticsError, formatDiagnostic } from '../diagnostics.js';
-import { checkDrift, type DriftResult } from '../check/drift.js';
-import { BaselineError, loadBaseline } from '../check/baseline.js';
+import { checkDrift, type DriftResult } from './drift.js';
+import { BaselineError, loadBaseline } from './baseline.js';
 import { compareLocks, compareModels, type Finding } from '../check/rules.js';
-import { RuleSelectionError, selectRules } from '../check/config.js';
-import { buildSettings, ConfigError } from '../config.js';
-import { readLock, type Output } from './build.js';
-import { applyLock, emptyLock } from '../model/lock-file.js';
+import { RuleSelectionError } from '../check/rule-selection.js';
+import { buildSettings, checkRules, ConfigError } from '../config.js';
+import type { Output } from './build.js';
+import { applyLock, emptyLock, readLock } from '../model/lock-file.js';
+import { UsageError } from './usage-error.js';
 import { toPosix } from '../reader/load-project.js';
 
 export type CheckFormat = 'text' | 'json' | 'github';
@@ -25,8 +26,6 @@ export interface CheckArgs {
   /** As for build: `--no-header-version` when the generated files were built with it. */
   headerVersion?: boolean;
 }
-
-export class UsageError extends Error {}
 
 export async function runCheck(args: CheckArgs, out: Output): Promise<number> {
   let drift: DriftResult;
@@ -44,7 +43,7 @@ export async function runCheck(args: CheckArgs, out: Output): Promise<number> {
   let notes: Finding[] = [];
   let baselineLabel: string | undefined;
   try {
-    const { rules } = selectRules(args.rules, args.contractsDir);
+    const rules = checkRules(args.contractsDir, args.rules);
     if (args.against) {
       const baseline = loadBaseline(args.against, args.contractsDir);
       baselineLabel = baseline.label;

@@ -9,9 +9,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Output } from './build.js';
 import { VERSION } from '../version.js';
-
-/** A problem with what the command was given (exit code 2). */
-export class InitUsageError extends Error {}
+import { UsageError } from './usage-error.js';
 
 /** The templates: shipped inside the package (copied at pack time), or the repository's own. */
 function templatesDir(): string {
@@ -28,7 +26,7 @@ const renamed: Record<string, string> = { gitignore: '.gitignore' };
 export function runInit(dir: string, out: Output): number {
   const target = resolve(dir);
   if (existsSync(target) && readdirSync(target).length > 0) {
-    throw new InitUsageError(`${dir} is not empty: p2pgen init scaffolds a new project into an empty or new folder`);
+    throw new UsageError(`${dir} is not empty: p2pgen init scaffolds a new project into an empty or new folder`);
   }
   const name = basename(target).toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[._-]+/, '') || 'p2pgen-app';
   mkdirSync(target, { recursive: true });

@@ -7,7 +7,7 @@
  */
 import type { Constraints, FieldModel, TypeRef } from '../model/contract-model.js';
 import { routingKey } from 'p2pgen/tooling';
-import { scalarBaseNames } from './wire-shape.js';
+import { scalarBaseNames } from '../model/wire-shape.js';
 
 /** `Args_` and one part per parameter; `Args_None` without parameters. */
 export function requestCodecName(params: FieldModel[]): string {

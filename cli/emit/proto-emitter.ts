@@ -13,7 +13,7 @@ import {
   nullableOneofName,
   nullMarkerName,
   protoValueType,
-} from './wire-shape.js';
+} from '../model/wire-shape.js';
 import { enumZeroName } from '../naming.js';
 
 export interface ProtoEmitOptions {

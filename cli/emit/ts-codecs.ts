@@ -3,14 +3,14 @@
  * writes protobufjs's bytes) and protobufjs's Reader: per enum a pair of switch
  * functions, per message, union and structural wrapper an `encode_*`/`decode_*` pair, per Map
  * type read as a field an `entries_*` reader, and the encode/decode members of request and
- * response codecs. Wire layout decisions come from wire-shape.ts, shared with the .proto emitter.
+ * response codecs. Wire layout decisions come from model/wire-shape.ts, shared with the .proto emitter.
  */
 import type { EnumModel, FieldModel, MessageModel, ScalarKind, TypeRef, UnionModel, UnionVariant } from '../model/contract-model.js';
 import { compare } from '../diagnostics.js';
 import { literal, memberAccess, propertyKey } from './printer.js';
 import type { TsContext } from './ts-context.js';
 import { matchOrder, matchTest } from './ts-types.js';
-import { entryName, fieldShape, isPackable, tag, valueWireType, WireType, wrapperName } from './wire-shape.js';
+import { entryName, fieldShape, isPackable, tag, valueWireType, WireType, wrapperName } from '../model/wire-shape.js';
 
 type ArrayRef = Extract<TypeRef, { kind: 'array' }>;
 type MapRef = Extract<TypeRef, { kind: 'map' }>;
@@ -82,7 +82,7 @@ return w;
     const type = this.ctx.types.named(m.name);
     const wire = m.fields.filter((f) => f.type.kind !== 'literal');
     return `function decode_${m.name}(r: ${this.ctx.rtType('Reader')}, end: number): ${type} {
-const m = ${m.origin.kind === 'class' ? `new received_${m.name}()` : this.newObject(m, type)};
+${m.origin.kind === 'class' ? `const m = new received_${m.name}();` : this.newObject(m, type)}
 ${this.decodeLoop(wire.flatMap((f) => this.readCases(f, memberAccess('m', f.name))))}
 return m;
 }`;
@@ -96,18 +96,23 @@ return m;
    */
   receivedClass(m: MessageModel): string {
     const type = this.ctx.types.named(m.name);
-    // Required messages are left undefined: they arrive, or the validator refuses the value.
-    // `undefined!` for optional fields too: under exactOptionalPropertyTypes `x?: T` refuses a plain `undefined`.
-    const sets = m.fields.map((f) => `${memberAccess('this', f.name)} = ${this.initialValue(f) ?? 'undefined!'};`);
-    return `const received_${m.name} = /*@__PURE__*/ ${this.ctx.rt('instanceConstructor')}(${this.ctx.types.classOf(m.name)}, function (this: ${type}) {
+    // A field without a default (a message, an optional field) starts undefined, which `this`
+    // (Unfilled<T>) allows: a required one arrives, or the validator refuses the value.
+    const sets = m.fields.map((f) => `${memberAccess('this', f.name)} = ${this.initialValue(f) ?? 'undefined'};`);
+    return `const received_${m.name} = /*@__PURE__*/ ${this.ctx.rt('instanceConstructor')}(${this.ctx.types.classOf(m.name)}, function (this: ${this.ctx.rtType('Unfilled')}<${type}>) {
 ${sets.join('\n')}
 });`;
   }
 
-  /** A plain object holding the defaults (an optional field without one is left out). */
+  /**
+   * `m`, a plain object holding the defaults; an optional field without one is left out. A
+   * required field without one is undefined until it arrives, or the validator refuses the
+   * value: then the object starts as `unfilled<T>(…)`.
+   */
   private newObject(m: MessageModel, type: string): string {
     const present = m.fields.map((f) => [f, this.initialValue(f)] as const).filter(([f, value]) => value !== undefined || !f.optional);
-    return `{ ${present.map(([f, value]) => `${propertyKey(f.name)}: ${value ?? 'undefined!'}`).join(', ')} } as ${type}`;
+    const fields = `{ ${present.map(([f, value]) => `${propertyKey(f.name)}: ${value ?? 'undefined'}`).join(', ')} }`;
+    return present.every(([, value]) => value !== undefined) ? `const m: ${type} = ${fields};` : `const m = ${this.ctx.rt('unfilled')}<${type}>(${fields});`;
   }
 
   encodeUnion(u: UnionModel): string {
@@ -172,22 +177,34 @@ return value;
 
   // ---- requests and responses --------------------------------------------------------------
 
-  /** The `encode` and `decode` members of a request codec (arguments as a tuple `a`). */
+  /**
+   * The `encode` and `decode` members of a request codec (arguments as a tuple `a`). Arguments
+   * without a default start undefined (`unfilled<Args>(…)`): a required one arrives, or the
+   * validator refuses the call.
+   */
   requestMembers(request: MessageModel): string {
     const params = request.fields;
-    const initial = params.map((p) => this.initialValue(p) ?? 'undefined');
+    const initial = params.map((p) => this.initialValue(p));
+    const args = this.ctx.types.args(params);
+    const start = initial.every((value) => value !== undefined)
+      ? `const a: ${args} = [${initial.join(', ')}];`
+      : `const a = ${this.ctx.rt('unfilled')}<${args}>([${initial.map((value) => value ?? 'undefined').join(', ')}]);`;
     return `encode(w, a) {
 ${params.map((p, i) => this.writeField(p, `a[${i}]`)).filter((s) => s !== '').join('\n')}
 return w;
 },
 decode(r, end) {
-const a = [${initial.join(', ')}] as unknown as ${this.ctx.types.args(params)};
+${start}
 ${this.decodeLoop(params.flatMap((p, i) => this.readCases(p, `a[${i}]`)))}
 return a;
 },`;
   }
 
-  /** The `encode` and `decode` members of a response codec (the result in field `value`, none for void). */
+  /**
+   * The `encode` and `decode` members of a response codec (the result in field `value`, none for
+   * void). A result without a default is undefined until it arrives (ResponseCodec's `decode`
+   * may return undefined; the validator refuses it where a value is required).
+   */
   responseMembers(response: MessageModel): string {
     const result = response.fields[0];
     if (!result) {
@@ -198,12 +215,14 @@ return undefined;
 },`;
     }
     const init = this.initialValue(result);
+    const type = this.ctx.types.result(response);
+    const start = init !== undefined ? `let value: ${type} = ${init};` : `let value: ${type}${result.optional ? '' : ' | undefined'};`;
     return `encode(w, value) {
 ${this.writeField(result, 'value')}
 return w;
 },
 decode(r, end) {
-let value: ${this.ctx.types.result(response)} = ${init ?? 'undefined!'};
+${start}
 ${this.decodeLoop(this.readCases(result, 'value'))}
 return value;
 },`;

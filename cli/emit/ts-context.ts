@@ -43,7 +43,7 @@ export class TsContext {
   ) {
     this.messages = new Map(model.messages.map((m) => [m.name, m]));
     this.enums = new Map(model.enums.map((e) => [e.name, e]));
-    this.types = new TsTypes(this);
+    this.types = new TsTypes(model, this.file, (file, name, typeOnly) => this.contract(file, name, typeOnly));
   }
 
   /** A value exported by 'p2pgen/internal'. */

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { ContractModel, ControllerModel, FieldModel, MessageModel } from '../model/contract-model.js';
 import { compare } from '../diagnostics.js';
-import { wireTable } from '../check/wire-table.js';
+import { wireTable } from '../model/wire-table.js';
 import { remap } from 'p2pgen/tooling';
 import { contentHash, requestCodecName, responseCodecName } from './codec-names.js';
 import { jsValue, literal, propertyKey } from './printer.js';

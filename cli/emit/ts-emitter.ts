@@ -14,7 +14,7 @@ import { TsCodecs } from './ts-codecs.js';
 import { TsContext, type TsEmitOptions } from './ts-context.js';
 import { TsDescriptors } from './ts-descriptors.js';
 import { TsValidators } from './ts-validators.js';
-import { collectWrappers } from './wire-shape.js';
+import { collectWrappers } from '../model/wire-shape.js';
 
 export type { TsEmitOptions } from './ts-context.js';
 

@@ -5,9 +5,8 @@
  * of a union's variant is recognised at run time (`matchTest`), which encoders and validators
  * both test.
  */
-import type { EnumModel, FieldModel, MessageModel, ScalarKind, TypeRef, UnionVariant } from '../model/contract-model.js';
-import { literal, memberAccess, propertyKey } from './printer.js';
-import type { TsContext } from './ts-context.js';
+import type { ContractModel, EnumModel, FieldModel, MessageModel, ScalarKind, TypeRef, UnionVariant } from '../model/contract-model.js';
+import { literal, memberAccess, propertyKey, type GeneratedFile } from './printer.js';
 
 const scalarTsTypes: Record<ScalarKind, string> = {
   string: 'string',
@@ -20,22 +19,28 @@ const scalarTsTypes: Record<ScalarKind, string> = {
   bytes: 'Uint8Array',
 };
 
+/** A name exported by a contract file (`file` relative to the contracts folder), as printed. */
+export type ContractImport = (file: string, name: string, typeOnly: boolean) => string;
+
 export class TsTypes {
   /** TS type of each message, union and enum (imported names are printer symbols). */
   private readonly names = new Map<string, string>();
   /** The class (value) of an instantiated generic class message, whose type has arguments. */
   private readonly classNames = new Map<string, string>();
 
-  constructor(private readonly ctx: TsContext) {
-    const { model, file } = ctx;
+  constructor(
+    private readonly model: ContractModel,
+    file: GeneratedFile,
+    contract: ContractImport,
+  ) {
     for (const m of model.messages) {
-      if (m.origin.kind === 'class') this.names.set(m.name, ctx.contract(m.origin.file, m.origin.tsName, false));
-      else if (m.origin.kind === 'interface') this.names.set(m.name, ctx.contract(m.origin.file, m.origin.tsName, true));
+      if (m.origin.kind === 'class') this.names.set(m.name, contract(m.origin.file, m.origin.tsName, false));
+      else if (m.origin.kind === 'interface') this.names.set(m.name, contract(m.origin.file, m.origin.tsName, true));
       else this.names.set(m.name, m.origin.kind === 'anonymous' ? file.declare(m.name) : m.name);
     }
-    for (const u of model.unions) this.names.set(u.name, u.tsName && u.file ? ctx.contract(u.file, u.tsName, true) : file.declare(u.name));
+    for (const u of model.unions) this.names.set(u.name, u.tsName && u.file ? contract(u.file, u.tsName, true) : file.declare(u.name));
     for (const e of model.enums) {
-      this.names.set(e.name, e.origin.kind === 'enum' ? ctx.contract(e.origin.file, e.origin.tsName, false) : file.declare(e.name));
+      this.names.set(e.name, e.origin.kind === 'enum' ? contract(e.origin.file, e.origin.tsName, false) : file.declare(e.name));
     }
     // Instantiated generic classes: `Box<Item>` (arguments named once every name is known).
     for (const m of model.messages) {
@@ -112,7 +117,7 @@ export class TsTypes {
 
   /** Declarations of anonymous messages, literal enums and unnamed unions. */
   *declarations(): Iterable<string> {
-    const { model } = this.ctx;
+    const { model } = this;
     for (const e of model.enums) {
       if (e.origin.kind === 'literals') yield `export type ${this.names.get(e.name)} = ${e.values.map((v) => literal(v.value)).join(' | ')};`;
     }

@@ -73,7 +73,7 @@ export function computeFingerprints(model: ContractModel): void {
     };
     const [kind, name] = split(node);
     if (kind === 'enum') {
-      // Members by name, literals by value: what the wire table compares (cli/check/wire-table.ts).
+      // Members by name, literals by value: what the wire table compares (model/wire-table.ts).
       const values = enums.get(name)!.values.map((v) => `${v.number}=${JSON.stringify(v.member ?? v.value)}`).sort();
       return `enum{${values.join(',')}}`;
     }

@@ -2,12 +2,18 @@
  * The lock (`<contracts>/p2pgen.lock.json`, committed by users) keeps wire numbers stable:
  * a field keeps its number when fields or parameters are reordered, a new field gets a fresh
  * number, and a removed field's number and name are reserved and the number is never handed
- * out again.
+ * out again. This module owns the file: its name, reading and parsing it, and numbering a
+ * model from it.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { ContractModel, EnumModel, EnumValueModel, MessageModel, UnionModel } from './contract-model.js';
 import { compare } from '../diagnostics.js';
 import { enumValueName, protoFieldName } from '../naming.js';
-import { nullMarkerName } from '../emit/wire-shape.js';
+import { nullMarkerName } from './wire-shape.js';
+
+/** The lock's name in the contracts folder. */
+export const LOCK_FILE_NAME = 'p2pgen.lock.json';
 
 /** 2: TS enum members are keyed by member name (1 keyed them by value, which moves when a member is inserted). */
 export const LOCK_VERSION = 2;
@@ -48,6 +54,12 @@ export function parseLock(text: string, origin: string): AnyLockFile {
     throw new Error(`${origin} is not a p2pgen lock file (lockVersion 1 or ${LOCK_VERSION})`);
   }
   return { lockVersion: lock.lockVersion, messages: lock.messages ?? {}, unions: lock.unions ?? {}, enums: lock.enums ?? {} };
+}
+
+/** The lock of a contracts folder; undefined when it has none yet. */
+export function readLock(contractsDir: string): AnyLockFile | undefined {
+  const path = join(resolve(contractsDir), LOCK_FILE_NAME);
+  return existsSync(path) ? parseLock(readFileSync(path, 'utf8'), path) : undefined;
 }
 
 /**

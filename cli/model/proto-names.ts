@@ -10,7 +10,7 @@
  */
 import type { ContractModel, SourceRef } from './contract-model.js';
 import { DiagnosticCode, type Diagnostic } from '../diagnostics.js';
-import { collectWrappers, fieldShape, nullableOneofName, nullMarkerName } from '../emit/wire-shape.js';
+import { collectWrappers, fieldShape, nullableOneofName, nullMarkerName } from './wire-shape.js';
 import { enumZeroName } from '../naming.js';
 
 interface Symbol {

@@ -8,7 +8,7 @@
 import { Node, type EnumDeclaration, type Type } from 'ts-morph';
 import type { EnumModel, MessageModel, SourceRef, TypeRef, UnionModel } from '../model/contract-model.js';
 import { pascalCase } from '../naming.js';
-import type { MapContext, TypeMapperServices } from './type-mapper.js';
+import type { MapContext, Reporter } from './map-context.js';
 import { DiagnosticCode } from '../diagnostics.js';
 
 /** A name for a union or literal union: its alias when it has one, else its owner. */
@@ -34,7 +34,7 @@ export class NamedTypes {
   /** model name -> the compiler type that claimed it, to detect two types with one name. */
   private readonly claims = new Map<string, { type: unknown; source?: SourceRef; what: string }>();
 
-  constructor(private readonly services: Pick<TypeMapperServices, 'locate' | 'report'>) {}
+  constructor(private readonly services: Reporter) {}
 
   ofType(type: Type): TypeRef | undefined {
     return this.byType.get(type.compilerType);

@@ -4,25 +4,16 @@
  * type (after ts-json-schema-generator's ChainNodeParser): the first that supports a type maps
  * it, calling back into the mapper for the types inside. Named types live in one registry
  * (named-types.ts). A type the wire cannot carry becomes a located diagnostic, never an
- * exception. create-type-mapper.ts wires the chain up.
+ * exception. create-type-mapper.ts wires the chain up; map-context.ts is what all of them share.
  */
 import { ts, type Node, type Type } from 'ts-morph';
 import type { SourceRef, TypeRef } from '../model/contract-model.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { DiagnosticCode } from '../diagnostics.js';
 import type { ContractDecorators } from './decorators.js';
+import type { MapContext, Reporter } from './map-context.js';
 import { NamedTypes } from './named-types.js';
 import { splitNullish } from './type-queries.js';
-
-/** Where a type is being mapped: for locations, element paths and synthesized names. */
-export interface MapContext {
-  /** The declaration the type comes from (parameter, property, method). */
-  node: Node;
-  /** Element path for diagnostics, e.g. `ChatPeerController.sendMessage(message).from`. */
-  path: string;
-  /** Prefix for names of anonymous types found here, e.g. `ChatPeerControllerSendMessageMessage`. */
-  owner: string;
-}
 
 export interface FieldType {
   type: TypeRef;
@@ -41,11 +32,10 @@ export interface UnionMapper {
   mapMembers(members: Type[], whole: Type, ctx: MapContext): TypeRef | undefined;
 }
 
-/** What handlers use of the mapper. */
-export interface TypeMapperServices {
+/** What handlers use of the mapper (with `locate` and `report` of a Reporter). */
+export interface TypeMapperServices extends Reporter {
   readonly named: NamedTypes;
   readonly decorators: ContractDecorators;
-  locate(node: Node): SourceRef;
   /** Whether a declaration is the user's (a contract file or a file it imports, not a library). */
   isInContracts(node: Node): boolean;
   /** One type without null or undefined, through the chain. */
@@ -54,7 +44,6 @@ export interface TypeMapperServices {
   mapMembers(members: Type[], whole: Type, ctx: MapContext): TypeRef | undefined;
   mapField(type: Type, ctx: MapContext, declaredOptional?: boolean): FieldType | undefined;
   mapElement(type: Type, ctx: MapContext): TypeRef | undefined;
-  report(ctx: { node: Node; path: string }, code: Diagnostic['code'], message: string, type?: Type): void;
   unsupported(ctx: MapContext, type: Type, message: string): undefined;
 }
 

@@ -5,14 +5,17 @@
  * property.
  */
 
+import type { Unfilled } from './unfilled.js';
+
 /**
- * A constructor of `cls`'s instances that runs `init` (which sets every field to its default)
- * instead of the class's constructor. All instances it makes share one shape with the fields
- * stored in the object, so a decoder fills them as cheaply as a plain object literal; an
- * instance made with `Object.create(prototype)` and then given its fields one by one grows
- * its property storage with each.
+ * A constructor of `cls`'s instances that runs `init` (which sets every field to its default,
+ * or to undefined until the decoder fills it: `this` is Unfilled) instead of the class's
+ * constructor. All instances it makes share one shape with the fields stored in the object, so
+ * a decoder fills them as cheaply as a plain object literal; an instance made with
+ * `Object.create(prototype)` and then given its fields one by one grows its property storage
+ * with each.
  */
-export function instanceConstructor<T>(cls: { readonly prototype: T }, init: (this: T) => void): new () => T {
+export function instanceConstructor<T>(cls: { readonly prototype: T }, init: (this: Unfilled<T>) => void): new () => T {
   init.prototype = cls.prototype;
   return init as unknown as new () => T;
 }

@@ -19,7 +19,8 @@ export interface RequestCodec<Args extends readonly unknown[]> {
 /** Generated codec of an action's result (for streams: of one item). */
 export interface ResponseCodec<Result> {
   encode(w: Writer, value: Result): Writer;
-  decode(r: Reader, end: number): Result;
+  /** Undefined when the bytes carry no result where one is required: the validator refuses it. */
+  decode(r: Reader, end: number): Result | undefined;
   validate(value: unknown, issues: ValidationIssue[], path: string): void;
 }
 

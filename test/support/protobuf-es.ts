@@ -7,7 +7,7 @@
 import { create, createFileRegistry, fromBinary, type DescMessage, type FileRegistry, type Message } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import type { ContractModel, FieldModel, MessageModel, TypeRef, UnionModel, UnionVariant } from '../../cli/model/contract-model.js';
-import { fieldShape, isProtoMapKey } from '../../cli/emit/wire-shape.js';
+import { fieldShape, isProtoMapKey } from '../../cli/model/wire-shape.js';
 import { bufImage, bufModule } from './buf.js';
 
 export function esRegistry(protoFile: string): FileRegistry {

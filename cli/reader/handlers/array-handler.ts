@@ -1,7 +1,8 @@
 /** `T[]`, `Array<T>`, `readonly T[]`: a repeated field (elements may be null, never undefined). */
 import type { Type } from 'ts-morph';
 import type { TypeRef } from '../../model/contract-model.js';
-import type { MapContext, TypeHandler, TypeMapperServices } from '../type-mapper.js';
+import type { MapContext } from '../map-context.js';
+import type { TypeHandler, TypeMapperServices } from '../type-mapper.js';
 
 export class ArrayHandler implements TypeHandler {
   constructor(private readonly services: TypeMapperServices) {}

@@ -7,7 +7,8 @@ import { Node, type EnumDeclaration, type Type } from 'ts-morph';
 import type { EnumValueModel, TypeRef } from '../../model/contract-model.js';
 import { DiagnosticCode } from '../../diagnostics.js';
 import { enumValueName } from '../../naming.js';
-import type { MapContext, TypeHandler, TypeMapperServices } from '../type-mapper.js';
+import type { MapContext } from '../map-context.js';
+import type { TypeHandler, TypeMapperServices } from '../type-mapper.js';
 import { enumWrittenAt } from '../type-queries.js';
 import { dedupeValueNames } from './enum-values.js';
 

@@ -5,7 +5,8 @@
 import type { Type } from 'ts-morph';
 import type { Constraints, ScalarKind, TypeRef } from '../../model/contract-model.js';
 import { DiagnosticCode } from '../../diagnostics.js';
-import type { MapContext, TypeHandler, TypeMapperServices } from '../type-mapper.js';
+import type { MapContext } from '../map-context.js';
+import type { TypeHandler, TypeMapperServices } from '../type-mapper.js';
 import { constraintProblems, readBrand, sortKeys } from './brands.js';
 import type { ObjectHandler } from './object-handler.js';
 

@@ -8,7 +8,8 @@ import { Node, type Type } from 'ts-morph';
 import type { FieldModel, MessageModel, SourceRef, TypeRef } from '../../model/contract-model.js';
 import { DiagnosticCode } from '../../diagnostics.js';
 import { pascalCase, protoFieldName } from '../../naming.js';
-import type { MapContext, TypeHandler, TypeMapperServices } from '../type-mapper.js';
+import type { MapContext } from '../map-context.js';
+import type { TypeHandler, TypeMapperServices } from '../type-mapper.js';
 import { declaredType, hasHiddenModifier, isGenericInstance } from '../type-queries.js';
 
 /** `Record<string, V>` (an object type that is only a string index signature). */

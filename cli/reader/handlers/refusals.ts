@@ -6,7 +6,8 @@
 import { ts, type Type } from 'ts-morph';
 import type { TypeRef } from '../../model/contract-model.js';
 import { DiagnosticCode } from '../../diagnostics.js';
-import type { MapContext, TypeHandler, TypeMapperServices } from '../type-mapper.js';
+import type { MapContext } from '../map-context.js';
+import type { TypeHandler, TypeMapperServices } from '../type-mapper.js';
 import { isErrorType } from '../type-queries.js';
 
 export class AnyOrUnknownHandler implements TypeHandler {

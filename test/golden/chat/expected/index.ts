@@ -8,6 +8,7 @@ import {
   type RemoteController,
   type RequestCodec,
   type ResponseCodec,
+  type Unfilled,
   type ValidationIssue,
   type WireSource,
   type Writer,
@@ -31,6 +32,7 @@ import {
   skipField,
   stream,
   unary,
+  unfilled,
   within,
   writeTimestamp,
   wrongWireType,
@@ -45,10 +47,10 @@ function encode_ChatMessage(w: Writer, m: ChatMessage): Writer {
   writeTimestamp(w.uint32(26), m.timestamp);
   return w;
 }
-const received_ChatMessage = /*@__PURE__*/ instanceConstructor(ChatMessage, function (this: ChatMessage) {
+const received_ChatMessage = /*@__PURE__*/ instanceConstructor(ChatMessage, function (this: Unfilled<ChatMessage>) {
   this.from = '';
   this.message = '';
-  this.timestamp = undefined!;
+  this.timestamp = undefined;
 });
 function decode_ChatMessage(r: Reader, end: number): ChatMessage {
   const m = new received_ChatMessage();
@@ -93,7 +95,7 @@ const Args_ChatMessage: RequestCodec<[ChatMessage]> = {
     return w;
   },
   decode(r, end) {
-    const a = [undefined] as unknown as [ChatMessage];
+    const a = unfilled<[ChatMessage]>([undefined]);
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag >>> 3) {
@@ -119,7 +121,7 @@ const Args_Int32: RequestCodec<[number]> = {
     return w;
   },
   decode(r, end) {
-    const a = [0] as unknown as [number];
+    const a: [number] = [0];
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag >>> 3) {
@@ -144,7 +146,7 @@ const Args_None: RequestCodec<[]> = {
     return w;
   },
   decode(r, end) {
-    const a = [] as unknown as [];
+    const a: [] = [];
     while (r.pos < end) skipField(r, r.uint32());
     if (r.pos !== end) overrun(r, end);
     return a;
@@ -158,7 +160,7 @@ const Returns_ChatMessage: ResponseCodec<ChatMessage> = {
     return w;
   },
   decode(r, end) {
-    let value: ChatMessage = undefined!;
+    let value: ChatMessage | undefined;
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag >>> 3) {

@@ -39,6 +39,7 @@ import {
   setEntry,
   skipField,
   unary,
+  unfilled,
   unknownEnumValue,
   within,
   withinEntry,
@@ -125,7 +126,7 @@ function encode_Contact(w: Writer, m: Contact): Writer {
   return w;
 }
 function decode_Contact(r: Reader, end: number): Contact {
-  const m = { email: '', age: 0, nickname: null } as Contact;
+  const m: Contact = { email: '', age: 0, nickname: null };
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag >>> 3) {
@@ -179,7 +180,7 @@ function encode_ShapeCircle(w: Writer, m: ShapeCircle): Writer {
   return w;
 }
 function decode_ShapeCircle(r: Reader, end: number): ShapeCircle {
-  const m = { kind: 'circle', radius: 0 } as ShapeCircle;
+  const m: ShapeCircle = { kind: 'circle', radius: 0 };
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag >>> 3) {
@@ -208,7 +209,7 @@ function encode_ShapeSquare(w: Writer, m: ShapeSquare): Writer {
   return w;
 }
 function decode_ShapeSquare(r: Reader, end: number): ShapeSquare {
-  const m = { kind: 'square', side: 0 } as ShapeSquare;
+  const m: ShapeSquare = { kind: 'square', side: 0 };
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag >>> 3) {
@@ -259,17 +260,17 @@ function encode_Ticket(w: Writer, m: Ticket): Writer {
   return w;
 }
 function decode_Ticket(r: Reader, end: number): Ticket {
-  const m = {
+  const m = unfilled<Ticket>({
     id: '',
-    priority: undefined!,
-    status: undefined!,
-    shape: undefined!,
-    value: undefined!,
+    priority: undefined,
+    status: undefined,
+    shape: undefined,
+    value: undefined,
     tags: [],
     watchers: new Map(),
     counts: {},
-    opened: undefined!,
-  } as Ticket;
+    opened: undefined,
+  });
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag >>> 3) {
@@ -376,7 +377,7 @@ function encode_TicketControllerOpenResult(w: Writer, m: TicketControllerOpenRes
   return w;
 }
 function decode_TicketControllerOpenResult(r: Reader, end: number): TicketControllerOpenResult {
-  const m = { id: '', queued: 0 } as TicketControllerOpenResult;
+  const m: TicketControllerOpenResult = { id: '', queued: 0 };
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag >>> 3) {
@@ -554,7 +555,7 @@ const Args_Status_Int32Optional: RequestCodec<[Status, number?]> = {
     return w;
   },
   decode(r, end) {
-    const a = [undefined, undefined] as unknown as [Status, number?];
+    const a = unfilled<[Status, number?]>([undefined, undefined]);
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag >>> 3) {
@@ -587,7 +588,7 @@ const Args_String: RequestCodec<[string]> = {
     return w;
   },
   decode(r, end) {
-    const a = [''] as unknown as [string];
+    const a: [string] = [''];
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag >>> 3) {
@@ -614,7 +615,7 @@ const Args_Ticket_BoolOptional: RequestCodec<[Ticket, boolean?]> = {
     return w;
   },
   decode(r, end) {
-    const a = [undefined, undefined] as unknown as [Ticket, boolean?];
+    const a = unfilled<[Ticket, boolean?]>([undefined, undefined]);
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag >>> 3) {
@@ -647,7 +648,7 @@ const Returns_ContactOptional: ResponseCodec<Contact | undefined> = {
     return w;
   },
   decode(r, end) {
-    let value: Contact | undefined = undefined!;
+    let value: Contact | undefined;
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag >>> 3) {
@@ -675,7 +676,7 @@ const Returns_TicketControllerOpenResult: ResponseCodec<TicketControllerOpenResu
     return w;
   },
   decode(r, end) {
-    let value: TicketControllerOpenResult = undefined!;
+    let value: TicketControllerOpenResult | undefined;
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag >>> 3) {

@@ -10,6 +10,7 @@ import {
   type RemoteController,
   type RequestCodec,
   type ResponseCodec,
+  type Unfilled,
   type ValidationIssue,
   type WireSource,
   type Writer,
@@ -43,7 +44,7 @@ function encode_Page(w: Writer, m: Page): Writer {
   return w;
 }
 function decode_Page(r: Reader, end: number): Page {
-  const m = { items: [] } as Page;
+  const m: Page = { items: [] };
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag >>> 3) {
@@ -78,7 +79,7 @@ function encode_User(w: Writer, m: User): Writer {
   w.uint32(18).string(m.name);
   return w;
 }
-const received_User = /*@__PURE__*/ instanceConstructor(User, function (this: User) {
+const received_User = /*@__PURE__*/ instanceConstructor(User, function (this: Unfilled<User>) {
   this.id = '';
   this.name = '';
 });
@@ -117,7 +118,7 @@ const Args_None: RequestCodec<[]> = {
     return w;
   },
   decode(r, end) {
-    const a = [] as unknown as [];
+    const a: [] = [];
     while (r.pos < end) skipField(r, r.uint32());
     if (r.pos !== end) overrun(r, end);
     return a;
@@ -131,7 +132,7 @@ const Args_String: RequestCodec<[string]> = {
     return w;
   },
   decode(r, end) {
-    const a = [''] as unknown as [string];
+    const a: [string] = [''];
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag >>> 3) {
@@ -158,7 +159,7 @@ const Args_String_Int32: RequestCodec<[string, number]> = {
     return w;
   },
   decode(r, end) {
-    const a = ['', 0] as unknown as [string, number];
+    const a: [string, number] = ['', 0];
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag >>> 3) {
@@ -189,7 +190,7 @@ const Returns_Page: ResponseCodec<Page> = {
     return w;
   },
   decode(r, end) {
-    let value: Page = undefined!;
+    let value: Page | undefined;
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag >>> 3) {
@@ -215,7 +216,7 @@ const Returns_User: ResponseCodec<User> = {
     return w;
   },
   decode(r, end) {
-    let value: User = undefined!;
+    let value: User | undefined;
     while (r.pos < end) {
       const tag = r.uint32();
       switch (tag >>> 3) {

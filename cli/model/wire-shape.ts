@@ -1,10 +1,11 @@
 /**
  * How model types are laid out in protobuf, shared by the .proto emitter and the codec emitter
- * so both always agree. Shapes protobuf cannot express directly (a list of lists, an optional
- * list, a nullable list element, a map with a Date key) go through small structural wrapper
- * messages whose names follow from the type (`StringList`, `NullableInt32`, `TimestampDoubleEntry`).
+ * so both always agree, and by the model's lock and name checks (proto-names.ts). Shapes
+ * protobuf cannot express directly (a list of lists, an optional list, a nullable list element,
+ * a map with a Date key) go through small structural wrapper messages whose names follow from
+ * the type (`StringList`, `NullableInt32`, `TimestampDoubleEntry`).
  */
-import type { ContractModel, FieldModel, ScalarKind, TypeRef } from '../model/contract-model.js';
+import type { ContractModel, FieldModel, ScalarKind, TypeRef } from './contract-model.js';
 
 export const TIMESTAMP = 'google.protobuf.Timestamp';
 export const NULL_VALUE = 'google.protobuf.NullValue';

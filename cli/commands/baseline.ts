@@ -1,13 +1,14 @@
 /**
  * What `p2pgen check --against` compares with: a manifest (this project's or another peer's),
- * a lock file (numbers only), or a git ref, whose contracts are read as they were then.
+ * a lock file (numbers only), or a git ref, whose contracts are read as they were then (git and
+ * the reader run here; check/ then compares the models).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve } from 'node:path';
-import { buildModel, findProjectRoot, LOCK_FILE_NAME, type Manifest } from '../generate.js';
+import { buildModel, findProjectRoot, type Manifest } from '../generate.js';
 import type { ContractModel } from '../model/contract-model.js';
-import { parseLock, type AnyLockFile } from '../model/lock-file.js';
+import { LOCK_FILE_NAME, parseLock, type AnyLockFile } from '../model/lock-file.js';
 import { toPosix } from '../reader/load-project.js';
 
 export type Baseline =

@@ -1,13 +1,15 @@
 /**
- * Drift: generated files (and the lock) that differ from what `p2pgen build` would write now.
+ * Drift, `p2pgen check`'s first question: generated files (and the lock) that differ from what
+ * `p2pgen build` would write now. It runs the generator and reads the output folder, so it
+ * belongs to the commands, not to the checker (check/ compares models only).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { generate, LOCK_FILE_NAME } from '../generate.js';
+import { generate } from '../generate.js';
 import type { ContractModel } from '../model/contract-model.js';
-import { readLock } from '../commands/build.js';
+import { LOCK_FILE_NAME, readLock } from '../model/lock-file.js';
 import { toPosix } from '../reader/load-project.js';
-import { unifiedDiff } from './unified-diff.js';
+import { unifiedDiff } from '../check/unified-diff.js';
 import type { BuildSettings } from '../config.js';
 
 export interface DriftedFile {

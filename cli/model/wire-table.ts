@@ -3,7 +3,7 @@
  * generated code embeds for run-time negotiation (without names, equal types shared) and what
  * `p2pgen check` compares (with names, for its reports).
  */
-import type { ContractModel, EnumModel, FieldModel, MessageModel, TypeRef, UnionModel } from '../model/contract-model.js';
+import type { ContractModel, EnumModel, FieldModel, MessageModel, TypeRef, UnionModel } from './contract-model.js';
 import { remap, type Presence, type WireExpr, type WireField, type WireTable, type WireType } from 'p2pgen/tooling';
 
 export interface WireTableOptions {
