@@ -34,7 +34,8 @@ function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
     .flatMap((entry) => {
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) return entry.name === 'dist' || entry.name === 'node_modules' ? [] : sourceFiles(path);
+      // Build output, dependencies, and cli/templates (a copy of templates/ made when packing, for `p2pgen init`).
+      if (entry.isDirectory()) return ['dist', 'node_modules', 'templates'].includes(entry.name) ? [] : sourceFiles(path);
       return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [path] : [];
     })
     .sort();
