@@ -243,6 +243,7 @@ class BrokerServer implements Broker {
       allocateHandle: () => this.allocateHandle(),
       endpointGone: (endpoint) => identities.endpointGone(endpoint),
       endpointReconnected: (endpoint) => identities.retell(endpoint),
+      clusterEvent: (kind) => this.counts?.clusterEvent(kind),
       log,
     };
     directory.listen({

@@ -126,6 +126,9 @@ export function registerMetrics(registry: MetricsRegistry, prefix: string, sourc
     metric(`${prefix}sent_bytes_total`, 'Bytes written to client sockets (WebSocket framing included)', 'counter', () =>
       single(counts.closedBytesWritten + source.openSocketBytes().written),
     ),
+    metric(`${prefix}cluster_events_total`, 'In a cluster: what the broker did to keep its view of the cluster right, by kind (watch-restarted: a store watch ended or stalled and was followed anew)', 'counter', () =>
+      [...counts.clusterEvents].map(([kind, value]) => ({ value, labels: { kind } })),
+    ),
     metric(`${prefix}call_duration_seconds`, 'Unary calls from routing the request to the answer, by controller path and action name (capped label sets; the rest under "other")', 'histogram', () =>
       latencyValues(`${prefix}call_duration_seconds`, counts),
     ),

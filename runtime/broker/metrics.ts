@@ -125,6 +125,8 @@ export class MetricsRecorder implements AuditRecorder {
   authenticationFailures = 0;
   registrations = 0;
   protocolViolations = 0;
+  /** What a clustered broker had to do to stay right, by kind (peer-directory.ts ClusterEventKind). */
+  readonly clusterEvents = new Map<string, number>();
   /** Bytes read from and written to the sockets of connections that closed (open ones are summed at scrape time). */
   closedBytesRead = 0;
   closedBytesWritten = 0;
@@ -173,6 +175,10 @@ export class MetricsRecorder implements AuditRecorder {
 
   protocolViolation(): void {
     this.protocolViolations++;
+  }
+
+  clusterEvent(kind: string): void {
+    this.clusterEvents.set(kind, (this.clusterEvents.get(kind) ?? 0) + 1);
   }
 
 }

@@ -82,7 +82,12 @@ export interface EndpointHost {
   endpointReconnected(endpoint: RouteEndpoint): void;
   /** The broker's log (what the directory has to say about its own state, e.g. NATS lost and back). */
   readonly log: BrokerLog;
+  /** Counts what the cluster had to do to stay right (for the metrics): a store watch followed anew. */
+  clusterEvent?(kind: ClusterEventKind): void;
 }
+
+/** What a clustered directory counts (metrics: `cluster_events_total{kind}`). */
+export type ClusterEventKind = 'watch-restarted';
 
 /**
  * Why a registration ended: its connection gave the id up, went away (or, clustered, its

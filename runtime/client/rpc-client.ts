@@ -46,6 +46,13 @@ export interface RpcClientOptions {
   reconnect?: boolean | ReconnectOptions;
   /** Default timeout of calls and control requests, ms; 0 waits forever. Default 30,000. */
   timeoutMs?: number;
+  /**
+   * A peer id this client held and lost to another connection (taken while this one was cut
+   * off, or not free when it came back) is claimed again, with backoff, until it is free and
+   * this client holds it again ('registration-restored'), or until it is deregistered. false
+   * gives such ids up. Either way a 'registration-lost' event says the id was lost. Default true.
+   */
+  reclaimIds?: boolean;
   /** Use this generated contract set instead of the ones registered by importing generated code. */
   contracts?: ContractSet;
   /** How to open the WebSocket; defaults to `ws` in Node and the global WebSocket elsewhere. */
@@ -122,8 +129,14 @@ export type ClientEvent =
   | { type: 'disconnected'; reason: string }
   /** Connected again, to `url`, with the peer ids and controllers put back. */
   | { type: 'reconnected'; url: string }
-  /** A peer id this client held is no longer its own: another connection took it (while this one was away), or registering it again failed. */
-  | { type: 'registration-lost'; peerId: string; error: RpcError };
+  /**
+   * A peer id this client held is no longer its own: another connection took it (while this
+   * one was away), or registering it again failed. With `reclaimIds` (the default) the client
+   * claims it again once it is free.
+   */
+  | { type: 'registration-lost'; peerId: string; error: RpcError }
+  /** A peer id this client had lost is its own again (`reclaimIds`). */
+  | { type: 'registration-restored'; peerId: string };
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
@@ -131,6 +144,9 @@ export const DEFAULT_STREAM_BUFFER_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_SEND_BUFFER_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_MAX_STREAM_CREDIT = 4096;
+/** Waits between attempts to claim a lost peer id again (ms): the first, and the longest. */
+const RECLAIM_FIRST_MS = 250;
+const RECLAIM_MAX_MS = 5_000;
 /** Remote peers whose proxies are kept (most recently made first out); more are made anew. */
 const MAX_CACHED_PEERS = 1024;
 
@@ -151,6 +167,8 @@ export class RpcWebSocketClient {
   private readonly callers = new Callers();
   /** The peer ids this client registered and did not give up: registered again after a reconnect. */
   private readonly registered = new Set<string>();
+  /** Ids lost to another holder and being claimed again (reclaimIds), with the timer of the next attempt. */
+  private readonly reclaiming = new Map<string, ReturnType<typeof setTimeout> | undefined>();
   /**
    * This client's own random token, sent when it registers a peer id: registering again after
    * a lost connection, it takes its ids back at once (from a connection the broker has not
@@ -260,6 +278,7 @@ export class RpcWebSocketClient {
   /** Closes the connection (no reconnecting); calls still pending reject with NOT_CONNECTED. */
   async disconnect(): Promise<void> {
     this.registered.clear();
+    this.stopReclaiming();
     this.session.disconnect('the client disconnected');
   }
 
@@ -282,6 +301,7 @@ export class RpcWebSocketClient {
     return {
       id: peerId,
       deregister: async () => {
+        this.stopReclaiming(peerId);
         if (!this.registered.delete(peerId)) return;
         if (this.session.canSend) await this.control.request('deregister', { peerId });
       },
@@ -340,10 +360,12 @@ export class RpcWebSocketClient {
     for (const peerId of [...this.registered]) {
       try {
         await this.control.request('register', { peerId, holder: this.holder });
+        if (this.reclaiming.has(peerId)) this.restored(peerId);
       } catch (error) {
         const e = RpcError.from(error);
         if (e.code === RpcErrorCode.NOT_CONNECTED || e.code === RpcErrorCode.TIMEOUT) throw e; // lost again: the next attempt tries again
-        this.registrationLost(peerId, e);
+        if (e.code === RpcErrorCode.UNAVAILABLE) this.reclaimLater(peerId); // the cluster could not be asked: not lost
+        else this.registrationLost(peerId, e);
       }
     }
     await this.presenceFeed.restore();
@@ -367,9 +389,61 @@ export class RpcWebSocketClient {
     this.deadlines.clear();
   }
 
+  /**
+   * `peerId` is no longer this client's. An id another holder took (ALREADY_REGISTERED) is
+   * claimed again until it is free (reclaimIds); any other refusal gives it up.
+   */
   private registrationLost(peerId: string, error: RpcError): void {
-    if (!this.registered.delete(peerId)) return;
-    this.eventSubject.next({ type: 'registration-lost', peerId, error });
+    if (!this.registered.has(peerId)) return;
+    const reclaim = this.options.reclaimIds !== false && error.code === RpcErrorCode.ALREADY_REGISTERED;
+    if (!reclaim) {
+      this.registered.delete(peerId);
+      this.stopReclaiming(peerId);
+    }
+    if (!this.reclaiming.has(peerId)) this.eventSubject.next({ type: 'registration-lost', peerId, error });
+    if (reclaim) this.reclaimLater(peerId);
+  }
+
+  /** Claims `peerId` again after a wait (backoff with jitter, up to RECLAIM_MAX_MS), unless it was given up meanwhile. */
+  private reclaimLater(peerId: string, attempt = 0): void {
+    clearTimeout(this.reclaiming.get(peerId));
+    const ceiling = Math.min(RECLAIM_MAX_MS, RECLAIM_FIRST_MS * 2 ** attempt);
+    const timer = setTimeout(() => void this.reclaim(peerId, attempt + 1), ceiling / 2 + Math.random() * (ceiling / 2));
+    (timer as { unref?: () => void }).unref?.();
+    this.reclaiming.set(peerId, timer);
+  }
+
+  private async reclaim(peerId: string, attempt: number): Promise<void> {
+    if (!this.registered.has(peerId) || !this.reclaiming.has(peerId)) return;
+    this.reclaiming.set(peerId, undefined);
+    // Not connected: reconnecting registers every id anyway.
+    if (!this.session.isOpen) return;
+    try {
+      await this.control.request('register', { peerId, holder: this.holder });
+      if (this.registered.has(peerId)) this.restored(peerId);
+      else if (this.session.canSend) await this.control.request('deregister', { peerId }).catch(() => undefined); // given up meanwhile
+    } catch (error) {
+      const e = RpcError.from(error);
+      if (!this.registered.has(peerId)) return;
+      if (e.code === RpcErrorCode.ALREADY_REGISTERED || e.code === RpcErrorCode.UNAVAILABLE) return this.reclaimLater(peerId, attempt);
+      if (e.code === RpcErrorCode.NOT_CONNECTED || e.code === RpcErrorCode.TIMEOUT) return; // reconnecting registers it
+      this.registered.delete(peerId);
+      this.stopReclaiming(peerId);
+      this.eventSubject.next({ type: 'registration-lost', peerId, error: e });
+    }
+  }
+
+  private restored(peerId: string): void {
+    this.stopReclaiming(peerId);
+    this.eventSubject.next({ type: 'registration-restored', peerId });
+  }
+
+  /** Stops claiming `peerId` (or every id) again. */
+  private stopReclaiming(peerId?: string): void {
+    for (const id of peerId === undefined ? [...this.reclaiming.keys()] : [peerId]) {
+      clearTimeout(this.reclaiming.get(id));
+      this.reclaiming.delete(id);
+    }
   }
 
   private onFrame(frame: Uint8Array): void {

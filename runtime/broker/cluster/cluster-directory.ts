@@ -28,12 +28,15 @@ import { PeerIdTable } from '../peer-id-table.js';
 import { BrokerLink } from './broker-link.js';
 import type { ClusterEngine, ClusterEngineFactory, StoreEntry, StoreWatch } from './cluster-engine.js';
 import type { ClusterConfig } from './cluster-options.js';
-import { claimKey, idBytesOfKey, PeerClaims, readClaim, type ClaimValue } from './peer-claims.js';
+import { claimKey, idBytesOfKey, PeerClaims, readClaim, type ClaimValue, type RetryBound } from './peer-claims.js';
+
 
 /** A peer id held by a connection of this broker, and its claim in KV. */
 class ClaimedRegistration extends LocalRegistration {
   /** Rewrites of this claim (new controllers) happen one after another. */
   writing: Promise<unknown> = Promise.resolve();
+  /** Being claimed again (reclaim): one attempt at a time. */
+  reclaiming = false;
 
   constructor(
     id: string,
@@ -85,6 +88,9 @@ class RemoteRegistration implements PeerRegistration {
 type ClusterRegistration = ClaimedRegistration | RemoteRegistration;
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+/** Probe keys have a '.', which no claim key (base64url) has. */
+const PROBE_PREFIX = 'probe.';
 
 export class ClusterPeerDirectory implements PeerDirectory {
   private readonly table = new PeerIdTable<ClusterRegistration>();
@@ -101,12 +107,18 @@ export class ClusterPeerDirectory implements PeerDirectory {
   private claimsWatch: StoreWatch | undefined;
   private localCount = 0;
   private closed = false;
+  private resyncing = false;
+  /** This broker's probe key in the claims store, when it last came back, and the timer that writes it. */
+  private readonly probeKey: string;
+  private probeEcho = Date.now();
+  private probeTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly config: ClusterConfig,
     private readonly engine: ClusterEngine,
   ) {
     this.claims = new PeerClaims(engine.claims);
+    this.probeKey = `${PROBE_PREFIX}${engine.nodeId}`;
   }
 
   /** Connects this broker's engine (NATS unless `config.engine` names another) and makes its directory. */
@@ -141,6 +153,8 @@ export class ClusterPeerDirectory implements PeerDirectory {
       stalled: () => void this.resync(),
     });
     await this.followClaims();
+    this.probeTimer = setInterval(() => this.probe(), Math.max(50, Math.floor(this.config.leaseMs / 3)));
+    this.probeTimer.unref();
     host.log.info({ node: this.nodeId, cluster: this.config.name, ...this.engine.description }, 'joined the cluster');
   }
 
@@ -165,7 +179,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     if (existing instanceof ClaimedRegistration && (existing.connection === connection || !sameClient)) return existing.connection === connection ? existing : undefined;
     if (existing instanceof RemoteRegistration && this.liveness.isAlive(existing.node) && !sameClient) return undefined;
     if (!this.bus.up) throw new RpcError(RpcErrorCode.UNAVAILABLE, `cannot register '${peerId}' now: this broker lost its connection to NATS, so the id cannot be claimed for the cluster`);
-    const claiming = this.claims.claim(key, this.claimValue(connection, holder), (node) => this.liveness.isGone(node));
+    const claiming = this.claims.claim(key, this.claimValue(connection, holder), this.isGone, { withinMs: this.claimRetryMs, wanted: () => connection.isOpen && !this.closed });
     this.claiming.set(key, claiming);
     let revision: number | undefined;
     try {
@@ -177,7 +191,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     }
     if (revision === undefined) return undefined;
     if (!connection.isOpen || this.closed) {
-      this.track(this.claims.release(key, revision));
+      this.releaseClaim(key, revision);
       return undefined;
     }
     const stale = this.table.find(bytes);
@@ -208,8 +222,9 @@ export class ClusterPeerDirectory implements PeerDirectory {
     for (const registration of registrations) {
       registration.writing = registration.writing.then(async () => {
         if (!registration.active) return;
-        const revision = await this.claims.rewrite(registration.key, this.claimValue(connection, registration.holder), registration.revision, this.nodeId);
+        const revision = await this.claims.rewrite(registration.key, this.claimValue(connection, registration.holder), registration.revision, this.nodeId, this.whileHeld(registration));
         if (revision !== undefined) registration.revision = revision;
+        else if (registration.active) this.lose(registration);
       });
       this.track(registration.writing);
     }
@@ -231,7 +246,9 @@ export class ClusterPeerDirectory implements PeerDirectory {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.probeTimer);
     this.claimsWatch?.stop();
+    this.track(this.claims.store.delete(this.probeKey));
     await this.liveness.stop();
     await Promise.race([Promise.allSettled([...this.writes]), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     await this.engine.close();
@@ -247,6 +264,10 @@ export class ClusterPeerDirectory implements PeerDirectory {
   /** A change to the claims (including this broker's own writes, echoed). */
   private onClaimEntry(entry: StoreEntry): void {
     if (this.closed) return;
+    if (entry.key.startsWith(PROBE_PREFIX)) {
+      if (entry.key === this.probeKey) this.probeEcho = Date.now();
+      return;
+    }
     const existing = this.byKey.get(entry.key);
     if (entry.value === undefined) {
       if (existing instanceof RemoteRegistration) this.removeRemote(existing, 'disconnected');
@@ -259,7 +280,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
       // Our own write, echoed (the echo of a claim may come before the claim's answer: the
       // claim is still being made). An entry of ours we no longer hold (a release that
       // failed while NATS was away) is deleted.
-      if (!existing && !this.claiming.has(entry.key)) this.track(this.claims.release(entry.key, entry.revision));
+      if (!existing && !this.claiming.has(entry.key)) this.releaseClaim(entry.key, entry.revision);
       return;
     }
     if (!this.liveness.heardFrom(claim.node)) return; // a dead broker's leftover: whoever claims the id takes it over
@@ -289,7 +310,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
       if (registration instanceof RemoteRegistration && registration.endpoint === link) {
         this.removeRemote(registration, 'disconnected');
         // Whoever notices first tidies up the dead broker's claims (only if unchanged).
-        this.track(this.claims.release(registration.key, registration.revision));
+        this.releaseClaim(registration.key, registration.revision);
       }
     }
     this.host!.dropEndpoint(link, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (its broker is gone)');
@@ -322,28 +343,64 @@ export class ClusterPeerDirectory implements PeerDirectory {
   }
 
   /** Follows claims and leases anew (after a reconnect, or when our watches stalled). */
+  /** Follows claims and leases anew; while the store does not answer, tries again every half lease. */
   private async resync(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.resyncing) return;
+    this.resyncing = true;
     try {
       await Promise.all([this.liveness.follow(), this.followClaims()]);
-    } catch {
-      // NATS not answering yet: the next stall or reconnect tries again.
+    } catch (error) {
+      this.host?.log.throttled('cluster-resync', 'warn', () => ({ node: this.nodeId, error: (error as Error)?.message }), 'cannot follow the cluster\'s store yet; trying again');
+      if (!this.closed) setTimeout(() => void this.resync(), this.config.leaseMs / 2).unref();
+    } finally {
+      this.resyncing = false;
     }
   }
 
   /**
    * Follows the claims. After the current values are in, remote claims that were not among
-   * them went away while an earlier watch was not delivering: they leave.
+   * them went away while an earlier watch was not delivering: they leave; and ids this broker
+   * holds whose claim went away meanwhile are claimed again. A watch that ends by itself is
+   * followed anew.
    */
   private async followClaims(): Promise<void> {
     this.claimsWatch?.stop();
     const watch = this.claims.store.watch((entry) => this.onClaimEntry(entry));
     this.claimsWatch = watch;
+    void watch.ended.then(() => {
+      if (this.claimsWatch === watch) this.watchLost('ended');
+    });
+    this.probeEcho = Date.now();
     const present = await watch.ready;
     if (this.claimsWatch !== watch) return;
     for (const registration of [...this.table.values()]) {
-      if (registration instanceof RemoteRegistration && !present.has(registration.key)) this.removeRemote(registration, 'disconnected');
+      if (present.has(registration.key)) continue;
+      if (registration instanceof RemoteRegistration) this.removeRemote(registration, 'disconnected');
+      else this.reclaim(registration);
     }
+  }
+
+  /**
+   * This broker's view of the store stopped: its claims watch ended, or its probe did not come
+   * back within a lease (the watch stalled without a word). It is said, counted, and followed anew.
+   */
+  private watchLost(how: 'ended' | 'stalled'): void {
+    if (this.closed) return;
+    this.probeEcho = Date.now();
+    this.host?.log.warn({ node: this.nodeId, how }, how === 'ended' ? 'the cluster store watch ended: following the store anew' : 'the cluster store watch stopped delivering: following the store anew');
+    this.host?.clusterEvent?.('watch-restarted');
+    void this.resync();
+  }
+
+  /**
+   * The probe: this broker writes a key of its own in the claims store every third of a lease
+   * and expects to see it come back through its watch; when it does not for a lease while the
+   * bus is up, the watch stalled.
+   */
+  private probe(): void {
+    if (this.closed || !this.bus.up) return;
+    if (Date.now() - this.probeEcho > this.config.leaseMs && !this.resyncing) return this.watchLost('stalled');
+    this.track(this.claims.store.put(this.probeKey, encoder.encode(String(Date.now()))));
   }
 
   // ---- bookkeeping ---------------------------------------------------------------------
@@ -377,7 +434,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
   private endLocal(registration: ClaimedRegistration, reason: LeaveReason): void {
     if (!registration.active) return;
     this.remove(registration);
-    if (reason !== 'taken') this.track(registration.writing.then(() => this.claims.release(registration.key, registration.revision)));
+    if (reason !== 'taken') this.track(registration.writing.then(() => this.releaseClaim(registration.key, registration.revision)));
     for (const listener of this.listeners) listener.left(registration, reason);
   }
 
@@ -399,21 +456,45 @@ export class ClusterPeerDirectory implements PeerDirectory {
   }
 
   /**
-   * Claims again an id this broker holds, after its claim was deleted or while NATS was away.
-   * If NATS does not answer (it is electing a JetStream leader, say), tries again every half
-   * lease while the registration lives; a reconnect starts it over anyway.
+   * Claims again an id this broker holds, after its claim was deleted (a broker thought this
+   * one dead and tidied up) or while the store was away. A store that does not answer (it is
+   * electing a leader, say) is asked again for as long as the registration lives; only a live
+   * holder for another client makes the id lost.
    */
   private reclaim(registration: ClaimedRegistration): void {
-    if (!this.bus.up || this.closed || !registration.active) return;
-    const attempt = this.claims.claim(registration.key, this.claimValue(registration.connection, registration.holder), (node) => this.liveness.isGone(node)).then(
+    if (!this.bus.up || this.closed || !registration.active || registration.reclaiming) return;
+    registration.reclaiming = true;
+    const attempt = this.claims.claim(registration.key, this.claimValue(registration.connection, registration.holder), this.isGone, this.whileHeld(registration)).then(
       (revision) => {
+        registration.reclaiming = false;
         if (!registration.active) return;
         if (revision === undefined) this.lose(registration);
         else registration.revision = revision;
       },
-      () => setTimeout(() => this.reclaim(registration), this.config.leaseMs / 2).unref(),
+      (error: unknown) => {
+        registration.reclaiming = false;
+        this.host?.log.throttled('cluster-reclaim', 'warn', () => ({ node: this.nodeId, peerId: registration.id, error: (error as Error).message }), 'cannot claim a peer id again yet: the store does not answer; trying again');
+        if (registration.active && !this.closed) setTimeout(() => this.reclaim(registration), this.config.leaseMs / 2).unref();
+      },
     );
     this.track(attempt);
+  }
+
+  /** Deletes a claim of this broker's that it no longer holds; asked again while the store does not answer (never given up while open). */
+  private releaseClaim(key: string, revision: number): void {
+    this.track(this.claims.release(key, revision, { withinMs: Infinity, wanted: () => !this.closed && this.byKey.get(key) === undefined }));
+  }
+
+  /** A retry bound for work on a registration: as long as it is held here and the broker is open. */
+  private whileHeld(registration: ClaimedRegistration): RetryBound {
+    return { withinMs: Infinity, wanted: () => registration.active && !this.closed };
+  }
+
+  private readonly isGone = (node: string) => this.liveness.isGone(node);
+
+  /** How long a registration waits for a store that does not answer before it fails with UNAVAILABLE: two leases, 2 to 10 s. */
+  private get claimRetryMs(): number {
+    return Math.min(10_000, Math.max(2_000, 2 * this.config.leaseMs));
   }
 
   private track(write: Promise<unknown>): void {

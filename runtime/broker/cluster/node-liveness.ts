@@ -64,6 +64,10 @@ export class NodeLiveness implements Liveness {
       } else if (this.lastSeen.delete(entry.key)) this.events.died(entry.key);
     });
     this.watch = watch;
+    // A watch that ends by itself is a stalled one, said at once.
+    void watch.ended.then(() => {
+      if (this.watch === watch && !this.stopped) this.events.stalled();
+    });
     await watch.ready;
   }
 

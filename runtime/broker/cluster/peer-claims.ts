@@ -7,7 +7,7 @@
  * it either. Releasing deletes the entry only if it is still the revision this broker wrote.
  */
 import type { ControllerInfo } from '../../wire/control.js';
-import type { KeyValueStore } from './cluster-engine.js';
+import { StoreConflict, type KeyValueStore, type StoreEntry } from './cluster-engine.js';
 
 /** What a claim's KV entry holds. */
 export interface ClaimValue {
@@ -40,51 +40,106 @@ export function readClaim(value: Uint8Array): ClaimValue | undefined {
   }
 }
 
+/** The store could not be asked within the bound (not an answer: the id may be free or taken). */
+export class ClaimUnavailable extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ClaimUnavailable';
+  }
+}
+
+/** How a store call is retried when the store could not be asked. */
+export interface RetryBound {
+  /** Give up (ClaimUnavailable) after this long, ms from the first attempt. */
+  readonly withinMs: number;
+  /** False while it is still worth trying (the registration is still wanted, the broker not closing). */
+  wanted?(): boolean;
+}
+
+/** Conflicts in a row (other writers between our read and our write) before a claim counts as taken. */
+const MAX_CONFLICTS = 16;
+const FIRST_WAIT_MS = 50;
+const MAX_WAIT_MS = 1000;
+
 export class PeerClaims {
   constructor(readonly store: KeyValueStore) {}
 
   /**
-   * Claims `key` for `value.node`. Resolves with the entry's revision, or undefined when a
-   * live broker holds it (`isGone(node)` says whether a holder may be taken over).
+   * Claims `key` for `value.node`. Resolves with the entry's revision, or undefined when a live
+   * broker holds it for another client (`isGone(node)` says whether a holder may be taken
+   * over). A store that cannot be asked is asked again, with backoff, within `bound`; past it
+   * the claim rejects with ClaimUnavailable: an error is never taken for "taken".
    */
-  async claim(key: string, value: ClaimValue, isGone: (node: string) => Promise<boolean>): Promise<number | undefined> {
+  claim(key: string, value: ClaimValue, isGone: (node: string) => Promise<boolean>, bound: RetryBound): Promise<number | undefined> {
     const data = encoder.encode(JSON.stringify(value));
-    try {
-      return await this.store.create(key, data);
-    } catch {
-      // Taken (or was, by a broker that may be gone): look at who holds it.
-    }
-    const entry = await this.store.get(key);
-    if (!entry) return undefined;
-    if (entry.value === undefined) return this.store.update(key, data, entry.revision).catch(() => undefined);
-    const current = readClaim(entry.value);
-    // Taken over only from a dead broker, from this one, or by the same client (its holder token).
-    const sameClient = value.holder !== undefined && current?.holder === value.holder;
-    if (current && current.node !== value.node && !sameClient && !(await isGone(current.node))) return undefined;
-    return this.store.update(key, data, entry.revision).catch(() => undefined);
+    return retrying(bound, `claim ${key}`, async () => {
+      // A free id is claimed in one write; only when it is taken is the holder looked at.
+      let entry: StoreEntry | undefined;
+      let looked = false;
+      for (let conflicts = 0; conflicts < MAX_CONFLICTS; conflicts++) {
+        if (entry?.value !== undefined) {
+          const current = readClaim(entry.value);
+          // Taken over only from a dead broker, from this one, or by the same client (its holder token).
+          const sameClient = value.holder !== undefined && current?.holder === value.holder;
+          if (current && current.node !== value.node && !sameClient && !(await isGone(current.node))) return undefined;
+        }
+        try {
+          return !looked || entry === undefined ? await this.store.create(key, data) : await this.store.update(key, data, entry.revision);
+        } catch (error) {
+          if (!(error instanceof StoreConflict)) throw error;
+          // Taken, or someone wrote between our read and our write: look (again).
+        }
+        entry = await this.store.get(key);
+        looked = true;
+      }
+      return undefined;
+    });
   }
 
   /**
    * Writes a new value for a claim `node` holds. If the entry moved on but is still this
    * node's (it was claimed again meanwhile), writes over that revision; undefined when the
-   * claim is another broker's now (the claim was lost).
+   * claim is another broker's now (the claim was lost). Retried like `claim`.
    */
-  async rewrite(key: string, value: ClaimValue, revision: number, node: string): Promise<number | undefined> {
+  rewrite(key: string, value: ClaimValue, revision: number, node: string, bound: RetryBound): Promise<number | undefined> {
     const data = encoder.encode(JSON.stringify(value));
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        return await this.store.update(key, data, revision);
-      } catch {
+    return retrying(bound, `rewrite ${key}`, async () => {
+      for (let conflicts = 0; conflicts < MAX_CONFLICTS; conflicts++) {
+        try {
+          return await this.store.update(key, data, revision);
+        } catch (error) {
+          if (!(error instanceof StoreConflict)) throw error;
+        }
         const entry = await this.store.get(key);
-        if (!entry?.value || readClaim(entry.value)?.node !== node) return undefined;
+        if (entry?.value === undefined || readClaim(entry.value)?.node !== node) return undefined;
         revision = entry.revision;
       }
-    }
-    return undefined;
+      return undefined;
+    });
   }
 
-  /** Deletes the claim if it is still at `revision`. */
-  async release(key: string, revision: number): Promise<void> {
-    await this.store.delete(key, revision).catch(() => undefined);
+  /** Deletes the claim if it is still at `revision` (a claim that moved on is someone else's now). Retried like `claim`. */
+  release(key: string, revision: number, bound: RetryBound): Promise<void> {
+    return retrying(bound, `release ${key}`, async () => {
+      await this.store.delete(key, revision).catch((error: unknown) => {
+        if (!(error instanceof StoreConflict)) throw error;
+      });
+    });
+  }
+}
+
+/** Runs `attempt` until it answers, asking again with backoff while the store cannot be asked, within `bound`. */
+async function retrying<T>(bound: RetryBound, what: string, attempt: () => Promise<T>): Promise<T> {
+  const giveUpAt = Date.now() + bound.withinMs;
+  for (let wait = FIRST_WAIT_MS; ; wait = Math.min(wait * 2, MAX_WAIT_MS)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() + wait > giveUpAt || bound.wanted?.() === false) {
+        throw new ClaimUnavailable(`${what}: the cluster's store did not answer (${(error as Error)?.message ?? String(error)})`, { cause: error });
+      }
+      // Full jitter: brokers that lost the store together do not come back in step.
+      await new Promise((resolve) => setTimeout(resolve, wait / 2 + Math.random() * (wait / 2)));
+    }
   }
 }

@@ -146,19 +146,24 @@ export class MemoryCluster {
     this.faults.push({ ...fault, op, left: fault.times ?? 1 });
   }
 
-  /** Every watch (of `node`, or of every broker) ends by itself. */
-  endWatches(node?: string): void {
-    for (const store of Object.values(this.stores)) for (const watcher of [...store.watchers]) if (node === undefined || watcher.node === node) watcher.end();
+  /** Every watch (of `node`, or of every broker; on `store`, or on both) ends by itself. */
+  endWatches(node?: string, store?: 'claims' | 'nodes'): void {
+    for (const watcher of this.watchers(node, store)) watcher.end();
   }
 
-  /** Every watch (of `node`, or of every broker) stops delivering, without a word. */
-  stallWatches(node?: string): void {
-    for (const store of Object.values(this.stores)) for (const watcher of store.watchers) if (node === undefined || watcher.node === node) watcher.stalled = true;
+  /** Every watch (of `node`, or of every broker; on `store`, or on both) stops delivering, without a word. */
+  stallWatches(node?: string, store?: 'claims' | 'nodes'): void {
+    for (const watcher of this.watchers(node, store)) watcher.stalled = true;
   }
 
   /** Stalled watches deliver again (what happened meanwhile is not delivered). */
-  resumeWatches(node?: string): void {
-    for (const store of Object.values(this.stores)) for (const watcher of store.watchers) if (node === undefined || watcher.node === node) watcher.stalled = false;
+  resumeWatches(node?: string, store?: 'claims' | 'nodes'): void {
+    for (const watcher of this.watchers(node, store)) watcher.stalled = false;
+  }
+
+  private watchers(node: string | undefined, store: 'claims' | 'nodes' | undefined): Watcher[] {
+    const stores = store === undefined ? Object.values(this.stores) : [this.stores[store]];
+    return stores.flatMap((s) => [...s.watchers]).filter((w) => node === undefined || w.node === node);
   }
 
   /** Cuts `node` off: its bus goes down, its store calls are refused, its watches miss everything until it heals. */

@@ -1,0 +1,143 @@
+/**
+ * The clustering logic under the faults NATS brings on its own schedule, injected through the
+ * in-memory engine (runtime/broker/cluster/memory): store calls that fail or time out (a
+ * JetStream leader election), watches that end or stall (their consumer died with its
+ * server), a broker cut off and healed. Real brokers and real clients over WebSocket on
+ * 127.0.0.1. What must hold: no id is lost to a fault, no id ever has two holders, and every
+ * broker's directory converges to the live peers.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { RpcError, RpcErrorCode, RpcWebSocketClient, type ClientEvent, type RpcClientOptions } from '../runtime/index.node.js';
+import { createBroker, type Broker } from '../runtime/broker/index.js';
+import { MemoryCluster } from '../runtime/broker/cluster/memory/memory-cluster.js';
+import '../.tmp/gen/behaviors/index.js';
+import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
+import { eventually } from './support/harness.js';
+import { claimedIds } from './support/memory-cluster.js';
+
+const LEASE_MS = 1000;
+const brokers: Broker[] = [];
+const clients: RpcWebSocketClient[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.disconnect()));
+  await Promise.all(brokers.splice(0).map((b) => b.close()));
+});
+
+async function broker(cluster: MemoryCluster, label: string): Promise<Broker> {
+  const b = await createBroker({ port: 0, host: '127.0.0.1', cluster: { engine: cluster.engine(label), leaseMs: LEASE_MS } });
+  brokers.push(b);
+  return b;
+}
+
+async function client(url: string | string[], peerId?: string, options: RpcClientOptions = {}): Promise<{ client: RpcWebSocketClient; events: ClientEvent[] }> {
+  const c = new RpcWebSocketClient(url, { reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, ...options });
+  clients.push(c);
+  const events: ClientEvent[] = [];
+  c.events.subscribe((e) => events.push(e));
+  await c.connect();
+  c.registerController('/behaviors', new BehaviorsController());
+  if (peerId) await c.registerAsPeer(peerId);
+  return { client: c, events };
+}
+
+/** Peer ids a broker's directory lists (what listPeers of an unrestricted caller would show). */
+async function listed(url: string): Promise<string[]> {
+  const { client: c } = await client(url);
+  const ids = (await c.listPeers()).map((p) => p.id).sort();
+  await c.disconnect();
+  return ids;
+}
+
+describe('claims tell "taken" from "could not ask"', () => {
+  it('a registration whose store calls fail for a while (a leader election) succeeds once the store answers, not ALREADY_REGISTERED', async () => {
+    const cluster = new MemoryCluster();
+    const a = await broker(cluster, 'a');
+    cluster.failNext('create', { times: 3, store: 'claims' });
+    cluster.failNext('get', { times: 2, store: 'claims', kind: 'timeout', delayMs: 50 });
+    const { client: alice } = await client(a.url);
+    await alice.registerAsPeer('alice');
+    expect(claimedIds(cluster)).toEqual(['alice']);
+  });
+
+  it('a registration whose store never answers within the bound fails with UNAVAILABLE (try again), not ALREADY_REGISTERED', async () => {
+    const cluster = new MemoryCluster();
+    const a = await broker(cluster, 'a');
+    cluster.failNext('create', { times: 1000, store: 'claims' });
+    const { client: alice } = await client(a.url, undefined, { timeoutMs: 60_000 });
+    const error = await alice.registerAsPeer('alice').then(
+      () => undefined,
+      (e: unknown) => e as RpcError,
+    );
+    expect(error).toBeInstanceOf(RpcError);
+    expect(error!.code).toBe(RpcErrorCode.UNAVAILABLE);
+  });
+
+  it('a broker cut off and healed while the store fails: its peers keep their ids, nobody hears registration-lost, calls work again', async () => {
+    const cluster = new MemoryCluster();
+    const a = await broker(cluster, 'a');
+    const b = await broker(cluster, 'b');
+    const { events } = await client(a.url, 'service');
+    const { client: caller } = await client(b.url, 'caller');
+    await eventually(() => b.stats().remotePeers === 1, 'b to know the service');
+    const service = caller.peer('service').controller<BehaviorsController>('/behaviors');
+    expect(await service.echo('before')).toBe('before');
+    // Cut off for longer than the lease: b declares a dead and drops its claims.
+    cluster.partition(cluster.node('a'));
+    await eventually(() => b.stats().remotePeers === 0, 'b to declare a dead', 10_000);
+    // Back while the store is electing a leader: the first claims and reads fail.
+    cluster.failNext('create', { times: 4, store: 'claims' });
+    cluster.failNext('update', { times: 4, store: 'claims' });
+    cluster.failNext('get', { times: 4, store: 'claims' });
+    cluster.heal(cluster.node('a'));
+    await eventually(async () => (await service.echo('after').catch(() => undefined)) === 'after', 'calls to the service to work again', 15_000);
+    expect(events.filter((e) => e.type === 'registration-lost')).toEqual([]);
+    expect(await listed(a.url)).toEqual(['caller', 'service']);
+    expect(await listed(b.url)).toEqual(['caller', 'service']);
+  });
+});
+
+describe('a client never gives up an id on its own', () => {
+  it('an id taken by another client is claimed again once it is free, and the client says so', async () => {
+    const cluster = new MemoryCluster();
+    const a = await broker(cluster, 'a');
+    const b = await broker(cluster, 'b');
+    const { client: first, events } = await client(a.url, 'worker');
+    // b is cut off while `first` is away: the claim is dropped, another client takes the id.
+    cluster.partition(cluster.node('a'));
+    await eventually(() => claimedIds(cluster).length === 0, "the dead broker's claims to be dropped", 10_000);
+    const { client: usurper } = await client(b.url, 'worker');
+    cluster.heal(cluster.node('a'));
+    await eventually(() => events.some((e) => e.type === 'registration-lost' && e.peerId === 'worker'), 'the first client to hear it lost the id', 10_000);
+    // The usurper leaves: the first client takes the id back by itself.
+    await usurper.disconnect();
+    await eventually(() => events.some((e) => e.type === 'registration-restored' && e.peerId === 'worker'), 'the first client to take the id back', 15_000);
+    const { client: caller } = await client(b.url);
+    expect(await caller.peer('worker').controller<BehaviorsController>('/behaviors').echo('mine')).toBe('mine');
+    expect(first.state.value).toBe('connected');
+  });
+});
+
+describe('supervised watches', () => {
+  it('a claims watch that ends (its stream leader died, the leases watch lives on) is followed anew: the directory learns what happened meanwhile', async () => {
+    const cluster = new MemoryCluster();
+    const a = await broker(cluster, 'a');
+    const b = await broker(cluster, 'b');
+    await client(a.url, 'one');
+    await eventually(() => b.stats().remotePeers === 1, 'b to know one');
+    cluster.endWatches(cluster.node('b'), 'claims');
+    await client(a.url, 'two');
+    await eventually(() => b.stats().remotePeers === 2, 'b to learn of two through a new watch', 10_000);
+  });
+
+  it('a claims watch that stalls without a word (the leases watch lives on) is found by its probe and followed anew', async () => {
+    const cluster = new MemoryCluster();
+    const a = await broker(cluster, 'a');
+    const b = await broker(cluster, 'b');
+    await client(a.url, 'one');
+    await eventually(() => b.stats().remotePeers === 1, 'b to know one');
+    cluster.stallWatches(cluster.node('b'), 'claims');
+    await client(a.url, 'two');
+    await eventually(() => b.stats().remotePeers === 2, 'b to notice its watch stalled and learn of two', 10_000);
+  });
+});
