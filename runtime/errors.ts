@@ -2,6 +2,12 @@
  * Every failure a caller sees is an RpcError with a code from one closed list. The message is
  * prefixed with the code; `rawMessage` keeps the text without it. `instanceof RpcError` holds
  * across duplicate copies of the package (it checks a registered brand, not the prototype).
+ *
+ * `mayHaveRun` says whether the action may have run despite the error: false only when the
+ * call certainly never reached the callee's action (refused before it was sent, by the broker
+ * before it was forwarded, or by the callee before it ran the action). Each code has a
+ * default (`MAY_HAVE_RUN`); an error that knows better says so. A call with mayHaveRun false
+ * can be sent again without running twice; one with true cannot.
  */
 
 export const RpcErrorCode = {
@@ -41,7 +47,7 @@ export const RpcErrorCode = {
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   /** A protocol rule was broken (a malformed frame or control request). */
   PROTOCOL_ERROR: 'PROTOCOL_ERROR',
-  /** In a cluster: the broker the peer is on cannot be reached right now (NATS is down or the link was lost); retry later. */
+  /** The broker (or, in a cluster, the way to the peer's broker) cannot take the call right now; see `mayHaveRun` before calling again. */
   UNAVAILABLE: 'UNAVAILABLE',
 } as const;
 
@@ -54,8 +60,37 @@ export function isRpcErrorCode(value: unknown): value is RpcErrorCode {
   return typeof value === 'string' && codes.has(value);
 }
 
+/**
+ * Whether an error of each code may come after the action ran, unless the error says otherwise:
+ * false for refusals that come before the action runs, true where the call was on its way or
+ * running (a timeout, a lost connection or peer, a thrown action).
+ */
+export const MAY_HAVE_RUN: Readonly<Record<RpcErrorCode, boolean>> = {
+  PEER_NOT_FOUND: false,
+  CONTROLLER_NOT_REGISTERED: false,
+  ACTION_NOT_FOUND: false,
+  ACCESS_DENIED: false,
+  AUTHENTICATION_FAILED: false,
+  ALREADY_REGISTERED: false,
+  VALIDATION_FAILED: false,
+  CONTRACT_MISMATCH: false,
+  REMOTE_ERROR: true,
+  PEER_DISCONNECTED: true,
+  TIMEOUT: true,
+  NOT_CONNECTED: true,
+  FRAME_TOO_LARGE: false,
+  CANCELLED: true,
+  SLOW_CONSUMER: true,
+  TOO_MANY_CALLS: false,
+  LIMIT_EXCEEDED: false,
+  PROTOCOL_ERROR: false,
+  UNAVAILABLE: true,
+};
+
 export interface RpcErrorDetails {
   cause?: unknown;
+  /** Whether the action may have run (default: the code's, MAY_HAVE_RUN). */
+  mayHaveRun?: boolean;
   /** For VALIDATION_FAILED: each broken rule with its path. */
   issues?: ReadonlyArray<{ path: string; message: string }>;
   /** Machine-readable facts about the error (for CONTRACT_MISMATCH: the fingerprints and the rule); plain data. */
@@ -72,12 +107,15 @@ export class RpcError extends Error {
   readonly details?: Readonly<Record<string, unknown>>;
   /** For REMOTE_ERROR: the callee's application code (`RpcError.remote`), e.g. 'OUT_OF_STOCK'. */
   readonly remoteCode?: string;
+  /** Whether the action may have run: false only when the call certainly never reached it (safe to send again). */
+  readonly mayHaveRun: boolean;
 
   constructor(code: RpcErrorCode, message: string, details: RpcErrorDetails = {}) {
     super(`${code}: ${message}`, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'RpcError';
     this.code = code;
     this.rawMessage = message;
+    this.mayHaveRun = details.mayHaveRun ?? MAY_HAVE_RUN[code];
     if (details.issues) this.issues = details.issues;
     if (details.details) this.details = details.details;
     if (details.remoteCode !== undefined) this.remoteCode = details.remoteCode;

@@ -82,12 +82,12 @@ export class CallerStream implements Timed {
     try {
       item = this.action.response.decode(createReader(frame, h.payloadStart), frame.length);
     } catch (error) {
-      return this.abandon(new RpcError(RpcErrorCode.VALIDATION_FAILED, `${this.action.name}: malformed item from '${this.peerId}': ${(error as Error).message}`));
+      return this.abandon(new RpcError(RpcErrorCode.VALIDATION_FAILED, `${this.action.name}: malformed item from '${this.peerId}': ${(error as Error).message}`, { mayHaveRun: true }));
     }
     const issues = this.issues;
     issues.length = 0;
     this.action.response.validate(item, issues, this.action.itemPath);
-    if (issues.length > 0) return this.abandon(validationError(issues, `invalid item of ${this.action.name} from '${this.peerId}'`));
+    if (issues.length > 0) return this.abandon(validationError(issues, `invalid item of ${this.action.name} from '${this.peerId}'`, true));
     this.subscriber!.next(item);
     // Credit goes back once the subscriber has taken half the window.
     if (this.state === 'active' && ++this.consumed * 2 >= this.window) {

@@ -222,7 +222,7 @@ export class Dispatcher {
     const issues = this.issues;
     issues.length = 0;
     action.response.validate(value, issues, action.resultPath);
-    if (issues.length > 0) return this.fail(callId, validationError(issues, `${action.name} returned an invalid result`));
+    if (issues.length > 0) return this.fail(callId, validationError(issues, `${action.name} returned an invalid result`, true));
     let frame: Uint8Array;
     try {
       frame = resultFrame(FrameType.Response, callId, action, value);
@@ -230,7 +230,7 @@ export class Dispatcher {
       return this.fail(callId, new RpcError(RpcErrorCode.REMOTE_ERROR, `${action.name}: could not encode the result: ${(error as Error).message}`));
     }
     if (frame.length > this.host.maxMessageBytes) {
-      return this.fail(callId, new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the result is ${frame.length} bytes, over the ${this.host.maxMessageBytes}-byte message limit`));
+      return this.fail(callId, new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the result is ${frame.length} bytes, over the ${this.host.maxMessageBytes}-byte message limit`, { mayHaveRun: true }));
     }
     this.finish(callId);
     this.host.sendMessage(frame, callId);

@@ -139,7 +139,7 @@ export class ServedStream {
     const issues = this.issues;
     issues.length = 0;
     this.action.response.validate(item, issues, this.action.itemPath);
-    if (issues.length > 0) return this.fail(validationError(issues, `${this.action.name} emitted an invalid item`));
+    if (issues.length > 0) return this.fail(validationError(issues, `${this.action.name} emitted an invalid item`, true));
     let frame: Uint8Array;
     try {
       frame = resultFrame(FrameType.StreamItem, this.routeId, this.action, item);

@@ -2,7 +2,8 @@
 import type { ValidationIssue } from '../codec/validation.js';
 import { RpcError, RpcErrorCode } from '../errors.js';
 
-export function validationError(issues: readonly ValidationIssue[], what: string): RpcError {
+/** `ran`: the action had run (a result or an item was invalid), so the call may not be sent again. */
+export function validationError(issues: readonly ValidationIssue[], what: string, ran = false): RpcError {
   const text = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-  return new RpcError(RpcErrorCode.VALIDATION_FAILED, `${what}: ${text}`, { issues: [...issues] });
+  return new RpcError(RpcErrorCode.VALIDATION_FAILED, `${what}: ${text}`, { issues: [...issues], mayHaveRun: ran });
 }

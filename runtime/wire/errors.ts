@@ -1,5 +1,5 @@
 /** RpcErrors as they cross the wire: an Error frame's JSON payload { code, message, issues? }. */
-import { RpcError, RpcErrorCode, isRpcErrorCode } from '../errors.js';
+import { MAY_HAVE_RUN, RpcError, RpcErrorCode, isRpcErrorCode } from '../errors.js';
 import { FrameType } from './frame.js';
 import { jsonFrame, readJson } from './text.js';
 
@@ -10,6 +10,8 @@ export interface ErrorPayload {
   details?: Record<string, unknown>;
   /** REMOTE_ERROR: the application's code (RpcError.remote). */
   remoteCode?: string;
+  /** Present when it differs from the code's default (MAY_HAVE_RUN). */
+  mayHaveRun?: boolean;
 }
 
 /** What an Error frame carries at most: a callee's message, issues and details are cut to fit. */
@@ -23,6 +25,7 @@ export function errorFrame(callId: number, error: RpcError, type: number = Frame
   }
   if (error.details) payload.details = plainDetails(error.details);
   if (error.remoteCode !== undefined && REMOTE_CODE.test(error.remoteCode)) payload.remoteCode = error.remoteCode;
+  if (error.mayHaveRun !== MAY_HAVE_RUN[error.code]) payload.mayHaveRun = error.mayHaveRun;
   return jsonFrame(type, callId, payload);
 }
 
@@ -59,5 +62,6 @@ export function errorFromPayload(value: unknown): RpcError {
     : undefined;
   const details = payload.details && typeof payload.details === 'object' && !Array.isArray(payload.details) ? payload.details : undefined;
   const remoteCode = typeof payload.remoteCode === 'string' && REMOTE_CODE.test(payload.remoteCode) ? payload.remoteCode : undefined;
-  return new RpcError(code, payload.message, { ...(issues ? { issues } : {}), ...(details ? { details } : {}), ...(remoteCode ? { remoteCode } : {}) });
+  const mayHaveRun = typeof payload.mayHaveRun === 'boolean' ? { mayHaveRun: payload.mayHaveRun } : {};
+  return new RpcError(code, payload.message, { ...(issues ? { issues } : {}), ...(details ? { details } : {}), ...(remoteCode ? { remoteCode } : {}), ...mayHaveRun });
 }
