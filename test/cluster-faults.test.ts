@@ -16,6 +16,8 @@ import { eventually } from './support/harness.js';
 import { claimedIds } from './support/memory-cluster.js';
 
 const LEASE_MS = 1000;
+/** How long an id whose broker died stays reserved for its client (short: the tests wait it out). */
+const RESERVATION_MS = 500;
 const brokers: Broker[] = [];
 const clients: RpcWebSocketClient[] = [];
 
@@ -25,7 +27,7 @@ afterEach(async () => {
 });
 
 async function broker(cluster: MemoryCluster, label: string): Promise<Broker> {
-  const b = await createBroker({ port: 0, host: '127.0.0.1', cluster: { engine: cluster.engine(label), leaseMs: LEASE_MS } });
+  const b = await createBroker({ port: 0, host: '127.0.0.1', cluster: { engine: cluster.engine(label), leaseMs: LEASE_MS }, idReservationMs: RESERVATION_MS });
   brokers.push(b);
   return b;
 }
@@ -103,9 +105,10 @@ describe('a client never gives up an id on its own', () => {
     const a = await broker(cluster, 'a');
     const b = await broker(cluster, 'b');
     const { client: first, events } = await client(a.url, 'worker');
-    // b is cut off while `first` is away: the claim is dropped, another client takes the id.
+    // a is cut off: b takes it for dead and reserves its ids for their clients a while; then
+    // the id is free, and another client takes it.
     cluster.partition(cluster.node('a'));
-    await eventually(() => claimedIds(cluster).length === 0, "the dead broker's claims to be dropped", 10_000);
+    await eventually(() => claimedIds(cluster).length === 0, "the dead broker's claims to be dropped once their reservation ended", 10_000);
     const { client: usurper } = await client(b.url, 'worker');
     cluster.heal(cluster.node('a'));
     await eventually(() => events.some((e) => e.type === 'registration-lost' && e.peerId === 'worker'), 'the first client to hear it lost the id', 10_000);

@@ -9,6 +9,7 @@ import { Access } from '../runtime/broker/access.js';
 import { noAudit } from '../runtime/broker/audit.js';
 import { CallerIdentities } from '../runtime/broker/caller-identity.js';
 import { Router } from '../runtime/broker/router.js';
+import { StallClock } from '../runtime/broker/stall-clock.js';
 import { RpcErrorCode } from '../runtime/errors.js';
 import { RpcKernelSecurity, type Session } from '../runtime/broker/security.js';
 import type { RouteEndpoint } from '../runtime/broker/route.js';
@@ -24,6 +25,7 @@ function setup(options: { maxCallsInFlight?: number; security?: RpcKernelSecurit
   const access = new Access(options.security ?? new RpcKernelSecurity());
   const router = new Router({
     directory,
+    clock: new StallClock(),
     access,
     audit: noAudit,
     identities: new CallerIdentities(() => 900 + ++handles),

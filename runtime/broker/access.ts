@@ -53,6 +53,8 @@ interface Answer {
 /** A decision being made, and the frames of the calls waiting for it, in order. */
 interface PendingDecision {
   readonly frames: Uint8Array[];
+  /** performance.now() when each frame was held (a Request's deadline counts the wait). */
+  readonly heldAt: number[];
   /** Something changed while it was asked: the answer is used once, not cached. */
   stale: boolean;
   readonly answer: Promise<Answer>;
@@ -103,8 +105,8 @@ export const MAX_DECISIONS = 16_384;
 /** Each caller's decisions, made on its first call that needs one. */
 const decisionsOf = new Slot<CallerDecisions>();
 
-/** Runs a held frame through the router again, once its decision is in. */
-export type Replay = (caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader) => void;
+/** Runs a held frame through the router again, once its decision is in (`waitedMs`: how long it was held). */
+export type Replay = (caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader, waitedMs: number) => void;
 
 function isPending(decision: SendDecision | PendingDecision | boolean): decision is PendingDecision {
   return typeof decision === 'object' && 'frames' in decision;
@@ -201,6 +203,7 @@ export class Access implements BrokerPart {
     const pending = decisionsOf.get(caller)?.queued.get(callId);
     if (!pending) return false;
     pending.frames.push(frame);
+    pending.heldAt.push(performance.now());
     this.held(caller, frame.length);
     return true;
   }
@@ -358,6 +361,7 @@ export class Access implements BrokerPart {
 
   private hold(caller: RouteEndpoint, pending: PendingDecision, frame: Uint8Array, callId: number): Verdict {
     pending.frames.push(frame);
+    pending.heldAt.push(performance.now());
     decisionsOf.get(caller)!.queued.set(callId, pending);
     this.held(caller, frame.length);
     return Verdict.Queued;
@@ -379,15 +383,18 @@ export class Access implements BrokerPart {
     const state = decisionsOf.get(caller);
     const h = this.replayHeader;
     const frames = pending.frames.splice(0);
+    const heldAt = pending.heldAt.splice(0);
     if (!state) return;
     let bytes = 0;
     for (const frame of frames) bytes += frame.length;
     this.held(caller, -bytes);
-    for (const frame of frames) {
+    const now = performance.now();
+    for (let i = 0; i < frames.length; i++) {
       if (!caller.isOpen || decisionsOf.get(caller) !== state) return;
+      const frame = frames[i]!;
       parseHeader(frame, h);
       if (h.type === FrameType.Request && state.queued.get(h.callId) === pending) state.queued.delete(h.callId);
-      this.replay(caller, frame, h);
+      this.replay(caller, frame, h, now - heldAt[i]!);
     }
   }
 
@@ -458,7 +465,7 @@ export class Access implements BrokerPart {
 }
 
 function newPending(answer: Promise<Answer>): PendingDecision {
-  return { frames: [], stale: false, answer };
+  return { frames: [], heldAt: [], stale: false, answer };
 }
 
 function allowedOf(answer: Answer): boolean {

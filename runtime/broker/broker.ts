@@ -39,6 +39,7 @@ import type { BrokerPart, ConnectionClosure } from './part.js';
 import type { EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
 import { Presence } from './presence.js';
 import { Router } from './router.js';
+import { StallClock } from './stall-clock.js';
 import { RpcKernelSecurity } from './security.js';
 
 export { DEFAULT_MAX_FRAME_BYTES, type BrokerOptions } from './options.js';
@@ -82,7 +83,8 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
   // prom-client is loaded only for a broker that keeps metrics and was given no registry.
   const registry = metrics ? (metrics.registry ?? (await newRegistry())) : undefined;
   // Alone, the broker is the whole system (in memory); in a cluster, NATS says where peers live.
-  const directory = options.cluster ? await ClusterPeerDirectory.join(clusterConfig(options.cluster)) : new LocalPeerDirectory();
+  const reservationMs = brokerLimits(options).idReservationMs;
+  const directory = options.cluster ? await ClusterPeerDirectory.join(clusterConfig(options.cluster), reservationMs) : new LocalPeerDirectory(reservationMs);
   const broker = new BrokerServer(options, directory, metrics && registry ? { config: metrics, registry } : undefined);
   try {
     await directory.start(broker.endpointHost);
@@ -188,9 +190,12 @@ class BrokerServer implements Broker {
     }));
     // Who each caller is, told to the endpoints it calls.
     const identities = new CallerIdentities(() => this.allocateHandle());
+    // How long the loop was away before what it reads now (Requests' deadlines count it).
+    const clock = new StallClock();
     // Forwarding: routes in flight between endpoints (it replays the calls access held).
     const router = (this.router = new Router({
       directory,
+      clock,
       access,
       audit,
       identities,
@@ -234,7 +239,7 @@ class BrokerServer implements Broker {
     // - access and back-pressure drop what they kept;
     // - the audit log and the metrics record the disconnect, after its ids' deregistrations;
     // - a drain under way hears it last (the last connection ends it).
-    this.parts = [connections, admission, handshake, heartbeat, presence, control, directory, router, identities, access, backpressure, audit, this.drainer];
+    this.parts = [connections, admission, handshake, heartbeat, clock, presence, control, directory, router, identities, access, backpressure, audit, this.drainer];
 
     this.endpointHost = {
       route: (endpoint, frame, h) => router.route(endpoint, frame, h),

@@ -19,6 +19,19 @@ const binary = { binary: true } as const;
 
 export type ConnectionState = 'handshake' | 'authenticating' | 'open' | 'closed';
 
+/** How a connection ended. */
+export interface ConnectionClosure {
+  /** The WebSocket close code (1000 normal, 1001 going away, 4001 slow reader, …). */
+  readonly code: number;
+  readonly reason: string;
+  /** It had been welcomed (authenticated) before it closed. */
+  readonly wasOpen: boolean;
+  /** Bytes read from and written to its socket over its life. */
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+}
+
+
 /** What hears that bytes pile up for a connection after a send (back-pressure: backpressure.ts). */
 export interface WriteWatcher {
   readonly highWaterMark: number;

@@ -90,6 +90,7 @@ export class ControlPlane implements BrokerPart {
         if (typeof body.on !== 'boolean') throw protocolError('presence needs on: true or false');
         return { on: body.on };
       },
+      ping: () => ({}),
     };
     this.handlers = {
       register: (connection, request) => this.register(connection, request.peerId, request.holder),
@@ -100,6 +101,7 @@ export class ControlPlane implements BrokerPart {
       },
       listPeers: (connection, request) => this.listPeers(connection, request.controller),
       presence: (connection, request) => this.presence(connection, request.on),
+      ping: () => null,
     };
   }
 
@@ -107,8 +109,9 @@ export class ControlPlane implements BrokerPart {
     return { controlOperations: this.outstanding };
   }
 
-  /** A Control frame's request: answered after the ones `connection` sent before it. */
+  /** A Control frame's request: answered after the ones `connection` sent before it (a ping at once). */
   request(connection: BrokerConnection, requestId: number, body: unknown): void {
+    if ((body as { op?: unknown } | undefined)?.op === 'ping') return connection.send(jsonFrame(FrameType.ControlReply, requestId, PONG));
     let queue = queueOf.get(connection);
     if (!queue) queueOf.set(connection, (queue = { waiting: [], running: false }));
     if (queue.waiting.length + (queue.running ? 1 : 0) >= this.ctx.maxOperations) {
@@ -219,6 +222,9 @@ export class ControlPlane implements BrokerPart {
     return new PeerList(await this.ctx.presence.subscribe(connection));
   }
 }
+
+/** The answer to a ping. */
+const PONG: ControlReply = { ok: true, result: null };
 
 function replyOf(error: RpcError): ControlReply {
   return { ok: false, code: error.code, message: error.rawMessage };

@@ -1,12 +1,16 @@
 /**
  * The peer directory of a broker that is the whole system: every peer id lives on one of its
- * own connections, in memory. Claims and releases take effect at once.
+ * own connections, in memory. Claims and releases take effect at once; an id whose connection
+ * went away stays reserved for its holder for a while (reservations.ts).
  */
+import { RpcError, RpcErrorCode } from '../errors.js';
 import type { ControllerInfo } from '../wire/control.js';
 import { encodePeerId } from '../wire/peer-id.js';
-import type { BrokerConnection } from './connection.js';
+import { CloseCode } from '../wire/close-code.js';
+import type { BrokerConnection, ConnectionClosure } from './connection.js';
 import type { DirectoryListener, DirectoryStats, LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
 import { PeerIdTable } from './peer-id-table.js';
+import { Reservations, reservedMessage } from './reservations.js';
 
 /** A peer id held by a connection of this broker. */
 export class LocalRegistration implements PeerRegistration {
@@ -35,6 +39,16 @@ export class LocalRegistration implements PeerRegistration {
 export class LocalPeerDirectory implements PeerDirectory {
   private readonly table = new PeerIdTable<LocalRegistration>();
   private readonly listeners: DirectoryListener[] = [];
+  private readonly reservations: Reservations;
+
+  /** `reservationMs`: how long an id whose connection went away stays reserved for its holder (0: not at all). */
+  constructor(reservationMs = 0) {
+    this.reservations = new Reservations(reservationMs);
+  }
+
+  isMoving(peerId: string): boolean {
+    return this.reservations.holderOf(peerId) !== undefined;
+  }
 
   find(bytes: Uint8Array, start: number, end: number): PeerRegistration | undefined {
     return this.table.find(bytes, start, end);
@@ -54,6 +68,11 @@ export class LocalPeerDirectory implements PeerDirectory {
       if (holder === undefined || existing.holder !== holder) return Promise.resolve(undefined);
       this.end(existing, 'taken'); // the same client, back on a new connection before the old one was found dead
     }
+    const reservedFor = this.reservations.holderOf(peerId);
+    if (reservedFor !== undefined) {
+      if (reservedFor !== holder) return Promise.reject(new RpcError(RpcErrorCode.ALREADY_REGISTERED, reservedMessage(peerId, this.reservations.reservationMs)));
+      this.reservations.release(peerId);
+    }
     const registration = new LocalRegistration(peerId, keptBytes(bytes), connection, holder);
     this.table.add(registration);
     connection.registrations.add(registration);
@@ -68,8 +87,9 @@ export class LocalPeerDirectory implements PeerDirectory {
     return registration;
   }
 
-  connectionClosed(connection: BrokerConnection): void {
-    for (const registration of [...connection.registrations]) this.end(registration as LocalRegistration, 'disconnected');
+  connectionClosed(connection: BrokerConnection, closure: ConnectionClosure): void {
+    const reserve = closure.code !== CloseCode.Normal; // 1000: the client left on purpose
+    for (const registration of [...connection.registrations]) this.end(registration as LocalRegistration, 'disconnected', reserve);
   }
 
   announce(connection: BrokerConnection, controllers: readonly ControllerInfo[]): void {
@@ -96,13 +116,15 @@ export class LocalPeerDirectory implements PeerDirectory {
   }
 
   close(): Promise<void> {
+    this.reservations.close();
     return Promise.resolve();
   }
 
-  private end(registration: LocalRegistration, reason: LeaveReason): void {
+  private end(registration: LocalRegistration, reason: LeaveReason, reserve = false): void {
     registration.active = false;
     this.table.remove(registration);
     registration.connection.registrations.delete(registration);
+    if (reserve) this.reservations.reserve(registration.id, registration.holder);
     for (const listener of this.listeners) listener.left(registration, reason);
   }
 }

@@ -76,6 +76,14 @@ export interface BrokerOptions {
   maxAnnouncedBytes?: number;
   /** Peer ids one connection may hold; more registrations are refused with LIMIT_EXCEEDED. Default 100. */
   maxIdsPerConnection?: number;
+  /**
+   * How long (ms) a peer id stays reserved for the client that held it after its connection
+   * went away without giving it up (closed, cut off, its broker died): that client takes it
+   * back at once, anyone else gets ALREADY_REGISTERED, and calls to it get PEER_NOT_FOUND
+   * marked as moving, which clients send again within their deadline. Ids registered without
+   * a holder token (raw clients) are not reserved. Default 10,000; 0 turns it off.
+   */
+  idReservationMs?: number;
   /** Presence subscriptions per connection (one per `presence()` subscriber of a client); more are refused with LIMIT_EXCEEDED. Default 64. */
   maxPresenceSubscriptions?: number;
   /** How long a new connection has to say hello (ms); a TCP connection to the broker's own server has as long to upgrade. Default 10 s. */
@@ -129,6 +137,7 @@ export interface BrokerLimits {
   readonly maxAnnouncedBytes: number;
   readonly maxPresenceSubscriptions: number;
   readonly maxIdsPerConnection: number;
+  readonly idReservationMs: number;
   readonly handshakeTimeoutMs: number;
   readonly hookTimeoutMs: number;
   readonly heartbeatMs: number;
@@ -147,6 +156,7 @@ export function brokerLimits(options: BrokerOptions): BrokerLimits {
     maxAnnouncedBytes: options.maxAnnouncedBytes ?? 64 * 1024,
     maxPresenceSubscriptions: options.maxPresenceSubscriptions ?? 64,
     maxIdsPerConnection: options.maxIdsPerConnection ?? 100,
+    idReservationMs: options.idReservationMs ?? 10_000,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     hookTimeoutMs: options.hookTimeoutMs ?? 5_000,
     heartbeatMs: options.heartbeatMs ?? 15_000,

@@ -7,20 +7,10 @@
  *
  * Every method is optional: a part implements the events it cares about.
  */
-import type { BrokerConnection } from './connection.js';
+import type { BrokerConnection, ConnectionClosure } from './connection.js';
 import type { LeaveReason, PeerRegistration } from './peer-directory.js';
 
-/** How a connection ended. */
-export interface ConnectionClosure {
-  /** The WebSocket close code (1000 normal, 1001 going away, 4001 slow reader, …). */
-  readonly code: number;
-  readonly reason: string;
-  /** It had been welcomed (authenticated) before it closed. */
-  readonly wasOpen: boolean;
-  /** Bytes read from and written to its socket over its life. */
-  readonly bytesRead: number;
-  readonly bytesWritten: number;
-}
+export type { ConnectionClosure } from './connection.js';
 
 export interface BrokerPart {
   /** A WebSocket connection was accepted (before its handshake). */

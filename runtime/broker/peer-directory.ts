@@ -30,7 +30,7 @@
 import type { RpcErrorCode } from '../errors.js';
 import type { ControllerInfo, PeerInfo } from '../wire/control.js';
 import type { FrameHeader } from '../wire/frame.js';
-import type { BrokerConnection } from './connection.js';
+import type { BrokerConnection, ConnectionClosure } from './connection.js';
 import type { BrokerLog } from './logger.js';
 import type { RouteEndpoint, RouteTarget } from './route.js';
 
@@ -107,15 +107,25 @@ export interface PeerDirectory {
   find(bytes: Uint8Array, start: number, end: number): PeerRegistration | undefined;
   get(peerId: string): PeerRegistration | undefined;
   /**
-   * Claims `peerId` for `connection`; resolves undefined when someone else holds it. A holding
-   * under the same `holder` token (the same client, reconnected) is taken over: it ends
-   * ('taken') and the new connection holds the id.
+   * Whether nobody holds `peerId` but it is reserved for the client that held it until its
+   * connection went away (reservations.ts): the peer is moving, calls to it may be sent again.
+   */
+  isMoving(peerId: string): boolean;
+  /**
+   * Claims `peerId` for `connection`; resolves undefined when someone else holds it, rejects
+   * with ALREADY_REGISTERED when it is reserved for another client. A holding (or a
+   * reservation) under the same `holder` token (the same client, reconnected) is taken over:
+   * it ends ('taken') and the new connection holds the id.
    */
   claim(peerId: string, connection: BrokerConnection, holder?: string): Promise<PeerRegistration | undefined>;
   /** Gives up `connection`'s holding of `peerId`; undefined when it held none. */
   release(peerId: string, connection: BrokerConnection): PeerRegistration | undefined;
-  /** `connection` is going away: every id it holds is given up (a part's lifecycle event: part.ts). */
-  connectionClosed(connection: BrokerConnection): void;
+  /**
+   * `connection` is going away: every id it holds is given up (a part's lifecycle event:
+   * part.ts). Unless the client closed it itself (1000: `client.disconnect()`), the ids it
+   * held under a holder token stay reserved for that client a while (reservations.ts).
+   */
+  connectionClosed(connection: BrokerConnection, closure: ConnectionClosure): void;
   /** `connection` announced a new controller list. */
   announce(connection: BrokerConnection, controllers: readonly ControllerInfo[]): void;
   /** Every active registration. */

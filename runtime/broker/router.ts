@@ -20,9 +20,12 @@ import type { CallerIdentities } from './caller-identity.js';
 import type { BrokerPart } from './part.js';
 import type { LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
 import type { Route, RouteEndpoint, RouteTarget } from './route.js';
+import type { StallClock } from './stall-clock.js';
 
 export interface RouterContext {
   readonly directory: PeerDirectory;
+  /** How long the broker was away before a frame read now (a Request's deadline counts it). */
+  readonly clock: StallClock;
   readonly access: Access;
   readonly audit: AuditRecorder;
   readonly identities: CallerIdentities;
@@ -50,14 +53,17 @@ export class Router implements BrokerPart {
 
   constructor(private readonly ctx: RouterContext) {
     // Calls held for a security decision come back through here once it is in.
-    ctx.access.replayThrough((caller, frame, h) => this.route(caller, frame, h));
+    ctx.access.replayThrough((caller, frame, h, waitedMs) => this.route(caller, frame, h, waitedMs));
   }
 
-  /** A data-path frame (Request and what follows it) from `from`; `h` is its parsed header. */
-  route(from: RouteEndpoint, frame: Uint8Array, h: FrameHeader): void {
+  /**
+   * A data-path frame (Request and what follows it) from `from`; `h` is its parsed header.
+   * `waitedMs`: how long it already waited in this broker (held for a security decision).
+   */
+  route(from: RouteEndpoint, frame: Uint8Array, h: FrameHeader, waitedMs = 0): void {
     switch (h.type) {
       case FrameType.Request:
-        return this.onRequest(from, frame, h);
+        return this.onRequest(from, frame, h, waitedMs);
       case FrameType.Response:
       case FrameType.Error:
       case FrameType.StreamEnd:
@@ -135,10 +141,10 @@ export class Router implements BrokerPart {
 
   // ---- requests ------------------------------------------------------------------------
 
-  private onRequest(caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader): void {
+  private onRequest(caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader, waitedMs: number): void {
     const { access } = this.ctx;
     if (caller.hasRoutes && caller.outgoing.has(h.callId)) return this.ctx.violation(caller, `call id ${h.callId} is already in use`);
-    if (this.draining !== undefined) return this.refuse(caller, h, fromUtf8Lenient(frame, h.targetStart, h.targetEnd), new RpcError(RpcErrorCode.UNAVAILABLE, 'this broker is shutting down: call again once reconnected to another broker'));
+    if (this.draining !== undefined) return this.refuse(caller, h, fromUtf8Lenient(frame, h.targetStart, h.targetEnd), new RpcError(RpcErrorCode.UNAVAILABLE, 'this broker is shutting down: call again once reconnected to another broker', NOT_FORWARDED));
     const target = this.ctx.directory.find(frame, h.targetStart, h.targetEnd);
     // Another broker of a cluster (no session) enforced its callers' limits and security itself.
     if (caller.session !== undefined) {
@@ -154,10 +160,17 @@ export class Router implements BrokerPart {
           return this.deny(caller, h, target, 'call');
       }
     }
-    if (!target) return this.refuse(caller, h, fromUtf8Lenient(frame, h.targetStart, h.targetEnd), notFound(frame, h));
+    if (!target) {
+      // From another broker of the cluster: its caller's broker asked the hooks already.
+      const id = fromUtf8Lenient(frame, h.targetStart, h.targetEnd);
+      return this.refuse(caller, h, id, this.ctx.directory.isMoving(id) ? moving(id) : notFound(frame, h));
+    }
     if (!target.endpoint.isOpen) {
       // A peer on another broker of the cluster whose link is down: fail now rather than at the timeout.
-      return this.refuse(caller, h, target.id, new RpcError(RpcErrorCode.UNAVAILABLE, `peer '${target.id}' is on a broker this one cannot reach right now`));
+      return this.refuse(caller, h, target.id, new RpcError(RpcErrorCode.UNAVAILABLE, `peer '${target.id}' is on a broker this one cannot reach right now`, NOT_FORWARDED));
+    }
+    if ((h.flags & FrameFlags.Deadline) !== 0 && !this.withinDeadline(frame, h, waitedMs)) {
+      return this.refuse(caller, h, target.id, new RpcError(RpcErrorCode.TIMEOUT, `the call to '${target.id}' waited past its deadline in the broker (it was not forwarded)`, NOT_FORWARDED));
     }
     this.forward(caller, target, frame, h);
   }
@@ -176,11 +189,25 @@ export class Router implements BrokerPart {
       case Verdict.Queued:
         return;
       case Verdict.Allowed:
+        if (this.ctx.directory.isMoving(id)) return this.refuse(caller, h, id, moving(id));
         return this.refuse(caller, h, id, notFound(frame, h));
       default:
         this.ctx.audit.denied(caller, 'send', id);
         return caller.send(errorFrame(h.callId, deniedSend(id)));
     }
+  }
+
+  /**
+   * Takes the time a Request spent in this broker (held for a decision, or unread while the
+   * broker was stalled) off the wait its DEADLINE field says, in place; false when none is left.
+   */
+  private withinDeadline(frame: Uint8Array, h: FrameHeader, waitedMs: number): boolean {
+    const spent = Math.floor(waitedMs + this.ctx.clock.stalledMs());
+    if (spent === 0) return true;
+    const left = h.deadlineMs - spent;
+    if (left <= 0) return false;
+    writeU32(frame, h.targetEnd, left);
+    return true;
   }
 
   private tooManyCalls(caller: RouteEndpoint): boolean {
@@ -308,9 +335,17 @@ export class Router implements BrokerPart {
   }
 }
 
+/** Refusals of calls the broker did not forward: they never ran. */
+const NOT_FORWARDED = { mayHaveRun: false } as const;
+
 /** The same refusal whether the peer is there or not (access.ts: no presence oracle). */
 function deniedSend(peerId: string): RpcError {
   return new RpcError(RpcErrorCode.ACCESS_DENIED, `not allowed to send to peer '${peerId}'`);
+}
+
+/** PEER_NOT_FOUND for an id reserved for its client, which is moving to another connection: the call may be sent again. */
+function moving(peerId: string): RpcError {
+  return new RpcError(RpcErrorCode.PEER_NOT_FOUND, `Peer not found: '${peerId}' is moving (its connection went away; its id is reserved for it)`, { details: { moving: true }, mayHaveRun: false });
 }
 
 function notFound(frame: Uint8Array, h: FrameHeader): RpcError {

@@ -21,9 +21,20 @@ export interface OutboundContext {
   /** The client's default timeout (ms; 0 = none). */
   readonly timeoutMs: number;
   readonly maxMessageBytes: number;
+  /** Whether calls refused before they reached the callee are sent again (the client's `retry`). */
+  readonly retry: boolean;
   /** Whether a call id is taken (by a unary call or a stream). */
   inUse(callId: number): boolean;
 }
+
+/** Waits between sending a refused call again (ms): the first ceiling and the largest; full jitter in the upper half. */
+const RETRY_FIRST_MS = 25;
+const RETRY_MAX_MS = 1000;
+/** How long a call without a deadline is sent again at most. */
+const RETRY_WITHOUT_DEADLINE_MS = 30_000;
+
+/** Errors of calls refused before they were sent: they never ran. */
+const NOT_SENT = { mayHaveRun: false } as const;
 
 /** What a Request's deadline can say (uint32 ms, about 49 days). */
 const MAX_WAIT_MS = 2 ** 32 - 1;
@@ -52,15 +63,36 @@ export class Outbound {
     return options.timeoutMs ?? this.ctx.timeoutMs;
   }
 
+  /**
+   * How long to wait before sending a call again after `error` (attempt: how many times it
+   * was sent), or undefined when it must not be: only calls that certainly never reached the
+   * callee (mayHaveRun false) and were refused for a passing reason (the broker or the way to
+   * the peer was unavailable, the peer's id is moving to another connection, a broker took it
+   * for expired after a stall), within the call's deadline (at most RETRY_WITHOUT_DEADLINE_MS
+   * without one).
+   */
+  retryDelay(error: RpcError, options: CallOptions, attempt: number, deadline: number, firstSent: number): number | undefined {
+    if (error.mayHaveRun || !(options.retry ?? this.ctx.retry)) return undefined;
+    // A broker that refuses a call as past its deadline cannot tell a frame that waited in it
+    // during a stall from one that arrived just after: when the caller still has time, it was the latter.
+    const passing =
+      error.code === RpcErrorCode.UNAVAILABLE || error.code === RpcErrorCode.TIMEOUT || (error.code === RpcErrorCode.PEER_NOT_FOUND && error.details?.moving === true);
+    if (!passing) return undefined;
+    const ceiling = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(attempt, 16));
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    const until = deadline === Infinity ? firstSent + RETRY_WITHOUT_DEADLINE_MS : deadline;
+    return Date.now() + delay < until ? delay : undefined;
+  }
+
   /** The Request frame for a call with `deadline` (absolute; Infinity: none), or why it cannot be sent. */
   prepare(callId: number, peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions, stream: boolean, deadline: number): Uint8Array | RpcError {
     const { session } = this.ctx;
-    if (!session.isOpen) return new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot call ${action.name} on '${peerId}': ${session.closeReason}`);
+    if (!session.isOpen) return new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot call ${action.name} on '${peerId}': ${session.closeReason}`, NOT_SENT);
     const issues = this.issues;
     issues.length = 0;
     action.request.validate(args, issues, action.paramPaths);
     if (issues.length > 0) return validationError(issues, `invalid arguments for ${action.name}`);
-    if (options.signal?.aborted) return new RpcError(RpcErrorCode.CANCELLED, `${action.name} was aborted before it was sent`);
+    if (options.signal?.aborted) return new RpcError(RpcErrorCode.CANCELLED, `${action.name} was aborted before it was sent`, NOT_SENT);
     const waitMs = deadline === Infinity ? undefined : Math.min(MAX_WAIT_MS, Math.max(1, Math.ceil(deadline - Date.now())));
     const frame = requestFrame(callId, action, target, args, this.ctx.negotiation.fingerprintFor(peerId, action), waitMs, stream);
     if (frame.length > this.ctx.maxMessageBytes) {

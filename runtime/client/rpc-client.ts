@@ -53,6 +53,14 @@ export interface RpcClientOptions {
    * gives such ids up. Either way a 'registration-lost' event says the id was lost. Default true.
    */
   reclaimIds?: boolean;
+  /**
+   * A call the broker refused before it reached the callee (its error says `mayHaveRun:
+   * false`) for a passing reason (UNAVAILABLE: the broker or the way to the peer's broker
+   * cannot take it now; PEER_NOT_FOUND for an id that is moving to another connection) is
+   * sent again, with backoff, within its deadline. Calls that may have run are never sent
+   * again. Default true; per call with `controller(path, { retry })`.
+   */
+  retry?: boolean;
   /** Use this generated contract set instead of the ones registered by importing generated code. */
   contracts?: ContractSet;
   /** How to open the WebSocket; defaults to `ws` in Node and the global WebSocket elsewhere. */
@@ -84,6 +92,13 @@ export interface RpcClientOptions {
    * beyond it the stream fails with SLOW_CONSUMER. Default 64 MiB.
    */
   streamBufferBytes?: number;
+  /**
+   * How long the broker may send nothing before this client takes the connection for dead and
+   * moves to the next broker (ms): after half of it the client pings, after all of it without
+   * a frame it reconnects (with `reconnect`). Catches a broker that hangs or a half-open TCP
+   * path whatever the broker's heartbeat. Default 10,000; 0 turns it off.
+   */
+  livenessMs?: number;
   /** Node only: mask frames with random keys instead of a zero key (see transport/node-ws.ts). Default false. */
   maskFrames?: boolean;
   /**
@@ -139,6 +154,7 @@ export type ClientEvent =
   | { type: 'registration-restored'; peerId: string };
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_LIVENESS_MS = 10_000;
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_STREAM_BUFFER_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS = 30_000;
@@ -192,7 +208,7 @@ export class RpcWebSocketClient {
     const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     const reconnect = options.reconnect === false ? undefined : { initialDelayMs: 100, maxDelayMs: 10_000, maxAttempts: Infinity, ...(options.reconnect === true ? {} : options.reconnect) };
     this.session = new ClientSession(
-      { urls: this.urls, token: options.token, timeoutMs, transport: options.transport, maxPayloadBytes: maxMessageBytes + 1024, maxSendBufferBytes: options.maxSendBufferBytes ?? DEFAULT_MAX_SEND_BUFFER_BYTES, maskFrames: options.maskFrames, reconnect },
+      { urls: this.urls, token: options.token, timeoutMs, transport: options.transport, maxPayloadBytes: maxMessageBytes + 1024, maxSendBufferBytes: options.maxSendBufferBytes ?? DEFAULT_MAX_SEND_BUFFER_BYTES, maskFrames: options.maskFrames, livenessMs: options.livenessMs ?? DEFAULT_LIVENESS_MS, reconnect },
       {
         frame: (frame) => this.onFrame(frame),
         restored: (again) => this.onRestored(again),
@@ -210,6 +226,7 @@ export class RpcWebSocketClient {
       deadlines: this.deadlines,
       timeoutMs,
       maxMessageBytes,
+      retry: options.retry !== false,
       inUse: (id) => this.unary.has(id) || this.streams.has(id),
     });
     this.unary = new UnaryCalls(outbound, this.replyPieces);

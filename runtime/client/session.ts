@@ -11,6 +11,13 @@
  * after the broker that was lost (a broker that drains closes with 1001, going away: its
  * clients move on to the next). A broker that refuses the token ends it
  * (AUTHENTICATION_FAILED: trying again would not help).
+ *
+ * Liveness: a broker that hangs (paused, overloaded, or behind a half-open TCP path) sends
+ * nothing, and the socket stays open. So the session counts the frames it hears; after half of
+ * `livenessMs` without one it asks the broker (a ping control request, answered ahead of
+ * everything else), and after `livenessMs` without any frame it takes the connection for dead
+ * and moves to the next broker, whatever the broker's own heartbeat setting. Works in browsers
+ * too (a page cannot send WebSocket pings, it can send a frame).
  */
 import { BehaviorSubject, Observable } from 'rxjs';
 import { RpcError, RpcErrorCode } from '../errors.js';
@@ -49,6 +56,8 @@ export interface SessionOptions {
   /** Bytes waiting in the socket above which `writable` is false (served streams hold back). */
   readonly maxSendBufferBytes: number;
   readonly maskFrames: boolean | undefined;
+  /** How long the broker may stay silent before the connection is taken for dead (ms); 0: never. */
+  readonly livenessMs: number;
   /** Undefined: no reconnecting. */
   readonly reconnect: Required<ReconnectOptions> | undefined;
 }
@@ -63,6 +72,11 @@ export interface SessionEvents {
   /** Closed for good: disconnect(), reconnecting given up or turned off. */
   closed(reason: string): void;
 }
+
+/** The ping a session sends a silent broker: a control request whose answer (request id 0) nobody waits for, only hears. */
+const PING = jsonFrame(FrameType.Control, 0, { op: 'ping' });
+/** Liveness is looked at four times per `livenessMs`: a ping after two silent looks, dead after four. */
+const LIVENESS_LOOKS = 4;
 
 /** How often a socket that was too full is looked at again. */
 const WRITABLE_POLL_MS = 5;
@@ -108,6 +122,11 @@ export class ClientSession {
   private readonly writableWaiters: (() => void)[] = [];
   private writablePoll: ReturnType<typeof setTimeout> | undefined;
   private readonly header: FrameHeader = createHeader();
+  /** Frames heard from the current transport, and at the last liveness look; looks in a row that heard nothing. */
+  private heard = 0;
+  private heardAtLook = 0;
+  private silentLooks = 0;
+  private livenessTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly options: SessionOptions,
@@ -160,7 +179,7 @@ export class ClientSession {
    */
   whenOpen(deadline: number, signal?: AbortSignal): Promise<void> {
     if (this.isOpen) return Promise.resolve();
-    if (!this.willOpen) return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, this.closeReason));
+    if (!this.willOpen) return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, this.closeReason, { mayHaveRun: false }));
     return new Promise<void>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const done = () => {
@@ -178,10 +197,10 @@ export class ClientSession {
           reject(error);
         },
       };
-      const onAbort = () => waiter.reject(new RpcError(RpcErrorCode.CANCELLED, 'aborted while waiting for the connection'));
+      const onAbort = () => waiter.reject(new RpcError(RpcErrorCode.CANCELLED, 'aborted while waiting for the connection', { mayHaveRun: false }));
       if (deadline !== Infinity) {
         timer = setTimeout(
-          () => waiter.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `not connected within the call's timeout (${this.closeReason}; reconnecting)`)),
+          () => waiter.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `not connected within the call's timeout (${this.closeReason}; reconnecting)`, { mayHaveRun: false })),
           Math.max(0, deadline - Date.now()),
         );
       }
@@ -238,6 +257,7 @@ export class ClientSession {
   disconnect(reason: string): void {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    this.stopLiveness();
     const transport = this.transport;
     this.transport = undefined;
     const wasActive = this.state.value !== 'idle' && this.state.value !== 'closed';
@@ -276,6 +296,7 @@ export class ClientSession {
         clearTimeout(timer);
         this.transport = transport;
         this.attempt = 0;
+        this.startLiveness();
         this.events.restored(again).then(
           () => {
             if (settled || this.transport !== transport) return;
@@ -297,7 +318,10 @@ export class ClientSession {
               transport!.send(jsonFrame(FrameType.Hello, 0, hello));
             },
             message: (frame) => {
-              if (this.transport === transport) return this.events.frame(frame);
+              if (this.transport === transport) {
+                this.heard++;
+                return this.events.frame(frame);
+              }
               if (!settled) this.onHandshakeFrame(frame, welcomed, fail);
             },
             close: (code, reason) => {
@@ -335,7 +359,42 @@ export class ClientSession {
 
   // ---- losing and coming back ----------------------------------------------------------
 
+  // ---- liveness ------------------------------------------------------------------------
+
+  private startLiveness(): void {
+    this.stopLiveness();
+    const { livenessMs } = this.options;
+    if (livenessMs <= 0) return;
+    this.heardAtLook = this.heard;
+    this.silentLooks = 0;
+    this.livenessTimer = setInterval(() => this.lookForLife(), Math.max(10, Math.floor(livenessMs / LIVENESS_LOOKS)));
+    (this.livenessTimer as { unref?: () => void }).unref?.();
+  }
+
+  private stopLiveness(): void {
+    clearInterval(this.livenessTimer);
+    this.livenessTimer = undefined;
+  }
+
+  /** Heard something since the last look: alive. Half the time silent: ping. All of it: dead. */
+  private lookForLife(): void {
+    const transport = this.transport;
+    if (!transport) return this.stopLiveness();
+    if (this.heard !== this.heardAtLook) {
+      this.heardAtLook = this.heard;
+      this.silentLooks = 0;
+      return;
+    }
+    this.silentLooks++;
+    if (this.silentLooks === LIVENESS_LOOKS / 2) transport.send(PING);
+    if (this.silentLooks < LIVENESS_LOOKS) return;
+    this.stopLiveness();
+    this.onLost(`the broker at ${this.url} sent nothing for ${this.options.livenessMs} ms, not even an answer to a ping: taken for dead`);
+    transport.abort();
+  }
+
   private onLost(reason: string): void {
+    this.stopLiveness();
     this.transport = undefined;
     this.closeReason = reason;
     const reconnect = this.options.reconnect;
@@ -372,9 +431,10 @@ export class ClientSession {
   }
 
   private closeForGood(reason: string): void {
+    this.stopLiveness();
     const wasLive = this.state.value === 'connected' || this.state.value === 'reconnecting';
     this.state.set('closed');
-    for (const waiter of [...this.waiting]) waiter.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+    for (const waiter of [...this.waiting]) waiter.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, reason, { mayHaveRun: false }));
     if (wasLive) this.events.lost(reason);
     this.events.closed(reason);
   }

@@ -22,6 +22,10 @@ class UnaryCall implements Timed {
   /** Sent again under the callee's fingerprint after a CONTRACT_MISMATCH (only once). */
   negotiated = false;
   onAbort: (() => void) | undefined;
+  /** Times sent; when it was first sent; the timer of its next sending after a refusal that says it never ran. */
+  attempts = 0;
+  firstSent = Date.now();
+  retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly calls: UnaryCalls,
@@ -86,12 +90,12 @@ export class UnaryCalls {
     try {
       value = action.response.decode(createReader(frame, h.payloadStart), frame.length);
     } catch (error) {
-      return call.reject(new RpcError(RpcErrorCode.VALIDATION_FAILED, `${action.name}: malformed result from '${call.peerId}': ${(error as Error).message}`));
+      return call.reject(new RpcError(RpcErrorCode.VALIDATION_FAILED, `${action.name}: malformed result from '${call.peerId}': ${(error as Error).message}`, { mayHaveRun: true }));
     }
     const issues = this.issues;
     issues.length = 0;
     action.response.validate(value, issues, action.resultPath);
-    if (issues.length > 0) return call.reject(validationError(issues, `invalid result of ${action.name} from '${call.peerId}'`));
+    if (issues.length > 0) return call.reject(validationError(issues, `invalid result of ${action.name} from '${call.peerId}'`, true));
     call.resolve(value);
   }
 
@@ -108,6 +112,14 @@ export class UnaryCalls {
       const problem = refusal ?? this.send(call);
       if (!problem) return true; // sent again, same deadline
       error = problem;
+    }
+    const delay = this.outbound.retryDelay(error, call.options, call.attempts, call.deadline, call.firstSent);
+    if (delay !== undefined) {
+      // It never reached the callee: sent again later, under the same deadline. Until then it
+      // keeps its old id (nothing else can arrive for it).
+      this.calls.set(callId, call);
+      call.retryTimer = setTimeout(() => this.sendAgain(call), delay);
+      return true;
     }
     this.settle(call);
     call.reject(error);
@@ -126,14 +138,37 @@ export class UnaryCalls {
   /** Rejects a pending call and tells the broker to forget it (and the callee to stop). */
   giveUp(call: UnaryCall, error: RpcError): void {
     if (this.calls.get(call.id) !== call) return;
+    const waiting = call.retryTimer !== undefined;
     this.take(call.id);
-    this.outbound.ctx.session.send(signalFrame(FrameType.Cancel, call.id));
-    call.reject(error);
+    // A call waiting to be sent again is in flight nowhere: nothing to cancel, and it never ran.
+    if (!waiting) this.outbound.ctx.session.send(signalFrame(FrameType.Cancel, call.id));
+    call.reject(waiting ? new RpcError(error.code, error.rawMessage, { mayHaveRun: false }) : error);
   }
 
-  /** The connection is gone: every pending call fails (none is sent again: it may have run). */
+  /**
+   * The connection is gone: every call in flight fails (none is sent again: it may have run).
+   * Calls waiting to be sent again (they never ran) wait on, for the connection to come back.
+   */
   rejectAll(reason: string): void {
-    for (const id of [...this.calls.keys()]) this.take(id)?.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+    for (const [id, call] of [...this.calls]) if (call.retryTimer === undefined) this.take(id)?.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+  }
+
+  /** Sends a call that never ran again (after the connection is back, if it is away), within its deadline. */
+  private sendAgain(call: UnaryCall): void {
+    call.retryTimer = undefined;
+    if (this.calls.get(call.id) !== call) return;
+    this.calls.delete(call.id);
+    const session = this.outbound.ctx.session;
+    if (!session.isOpen && session.willOpen) {
+      this.calls.set(call.id, call);
+      call.retryTimer = setTimeout(() => this.sendAgain(call), 50);
+      return;
+    }
+    const problem = this.send(call);
+    if (problem) {
+      this.settle(call);
+      call.reject(problem);
+    }
   }
 
   /** Sends (or sends again) `call` under a fresh call id; returns why it could not be sent. */
@@ -142,6 +177,7 @@ export class UnaryCalls {
     const frame = this.outbound.prepare(id, call.peerId, call.target, call.action, call.args, call.options, false, call.deadline);
     if (frame instanceof RpcError) return frame;
     call.id = id;
+    call.attempts++;
     this.calls.set(id, call);
     this.outbound.ctx.session.sendMessage(frame, FrameType.RequestChunk, id);
     return undefined;
@@ -158,6 +194,8 @@ export class UnaryCalls {
   }
 
   private settle(call: UnaryCall): void {
+    clearTimeout(call.retryTimer);
+    call.retryTimer = undefined;
     this.outbound.ctx.deadlines.remove(call);
     if (call.onAbort) call.options.signal!.removeEventListener('abort', call.onAbort);
   }

@@ -53,6 +53,8 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Aborting rejects the call with CANCELLED (and cancels a stream on the callee). */
   signal?: AbortSignal;
+  /** Send a call the broker refused before it reached the callee again, within its deadline (see the client's `retry`). Default: the client's. */
+  retry?: boolean;
 }
 
 /** What a generated proxy calls into: the client side of one peer. */

@@ -15,6 +15,8 @@ export const browserWebSocketTransport: TransportFactory = (url: string, events:
   return {
     send: (frame) => socket.send(frame),
     close: (code, reason) => socket.close(code, reason),
+    // A page cannot drop a socket without the closing handshake; the client stops listening to it at once.
+    abort: () => socket.close(4000, 'the broker stopped answering'),
     get bufferedAmount() {
       return socket.bufferedAmount;
     },

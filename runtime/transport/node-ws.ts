@@ -46,6 +46,7 @@ export const nodeWsTransport: TransportFactory = (url: string, events: Transport
       if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
       else ws.close(code, reason);
     },
+    abort: () => ws.terminate(),
     get bufferedAmount() {
       return ws.bufferedAmount;
     },

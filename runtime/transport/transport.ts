@@ -13,6 +13,8 @@ export interface TransportEvents {
 export interface Transport {
   send(frame: Uint8Array): void;
   close(code?: number, reason?: string): void;
+  /** Drops the connection now, without a closing handshake (the broker stopped answering). */
+  abort(): void;
   /** Bytes queued but not yet handed to the network. */
   readonly bufferedAmount: number;
 }

@@ -76,6 +76,11 @@ export interface ControlOperations {
   controllers: { request: { controllers: ControllerInfo[] }; result: null };
   listPeers: { request: { controller?: string }; result: PeerInfo[] };
   presence: { request: { on: boolean }; result: PeerInfo[] | null };
+  /**
+   * Are you there? Answered at once, ahead of the connection's other control requests: a
+   * client that heard nothing for a while asks, and takes a broker that does not answer for dead.
+   */
+  ping: { request: Record<string, never>; result: null };
 }
 
 export type ControlOperation = keyof ControlOperations;

@@ -109,6 +109,10 @@ export class FakeDirectory implements PeerDirectory {
     return this.table.find(new TextEncoder().encode(peerId));
   }
 
+  isMoving(): boolean {
+    return false;
+  }
+
   claim(): Promise<PeerRegistration | undefined> {
     throw new Error('not used by these tests');
   }

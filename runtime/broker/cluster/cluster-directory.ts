@@ -21,10 +21,12 @@ import { RpcError, RpcErrorCode } from '../../errors.js';
 import type { ControllerInfo } from '../../wire/control.js';
 import { createHeader, parseHeader, type FrameHeader } from '../../wire/frame.js';
 import { encodePeerId } from '../../wire/peer-id.js';
-import type { BrokerConnection } from '../connection.js';
+import { CloseCode } from '../../wire/close-code.js';
+import type { BrokerConnection, ConnectionClosure } from '../connection.js';
 import { keptBytes, LocalRegistration } from '../local-directory.js';
 import type { DirectoryListener, DirectoryStats, EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from '../peer-directory.js';
 import { PeerIdTable } from '../peer-id-table.js';
+import { Reservations, reservedMessage } from '../reservations.js';
 import { BrokerLink } from './broker-link.js';
 import type { ClusterEngine, ClusterEngineFactory, StoreEntry, StoreWatch } from './cluster-engine.js';
 import type { ClusterConfig } from './cluster-options.js';
@@ -113,19 +115,33 @@ export class ClusterPeerDirectory implements PeerDirectory {
   private probeEcho = Date.now();
   private probeTimer: ReturnType<typeof setInterval> | undefined;
 
+  /** Ids reserved for their holder by this broker (their connection here went away, or their broker died), and the revision of each reserved claim. */
+  private readonly reservations: Reservations;
+  private readonly reservedClaims = new Map<string, number | undefined>();
+  /** Keys reserved by other brokers: the broker keeping each, the holder it is kept for, the claim's revision. */
+  private readonly remoteReserved = new Map<string, { node: string; holder: string | undefined; revision: number }>();
+
   constructor(
     private readonly config: ClusterConfig,
     private readonly engine: ClusterEngine,
+    private readonly reservationMs = 0,
   ) {
     this.claims = new PeerClaims(engine.claims);
+    this.reservations = new Reservations(reservationMs);
     this.probeKey = `${PROBE_PREFIX}${engine.nodeId}`;
   }
 
   /** Connects this broker's engine (NATS unless `config.engine` names another) and makes its directory. */
-  static async join(config: ClusterConfig): Promise<ClusterPeerDirectory> {
+  static async join(config: ClusterConfig, reservationMs: number): Promise<ClusterPeerDirectory> {
     const connect = config.engine ?? (await loadNatsEngine(config));
     const engine = await connect({ name: config.name, leaseMs: config.leaseMs, nodeId: randomBytes(8).toString('hex') });
-    return new ClusterPeerDirectory(config, engine);
+    return new ClusterPeerDirectory(config, engine, reservationMs);
+  }
+
+  isMoving(peerId: string): boolean {
+    if (this.reservations.holderOf(peerId) !== undefined) return true;
+    const bytes = encodePeerId(peerId);
+    return typeof bytes !== 'string' && this.remoteReserved.has(claimKey(bytes));
   }
 
   get nodeId(): string {
@@ -174,6 +190,8 @@ export class ClusterPeerDirectory implements PeerDirectory {
     if (typeof bytes === 'string') throw new RpcError(RpcErrorCode.PROTOCOL_ERROR, bytes);
     const key = claimKey(bytes);
     for (let pending = this.claiming.get(key); pending; pending = this.claiming.get(key)) await pending.catch(() => undefined);
+    const reservedFor = this.reservations.holderOf(peerId);
+    if (reservedFor !== undefined && reservedFor !== holder) throw new RpcError(RpcErrorCode.ALREADY_REGISTERED, reservedMessage(peerId, this.reservationMs));
     const existing = this.table.find(bytes);
     const sameClient = holder !== undefined && existing?.holder === holder;
     if (existing instanceof ClaimedRegistration && (existing.connection === connection || !sameClient)) return existing.connection === connection ? existing : undefined;
@@ -190,6 +208,9 @@ export class ClusterPeerDirectory implements PeerDirectory {
       this.claiming.delete(key);
     }
     if (revision === undefined) return undefined;
+    // Back: a reservation of the id here ends (its claim was just overwritten).
+    this.reservations.release(peerId);
+    this.reservedClaims.delete(key);
     if (!connection.isOpen || this.closed) {
       this.releaseClaim(key, revision);
       return undefined;
@@ -211,8 +232,9 @@ export class ClusterPeerDirectory implements PeerDirectory {
     return registration;
   }
 
-  connectionClosed(connection: BrokerConnection): void {
-    for (const registration of [...connection.registrations]) this.endLocal(registration as ClaimedRegistration, 'disconnected');
+  connectionClosed(connection: BrokerConnection, closure: ConnectionClosure): void {
+    const reserve = closure.code !== CloseCode.Normal; // 1000: the client left on purpose
+    for (const registration of [...connection.registrations]) this.endLocal(registration as ClaimedRegistration, 'disconnected', reserve);
   }
 
   announce(connection: BrokerConnection, controllers: readonly ControllerInfo[]): void {
@@ -246,6 +268,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.reservations.close();
     clearInterval(this.probeTimer);
     this.claimsWatch?.stop();
     this.track(this.claims.store.delete(this.probeKey));
@@ -270,6 +293,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     }
     const existing = this.byKey.get(entry.key);
     if (entry.value === undefined) {
+      this.remoteReserved.delete(entry.key);
       if (existing instanceof RemoteRegistration) this.removeRemote(existing, 'disconnected');
       else if (existing instanceof ClaimedRegistration) this.reclaim(existing); // a broker thought this one dead and tidied up
       return;
@@ -278,12 +302,22 @@ export class ClusterPeerDirectory implements PeerDirectory {
     if (!claim) return;
     if (claim.node === this.nodeId) {
       // Our own write, echoed (the echo of a claim may come before the claim's answer: the
-      // claim is still being made). An entry of ours we no longer hold (a release that
-      // failed while NATS was away) is deleted.
-      if (!existing && !this.claiming.has(entry.key)) this.releaseClaim(entry.key, entry.revision);
+      // claim is still being made). An entry of ours we no longer hold nor reserve (a release
+      // that failed while NATS was away) is deleted.
+      if (!existing && !this.claiming.has(entry.key) && !this.reservedClaims.has(entry.key)) this.releaseClaim(entry.key, entry.revision);
       return;
     }
     if (!this.liveness.heardFrom(claim.node)) return; // a dead broker's leftover: whoever claims the id takes it over
+    if (claim.reserved) {
+      // Its connection went away on another broker: nobody holds the id, its client may come back.
+      this.remoteReserved.set(entry.key, { node: claim.node, holder: claim.holder, revision: entry.revision });
+      if (existing instanceof RemoteRegistration) this.removeRemote(existing, 'disconnected');
+      // Reserved while this broker was cut off, for the client that is here: it takes it back.
+      else if (existing instanceof ClaimedRegistration) this.reclaim(existing);
+      return;
+    }
+    this.remoteReserved.delete(entry.key);
+    if (this.reservedClaims.delete(entry.key)) this.reservations.release(decoder.decode(idBytesOfKey(entry.key))); // its client is back, elsewhere
     if (existing instanceof ClaimedRegistration) this.lose(existing);
     else if (existing instanceof RemoteRegistration) {
       if (existing.revision === entry.revision) return; // seen already (a watch started anew)
@@ -309,9 +343,19 @@ export class ClusterPeerDirectory implements PeerDirectory {
     for (const registration of [...this.table.values()]) {
       if (registration instanceof RemoteRegistration && registration.endpoint === link) {
         this.removeRemote(registration, 'disconnected');
-        // Whoever notices first tidies up the dead broker's claims (only if unchanged).
-        this.releaseClaim(registration.key, registration.revision);
+        // Whoever notices first tidies up the dead broker's claims (only if unchanged): an id
+        // its client may take back from another broker is reserved for it a while, the rest freed.
+        if (registration.holder !== undefined && this.reservationMs > 0) this.reserveDead(registration);
+        else this.releaseClaim(registration.key, registration.revision);
       }
+    }
+    // Reservations the dead broker kept (its clients' connections went away, or it shut down): kept on here.
+    for (const [key, reserved] of [...this.remoteReserved]) {
+      if (reserved.node !== node) continue;
+      this.remoteReserved.delete(key);
+      const id = decoder.decode(idBytesOfKey(key));
+      if (reserved.holder !== undefined && this.reservationMs > 0) this.reserveDead({ id, key, holder: reserved.holder, revision: reserved.revision });
+      else this.releaseClaim(key, reserved.revision);
     }
     this.host!.dropEndpoint(link, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (its broker is gone)');
     this.host!.endpointGone(link);
@@ -431,11 +475,54 @@ export class ClusterPeerDirectory implements PeerDirectory {
     }
   }
 
-  private endLocal(registration: ClaimedRegistration, reason: LeaveReason): void {
+  private endLocal(registration: ClaimedRegistration, reason: LeaveReason, reserve = false): void {
     if (!registration.active) return;
     this.remove(registration);
-    if (reason !== 'taken') this.track(registration.writing.then(() => this.releaseClaim(registration.key, registration.revision)));
+    if (reserve && registration.holder !== undefined && this.reservationMs > 0) this.reserveHere(registration);
+    else if (reason !== 'taken') this.track(registration.writing.then(() => this.releaseClaim(registration.key, registration.revision)));
     for (const listener of this.listeners) listener.left(registration, reason);
+  }
+
+  /** The connection of `registration` went away: its claim stays, marked reserved for its holder, until the reservation ends. */
+  private reserveHere(registration: ClaimedRegistration): void {
+    const { id, key, holder } = registration;
+    this.reservations.reserve(id, holder);
+    this.reservedClaims.set(key, undefined);
+    const value: ClaimValue = { node: this.nodeId, holder: holder!, controllers: [], reserved: true };
+    const reserving = registration.writing.then(() => this.claims.rewrite(key, value, registration.revision, this.nodeId, { withinMs: this.reservationMs, wanted: () => this.reservedClaims.has(key) && !this.closed }));
+    this.track(
+      reserving.then(
+        (revision) => this.keepReservation(key, revision),
+        () => this.keepReservation(key, undefined),
+      ),
+    );
+  }
+
+  /** A dead broker's claim of an id with a holder becomes a reservation kept by this broker (the first to notice wins). */
+  private reserveDead(registration: { readonly id: string; readonly key: string; readonly holder: string | undefined; readonly revision: number }): void {
+    const { id, key, holder } = registration;
+    const value: ClaimValue = { node: this.nodeId, holder: holder!, controllers: [], reserved: true };
+    const reserving = this.claims.reserve(key, value, registration.revision, { withinMs: this.reservationMs, wanted: () => !this.closed });
+    this.track(
+      reserving.then((revision) => {
+        if (revision === undefined) return; // another broker did, or the client is back
+        this.reservations.reserve(id, holder);
+        this.reservedClaims.set(key, revision);
+        this.keepReservation(key, revision);
+      }),
+    );
+  }
+
+  /** A reserved claim (`revision`, undefined if it could not be written) is deleted when its reservation ends, unless the client came back. */
+  private keepReservation(key: string, revision: number | undefined): void {
+    if (!this.reservedClaims.has(key)) return; // the client is back already
+    this.reservedClaims.set(key, revision);
+    const timer = setTimeout(() => {
+      if (!this.reservedClaims.has(key) || this.reservedClaims.get(key) !== revision) return;
+      this.reservedClaims.delete(key);
+      if (revision !== undefined) this.releaseClaim(key, revision);
+    }, this.reservationMs);
+    timer.unref();
   }
 
   private removeRemote(registration: RemoteRegistration, reason: LeaveReason): void {

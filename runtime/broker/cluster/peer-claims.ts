@@ -15,6 +15,11 @@ export interface ClaimValue {
   /** The token of the client holding the id, if it gave one: the same client may take the claim over. */
   holder?: string;
   controllers: readonly ControllerInfo[];
+  /**
+   * The id's connection went away: it is reserved for `holder` (reservations.ts) by `node`,
+   * which deletes the claim when the reservation ends. Nobody holds the id meanwhile.
+   */
+  reserved?: true;
 }
 
 const encoder = new TextEncoder();
@@ -34,7 +39,7 @@ export function readClaim(value: Uint8Array): ClaimValue | undefined {
   try {
     const claim = JSON.parse(new TextDecoder().decode(value)) as Partial<ClaimValue>;
     if (typeof claim.node !== 'string' || !Array.isArray(claim.controllers)) return undefined;
-    return { node: claim.node, controllers: claim.controllers, ...(typeof claim.holder === 'string' ? { holder: claim.holder } : {}) };
+    return { node: claim.node, controllers: claim.controllers, ...(typeof claim.holder === 'string' ? { holder: claim.holder } : {}), ...(claim.reserved === true ? { reserved: true } : {}) };
   } catch {
     return undefined;
   }
@@ -115,6 +120,22 @@ export class PeerClaims {
         revision = entry.revision;
       }
       return undefined;
+    });
+  }
+
+  /**
+   * Turns the claim at `revision` (of a broker that died) into a reservation kept by `value.node`;
+   * undefined when the claim moved on (someone else did it first, or the client is back).
+   */
+  reserve(key: string, value: ClaimValue, revision: number, bound: RetryBound): Promise<number | undefined> {
+    const data = encoder.encode(JSON.stringify(value));
+    return retrying(bound, `reserve ${key}`, async () => {
+      try {
+        return await this.store.update(key, data, revision);
+      } catch (error) {
+        if (error instanceof StoreConflict) return undefined;
+        throw error;
+      }
     });
   }
 
