@@ -14,6 +14,7 @@ import '../.tmp/gen/behaviors/index.js';
 import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
 import { eventually } from './support/harness.js';
 import { claimedIds } from './support/memory-cluster.js';
+import { tcpProxy } from './support/tcp-proxy.js';
 
 const LEASE_MS = 1000;
 /** How long an id whose broker died stays reserved for its client (short: the tests wait it out). */
@@ -142,5 +143,77 @@ describe('supervised watches', () => {
     cluster.stallWatches(cluster.node('b'), 'claims');
     await client(a.url, 'two');
     await eventually(() => b.stats().remotePeers === 2, 'b to notice its watch stalled and learn of two', 10_000);
+  });
+});
+
+describe('a broker that crashes while calls flow', () => {
+  it('no call that never ran fails: those sent to the dead broker are sent again, those it had are reported as may-have-run, none runs twice', async () => {
+    const cluster = new MemoryCluster();
+    const a = await broker(cluster, 'a');
+    const b = await broker(cluster, 'b');
+    // The service reaches a through a proxy (so a "crash" cuts its socket too), and knows b.
+    const proxy = await tcpProxy(a.port);
+    const { client: serviceClient } = await client([proxy.url, b.url], 'service');
+    const seen = new Map<string, number>();
+    const counting = new (class extends BehaviorsController {
+      override echo(text: string): string {
+        seen.set(text, (seen.get(text) ?? 0) + 1);
+        return text;
+      }
+    })();
+    serviceClient.registerController('/behaviors', counting);
+    const { client: caller } = await client(b.url);
+    await eventually(() => b.stats().remotePeers === 1, 'b to know the service');
+    const service = caller.peer('service').controller<BehaviorsController>('/behaviors', { timeoutMs: 10_000 });
+    let crashed = false;
+    const outcomes: (RpcError | string)[] = [];
+    const calls: Promise<void>[] = [];
+    for (let i = 0; i < 300; i++) {
+      if (i === 100) {
+        crashed = true;
+        cluster.partition(cluster.node('a'));
+        proxy.cut();
+      }
+      calls.push(
+        service.echo(`c${i}`).then(
+          (value) => void outcomes.push(value),
+          (error: unknown) => void outcomes.push(error as RpcError),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await Promise.all(calls);
+    expect(crashed).toBe(true);
+    const failures = outcomes.filter((o): o is RpcError => o instanceof RpcError);
+    // Every failure is one that may have run (it was with the broker that died), never one that did not.
+    expect(failures.filter((e) => !e.mayHaveRun).map((e) => e.message)).toEqual([]);
+    expect(outcomes.length - failures.length).toBeGreaterThanOrEqual(280);
+    expect([...seen.values()].filter((n) => n > 1)).toEqual([]);
+  });
+});
+
+describe('a bounded store', () => {
+  it('10,000 distinct ids registered and released: the store forgets their deletions and holds the live ids (and the probes) only', async () => {
+    const cluster = new MemoryCluster();
+    const a = await broker(cluster, 'a');
+    const b = await broker(cluster, 'b');
+    const { client: keeper } = await client(b.url, 'keeper');
+    const churners = await Promise.all(Array.from({ length: 10 }, () => client(a.url)));
+    await Promise.all(
+      churners.map(async ({ client: c }, n) => {
+        for (let i = 0; i < 1000; i++) {
+          const registration = await c.registerAsPeer(`churn-${n}-${i}`);
+          await registration.deregister();
+        }
+      }),
+    );
+    expect(keeper.state.value).toBe('connected');
+    expect(cluster.storedEntries('claims')).toBeGreaterThan(10_000);
+    // Deletions older than two leases are forgotten every five leases. What stays: the live id,
+    // one announcement per connection with controllers (11: the keeper and the churners, still
+    // connected), one probe per broker (2).
+    const bound = 1 + 11 + 2;
+    await eventually(() => cluster.storedEntries('claims') <= bound, `the claims store to forget the deletions (down to ${bound} entries)`, 10 * LEASE_MS);
+    expect(claimedIds(cluster)).toEqual(['keeper']);
   });
 });

@@ -248,6 +248,7 @@ class BrokerServer implements Broker {
       allocateHandle: () => this.allocateHandle(),
       endpointGone: (endpoint) => identities.endpointGone(endpoint),
       endpointReconnected: (endpoint) => identities.retell(endpoint),
+      undelivered: (endpoint, routeIds) => router.undelivered(endpoint, routeIds),
       clusterEvent: (kind) => this.counts?.clusterEvent(kind),
       log,
     };

@@ -80,6 +80,8 @@ export interface EndpointHost {
   endpointGone(endpoint: RouteEndpoint): void;
   /** Frames to `endpoint` may have been lost (NATS came back): it is told again who its callers are. */
   endpointReconnected(endpoint: RouteEndpoint): void;
+  /** Requests sent to `endpoint` (by route id) certainly never reached it: their routes end, their callers may send them again. */
+  undelivered(endpoint: RouteEndpoint, routeIds: readonly number[]): void;
   /** The broker's log (what the directory has to say about its own state, e.g. NATS lost and back). */
   readonly log: BrokerLog;
   /** Counts what the cluster had to do to stay right (for the metrics): a store watch followed anew. */

@@ -135,6 +135,24 @@ export class Router implements BrokerPart {
     }
   }
 
+  /**
+   * Requests forwarded to `callee` (another broker) certainly never reached it (it is gone):
+   * their routes end, and their callers hear UNAVAILABLE saying the call never ran, so they
+   * may send it again (clients do, within the call's deadline).
+   */
+  undelivered(callee: RouteEndpoint, routeIds: readonly number[]): void {
+    if (!callee.hasRoutes) return;
+    for (const id of routeIds) {
+      const route = callee.incoming.get(id);
+      if (!route) continue;
+      callee.incoming.delete(id);
+      route.caller.outgoing.delete(route.callerCallId);
+      const error = new RpcError(RpcErrorCode.UNAVAILABLE, `the call to '${route.target.id}' did not reach its broker (it is gone); it never ran`, NOT_FORWARDED);
+      this.endRoute(route, error.code);
+      route.caller.send(errorFrame(route.callerCallId, error));
+    }
+  }
+
   stats(): RouterStats {
     return { routes: this.routeCount, streams: this.streamCount };
   }

@@ -33,7 +33,7 @@ export class RemotePeer {
   controller<P extends DeclaredPath>(path: P, options?: CallOptions): RemoteController<ContractPaths[P]>;
   controller<T extends object = never>(path: PathFor<T>, options?: CallOptions): RemoteOf<T>;
   controller(path: string, options?: CallOptions): object {
-    const plain = options === undefined || (options.timeoutMs === undefined && options.signal === undefined);
+    const plain = options === undefined || (options.timeoutMs === undefined && options.signal === undefined && options.retry === undefined);
     const cached = plain ? this.proxies.get(path) : undefined;
     if (cached) return cached;
     const target = this.targetBytes();

@@ -27,6 +27,7 @@ import { keptBytes, LocalRegistration } from '../local-directory.js';
 import type { DirectoryListener, DirectoryStats, EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from '../peer-directory.js';
 import { PeerIdTable } from '../peer-id-table.js';
 import { Reservations, reservedMessage } from '../reservations.js';
+import { Announcements, type AnnouncementUser } from './announcements.js';
 import { BrokerLink } from './broker-link.js';
 import type { ClusterEngine, ClusterEngineFactory, StoreEntry, StoreWatch } from './cluster-engine.js';
 import type { ClusterConfig } from './cluster-options.js';
@@ -52,8 +53,8 @@ class ClaimedRegistration extends LocalRegistration {
   }
 }
 
-/** A peer id held on another broker. */
-class RemoteRegistration implements PeerRegistration {
+/** A peer id held on another broker; its controllers are its connection's announcement there (announcements.ts). */
+class RemoteRegistration implements PeerRegistration, AnnouncementUser {
   active = true;
   readonly connection = undefined;
   private actionNames: Map<number, { path: string; actions: Map<number, string> }> | undefined;
@@ -63,18 +64,22 @@ class RemoteRegistration implements PeerRegistration {
     readonly idBytes: Uint8Array,
     readonly endpoint: BrokerLink,
     readonly key: string,
-    public controllers: readonly ControllerInfo[],
+    /** The key of its connection's announcement (undefined: it announced nothing). */
+    public announcement: string | undefined,
     public revision: number,
     readonly holder: string | undefined,
+    private readonly announcements: Announcements<RemoteRegistration>,
   ) {}
 
   get node(): string {
     return this.endpoint.node;
   }
 
-  announce(controllers: readonly ControllerInfo[], revision: number): void {
-    this.controllers = controllers;
-    this.revision = revision;
+  get controllers(): readonly ControllerInfo[] {
+    return this.announcements.controllersOf(this.announcement);
+  }
+
+  controllersChanged(): void {
     this.actionNames = undefined;
   }
 
@@ -91,6 +96,8 @@ type ClusterRegistration = ClaimedRegistration | RemoteRegistration;
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
+/** How often (in leases) deletions are forgotten in the store. */
+const PURGE_EVERY_LEASES = 5;
 /** Probe keys have a '.', which no claim key (base64url) has. */
 const PROBE_PREFIX = 'probe.';
 
@@ -104,6 +111,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
   /** KV writes not finished yet (close waits for them). */
   private readonly writes = new Set<Promise<unknown>>();
   private readonly claims: PeerClaims;
+  private readonly announcements: Announcements<RemoteRegistration>;
   private readonly header: FrameHeader = createHeader();
   private host: EndpointHost | undefined;
   private claimsWatch: StoreWatch | undefined;
@@ -114,6 +122,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
   private readonly probeKey: string;
   private probeEcho = Date.now();
   private probeTimer: ReturnType<typeof setInterval> | undefined;
+  private purgeTimer: ReturnType<typeof setInterval> | undefined;
 
   /** Ids reserved for their holder by this broker (their connection here went away, or their broker died), and the revision of each reserved claim. */
   private readonly reservations: Reservations;
@@ -127,6 +136,9 @@ export class ClusterPeerDirectory implements PeerDirectory {
     private readonly reservationMs = 0,
   ) {
     this.claims = new PeerClaims(engine.claims);
+    this.announcements = new Announcements(engine.claims, engine.nodeId, (registrations) => {
+      for (const listener of this.listeners) listener.changed(registrations);
+    });
     this.reservations = new Reservations(reservationMs);
     this.probeKey = `${PROBE_PREFIX}${engine.nodeId}`;
   }
@@ -161,6 +173,10 @@ export class ClusterPeerDirectory implements PeerDirectory {
     this.bus.start({
       frame: (from, frame) => this.onFrame(from, frame),
       changed: (up, server) => this.onBusChanged(up, server),
+      undelivered: (node, routeIds) => {
+        const link = this.links.get(node);
+        if (link) this.host!.undelivered(link, routeIds);
+      },
       notice: (level, fields, message) => host.log[level]({ node: this.nodeId, ...fields }, message),
     });
     await this.liveness.start({
@@ -171,6 +187,10 @@ export class ClusterPeerDirectory implements PeerDirectory {
     await this.followClaims();
     this.probeTimer = setInterval(() => this.probe(), Math.max(50, Math.floor(this.config.leaseMs / 3)));
     this.probeTimer.unref();
+    // Deletions are forgotten after two leases (every watcher saw them by then): the store stays
+    // the size of the ids held, whatever came and went. Every broker does it (it is idempotent).
+    this.purgeTimer = setInterval(() => this.track(this.claims.store.purgeDeleted(2 * this.config.leaseMs)), PURGE_EVERY_LEASES * this.config.leaseMs);
+    this.purgeTimer.unref();
     host.log.info({ node: this.nodeId, cluster: this.config.name, ...this.engine.description }, 'joined the cluster');
   }
 
@@ -197,7 +217,12 @@ export class ClusterPeerDirectory implements PeerDirectory {
     if (existing instanceof ClaimedRegistration && (existing.connection === connection || !sameClient)) return existing.connection === connection ? existing : undefined;
     if (existing instanceof RemoteRegistration && this.liveness.isAlive(existing.node) && !sameClient) return undefined;
     if (!this.bus.up) throw new RpcError(RpcErrorCode.UNAVAILABLE, `cannot register '${peerId}' now: this broker lost its connection to NATS, so the id cannot be claimed for the cluster`);
-    const claiming = this.claims.claim(key, this.claimValue(connection, holder), this.isGone, { withinMs: this.claimRetryMs, wanted: () => connection.isOpen && !this.closed });
+    const bound = { withinMs: this.claimRetryMs, wanted: () => connection.isOpen && !this.closed };
+    const claiming = (async () => {
+      // The connection's controllers go in first, so the other brokers know them when the claim arrives.
+      if (connection.controllers.length > 0 && !this.announcements.published(connection)) await this.announcements.publish(connection, bound);
+      return this.claims.claim(key, this.claimValue(connection, holder), this.isGone, bound);
+    })();
     this.claiming.set(key, claiming);
     let revision: number | undefined;
     try {
@@ -235,22 +260,17 @@ export class ClusterPeerDirectory implements PeerDirectory {
   connectionClosed(connection: BrokerConnection, closure: ConnectionClosure): void {
     const reserve = closure.code !== CloseCode.Normal; // 1000: the client left on purpose
     for (const registration of [...connection.registrations]) this.endLocal(registration as ClaimedRegistration, 'disconnected', reserve);
+    const withdrawn = this.announcements.withdraw(connection);
+    if (withdrawn) this.track(withdrawn);
   }
 
+  /** `connection` announced new controllers: written once for all its ids (announcements.ts). */
   announce(connection: BrokerConnection, controllers: readonly ControllerInfo[]): void {
     connection.announce(controllers);
-    if (connection.registrations.size === 0) return;
+    if (connection.registrations.size === 0 && !this.announcements.published(connection)) return;
+    this.track(this.announcements.publish(connection, { withinMs: Infinity, wanted: () => connection.isOpen && !this.closed }));
     const registrations = [...connection.registrations] as ClaimedRegistration[];
-    for (const registration of registrations) {
-      registration.writing = registration.writing.then(async () => {
-        if (!registration.active) return;
-        const revision = await this.claims.rewrite(registration.key, this.claimValue(connection, registration.holder), registration.revision, this.nodeId, this.whileHeld(registration));
-        if (revision !== undefined) registration.revision = revision;
-        else if (registration.active) this.lose(registration);
-      });
-      this.track(registration.writing);
-    }
-    for (const listener of this.listeners) listener.changed(registrations);
+    if (registrations.length > 0) for (const listener of this.listeners) listener.changed(registrations);
   }
 
   all(): Iterable<PeerRegistration> {
@@ -270,6 +290,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     this.closed = true;
     this.reservations.close();
     clearInterval(this.probeTimer);
+    clearInterval(this.purgeTimer);
     this.claimsWatch?.stop();
     this.track(this.claims.store.delete(this.probeKey));
     await this.liveness.stop();
@@ -291,6 +312,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
       if (entry.key === this.probeKey) this.probeEcho = Date.now();
       return;
     }
+    if (Announcements.isKey(entry.key)) return this.announcements.onEntry(entry);
     const existing = this.byKey.get(entry.key);
     if (entry.value === undefined) {
       this.remoteReserved.delete(entry.key);
@@ -321,16 +343,17 @@ export class ClusterPeerDirectory implements PeerDirectory {
     if (existing instanceof ClaimedRegistration) this.lose(existing);
     else if (existing instanceof RemoteRegistration) {
       if (existing.revision === entry.revision) return; // seen already (a watch started anew)
-      if (existing.node === claim.node) {
-        existing.announce(claim.controllers, entry.revision);
-        for (const listener of this.listeners) listener.changed([existing]);
+      const announcement = claim.connection === undefined ? undefined : Announcements.keyOf(claim.node, claim.connection);
+      if (existing.node === claim.node && existing.announcement === announcement) {
+        existing.revision = entry.revision;
         return;
       }
       this.moved(existing);
     }
     const idBytes = idBytesOfKey(entry.key);
     const id = decoder.decode(idBytes);
-    const registration = new RemoteRegistration(id, keptBytes(idBytes), this.link(claim.node), entry.key, claim.controllers, entry.revision, claim.holder);
+    const announcement = claim.connection === undefined ? undefined : Announcements.keyOf(claim.node, claim.connection);
+    const registration = new RemoteRegistration(id, keptBytes(idBytes), this.link(claim.node), entry.key, announcement, entry.revision, claim.holder, this.announcements);
     this.add(registration);
     for (const listener of this.listeners) listener.joined(registration);
   }
@@ -357,6 +380,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
       if (reserved.holder !== undefined && this.reservationMs > 0) this.reserveDead({ id, key, holder: reserved.holder, revision: reserved.revision });
       else this.releaseClaim(key, reserved.revision);
     }
+    for (const deletion of this.announcements.nodeDied(node)) this.track(deletion);
     this.host!.dropEndpoint(link, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (its broker is gone)');
     this.host!.endpointGone(link);
   }
@@ -417,10 +441,14 @@ export class ClusterPeerDirectory implements PeerDirectory {
     this.probeEcho = Date.now();
     const present = await watch.ready;
     if (this.claimsWatch !== watch) return;
+    this.announcements.keepOnly(present);
     for (const registration of [...this.table.values()]) {
-      if (present.has(registration.key)) continue;
-      if (registration instanceof RemoteRegistration) this.removeRemote(registration, 'disconnected');
-      else this.reclaim(registration);
+      if (registration instanceof ClaimedRegistration) {
+        // What went missing from the store meanwhile is written again: the announcement first.
+        const connection = registration.connection;
+        if (this.announcements.published(connection) && !present.has(Announcements.keyOf(this.nodeId, connection.handle))) this.track(this.announcements.publish(connection, this.whileHeld(registration)));
+        if (!present.has(registration.key)) this.reclaim(registration);
+      } else if (!present.has(registration.key)) this.removeRemote(registration, 'disconnected');
     }
   }
 
@@ -456,13 +484,14 @@ export class ClusterPeerDirectory implements PeerDirectory {
   }
 
   private claimValue(connection: BrokerConnection, holder: string | undefined): ClaimValue {
-    return { node: this.nodeId, ...(holder === undefined ? {} : { holder }), controllers: connection.controllers };
+    return { node: this.nodeId, ...(holder === undefined ? {} : { holder }), connection: connection.handle };
   }
 
   private add(registration: ClusterRegistration): void {
     this.table.add(registration);
     this.byKey.set(registration.key, registration);
     if (registration instanceof ClaimedRegistration) this.localCount++;
+    else this.announcements.use(registration.announcement, registration);
   }
 
   private remove(registration: ClusterRegistration): void {
@@ -472,7 +501,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     if (registration instanceof ClaimedRegistration) {
       this.localCount--;
       registration.connection.registrations.delete(registration);
-    }
+    } else this.announcements.unuse(registration.announcement, registration);
   }
 
   private endLocal(registration: ClaimedRegistration, reason: LeaveReason, reserve = false): void {
@@ -488,7 +517,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     const { id, key, holder } = registration;
     this.reservations.reserve(id, holder);
     this.reservedClaims.set(key, undefined);
-    const value: ClaimValue = { node: this.nodeId, holder: holder!, controllers: [], reserved: true };
+    const value: ClaimValue = { node: this.nodeId, holder: holder!, reserved: true };
     const reserving = registration.writing.then(() => this.claims.rewrite(key, value, registration.revision, this.nodeId, { withinMs: this.reservationMs, wanted: () => this.reservedClaims.has(key) && !this.closed }));
     this.track(
       reserving.then(
@@ -501,7 +530,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
   /** A dead broker's claim of an id with a holder becomes a reservation kept by this broker (the first to notice wins). */
   private reserveDead(registration: { readonly id: string; readonly key: string; readonly holder: string | undefined; readonly revision: number }): void {
     const { id, key, holder } = registration;
-    const value: ClaimValue = { node: this.nodeId, holder: holder!, controllers: [], reserved: true };
+    const value: ClaimValue = { node: this.nodeId, holder: holder!, reserved: true };
     const reserving = this.claims.reserve(key, value, registration.revision, { withinMs: this.reservationMs, wanted: () => !this.closed });
     this.track(
       reserving.then((revision) => {

@@ -53,6 +53,11 @@ export interface KeyValueStore {
   get(key: string): Promise<StoreEntry | undefined>;
   /** Every key's current entry, then each change as it happens (this node's own writes too), in revision order. */
   watch(onEntry: (entry: StoreEntry) => void): StoreWatch;
+  /**
+   * Forgets deletions older than `olderThanMs` (a store keeps one per key deleted, so a store of
+   * many short-lived ids grows without it). A key written again since is left alone.
+   */
+  purgeDeleted(olderThanMs: number): Promise<void>;
 }
 
 export interface BusEvents {
@@ -60,6 +65,11 @@ export interface BusEvents {
   frame(fromNode: string, frame: Uint8Array): void;
   /** The connection under the bus went down or came back (`server`: which one it lost or reached). */
   changed(up: boolean, server: string | undefined): void;
+  /**
+   * Requests sent to `node` (by the route ids they carried) certainly never reached it (its
+   * broker is gone): their callers may send them again. Engines that cannot tell never call it.
+   */
+  undelivered(node: string, routeIds: readonly number[]): void;
   /** Something about the engine an operator should hear of: for the log. */
   notice(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void;
 }

@@ -26,6 +26,7 @@ export class NodeLiveness implements Liveness {
   /** When this node last saw its own renewal come back. */
   private ownEcho = Date.now();
   private checkTimer: ReturnType<typeof setInterval> | undefined;
+  private purgeTimer: ReturnType<typeof setInterval> | undefined;
   private connected = true;
   private stopped = false;
 
@@ -44,6 +45,9 @@ export class NodeLiveness implements Liveness {
     this.renewTimer.unref();
     this.checkTimer = setInterval(() => this.check(), Math.max(50, Math.floor(this.leaseMs / 4)));
     this.checkTimer.unref();
+    // Every broker that ever ran left a deleted key: forgotten after two leases.
+    this.purgeTimer = setInterval(() => void this.store.purgeDeleted(2 * this.leaseMs).catch(() => undefined), 5 * this.leaseMs);
+    this.purgeTimer.unref();
   }
 
   /** Follows the nodes bucket (anew: a stalled watch is dropped); everyone gets a fresh lease. */
@@ -115,6 +119,7 @@ export class NodeLiveness implements Liveness {
     this.stopped = true;
     clearInterval(this.renewTimer);
     clearInterval(this.checkTimer);
+    clearInterval(this.purgeTimer);
     this.watch?.stop();
     await this.store.delete(this.nodeId).catch(() => undefined);
   }

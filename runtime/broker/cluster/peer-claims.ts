@@ -1,12 +1,12 @@
 /**
- * Peer ids claimed in the cluster's claim store (a KeyValueStore: cluster-engine.ts): one key per id (its UTF-8 bytes in base64url,
- * since KV keys allow few characters), whose value names the broker that holds it and the
- * controllers the peer announced. Claiming is atomic across the cluster: `create` succeeds
+ * Peer ids claimed in the cluster's claim store (a KeyValueStore: cluster-engine.ts): one key
+ * per id (its UTF-8 bytes in base64url, since KV keys allow few characters), whose value names
+ * the broker that holds it, the holder's token and the connection there (whose controllers
+ * are stored once for all its ids: announcements.ts). Claiming is atomic across the cluster: `create` succeeds
  * for exactly one of several brokers racing for a free id; an id whose holder is dead is
  * taken over with a compare-and-set on the entry's revision, so two brokers cannot both take
  * it either. Releasing deletes the entry only if it is still the revision this broker wrote.
  */
-import type { ControllerInfo } from '../../wire/control.js';
 import { StoreConflict, type KeyValueStore, type StoreEntry } from './cluster-engine.js';
 
 /** What a claim's KV entry holds. */
@@ -14,7 +14,8 @@ export interface ClaimValue {
   node: string;
   /** The token of the client holding the id, if it gave one: the same client may take the claim over. */
   holder?: string;
-  controllers: readonly ControllerInfo[];
+  /** The handle of the connection holding it on `node` (its announcement: announcements.ts). */
+  connection?: number;
   /**
    * The id's connection went away: it is reserved for `holder` (reservations.ts) by `node`,
    * which deletes the claim when the reservation ends. Nobody holds the id meanwhile.
@@ -38,8 +39,13 @@ export function idBytesOfKey(key: string): Uint8Array {
 export function readClaim(value: Uint8Array): ClaimValue | undefined {
   try {
     const claim = JSON.parse(new TextDecoder().decode(value)) as Partial<ClaimValue>;
-    if (typeof claim.node !== 'string' || !Array.isArray(claim.controllers)) return undefined;
-    return { node: claim.node, controllers: claim.controllers, ...(typeof claim.holder === 'string' ? { holder: claim.holder } : {}), ...(claim.reserved === true ? { reserved: true } : {}) };
+    if (typeof claim.node !== 'string') return undefined;
+    return {
+      node: claim.node,
+      ...(typeof claim.holder === 'string' ? { holder: claim.holder } : {}),
+      ...(typeof claim.connection === 'number' ? { connection: claim.connection } : {}),
+      ...(claim.reserved === true ? { reserved: true } : {}),
+    };
   } catch {
     return undefined;
   }
@@ -150,7 +156,7 @@ export class PeerClaims {
 }
 
 /** Runs `attempt` until it answers, asking again with backoff while the store cannot be asked, within `bound`. */
-async function retrying<T>(bound: RetryBound, what: string, attempt: () => Promise<T>): Promise<T> {
+export async function retrying<T>(bound: RetryBound, what: string, attempt: () => Promise<T>): Promise<T> {
   const giveUpAt = Date.now() + bound.withinMs;
   for (let wait = FIRST_WAIT_MS; ; wait = Math.min(wait * 2, MAX_WAIT_MS)) {
     try {

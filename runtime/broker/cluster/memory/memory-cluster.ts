@@ -27,6 +27,7 @@ import {
   type StoreEntry,
   type StoreWatch,
 } from '../cluster-engine.js';
+import { FrameType, readU32 } from '../../../wire/frame.js';
 import { NodeLiveness } from '../node-liveness.js';
 
 export type StoreOperation = 'create' | 'update' | 'put' | 'delete' | 'get';
@@ -92,6 +93,8 @@ interface Watcher {
 /** One store shared by every broker of the cluster: the truth the views ask. */
 class SharedStore {
   readonly entries = new Map<string, StoreEntry>();
+  /** When each deleted key was deleted (performance.now()). */
+  readonly deletedAt = new Map<string, number>();
   readonly watchers = new Set<Watcher>();
   revision = 0;
 
@@ -100,6 +103,8 @@ class SharedStore {
   write(key: string, value: Uint8Array | undefined): number {
     const entry: StoreEntry = { key, value: value?.slice(), revision: ++this.revision };
     this.entries.set(key, entry);
+    if (value === undefined) this.deletedAt.set(key, performance.now());
+    else this.deletedAt.delete(key);
     for (const watcher of this.watchers) if (!watcher.stalled) watcher.deliver(entry);
     return entry.revision;
   }
@@ -199,10 +204,16 @@ export class MemoryCluster {
     return this.cutOff.has(node);
   }
 
-  /** Hands `frame` from one node's bus to another's, unless either is cut off. */
+  /**
+   * Hands `frame` from one node's bus to another's. Lost when the sender is cut off; when the
+   * receiver is cut off or gone, the sender hears its Requests never arrived (as NATS says
+   * "no responders").
+   */
   deliver(from: string, to: string, frame: Uint8Array): void {
-    if (this.cutOff.has(from) || this.cutOff.has(to)) return;
-    this.buses.get(to)?.receive(from, frame);
+    if (this.cutOff.has(from)) return;
+    const receiver = this.buses.get(to);
+    if (this.cutOff.has(to) || !receiver || receiver.closed) return this.buses.get(from)?.undelivered(to, frame);
+    receiver.receive(from, frame);
   }
 
   /** Runs `op` for `node` after a turn, unless a fault says otherwise. */
@@ -257,6 +268,17 @@ class StoreView implements KeyValueStore {
 
   get(key: string): Promise<StoreEntry | undefined> {
     return this.cluster.ask(this.node, this.store, 'get', () => this.store.entries.get(key));
+  }
+
+  purgeDeleted(olderThanMs: number): Promise<void> {
+    return this.cluster.ask(this.node, this.store, 'delete', () => {
+      const before = performance.now() - olderThanMs;
+      for (const [key, at] of this.store.deletedAt) {
+        if (at > before) continue;
+        this.store.deletedAt.delete(key);
+        this.store.entries.delete(key);
+      }
+    });
   }
 
   watch(onEntry: (entry: StoreEntry) => void): StoreWatch {
@@ -335,6 +357,10 @@ class MemoryBus implements ClusterBus {
 
   receive(from: string, frame: Uint8Array): void {
     if (!this.closed) this.events?.frame(from, frame);
+  }
+
+  undelivered(to: string, frame: Uint8Array): void {
+    if (!this.closed && frame[1] === FrameType.Request) this.events?.undelivered(to, [readU32(frame, 4)]);
   }
 
   setUp(up: boolean): void {

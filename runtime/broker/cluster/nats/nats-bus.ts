@@ -15,9 +15,16 @@
  *
  * The connection reconnects by itself. While it is down, nothing is sent (a frame for
  * another node is refused at once, not buffered): `up` says which, and `changed` tells.
+ *
+ * Calls that never arrived: a message carrying Requests is published with a reply subject of
+ * this node's. NATS answers it (a "no responders" status) only when nobody subscribes to the
+ * target's subject, that is when the other broker is gone (crashed, or cut off from NATS): then
+ * those Requests certainly never reached it, and `undelivered` names their route ids, so their
+ * callers can send them again. Nothing comes back for messages that were delivered.
  */
 import { connect } from '@nats-io/transport-node';
 import { headers, type Msg, type NatsConnection } from '@nats-io/nats-core';
+import { FrameType, readU32 } from '../../../wire/frame.js';
 import type { BusChannel, BusEvents, ClusterBus } from '../cluster-engine.js';
 
 const MORE_PARTS = 'P2P-More';
@@ -30,11 +37,25 @@ const BATCH_BYTES = 64 * 1024;
 /** Frames for one node written this tick: [BATCH][u32 length][frame]… in a buffer of its own. */
 interface Batch {
   readonly subject: string;
+  readonly node: string;
   buffer: Uint8Array;
   view: DataView;
   used: number;
   frames: number;
+  /** Route ids of the Requests in it. */
+  requests: number[] | undefined;
 }
+
+/** Messages with Requests that NATS may still say nobody received, by sequence number. */
+interface Sent {
+  readonly node: string;
+  readonly requests: number[];
+  readonly at: number;
+}
+
+/** How long a published message's Requests are remembered for a "no responders" answer (ms). */
+const UNDELIVERED_WINDOW_MS = 5000;
+const MAX_REMEMBERED = 100_000;
 
 export class NatsBus implements ClusterBus {
   private isUp = true;
@@ -47,6 +68,10 @@ export class NatsBus implements ClusterBus {
   private readonly batches = new Map<string, Batch>();
   private flushScheduled = false;
   private readonly flushAll = () => this.flushBatches();
+  /** Reply subjects of this node for messages with Requests, and what each carried. */
+  private readonly undeliveredPrefix: string;
+  private readonly sent = new Map<number, Sent>();
+  private nextSent = 1;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -54,6 +79,7 @@ export class NatsBus implements ClusterBus {
     private readonly cluster: string,
   ) {
     this.subjectPrefix = `p2pgen.${cluster}.n.`;
+    this.undeliveredPrefix = `p2pgen.${cluster}.u.${nodeId}.`;
   }
 
   /** Connects to NATS for broker `nodeId` of cluster `cluster`. */
@@ -83,6 +109,11 @@ export class NatsBus implements ClusterBus {
         if (!error) this.receive(msg);
       },
     });
+    this.nc.subscribe(`${this.undeliveredPrefix}*`, {
+      callback: (error, msg) => {
+        if (!error && msg.data.length === 0 && msg.headers?.code === 503) this.noResponders(msg.subject);
+      },
+    });
     void (async () => {
       for await (const status of this.nc.status()) {
         if (status.type === 'disconnect') this.setUp(false, status.server);
@@ -101,22 +132,23 @@ export class NatsBus implements ClusterBus {
   /** Frames for `node` go to one subject, made once here. */
   channelTo(node: string): BusChannel {
     const subject = `${this.subjectPrefix}${node}.${this.nodeId}`;
-    return { send: (frame) => this.send(subject, frame) };
+    return { send: (frame) => this.send(subject, node, frame) };
   }
 
-  /** Sends `frame` on `subject`; false (and nothing sent) while NATS is down. */
-  private send(subject: string, frame: Uint8Array): boolean {
+  /** Sends `frame` to `node` on `subject`; false (and nothing sent) while NATS is down. */
+  private send(subject: string, node: string, frame: Uint8Array): boolean {
     if (!this.up) return false;
     if (frame.length <= BATCH_FRAME_MAX) {
-      this.batch(subject, frame);
+      this.batch(subject, node, frame);
       return true;
     }
+    const reply = frame[1] === FrameType.Request ? this.remember(node, [readU32(frame, 4)]) : undefined;
     // Keeps the order of this node's frames: what is batched leaves first.
     const pending = this.batches.get(subject);
     if (pending) this.flush(pending);
     const max = this.nc.info?.max_payload ?? 1 << 20;
     if (frame.length <= max) {
-      this.nc.publish(subject, frame);
+      this.nc.publish(subject, frame, reply === undefined ? undefined : { reply });
       return true;
     }
     // Parts leave room for the header that marks them.
@@ -126,14 +158,14 @@ export class NatsBus implements ClusterBus {
       if (end < frame.length) {
         const h = headers();
         h.set(MORE_PARTS, '1');
-        this.nc.publish(subject, frame.subarray(offset, end), { headers: h });
+        this.nc.publish(subject, frame.subarray(offset, end), { headers: h, ...(offset === 0 && reply !== undefined ? { reply } : {}) });
       } else this.nc.publish(subject, frame.subarray(offset, end));
     }
     return true;
   }
 
   /** Copies `frame` into this tick's batch for `subject` (copied: the caller may reuse its bytes). */
-  private batch(subject: string, frame: Uint8Array): void {
+  private batch(subject: string, node: string, frame: Uint8Array): void {
     let batch = this.batches.get(subject);
     if (batch && batch.used + 4 + frame.length > BATCH_BYTES) {
       this.flush(batch);
@@ -142,7 +174,7 @@ export class NatsBus implements ClusterBus {
     if (!batch) {
       const buffer = new Uint8Array(BATCH_BYTES);
       buffer[0] = BATCH;
-      batch = { subject, buffer, view: new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength), used: 1, frames: 0 };
+      batch = { subject, node, buffer, view: new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength), used: 1, frames: 0, requests: undefined };
       this.batches.set(subject, batch);
       if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -153,6 +185,7 @@ export class NatsBus implements ClusterBus {
     batch.buffer.set(frame, batch.used + 4);
     batch.used += 4 + frame.length;
     batch.frames++;
+    if (frame[1] === FrameType.Request) (batch.requests ??= []).push(readU32(frame, 4));
   }
 
   private flushBatches(): void {
@@ -164,8 +197,30 @@ export class NatsBus implements ClusterBus {
   private flush(batch: Batch): void {
     this.batches.delete(batch.subject);
     if (!this.up) return; // lost with the connection, as frames inside NATS would be
-    if (batch.frames === 1) this.nc.publish(batch.subject, batch.buffer.subarray(5, batch.used));
-    else this.nc.publish(batch.subject, batch.buffer.subarray(0, batch.used));
+    const options = batch.requests === undefined ? undefined : { reply: this.remember(batch.node, batch.requests) };
+    if (batch.frames === 1) this.nc.publish(batch.subject, batch.buffer.subarray(5, batch.used), options);
+    else this.nc.publish(batch.subject, batch.buffer.subarray(0, batch.used), options);
+  }
+
+  /** Remembers a message with Requests for a while: the reply subject NATS answers on if nobody receives it. */
+  private remember(node: string, requests: number[]): string {
+    const now = Date.now();
+    for (const [seq, sent] of this.sent) {
+      if (sent.at > now - UNDELIVERED_WINDOW_MS && this.sent.size < MAX_REMEMBERED) break;
+      this.sent.delete(seq);
+    }
+    const seq = this.nextSent++;
+    this.sent.set(seq, { node, requests, at: now });
+    return `${this.undeliveredPrefix}${seq}`;
+  }
+
+  /** NATS says nobody received message `subject`'s last token: its Requests never arrived. */
+  private noResponders(subject: string): void {
+    const seq = Number(subject.slice(subject.lastIndexOf('.') + 1));
+    const sent = this.sent.get(seq);
+    if (!sent) return;
+    this.sent.delete(seq);
+    this.events?.undelivered(sent.node, sent.requests);
   }
 
   /** Sends whatever is buffered, then closes the connection. */

@@ -4,6 +4,7 @@
  * (nats-bus.ts). Loaded only by brokers that join a NATS cluster: the NATS client libraries
  * are optional dependencies.
  */
+import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { ClusterEngine, ClusterEngineFactory } from '../cluster-engine.js';
 import { NodeLiveness } from '../node-liveness.js';
@@ -18,16 +19,19 @@ export function natsEngine(servers: string[], replicas: number): ClusterEngineFa
     const bus = await NatsBus.connect(servers, name, nodeId, leaseMs);
     const kvm = new Kvm(bus.nc);
     const options = { replicas, history: 1 };
+    const peersBucket = `p2pgen-${name}-peers`;
+    const nodesBucket = `p2pgen-${name}-nodes`;
     const giveUpAt = Date.now() + OPEN_BUCKETS_MS;
     for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
       try {
-        const peers = await kvm.create(`p2pgen-${name}-peers`, options);
-        const nodes = await kvm.create(`p2pgen-${name}-nodes`, options);
+        const peers = await kvm.create(peersBucket, options);
+        const nodes = await kvm.create(nodesBucket, options);
+        const jsm = await jetstreamManager(bus.nc);
         return {
           nodeId,
-          claims: new NatsKvStore(peers),
+          claims: new NatsKvStore(peers, peersBucket, jsm),
           bus,
-          liveness: new NodeLiveness(new NatsKvStore(nodes), nodeId, leaseMs),
+          liveness: new NodeLiveness(new NatsKvStore(nodes, nodesBucket, jsm), nodeId, leaseMs),
           description: { nats: servers },
           close: () => bus.close(),
         };

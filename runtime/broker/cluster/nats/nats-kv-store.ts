@@ -9,12 +9,20 @@
  * last of them comes with nothing pending after it), then each change. It can end when that
  * server goes away (`ended`), or stall without a word: the clustering logic supervises it.
  */
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
 import { StoreConflict, type KeyValueStore, type StoreEntry, type StoreWatch } from '../cluster-engine.js';
 
+/** Purge requests in flight at once when forgetting deletions. */
+const PURGES_AT_ONCE = 64;
+
 export class NatsKvStore implements KeyValueStore {
-  constructor(private readonly kv: KV) {}
+  constructor(
+    private readonly kv: KV,
+    /** The bucket's name, and a manager of its stream (KV_<bucket>, subjects $KV.<bucket>.<key>): to forget deletions. */
+    private readonly bucket: string,
+    private readonly jsm: JetStreamManager,
+  ) {}
 
   create(key: string, value: Uint8Array): Promise<number> {
     return this.kv.create(key, value).catch(conflictOrRethrow);
@@ -79,6 +87,24 @@ export class NatsKvStore implements KeyValueStore {
         stopWatch?.();
       },
     };
+  }
+
+  /**
+   * Each deletion marker older than `olderThanMs` is purged from the bucket's stream up to its
+   * own sequence only, so a value written to the key after it stays (nats.js's purgeDeletes
+   * purges the whole subject, which could take such a value with it).
+   */
+  async purgeDeleted(olderThanMs: number): Promise<void> {
+    const before = Date.now() - olderThanMs;
+    const old: KvEntry[] = [];
+    const history = await this.kv.history({ key: '>' });
+    for await (const entry of history) {
+      if (entry.operation !== 'PUT' && entry.created.getTime() < before) old.push(entry);
+    }
+    const stream = `KV_${this.bucket}`;
+    for (let i = 0; i < old.length; i += PURGES_AT_ONCE) {
+      await Promise.all(old.slice(i, i + PURGES_AT_ONCE).map((entry) => this.jsm.streams.purge(stream, { filter: `$KV.${this.bucket}.${entry.key}`, seq: entry.revision + 1 })));
+    }
   }
 }
 
