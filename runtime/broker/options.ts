@@ -81,7 +81,9 @@ export interface BrokerOptions {
    * went away without giving it up (closed, cut off, its broker died): that client takes it
    * back at once, anyone else gets ALREADY_REGISTERED, and calls to it get PEER_NOT_FOUND
    * marked as moving, which clients send again within their deadline. Ids registered without
-   * a holder token (raw clients) are not reserved. Default 10,000; 0 turns it off.
+   * a holder token (raw clients) are not reserved. Longer than it takes a client to find its
+   * broker silent and move (its livenessMs, 10 s by default, plus a reconnect). Default 20,000;
+   * 0 turns it off.
    */
   idReservationMs?: number;
   /** Presence subscriptions per connection (one per `presence()` subscriber of a client); more are refused with LIMIT_EXCEEDED. Default 64. */
@@ -156,7 +158,7 @@ export function brokerLimits(options: BrokerOptions): BrokerLimits {
     maxAnnouncedBytes: options.maxAnnouncedBytes ?? 64 * 1024,
     maxPresenceSubscriptions: options.maxPresenceSubscriptions ?? 64,
     maxIdsPerConnection: options.maxIdsPerConnection ?? 100,
-    idReservationMs: options.idReservationMs ?? 10_000,
+    idReservationMs: options.idReservationMs ?? 20_000,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     hookTimeoutMs: options.hookTimeoutMs ?? 5_000,
     heartbeatMs: options.heartbeatMs ?? 15_000,

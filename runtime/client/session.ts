@@ -75,8 +75,13 @@ export interface SessionEvents {
 
 /** The ping a session sends a silent broker: a control request whose answer (request id 0) nobody waits for, only hears. */
 const PING = jsonFrame(FrameType.Control, 0, { op: 'ping' });
-/** Liveness is looked at four times per `livenessMs`: a ping after two silent looks, dead after four. */
-const LIVENESS_LOOKS = 4;
+/**
+ * Liveness is looked at ten times per `livenessMs`: a ping after five silent looks, dead after
+ * nine, so a silent broker is left between 90% and 100% of livenessMs after its last frame.
+ */
+const LIVENESS_LOOKS = 10;
+const PING_AFTER_LOOKS = 5;
+const DEAD_AFTER_LOOKS = 9;
 
 /** How often a socket that was too full is looked at again. */
 const WRITABLE_POLL_MS = 5;
@@ -386,8 +391,8 @@ export class ClientSession {
       return;
     }
     this.silentLooks++;
-    if (this.silentLooks === LIVENESS_LOOKS / 2) transport.send(PING);
-    if (this.silentLooks < LIVENESS_LOOKS) return;
+    if (this.silentLooks === PING_AFTER_LOOKS) transport.send(PING);
+    if (this.silentLooks < DEAD_AFTER_LOOKS) return;
     this.stopLiveness();
     this.onLost(`the broker at ${this.url} sent nothing for ${this.options.livenessMs} ms, not even an answer to a ping: taken for dead`);
     transport.abort();

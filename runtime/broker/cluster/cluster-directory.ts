@@ -527,18 +527,26 @@ export class ClusterPeerDirectory implements PeerDirectory {
     );
   }
 
-  /** A dead broker's claim of an id with a holder becomes a reservation kept by this broker (the first to notice wins). */
+  /**
+   * A dead broker's claim of an id with a holder becomes a reservation kept by this broker (the
+   * first to notice wins). Here it is reserved at once, so calls to the id hear it is moving
+   * while the store is asked.
+   */
   private reserveDead(registration: { readonly id: string; readonly key: string; readonly holder: string | undefined; readonly revision: number }): void {
     const { id, key, holder } = registration;
+    this.reservations.reserve(id, holder);
+    this.reservedClaims.set(key, undefined);
     const value: ClaimValue = { node: this.nodeId, holder: holder!, reserved: true };
-    const reserving = this.claims.reserve(key, value, registration.revision, { withinMs: this.reservationMs, wanted: () => !this.closed });
+    const reserving = this.claims.reserve(key, value, registration.revision, { withinMs: this.reservationMs, wanted: () => !this.closed && this.reservedClaims.has(key) });
     this.track(
-      reserving.then((revision) => {
-        if (revision === undefined) return; // another broker did, or the client is back
-        this.reservations.reserve(id, holder);
-        this.reservedClaims.set(key, revision);
-        this.keepReservation(key, revision);
-      }),
+      reserving.then(
+        (revision) => {
+          if (revision !== undefined) return this.keepReservation(key, revision);
+          // Another broker keeps it, or the client is back: what the store says is followed from here.
+          if (this.reservedClaims.get(key) === undefined && this.reservedClaims.delete(key)) this.reservations.release(id);
+        },
+        () => this.keepReservation(key, undefined),
+      ),
     );
   }
 
@@ -580,7 +588,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
   private reclaim(registration: ClaimedRegistration): void {
     if (!this.bus.up || this.closed || !registration.active || registration.reclaiming) return;
     registration.reclaiming = true;
-    const attempt = this.claims.claim(registration.key, this.claimValue(registration.connection, registration.holder), this.isGone, this.whileHeld(registration)).then(
+    const attempt = this.claims.claim(registration.key, this.claimValue(registration.connection, registration.holder), this.isGone, this.whileHeld(registration), true).then(
       (revision) => {
         registration.reclaiming = false;
         if (!registration.active) return;

@@ -77,11 +77,14 @@ export class PeerClaims {
 
   /**
    * Claims `key` for `value.node`. Resolves with the entry's revision, or undefined when a live
-   * broker holds it for another client (`isGone(node)` says whether a holder may be taken
-   * over). A store that cannot be asked is asked again, with backoff, within `bound`; past it
-   * the claim rejects with ClaimUnavailable: an error is never taken for "taken".
+   * broker holds it (`isGone(node)` says whether a holder may be taken over). The client that
+   * holds it (its holder token) takes it over from a live broker when it registers anew (it
+   * moved there), and always from a reservation kept for it; a broker claiming again for a
+   * connection it had (`again`) never takes a live holding of the same client: that client moved
+   * on without this broker knowing. A store that cannot be asked is asked again, with backoff,
+   * within `bound`; past it the claim rejects with ClaimUnavailable: an error is never taken for "taken".
    */
-  claim(key: string, value: ClaimValue, isGone: (node: string) => Promise<boolean>, bound: RetryBound): Promise<number | undefined> {
+  claim(key: string, value: ClaimValue, isGone: (node: string) => Promise<boolean>, bound: RetryBound, again = false): Promise<number | undefined> {
     const data = encoder.encode(JSON.stringify(value));
     return retrying(bound, `claim ${key}`, async () => {
       // A free id is claimed in one write; only when it is taken is the holder looked at.
@@ -90,8 +93,8 @@ export class PeerClaims {
       for (let conflicts = 0; conflicts < MAX_CONFLICTS; conflicts++) {
         if (entry?.value !== undefined) {
           const current = readClaim(entry.value);
-          // Taken over only from a dead broker, from this one, or by the same client (its holder token).
-          const sameClient = value.holder !== undefined && current?.holder === value.holder;
+          // Taken over only from a dead broker, from this one, or by the same client (see above).
+          const sameClient = value.holder !== undefined && current?.holder === value.holder && (!again || current.reserved === true);
           if (current && current.node !== value.node && !sameClient && !(await isGone(current.node))) return undefined;
         }
         try {
