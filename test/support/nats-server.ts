@@ -47,8 +47,14 @@ async function launch({ dir, config }: Launch, fixedPort?: number): Promise<{ ch
     while (Date.now() - started < 15_000) {
       const file = readdirSync(dir).find((f) => f.endsWith('.ports'));
       if (file) {
-        const ports = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nats?: string[] };
-        const url = ports.nats?.[0];
+        // The server may be writing it: an empty or partial file is read again next turn.
+        let ports: { nats?: string[] } | undefined;
+        try {
+          ports = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nats?: string[] };
+        } catch {
+          ports = undefined;
+        }
+        const url = ports?.nats?.[0];
         if (url) return Number(new URL(url).port);
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
