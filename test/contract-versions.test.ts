@@ -5,7 +5,10 @@
  * naming both fingerprints and the rule, and never a wrong value.
  */
 import { describe, expect, it } from 'vitest';
-import { RpcError, RpcErrorCode, type RpcWebSocketClient } from '../runtime/index.node.js';
+import { RpcError, RpcErrorCode } from '../runtime/index.node.js';
+import { nodeWsTransport } from '../runtime/transport/node-ws.js';
+import type { TransportFactory } from '../runtime/transport/transport.js';
+import { FrameType } from '../runtime/wire/frame.js';
 import { contracts as v1 } from '../.tmp/gen/evolution/v1/index.js';
 import { contracts as v2 } from '../.tmp/gen/evolution/v2/index.js';
 import { Profile as ProfileV1, Profiles as ProfilesV1 } from './fixtures/evolution/v1/profiles.js';
@@ -14,25 +17,31 @@ import { startBroker } from './support/harness.js';
 import { rejection } from './support/rejection.js';
 
 
-/** Counts the Requests a client's dispatcher gets (to see negotiation happen once). */
-function countRequests(client: RpcWebSocketClient): { requests: number } {
-  const counter = { requests: 0 };
-  const dispatcher = (client as unknown as { dispatcher: { onRequest(...a: unknown[]): void } }).dispatcher;
-  const original = dispatcher.onRequest.bind(dispatcher);
-  dispatcher.onRequest = (...args: unknown[]) => {
-    counter.requests++;
-    original(...args);
-  };
-  return counter;
+/** A transport that counts the Requests a client receives (to see negotiation happen once). */
+function countingRequests(): { seen: { requests: number }; transport: TransportFactory } {
+  const seen = { requests: 0 };
+  const transport: TransportFactory = (url, events, options) =>
+    nodeWsTransport(
+      url,
+      {
+        ...events,
+        message: (frame) => {
+          if (frame[1] === FrameType.Request) seen.requests++;
+          events.message(frame);
+        },
+      },
+      options,
+    );
+  return { seen, transport };
 }
 
 describe('peers on two versions of a contract', () => {
   it('an old caller and a new callee: compatible calls work, the new field and parameter default', async () => {
     const { peer, client } = await startBroker();
-    const callee = await peer('profiles', { contracts: v2 });
+    const { seen, transport } = countingRequests();
+    const callee = await peer('profiles', { contracts: v2, transport });
     const service = new ProfilesV2();
     callee.registerController('/profiles', service);
-    const seen = countRequests(callee);
     const caller = await client({ contracts: v1 });
     const remote = caller.peer('profiles').controller<ProfilesV1>('/profiles');
 

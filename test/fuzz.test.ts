@@ -61,13 +61,14 @@ const hostileFrame: fc.Arbitrary<Uint8Array> = fc.oneof(
 /** Records every frame a client receives that is not well formed (the broker must never forward one). */
 function watch(client: RpcWebSocketClient): { malformed: string[] } {
   const seen = { malformed: [] as string[] };
-  const target = client as unknown as { onFrame(frame: Uint8Array): void };
+  // The client hands each frame to onFrame with the connection it came from: both are passed on.
+  const target = client as unknown as { onFrame(frame: Uint8Array, ...via: unknown[]): void };
   const original = target.onFrame.bind(client);
   const h = createHeader();
-  target.onFrame = (frame: Uint8Array) => {
+  target.onFrame = (frame: Uint8Array, ...via: unknown[]) => {
     const problem = parseHeader(frame, h);
     if (problem) seen.malformed.push(problem);
-    original(frame);
+    original(frame, ...via);
   };
   return seen;
 }
