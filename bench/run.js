@@ -345,7 +345,23 @@ const scenarios = [
     title: 'S2 with the callers on broker A and the echo peer on broker B of a two-broker cluster (NATS between them: nats-server and the three processes share the machine) vs one broker',
     compare: [p2pgen, p2pgenCluster],
     run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.7 } }],
+  },
+  {
+    id: 'S3-cluster',
+    name: 'S3 across brokers',
+    title: 'S3 (16 KiB calls, 256 in flight) with the callers on broker A and the echo peer on broker B of a two-broker cluster vs one broker',
+    compare: [p2pgen, p2pgenCluster],
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 16 * 1024 }, 60_000),
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.5 } }],
+  },
+  {
+    id: 'S3-nats',
+    name: 'S3 across brokers vs NATS',
+    title: "S3 (16 KiB) across two brokers vs NATS's own request/reply (nats.js clients straight to nats-server, the same load)",
+    compare: [natsRequestReply, p2pgenCluster],
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 16 * 1024 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 1 } }],
   },
   {
     id: 'S2-nats',

@@ -29,6 +29,7 @@ const brokerLimitFlags = [
   ['max-ids-per-connection', 'maxIdsPerConnection', 1, 'Peer ids one connection may hold (default 100)'],
   ['max-presence-subscriptions', 'maxPresenceSubscriptions', 1, 'Presence subscriptions per connection (default 64)'],
   ['audit-events-per-second', 'auditEventsPerSecond', 1, 'Refusals, denials and failures audited per connection and second; more are counted (default 20)'],
+  ['id-reservation-ms', 'idReservationMs', 0, "How long a peer id stays reserved for its client after its connection went away (default 20000, 0 = off)"],
 ] as const satisfies readonly (readonly [string, keyof BrokerLimitOptions, number, string])[];
 
 /** pino's levels (cli/commands/broker.ts has them too; not imported here: build and check never load the broker). */
@@ -118,6 +119,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('cluster-name', { type: 'string', describe: "Brokers with the same name form one cluster (default 'p2pgen'; needs --nats)" })
           .option('lease-ms', { type: 'number', describe: "How long a crashed broker's peer ids stay taken (default 5000; needs --nats)" })
           .option('nats-replicas', { type: 'number', describe: 'JetStream replicas of the cluster state: 1, 3 or 5 (default 1; needs --nats)' })
+          .option('rebalance-ms', { type: 'number', describe: 'How often a broker well above the cluster average load asks idle clients to move (default 10000, 0 = off; needs --nats)' })
           .option('log-level', { choices: logLevels, default: 'info' as LogLevelName, describe: 'Least level logged, as JSON lines on stderr (debug adds connections opening and closing)' })
           .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics at http://<metrics-host>:<port>/metrics (and /healthz) on this port (0 picks a free one; needs prom-client)' })
           .option('metrics-host', { type: 'string', describe: 'Address of the metrics listener (default 127.0.0.1; needs --metrics-port)' })
@@ -127,8 +129,9 @@ export async function main(argv: string[]): Promise<number> {
         requireInteger('--lease-ms', args.leaseMs, 300);
         requireInteger('--metrics-port', args.metricsPort, 0, 65535);
         requireInteger('--drain-ms', args.drainMs, 0);
+        requireInteger('--rebalance-ms', args.rebalanceMs, 0);
         if (args.metricsHost !== undefined && args.metricsPort === undefined) throw new UsageError('--metrics-host needs --metrics-port');
-        for (const flag of ['clusterName', 'leaseMs', 'natsReplicas'] as const) {
+        for (const flag of ['clusterName', 'leaseMs', 'natsReplicas', 'rebalanceMs'] as const) {
           if (args[flag] !== undefined && args.nats === undefined) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --nats`);
         }
         const limits: BrokerLimitOptions = {};
@@ -139,7 +142,10 @@ export async function main(argv: string[]): Promise<number> {
         }
         const { port, host, insecure, security, audit, metricsPort, metricsHost, drainMs } = args;
         const allowedOrigins = args.allowedOrigins?.split(',').map((o) => o.trim()).filter(Boolean);
-        const cluster = args.nats === undefined ? undefined : { nats: args.nats.flatMap((v) => String(v).split(',')).filter(Boolean), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas };
+        const cluster =
+          args.nats === undefined
+            ? undefined
+            : { nats: args.nats.flatMap((v) => String(v).split(',')).filter(Boolean), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas, rebalanceIntervalMs: args.rebalanceMs };
         // Loaded here: build and check never pay for the broker (ws, NATS) at start-up.
         const { runBroker } = await import('./commands/broker.js');
         exitCode = await runBroker(

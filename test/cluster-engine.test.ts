@@ -10,6 +10,7 @@ import { createBroker, type Broker } from '../runtime/broker/index.js';
 import { MemoryCluster } from '../runtime/broker/cluster/memory/memory-cluster.js';
 import '../.tmp/gen/behaviors/index.js';
 import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
+import { freePort } from './support/free-port.js';
 import { eventually } from './support/harness.js';
 import { claimedIds } from './support/memory-cluster.js';
 import { rejection } from './support/rejection.js';
@@ -90,4 +91,29 @@ describe('a cluster on the in-memory engine', () => {
     // bob's client may come back to another broker: its id stays reserved for it a while, then it is free.
     await eventually(() => claimedIds(cluster).length === 0, 'the reservation of bob to end', 10_000);
   });
+});
+
+describe('rebalancing', () => {
+  it('after a broker restarts empty, the others hand it clients until the loads are even, and none of them fails a call', async () => {
+    const cluster = new MemoryCluster();
+    const ports = await Promise.all([0, 1, 2].map(() => freePort()));
+    const start = (i: number) => createBroker({ port: ports[i], host: '127.0.0.1', cluster: { engine: cluster.engine(`b${i}`), leaseMs: LEASE_MS, rebalanceIntervalMs: 2 * LEASE_MS } });
+    const all = [await start(0), await start(1), await start(2)];
+    brokers.push(...all);
+    const urls = all.map((b) => b.url);
+    // 30 clients, spread over the three brokers (each knows all three).
+    const peers = await Promise.all(Array.from({ length: 30 }, (_, i) => client([0, 1, 2].map((k) => urls[(i + k) % 3]!), `c${i}`)));
+    const loads = () => all.map((b) => b.stats().connections);
+    await eventually(() => loads().every((n) => n === 10), `the clients to spread (loads ${loads()})`);
+    // Broker 0 stops; its clients go to the others; then it starts again, empty, on the same port.
+    brokers.splice(brokers.indexOf(all[0]!), 1);
+    await all[0]!.close();
+    await eventually(() => all[1]!.stats().connections + all[2]!.stats().connections === 30, 'its clients to move to the others', 10_000);
+    all[0] = await start(0);
+    brokers.push(all[0]);
+    // Within a minute the others hand it its share.
+    await eventually(() => Math.min(...loads()) >= 8, `the loads to even out (${loads()})`, 60_000);
+    const caller = peers[0]!;
+    for (let i = 1; i < 30; i++) expect(await caller.peer(`c${i}`).controller<BehaviorsController>('/behaviors').echo('ok')).toBe('ok');
+  }, 90_000);
 });

@@ -174,3 +174,23 @@ describe('broker faults', () => {
     expect(work.failures.filter((f) => !f.mayHaveRun && !(f.code === RpcErrorCode.PEER_NOT_FOUND && f.details?.moving === true) && f.code !== RpcErrorCode.UNAVAILABLE)).toEqual([]);
   }, 120_000);
 });
+
+describe('a drain', () => {
+  it('a broker drained while peers call each other: its peers move, no call fails, nothing runs twice', async () => {
+    const nats = await startNatsServer();
+    const all = [await clusteredBroker([nats.url]), await clusteredBroker([nats.url]), await clusteredBroker([nats.url])];
+    const brokerUrls = all.map((b) => b.url);
+    const work = await startWorkload(6, (i) => rotate(brokerUrls, i % 3));
+    workloads.push(work);
+    await eventually(() => work.ok() > 100, 'calls to flow', 20_000);
+    const drainedAt = Date.now();
+    const drained = all[0]!;
+    brokers.splice(brokers.indexOf(drained), 1);
+    await drained.drain({ deadlineMs: 10_000 });
+    const answering = await converged(work, brokerUrls.slice(1), drainedAt);
+    report(`drain: every peer answered again ${answering} ms after it began; ${JSON.stringify(failureSummary(work.failures))} of ${work.ok() + work.failures.length} calls failed`);
+    await work.stop();
+    expectNothingLostNorRunTwice(work);
+    expect(failureSummary(work.failures)).toEqual({});
+  }, 120_000);
+});

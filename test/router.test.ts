@@ -10,6 +10,7 @@ import { noAudit } from '../runtime/broker/audit.js';
 import { CallerIdentities } from '../runtime/broker/caller-identity.js';
 import { Router } from '../runtime/broker/router.js';
 import { StallClock } from '../runtime/broker/stall-clock.js';
+import { GoAway } from '../runtime/broker/go-away.js';
 import { RpcErrorCode } from '../runtime/errors.js';
 import { RpcKernelSecurity, type Session } from '../runtime/broker/security.js';
 import type { RouteEndpoint } from '../runtime/broker/route.js';
@@ -26,6 +27,7 @@ function setup(options: { maxCallsInFlight?: number; security?: RpcKernelSecurit
   const router = new Router({
     directory,
     clock: new StallClock(),
+    goAway: new GoAway(),
     access,
     audit: noAudit,
     identities: new CallerIdentities(() => 900 + ++handles),

@@ -42,6 +42,7 @@ export type BrokerLimitOptions = Partial<
     | 'maxIdsPerConnection'
     | 'maxPresenceSubscriptions'
     | 'auditEventsPerSecond'
+    | 'idReservationMs'
   >
 >;
 

@@ -22,11 +22,12 @@ import { CallerIdentities } from './caller-identity.js';
 import { BrokerConnection } from './connection.js';
 import { ControlPlane } from './control-plane.js';
 import { DEFAULT_DRAIN_MS, Drain, type DrainOptions } from './drain.js';
+import { GoAway } from './go-away.js';
 import { Handshake } from './handshake.js';
 import { Heartbeat } from './heartbeat.js';
 import { MetricsListener, type BrokerHealth } from './http-endpoints.js';
 import { ClusterPeerDirectory } from './cluster/cluster-directory.js';
-import { clusterConfig } from './cluster/cluster-options.js';
+import { clusterConfig, DEFAULT_REBALANCE_MS } from './cluster/cluster-options.js';
 import { Listener } from './listener.js';
 import { Listings } from './listing.js';
 import { LocalPeerDirectory } from './local-directory.js';
@@ -38,6 +39,7 @@ import { brokerLimits, type BrokerLimits, type BrokerOptions } from './options.j
 import type { BrokerPart, ConnectionClosure } from './part.js';
 import type { EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
 import { Presence } from './presence.js';
+import { Rebalancer } from './rebalancer.js';
 import { Router } from './router.js';
 import { StallClock } from './stall-clock.js';
 import { RpcKernelSecurity } from './security.js';
@@ -84,7 +86,8 @@ export async function createBroker(options: BrokerOptions = {}): Promise<Broker>
   const registry = metrics ? (metrics.registry ?? (await newRegistry())) : undefined;
   // Alone, the broker is the whole system (in memory); in a cluster, NATS says where peers live.
   const reservationMs = brokerLimits(options).idReservationMs;
-  const directory = options.cluster ? await ClusterPeerDirectory.join(clusterConfig(options.cluster), reservationMs) : new LocalPeerDirectory(reservationMs);
+  const cluster = options.cluster ? clusterConfig(options.cluster) : undefined;
+  const directory = cluster ? await ClusterPeerDirectory.join(cluster, reservationMs) : new LocalPeerDirectory(reservationMs);
   const broker = new BrokerServer(options, directory, metrics && registry ? { config: metrics, registry } : undefined);
   try {
     await directory.start(broker.endpointHost);
@@ -192,10 +195,13 @@ class BrokerServer implements Broker {
     const identities = new CallerIdentities(() => this.allocateHandle());
     // How long the loop was away before what it reads now (Requests' deadlines count it).
     const clock = new StallClock();
+    // Which connections were asked to move to another broker (drain, rebalancing).
+    const goAway = new GoAway();
     // Forwarding: routes in flight between endpoints (it replays the calls access held).
     const router = (this.router = new Router({
       directory,
       clock,
+      goAway,
       access,
       audit,
       identities,
@@ -214,19 +220,23 @@ class BrokerServer implements Broker {
       presence,
       listings,
       audit,
+      goAway,
       maxOperations: limits.maxControlOperations,
       maxAnnouncedBytes: limits.maxAnnouncedBytes,
       maxPresenceSubscriptions: limits.maxPresenceSubscriptions,
       maxIdsPerConnection: limits.maxIdsPerConnection,
       identityChanged: (connection) => this.identityChanged(connection),
     }));
+    // In a cluster: a broker well above the average load asks a few idle clients to move.
+    const rebalancer = new Rebalancer(directory.cluster, connections, goAway, () => this.url, options.cluster?.rebalanceIntervalMs ?? DEFAULT_REBALANCE_MS);
     // Graceful shutdown: idle until drain() starts it.
     this.drainer = new Drain({
       connections,
+      goAway,
       log,
       routes: () => router.stats().routes,
-      goAway: (connection) => this.goAway(connection, 'broker draining'),
-      close: () => this.close(),
+      close: (connection) => this.goAway(connection, 'broker draining'),
+      closeBroker: () => this.close(),
     });
 
     // The order events reach the parts. For a connection that closes:
@@ -239,12 +249,11 @@ class BrokerServer implements Broker {
     // - access and back-pressure drop what they kept;
     // - the audit log and the metrics record the disconnect, after its ids' deregistrations;
     // - a drain under way hears it last (the last connection ends it).
-    this.parts = [connections, admission, handshake, heartbeat, clock, presence, control, directory, router, identities, access, backpressure, audit, this.drainer];
+    this.parts = [connections, admission, handshake, heartbeat, clock, presence, control, directory, router, identities, access, backpressure, audit, rebalancer, this.drainer];
 
     this.endpointHost = {
       route: (endpoint, frame, h) => router.route(endpoint, frame, h),
       dropEndpoint: (endpoint, code, reason) => router.dropEndpoint(endpoint, code, reason),
-      dropTarget: (registration, code, reason) => router.dropTarget(registration, code, reason),
       allocateHandle: () => this.allocateHandle(),
       endpointGone: (endpoint) => identities.endpointGone(endpoint),
       endpointReconnected: (endpoint) => identities.retell(endpoint),
@@ -412,7 +421,7 @@ class BrokerServer implements Broker {
     if (!this.draining) {
       this.listener.stopAccepting();
       const drainer = this.drainer;
-      this.router.draining = (route) => drainer.routeEnded(route);
+      this.router.routeEnded = (route) => drainer.routeEnded(route);
       this.draining = drainer.start(options.deadlineMs ?? DEFAULT_DRAIN_MS);
     }
     return this.draining;

@@ -17,6 +17,7 @@ import { jsonFrame } from '../wire/text.js';
 import type { Access } from './access.js';
 import type { AuditRecorder } from './audit.js';
 import type { BrokerConnection } from './connection.js';
+import type { GoAway } from './go-away.js';
 import type { Listings } from './listing.js';
 import type { BrokerPart } from './part.js';
 import type { LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
@@ -29,6 +30,8 @@ export interface ControlContext {
   readonly presence: Presence;
   readonly listings: Listings;
   readonly audit: AuditRecorder;
+  /** Connections told to go away: their ids move on purpose, they are not told they lost them. */
+  readonly goAway: GoAway;
   readonly maxOperations: number;
   /** Bytes of controller metadata a connection may announce (paths, names, fingerprints). */
   readonly maxAnnouncedBytes: number;
@@ -141,6 +144,7 @@ export class ControlPlane implements BrokerPart {
     const connection = registration.connection;
     if (reason !== 'taken' || !connection) return;
     this.ctx.identityChanged(connection);
+    if (this.ctx.goAway.told(connection)) return;
     const event: RegistrationLostEvent = { type: 'registration-lost', peerId: registration.id };
     connection.send(jsonFrame(FrameType.Event, 0, event));
   }

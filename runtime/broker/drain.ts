@@ -1,13 +1,16 @@
 /**
- * Graceful shutdown (`broker.drain()`). The broker stops taking connections (upgrades get 503,
- * /healthz answers 503 so load balancers send new clients elsewhere) and new calls (a Request
- * is answered UNAVAILABLE at once, router.ts); what is in flight carries on. Each connection is
- * closed with 1001 (going away) as soon as it has no call or stream open, as caller or as
- * callee, so idle clients move to another broker at once and busy ones right after their last
- * answer; at the deadline the rest are closed too. A client with a list of broker URLs
- * reconnects to the next one and registers again by itself.
+ * Graceful shutdown (`broker.drain()`), refusing nothing. The broker stops taking connections
+ * (upgrades get 503, /healthz answers 503 so load balancers send new clients elsewhere) and
+ * tells every connection to go away (go-away.ts): a client that knows other brokers moves to
+ * one first (its ids and new calls go there), then closes this connection once what runs on
+ * it ended. Meanwhile calls keep being forwarded, to and from every connection still here.
+ * A connection that did not leave by itself is closed with 1001 (going away) once it has no
+ * call or stream open, after a short grace (clients that move leave in that time, without a
+ * call caught in flight); at the deadline the rest are closed too. A client with a list of
+ * broker URLs that did not move reconnects to the next one and registers again by itself.
  */
 import type { BrokerConnection } from './connection.js';
+import type { GoAway } from './go-away.js';
 import type { BrokerLog } from './logger.js';
 import type { OpenConnections } from './open-connections.js';
 import type { BrokerPart } from './part.js';
@@ -19,21 +22,27 @@ export interface DrainOptions {
 }
 
 export const DEFAULT_DRAIN_MS = 10_000;
+/** How long clients told to go away have to leave by themselves before idle connections are closed (ms; at most a quarter of the deadline). */
+const LEAVE_GRACE_MS = 2_000;
 
 export interface DrainContext {
   readonly connections: OpenConnections;
+  readonly goAway: GoAway;
   readonly log: BrokerLog;
   /** Calls and streams in flight. */
   routes(): number;
   /** Closes one connection with 1001 (it has nothing open). */
-  goAway(connection: BrokerConnection): void;
+  close(connection: BrokerConnection): void;
   /** Closes what is left, and the broker. */
-  close(): Promise<void>;
+  closeBroker(): Promise<void>;
 }
 
-/** A part (part.ts) from the start, doing nothing until `start`: then it hears each connection that closes. */
+/** A part (part.ts) from the start, doing nothing until `start`: then it hears each route that ends and each connection that closes. */
 export class Drain implements BrokerPart {
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Idle connections are closed from now on (after the grace). */
+  private closingIdle = false;
   private resolve: ((closed: Promise<void>) => void) | undefined;
   private finishing: Promise<void> | undefined;
 
@@ -42,9 +51,10 @@ export class Drain implements BrokerPart {
   /** Starts draining; resolves once it closed the broker. */
   start(deadlineMs: number): Promise<void> {
     const { ctx } = this;
-    ctx.log.info({ connections: ctx.connections.size, calls: ctx.routes(), deadlineMs }, 'draining: no new connections or calls; connections close as their calls end');
-    for (const connection of [...ctx.connections]) if (!connection.hasRoutes) ctx.goAway(connection);
+    ctx.log.info({ connections: ctx.connections.size, calls: ctx.routes(), deadlineMs }, 'draining: no new connections; clients told to go away; calls carry on');
+    for (const connection of [...ctx.connections]) ctx.goAway.tell(connection, deadlineMs, 'broker draining');
     if (ctx.connections.size === 0) return this.finish(false);
+    this.graceTimer = setTimeout(() => this.closeIdle(), Math.min(LEAVE_GRACE_MS, deadlineMs / 4));
     return new Promise((resolve) => {
       this.timer = setTimeout(() => resolve(this.finish(true)), deadlineMs);
       this.resolve = resolve;
@@ -54,36 +64,44 @@ export class Drain implements BrokerPart {
   /** The broker is closing anyway (close() during the drain): the deadline no longer matters. */
   stop(): void {
     clearTimeout(this.timer);
+    clearTimeout(this.graceTimer);
   }
 
   /**
-   * A route ended: its caller and callee go away once they have nothing else open. Later, not
-   * now: the route's last frame is sent after the router says it ended.
+   * A route ended: its caller and callee go away once they have nothing else open (after the
+   * grace). Later, not now: the route's last frame is sent after the router says it ended.
    */
   routeEnded(route: Route): void {
+    if (!this.closingIdle) return;
     queueMicrotask(() => {
       this.leaveIfIdle(route.caller);
       this.leaveIfIdle(route.callee);
     });
   }
 
-  /** A connection closed (went away, or was closed by the drain): the last one ends a drain under way. */
+  /** A connection closed (left, or was closed by the drain): the last one ends a drain under way. */
   connectionClosed(): void {
     const resolve = this.resolve;
     if (this.ctx.connections.size === 0 && resolve) queueMicrotask(() => resolve(this.finish(false)));
   }
 
+  private closeIdle(): void {
+    this.closingIdle = true;
+    for (const connection of [...this.ctx.connections]) this.leaveIfIdle(connection);
+  }
+
   private leaveIfIdle(endpoint: RouteEndpoint): void {
     const connection = endpoint as BrokerConnection;
-    if (this.ctx.connections.has(connection) && !connection.hasRoutes) this.ctx.goAway(connection);
+    if (this.ctx.connections.has(connection) && !connection.hasRoutes) this.ctx.close(connection);
   }
 
   private finish(deadlinePassed: boolean): Promise<void> {
     if (!this.finishing) {
       clearTimeout(this.timer);
+      clearTimeout(this.graceTimer);
       const { ctx } = this;
       if (deadlinePassed) ctx.log.warn({ connections: ctx.connections.size, calls: ctx.routes() }, 'drain deadline passed: closing the connections whose calls are still open');
-      this.finishing = ctx.close();
+      this.finishing = ctx.closeBroker();
     }
     return this.finishing;
   }

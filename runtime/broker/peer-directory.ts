@@ -72,8 +72,6 @@ export interface EndpointHost {
   route(endpoint: RouteEndpoint, frame: Uint8Array, h: FrameHeader): void;
   /** `endpoint` is gone: the calls routed through it fail with `code` ("peer '<id>' <reason>"). */
   dropEndpoint(endpoint: RouteEndpoint, code: RpcErrorCode, reason: string): void;
-  /** `registration` moved to another endpoint: the calls still open at its old one fail with `code`. */
-  dropTarget(registration: PeerRegistration, code: RpcErrorCode, reason: string): void;
   /** A handle no connection of this broker uses. */
   allocateHandle(): number;
   /** `endpoint` (another broker) is gone for good: whoever its callers called hears they left. */
@@ -96,6 +94,12 @@ export type ClusterEventKind = 'watch-restarted';
  * broker did), or (clustered) another broker took the id while this one was cut off from NATS.
  */
 export type LeaveReason = 'requested' | 'disconnected' | 'taken';
+
+/** The other brokers of a cluster, as one of them sees them (for rebalancing). */
+export interface ClusterView {
+  advertise(info: () => { load: number; url?: string }): void;
+  others(): Iterable<{ readonly load: number; readonly url?: string }>;
+}
 
 export interface DirectoryListener {
   joined(registration: PeerRegistration): void;
@@ -135,6 +139,8 @@ export interface PeerDirectory {
   /** Registrations held by this broker's connections, and (clustered) by other brokers'. */
   stats(): DirectoryStats;
   listen(listener: DirectoryListener): void;
+  /** Clustered: says what this broker tells the others about itself (its load, its URL), and what they said last. */
+  readonly cluster?: ClusterView;
   /** Called once before the broker accepts connections. */
   start(host: EndpointHost): Promise<void>;
   /** Called once after every connection was dropped. */

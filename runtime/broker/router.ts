@@ -17,6 +17,7 @@ import { fromUtf8Lenient, readJson } from '../wire/text.js';
 import { Verdict, type Access } from './access.js';
 import type { AuditRecorder } from './audit.js';
 import type { CallerIdentities } from './caller-identity.js';
+import type { GoAway } from './go-away.js';
 import type { BrokerPart } from './part.js';
 import type { LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
 import type { Route, RouteEndpoint, RouteTarget } from './route.js';
@@ -24,6 +25,8 @@ import type { StallClock } from './stall-clock.js';
 
 export interface RouterContext {
   readonly directory: PeerDirectory;
+  /** Which connections were told to go away (their calls finish where they are when their ids move). */
+  readonly goAway: GoAway;
   /** How long the broker was away before a frame read now (a Request's deadline counts it). */
   readonly clock: StallClock;
   readonly access: Access;
@@ -45,11 +48,8 @@ export class Router implements BrokerPart {
   private nextRouteId = 1;
   private routeCount = 0;
   private streamCount = 0;
-  /**
-   * Set while the broker drains (drain.ts): new Requests are refused with UNAVAILABLE, and it
-   * hears of every route that ends. One branch on the way when not draining.
-   */
-  draining: ((route: Route) => void) | undefined;
+  /** Set while the broker drains (drain.ts): it hears of every route that ends. One branch on the way when not draining. */
+  routeEnded: ((route: Route) => void) | undefined;
 
   constructor(private readonly ctx: RouterContext) {
     // Calls held for a security decision come back through here once it is in.
@@ -114,7 +114,8 @@ export class Router implements BrokerPart {
    * the calls still open at the old one fail now (they will not be answered from there).
    */
   peerLeft(registration: PeerRegistration, reason: LeaveReason): void {
-    if (reason === 'taken') this.dropTarget(registration, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (it registered again on another connection)');
+    // A client that moves on purpose (told to go away) finishes what it has open on the old connection.
+    if (reason === 'taken' && !this.ctx.goAway.told(registration.connection)) this.dropTarget(registration, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (it registered again on another connection)');
   }
 
   /**
@@ -162,7 +163,6 @@ export class Router implements BrokerPart {
   private onRequest(caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader, waitedMs: number): void {
     const { access } = this.ctx;
     if (caller.hasRoutes && caller.outgoing.has(h.callId)) return this.ctx.violation(caller, `call id ${h.callId} is already in use`);
-    if (this.draining !== undefined) return this.refuse(caller, h, fromUtf8Lenient(frame, h.targetStart, h.targetEnd), new RpcError(RpcErrorCode.UNAVAILABLE, 'this broker is shutting down: call again once reconnected to another broker', NOT_FORWARDED));
     const target = this.ctx.directory.find(frame, h.targetStart, h.targetEnd);
     // Another broker of a cluster (no session) enforced its callers' limits and security itself.
     if (caller.session !== undefined) {
@@ -332,7 +332,7 @@ export class Router implements BrokerPart {
     this.routeCount--;
     if (route.stream) this.streamCount--;
     if (route.caller.session !== undefined) this.ctx.audit.callEnded(route.caller, route, outcome);
-    if (this.draining !== undefined) this.draining(route);
+    if (this.routeEnded !== undefined) this.routeEnded(route);
   }
 
   private deny(caller: RouteEndpoint, h: FrameHeader, target: PeerRegistration, what: 'send' | 'call'): void {

@@ -10,13 +10,15 @@ import type { ValidationIssue } from '../codec/validation.js';
 import type { ActionDescriptor } from '../contracts/descriptors.js';
 import { RpcError, RpcErrorCode } from '../errors.js';
 import { FrameType, type FrameHeader } from '../wire/frame.js';
+import type { Transport } from '../transport/transport.js';
 import type { Deadlines, Timed } from './deadlines.js';
 import { signalFrame } from './frames.js';
 import { withNames } from './outbound.js';
 import { validationError } from './validation-error.js';
 
 export interface CallerStreamHost {
-  send(frame: Uint8Array): void;
+  /** Sends on the connection the stream went out on. */
+  send(frame: Uint8Array, via: Transport | undefined): void;
   readonly deadlines: Deadlines;
   /** Removes the stream from the client's tables. */
   forget(stream: CallerStream): void;
@@ -27,6 +29,8 @@ export class CallerStream implements Timed {
   deadline = Infinity;
   heapIndex = -1;
   onAbort: (() => void) | undefined;
+  /** The connection it went out on (credit and cancel go there too). */
+  via: Transport | undefined;
   private subscriber: Subscriber<unknown> | undefined;
   private consumed = 0;
   private readonly issues: ValidationIssue[] = [];
@@ -72,7 +76,7 @@ export class CallerStream implements Timed {
     this.state = 'active';
     this.host.deadlines.remove(this);
     this.subscriber = subscriber;
-    this.host.send(signalFrame(FrameType.Credit, this.id, this.window));
+    this.host.send(signalFrame(FrameType.Credit, this.id, this.window), this.via);
     return true;
   }
 
@@ -91,7 +95,7 @@ export class CallerStream implements Timed {
     this.subscriber!.next(item);
     // Credit goes back once the subscriber has taken half the window.
     if (this.state === 'active' && ++this.consumed * 2 >= this.window) {
-      this.host.send(signalFrame(FrameType.Credit, this.id, this.consumed));
+      this.host.send(signalFrame(FrameType.Credit, this.id, this.consumed), this.via);
       this.consumed = 0;
     }
   }
@@ -113,7 +117,7 @@ export class CallerStream implements Timed {
   /** The subscriber unsubscribed (or nobody claimed the stream): the callee stops. */
   cancel(): void {
     if (this.state === 'ended') return;
-    this.host.send(signalFrame(FrameType.Cancel, this.id));
+    this.host.send(signalFrame(FrameType.Cancel, this.id), this.via);
     this.end();
   }
 

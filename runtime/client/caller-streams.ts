@@ -12,6 +12,7 @@ import { FrameType } from '../wire/frame.js';
 import { CallerStream, type CallerStreamHost } from './caller-stream.js';
 import type { Reassembly } from './message-pieces.js';
 import type { Outbound } from './outbound.js';
+import type { Transport } from '../transport/transport.js';
 
 export class CallerStreams {
   private readonly streams = new Map<number, CallerStream>();
@@ -25,7 +26,7 @@ export class CallerStreams {
   ) {
     const { session, deadlines } = outbound.ctx;
     this.host = {
-      send: (frame) => session.send(frame),
+      send: (frame, via) => session.sendVia(via, frame),
       deadlines,
       forget: (stream) => {
         this.streams.delete(stream.id);
@@ -55,9 +56,16 @@ export class CallerStreams {
     );
   }
 
-  /** The connection is gone: every stream errors. */
-  rejectAll(reason: string): void {
-    for (const stream of [...this.streams.values()]) stream.onError(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+  /** Connection `via` is gone: every stream on it errors. */
+  rejectVia(via: Transport | undefined, reason: string): void {
+    for (const stream of [...this.streams.values()]) if (stream.via === via) stream.onError(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+  }
+
+  /** Streams open on `via`. */
+  countVia(via: Transport): number {
+    let n = 0;
+    for (const stream of this.streams.values()) if (stream.via === via) n++;
+    return n;
   }
 
   private request(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions, deadline: number, negotiated: boolean): Promise<CallerStream> {
@@ -85,6 +93,7 @@ export class CallerStreams {
         options.signal.addEventListener('abort', stream.onAbort, { once: true });
       }
       this.streams.set(id, stream);
+      stream.via = this.outbound.ctx.session.current;
       this.outbound.ctx.session.sendMessage(frame, FrameType.RequestChunk, id);
     });
   }

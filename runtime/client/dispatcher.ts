@@ -1,8 +1,10 @@
 /**
- * The callee side: controllers registered on this client, and what happens to a Request that
- * reaches them. Arguments are decoded and validated again here (the caller may be hostile),
- * the action runs, and its result is validated, encoded and sent back; every failure becomes
- * an Error frame with its code.
+ * The callee side: the controllers registered on this client (one `ControllerRegistry`), and
+ * what happens to a Request that reaches them on one connection (a `Dispatcher` per
+ * connection: while a client moves to another broker, calls that arrived on the old connection
+ * are answered there). Arguments are decoded and validated again here (the caller may be
+ * hostile), the action runs, and its result is validated, encoded and sent back; every failure
+ * becomes an Error frame with its code.
  */
 import { createReader } from '../codec/protobuf.js';
 import type { ValidationIssue } from '../codec/validation.js';
@@ -31,54 +33,9 @@ export interface ControllerAnnouncement {
   actions: { name: string; fingerprint: string }[];
 }
 
-export interface DispatcherHost {
-  send(frame: Uint8Array): void;
-  /** Sends a whole message (in pieces if it is larger than a frame). */
-  sendMessage(frame: Uint8Array, callId: number): void;
-  readonly maxMessageBytes: number;
-  readonly streamBufferBytes: number;
-  readonly maxStreamCredit: number;
-  /** Whether the socket takes more now; `whenWritable` calls back once it does. */
-  writable(): boolean;
-  whenWritable(callback: () => void): void;
-  /** False only in the benchmark that measures the check. */
-  readonly checkFingerprints: boolean;
-  /** Who the broker says each caller handle is (for CallContext). */
-  readonly callers: Callers;
-  readonly deadlines: Deadlines;
-}
-
-export class Dispatcher {
-  private readonly controllers = new Map<number, RegisteredController>();
-  /** Streams this peer serves, by route id. */
-  readonly served = new Map<number, ServedStream>();
-  /** Stream actions still being invoked (async): a Cancel meanwhile stops them from starting. */
-  private readonly invoking = new Set<number>();
-  /** Calls in progress of actions that take a CallContext, by route id. */
-  readonly contexts = new Map<number, ServedCall>();
-  private readonly expired = (call: ServedCall) => this.finish(call.routeId);
-  /** Reused for every validation: validators run synchronously. */
-  private readonly issues: ValidationIssue[] = [];
-
-  private readonly streamHost: StreamHost;
-
-  constructor(private readonly host: DispatcherHost) {
-    this.streamHost = {
-      sendMessage: (frame, callId) => host.sendMessage(frame, callId),
-      get streamBufferBytes() {
-        return host.streamBufferBytes;
-      },
-      get maxCredit() {
-        return host.maxStreamCredit;
-      },
-      writable: () => host.writable(),
-      whenWritable: (callback) => host.whenWritable(callback),
-      closed: (stream) => {
-        this.served.delete(stream.routeId);
-        this.finish(stream.routeId);
-      },
-    };
-  }
+/** The controllers this client serves, shared by the dispatchers of all its connections. */
+export class ControllerRegistry {
+  readonly controllers = new Map<number, RegisteredController>();
 
   register(descriptor: ControllerDescriptor, instance: object): void {
     const target = instance as Record<string, unknown>;
@@ -102,6 +59,67 @@ export class Dispatcher {
       fingerprint: descriptor.fingerprint,
       actions: descriptor.actions.map((a) => ({ name: a.name, fingerprint: a.fingerprint })),
     }));
+  }
+}
+
+export interface DispatcherHost {
+  /** The controllers (shared with the other connections' dispatchers). */
+  readonly registry: ControllerRegistry;
+  send(frame: Uint8Array): void;
+  /** Sends a whole message (in pieces if it is larger than a frame). */
+  sendMessage(frame: Uint8Array, callId: number): void;
+  readonly maxMessageBytes: number;
+  readonly streamBufferBytes: number;
+  readonly maxStreamCredit: number;
+  /** Whether the socket takes more now; `whenWritable` calls back once it does. */
+  writable(): boolean;
+  whenWritable(callback: () => void): void;
+  /** False only in the benchmark that measures the check. */
+  readonly checkFingerprints: boolean;
+  /** Who the broker says each caller handle is (for CallContext). */
+  readonly callers: Callers;
+  readonly deadlines: Deadlines;
+}
+
+export class Dispatcher {
+  private readonly controllers: Map<number, RegisteredController>;
+  /** Streams this peer serves, by route id. */
+  readonly served = new Map<number, ServedStream>();
+  /** Stream actions still being invoked (async): a Cancel meanwhile stops them from starting. */
+  private readonly invoking = new Set<number>();
+  /** Calls in progress of actions that take a CallContext, by route id. */
+  readonly contexts = new Map<number, ServedCall>();
+  private readonly expired = (call: ServedCall) => this.finish(call.routeId);
+  /** Reused for every validation: validators run synchronously. */
+  private readonly issues: ValidationIssue[] = [];
+
+  private readonly streamHost: StreamHost;
+
+  constructor(private readonly host: DispatcherHost) {
+    this.controllers = host.registry.controllers;
+    this.streamHost = {
+      sendMessage: (frame, callId) => host.sendMessage(frame, callId),
+      get streamBufferBytes() {
+        return host.streamBufferBytes;
+      },
+      get maxCredit() {
+        return host.maxStreamCredit;
+      },
+      writable: () => host.writable(),
+      whenWritable: (callback) => host.whenWritable(callback),
+      closed: (stream) => {
+        this.served.delete(stream.routeId);
+        this.finish(stream.routeId);
+      },
+    };
+  }
+
+  /** Unary actions that returned a promise and have not answered yet. */
+  private pending = 0;
+
+  /** Calls and streams it is serving (a retiring connection is closed once there are none). */
+  get busy(): number {
+    return this.served.size + this.invoking.size + this.pending;
   }
 
   onRequest(frame: Uint8Array, h: FrameHeader): void {
@@ -155,12 +173,17 @@ export class Dispatcher {
       return;
     }
     if (stream) this.invoking.add(callId);
+    else this.pending++;
     result.then(
       (value) => {
-        if (!stream) return this.respond(callId, action, value);
+        if (!stream) {
+          this.pending--;
+          return this.respond(callId, action, value);
+        }
         if (this.invoking.delete(callId)) this.accept(callId, action, value); // else cancelled meanwhile
       },
       (error) => {
+        if (!stream) this.pending--;
         this.invoking.delete(callId);
         this.fail(callId, RpcError.from(error));
       },

@@ -12,7 +12,7 @@ import type { CallOptions, ContractSet, PeerChannel } from '../contracts/descrip
 import { findController } from '../contracts/registry.js';
 import type { ImplementationFor } from '../contracts/contract-paths.js';
 import { RpcError, RpcErrorCode } from '../errors.js';
-import type { TransportFactory } from '../transport/transport.js';
+import type { Transport, TransportFactory } from '../transport/transport.js';
 import type { PeerInfo, PresenceEvent, RegistrationLostEvent } from '../wire/control.js';
 import { errorFrame, errorFromFrame } from '../wire/errors.js';
 import { createHeader, FrameFlags, FrameType, parseHeader, type FrameHeader } from '../wire/frame.js';
@@ -21,7 +21,7 @@ import { CallerStreams } from './caller-streams.js';
 import { Callers } from './callers.js';
 import { ControlRequests } from './control-requests.js';
 import { Deadlines } from './deadlines.js';
-import { Dispatcher } from './dispatcher.js';
+import { ControllerRegistry, Dispatcher } from './dispatcher.js';
 import { PieceBudget, Reassembly } from './message-pieces.js';
 import { Negotiation } from './negotiation.js';
 import { Outbound } from './outbound.js';
@@ -160,6 +160,20 @@ export const DEFAULT_STREAM_BUFFER_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_SEND_BUFFER_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_MAX_STREAM_CREDIT = 4096;
+/** What is served on one connection (a client moving to another broker serves on two for a while). */
+interface Serving {
+  readonly dispatcher: Dispatcher;
+  readonly callers: Callers;
+  /** Requests arriving in pieces, by route id. */
+  readonly pieces: Reassembly;
+}
+
+/** How long a client moving away keeps its old connection for what still runs on it, when the broker did not say, and at most (ms). */
+const DEFAULT_GO_AWAY_MS = 10_000;
+const MAX_GO_AWAY_MS = 600_000;
+/** How often a retiring connection is looked at to see whether what ran on it ended (ms). */
+const RETIRE_POLL_MS = 20;
+
 /** Waits between attempts to claim a lost peer id again (ms): the first, and the longest. */
 const RECLAIM_FIRST_MS = 250;
 const RECLAIM_MAX_MS = 5_000;
@@ -171,16 +185,17 @@ export class RpcWebSocketClient {
   private readonly deadlines = new Deadlines();
   private readonly unary: UnaryCalls;
   private readonly streams: CallerStreams;
-  private readonly dispatcher: Dispatcher;
+  /** The controllers this client serves (every connection's dispatcher serves them). */
+  private readonly registry = new ControllerRegistry();
+  /** What is served on each connection: its dispatcher, who its callers are, requests arriving in pieces. */
+  private readonly serving = new Map<Transport, Serving>();
+  private readonly makeServing: (via: Transport) => Serving;
   private readonly control: ControlRequests;
   private readonly presenceFeed: PresenceFeed;
   private readonly budget: PieceBudget;
-  /** Requests arriving in pieces (by route id) and answers arriving in pieces (by call id). */
-  private readonly requestPieces: Reassembly;
+  /** Answers arriving in pieces (by call id; requests in pieces are per connection: `Serving`). */
   private readonly replyPieces: Reassembly;
   private readonly peers = new Map<string, RemotePeer>();
-  /** Who the broker says the callers of calls this client serves are. */
-  private readonly callers = new Callers();
   /** The peer ids this client registered and did not give up: registered again after a reconnect. */
   private readonly registered = new Set<string>();
   /** Ids lost to another holder and being claimed again (reclaimIds), with the timer of the next attempt. */
@@ -210,15 +225,15 @@ export class RpcWebSocketClient {
     this.session = new ClientSession(
       { urls: this.urls, token: options.token, timeoutMs, transport: options.transport, maxPayloadBytes: maxMessageBytes + 1024, maxSendBufferBytes: options.maxSendBufferBytes ?? DEFAULT_MAX_SEND_BUFFER_BYTES, maskFrames: options.maskFrames, livenessMs: options.livenessMs ?? DEFAULT_LIVENESS_MS, reconnect },
       {
-        frame: (frame) => this.onFrame(frame),
+        frame: (frame, via) => this.onFrame(frame, via),
         restored: (again) => this.onRestored(again),
-        lost: (reason) => this.onLost(reason),
+        lost: (reason, via) => this.onLost(reason, via),
+        retired: (via, reason) => this.endServing(via, reason),
         closed: (reason) => this.onClosed(reason),
       },
     );
     this.budget = new PieceBudget(maxMessageBytes, options.maxPartialBytes ?? maxMessageBytes, this.deadlines, options.partialMessageTimeoutMs ?? DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS);
-    this.requestPieces = new Reassembly(this.budget, (callId, error) => this.refuseLargeMessage(true, callId, error));
-    this.replyPieces = new Reassembly(this.budget, (callId, error) => this.refuseLargeMessage(false, callId, error));
+    this.replyPieces = new Reassembly(this.budget, (callId, error) => this.refuseLargeAnswer(callId, error));
     const negotiation = new Negotiation();
     const outbound = new Outbound({
       session: this.session,
@@ -234,18 +249,24 @@ export class RpcWebSocketClient {
     this.control = new ControlRequests(this.session, this.deadlines, timeoutMs, maxMessageBytes);
     this.presenceFeed = new PresenceFeed(this.control, () => this.session.isOpen);
     const session = this.session;
-    this.dispatcher = new Dispatcher({
-      send: (frame) => session.send(frame),
-      sendMessage: (frame, callId) => session.sendMessage(frame, FrameType.ReplyChunk, callId),
-      maxMessageBytes,
-      checkFingerprints: options.unsafeSkipFingerprintCheck !== true,
-      streamBufferBytes: options.streamBufferBytes ?? DEFAULT_STREAM_BUFFER_BYTES,
-      maxStreamCredit: options.maxStreamCredit ?? DEFAULT_MAX_STREAM_CREDIT,
-      writable: () => session.writable,
-      whenWritable: (callback) => session.whenWritable(callback),
-      callers: this.callers,
-      deadlines: this.deadlines,
-    });
+    this.makeServing = (via) => {
+      const callers = new Callers();
+      const dispatcher = new Dispatcher({
+        registry: this.registry,
+        send: (frame) => session.sendVia(via, frame),
+        sendMessage: (frame, callId) => session.sendMessageVia(via, frame, FrameType.ReplyChunk, callId),
+        maxMessageBytes,
+        checkFingerprints: options.unsafeSkipFingerprintCheck !== true,
+        streamBufferBytes: options.streamBufferBytes ?? DEFAULT_STREAM_BUFFER_BYTES,
+        maxStreamCredit: options.maxStreamCredit ?? DEFAULT_MAX_STREAM_CREDIT,
+        writable: () => via.bufferedAmount <= (options.maxSendBufferBytes ?? DEFAULT_MAX_SEND_BUFFER_BYTES),
+        whenWritable: (callback) => session.whenWritable(callback),
+        callers,
+        deadlines: this.deadlines,
+      });
+      const pieces = new Reassembly(this.budget, (routeId, error) => session.sendVia(via, errorFrame(routeId, error)));
+      return { dispatcher, callers, pieces };
+    };
     this.channelFor = (peerId, target, callOptions) => ({
       call: (action, args) => this.unary.call(peerId, target, action, args, callOptions),
       stream: <Args extends readonly unknown[], Item>(action: Parameters<PeerChannel['stream']>[0], args: Args) =>
@@ -276,9 +297,9 @@ export class RpcWebSocketClient {
     return {
       calls: this.unary.size,
       streams: this.streams.size,
-      servedStreams: this.dispatcher.served.size,
-      servedCalls: this.dispatcher.contexts.size,
-      partialMessages: this.requestPieces.size + this.replyPieces.size,
+      servedStreams: this.sumServing((s) => s.dispatcher.served.size),
+      servedCalls: this.sumServing((s) => s.dispatcher.contexts.size),
+      partialMessages: this.sumServing((s) => s.pieces.size) + this.replyPieces.size,
       partialBytes: this.budget.used,
       controlRequests: this.control.size,
       presenceSubscribers: this.presenceFeed.size,
@@ -339,7 +360,7 @@ export class RpcWebSocketClient {
       // Only reachable past the types (`as any`, JavaScript): say what is wrong rather than fail reading a method of it.
       throw new RpcError(RpcErrorCode.ACTION_NOT_FOUND, `the instance registered for '${path}' must be an object with the actions of ${descriptor.name}, not ${instance === null ? 'null' : typeof instance}`);
     }
-    this.dispatcher.register(descriptor, instance);
+    this.registry.register(descriptor, instance);
     if (this.session.isOpen) this.announceControllers();
   }
 
@@ -361,7 +382,7 @@ export class RpcWebSocketClient {
 
   private announceControllers(): void {
     // Fire and forget: the broker uses this for listPeers, presence and audit names.
-    this.control.request('controllers', { controllers: this.dispatcher.announcements() }).catch(() => undefined);
+    this.control.request('controllers', { controllers: this.registry.announcements() }).catch(() => undefined);
   }
 
   // ---- the connection ------------------------------------------------------------------
@@ -369,11 +390,11 @@ export class RpcWebSocketClient {
   /** Welcomed by a broker; after a reconnect, puts back what the broker does not know of this client. */
   private async onRestored(again: boolean): Promise<void> {
     if (!again) {
-      if (this.dispatcher.announcements().length > 0) this.announceControllers();
+      if (this.registry.announcements().length > 0) this.announceControllers();
       return;
     }
     // Controllers first: a peer id registered again is then announced with them.
-    if (this.dispatcher.announcements().length > 0) await this.control.request('controllers', { controllers: this.dispatcher.announcements() });
+    if (this.registry.announcements().length > 0) await this.control.request('controllers', { controllers: this.registry.announcements() });
     for (const peerId of [...this.registered]) {
       try {
         await this.control.request('register', { peerId, holder: this.holder });
@@ -389,16 +410,50 @@ export class RpcWebSocketClient {
     this.eventSubject.next({ type: 'reconnected', url: this.session.url });
   }
 
-  /** The connection is gone: whatever was pending fails (nothing is sent again: it may have run). */
-  private onLost(reason: string): void {
-    this.unary.rejectAll(reason);
-    this.streams.rejectAll(reason);
-    this.dispatcher.cancelAll(reason);
-    this.callers.clear();
-    this.requestPieces.clear();
-    this.replyPieces.clear();
+  /** The connection is gone: whatever was pending on it fails (nothing is sent again: it may have run). */
+  private onLost(reason: string, via: Transport | undefined): void {
+    this.endServing(via, reason);
     this.control.rejectAll(reason);
     this.eventSubject.next({ type: 'disconnected', reason });
+  }
+
+  /** Connection `via` is gone (lost, or retired after a move): what ran on it ends. */
+  private endServing(via: Transport | undefined, reason: string): void {
+    this.unary.rejectVia(via, reason);
+    this.streams.rejectVia(via, reason);
+    if (via === undefined) return;
+    const serving = this.serving.get(via);
+    if (!serving) return;
+    this.serving.delete(via);
+    serving.dispatcher.cancelAll(reason);
+    serving.callers.clear();
+    serving.pieces.clear();
+  }
+
+  private servingOf(via: Transport): Serving {
+    let serving = this.serving.get(via);
+    if (!serving) this.serving.set(via, (serving = this.makeServing(via)));
+    return serving;
+  }
+
+  private sumServing(count: (serving: Serving) => number): number {
+    let sum = 0;
+    for (const serving of this.serving.values()) sum += count(serving);
+    return sum;
+  }
+
+  /**
+   * The broker asks this client to go away (it drains, or has more than its share of clients):
+   * it moves to another broker of its list first (its ids and new calls go there), then closes
+   * the old connection once nothing runs on it any more, or after `deadlineMs`.
+   */
+  private async goAway(deadlineMs: number, to: string | undefined): Promise<void> {
+    const old = this.session.current;
+    if (!old || !(await this.session.move(to))) return;
+    const giveUpAt = Date.now() + deadlineMs;
+    const idle = () => this.unary.countVia(old) + this.streams.countVia(old) + (this.serving.get(old)?.dispatcher.busy ?? 0) === 0;
+    while (!idle() && Date.now() < giveUpAt && this.session.retiringConnections.has(old)) await new Promise((resolve) => setTimeout(resolve, RETIRE_POLL_MS));
+    this.session.retire(old);
   }
 
   private onClosed(reason: string): void {
@@ -463,12 +518,12 @@ export class RpcWebSocketClient {
     }
   }
 
-  private onFrame(frame: Uint8Array): void {
+  private onFrame(frame: Uint8Array, via: Transport): void {
     const h = this.header;
     const problem = parseHeader(frame, h);
     if (problem !== undefined) return this.session.protocolError(`the broker sent a malformed frame: ${problem}`);
     const more = (h.flags & FrameFlags.More) !== 0;
-    if (more && h.type !== FrameType.RequestChunk && h.type !== FrameType.ReplyChunk && h.type !== FrameType.ControlReply) return this.onFirstPiece(frame, h);
+    if (more && h.type !== FrameType.RequestChunk && h.type !== FrameType.ReplyChunk && h.type !== FrameType.ControlReply) return this.onFirstPiece(frame, h, via);
     switch (h.type) {
       case FrameType.Response:
         if (this.unary.has(h.callId)) return this.unary.onResponse(frame, h);
@@ -483,21 +538,29 @@ export class RpcWebSocketClient {
         return;
       }
       case FrameType.Request:
-        return this.dispatcher.onRequest(frame, h);
+        return this.servingOf(via).dispatcher.onRequest(frame, h);
       case FrameType.Caller:
-        return this.callers.onAnnouncement(readJson(frame, h.payloadStart));
+        return this.servingOf(via).callers.onAnnouncement(readJson(frame, h.payloadStart));
       case FrameType.Credit:
-        return this.dispatcher.onCredit(h.callId, frame, h.payloadStart);
-      case FrameType.Cancel:
-        this.requestPieces.drop(h.callId);
-        return this.dispatcher.onCancel(h.callId);
+        return this.serving.get(via)?.dispatcher.onCredit(h.callId, frame, h.payloadStart);
+      case FrameType.Cancel: {
+        const serving = this.serving.get(via);
+        serving?.pieces.drop(h.callId);
+        return serving?.dispatcher.onCancel(h.callId);
+      }
       case FrameType.RequestChunk:
       case FrameType.ReplyChunk:
-        return this.onPiece(frame, h);
+        return this.onPiece(frame, h, via);
       case FrameType.ControlReply:
         return this.control.onReply(h.callId, readJson(frame, h.payloadStart), more, frame.length);
       case FrameType.Event: {
-        const event = readJson(frame, h.payloadStart) as { type?: unknown } | undefined;
+        // A broker this client moved away from has nothing more to say (its presence, the ids it lost to the move).
+        if (via !== this.session.current) return;
+        const event = readJson(frame, h.payloadStart) as { type?: unknown; deadlineMs?: unknown; to?: unknown } | undefined;
+        if (event?.type === 'go-away') {
+          const deadlineMs = typeof event.deadlineMs === 'number' && event.deadlineMs > 0 ? event.deadlineMs : DEFAULT_GO_AWAY_MS;
+          return void this.goAway(Math.min(deadlineMs, MAX_GO_AWAY_MS), typeof event.to === 'string' ? event.to : undefined);
+        }
         if (event?.type === 'registration-lost') {
           const { peerId } = event as RegistrationLostEvent;
           if (typeof peerId === 'string') this.registrationLost(peerId, new RpcError(RpcErrorCode.ALREADY_REGISTERED, `peer id '${peerId}' was taken by a connection on another broker while this one was cut off`));
@@ -510,22 +573,29 @@ export class RpcWebSocketClient {
     }
   }
 
-  private onFirstPiece(frame: Uint8Array, h: FrameHeader): void {
-    const isRequest = h.type === FrameType.Request;
-    const tooLarge = (isRequest ? this.requestPieces : this.replyPieces).start(h.callId, frame, h.payloadStart);
-    if (tooLarge) this.refuseLargeMessage(isRequest, h.callId, tooLarge);
+  private onFirstPiece(frame: Uint8Array, h: FrameHeader, via: Transport): void {
+    if (h.type === FrameType.Request) {
+      const tooLarge = this.servingOf(via).pieces.start(h.callId, frame, h.payloadStart);
+      if (tooLarge) this.session.sendVia(via, errorFrame(h.callId, tooLarge));
+      return;
+    }
+    const tooLarge = this.replyPieces.start(h.callId, frame, h.payloadStart);
+    if (tooLarge) this.refuseLargeAnswer(h.callId, tooLarge);
   }
 
-  private onPiece(frame: Uint8Array, h: FrameHeader): void {
+  private onPiece(frame: Uint8Array, h: FrameHeader, via: Transport): void {
     const isRequest = h.type === FrameType.RequestChunk;
-    const result = (isRequest ? this.requestPieces : this.replyPieces).add(h.callId, frame, (h.flags & FrameFlags.More) === 0);
-    if (result instanceof RpcError) this.refuseLargeMessage(isRequest, h.callId, result);
-    else if (result) this.onFrame(result);
+    const pieces = isRequest ? this.serving.get(via)?.pieces : this.replyPieces;
+    if (!pieces) return;
+    const result = pieces.add(h.callId, frame, (h.flags & FrameFlags.More) === 0);
+    if (result instanceof RpcError) {
+      if (isRequest) this.session.sendVia(via, errorFrame(h.callId, result));
+      else this.refuseLargeAnswer(h.callId, result);
+    } else if (result) this.onFrame(result, via);
   }
 
-  /** A message grew past a limit: the call fails on both sides, nothing more is kept. */
-  private refuseLargeMessage(isRequest: boolean, callId: number, error: RpcError): void {
-    if (isRequest) return this.session.send(errorFrame(callId, error));
+  /** An answer grew past a limit while arriving in pieces: the call fails here and the callee stops. */
+  private refuseLargeAnswer(callId: number, error: RpcError): void {
     if (!this.unary.refuse(callId, error)) this.streams.get(callId)?.abandon(error);
   }
 }

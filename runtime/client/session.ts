@@ -12,6 +12,12 @@
  * clients move on to the next). A broker that refuses the token ends it
  * (AUTHENTICATION_FAILED: trying again would not help).
  *
+ * Moving (make-before-break): told to go away (its broker drains, or has more than its share
+ * of clients), the session connects to another broker of its list and puts back there what
+ * that broker does not know (so the ids move, and new calls go there), while the old
+ * connection stays open, retiring, for what still runs on it; the client closes it once that
+ * ended (`retire`). If no other broker takes it, it stays where it is.
+ *
  * Liveness: a broker that hangs (paused, overloaded, or behind a half-open TCP path) sends
  * nothing, and the socket stays open. So the session counts the frames it hears; after half of
  * `livenessMs` without one it asks the broker (a ping control request, answered ahead of
@@ -63,12 +69,14 @@ export interface SessionOptions {
 }
 
 export interface SessionEvents {
-  /** A frame after the handshake. */
-  frame(frame: Uint8Array): void;
-  /** Welcomed by a broker. After a reconnect (`again`), what the broker forgot is put back before the session is 'connected'. */
+  /** A frame after the handshake, from `via` (the current connection, or one retiring after a move). */
+  frame(frame: Uint8Array, via: Transport): void;
+  /** Welcomed by a broker. After a reconnect or a move (`again`), what the broker forgot is put back before the session is 'connected'. */
   restored(again: boolean): Promise<void>;
-  /** The connection was lost (it will be tried again, or it is closed for good); `reason` says why. */
-  lost(reason: string): void;
+  /** The connection (`via`, when there was one) was lost (it will be tried again, or it is closed for good); `reason` says why. */
+  lost(reason: string, via: Transport | undefined): void;
+  /** A connection retiring after a move closed (the client retired it, or it was lost): what ran on it ends. */
+  retired(via: Transport, reason: string): void;
   /** Closed for good: disconnect(), reconnecting given up or turned off. */
   closed(reason: string): void;
 }
@@ -117,6 +125,9 @@ export class ClientSession {
   /** The URL of the broker connected to (or tried last). */
   url: string;
   private transport: Transport | undefined;
+  /** Connections to brokers this session moved away from, kept until what runs on them ended. */
+  private readonly retiring = new Set<Transport>();
+  private moving: Promise<boolean> | undefined;
   private connecting: Promise<void> | undefined;
   private attempt = 0;
   /** The index in `urls` of the first broker tried after a lost connection (the one after the lost broker). */
@@ -142,6 +153,11 @@ export class ClientSession {
 
   get isOpen(): boolean {
     return this.state.value === 'connected' && this.transport !== undefined;
+  }
+
+  /** The connection new calls go out on. */
+  get current(): Transport | undefined {
+    return this.transport;
   }
 
   /** A transport is open and welcomed (also while what the broker forgot is being put back). */
@@ -223,6 +239,11 @@ export class ClientSession {
     this.transport?.send(frame);
   }
 
+  /** Sends on `via` (a frame of a call that went out on it), if it is still open. */
+  sendVia(via: Transport | undefined, frame: Uint8Array): void {
+    if (via !== undefined && (via === this.transport || this.retiring.has(via))) via.send(frame);
+  }
+
   /** Bytes waiting in the socket. */
   get bufferedAmount(): number {
     return this.transport?.bufferedAmount ?? 0;
@@ -254,8 +275,53 @@ export class ClientSession {
 
   /** Sends a whole message, in pieces when it is larger than the broker's frame limit. */
   sendMessage(frame: Uint8Array, pieceType: number, callId: number): void {
-    const transport = this.transport;
-    if (transport) sendInPieces((piece) => transport.send(piece), frame, pieceType, callId, this.maxFrameBytes);
+    this.sendMessageVia(this.transport, frame, pieceType, callId);
+  }
+
+  /** `sendMessage` on `via` (an answer goes back on the connection its Request came from). */
+  sendMessageVia(via: Transport | undefined, frame: Uint8Array, pieceType: number, callId: number): void {
+    if (via !== undefined && (via === this.transport || this.retiring.has(via))) sendInPieces((piece) => via.send(piece), frame, pieceType, callId, this.maxFrameBytes);
+  }
+
+  /**
+   * Moves to another broker of the list, make-before-break: resolves true once connected there
+   * (the old connection retiring), false when no other broker took this client (it stays).
+   * `preferred`: a broker to try first, if it is in the list.
+   */
+  move(preferred?: string): Promise<boolean> {
+    if (this.moving) return this.moving;
+    const old = this.transport;
+    if (!old || !this.isOpen || this.options.urls.length < 2) return Promise.resolve(false);
+    const from = Math.max(0, this.options.urls.indexOf(this.url));
+    const lostUrl = this.url;
+    const others = this.options.urls.map((_, i) => this.options.urls[(from + 1 + i) % this.options.urls.length]!).filter((url) => url !== lostUrl);
+    if (preferred !== undefined && others.includes(preferred)) others.unshift(...others.splice(others.indexOf(preferred), 1));
+    this.moving = (async () => {
+      for (const url of others) {
+        if (this.transport !== old || !this.isOpen) return false;
+        try {
+          await this.open(url, true, old);
+          return true;
+        } catch {
+          // That one did not take us: the next; still on the old one meanwhile.
+        }
+      }
+      this.url = lostUrl;
+      return false;
+    })().finally(() => (this.moving = undefined));
+    return this.moving;
+  }
+
+  /** Closes a connection retiring after a move (what ran on it ended). */
+  retire(via: Transport): void {
+    if (!this.retiring.delete(via)) return;
+    via.close(1000, 'moved to another broker');
+    this.events.retired(via, 'moved to another broker');
+  }
+
+  /** Connections retiring after a move. */
+  get retiringConnections(): ReadonlySet<Transport> {
+    return this.retiring;
   }
 
   /** Closes the connection for good (until connect() is called again). */
@@ -268,7 +334,8 @@ export class ClientSession {
     const wasActive = this.state.value !== 'idle' && this.state.value !== 'closed';
     this.closeReason = reason;
     transport?.close(1000, 'client disconnect');
-    if (wasActive || transport) this.closeForGood(reason);
+    for (const old of [...this.retiring]) this.retire(old);
+    if (wasActive || transport) this.closeForGood(reason, transport);
   }
 
   /** The broker broke the protocol: the connection is closed with 1002 (and tried again). */
@@ -279,8 +346,11 @@ export class ClientSession {
 
   // ---- one connection ------------------------------------------------------------------
 
-  /** Opens a transport to `url` and does the handshake; resolves once welcomed and restored. */
-  private open(url: string, again: boolean): Promise<void> {
+  /**
+   * Opens a transport to `url` and does the handshake; resolves once welcomed and restored.
+   * `replacing`: the connection this one takes over from (a move): it retires once this one is welcomed.
+   */
+  private open(url: string, again: boolean, replacing?: Transport): Promise<void> {
     this.url = url;
     const { timeoutMs } = this.options;
     return new Promise<void>((resolve, reject) => {
@@ -293,12 +363,20 @@ export class ClientSession {
         settled = true;
         clearTimeout(timer);
         transport?.close();
-        if (this.transport === transport) this.transport = undefined;
+        if (this.transport === transport) {
+          this.transport = undefined;
+          // A move that failed after the switch: the ids may be half moved; start over as after a lost connection.
+          if (replacing) this.onLost(`moving to ${url} failed: ${error.rawMessage}`, transport);
+        }
         reject(error);
       };
       const welcomed = () => {
         if (settled) return;
         clearTimeout(timer);
+        if (replacing) {
+          if (this.transport !== replacing) return fail(new RpcError(RpcErrorCode.NOT_CONNECTED, 'the connection being moved from is gone'));
+          this.retiring.add(replacing);
+        }
         this.transport = transport;
         this.attempt = 0;
         this.startLiveness();
@@ -325,14 +403,16 @@ export class ClientSession {
             message: (frame) => {
               if (this.transport === transport) {
                 this.heard++;
-                return this.events.frame(frame);
+                return this.events.frame(frame, transport!);
               }
+              if (this.retiring.has(transport!)) return this.events.frame(frame, transport!);
               if (!settled) this.onHandshakeFrame(frame, welcomed, fail);
             },
             close: (code, reason) => {
               const why = lastError ?? `connection to the broker closed (${code}${reason ? `: ${reason}` : ''})`;
               if (!settled) return fail(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot connect to ${url}: ${why}`));
-              if (this.transport === transport) this.onLost(why);
+              if (this.transport === transport) this.onLost(why, transport);
+              else if (this.retiring.delete(transport!)) this.events.retired(transport!, why);
             },
             error: (error) => {
               lastError = error.message;
@@ -394,19 +474,19 @@ export class ClientSession {
     if (this.silentLooks === PING_AFTER_LOOKS) transport.send(PING);
     if (this.silentLooks < DEAD_AFTER_LOOKS) return;
     this.stopLiveness();
-    this.onLost(`the broker at ${this.url} sent nothing for ${this.options.livenessMs} ms, not even an answer to a ping: taken for dead`);
+    this.onLost(`the broker at ${this.url} sent nothing for ${this.options.livenessMs} ms, not even an answer to a ping: taken for dead`, transport);
     transport.abort();
   }
 
-  private onLost(reason: string): void {
+  private onLost(reason: string, lost: Transport | undefined): void {
     this.stopLiveness();
     this.transport = undefined;
     this.closeReason = reason;
     const reconnect = this.options.reconnect;
-    if (!reconnect || this.state.value === 'closed') return this.closeForGood(reason);
+    if (!reconnect || this.state.value === 'closed') return this.closeForGood(reason, lost);
     this.retryFrom = (Math.max(0, this.options.urls.indexOf(this.url)) + 1) % this.options.urls.length;
     this.state.set('reconnecting');
-    this.events.lost(reason);
+    this.events.lost(reason, lost);
     this.scheduleAttempt();
   }
 
@@ -435,12 +515,13 @@ export class ClientSession {
     return error;
   }
 
-  private closeForGood(reason: string): void {
+  private closeForGood(reason: string, lost?: Transport): void {
     this.stopLiveness();
     const wasLive = this.state.value === 'connected' || this.state.value === 'reconnecting';
     this.state.set('closed');
+    for (const old of [...this.retiring]) this.retire(old);
     for (const waiter of [...this.waiting]) waiter.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, reason, { mayHaveRun: false }));
-    if (wasLive) this.events.lost(reason);
+    if (wasLive) this.events.lost(reason, lost);
     this.events.closed(reason);
   }
 }

@@ -9,6 +9,7 @@ import type { ValidationIssue } from '../codec/validation.js';
 import type { ActionDescriptor, CallOptions } from '../contracts/descriptors.js';
 import { RpcError, RpcErrorCode } from '../errors.js';
 import { FrameType, type FrameHeader } from '../wire/frame.js';
+import type { Transport } from '../transport/transport.js';
 import type { Timed } from './deadlines.js';
 import { signalFrame } from './frames.js';
 import { withNames, type Outbound } from './outbound.js';
@@ -26,6 +27,8 @@ class UnaryCall implements Timed {
   attempts = 0;
   firstSent = Date.now();
   retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The connection it went out on (its Cancel goes there too). */
+  via: Transport | undefined;
 
   constructor(
     private readonly calls: UnaryCalls,
@@ -130,7 +133,7 @@ export class UnaryCalls {
   refuse(callId: number, error: RpcError): boolean {
     const call = this.take(callId);
     if (!call) return false;
-    this.outbound.ctx.session.send(signalFrame(FrameType.Cancel, callId));
+    this.outbound.ctx.session.sendVia(call.via, signalFrame(FrameType.Cancel, callId));
     call.reject(error);
     return true;
   }
@@ -141,16 +144,23 @@ export class UnaryCalls {
     const waiting = call.retryTimer !== undefined;
     this.take(call.id);
     // A call waiting to be sent again is in flight nowhere: nothing to cancel, and it never ran.
-    if (!waiting) this.outbound.ctx.session.send(signalFrame(FrameType.Cancel, call.id));
+    if (!waiting) this.outbound.ctx.session.sendVia(call.via, signalFrame(FrameType.Cancel, call.id));
     call.reject(waiting ? new RpcError(error.code, error.rawMessage, { mayHaveRun: false }) : error);
   }
 
   /**
-   * The connection is gone: every call in flight fails (none is sent again: it may have run).
-   * Calls waiting to be sent again (they never ran) wait on, for the connection to come back.
+   * Connection `via` is gone: every call in flight on it fails (none is sent again: it may have
+   * run). Calls waiting to be sent again (they never ran) wait on, for the connection to come back.
    */
-  rejectAll(reason: string): void {
-    for (const [id, call] of [...this.calls]) if (call.retryTimer === undefined) this.take(id)?.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+  rejectVia(via: Transport | undefined, reason: string): void {
+    for (const [id, call] of [...this.calls]) if (call.retryTimer === undefined && call.via === via) this.take(id)?.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, reason));
+  }
+
+  /** Calls in flight on `via`. */
+  countVia(via: Transport): number {
+    let n = 0;
+    for (const call of this.calls.values()) if (call.via === via && call.retryTimer === undefined) n++;
+    return n;
   }
 
   /** Sends a call that never ran again (after the connection is back, if it is away), within its deadline. */
@@ -178,6 +188,7 @@ export class UnaryCalls {
     if (frame instanceof RpcError) return frame;
     call.id = id;
     call.attempts++;
+    call.via = this.outbound.ctx.session.current;
     this.calls.set(id, call);
     this.outbound.ctx.session.sendMessage(frame, FrameType.RequestChunk, id);
     return undefined;

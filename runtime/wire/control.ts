@@ -52,6 +52,19 @@ export interface RegistrationLostEvent {
 }
 
 /**
+ * broker -> client: move to another broker (this one drains, or has more than its share of
+ * clients): connect elsewhere first, then close this connection once what runs on it ended,
+ * within `deadlineMs` (broker/go-away.ts).
+ */
+export interface GoAwayEvent {
+  type: 'go-away';
+  deadlineMs: number;
+  reason: string;
+  /** The broker to go to, when the client has its URL in its list (rebalancing); else the next of the list. */
+  to?: string;
+}
+
+/**
  * broker -> client (Caller frame): who the caller stamped as `handle` on Requests is, as the
  * broker knows it; sent before the first Request from that handle reaches the connection, and
  * again when it changed (the caller registered or gave up an id). `left`: the handle is gone.

@@ -150,6 +150,11 @@ export class ClusterPeerDirectory implements PeerDirectory {
     return new ClusterPeerDirectory(config, engine, reservationMs);
   }
 
+  readonly cluster = {
+    advertise: (info: () => { load: number; url?: string }) => this.liveness.advertise(info),
+    others: () => this.liveness.nodes().values(),
+  };
+
   isMoving(peerId: string): boolean {
     if (this.reservations.holderOf(peerId) !== undefined) return true;
     const bytes = encodePeerId(peerId);
@@ -568,10 +573,13 @@ export class ClusterPeerDirectory implements PeerDirectory {
     for (const listener of this.listeners) listener.left(registration, reason);
   }
 
-  /** A peer on another broker now holds its id elsewhere: calls still open at its old broker will not be answered. */
+  /**
+   * A peer on another broker now holds its id elsewhere: new calls go there. Calls still open
+   * at its old broker are that broker's to end: it lets them finish on a connection that moves
+   * on purpose, fails them on one that does not (router.ts), or is declared gone.
+   */
   private moved(registration: RemoteRegistration): void {
     this.removeRemote(registration, 'disconnected');
-    this.host!.dropTarget(registration, RpcErrorCode.PEER_DISCONNECTED, 'disconnected (it moved to another broker)');
   }
 
   /** Another broker holds an id this one thought it held (it took it while this one was cut off). */

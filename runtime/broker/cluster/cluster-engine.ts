@@ -100,8 +100,20 @@ export interface LivenessEvents {
   stalled(): void;
 }
 
+/** What a broker says about itself with its lease (for rebalancing). */
+export interface NodeInfo {
+  /** Its open client connections. */
+  readonly load: number;
+  /** Where clients reach it (its own URL, as it listens). */
+  readonly url?: string;
+}
+
 /** Which brokers are alive (node-liveness.ts: leases renewed in a store). */
 export interface Liveness {
+  /** What this broker says about itself from now on, with each renewal. */
+  advertise(info: () => NodeInfo): void;
+  /** What each other broker alive said about itself last. */
+  nodes(): ReadonlyMap<string, NodeInfo>;
   /** Starts renewing this node's lease; resolves once the nodes alive now are known. */
   start(events: LivenessEvents): Promise<void>;
   /** Follows the others anew (after a reconnect, or a stall); everyone gets a fresh lease. */

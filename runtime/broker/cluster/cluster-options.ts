@@ -19,7 +19,15 @@ export interface ClusterOptions {
   leaseMs?: number;
   /** JetStream replicas of the cluster's KV buckets: 1, or 3 (or 5) on a NATS cluster that should survive losing a node. Default 1. */
   replicas?: number;
+  /**
+   * How often (ms) a broker compares its load (open connections) with the cluster's average;
+   * one well above it asks a few idle clients to move to the least loaded broker. Default
+   * 10,000; 0 turns rebalancing off.
+   */
+  rebalanceIntervalMs?: number;
 }
+
+export const DEFAULT_REBALANCE_MS = 10_000;
 
 export interface ClusterConfig {
   /** The NATS servers (empty with another engine). */
@@ -28,6 +36,7 @@ export interface ClusterConfig {
   readonly name: string;
   readonly leaseMs: number;
   readonly replicas: number;
+  readonly rebalanceIntervalMs: number;
 }
 
 export const DEFAULT_LEASE_MS = 5_000;
@@ -44,5 +53,7 @@ export function clusterConfig(options: ClusterOptions): ClusterConfig {
   if (!Number.isInteger(leaseMs) || leaseMs < 300) throw new Error(`createBroker: cluster.leaseMs must be an integer of at least 300 (ms), not ${String(leaseMs)}`);
   const replicas = options.replicas ?? 1;
   if (replicas !== 1 && replicas !== 3 && replicas !== 5) throw new Error(`createBroker: cluster.replicas must be 1, 3 or 5, not ${String(replicas)}`);
-  return { servers, engine, name, leaseMs, replicas };
+  const rebalanceIntervalMs = options.rebalanceIntervalMs ?? DEFAULT_REBALANCE_MS;
+  if (!Number.isInteger(rebalanceIntervalMs) || rebalanceIntervalMs < 0) throw new Error(`createBroker: cluster.rebalanceIntervalMs must be a whole number of ms (0: off), not ${String(rebalanceIntervalMs)}`);
+  return { servers, engine, name, leaseMs, replicas, rebalanceIntervalMs };
 }

@@ -11,9 +11,10 @@
  * it is connected, its watch has stalled (its consumer lived on a NATS server that went
  * away): it declares nobody dead, says so (`stalled`), and follows the bucket anew.
  */
-import type { KeyValueStore, Liveness, LivenessEvents, StoreWatch } from './cluster-engine.js';
+import type { KeyValueStore, Liveness, LivenessEvents, NodeInfo, StoreWatch } from './cluster-engine.js';
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 const quiet: LivenessEvents = { died: () => undefined, revived: () => undefined, stalled: () => undefined };
 
 export class NodeLiveness implements Liveness {
@@ -23,6 +24,9 @@ export class NodeLiveness implements Liveness {
   private renewTimer: ReturnType<typeof setInterval> | undefined;
   private watch: StoreWatch | undefined;
   private events: LivenessEvents = quiet;
+  private info: () => NodeInfo = () => ({ load: 0 });
+  /** What each other node said with its last renewal. */
+  private readonly infos = new Map<string, NodeInfo>();
   /** When this node last saw its own renewal come back. */
   private ownEcho = Date.now();
   private checkTimer: ReturnType<typeof setInterval> | undefined;
@@ -64,8 +68,12 @@ export class NodeLiveness implements Liveness {
       if (entry.value !== undefined) {
         const known = this.lastSeen.has(entry.key);
         this.lastSeen.set(entry.key, Date.now());
+        this.infos.set(entry.key, readInfo(entry.value));
         if (!known && this.declaredDead.delete(entry.key)) this.events.revived(entry.key);
-      } else if (this.lastSeen.delete(entry.key)) this.events.died(entry.key);
+      } else {
+        this.infos.delete(entry.key);
+        if (this.lastSeen.delete(entry.key)) this.events.died(entry.key);
+      }
     });
     this.watch = watch;
     // A watch that ends by itself is a stalled one, said at once.
@@ -73,6 +81,15 @@ export class NodeLiveness implements Liveness {
       if (this.watch === watch && !this.stopped) this.events.stalled();
     });
     await watch.ready;
+  }
+
+  advertise(info: () => NodeInfo): void {
+    this.info = info;
+  }
+
+  nodes(): ReadonlyMap<string, NodeInfo> {
+    for (const node of this.infos.keys()) if (!this.lastSeen.has(node)) this.infos.delete(node);
+    return this.infos;
   }
 
   isAlive(node: string): boolean {
@@ -127,7 +144,7 @@ export class NodeLiveness implements Liveness {
   private async renew(): Promise<void> {
     if (this.stopped || !this.connected) return;
     try {
-      await this.store.put(this.nodeId, encoder.encode(JSON.stringify({ leaseMs: this.leaseMs })));
+      await this.store.put(this.nodeId, encoder.encode(JSON.stringify({ leaseMs: this.leaseMs, ...this.info() })));
     } catch {
       // NATS is down or slow: the next renewal tries again; the others give us a lease.
     }
@@ -150,5 +167,14 @@ export class NodeLiveness implements Liveness {
       // Whoever notices first tidies up; the key comes back if the node was only slow.
       void this.store.delete(node).catch(() => undefined);
     }
+  }
+}
+
+function readInfo(value: Uint8Array): NodeInfo {
+  try {
+    const info = JSON.parse(decoder.decode(value)) as Partial<NodeInfo>;
+    return { load: typeof info.load === 'number' && info.load >= 0 ? info.load : 0, ...(typeof info.url === 'string' ? { url: info.url } : {}) };
+  } catch {
+    return { load: 0 };
   }
 }
