@@ -61,10 +61,16 @@ export async function main(argv: string[]): Promise<number> {
     .command(
       'init [dir]',
       'Scaffold a working p2pgen project (a contract, a broker, two peers) into a new folder',
-      (y) => y.positional('dir', { type: 'string', default: '.', describe: 'Folder to create the project in (empty or new)' }),
+      (y) =>
+        y
+          .positional('dir', { type: 'string', default: '.', describe: 'Folder to create the project in (empty or new)' })
+          .option('from', {
+            type: 'string',
+            describe: 'Folder with p2pgen-<version>.tgz and p2pgen-cli-<version>.tgz (`npm run pack` in a clone of p2pgen writes them): the project depends on those (file:) instead of the npm registry',
+          }),
       (args) => {
         try {
-          exitCode = runInit(args.dir, console_);
+          exitCode = runInit(args.dir, console_, { from: args.from });
         } catch (error) {
           if (error instanceof InitUsageError) throw new UsageError(error.message);
           throw error;
