@@ -19,6 +19,7 @@ import { compare, DiagnosticCode, type Diagnostic } from '../diagnostics.js';
 import { isProtoIdentifier, pascalCase, protoFieldName } from '../naming.js';
 import { createTypeMapper } from './create-type-mapper.js';
 import { ContractDecorators } from './decorators.js';
+import { reportMisplacedDecorators } from './misplaced-decorators.js';
 import { isRuntimeFile, loadContracts, toPosix, type LoadedContracts } from './load-project.js';
 import type { TypeMapper } from './type-mapper.js';
 import { declaredType } from './type-queries.js';
@@ -99,6 +100,7 @@ export function readLoadedContracts(
       controllers.push(controller);
     }
   }
+  reportMisplacedDecorators(loaded.files, decorators, (ctx, code, message) => mapper.report(ctx, code, message));
   if (controllers.length === 0 && mapper.diagnostics.length === 0) {
     mapper.diagnostics.push({
       code: DiagnosticCode.NoContracts,
