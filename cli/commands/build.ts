@@ -7,6 +7,7 @@ import { ContractDiagnosticsError, formatDiagnostic } from '../diagnostics.js';
 import { buildSettings, ConfigError } from '../config.js';
 import type { FormatCache } from '../emit/format.js';
 import { ContractWatcher } from './contract-watcher.js';
+import { compileTargetWarning } from './compile-target.js';
 
 export interface BuildArgs {
   contractsDir: string;
@@ -43,9 +44,17 @@ function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
+/** Warnings about the project already printed (once per process: --watch builds again and again). */
+const warned = new Set<string>();
+
 /** One build; returns the exit code (0 ok, 1 contract errors, 2 a bad p2pgen.config.json). */
 export async function buildOnce(args: BuildArgs, out: Output, formatCache?: FormatCache): Promise<number> {
   const started = performance.now();
+  const warning = compileTargetWarning(args.contractsDir);
+  if (warning && !warned.has(warning)) {
+    warned.add(warning);
+    out.error(`p2pgen: ${warning}`);
+  }
   try {
     const settings = buildSettings(args.contractsDir, { headerVersion: args.headerVersion });
     const result = await generate({ contractsDir: args.contractsDir, outDir: args.out, lock: readLock(args.contractsDir), formatCache, ...settings });
