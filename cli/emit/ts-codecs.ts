@@ -176,8 +176,10 @@ return value;
   requestMembers(request: MessageModel): string {
     const params = request.fields;
     const initial = params.map((p) => this.initialValue(p) ?? 'undefined');
-    return `encode(w, a) {
-${params.map((p, i) => this.writeField(p, `a[${i}]`)).filter((s) => s !== '').join('\n')}
+    const writes = params.map((p, i) => this.writeField(p, `a[${i}]`)).filter((s) => s !== '');
+    // No parameter named that the body does not read: projects compile with noUnusedParameters.
+    return `encode(w${writes.length > 0 ? ', a' : ''}) {
+${writes.join('\n')}
 return w;
 },
 decode(r, end) {
