@@ -6,7 +6,7 @@
  * run. Then what a team meets next in that project, one rough edge each.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -114,6 +114,18 @@ describe('p2pgen init from the packed tarballs, as the README writes it', () => 
       await exited;
     }
   }, 600_000);
+
+  it('type-checks with skipLibCheck: false (p2pgen/broker refers to ws types: @p2pgen/cli brings @types/ws) and with noUnusedLocals and noUnusedParameters', () => {
+    writeFileSync(
+      join(app, 'tsconfig.strictest.json'),
+      JSON.stringify({ extends: './tsconfig.json', compilerOptions: { skipLibCheck: false, noUnusedLocals: true, noUnusedParameters: true, noEmit: true } }),
+    );
+    // Without it tsc stops in node_modules/p2pgen/dist/broker/connection.d.ts: "Could not find a declaration file for module 'ws'".
+    expect(existsSync(join(app, 'node_modules/@types/ws/package.json'))).toBe(true);
+    const result = attempt(npm, ['exec', '--', 'tsc', '-p', 'tsconfig.strictest.json'], app);
+    expect(result.stdout + result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
 
   it('--from a folder without the tarballs is a usage error that says what to run', () => {
     const result = attempt(process.execPath, [join(repoRoot, 'cli/bin/p2pgen.js'), 'init', join(work, 'other'), '--from', work], work);
