@@ -6,7 +6,7 @@
  * run. Then what a team meets next in that project, one rough edge each.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -59,6 +59,26 @@ function started(command: string, args: string[], cwd: string, env: NodeJS.Proce
   child.stdout!.on('data', (d: Buffer) => (output.text += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output.text += d.toString()));
   return { child, output };
+}
+
+/** A folder's files: their bytes, their count, and the bytes they take in 4 KiB blocks (what `du` shows on ext4), folders included. */
+function sizeOf(dir: string): { bytes: number; files: number; blocks: number } {
+  const total = { bytes: 0, files: 0, blocks: 4096 };
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const inner = sizeOf(path);
+      total.bytes += inner.bytes;
+      total.files += inner.files;
+      total.blocks += inner.blocks;
+    } else if (entry.isFile()) {
+      const size = statSync(path).size;
+      total.bytes += size;
+      total.files++;
+      total.blocks += Math.ceil(size / 4096) * 4096;
+    }
+  }
+  return total;
 }
 
 /** The commands of the README's ```sh block under `heading`, comments dropped. */
@@ -126,6 +146,26 @@ describe('p2pgen init from the packed tarballs, as the README writes it', () => 
     expect(result.stdout + result.stderr).toBe('');
     expect(result.status).toBe(0);
   });
+
+  it("a peer's production install has no generator in it, and weighs what the README says", () => {
+    const production = join(work, 'production');
+    mkdirSync(production);
+    const { dependencies } = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    writeFileSync(join(production, 'package.json'), JSON.stringify({ private: true, type: 'module', dependencies }));
+    run(npm, ['install', '--omit=dev', '--no-audit', '--no-fund'], production);
+    const installed = readdirSync(join(production, 'node_modules'));
+    for (const generatorOnly of ['typescript', 'ts-morph', 'prettier', '@p2pgen', '@types']) expect(installed).not.toContain(generatorOnly);
+    const size = sizeOf(join(production, 'node_modules'));
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8').replace(/\s+/g, ' ');
+    const stated = /production install \(`npm install --omit=dev`\) has no TypeScript compiler in it: ([\d.]+) MB in ([\d,]+) files, which take ([\d.]+) MB on disk/.exec(readme);
+    expect(stated, 'the README states the size').not.toBeNull();
+    const [megabytes, files, onDisk] = [Number(stated![1]), Number(stated![2]!.replace(/,/g, '')), Number(stated![3])];
+    if (process.env.P2PGEN_REPORT) console.info(`production install of a peer: ${(size.bytes / 1e6).toFixed(2)} MB in ${size.files} files, ${(size.blocks / 1e6).toFixed(2)} MB in 4 KiB blocks (${installed.join(', ')})`);
+    // As the README rounds them; a dependency's patch release may move them a little.
+    expect(Math.abs(size.bytes / 1e6 - megabytes)).toBeLessThan(1);
+    expect(Math.abs(size.files - files) / files).toBeLessThan(0.1);
+    expect(Math.abs(size.blocks / 1e6 - onDisk)).toBeLessThan(1.5);
+  }, 300_000);
 
   it('--from a folder without the tarballs is a usage error that says what to run', () => {
     const result = attempt(process.execPath, [join(repoRoot, 'cli/bin/p2pgen.js'), 'init', join(work, 'other'), '--from', work], work);
