@@ -135,6 +135,36 @@ describe('p2pgen init from the packed tarballs, as the README writes it', () => 
     }
   }, 600_000);
 
+  it('npm run check fails on a breaking change against the committed baseline, with no git and no generated/ (as in CI); npm run baseline moves it on', () => {
+    expect(existsSync(join(app, '.git'))).toBe(false);
+    const ok = attempt(npm, ['run', 'check'], app);
+    expect(ok.status, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('p2pgen check: no drift, compatible with contracts/p2pgen.baseline.json');
+    // The baseline init wrote is the model of the contracts init wrote.
+    const modelOf = (file: string) => (JSON.parse(readFileSync(join(app, file), 'utf8')) as { model: unknown }).model;
+    expect(modelOf('contracts/p2pgen.baseline.json')).toEqual(modelOf('generated/manifest.json'));
+
+    const contract = join(app, 'contracts/greeter.ts');
+    const original = readFileSync(contract, 'utf8');
+    writeFileSync(contract, original.replace('public text: string & MaxLength<200>', 'public text: int32').replace('return new Greeting(`Hello, ${name}!`);', 'return new Greeting(name.length);'));
+    run(npm, ['run', 'build'], app);
+    // As CI runs it: before any build, generated/ not there.
+    rmSync(join(app, 'generated'), { recursive: true, force: true });
+    const broken = attempt(npm, ['run', 'check'], app);
+    expect(broken.status).toBe(1);
+    expect(broken.stdout).toMatch(/^contracts\/greeter\.ts:9 - breaking \(wire\) field-type-changed: /m);
+    expect(broken.stdout).toContain('1 breaking change against contracts/p2pgen.baseline.json');
+    expect(broken.stdout).toContain('make the current ones the baseline');
+
+    run(npm, ['run', 'baseline'], app);
+    expect(attempt(npm, ['run', 'check'], app).status).toBe(0);
+    writeFileSync(contract, readFileSync(contract, 'utf8').replace('export class GreeterController {', 'export class GreeterController {\n  @rpc.action()\n  ping(): void {}\n'));
+    run(npm, ['run', 'build'], app);
+    expect(attempt(npm, ['run', 'check'], app)).toMatchObject({ status: 0, stdout: expect.stringContaining('compatible with contracts/p2pgen.baseline.json') });
+    writeFileSync(contract, original);
+    run(npm, ['run', 'baseline'], app);
+  }, 300_000);
+
   it('type-checks with skipLibCheck: false (p2pgen/broker refers to ws types: @p2pgen/cli brings @types/ws) and with noUnusedLocals and noUnusedParameters', () => {
     writeFileSync(
       join(app, 'tsconfig.strictest.json'),

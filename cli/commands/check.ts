@@ -3,6 +3,7 @@
  * contracts changed incompatibly with a baseline (a manifest, a lock, or a git ref).
  * Exit 0 when everything matches, 1 with a report otherwise, 2 on bad usage.
  */
+import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { ContractDiagnosticsError, formatDiagnostic } from '../diagnostics.js';
 import { checkDrift, type DriftResult } from '../check/drift.js';
@@ -60,8 +61,19 @@ export async function runCheck(args: CheckArgs, out: Output): Promise<number> {
     if (error instanceof BaselineError || error instanceof RuleSelectionError || error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
-  report(args, drift, findings, notes, baselineLabel, out);
+  // A manifest file as the baseline is moved on by hand: say how, when it is what failed.
+  const baselineFile = args.against !== undefined && /\.json$/i.test(args.against) && !isLock(args.against) ? args.against : undefined;
+  report(args, drift, findings, notes, baselineLabel, baselineFile, out);
   return drift.drifted.length === 0 && findings.length === 0 ? 0 : 1;
+}
+
+/** Whether a baseline file is a lock (numbers only) rather than a manifest. */
+function isLock(file: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(resolve(file), 'utf8')) as { lockVersion?: unknown }).lockVersion !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 function location(f: Finding, contractsDir: string): { file?: string; line?: number } {
@@ -69,7 +81,7 @@ function location(f: Finding, contractsDir: string): { file?: string; line?: num
   return { file: toPosix(relative(process.cwd(), join(resolve(contractsDir), f.source.file))), line: f.source.line };
 }
 
-function report(args: CheckArgs, drift: DriftResult, findings: Finding[], notes: Finding[], baseline: string | undefined, out: Output): void {
+function report(args: CheckArgs, drift: DriftResult, findings: Finding[], notes: Finding[], baseline: string | undefined, baselineFile: string | undefined, out: Output): void {
   if (args.format === 'json') {
     out.log(
       JSON.stringify(
@@ -120,6 +132,12 @@ function report(args: CheckArgs, drift: DriftResult, findings: Finding[], notes:
       : undefined,
   ].filter(Boolean);
   out.log(`p2pgen check: ${summary.join(', ')}`);
+  if (changes.length > 0 && baselineFile) {
+    out.log(
+      `p2pgen check: if no peer runs the contracts of ${baselineFile} any more, make the current ones the baseline: ` +
+        `p2pgen build, then copy ${toPosix(join(args.out, 'manifest.json'))} over ${baselineFile} (npm run baseline in a project p2pgen init made)`,
+    );
+  }
 }
 
 /** Findings grouped by what changed (their subject), in the order the changes were first found. */
