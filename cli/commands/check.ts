@@ -9,6 +9,7 @@ import { ContractDiagnosticsError, formatDiagnostic } from '../diagnostics.js';
 import { checkDrift, type DriftResult } from '../check/drift.js';
 import { BaselineError, loadBaseline } from '../check/baseline.js';
 import { compareLocks, compareModels, type Finding } from '../check/rules.js';
+import { changeLine } from '../check/change-summary.js';
 import { RuleSelectionError, selectRules } from '../check/config.js';
 import { buildSettings, ConfigError } from '../config.js';
 import { readLock, type Output } from './build.js';
@@ -119,9 +120,10 @@ function report(args: CheckArgs, drift: DriftResult, findings: Finding[], notes:
     out.log(`drift: ${d.file} ${d.state === 'missing' ? 'is missing' : 'differs from what p2pgen build writes'} (run p2pgen build)`);
     if (d.diff) out.log(d.diff.replace(/^/gm, '  '));
   }
-  for (const f of changes.flat()) {
-    const { file, line } = location(f, args.contractsDir);
-    out.log(`${file ? `${file}${line ? `:${line}` : ''} - ` : ''}breaking (${f.category}) ${f.rule}: ${f.element}: ${f.message}`);
+  // One line per change, however many findings it has (--format json lists each).
+  for (const change of changes) {
+    const { file, line } = location(change[0]!, args.contractsDir);
+    out.log(`${file ? `${file}${line ? `:${line}` : ''} - ` : ''}${changeLine(change)}`);
   }
   const summary = [
     drift.drifted.length === 0 ? 'no drift' : `${drift.drifted.length} drifted file${drift.drifted.length === 1 ? '' : 's'}`,
