@@ -136,7 +136,8 @@ export async function main(argv: string[]): Promise<number> {
           .option('cluster-name', { type: 'string', describe: "Brokers with the same name form one cluster (default 'p2pgen'; needs --nats)" })
           .option('lease-ms', { type: 'number', describe: "How long a crashed broker's peer ids stay taken (default 5000; needs --nats)" })
           .option('nats-replicas', { type: 'number', describe: 'JetStream replicas of the cluster state: 1, 3 or 5 (default 1; needs --nats)' })
-          .option('log-level', { choices: logLevels, default: 'info' as LogLevelName, describe: 'Least level logged, as JSON lines on stderr (debug adds connections opening and closing)' })
+          .option('log-level', { choices: logLevels, default: 'info' as LogLevelName, describe: 'Least level logged, on stderr (debug adds connections opening and closing)' })
+          .option('log-format', { choices: ['pretty', 'json'] as const, describe: 'Log lines for a person, or JSON lines for tools (default: pretty when stderr is a terminal, else json)' })
           .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics at http://<metrics-host>:<port>/metrics (and /healthz) on this port (0 picks a free one; needs prom-client)' })
           .option('metrics-host', { type: 'string', describe: 'Address of the metrics listener (default 127.0.0.1; needs --metrics-port)' })
           .option('drain-ms', { type: 'number', describe: 'On SIGTERM or SIGINT: how long calls in flight may take to finish before every connection is closed (default 10000; a second signal closes at once)' }),
@@ -162,7 +163,7 @@ export async function main(argv: string[]): Promise<number> {
         const { BrokerUsageError, runBroker } = await import('./commands/broker.js');
         try {
           exitCode = await runBroker(
-            { port, host, limits, allowedOrigins, insecure, security, audit, cluster, logLevel: args.logLevel, metricsPort, metricsHost, drainMs },
+            { port, host, limits, allowedOrigins, insecure, security, audit, cluster, logLevel: args.logLevel, logFormat: args.logFormat, metricsPort, metricsHost, drainMs },
             console_,
           );
         } catch (error) {
