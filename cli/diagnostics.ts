@@ -25,6 +25,7 @@ export const DiagnosticCode = {
   UnresolvedType: 'P2P1018',
   ActionOutsideController: 'P2P1019',
   DecoratorNotCalled: 'P2P1020',
+  NodeModuleInBrowserContract: 'P2P1021',
 } as const;
 export type DiagnosticCode = (typeof DiagnosticCode)[keyof typeof DiagnosticCode];
 
