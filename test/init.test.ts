@@ -202,6 +202,16 @@ describe('p2pgen init from the packed tarballs, as the README writes it', () => 
     expect(Math.abs(size.blocks / 1e6 - onDisk)).toBeLessThan(1.5);
   }, 300_000);
 
+  it("says what it made in plain words ('created my-app', not 'created my-app in my-app'), and, run from a clone without --from, how to use the clone's packages", () => {
+    const named = run(process.execPath, [join(repoRoot, 'cli/bin/p2pgen.js'), 'init', 'fresh-app'], work);
+    expect(named.split('\n').slice(0, 3)).toEqual(['p2pgen: created fresh-app. Next:', '  cd fresh-app', '  npm install']);
+    expect(named).toContain('Note: this p2pgen runs from a clone; the project takes p2pgen and @p2pgen/cli ^0.1.0 from the npm registry. To take the clone\'s instead: `npm run pack` in the clone, then `p2pgen init <dir> --from <clone>/packs`.');
+    mkdirSync(join(work, 'here-app'));
+    const here = run(process.execPath, [join(repoRoot, 'cli/bin/p2pgen.js'), 'init', '--from', join(repoRoot, 'packs')], join(work, 'here-app'));
+    expect(here.split('\n')[0]).toBe(`p2pgen: created here-app here (p2pgen and @p2pgen/cli from the tarballs in ${join(repoRoot, 'packs')}). Next:`);
+    expect(here).not.toContain('Note:');
+  });
+
   it('--from a folder without the tarballs is a usage error that says what to run', () => {
     const result = attempt(process.execPath, [join(repoRoot, 'cli/bin/p2pgen.js'), 'init', join(work, 'other'), '--from', work], work);
     expect(result.status).toBe(2);
