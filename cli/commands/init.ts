@@ -7,7 +7,7 @@
  * clone of p2pgen writes them) instead of the npm registry.
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join, relative, resolve, sep } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Output } from './build.js';
 import { VERSION } from '../version.js';
@@ -55,7 +55,8 @@ function findTarballs(from: string): { runtime: string; cli: string } {
 function fileDependency(project: string, tarball: string): string {
   const path = relative(project, tarball);
   const climbs = path.split(sep).filter((part) => part === '..').length;
-  if (climbs >= project.split(sep).filter(Boolean).length) return `file:${tarball.split(sep).join('/')}`;
+  // isAbsolute: on another drive (Windows) there is no relative path.
+  if (isAbsolute(path) || climbs >= project.split(sep).filter(Boolean).length) return `file:${tarball.split(sep).join('/')}`;
   const posixPath = path.split(sep).join('/');
   return `file:${posixPath.startsWith('.') ? posixPath : `./${posixPath}`}`;
 }
