@@ -4,7 +4,7 @@
  * Exit 0 when everything matches, 1 with a report otherwise, 2 on bad usage.
  */
 import { readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { ContractDiagnosticsError, formatDiagnostic } from '../diagnostics.js';
 import { checkDrift, type DriftResult } from '../check/drift.js';
 import { BaselineError, loadBaseline } from '../check/baseline.js';
@@ -62,8 +62,9 @@ export async function runCheck(args: CheckArgs, out: Output): Promise<number> {
     if (error instanceof BaselineError || error instanceof RuleSelectionError || error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
-  // A manifest file as the baseline is moved on by hand: say how, when it is what failed.
-  const baselineFile = args.against !== undefined && /\.json$/i.test(args.against) && !isLock(args.against) ? args.against : undefined;
+  // A manifest committed in the contracts folder is the project's own baseline, moved on by hand: say how, when it is what failed.
+  const ownBaseline = args.against !== undefined && resolve(args.against).startsWith(`${resolve(args.contractsDir)}${sep}`) && /\.json$/i.test(args.against) && !isLock(args.against);
+  const baselineFile = ownBaseline ? args.against : undefined;
   report(args, drift, findings, notes, baselineLabel, baselineFile, out);
   return drift.drifted.length === 0 && findings.length === 0 ? 0 : 1;
 }
