@@ -8,7 +8,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from './support/harness.js';
 import { repoRoot } from './support/paths.js';
@@ -109,8 +109,10 @@ describe('p2pgen init from the packed tarballs, as the README writes it', () => 
     const init = run(process.execPath, ['cli/bin/p2pgen.js', 'init', app, '--from', 'packs'], repoRoot);
     expect(init).toContain('p2pgen: created my-app in');
     const manifest = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
-    expect(manifest.dependencies.p2pgen).toBe(`file:${join(repoRoot, 'packs/p2pgen-0.1.0.tgz')}`);
-    expect(manifest.devDependencies['@p2pgen/cli']).toBe(`file:${join(repoRoot, 'packs/p2pgen-cli-0.1.0.tgz')}`);
+    // file: dependencies on the tarballs (relative to the project, or absolute when the two share no folder).
+    const tarball = (spec: string | undefined) => (spec?.startsWith('file:') ? resolve(app, spec.slice('file:'.length)) : spec);
+    expect(tarball(manifest.dependencies.p2pgen)).toBe(join(repoRoot, 'packs/p2pgen-0.1.0.tgz'));
+    expect(tarball(manifest.devDependencies['@p2pgen/cli'])).toBe(join(repoRoot, 'packs/p2pgen-cli-0.1.0.tgz'));
     run(npm, ['install', '--no-audit', '--no-fund'], app);
     // Both packages came from the tarballs, the CLI's own dependency on p2pgen too.
     const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8')) as { packages: Record<string, { resolved?: string }> };
