@@ -68,7 +68,7 @@ describe('contracts marked for browsers', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(
       "contracts/notes.ts:2:1 - error P2P1021: 'node:crypto' is a Node module, and these contracts are marked for browsers (build.browser in p2pgen.config.json): " +
-        'the generated index.ts imports every contract file, so a browser bundle would have to include it. ' +
+        'contract files are part of every peer, in a browser bundle too (the generated index.ts imports their entity classes, a peer the controller it serves). ' +
         "Keep Node-only code out of contract files (give a controller what it needs through its constructor, from your peer's own code)",
     );
     expect(result.stderr).toContain("2 | import { createHash } from 'node:crypto';");

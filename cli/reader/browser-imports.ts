@@ -1,7 +1,7 @@
 /**
- * Contracts are code every peer runs: the generated index.ts imports the contract files (peers
- * receive instances of their classes and serve them), so a browser bundle includes each
- * contract file and everything it imports. When the contracts are marked for browsers
+ * Contracts are code every peer runs: the generated index.ts imports their entity classes
+ * (peers receive instances of them) and a peer imports the controller it serves, so a browser
+ * bundle includes contract files and everything they import. When the contracts are marked for browsers
  * (`{ "build": { "browser": true } }` in p2pgen.config.json), an import of a Node built-in
  * (`node:fs`, `crypto`, `path`, …) from a contract file, or from a file of the project a
  * contract imports, is a located diagnostic rather than a bundler error (or a page that breaks)
@@ -36,7 +36,7 @@ export function browserImportDiagnostics(contractFiles: readonly SourceFile[], c
           code: DiagnosticCode.NodeModuleInBrowserContract,
           message:
             `'${specifier}' is a Node module, and these contracts are marked for browsers (build.browser in p2pgen.config.json)${chain}: ` +
-            'the generated index.ts imports every contract file, so a browser bundle would have to include it. ' +
+            'contract files are part of every peer, in a browser bundle too (the generated index.ts imports their entity classes, a peer the controller it serves). ' +
             "Keep Node-only code out of contract files (give a controller what it needs through its constructor, from your peer's own code)",
           file: path(file),
           line,
