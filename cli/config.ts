@@ -22,6 +22,8 @@ export interface ProjectConfig {
   build?: {
     /** Write the p2pgen version into generated files (default true); false keeps them unchanged across p2pgen upgrades. */
     headerVersion?: boolean;
+    /** The contracts run in browsers too: an import of a Node module from them is a build error (default false). */
+    browser?: boolean;
   };
   check?: { rules?: unknown };
 }
@@ -53,13 +55,16 @@ function parseConfig(file: string): ProjectConfig {
 
 export interface BuildSettings {
   headerVersion: boolean;
+  browser: boolean;
 }
 
 /** What `build` (and `check`'s drift check) generate with: flags, else the config file, else the defaults. */
 export function buildSettings(contractsDir: string, flags: Partial<BuildSettings> = {}): BuildSettings {
   const headerVersion = configured(contractsDir, (c) => c.build?.headerVersion);
   if (headerVersion && typeof headerVersion.value !== 'boolean') throw new ConfigError(`${headerVersion.file}: build.headerVersion must be true or false`);
-  return { headerVersion: flags.headerVersion ?? headerVersion?.value ?? true };
+  const browser = configured(contractsDir, (c) => c.build?.browser);
+  if (browser && typeof browser.value !== 'boolean') throw new ConfigError(`${browser.file}: build.browser must be true or false`);
+  return { headerVersion: flags.headerVersion ?? headerVersion?.value ?? true, browser: flags.browser ?? browser?.value ?? false };
 }
 
 /**

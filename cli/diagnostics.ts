@@ -23,6 +23,9 @@ export const DiagnosticCode = {
   NameCollision: 'P2P1016',
   UnsupportedMapKey: 'P2P1017',
   UnresolvedType: 'P2P1018',
+  ActionOutsideController: 'P2P1019',
+  DecoratorNotCalled: 'P2P1020',
+  NodeModuleInBrowserContract: 'P2P1021',
 } as const;
 export type DiagnosticCode = (typeof DiagnosticCode)[keyof typeof DiagnosticCode];
 

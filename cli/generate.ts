@@ -31,6 +31,8 @@ export interface GenerateOptions {
    * p2pgen leaves generated files as they are unless what they contain changes.
    */
   headerVersion?: boolean;
+  /** The contracts run in browsers too: importing a Node module from them is an error (build.browser). */
+  browser?: boolean;
 }
 
 export interface GeneratedFile {
@@ -61,7 +63,7 @@ export interface Manifest {
 export function buildModel(
   contractsDirArg: string,
   lock: AnyLockFile | undefined,
-  options: Pick<ReadOptions, 'excludeDir' | 'sourceRoot'> = {},
+  options: Pick<ReadOptions, 'excludeDir' | 'sourceRoot' | 'browser'> = {},
 ): { model: ContractModel; lock: LockFile } {
   const contractsDir = resolve(contractsDirArg);
   const { model, diagnostics } = readContracts(contractsDir, options);
@@ -78,7 +80,7 @@ export function buildModel(
 export async function generate(options: GenerateOptions): Promise<GenerateResult> {
   const contractsDir = resolve(options.contractsDir);
   const outDir = resolve(options.outDir);
-  const { model, lock } = buildModel(contractsDir, options.lock, { excludeDir: outDir });
+  const { model, lock } = buildModel(contractsDir, options.lock, { excludeDir: outDir, browser: options.browser });
 
   const projectRoot = findProjectRoot(contractsDir);
   const fromRoot = (path: string) => toPosix(relative(projectRoot, path)) || '.';

@@ -60,9 +60,15 @@ export async function main(argv: string[]): Promise<number> {
     .command(
       'init [dir]',
       'Scaffold a working p2pgen project (a contract, a broker, two peers) into a new folder',
-      (y) => y.positional('dir', { type: 'string', default: '.', describe: 'Folder to create the project in (empty or new)' }),
+      (y) =>
+        y
+          .positional('dir', { type: 'string', default: '.', describe: 'Folder to create the project in (empty or new)' })
+          .option('from', {
+            type: 'string',
+            describe: 'Folder with p2pgen-<version>.tgz and p2pgen-cli-<version>.tgz (`npm run pack` in a clone of p2pgen writes them): the project depends on those (file:) instead of the npm registry',
+          }),
       (args) => {
-        exitCode = runInit(args.dir, console_);
+        exitCode = runInit(args.dir, console_, { from: args.from });
       },
     )
     .command(
@@ -120,7 +126,8 @@ export async function main(argv: string[]): Promise<number> {
           .option('lease-ms', { type: 'number', describe: "How long a crashed broker's peer ids stay taken (default 5000; needs --nats)" })
           .option('nats-replicas', { type: 'number', describe: 'JetStream replicas of the cluster state: 1, 3 or 5 (default 1; needs --nats)' })
           .option('rebalance-ms', { type: 'number', describe: 'How often a broker well above the cluster average load asks idle clients to move (default 10000, 0 = off; needs --nats)' })
-          .option('log-level', { choices: logLevels, default: 'info' as LogLevelName, describe: 'Least level logged, as JSON lines on stderr (debug adds connections opening and closing)' })
+          .option('log-level', { choices: logLevels, default: 'info' as LogLevelName, describe: 'Least level logged, on stderr (debug adds connections opening and closing)' })
+          .option('log-format', { choices: ['pretty', 'json'] as const, describe: 'Log lines for a person, or JSON lines for tools (default: pretty when stderr is a terminal, else json)' })
           .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics at http://<metrics-host>:<port>/metrics (and /healthz) on this port (0 picks a free one; needs prom-client)' })
           .option('metrics-host', { type: 'string', describe: 'Address of the metrics listener (default 127.0.0.1; needs --metrics-port)' })
           .option('drain-ms', { type: 'number', describe: 'On SIGTERM or SIGINT: how long calls in flight may take to finish before every connection is closed (default 10000; a second signal closes at once)' }),
@@ -149,7 +156,7 @@ export async function main(argv: string[]): Promise<number> {
         // Loaded here: build and check never pay for the broker (ws, NATS) at start-up.
         const { runBroker } = await import('./commands/broker.js');
         exitCode = await runBroker(
-          { port, host, limits, allowedOrigins, insecure, security, audit, cluster, logLevel: args.logLevel, metricsPort, metricsHost, drainMs },
+          { port, host, limits, allowedOrigins, insecure, security, audit, cluster, logLevel: args.logLevel, logFormat: args.logFormat, metricsPort, metricsHost, drainMs },
           console_,
         );
       },

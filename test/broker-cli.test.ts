@@ -3,14 +3,16 @@
  * JSON lines, closes gracefully on SIGTERM, and refuses bad options with exit code 2 (the
  * tests stop only processes they started, by pid).
  */
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RpcErrorCode, RpcWebSocketClient } from '../runtime/index.node.js';
+import { formatRecord } from '../cli/commands/log-format.js';
 import { listeningUrl, startCli } from './support/broker-process.js';
 import { eventually } from './support/harness.js';
-import { tempDir } from './support/paths.js';
+import { repoRoot, tempDir } from './support/paths.js';
 
 describe('p2pgen broker', () => {
   it('serves peers and closes their connections on SIGTERM', async () => {
@@ -149,3 +151,63 @@ function logRecords(stderr: string): { msg: string; level: number; [field: strin
     .filter(Boolean)
     .map((line) => JSON.parse(line) as { msg: string; level: number });
 }
+
+describe('p2pgen broker logs: for a person at a terminal, JSON lines for tools', () => {
+  const cli = join(repoRoot, 'cli/bin/p2pgen.js');
+  const ansi = /\x1b\[[0-9;]*m/g;
+
+  /** The broker with its stderr on a real terminal: script(1) runs it under a pseudo-terminal and copies what it shows. */
+  function onTerminal(args: string[]) {
+    const command = [process.execPath, cli, 'broker', ...args].map((a) => `'${a}'`).join(' ');
+    const env = { ...process.env };
+    delete env.NO_COLOR;
+    const child = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const output = { text: '' };
+    child.stdout.on('data', (d: Buffer) => (output.text += d.toString()));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    return { child, output, exited };
+  }
+
+  it('on a terminal: time, level and message, the fields the message does not say, in colour', async () => {
+    const broker = onTerminal(['--port', '0']);
+    try {
+      await eventually(() => broker.output.text.includes('listening on'), `the broker to listen (${broker.output.text})`, 20_000);
+      const lines = broker.output.text.replace(/\r/g, '').split('\n').filter(Boolean);
+      expect(broker.output.text).toMatch(ansi);
+      expect(broker.output.text).not.toContain('{"level"');
+      const plain = lines.map((l) => l.replace(ansi, ''));
+      expect(plain[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  p2pgen broker starting {2}port=0 host=127\.0\.0\.1$/);
+      // The URL is in the message, so it is not repeated as a field.
+      expect(plain[1]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  p2pgen broker listening on ws:\/\/127\.0\.0\.1:\d+ {2}protectedMode=true$/);
+    } finally {
+      // script(1) passes SIGTERM on to the broker it runs.
+      broker.child.kill('SIGTERM');
+      await broker.exited;
+    }
+  });
+
+  it("an error's stack goes on the lines below its record", () => {
+    const text = formatRecord({ level: 50, time: Date.UTC(2026, 0, 1), pid: 1, hostname: 'h', name: 'p2pgen-broker', msg: 'hook failed', err: { type: 'Error', message: 'directory down', stack: 'Error: directory down\n    at check (security.js:3:9)' } });
+    expect(text.split('\n').slice(1)).toEqual(['    Error: directory down', '    at check (security.js:3:9)']);
+    expect(text.split('\n')[0]).toMatch(/ ERROR hook failed {2}err="directory down"$/);
+  });
+
+  it('--log-format json on a terminal, and --log-format pretty in a pipe (no colour there)', async () => {
+    const json = onTerminal(['--port', '0', '--log-format', 'json']);
+    try {
+      await eventually(() => json.output.text.includes('listening on'), `the broker to listen (${json.output.text})`, 20_000);
+      const first = json.output.text.replace(/\r/g, '').split('\n')[0]!;
+      expect(JSON.parse(first)).toMatchObject({ level: 30, msg: 'p2pgen broker starting' });
+    } finally {
+      json.child.kill('SIGTERM');
+      await json.exited;
+    }
+    const piped = startCli(['--port', '0', '--log-format', 'pretty']);
+    await listeningUrl(piped);
+    piped.child.kill('SIGTERM');
+    expect(await piped.exited).toBe(0);
+    expect(piped.output.stderr).not.toMatch(ansi);
+    expect(piped.output.stderr.split('\n')[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  p2pgen broker starting {2}port=0 host=127\.0\.0\.1$/);
+    expect(piped.output.stderr).toMatch(/INFO  p2pgen broker closed {2}connections=0 calls=0\n$/);
+  });
+});

@@ -116,13 +116,6 @@ describe('the browser chat example', () => {
       await tab2.locator('#peers li[data-peer="tab-1"]').waitFor();
       expect(await tab2.locator('#status').textContent()).toBe('connected');
 
-      // A third tab that asks for an id in use is told so.
-      const taken = await context.newPage();
-      await taken.goto(`${url}?peer=tab-2`);
-      await taken.locator('body[data-state="error"]').waitFor();
-      expect(await taken.locator('#error').textContent()).toBe("another tab is already 'tab-2': open this page with ?peer=another-name");
-      await taken.close();
-
       // Chat: tab 1 sends, tab 2 receives.
       await tab1.fill('#message', 'hello from tab 1');
       await tab1.click('#send');
@@ -179,6 +172,55 @@ describe('the browser chat example', () => {
       await context.close();
     }
   }, 120_000);
+
+  it('a tab whose id is taken says so, and does not show itself as connected', async () => {
+    const { url } = await serve();
+    const context = await browser.newContext();
+    const errors: string[] = [];
+    try {
+      const alice = await openTab(context, url, 'alice', errors);
+      const taken = await context.newPage();
+      await taken.goto(`${url}?peer=alice`);
+      // Set once the tab has left the broker again: its status no longer changes.
+      await taken.locator('body[data-state="error"]').waitFor();
+      expect(await taken.locator('#error').textContent()).toBe("another tab is already 'alice': open this page with ?peer=another-name");
+      expect(await taken.locator('#status').textContent()).toBe('not registered');
+      expect(await taken.locator('#status').getAttribute('data-state')).toBe('error');
+      // The first alice is untouched.
+      expect(await alice.locator('#status').textContent()).toBe('connected');
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("the sharer's entry names the tabs the file is on offer to now: not one that left, and one that came later", async () => {
+    const { url } = await serve();
+    const context = await browser.newContext();
+    const errors: string[] = [];
+    try {
+      const alice = await openTab(context, url, 'alice', errors);
+      const bob = await openTab(context, url, 'bob', errors);
+      await alice.locator('#peers li[data-peer="bob"]').waitFor();
+      await alice.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('some notes\n') });
+      const line = alice.locator('#offers li[data-mine][data-file-name="notes.txt"] .offered-to');
+      await alice.locator('#offers li[data-mine][data-file-name="notes.txt"] .offered-to[data-offered-to="bob"]').waitFor();
+      expect(await line.textContent()).toBe('11 B, shared by you, offered to bob');
+      await bob.locator('#offers li[data-from="alice"][data-file-name="notes.txt"]').waitFor();
+
+      await bob.close();
+      await alice.locator('#events li[data-type="left"][data-peer="bob"]').waitFor();
+      expect(await line.textContent()).toBe('11 B, shared by you (offered to whoever comes)');
+
+      const carol = await openTab(context, url, 'carol', errors);
+      await carol.locator('#offers li[data-from="alice"][data-file-name="notes.txt"]').waitFor();
+      await alice.locator('#offers li[data-mine][data-file-name="notes.txt"] .offered-to[data-offered-to="carol"]').waitFor();
+      expect(await line.textContent()).toBe('11 B, shared by you, offered to carol');
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
 
   it('serves the page with the broker it started, nothing else from the disk, and stops on SIGTERM', async () => {
     const served = await serve();

@@ -72,6 +72,34 @@ describe('p2pgen build: contracts it cannot map', () => {
     expect(diagnostics[0]!.message).toContain("two different types are named 'Item' on the wire");
   });
 
+  it('reports a class with @rpc.action() methods but no @rpc.controller (they would belong to no contract)', async () => {
+    const dir = writeContracts('no-controller', {
+      'chat.ts': `${header}@rpc.controller('/chat')\nexport class Chat {\n  @rpc.action()\n  send(text: string): void {}\n}\nexport class Forgotten {\n  @rpc.action()\n  ping(): void {}\n  @rpc.action()\n  echo(text: string): string { return text; }\n}\n`,
+    });
+    const diagnostics = await diagnosticsOf(dir);
+    expect(diagnostics).toMatchObject([{ code: DiagnosticCode.ActionOutsideController, file: relative(process.cwd(), join(dir, 'chat.ts')), line: 8, column: 14, elementPath: 'Forgotten' }]);
+    expect(diagnostics[0]!.message).toBe(
+      "class Forgotten has @rpc.action() methods (ping, echo) but no @rpc.controller, so they belong to no contract: add @rpc.controller('/path') to the class (a controller's actions are the ones it declares itself; inherited ones are not read)",
+    );
+  });
+
+  it('reports @rpc.action, @rpc.controller and @entity.name written without their call', async () => {
+    const dir = writeContracts('uncalled', {
+      'chat.ts': `${header}@entity.name\nexport class Note {\n  text = '';\n}\n@rpc.controller('/chat')\nexport class Chat {\n  @rpc.action\n  send(note: Note): void {}\n  @rpc.action()\n  read(): Note[] { return []; }\n}\n@rpc.controller\nexport class Other {\n  @rpc.action()\n  ping(): void {}\n}\n`,
+    });
+    const diagnostics = await diagnosticsOf(dir);
+    expect(diagnostics.map((d) => [d.code, d.line, d.column, d.elementPath])).toEqual([
+      [DiagnosticCode.DecoratorNotCalled, 3, 1, 'Note'],
+      [DiagnosticCode.DecoratorNotCalled, 9, 3, 'Chat.send'],
+      [DiagnosticCode.DecoratorNotCalled, 14, 1, 'Other'],
+    ]);
+    expect(diagnostics.map((d) => d.message)).toEqual([
+      "@entity.name is a decorator factory: call it, @entity.name('chat-message'); without the call p2pgen does not see it and the runtime misuses it",
+      '@rpc.action is a decorator factory: call it, @rpc.action(); without the call p2pgen does not see it and the runtime misuses it',
+      "@rpc.controller is a decorator factory: call it, @rpc.controller('/chat'); without the call p2pgen does not see it and the runtime misuses it",
+    ]);
+  });
+
   it('reports every error of a run at once, sorted by place', async () => {
     const dir = writeContracts('many', {
       'contract.ts': `${header}@rpc.controller('/many')\nexport class Many {\n  @rpc.action()\n  a(x: any): void {}\n  @rpc.action()\n  b(f: () => void): void {}\n  @rpc.action()\n  c<T>(t: T): void {}\n}\n`,
@@ -101,6 +129,20 @@ describe('p2pgen build (CLI) on bad contracts', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(out)).toBe(false);
     expect(existsSync(join(dir, 'p2pgen.lock.json'))).toBe(false);
+  });
+
+  it('a forgotten @rpc.controller and a @rpc.action without () fail the build with file:line, not silently', () => {
+    const dir = writeContracts('cli-dropped', {
+      'greeter.ts': `${header}export class Greeter {\n  @rpc.action()\n  greet(name: string): string { return name; }\n}\n@rpc.controller('/clock')\nexport class Clock {\n  @rpc.action\n  now(): Date { return new Date(); }\n}\n`,
+    });
+    const out = join(dir, '..', `${dir.split('/').pop()}-out`);
+    const result = spawnSync(process.execPath, [join(repoRoot, 'cli/bin/p2pgen.js'), 'build', dir, '--out', out], { encoding: 'utf8', cwd: repoRoot });
+    expect(result.status).toBe(1);
+    const file = relative(repoRoot, join(dir, 'greeter.ts'));
+    expect(result.stderr).toContain(`${file}:3:14 - error P2P1019: Greeter: class Greeter has @rpc.action() methods (greet) but no @rpc.controller`);
+    expect(result.stderr).toContain(`${file}:9:3 - error P2P1020: Clock.now: @rpc.action is a decorator factory: call it, @rpc.action()`);
+    expect(result.stderr).toContain('p2pgen: 2 errors; nothing was written');
+    expect(existsSync(out)).toBe(false);
   });
 
   it('exits 2 with usage help on bad usage', () => {

@@ -11,7 +11,7 @@ import '../.tmp/gen/behaviors/index.js';
 import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
 import { eventually, startBroker } from './support/harness.js';
 import { RawPeer } from './support/raw-peer.js';
-import { codeOf } from './support/rejection.js';
+import { codeOf, rejection } from './support/rejection.js';
 
 // The seed document's class, as written there (imports aside).
 class P2PSecurity extends RpcKernelSecurity {
@@ -63,6 +63,28 @@ describe("the seed's P2PSecurity, verbatim", () => {
     expect(await codeOf(anonymous.registerAsPeer('mallory'))).toBe(RpcErrorCode.ACCESS_DENIED);
     expect(await codeOf(anonymous.peer('alice').controller<BehaviorsController>('/behaviors').identity(1))).toBe(RpcErrorCode.ACCESS_DENIED);
     expect(await codeOf(new RpcWebSocketClient(h.broker.url, { token: 'forged' }).connect())).toBe(RpcErrorCode.AUTHENTICATION_FAILED);
+  });
+});
+
+describe("the seed's P2PSecurity, copied as written (without authenticate)", () => {
+  it('refuses everyone, as in Deepkit, and the refusal says why and what to add', async () => {
+    const h = await startBroker({ security: new P2PSecurity() });
+    for (const token of [undefined, 'user:alice']) {
+      const client = await h.client(token === undefined ? {} : { token });
+      const refused = await rejection(client.registerAsPeer('alice'));
+      expect(refused.code).toBe(RpcErrorCode.ACCESS_DENIED);
+      expect(refused.message).toContain(
+        "not allowed to register as peer 'alice' (this connection's session is anonymous: the broker's security class does not override authenticate(token), " +
+          'so session.isAuthenticated() is false for every connection; override authenticate to return new Session(username) for the tokens it accepts)',
+      );
+    }
+  });
+
+  it('says nothing of the kind when authenticate is overridden and the hook refuses', async () => {
+    const h = await startBroker({ security: new TokenAuthentication() });
+    const refused = await rejection((await h.client()).registerAsPeer('mallory'));
+    expect(refused.code).toBe(RpcErrorCode.ACCESS_DENIED);
+    expect(refused.message).not.toContain('authenticate');
   });
 });
 

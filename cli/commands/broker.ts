@@ -1,8 +1,8 @@
 /**
  * `p2pgen broker`: runs a broker until SIGTERM or SIGINT, then drains it (calls in flight
  * finish, up to --drain-ms; clients are told 1001 and move to another broker); a second signal
- * closes it at once. Logs are JSON lines (pino) on stderr; stdout carries the audit log when
- * it is `--audit -`, else nothing.
+ * closes it at once. Logs (pino) are on stderr: JSON lines, or lines for a person when stderr
+ * is a terminal; stdout carries the audit log when it is `--audit -`, else nothing.
  */
 import { createWriteStream, openSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -21,6 +21,7 @@ import {
 } from 'p2pgen/broker';
 import type { Output } from './build.js';
 import { UsageError } from './usage-error.js';
+import { prettyDestination, type LogFormat } from './log-format.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
@@ -60,6 +61,8 @@ export interface BrokerArgs {
   cluster?: ClusterOptions;
   /** Default info. */
   logLevel?: LogLevelName;
+  /** Default: pretty when stderr is a terminal, else JSON lines. */
+  logFormat?: LogFormat;
   /** Serve Prometheus metrics (and /healthz) on this port. */
   metricsPort?: number;
   /** Default 127.0.0.1. */
@@ -81,7 +84,7 @@ export async function runBroker(args: BrokerArgs, output: Output): Promise<numbe
 async function serve(args: BrokerArgs, output: Output, signals: SignalQueue): Promise<number> {
   let logger: BrokerLogger;
   try {
-    logger = await stderrLogger(args.logLevel ?? 'info');
+    logger = await stderrLogger(args.logLevel ?? 'info', args.logFormat);
   } catch (error) {
     output.error(`p2pgen broker: ${(error as Error).message}`);
     return 1;
@@ -168,8 +171,11 @@ function signalQueue(): SignalQueue {
   };
 }
 
-/** A pino logger writing JSON lines to stderr (synchronously: a record is out before the process exits). */
-async function stderrLogger(level: LogLevelName): Promise<BrokerLogger> {
+/**
+ * A pino logger writing to stderr, synchronously (a record is out before the process exits):
+ * JSON lines, or lines for a person (log-format.ts), by default when stderr is a terminal.
+ */
+async function stderrLogger(level: LogLevelName, format: LogFormat = process.stderr.isTTY ? 'pretty' : 'json'): Promise<BrokerLogger> {
   let pino: (typeof import('pino'))['pino'];
   try {
     ({ pino } = await import('pino'));
@@ -177,7 +183,9 @@ async function stderrLogger(level: LogLevelName): Promise<BrokerLogger> {
     if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
     throw new Error('logging needs pino: npm install pino', { cause: error });
   }
-  const logger: BrokerLogger = pino({ name: 'p2pgen-broker', level }, pino.destination({ dest: 2, sync: true }));
+  const destination =
+    format === 'pretty' ? prettyDestination((text) => process.stderr.write(text), !process.env.NO_COLOR && process.stderr.isTTY === true) : pino.destination({ dest: 2, sync: true });
+  const logger: BrokerLogger = pino({ name: 'p2pgen-broker', level }, destination);
   return logger;
 }
 

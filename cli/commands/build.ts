@@ -7,6 +7,7 @@ import { ContractDiagnosticsError, formatDiagnostic } from '../diagnostics.js';
 import { buildSettings, ConfigError } from '../config.js';
 import type { FormatCache } from '../emit/format.js';
 import { ContractWatcher } from './contract-watcher.js';
+import { compileTargetWarning } from './compile-target.js';
 
 export interface BuildArgs {
   contractsDir: string;
@@ -33,9 +34,22 @@ export function writeFiles(files: GeneratedFile[]): string[] {
   return written;
 }
 
+/** `1 controller`, `2 controllers`. */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/** Warnings about the project already printed (once per process: --watch builds again and again). */
+const warned = new Set<string>();
+
 /** One build; returns the exit code (0 ok, 1 contract errors, 2 a bad p2pgen.config.json). */
 export async function buildOnce(args: BuildArgs, out: Output, formatCache?: FormatCache): Promise<number> {
   const started = performance.now();
+  const warning = compileTargetWarning(args.contractsDir);
+  if (warning && !warned.has(warning)) {
+    warned.add(warning);
+    out.error(`p2pgen: ${warning}`);
+  }
   try {
     const settings = buildSettings(args.contractsDir, { headerVersion: args.headerVersion });
     const result = await generate({ contractsDir: args.contractsDir, outDir: args.out, lock: readLock(args.contractsDir), formatCache, ...settings });
@@ -43,8 +57,8 @@ export async function buildOnce(args: BuildArgs, out: Output, formatCache?: Form
     const actions = result.model.controllers.reduce((n, c) => n + c.actions.length, 0);
     const ms = Math.round(performance.now() - started);
     out.log(
-      `p2pgen: ${result.model.controllers.length} controllers, ${actions} actions, ${result.model.messages.length} messages -> ${relative(process.cwd(), resolve(args.out)) || '.'} ` +
-        `(${written.length === 0 ? 'unchanged' : `${written.length} file${written.length === 1 ? '' : 's'} written`}, ${ms} ms)`,
+      `p2pgen: ${count(result.model.controllers.length, 'controller')}, ${count(actions, 'action')}, ${count(result.model.messages.length, 'message')} -> ${relative(process.cwd(), resolve(args.out)) || '.'} ` +
+        `(${written.length === 0 ? 'unchanged' : `${count(written.length, 'file')} written`}, ${ms} ms)`,
     );
     return 0;
   } catch (error) {

@@ -3,11 +3,13 @@
  * contracts changed incompatibly with a baseline (a manifest, a lock, or a git ref).
  * Exit 0 when everything matches, 1 with a report otherwise, 2 on bad usage.
  */
-import { join, relative, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
 import { ContractDiagnosticsError, formatDiagnostic } from '../diagnostics.js';
 import { checkDrift, type DriftResult } from './drift.js';
 import { BaselineError, loadBaseline } from './baseline.js';
 import { compareLocks, compareModels, type Finding } from '../check/rules.js';
+import { changeLine } from '../check/change-summary.js';
 import { RuleSelectionError } from '../check/rule-selection.js';
 import { buildSettings, checkRules, ConfigError } from '../config.js';
 import type { Output } from './build.js';
@@ -59,8 +61,20 @@ export async function runCheck(args: CheckArgs, out: Output): Promise<number> {
     if (error instanceof BaselineError || error instanceof RuleSelectionError || error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
-  report(args, drift, findings, notes, baselineLabel, out);
+  // A manifest committed in the contracts folder is the project's own baseline, moved on by hand: say how, when it is what failed.
+  const ownBaseline = args.against !== undefined && resolve(args.against).startsWith(`${resolve(args.contractsDir)}${sep}`) && /\.json$/i.test(args.against) && !isLock(args.against);
+  const baselineFile = ownBaseline ? args.against : undefined;
+  report(args, drift, findings, notes, baselineLabel, baselineFile, out);
   return drift.drifted.length === 0 && findings.length === 0 ? 0 : 1;
+}
+
+/** Whether a baseline file is a lock (numbers only) rather than a manifest. */
+function isLock(file: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(resolve(file), 'utf8')) as { lockVersion?: unknown }).lockVersion !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 function location(f: Finding, contractsDir: string): { file?: string; line?: number } {
@@ -68,7 +82,7 @@ function location(f: Finding, contractsDir: string): { file?: string; line?: num
   return { file: toPosix(relative(process.cwd(), join(resolve(contractsDir), f.source.file))), line: f.source.line };
 }
 
-function report(args: CheckArgs, drift: DriftResult, findings: Finding[], notes: Finding[], baseline: string | undefined, out: Output): void {
+function report(args: CheckArgs, drift: DriftResult, findings: Finding[], notes: Finding[], baseline: string | undefined, baselineFile: string | undefined, out: Output): void {
   if (args.format === 'json') {
     out.log(
       JSON.stringify(
@@ -106,9 +120,10 @@ function report(args: CheckArgs, drift: DriftResult, findings: Finding[], notes:
     out.log(`drift: ${d.file} ${d.state === 'missing' ? 'is missing' : 'differs from what p2pgen build writes'} (run p2pgen build)`);
     if (d.diff) out.log(d.diff.replace(/^/gm, '  '));
   }
-  for (const f of changes.flat()) {
-    const { file, line } = location(f, args.contractsDir);
-    out.log(`${file ? `${file}${line ? `:${line}` : ''} - ` : ''}breaking (${f.category}) ${f.rule}: ${f.element}: ${f.message}`);
+  // One line per change, however many findings it has (--format json lists each).
+  for (const change of changes) {
+    const { file, line } = location(change[0]!, args.contractsDir);
+    out.log(`${file ? `${file}${line ? `:${line}` : ''} - ` : ''}${changeLine(change)}`);
   }
   const summary = [
     drift.drifted.length === 0 ? 'no drift' : `${drift.drifted.length} drifted file${drift.drifted.length === 1 ? '' : 's'}`,
@@ -119,6 +134,12 @@ function report(args: CheckArgs, drift: DriftResult, findings: Finding[], notes:
       : undefined,
   ].filter(Boolean);
   out.log(`p2pgen check: ${summary.join(', ')}`);
+  if (changes.length > 0 && baselineFile) {
+    out.log(
+      `p2pgen check: if no peer runs the contracts of ${baselineFile} any more, make the current ones the baseline: ` +
+        `p2pgen build, then copy ${toPosix(join(args.out, 'manifest.json'))} over ${baselineFile} (npm run baseline in a project p2pgen init made)`,
+    );
+  }
 }
 
 /** Findings grouped by what changed (their subject), in the order the changes were first found. */

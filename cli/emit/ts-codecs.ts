@@ -189,8 +189,10 @@ return value;
     const start = initial.every((value) => value !== undefined)
       ? `const a: ${args} = [${initial.join(', ')}];`
       : `const a = ${this.ctx.rt('unfilled')}<${args}>([${initial.map((value) => value ?? 'undefined').join(', ')}]);`;
-    return `encode(w, a) {
-${params.map((p, i) => this.writeField(p, `a[${i}]`)).filter((s) => s !== '').join('\n')}
+    const writes = params.map((p, i) => this.writeField(p, `a[${i}]`)).filter((s) => s !== '');
+    // No parameter named that the body does not read: projects compile with noUnusedParameters.
+    return `encode(w${writes.length > 0 ? ', a' : ''}) {
+${writes.join('\n')}
 return w;
 },
 decode(r, end) {

@@ -63,6 +63,8 @@ ${body}
 
   /** The `validate` member of a request codec: parameter i is named `paths[i]` in issues. */
   requestMember(request: MessageModel): string {
+    // No parameter named that the body does not read: projects compile with noUnusedParameters.
+    if (request.fields.length === 0) return 'validate() {},';
     return `validate(a, issues, paths) {
 ${request.fields.map((p, i) => this.checkField(p, `a[${i}]`, `paths[${i}]!`)).join('\n')}
 },`;

@@ -19,6 +19,8 @@ import { compare, DiagnosticCode, type Diagnostic } from '../diagnostics.js';
 import { isProtoIdentifier, pascalCase, protoFieldName } from '../naming.js';
 import { createTypeMapper } from './create-type-mapper.js';
 import { ContractDecorators } from './decorators.js';
+import { reportMisplacedDecorators } from './misplaced-decorators.js';
+import { browserImportDiagnostics } from './browser-imports.js';
 import { isRuntimeFile, loadContracts, toPosix, type LoadedContracts } from './load-project.js';
 import type { TypeMapper } from './type-mapper.js';
 import { declaredType } from './type-queries.js';
@@ -32,6 +34,8 @@ export interface ReadOptions {
    * git baseline is read from): below it, only a further node_modules holds library code.
    */
   sourceRoot?: string;
+  /** The contracts run in browsers too: report imports of Node modules (browser-imports.ts). */
+  browser?: boolean;
 }
 
 export interface ReadResult {
@@ -50,7 +54,7 @@ export function readContracts(contractsDir: string, options: ReadOptions = {}): 
  */
 export function readLoadedContracts(
   loaded: LoadedContracts,
-  options: Pick<ReadOptions, 'protoPackage' | 'sourceRoot'> & { isRuntimeFile?: (path: string) => boolean } = {},
+  options: Pick<ReadOptions, 'protoPackage' | 'sourceRoot' | 'browser'> & { isRuntimeFile?: (path: string) => boolean } = {},
 ): ReadResult {
   const { contractsDir } = loaded;
   const empty: ContractModel = {
@@ -98,6 +102,11 @@ export function readLoadedContracts(
       paths.set(controller.path, controller.source);
       controllers.push(controller);
     }
+  }
+  reportMisplacedDecorators(loaded.files, decorators, (ctx, code, message) => mapper.report(ctx, code, message));
+  if (options.browser) {
+    const runtimeFile = options.isRuntimeFile ?? isRuntimeFile;
+    mapper.diagnostics.push(...browserImportDiagnostics(loaded.files, root, (file) => Boolean(isLibraryFile(file)) || runtimeFile(file.getFilePath())));
   }
   if (controllers.length === 0 && mapper.diagnostics.length === 0) {
     mapper.diagnostics.push({

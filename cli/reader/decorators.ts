@@ -23,7 +23,19 @@ export class ContractDecorators {
 
   /** Which of p2pgen's decorators this is, if it is one. */
   kindOf(decorator: Decorator): ContractDecoratorKind | undefined {
-    const callee = decorator.getCallExpression()?.getExpression();
+    return this.kindOfCallee(decorator.getCallExpression()?.getExpression());
+  }
+
+  /**
+   * Which of p2pgen's decorator factories this is when it is written without its call
+   * (`@rpc.action` for `@rpc.action()`): the runtime would call the factory with the method,
+   * and the generator would not see an action.
+   */
+  uncalledKindOf(decorator: Decorator): ContractDecoratorKind | undefined {
+    return decorator.isDecoratorFactory() ? undefined : this.kindOfCallee(decorator.getExpression());
+  }
+
+  private kindOfCallee(callee: Node | undefined): ContractDecoratorKind | undefined {
     if (!callee || !Node.isPropertyAccessExpression(callee)) return undefined;
     const method = callee.getName();
     const target = resolved(callee.getExpression().getSymbol());

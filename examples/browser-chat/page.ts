@@ -122,6 +122,8 @@ client.registerController('/file-offers', new PageOffers());
 const peers = new Map<string, PeerInfo>();
 /** Files this tab shares, offered to every peer that comes. */
 const myOffers: FileOffer[] = [];
+/** For each file this tab shares: the peers here that it was offered to, and the line that names them. */
+const offeredTo = new Map<string, { offer: FileOffer; peers: Set<string>; line: HTMLElement }>();
 
 const others = (controller: string) => [...peers.values()].filter((p) => p.id !== me && p.controllers.includes(controller)).map((p) => p.id);
 
@@ -158,12 +160,32 @@ ui.chatForm.addEventListener('submit', (event) => {
 
 // ---- files --------------------------------------------------------------------------------
 
+/** The line under a file this tab shares: who has it on offer now (a peer that left is no longer named). */
+function renderOfferedTo(fileId: string): void {
+  const entry = offeredTo.get(fileId);
+  if (!entry) return;
+  const names = [...entry.peers].sort((a, b) => a.localeCompare(b));
+  entry.line.textContent = `${formatBytes(entry.offer.size)}, shared by you${names.length > 0 ? `, offered to ${names.join(', ')}` : ' (offered to whoever comes)'}`;
+  entry.line.dataset.offeredTo = names.join(' ');
+}
+
 async function offerTo(peerId: string, offer: FileOffer): Promise<void> {
   try {
     await client.peer(peerId).controller<FileOffersController>('/file-offers').offer(offer);
+    // Still here once it accepted (presence may have said it left meanwhile).
+    const entry = offeredTo.get(offer.fileId);
+    if (entry && peers.has(peerId)) {
+      entry.peers.add(peerId);
+      renderOfferedTo(offer.fileId);
+    }
   } catch (error) {
     showNotice(`could not offer ${offer.fileName} to ${peerId}: ${RpcError.from(error).message}`);
   }
+}
+
+/** A peer left: the files this tab shares are no longer on offer to it. */
+function forgetOffersTo(peerId: string): void {
+  for (const [fileId, entry] of offeredTo) if (entry.peers.delete(peerId)) renderOfferedTo(fileId);
 }
 
 async function shareFile(file: File): Promise<void> {
@@ -173,11 +195,10 @@ async function shareFile(file: File): Promise<void> {
   myOffers.push(offer);
   const targets = others('/file-offers');
   const item = make('li', undefined, { 'data-file-id': offer.fileId, 'data-file-name': offer.fileName, 'data-mine': '', 'data-state': 'shared' });
-  item.append(
-    make('div', offer.fileName, { class: 'name' }),
-    make('div', `${formatBytes(offer.size)}, shared by you${targets.length > 0 ? `, offered to ${targets.join(', ')}` : ' (offered to whoever comes)'}`),
-    make('div', `SHA-256 ${offer.sha256}`, { class: 'hash' }),
-  );
+  const line = make('div', undefined, { class: 'offered-to' });
+  item.append(make('div', offer.fileName, { class: 'name' }), line, make('div', `SHA-256 ${offer.sha256}`, { class: 'hash' }));
+  offeredTo.set(offer.fileId, { offer, peers: new Set(), line });
+  renderOfferedTo(offer.fileId);
   ui.offers.prepend(item);
   await Promise.all(targets.map((id) => offerTo(id, offer)));
 }
@@ -228,7 +249,7 @@ function showOffer(offer: FileOffer): void {
 
 // ---- connecting ---------------------------------------------------------------------------
 
-client.state.subscribe((state) => {
+const showState = client.state.subscribe((state) => {
   ui.status.textContent = state;
   ui.status.dataset.state = state;
 });
@@ -247,8 +268,7 @@ async function start(): Promise<void> {
     await client.registerAsPeer(me);
   } catch (error) {
     const e = RpcError.from(error);
-    if (e.code === RpcErrorCode.ALREADY_REGISTERED) throw new Error(`another tab is already '${me}': open this page with ?peer=another-name`);
-    throw e;
+    throw new NotRegistered(e.code === RpcErrorCode.ALREADY_REGISTERED ? `another tab is already '${me}': open this page with ?peer=another-name` : e.message);
   }
   let snapshot = true;
   const presence = client.presence();
@@ -259,7 +279,10 @@ async function start(): Promise<void> {
       else peers.delete(peer.id);
       renderPeers();
       if (peer.id === me) return;
-      if (type === 'left') showPresence('left', peer.id);
+      if (type === 'left') {
+        showPresence('left', peer.id);
+        forgetOffersTo(peer.id);
+      }
       else if (!known) {
         // A peer seen for the first time (a known one coming again brings new controllers).
         showPresence(snapshot ? 'here' : 'joined', peer.id);
@@ -273,8 +296,15 @@ async function start(): Promise<void> {
   document.body.dataset.state = 'ready';
 }
 
-start().catch((error: unknown) => {
-  document.body.dataset.state = 'error';
+/** The tab could not take its id: it is connected, but no peer can reach it. */
+class NotRegistered extends Error {}
+
+start().catch(async (error: unknown) => {
+  // The header says what the tab is, not that its connection is up: the tab leaves the broker.
+  showState.unsubscribe();
+  ui.status.textContent = error instanceof NotRegistered ? 'not registered' : 'error';
   ui.status.dataset.state = 'error';
   showError(error instanceof Error ? error.message : String(error));
+  await client.disconnect().catch(() => undefined);
+  document.body.dataset.state = 'error';
 });

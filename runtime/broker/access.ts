@@ -31,7 +31,7 @@ import { callHook, describeThrown } from './hook-call.js';
 import type { BrokerPart } from './part.js';
 import type { PeerRegistration } from './peer-directory.js';
 import type { RouteEndpoint } from './route.js';
-import { allowsEveryone, type RpcKernelSecurity, type Session } from './security.js';
+import { allowsEveryone, RpcKernelSecurity, type Session } from './security.js';
 import { Slot } from './slot.js';
 
 /** What `check` says about a Request. */
@@ -230,6 +230,20 @@ export class Access implements BrokerPart {
   /** Asks `isAllowedToRegisterAsPeer` (not cached: asked on every registration). */
   mayRegister(session: Session, peerId: string): Promise<boolean> {
     return this.ask('isAllowedToRegisterAsPeer', () => this.security.isAllowedToRegisterAsPeer(session, peerId)).then(allowedOf);
+  }
+
+  /**
+   * Why a registration was refused, for the client, when the reason is certain: the security
+   * class keeps RpcKernelSecurity's own `authenticate`, so every session is anonymous and a
+   * hook that asks `session.isAuthenticated()` refuses everyone (the seed's P2PSecurity as
+   * written; Deepkit behaves the same). Undefined otherwise: a hook's decision is not explained.
+   */
+  refusalHint(session: Session): string | undefined {
+    if (!session.isAnonymous() || this.security.authenticate !== RpcKernelSecurity.prototype.authenticate) return undefined;
+    return (
+      "this connection's session is anonymous: the broker's security class does not override authenticate(token), so session.isAuthenticated() " +
+      'is false for every connection; override authenticate to return new Session(username) for the tokens it accepts'
+    );
   }
 
   /** `caller` registered or deregistered an id: who it is changed, so its decisions are asked again. */

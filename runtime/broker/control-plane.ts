@@ -192,7 +192,8 @@ export class ControlPlane implements BrokerPart {
     }
     if (!(await this.ctx.access.mayRegister(session, id))) {
       this.ctx.audit.denied(connection, 'register', id);
-      throw new RpcError(RpcErrorCode.ACCESS_DENIED, `not allowed to register as peer '${id}'`);
+      const hint = this.ctx.access.refusalHint(session);
+      throw new RpcError(RpcErrorCode.ACCESS_DENIED, `not allowed to register as peer '${id}'${hint ? ` (${hint})` : ''}`);
     }
     if (!connection.isOpen) throw new RpcError(RpcErrorCode.NOT_CONNECTED, 'connection closed');
     const registration = await this.ctx.directory.claim(id, connection, holder);

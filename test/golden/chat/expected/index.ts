@@ -142,7 +142,7 @@ const Args_Int32: RequestCodec<[number]> = {
 };
 
 const Args_None: RequestCodec<[]> = {
-  encode(w, a) {
+  encode(w) {
     return w;
   },
   decode(r, end) {
@@ -151,7 +151,7 @@ const Args_None: RequestCodec<[]> = {
     if (r.pos !== end) overrun(r, end);
     return a;
   },
-  validate(a, issues, paths) {},
+  validate() {},
 };
 
 const Returns_ChatMessage: ResponseCodec<ChatMessage> = {

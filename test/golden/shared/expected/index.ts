@@ -114,7 +114,7 @@ function validate_User(v: unknown, key: string | number, issues: ValidationIssue
 // ---- Requests and responses ----
 
 const Args_None: RequestCodec<[]> = {
-  encode(w, a) {
+  encode(w) {
     return w;
   },
   decode(r, end) {
@@ -123,7 +123,7 @@ const Args_None: RequestCodec<[]> = {
     if (r.pos !== end) overrun(r, end);
     return a;
   },
-  validate(a, issues, paths) {},
+  validate() {},
 };
 
 const Args_String: RequestCodec<[string]> = {
