@@ -54,8 +54,11 @@ describe('origins', () => {
     expect(await upgrade(broker.url, { origin: `http://${host}` })).toBe('open');
     expect(await upgrade(broker.url, { origin: 'http://localhost:5173' })).toBe('open');
     expect(await upgrade(broker.url, { origin: 'http://127.0.0.1:3000' })).toBe('open');
-    // DNS rebinding: a foreign name that resolves to this machine is still a foreign origin.
+    // DNS rebinding: a foreign name that resolves to this machine is still a foreign origin,
+    // even when the page's browser sends that name as the Host (it does: the page's URL has it).
+    const port = new URL(broker.url).port;
     expect(await upgrade(broker.url, { origin: 'http://rebind.evil.example:1234' })).toBe(403);
+    expect(await upgrade(broker.url, { origin: `http://rebind.evil.example:${port}`, host: `rebind.evil.example:${port}` })).toBe(403);
     await eventually(() => broker.stats().connections === 0, 'the probes to be gone');
   });
 
@@ -65,6 +68,10 @@ describe('origins', () => {
     expect(await upgrade(broker.url, { origin: 'https://app.example.com.evil.example' })).toBe(403);
     expect(await upgrade(broker.url, { origin: 'http://localhost:5173' })).toBe(403);
     expect(await upgrade(broker.url, { origin: `http://${new URL(broker.url).host}` })).toBe('open');
+    // Its own origin is its own scheme, name and port: not another scheme, not whatever Host the request names.
+    const port = new URL(broker.url).port;
+    expect(await upgrade(broker.url, { origin: `https://${new URL(broker.url).host}` })).toBe(403);
+    expect(await upgrade(broker.url, { origin: `http://rebind.evil.example:${port}`, host: `rebind.evil.example:${port}` })).toBe(403);
     const any = await startBroker({ allowedOrigins: ['*'] });
     expect(await upgrade(any.broker.url, { origin: 'https://anywhere.example' })).toBe('open');
     await eventually(() => broker.stats().connections === 0 && any.broker.stats().connections === 0, 'the probes to be gone');

@@ -3,11 +3,13 @@
  *
  * - **Origins**: a browser says which page opens a WebSocket (`Origin`); a page of another
  *   site would otherwise reach a broker on the developer's machine. Allowed: no Origin (not a
- *   browser), the broker's own origin (the Origin's host:port is the Host the request was sent
- *   to), the origins in `allowedOrigins` (`'*'`: any), and, when `allowedOrigins` is not given
- *   and the broker listens on a loopback address, pages served from loopback (`localhost`,
- *   `127.x.x.x`, `[::1]`). Anything else (also the opaque origin `null` of sandboxed frames and
- *   files) is refused with 403.
+ *   browser), the broker's own origin (its scheme, the address it listens on and its port; never
+ *   the request's Host, which a page of a foreign name that resolves to this machine, DNS
+ *   rebinding, sends as that name), the origins in `allowedOrigins` (`'*'`: any), and, when
+ *   `allowedOrigins` is not given and the broker listens on a loopback address, pages served
+ *   from loopback (`localhost`, `127.x.x.x`, `[::1]`). A broker on every address (0.0.0.0)
+ *   has no name of its own: its pages' origins go in `allowedOrigins`. Anything else (also the
+ *   opaque origin `null` of sandboxed frames and files) is refused with 403.
  * - **Connections per remote address** (`maxConnectionsPerAddress`): past it, 429.
  * - **Unauthenticated connections** (`maxUnauthenticatedConnections`): TCP connections that
  *   did not upgrade yet and WebSocket connections not welcomed yet, together; past it a new
@@ -54,6 +56,8 @@ export class Admission implements BrokerPart {
   private handshaking = 0;
   /** Whether loopback pages may connect (set once the broker knows where it listens). */
   loopbackPages = false;
+  /** The broker's own origin, once it listens (listener.ts). */
+  ownOrigin: () => OwnOrigin | undefined = () => undefined;
 
   constructor(private readonly limits: AdmissionLimits) {}
 
@@ -90,7 +94,7 @@ export class Admission implements BrokerPart {
   /** Whether an upgrade request may become a connection. */
   check(req: IncomingMessage): Refusal | undefined {
     const origin = req.headers.origin;
-    if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) return { status: 403, reason: `origin ${origin.slice(0, 200)} is not allowed` };
+    if (origin !== undefined && !this.originAllowed(origin)) return { status: 403, reason: `origin ${origin.slice(0, 200)} is not allowed` };
     const address = req.socket.remoteAddress ?? '';
     if ((this.perAddress.get(address) ?? 0) >= this.limits.maxConnectionsPerAddress) {
       return { status: 429, reason: `more than ${this.limits.maxConnectionsPerAddress} connections from ${address}` };
@@ -127,7 +131,7 @@ export class Admission implements BrokerPart {
     else this.perAddress.set(remoteAddress, count);
   }
 
-  private originAllowed(origin: string, host: string | undefined): boolean {
+  private originAllowed(origin: string): boolean {
     const allowed = this.limits.allowedOrigins;
     if (allowed?.includes('*') || allowed?.includes(origin)) return true;
     let url: URL;
@@ -136,9 +140,26 @@ export class Admission implements BrokerPart {
     } catch {
       return false; // 'null' and anything else that is not an origin
     }
-    if (host !== undefined && url.host === host.toLowerCase()) return true;
+    const own = this.ownOrigin();
+    if (own?.hostname !== undefined && url.protocol === own.scheme && portOf(url) === own.port && bareHost(url.hostname) === own.hostname) return true;
     return allowed === undefined && this.loopbackPages && isLoopbackHost(url.hostname);
   }
+}
+
+/** The origin of pages the broker's own server would serve: scheme, the name or address it listens on (none when it listens on every address), port. */
+export interface OwnOrigin {
+  readonly scheme: 'http:' | 'https:';
+  readonly hostname: string | undefined;
+  readonly port: number;
+}
+
+/** A host name as compared: lower case, an IPv6 address without its brackets. */
+export function bareHost(hostname: string): string {
+  return hostname.toLowerCase().replace(/^\[|\]$/g, '');
+}
+
+function portOf(url: URL): number {
+  return url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
 }
 
 const upgraded = Symbol('p2pgen.upgraded');

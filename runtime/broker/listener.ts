@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { isLoopbackHost, type Admission } from './admission.js';
+import { bareHost, isLoopbackHost, type Admission, type OwnOrigin } from './admission.js';
 import { answerHealth, pathOf, type BrokerHealth } from './http-endpoints.js';
 
 export interface ListenerOptions {
@@ -48,6 +48,7 @@ export class Listener {
       });
     if (this.own) this.server.on('connection', (socket: Socket) => this.admission.socketOpened(socket));
     this.server.on('upgrade', this.onUpgrade);
+    this.admission.ownOrigin = () => this.ownOrigin();
   }
 
   /** Starts listening (own server), or takes the application's server as it is. */
@@ -78,6 +79,15 @@ export class Listener {
   get port(): number {
     const address = this.server.address() as AddressInfo | string | null;
     return address && typeof address !== 'string' ? address.port : 0;
+  }
+
+  /** The origin of this server's own pages; no name when it listens on every address. */
+  ownOrigin(): OwnOrigin | undefined {
+    const address = this.server.address() as AddressInfo | string | null;
+    if (!address || typeof address === 'string') return undefined;
+    const listened = bareHost(this.own ? this.options.host : address.address);
+    const everywhere = listened === '' || listened === '0.0.0.0' || listened === '::';
+    return { scheme: this.server instanceof TlsServer ? 'https:' : 'http:', hostname: everywhere ? undefined : listened, port: address.port };
   }
 
   /** Whether the server listens on a loopback address only (unknown yet: no). */
