@@ -132,6 +132,38 @@ describe('connection limits', () => {
     expect(again.state.value).toBe('connected');
   });
 
+  it('slowloris: sockets trickling a header byte at a time hold no slot past the handshake timeout, and never lock out a fresh client or /healthz', async () => {
+    const h = await startBroker({ maxUnauthenticatedConnections: 20, handshakeTimeoutMs: 1500 });
+    const { port } = new URL(h.broker.url);
+    // 40 sockets, each sending one byte of a never-ending request head every 100 ms.
+    const tricklers: Socket[] = [];
+    const trickle = setInterval(() => {
+      for (const socket of tricklers) if (!socket.destroyed) socket.write('X');
+    }, 100);
+    let closed = 0;
+    try {
+      for (let i = 0; i < 40; i++) {
+        const socket = connectTcp(Number(port), '127.0.0.1');
+        socket.on('error', () => undefined);
+        socket.on('close', () => closed++);
+        socket.once('connect', () => socket.write('GET / HTTP/1.1\r\nX-Slow: '));
+        tricklers.push(socket);
+      }
+      await eventually(() => tricklers.every((s) => s.writable || s.destroyed) && h.broker.stats().unauthenticated >= 20, 'the tricklers to hold the slots', 5000);
+      // A fresh client and a health check get in while the slots are taken.
+      const fresh = new RpcWebSocketClient(h.broker.url, { reconnect: false });
+      await fresh.connect();
+      await fresh.registerAsPeer('fresh');
+      await fresh.disconnect();
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      // Trickling does not extend the deadline: every trickler is closed (the timeout is 1.5 s; they trickle on).
+      await eventually(() => closed === 40, `every trickler to be closed (${closed} of 40 so far)`, 10_000);
+    } finally {
+      clearInterval(trickle);
+      for (const socket of tricklers) socket.destroy();
+    }
+  });
+
   it('5,000 silent TCP sockets: at most maxUnauthenticatedConnections are held, all are closed by the handshake timeout, the pair keeps talking', async () => {
     const h = await startBroker({ maxUnauthenticatedConnections: 50, handshakeTimeoutMs: 300 });
     const callee = await h.peer('callee');

@@ -12,9 +12,12 @@
  *   opaque origin `null` of sandboxed frames and files) is refused with 403.
  * - **Connections per remote address** (`maxConnectionsPerAddress`): past it, 429.
  * - **Unauthenticated connections** (`maxUnauthenticatedConnections`): TCP connections that
- *   did not upgrade yet and WebSocket connections not welcomed yet, together; past it a new
- *   TCP connection is closed at once and an upgrade gets 503. A TCP connection that does not
- *   upgrade within the handshake timeout is closed.
+ *   did not upgrade yet and WebSocket connections not welcomed yet, together. Past it, a new
+ *   TCP connection takes the slot of the oldest one not upgraded yet from the address that
+ *   holds the most (so a crowd of slow sockets from a few addresses never locks out a fresh
+ *   client, nor a GET /healthz); an upgrade gets 503. A TCP connection that does not upgrade
+ *   within the handshake timeout is closed: an absolute deadline from when it connected, which
+ *   trickling bytes do not extend (slowloris).
  * - **Protected mode**: without a security module a broker accepts only loopback clients
  *   (remote addresses 127.0.0.0/8 and ::1), unless `insecure: true`; others are told why
  *   (AUTHENTICATION_FAILED) and closed (1008).
@@ -52,6 +55,8 @@ export interface AdmissionStats {
 
 export class Admission implements BrokerPart {
   private readonly perAddress = new Map<string, number>();
+  /** TCP connections not upgraded yet, by remote address, oldest first. */
+  private readonly pendingByAddress = new Map<string, Set<Socket>>();
   private pendingSockets = 0;
   private handshaking = 0;
   /** Whether loopback pages may connect (set once the broker knows where it listens). */
@@ -71,24 +76,44 @@ export class Admission implements BrokerPart {
   }
 
   /**
-   * A TCP connection to the broker's own server: closed at once past the bound, and after the
-   * handshake timeout unless it upgraded (ws clears the socket's timeout when it does).
+   * A TCP connection to the broker's own server: past the bound it takes the slot of the
+   * oldest one not upgraded from the busiest address; it is closed at the handshake timeout
+   * (counted from now) unless it upgraded.
    */
   socketOpened(socket: Socket): void {
-    if (this.unauthenticated >= this.limits.maxUnauthenticatedConnections) {
+    if (this.unauthenticated >= this.limits.maxUnauthenticatedConnections && !this.evictOldestOfBusiest()) {
       socket.destroy();
       return;
     }
+    const address = socket.remoteAddress ?? '';
+    let pending = this.pendingByAddress.get(address);
+    if (!pending) this.pendingByAddress.set(address, (pending = new Set()));
+    pending.add(socket);
     this.pendingSockets++;
+    const deadline = setTimeout(() => socket.destroy(), this.limits.handshakeTimeoutMs);
+    deadline.unref();
     let counted = true;
     const settle = () => {
       if (!counted) return;
       counted = false;
+      clearTimeout(deadline);
       this.pendingSockets--;
+      pending.delete(socket);
+      if (pending.size === 0 && this.pendingByAddress.get(address) === pending) this.pendingByAddress.delete(address);
     };
     socket.once('close', settle);
     (socket as Socket & { [upgraded]?: () => void })[upgraded] = settle;
-    socket.setTimeout(this.limits.handshakeTimeoutMs, () => socket.destroy());
+  }
+
+  /** Closes the oldest TCP connection not upgraded of the address holding the most; false when there is none. */
+  private evictOldestOfBusiest(): boolean {
+    let busiest: Set<Socket> | undefined;
+    for (const pending of this.pendingByAddress.values()) if (!busiest || pending.size > busiest.size) busiest = pending;
+    const oldest = busiest?.values().next().value;
+    if (!oldest) return false;
+    pendingOf(oldest)?.();
+    oldest.destroy();
+    return true;
   }
 
   /** Whether an upgrade request may become a connection. */
