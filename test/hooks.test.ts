@@ -124,8 +124,10 @@ describe('hooks that never settle', () => {
     // Every call it made is answered: ACCESS_DENIED (not cached: the hook is asked again) for
     // the held ones at each deadline, TOO_MANY_CALLS past the bound.
     await eventually(() => flooder.frames.filter((f) => f[1] === FrameType.Error).length === 20_001, 'every call to be answered', 30_000);
-    const codes = flooder.frames.map((f) => (readJson(f, HEADER_SIZE) as { code: string }).code);
+    const codes = flooder.frames.filter((f) => f[1] === FrameType.Error).map((f) => (readJson(f, HEADER_SIZE) as { code: string }).code);
     expect(new Set(codes)).toEqual(new Set([RpcErrorCode.ACCESS_DENIED, RpcErrorCode.TOO_MANY_CALLS]));
+    // Kept waiting, it was told so (its client would otherwise take the broker for dead).
+    expect(flooder.frames.some((f) => f[1] === FrameType.Event && (readJson(f, HEADER_SIZE) as { type: string }).type === 'waiting')).toBe(true);
     expect(codes.filter((c) => c === RpcErrorCode.ACCESS_DENIED).length).toBeGreaterThan(1000);
     expect(security.asked.send).toBeGreaterThanOrEqual(2);
     expect(broker.stats().queuedCalls).toBe(0);

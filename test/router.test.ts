@@ -11,6 +11,7 @@ import { CallerIdentities } from '../runtime/broker/caller-identity.js';
 import { Router } from '../runtime/broker/router.js';
 import { StallClock } from '../runtime/broker/stall-clock.js';
 import { GoAway } from '../runtime/broker/go-away.js';
+import { Backpressure } from '../runtime/broker/backpressure.js';
 import { RpcErrorCode } from '../runtime/errors.js';
 import { RpcKernelSecurity, type Session } from '../runtime/broker/security.js';
 import type { RouteEndpoint } from '../runtime/broker/route.js';
@@ -28,6 +29,7 @@ function setup(options: { maxCallsInFlight?: number; security?: RpcKernelSecurit
     directory,
     clock: new StallClock(),
     goAway: new GoAway(),
+    backpressure: new Backpressure(4 << 20, 64 << 20, () => undefined),
     access,
     audit: noAudit,
     identities: new CallerIdentities(() => 900 + ++handles),

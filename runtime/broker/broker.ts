@@ -179,7 +179,7 @@ class BrokerServer implements Broker {
     const heartbeat = new Heartbeat(limits.heartbeatMs, connections, (connection) => {
       connection.ws.terminate();
       this.dropConnection(connection, CloseCode.GoingAway, 'no answer to the heartbeat');
-    });
+    }, (connection) => this.backpressure.waitingForOthers(connection));
     // Stops reading a connection the broker cannot write to fast enough; closes slow readers.
     const backpressure = (this.backpressure = new Backpressure(limits.highWaterMarkBytes, limits.maxBufferedBytes, (connection, buffered) =>
       this.violation(connection, `slow reader: more than ${limits.maxBufferedBytes} bytes (${buffered}) waited to be written to the connection`, CloseCode.SlowReader),
@@ -202,6 +202,7 @@ class BrokerServer implements Broker {
       directory,
       clock,
       goAway,
+      backpressure,
       access,
       audit,
       identities,

@@ -141,4 +141,15 @@ export class BrokerConnection implements RouteEndpoint, CorkedSender {
   onceDrained(callback: () => void): void {
     this.socket.once('drain', callback);
   }
+
+  /**
+   * Marks of the socket's write progress, to compare over time: libuv's queue of the write in
+   * progress (it shrinks with every partial write, and grows only after a write completed) and
+   * the bytes Node still holds (they shrink as a write completes). A socket whose marks did not
+   * change between two looks took no bytes.
+   */
+  writeProgress(): { queued: number; waiting: number } {
+    const socket = this.socket as Socket & { _handle?: { writeQueueSize?: number } };
+    return { queued: socket._handle?.writeQueueSize ?? 0, waiting: socket.writableLength };
+  }
 }

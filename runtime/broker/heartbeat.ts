@@ -7,7 +7,9 @@
  * in the socket, and the ping itself waits behind the bytes it has not taken), so for it the
  * sign of life is that it takes bytes: the kernel accepted more of them since the last ping,
  * which it does only as the peer acknowledges them. A paused connection that drains is alive;
- * one that takes nothing for two intervals is as dead as a silent one.
+ * one that takes nothing for two intervals is as dead as a silent one. A connection not read
+ * because it waits for others (backpressure.ts) is not asked for signs of life meanwhile: the
+ * one it waits for is, and it is read again when that one drained or was dropped.
  */
 import type { BrokerConnection } from './connection.js';
 import type { BrokerPart } from './part.js';
@@ -32,13 +34,16 @@ export class Heartbeat implements BrokerPart {
     connections: Iterable<BrokerConnection>,
     /** Drops a connection that stopped answering. */
     drop: (connection: BrokerConnection) => void,
+    /** Whether the broker does not read `connection` because of others (then it cannot be heard, through no fault of its own). */
+    waitingForOthers: (connection: BrokerConnection) => boolean,
   ) {
     if (intervalMs <= 0) return;
     this.timer = setInterval(() => {
       for (const connection of connections) {
         let pinged = pingedOf.get(connection);
         if (pinged === undefined) pingedOf.set(connection, (pinged = { signs: connection.signsOfLife - 1, writeQueue: 0, writable: 0 }));
-        if (tookBytes(connection, pinged) && connection.readingPaused) connection.signsOfLife++;
+        const took = tookBytes(connection, pinged); // always: it keeps the marks current
+        if (connection.readingPaused && (took || waitingForOthers(connection))) connection.signsOfLife++;
         if (connection.signsOfLife === pinged.signs) {
           drop(connection);
           continue;
@@ -55,17 +60,9 @@ export class Heartbeat implements BrokerPart {
   }
 }
 
-/**
- * Whether the kernel accepted bytes of `connection` since the last ping. Node hands a backlog
- * to libuv as one large write, which completes only once all of it is in the kernel; libuv's
- * write queue (the bytes of the write in progress still to go) shrinks with every partial
- * write. A new write starting (the queue growing) only happens after one completed, and a
- * completed write shrinks the socket's buffer: either change is progress.
- */
+/** Whether the kernel accepted bytes of `connection` since the last ping (connection.ts writeProgress). */
 function tookBytes(connection: BrokerConnection, pinged: Pinged): boolean {
-  const socket = connection.socket as BrokerConnection['socket'] & { _handle?: { writeQueueSize?: number } };
-  const queued = socket._handle?.writeQueueSize ?? 0;
-  const waiting = socket.writableLength;
+  const { queued, waiting } = connection.writeProgress();
   const progress = queued !== pinged.writeQueue || waiting < pinged.writable;
   pinged.writeQueue = queued;
   pinged.writable = waiting;

@@ -16,6 +16,7 @@ import { peerIdOfBytes } from '../wire/peer-id.js';
 import { fromUtf8Lenient, readJson } from '../wire/text.js';
 import { Verdict, type Access } from './access.js';
 import type { AuditRecorder } from './audit.js';
+import type { Backpressure } from './backpressure.js';
 import type { CallerIdentities } from './caller-identity.js';
 import type { GoAway } from './go-away.js';
 import type { BrokerPart } from './part.js';
@@ -25,6 +26,8 @@ import type { StallClock } from './stall-clock.js';
 
 export interface RouterContext {
   readonly directory: PeerDirectory;
+  /** Who fills a connection's backlog waits for it; a connection past its bound takes no new calls. */
+  readonly backpressure: Backpressure;
   /** Which connections were told to go away (their calls finish where they are when their ids move). */
   readonly goAway: GoAway;
   /** How long the broker was away before a frame read now (a Request's deadline counts it). */
@@ -74,7 +77,7 @@ export class Router implements BrokerPart {
         return this.onCancel(from, frame, h.callId);
       case FrameType.Credit:
       case FrameType.RequestChunk:
-        return this.onCallerFrame(from, frame, h.callId);
+        return this.onCallerFrame(from, frame, h.callId, h.type === FrameType.RequestChunk);
       case FrameType.Caller:
         // Only another broker of the cluster says who its callers are (a client may not).
         if (from.session === undefined) return this.ctx.identities.learn(from, readJson(frame, h.payloadStart));
@@ -187,6 +190,9 @@ export class Router implements BrokerPart {
       // A peer on another broker of the cluster whose link is down: fail now rather than at the timeout.
       return this.refuse(caller, h, target.id, new RpcError(RpcErrorCode.UNAVAILABLE, `peer '${target.id}' is on a broker this one cannot reach right now`, NOT_FORWARDED));
     }
+    if (this.ctx.backpressure.overloaded(target.endpoint)) {
+      return this.refuse(caller, h, target.id, new RpcError(RpcErrorCode.TOO_MANY_CALLS, `peer '${target.id}' is not keeping up with the calls it is sent; call again later`, NOT_FORWARDED));
+    }
     if ((h.flags & FrameFlags.Deadline) !== 0 && !this.withinDeadline(frame, h, waitedMs)) {
       return this.refuse(caller, h, target.id, new RpcError(RpcErrorCode.TIMEOUT, `the call to '${target.id}' waited past its deadline in the broker (it was not forwarded)`, NOT_FORWARDED));
     }
@@ -261,6 +267,7 @@ export class Router implements BrokerPart {
     writeU32(frame, 4, id);
     writeU32(frame, 8, this.ctx.identities.stamp(caller, h.source, callee));
     callee.send(frame);
+    this.ctx.backpressure.fed(caller, callee, frame.length);
   }
 
   // ---- answers and what follows a request -----------------------------------------------
@@ -315,7 +322,7 @@ export class Router implements BrokerPart {
   }
 
   /** Credit and request pieces: from a caller to the callee of one of its routes. */
-  private onCallerFrame(caller: RouteEndpoint, frame: Uint8Array, callId: number): void {
+  private onCallerFrame(caller: RouteEndpoint, frame: Uint8Array, callId: number, piece: boolean): void {
     const route = caller.hasRoutes ? caller.outgoing.get(callId) : undefined;
     // A frame for a call still waiting for a security decision goes behind it; else it is stale.
     if (!route) return void this.ctx.access.holdBehind(caller, callId, frame);
@@ -323,6 +330,7 @@ export class Router implements BrokerPart {
     writeU32(frame, 4, route.id);
     writeU32(frame, 8, caller.handle);
     route.callee.send(frame);
+    if (piece) this.ctx.backpressure.fed(caller, route.callee, frame.length);
   }
 
   // ---- ends and refusals ---------------------------------------------------------------

@@ -65,6 +65,15 @@ export interface GoAwayEvent {
 }
 
 /**
+ * broker -> client, every second while the broker does not read the connection because of
+ * others (it sent calls to a peer that is not keeping up, and waits for it; broker/backpressure.ts):
+ * the broker is alive, the client's own pings just wait unread meanwhile.
+ */
+export interface WaitingEvent {
+  type: 'waiting';
+}
+
+/**
  * broker -> client (Caller frame): who the caller stamped as `handle` on Requests is, as the
  * broker knows it; sent before the first Request from that handle reaches the connection, and
  * again when it changed (the caller registered or gave up an id). `left`: the handle is gone.

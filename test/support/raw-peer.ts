@@ -70,10 +70,10 @@ export class RawPeer {
     this.ws.send(bytes);
   }
 
-  /** Registers a peer id through the control plane. */
-  async register(peerId: string): Promise<void> {
+  /** Registers a peer id through the control plane (`holder`: a client's holder token, 16 to 64 characters). */
+  async register(peerId: string, holder?: string): Promise<void> {
     const id = this.nextControl++;
-    this.send(jsonFrame(FrameType.Control, id, { op: 'register', peerId }));
+    this.send(jsonFrame(FrameType.Control, id, { op: 'register', peerId, ...(holder === undefined ? {} : { holder }) }));
     const reply = await this.next((f) => f[1] === FrameType.ControlReply && readU32(f, 4) === id);
     if (!(readJson(reply, 12) as { ok: boolean }).ok) throw new Error(`could not register ${peerId}`);
   }
