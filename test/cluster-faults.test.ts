@@ -192,6 +192,50 @@ describe('a broker that crashes while calls flow', () => {
   });
 });
 
+describe('a drain', () => {
+  it('a client that moves away from a drained broker is sent nothing more there once it said so: no call to it is cut off or lost, even while the broker has not heard where it went', async () => {
+    const cluster = new MemoryCluster();
+    const a = await broker(cluster, 'a');
+    const b = await broker(cluster, 'b');
+    const seen = new Map<string, number>();
+    const counting = new (class extends BehaviorsController {
+      override echo(text: string): string {
+        seen.set(text, (seen.get(text) ?? 0) + 1);
+        return text;
+      }
+    })();
+    const { client: serviceClient } = await client([a.url, b.url], 'service');
+    serviceClient.registerController('/behaviors', counting);
+    // The caller knows only a: it stays there while a drains.
+    const { client: caller } = await client(a.url);
+    const service = caller.peer('service').controller<BehaviorsController>('/behaviors', { timeoutMs: 20_000 });
+    expect(await service.echo('before')).toBe('before');
+    // a does not hear where the service goes until its probe finds the watch stalled.
+    cluster.stallWatches(cluster.node('a'), 'claims');
+    const outcomes: (RpcError | string)[] = [];
+    const calls: Promise<void>[] = [];
+    const draining = a.drain({ deadlineMs: 20_000 });
+    // Calls until a second and a half after the service is on b (at most 4,000).
+    let movedAt = Infinity;
+    for (let i = 0; i < 4000 && Date.now() - movedAt < 1500; i++) {
+      if (movedAt === Infinity && b.stats().peers === 1) movedAt = Date.now();
+      calls.push(
+        service.echo(`c${i}`).then(
+          (value) => void outcomes.push(value),
+          (error: unknown) => void outcomes.push(error as RpcError),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await Promise.all(calls);
+    expect(movedAt).toBeLessThan(Infinity); // the service moved to b
+    expect(outcomes.filter((o) => o instanceof RpcError).map((e) => `${(e as RpcError).code}: ${(e as RpcError).message}`)).toEqual([]);
+    expect([...seen.values()].filter((n) => n > 1)).toEqual([]);
+    await caller.disconnect();
+    await draining;
+  });
+});
+
 describe('a bounded store', () => {
   it('10,000 distinct ids registered and released: the store forgets their deletions and holds the live ids (and the probes) only', async () => {
     const cluster = new MemoryCluster();

@@ -94,6 +94,7 @@ export class ControlPlane implements BrokerPart {
         return { on: body.on };
       },
       ping: () => ({}),
+      moved: () => ({}),
     };
     this.handlers = {
       register: (connection, request) => this.register(connection, request.peerId, request.holder),
@@ -105,6 +106,7 @@ export class ControlPlane implements BrokerPart {
       listPeers: (connection, request) => this.listPeers(connection, request.controller),
       presence: (connection, request) => this.presence(connection, request.on),
       ping: () => null,
+      moved: (connection) => this.moved(connection),
     };
   }
 
@@ -208,6 +210,14 @@ export class ControlPlane implements BrokerPart {
     const registration = this.ctx.directory.release(peerId, connection);
     if (!registration) throw new RpcError(RpcErrorCode.PEER_NOT_FOUND, `this connection does not hold peer id '${peerId}'`);
     this.ctx.identityChanged(connection);
+    return null;
+  }
+
+  /** The client moved this connection's ids to another broker: they are given up here, as moving (calls to them are sent again). */
+  private moved(connection: BrokerConnection): null {
+    const ids = [...connection.registrations].map((registration) => registration.id);
+    for (const id of ids) this.ctx.directory.release(id, connection, true);
+    if (ids.length > 0) this.ctx.identityChanged(connection);
     return null;
   }
 

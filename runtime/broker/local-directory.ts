@@ -80,6 +80,7 @@ export class LocalPeerDirectory implements PeerDirectory {
     return Promise.resolve(registration);
   }
 
+  /** (A client moving away from a broker outside any cluster does not come back here: its id is simply free.) */
   release(peerId: string, connection: BrokerConnection): PeerRegistration | undefined {
     const registration = this.get(peerId);
     if (!registration || registration.connection !== connection) return undefined;

@@ -124,8 +124,12 @@ export interface PeerDirectory {
    * it ends ('taken') and the new connection holds the id.
    */
   claim(peerId: string, connection: BrokerConnection, holder?: string): Promise<PeerRegistration | undefined>;
-  /** Gives up `connection`'s holding of `peerId`; undefined when it held none. */
-  release(peerId: string, connection: BrokerConnection): PeerRegistration | undefined;
+  /**
+   * Gives up `connection`'s holding of `peerId`; undefined when it held none. `moving`: its
+   * client holds it on another broker of the cluster now; until this broker hears so, calls to
+   * the id are told it is moving (sent again), not that nobody holds it.
+   */
+  release(peerId: string, connection: BrokerConnection, moving?: boolean): PeerRegistration | undefined;
   /**
    * `connection` is going away: every id it holds is given up (a part's lifecycle event:
    * part.ts). Unless the client closed it itself (1000: `client.disconnect()`), the ids it

@@ -25,12 +25,17 @@ export class Reservations {
     return this.byId.size;
   }
 
-  /** Reserves `peerId` for `holder` (nothing without a holder token, or with reservations off). */
-  reserve(peerId: string, holder: string | undefined): void {
-    if (holder === undefined || this.reservationMs <= 0) return;
+  /**
+   * Reserves `peerId` for `holder` for `forMs` (reservationMs unless said; nothing without a
+   * holder token, or for 0 ms).
+   */
+  reserve(peerId: string, holder: string | undefined, forMs = this.reservationMs): void {
+    if (holder === undefined || forMs <= 0) return;
     if (this.byId.size >= MAX_RESERVATIONS) this.byId.delete(this.byId.keys().next().value!);
-    this.byId.delete(peerId); // re-inserted last: the map's order is the order they expire in
-    this.byId.set(peerId, { holder, until: performance.now() + this.reservationMs });
+    // Re-inserted last: the map's order is about the order they expire in (one of another
+    // length may be swept late, never honoured late: holderOf looks at its time).
+    this.byId.delete(peerId);
+    this.byId.set(peerId, { holder, until: performance.now() + forMs });
     if (this.sweeper === undefined) {
       this.sweeper = setInterval(() => this.sweep(), Math.max(100, this.reservationMs));
       this.sweeper.unref();

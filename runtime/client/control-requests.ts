@@ -11,6 +11,7 @@ import { errorFromPayload } from '../wire/errors.js';
 import { FrameType } from '../wire/frame.js';
 import { jsonFrame } from '../wire/text.js';
 import type { Deadlines, Timed } from './deadlines.js';
+import type { Transport } from '../transport/transport.js';
 import type { ClientSession } from './session.js';
 
 class PendingRequest implements Timed {
@@ -48,8 +49,9 @@ export class ControlRequests {
     return this.pending.size;
   }
 
-  request<Op extends ControlOperation>(op: Op, body: ControlOperations[Op]['request']): Promise<ControlOperations[Op]['result']> {
-    if (!this.session.canSend) {
+  /** Asks the broker; `via`: on that connection (one retiring after a move) rather than the current one. */
+  request<Op extends ControlOperation>(op: Op, body: ControlOperations[Op]['request'], via?: Transport): Promise<ControlOperations[Op]['result']> {
+    if (via === undefined && !this.session.canSend) {
       if (!this.session.willOpen) return Promise.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot ${op}: ${this.session.closeReason}`));
       // Reconnecting: asked once the connection is back, within the client's timeout.
       const deadline = this.timeoutMs > 0 ? Date.now() + this.timeoutMs : Infinity;
@@ -64,7 +66,9 @@ export class ControlRequests {
         this.deadlines.add(request);
       }
       this.pending.set(id, request);
-      this.session.send(jsonFrame(FrameType.Control, id, { ...body, op }));
+      const frame = jsonFrame(FrameType.Control, id, { ...body, op });
+      if (via === undefined) this.session.send(frame);
+      else this.session.sendVia(via, frame);
     });
   }
 

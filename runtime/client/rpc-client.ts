@@ -451,6 +451,13 @@ export class RpcWebSocketClient {
     const old = this.session.current;
     if (!old || !(await this.session.move(to))) return;
     const giveUpAt = Date.now() + deadlineMs;
+    // Once the old broker answers this, it sends nothing new this way: what it sent before is here.
+    if (this.registered.size > 0) {
+      await Promise.race([
+        this.control.request('moved', {}, old).catch(() => undefined), // a broker before 'moved' routes on until the close
+        new Promise((resolve) => setTimeout(resolve, deadlineMs).unref?.()),
+      ]);
+    }
     const idle = () => this.unary.countVia(old) + this.streams.countVia(old) + (this.serving.get(old)?.dispatcher.busy ?? 0) === 0;
     while (!idle() && Date.now() < giveUpAt && this.session.retiringConnections.has(old)) await new Promise((resolve) => setTimeout(resolve, RETIRE_POLL_MS));
     this.session.retire(old);

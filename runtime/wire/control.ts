@@ -103,6 +103,13 @@ export interface ControlOperations {
    * client that heard nothing for a while asks, and takes a broker that does not answer for dead.
    */
   ping: { request: Record<string, never>; result: null };
+  /**
+   * Sent on the connection a client leaves after it moved to another broker (told to go
+   * away): its ids are held elsewhere now. Once this is answered the broker routes nothing new
+   * to the connection (what it routed before arrived ahead of the answer), so the client closes
+   * it as soon as what runs on it ended, and no call is cut off on the way.
+   */
+  moved: { request: Record<string, never>; result: null };
 }
 
 export type ControlOperation = keyof ControlOperations;

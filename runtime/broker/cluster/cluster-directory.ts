@@ -100,6 +100,8 @@ const encoder = new TextEncoder();
 const PURGE_EVERY_LEASES = 5;
 /** Probe keys have a '.', which no claim key (base64url) has. */
 const PROBE_PREFIX = 'probe.';
+/** How long an id whose client moved away from here is told to be moving, at least, in leases (the probe finds a stalled watch within about one). */
+const MOVING_LEASES = 3;
 
 export class ClusterPeerDirectory implements PeerDirectory {
   private readonly table = new PeerIdTable<ClusterRegistration>();
@@ -255,10 +257,13 @@ export class ClusterPeerDirectory implements PeerDirectory {
     return registration;
   }
 
-  release(peerId: string, connection: BrokerConnection): PeerRegistration | undefined {
+  release(peerId: string, connection: BrokerConnection, moving = false): PeerRegistration | undefined {
     const registration = this.get(peerId);
     if (!(registration instanceof ClaimedRegistration) || registration.connection !== connection) return undefined;
+    // Its claim is another broker's now: releasing it (only if unchanged) deletes nothing.
     this.endLocal(registration, 'requested');
+    // Until this broker hears where it went: its watch follows, or is found stalled within a lease or so.
+    if (moving) this.reservations.reserve(peerId, registration.holder, Math.max(this.reservationMs, MOVING_LEASES * this.config.leaseMs));
     return registration;
   }
 
@@ -345,6 +350,11 @@ export class ClusterPeerDirectory implements PeerDirectory {
     }
     this.remoteReserved.delete(entry.key);
     if (this.reservedClaims.delete(entry.key)) this.reservations.release(decoder.decode(idBytesOfKey(entry.key))); // its client is back, elsewhere
+    else if (claim.holder !== undefined && this.reservations.size > 0) {
+      // Moving from here (`release(…, true)`): it arrived.
+      const id = decoder.decode(idBytesOfKey(entry.key));
+      if (this.reservations.holderOf(id) === claim.holder) this.reservations.release(id);
+    }
     if (existing instanceof ClaimedRegistration) this.lose(existing);
     else if (existing instanceof RemoteRegistration) {
       if (existing.revision === entry.revision) return; // seen already (a watch started anew)
