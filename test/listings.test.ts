@@ -140,3 +140,129 @@ describe('listings', () => {
     expect(asked).toBeLessThan(101 * 2002);
   });
 });
+
+/** A send hook that answers only when the test opens the gate: rounds of answers, counted, instead of time. */
+class GatedHook extends RpcKernelSecurity {
+  readonly waiting: (() => void)[] = [];
+  private open = false;
+  override async authenticate(token: unknown): Promise<Session> {
+    return new Session(String(token ?? 'anonymous'));
+  }
+  override isAllowedToSendToPeer(): Promise<boolean> {
+    if (this.open) return Promise.resolve(true);
+    return new Promise((resolve) => this.waiting.push(() => resolve(true)));
+  }
+  /** From now on every question is answered at once (the listings left finish). */
+  openForGood(): void {
+    this.open = true;
+    for (const answer of this.waiting.splice(0)) answer();
+  }
+  /** Answers every question asked so far, once no more came for a moment. */
+  async openOnce(): Promise<void> {
+    let seen = -1;
+    await eventually(async () => {
+      const now = this.waiting.length;
+      if (now > 0 && now === seen) return true;
+      seen = now;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return false;
+    }, 'the questions to stop coming');
+    for (const answer of this.waiting.splice(0)) answer();
+  }
+}
+
+/** Registers `count` ids over connections of 100 (`prefix-i`). */
+async function holders(h: Awaited<ReturnType<typeof startBroker>>, count: number, prefix: string): Promise<RawPeer[]> {
+  const peers: RawPeer[] = [];
+  for (let c = 0; c * 100 < count; c++) {
+    const peer = await RawPeer.connect(h.broker.url, `${prefix}-holder-${c}`);
+    for (let i = c * 100; i < Math.min(count, (c + 1) * 100); i++) await peer.register(`${prefix}-${i}`);
+    peers.push(peer);
+  }
+  return peers;
+}
+
+describe('listings that strangers cannot blow up or starve', () => {
+  it('2,000 ids on 20 connections announcing 50 KB each: an honest listPeers gets them all, and the broker keeps an entry per announcement, not per id', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc!;
+    const h = await startBroker({ maxIdsPerConnection: 100 });
+    const announcers: RawPeer[] = [];
+    for (let c = 0; c < 20; c++) {
+      const peer = await RawPeer.connect(h.broker.url);
+      expect(await control(peer, 1, { op: 'controllers', controllers: controllers(50_000, `n${c}`) })).toMatchObject({ ok: true });
+      for (let i = 0; i < 100; i += 50) {
+        const replies = await Promise.all(Array.from({ length: 50 }, (_, k) => control(peer, 100 + i + k, { op: 'register', peerId: `big-${c}-${i + k}` })));
+        expect(replies.every((r) => r.ok)).toBe(true);
+      }
+      announcers.push(peer);
+    }
+    const client = await h.client();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const peers = await client.listPeers();
+    expect(peers).toHaveLength(2000);
+    expect(peers.find((p) => p.id === 'big-7-42')!.controllers).toHaveLength(250);
+    gc();
+    // 2,000 entries of about 110 KB each would be 220 MB (the broker that cached one per id).
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(32 << 20);
+    // What crossed the wire: each announcement once, then references.
+    const reader = await RawPeer.connect(h.broker.url);
+    reader.send(jsonFrame(FrameType.Control, 7, { op: 'listPeers', compact: true }));
+    let bytes = 0;
+    for (;;) {
+      const piece = await reader.next((f) => f[1] === FrameType.ControlReply && readU32(f, 4) === 7);
+      bytes += piece.length;
+      if ((piece[2]! & FrameFlags.More) === 0) break;
+    }
+    expect(bytes).toBeLessThan(4 << 20);
+    for (const peer of [...announcers, reader]) peer.close();
+  });
+
+  it('120 fresh connections listing at once behind a slow hook do not make an honest listing wait for them in turn', async () => {
+    const hook = new GatedHook();
+    const h = await startBroker({ security: hook });
+    const held = await holders(h, 20, 'p');
+    hook.waiting.length = 0; // nothing was asked for registering
+    const strangers = await Promise.all(Array.from({ length: 120 }, (_, i) => RawPeer.connect(h.broker.url, `stranger-${i}`)));
+    for (const stranger of strangers) stranger.send(jsonFrame(FrameType.Control, 1, { op: 'listPeers' }));
+    const honest = await h.client({ token: 'honest', timeoutMs: 60_000 });
+    let done = false;
+    const listing = honest.listPeers().then((peers) => ((done = true), peers));
+    // Each round answers every question asked so far. Four listings at a time took 31 rounds.
+    let rounds = 0;
+    while (!done && rounds < 40) {
+      await hook.openOnce();
+      rounds++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect((await listing).map((p) => p.id).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `p-${i}`).sort());
+    expect(rounds).toBeLessThanOrEqual(2);
+    hook.openForGood();
+    for (const peer of [...held, ...strangers]) peer.close();
+  });
+
+  it('a crowd from one address listing a large directory holds a caller from another back by a slice, not by the crowd', async () => {
+    const hook = new GatedHook();
+    const h = await startBroker({ security: hook });
+    const held = await holders(h, 1000, 'p');
+    hook.waiting.length = 0;
+    // 40 connections from 127.0.0.2, 1,000 peers each: 80 slices, twenty times the broker's room.
+    const crowd = await Promise.all(Array.from({ length: 40 }, (_, i) => RawPeer.connect(h.broker.url, `crowd-${i}`, '127.0.0.2')));
+    for (const stranger of crowd) stranger.send(jsonFrame(FrameType.Control, 1, { op: 'listPeers' }));
+    await eventually(() => hook.waiting.length >= 4 * 512, 'the crowd to fill the room');
+    const honest = await h.client({ token: 'honest', timeoutMs: 60_000 });
+    let done = false;
+    const listing = honest.listPeers().then((peers) => ((done = true), peers));
+    let rounds = 0;
+    while (!done && rounds < 40) {
+      await hook.openOnce();
+      rounds++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await listing).toHaveLength(1000);
+    // Its two slices go in the next turns of its address; in line behind the crowd they took twenty rounds.
+    expect(rounds).toBeLessThanOrEqual(4);
+    hook.openForGood();
+    for (const peer of [...held, ...crowd]) peer.close();
+  });
+});

@@ -213,7 +213,7 @@ class BrokerServer implements Broker {
     }));
     // listPeers and presence snapshots, and presence events.
     const listings = new Listings(access);
-    const presence = new Presence(directory, access, listings);
+    const presence = new Presence(directory, access, listings, limits.maxPresenceBufferedBytes);
     // Requests to the broker itself: register, deregister, controllers, listPeers, presence.
     const control = (this.control = new ControlPlane({
       directory,

@@ -61,6 +61,8 @@ export class BrokerConnection implements RouteEndpoint, CorkedSender {
   /** Corking state (corked-sender.ts). */
   corked = false;
   corkedBytes = 0;
+  /** What the frame being sent by `sendTracked` calls once written. */
+  private written: ((error?: Error) => void) | undefined;
 
   constructor(
     readonly handle: number,
@@ -114,9 +116,23 @@ export class BrokerConnection implements RouteEndpoint, CorkedSender {
     if (buffered > this.writes.highWaterMark) this.writes.backedUp(this, buffered);
   }
 
+  /**
+   * Sends a frame the broker made itself and calls `written` once it left the process (with
+   * an error if the connection closed first): what budgets broker-made bytes (presence.ts).
+   */
+  sendTracked(frame: Uint8Array, written: (error?: Error) => void): void {
+    if (this.state === 'closed') return written(new Error('connection closed'));
+    this.written = written;
+    try {
+      this.send(frame);
+    } finally {
+      this.written = undefined;
+    }
+  }
+
   /** Writes one frame to the WebSocket (sendCorked calls it under the cork). */
   write(frame: Uint8Array): void {
-    this.ws.send(frame, binary);
+    this.ws.send(frame, binary, this.written);
   }
 
   get bufferedAmount(): number {

@@ -10,7 +10,7 @@
  * error. The control plane also tells a connection that it lost an id (`registration-lost`).
  */
 import { RpcError, RpcErrorCode } from '../errors.js';
-import type { ControllerInfo, ControlOperation, ControlOperations, ControlReply, PeerInfo, RegistrationLostEvent } from '../wire/control.js';
+import type { ControllerInfo, ControlOperation, ControlOperations, ControlReply, PeerInfo, PeerListEntry, RegistrationLostEvent } from '../wire/control.js';
 import { FrameType } from '../wire/frame.js';
 import { encodePeerId } from '../wire/peer-id.js';
 import { jsonFrame } from '../wire/text.js';
@@ -58,11 +58,15 @@ const queueOf = new Slot<ControlQueue>();
 
 /** The result of a listing: sent by listing.ts in pieces, not as one frame. */
 class PeerList {
-  constructor(readonly peers: PeerRegistration[]) {}
+  constructor(
+    readonly peers: PeerRegistration[],
+    /** Ids sharing an announcement after the first as references (the client asked for it). */
+    readonly compact: boolean,
+  ) {}
 }
 
 /** What the broker answers an operation with: a list of peers leaves as a PeerList (in pieces). */
-type Answer<Result> = Result extends PeerInfo[] ? PeerList : Result;
+type Answer<Result> = Result extends PeerListEntry[] ? PeerList : Result;
 type Request<Op extends ControlOperation> = ControlOperations[Op]['request'];
 
 /** Reads each operation's request from untrusted JSON; throws PROTOCOL_ERROR (or LIMIT_EXCEEDED) when it is not one. */
@@ -87,11 +91,11 @@ export class ControlPlane implements BrokerPart {
       controllers: (body) => ({ controllers: readControllers(body.controllers, ctx.maxAnnouncedBytes) }),
       listPeers: (body) => {
         if (body.controller !== undefined && typeof body.controller !== 'string') throw protocolError('listPeers: controller must be a path');
-        return body.controller === undefined ? {} : { controller: body.controller };
+        return { ...(body.controller === undefined ? {} : { controller: body.controller }), ...readFlag(body, 'compact', 'listPeers') };
       },
       presence: (body) => {
         if (typeof body.on !== 'boolean') throw protocolError('presence needs on: true or false');
-        return { on: body.on };
+        return { on: body.on, ...readFlag(body, 'resync', 'presence'), ...readFlag(body, 'compact', 'presence') };
       },
       ping: () => ({}),
       moved: () => ({}),
@@ -103,8 +107,8 @@ export class ControlPlane implements BrokerPart {
         ctx.directory.announce(connection, request.controllers);
         return null;
       },
-      listPeers: (connection, request) => this.listPeers(connection, request.controller),
-      presence: (connection, request) => this.presence(connection, request.on),
+      listPeers: (connection, request) => this.listPeers(connection, request.controller, request.compact === true),
+      presence: (connection, request) => this.presence(connection, request.on, request.resync === true, request.compact === true),
       ping: () => null,
       moved: (connection) => this.moved(connection),
     };
@@ -160,7 +164,7 @@ export class ControlPlane implements BrokerPart {
         const result = await this.operation(connection, body);
         if (result instanceof PeerList) {
           // A list goes out in pieces, at the connection's pace (listing.ts).
-          await this.ctx.listings.reply(connection, id, result.peers);
+          await this.ctx.listings.reply(connection, id, result.peers, result.compact);
           if (queueOf.get(connection) === queue) this.outstanding--;
           continue;
         }
@@ -221,20 +225,21 @@ export class ControlPlane implements BrokerPart {
     return null;
   }
 
-  private async listPeers(connection: BrokerConnection, controller: string | undefined): Promise<PeerList> {
+  private async listPeers(connection: BrokerConnection, controller: string | undefined, compact: boolean): Promise<PeerList> {
     const candidates = [...this.ctx.directory.all()].filter((r) => controller === undefined || r.controllers.some((c) => c.path === controller));
-    return new PeerList(await this.ctx.listings.visibleTo(connection, candidates));
+    return new PeerList(await this.ctx.listings.visibleTo(connection, candidates), compact);
   }
 
-  private async presence(connection: BrokerConnection, on: boolean): Promise<PeerList | null> {
+  private async presence(connection: BrokerConnection, on: boolean, resync: boolean, compact: boolean): Promise<PeerList | null> {
     if (!on) {
       this.ctx.presence.unsubscribe(connection);
       return null;
     }
-    if (this.ctx.presence.subscriptionsOf(connection) >= this.ctx.maxPresenceSubscriptions) {
+    const subscriptions = this.ctx.presence.subscriptionsOf(connection);
+    if ((!resync || subscriptions === 0) && subscriptions >= this.ctx.maxPresenceSubscriptions) {
       throw new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `more than ${this.ctx.maxPresenceSubscriptions} presence subscriptions on this connection (maxPresenceSubscriptions)`);
     }
-    return new PeerList(await this.ctx.presence.subscribe(connection));
+    return new PeerList(await this.ctx.presence.subscribe(connection, resync), compact);
   }
 }
 
@@ -299,4 +304,11 @@ function readControllers(value: unknown, maxBytes: number): ControllerInfo[] {
     controllers.push({ path: candidate.path, fingerprint: candidate.fingerprint, actions });
   }
   return controllers;
+}
+
+/** An optional boolean flag of a request (`{}` when absent or false). */
+function readFlag<Flag extends string>(body: Record<string, unknown>, flag: Flag, op: string): { [F in Flag]?: true } {
+  const value = body[flag];
+  if (value !== undefined && typeof value !== 'boolean') throw protocolError(`${op}: ${flag} must be true or false`);
+  return (value === true ? { [flag]: true } : {}) as { [F in Flag]?: true };
 }

@@ -1,14 +1,23 @@
 /**
  * Listings (listPeers, a presence snapshot): which peers a connection may see, and how the
- * list reaches it, without letting one burst of listings stall the broker:
+ * list reaches it, bounded and fair whatever strangers do:
  *
  * - the hooks are asked in slices of `SLICE` peers, yielding to the event loop between slices,
- *   and at most `MAX_CONCURRENT` listings are worked on at a time, broker-wide (others wait
- *   their turn), so calls between peers keep flowing meanwhile;
+ *   so calls between peers keep flowing meanwhile; at most `MAX_ASKING` questions are asked
+ *   for listings at once, broker-wide (the hooks are not flooded). A listing holds room for
+ *   its questions, not a turn: a hundred small listings waiting on a slow hook wait together.
+ *   Slices waiting for room are served by remote address in turn, then in order, a listing
+ *   going to the back of the line after each of its slices: a crowd from one address cannot
+ *   hold a caller from another back by more than a slice, nor a huge listing a small one;
  * - the reply is never one giant string: it goes out as ControlReply frames of about
  *   `PIECE_CHARS` each (all but the last with MORE), each written only when the connection
  *   has taken the ones before it (back-pressure), so a listing of any size costs the broker
- *   a piece at a time.
+ *   a piece at a time;
+ * - an entry's controllers are written once per announcement (every id of a connection shares
+ *   its connection's), cached per announcement, not per id; a client that asks for a compact
+ *   list (`compact: true`) gets later ids of an announcement as `{ id, sameAs: i }`, the index
+ *   of the entry that had it first (wire/peer-list.ts), so a listing's size grows with the
+ *   announcements, not with the ids that share them.
  */
 import type { ControllerInfo, ControlReply } from '../wire/control.js';
 import { FrameFlags, FrameType } from '../wire/frame.js';
@@ -16,45 +25,56 @@ import { jsonFrame, utf8 } from '../wire/text.js';
 import { HEADER_SIZE, writeHeader } from '../wire/frame.js';
 import type { Access } from './access.js';
 import type { BrokerConnection } from './connection.js';
-import { peerInfo, type PeerRegistration } from './peer-directory.js';
+import type { PeerRegistration } from './peer-directory.js';
 
 const SLICE = 512;
-const MAX_CONCURRENT = 4;
+/**
+ * Questions to the hooks asked for listings at once (four slices): more would finish a burst of
+ * listings sooner but hold calls between peers back longer (each answer is work on the loop).
+ */
+const MAX_ASKING = 4 * SLICE;
 const PIECE_CHARS = 128 * 1024;
 
 export class Listings {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-  /** Each registration's listing entry, for the controllers it announced (garbage once it goes). */
-  private readonly json = new WeakMap<PeerRegistration, { controllers: readonly ControllerInfo[]; json: string }>();
+  /** Room for questions to the hooks, and the slices waiting for it: by address in turn (the map's order), then first come first served. */
+  private room = MAX_ASKING;
+  private readonly waiting = new Map<string, { size: number; go: () => void }[]>();
+  /** What follows the id in an entry (`"controllers":[…],"contracts":[…]}`), per announcement. */
+  private readonly tails = new WeakMap<readonly ControllerInfo[], string>();
 
   constructor(private readonly access: Access) {}
 
   /** The registrations among `candidates` that `connection` may send to and that are still registered. */
   async visibleTo(connection: BrokerConnection, candidates: readonly PeerRegistration[]): Promise<PeerRegistration[]> {
-    await this.turn();
-    try {
-      const visible: PeerRegistration[] = [];
-      for (let start = 0; start < candidates.length && connection.isOpen; start += SLICE) {
-        if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-        const slice = candidates.slice(start, start + SLICE);
-        const allowed = await Promise.all(slice.map((r) => this.access.mayReach(connection, r)));
-        for (let i = 0; i < slice.length; i++) if (allowed[i]) visible.push(slice[i]!);
+    const visible: PeerRegistration[] = [];
+    for (let start = 0; start < candidates.length && connection.isOpen; start += SLICE) {
+      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const slice = candidates.slice(start, start + SLICE);
+      await this.askRoom(connection.remoteAddress, slice.length);
+      let allowed: boolean[];
+      try {
+        allowed = await Promise.all(slice.map((r) => this.access.mayReach(connection, r)));
+      } finally {
+        this.giveRoom(slice.length);
       }
-      return visible.filter((r) => r.active);
-    } finally {
-      this.release();
+      for (let i = 0; i < slice.length; i++) if (allowed[i]) visible.push(slice[i]!);
     }
+    return visible.filter((r) => r.active);
   }
 
-  /** Sends `peers` as the reply to control request `id`, in pieces at the connection's pace. */
-  async reply(connection: BrokerConnection, id: number, peers: readonly PeerRegistration[]): Promise<void> {
+  /**
+   * Sends `peers` as the reply to control request `id`, in pieces at the connection's pace;
+   * `compact`: ids sharing an announcement after the first as `{ id, sameAs }`.
+   */
+  async reply(connection: BrokerConnection, id: number, peers: readonly PeerRegistration[], compact = false): Promise<void> {
+    const firstWith = compact ? new Map<readonly ControllerInfo[], number>() : undefined;
     let parts: string[] = [];
     let size = 0;
-    for (const peer of peers) {
-      const json = this.jsonOf(peer);
-      parts.push(json);
-      size += json.length + 1;
+    for (let index = 0; index < peers.length; index++) {
+      const peer = peers[index]!;
+      const entry = this.entryOf(peer, index, firstWith);
+      parts.push(entry);
+      size += entry.length + 1;
       if (size < PIECE_CHARS) continue;
       connection.send(piece(id, parts, true));
       parts = [];
@@ -66,28 +86,51 @@ export class Listings {
     connection.send(piece(id, parts, false));
   }
 
-  /** A registration's entry in a listing, made once per announcement (every listing shows the same one). */
-  private jsonOf(registration: PeerRegistration): string {
-    const cached = this.json.get(registration);
-    if (cached?.controllers === registration.controllers) return cached.json;
-    const json = JSON.stringify(peerInfo(registration));
-    this.json.set(registration, { controllers: registration.controllers, json });
-    return json;
+  /** A registration's entry (JSON): its id, then its controllers, or a reference to the entry that had them first. */
+  private entryOf(registration: PeerRegistration, index: number, firstWith: Map<readonly ControllerInfo[], number> | undefined): string {
+    const controllers = registration.controllers;
+    const id = JSON.stringify(registration.id);
+    const first = firstWith?.get(controllers);
+    if (first !== undefined) return `{"id":${id},"sameAs":${first}}`;
+    firstWith?.set(controllers, index);
+    let tail = this.tails.get(controllers);
+    if (tail === undefined) {
+      // The shape of peerInfo (peer-directory.ts) after its id.
+      tail = JSON.stringify({ controllers: controllers.map((c) => c.path), contracts: controllers.map((c) => ({ path: c.path, fingerprint: c.fingerprint })) }).slice(1);
+      this.tails.set(controllers, tail);
+    }
+    return `{"id":${id},${tail}`;
   }
 
-  /** Waits until fewer than MAX_CONCURRENT listings are being worked on. */
-  private async turn(): Promise<void> {
-    if (this.running < MAX_CONCURRENT) {
-      this.running++;
+  /** Waits until there is room for `size` questions, in its address's turn. */
+  private async askRoom(address: string, size: number): Promise<void> {
+    if (this.waiting.size === 0 && this.room >= size) {
+      this.room -= size;
       return;
     }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    await new Promise<void>((go) => {
+      const line = this.waiting.get(address);
+      if (line) line.push({ size, go });
+      else this.waiting.set(address, [{ size, go }]);
+    });
   }
 
-  private release(): void {
-    const next = this.waiting.shift();
-    if (next) next(); // the turn passes on: `running` stays
-    else this.running--;
+  /** Room came back: the next slices go, one address after another. */
+  private giveRoom(size: number): void {
+    this.room += size;
+    for (;;) {
+      const first = this.waiting.entries().next();
+      if (first.done) return;
+      const [address, line] = first.value;
+      const next = line[0]!;
+      if (this.room < next.size) return;
+      this.room -= next.size;
+      line.shift();
+      // This address goes to the back of the turn.
+      this.waiting.delete(address);
+      if (line.length > 0) this.waiting.set(address, line);
+      next.go();
+    }
   }
 }
 

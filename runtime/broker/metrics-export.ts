@@ -102,6 +102,12 @@ export function registerMetrics(registry: MetricsRegistry, prefix: string, sourc
     metric(`${prefix}paused_connections`, 'Connections not read because too many bytes wait to be written to them (or for security decisions)', 'gauge', () =>
       single(source.stats().pausedConnections),
     ),
+    metric(`${prefix}presence_buffered_bytes`, 'Presence event bytes waiting to be written, to all subscribers (bounded by maxPresenceBufferedBytes)', 'gauge', () =>
+      single(source.stats().presenceHeldBytes),
+    ),
+    metric(`${prefix}presence_resyncs_total`, 'Presence subscribers told to ask for the list again because their events did not fit the bounds', 'counter', () =>
+      single(source.stats().presenceResyncs),
+    ),
     metric(`${prefix}draining`, '1 while the broker drains or closes (its /healthz answers 503), else 0', 'gauge', () => single(source.stopping() ? 1 : 0)),
     metric(`${prefix}connections_total`, 'WebSocket connections accepted', 'counter', () => single(counts.connectionsAccepted)),
     metric(`${prefix}authentication_failures_total`, 'Connections refused by authenticate (or protected mode)', 'counter', () => single(counts.authenticationFailures)),

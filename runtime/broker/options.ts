@@ -88,6 +88,13 @@ export interface BrokerOptions {
   idReservationMs?: number;
   /** Presence subscriptions per connection (one per `presence()` subscriber of a client); more are refused with LIMIT_EXCEEDED. Default 64. */
   maxPresenceSubscriptions?: number;
+  /**
+   * Presence event bytes waiting to be written, to all subscribers together (each also holds at
+   * most 256 KiB of them). A subscriber whose event does not fit misses it and, once it took
+   * what it was sent, is told to ask for the list again (`resync`): however many subscribers,
+   * however fast peers come and go, presence holds no more. Default 16 MiB.
+   */
+  maxPresenceBufferedBytes?: number;
   /** How long a new connection has to say hello (ms); a TCP connection to the broker's own server has as long to upgrade. Default 10 s. */
   handshakeTimeoutMs?: number;
   /** WebSocket connections from one remote address; more get HTTP 429. Default 1,024. */
@@ -138,6 +145,7 @@ export interface BrokerLimits {
   readonly maxControlOperations: number;
   readonly maxAnnouncedBytes: number;
   readonly maxPresenceSubscriptions: number;
+  readonly maxPresenceBufferedBytes: number;
   readonly maxIdsPerConnection: number;
   readonly idReservationMs: number;
   readonly handshakeTimeoutMs: number;
@@ -157,6 +165,7 @@ export function brokerLimits(options: BrokerOptions): BrokerLimits {
     maxControlOperations: options.maxControlOperations ?? 64,
     maxAnnouncedBytes: options.maxAnnouncedBytes ?? 64 * 1024,
     maxPresenceSubscriptions: options.maxPresenceSubscriptions ?? 64,
+    maxPresenceBufferedBytes: options.maxPresenceBufferedBytes ?? 16 << 20,
     maxIdsPerConnection: options.maxIdsPerConnection ?? 100,
     idReservationMs: options.idReservationMs ?? 20_000,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,

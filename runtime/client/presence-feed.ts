@@ -6,11 +6,14 @@
  *
  * A subscription outlives a lost connection: once the client is back (on any broker), it asks
  * again, and tells each subscriber 'left' for the peers it knew that are gone and 'joined'
- * for those present, so a map of peers kept from the events stays right.
+ * for those present, so a map of peers kept from the events stays right. The same happens when
+ * the broker says `resync` (it could not send every event: this client was not taking them
+ * fast enough, or the broker's presence budget was full).
  */
 import { Observable, type Subscriber } from 'rxjs';
 import { RpcError, RpcErrorCode } from '../errors.js';
-import type { PeerInfo, PresenceEvent } from '../wire/control.js';
+import type { PeerInfo, PresenceEvent, ResyncEvent } from '../wire/control.js';
+import { expandPeerList } from '../wire/peer-list.js';
 import type { ControlRequests } from './control-requests.js';
 
 /** What `presence()` returns: the events, and when the current peers have been delivered. */
@@ -30,6 +33,10 @@ interface Watcher {
 
 export class PresenceFeed {
   private readonly watchers = new Set<Watcher>();
+  /** While the list is asked for again: ids an event told about meanwhile (the event is newer than the list). */
+  private heardWhileAsking: Set<string> | undefined;
+  /** A resync came while one was being asked: ask once more after it. */
+  private resyncAgain = false;
 
   constructor(
     private readonly control: ControlRequests,
@@ -51,10 +58,10 @@ export class PresenceFeed {
     const events = new Observable<PresenceEvent>((subscriber) => {
       const watcher: Watcher = { subscriber, known: new Map() };
       this.watchers.add(watcher);
-      this.control.request('presence', { on: true }).then(
+      this.askPresence(false).then(
         (peers) => {
           if (!this.watchers.has(watcher)) return;
-          for (const peer of peers ?? []) this.tell(watcher, { type: 'joined', peer });
+          for (const peer of peers) this.tell(watcher, { type: 'joined', peer });
           markReady();
         },
         (error: RpcError) => {
@@ -73,19 +80,51 @@ export class PresenceFeed {
 
   /** An Event frame's payload. */
   onEvent(event: unknown): void {
-    const e = event as Partial<PresenceEvent> | undefined;
+    const e = event as Partial<PresenceEvent | ResyncEvent> | undefined;
+    if (e?.type === 'resync') return void this.resync();
     if (!e || (e.type !== 'joined' && e.type !== 'left') || !e.peer || typeof e.peer.id !== 'string') return;
+    this.heardWhileAsking?.add(e.peer.id);
     for (const watcher of this.watchers) this.tell(watcher, e as PresenceEvent);
   }
 
   /** Connected again (maybe to another broker): asks for presence anew and tells subscribers what changed meanwhile. */
   async restore(): Promise<void> {
+    await this.askAgain(false);
+  }
+
+  /** The broker could not send every event: the list again, and what changed. */
+  private async resync(): Promise<void> {
+    if (this.heardWhileAsking) {
+      this.resyncAgain = true;
+      return;
+    }
+    do {
+      this.resyncAgain = false;
+      await this.askAgain(true).catch(() => undefined); // lost meanwhile: restore() asks once back
+    } while (this.resyncAgain && this.watchers.size > 0);
+  }
+
+  /** Presence on: the peers present now (a compact list, expanded). */
+  private async askPresence(resync: boolean): Promise<PeerInfo[]> {
+    const entries = await this.control.request('presence', resync ? { on: true, resync, compact: true } : { on: true, compact: true });
+    return expandPeerList(entries ?? []);
+  }
+
+  private async askAgain(resync: boolean): Promise<void> {
     if (this.watchers.size === 0) return;
-    const peers = (await this.control.request('presence', { on: true })) ?? [];
+    const heard = (this.heardWhileAsking = new Set());
+    let peers: PeerInfo[];
+    try {
+      peers = await this.askPresence(resync);
+    } finally {
+      if (this.heardWhileAsking === heard) this.heardWhileAsking = undefined;
+    }
     const present = new Map(peers.map((p) => [p.id, p]));
     for (const watcher of this.watchers) {
-      for (const [id, peer] of [...watcher.known]) if (!present.has(id)) this.tell(watcher, { type: 'left', peer });
-      for (const peer of peers) this.tell(watcher, { type: 'joined', peer });
+      // A peer an event told about while the list was asked for is as the event said.
+      for (const [id, peer] of [...watcher.known]) if (!present.has(id) && !heard.has(id)) this.tell(watcher, { type: 'left', peer });
+      // 'joined' for the peers it did not know, or knew with other controllers.
+      for (const peer of peers) if (!heard.has(peer.id) && !samePeer(watcher.known.get(peer.id), peer)) this.tell(watcher, { type: 'joined', peer });
     }
   }
 
@@ -100,4 +139,9 @@ export class PresenceFeed {
     else if (!watcher.known.delete(event.peer.id)) return; // never told it joined
     watcher.subscriber.next(event);
   }
+}
+
+function samePeer(known: PeerInfo | undefined, peer: PeerInfo): boolean {
+  if (!known || known.contracts.length !== peer.contracts.length) return false;
+  return known.contracts.every((c, i) => c.path === peer.contracts[i]!.path && c.fingerprint === peer.contracts[i]!.fingerprint);
 }

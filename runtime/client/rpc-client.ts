@@ -7,6 +7,7 @@
  * control-requests.ts and presence-feed.ts (the broker's control plane), negotiation.ts
  * (contract versions), message-pieces.ts (large messages) and remote-peer.ts (proxies).
  */
+import { expandPeerList } from '../wire/peer-list.js';
 import { Observable, Subject } from 'rxjs';
 import type { CallOptions, ContractSet, PeerChannel } from '../contracts/descriptors.js';
 import { findController } from '../contracts/registry.js';
@@ -377,7 +378,7 @@ export class RpcWebSocketClient {
 
   /** The registered peers (optionally only those serving `controller`) this client may send to. */
   listPeers(filter: { controller?: string } = {}): Promise<PeerInfo[]> {
-    return this.control.request('listPeers', filter);
+    return this.control.request('listPeers', { ...filter, compact: true }).then(expandPeerList);
   }
 
   private announceControllers(): void {

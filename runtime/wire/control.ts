@@ -36,6 +36,14 @@ export interface PeerInfo {
   contracts: { path: string; fingerprint: string }[];
 }
 
+/** In a compact list (wire/peer-list.ts): an id with the controllers of entry `sameAs` of the same list. */
+export interface SamePeerEntry {
+  id: string;
+  sameAs: number;
+}
+
+export type PeerListEntry = PeerInfo | SamePeerEntry;
+
 /** A peer joining or leaving, as presence reports it. */
 export interface PresenceEvent {
   type: 'joined' | 'left';
@@ -62,6 +70,15 @@ export interface GoAwayEvent {
   reason: string;
   /** The broker to go to, when the client has its URL in its list (rebalancing); else the next of the list. */
   to?: string;
+}
+
+/**
+ * broker -> client: presence events for this connection did not fit the broker's bounds (it
+ * was not taking them fast enough, or too many were waiting for everyone): some were not sent.
+ * Ask for the list again (`presence { on: true, resync: true }`) and take it as the truth.
+ */
+export interface ResyncEvent {
+  type: 'resync';
 }
 
 /**
@@ -96,8 +113,10 @@ export interface ControlOperations {
   register: { request: { peerId: string; holder?: string }; result: null };
   deregister: { request: { peerId: string }; result: null };
   controllers: { request: { controllers: ControllerInfo[] }; result: null };
-  listPeers: { request: { controller?: string }; result: PeerInfo[] };
-  presence: { request: { on: boolean }; result: PeerInfo[] | null };
+  /** `compact`: ids sharing an announcement after the first as `{ id, sameAs }` (wire/peer-list.ts). */
+  listPeers: { request: { controller?: string; compact?: boolean }; result: PeerListEntry[] };
+  /** `resync`: the list again after a `resync` event (not another subscription); `compact` as for listPeers. */
+  presence: { request: { on: boolean; resync?: boolean; compact?: boolean }; result: PeerListEntry[] | null };
   /**
    * Are you there? Answered at once, ahead of the connection's other control requests: a
    * client that heard nothing for a while asks, and takes a broker that does not answer for dead.

@@ -53,8 +53,9 @@ export class RawPeer {
     });
   }
 
-  static async connect(url: string, token?: unknown): Promise<RawPeer> {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
+  /** `localAddress`: the loopback address to connect from (127.0.0.2 looks like another machine to the broker). */
+  static async connect(url: string, token?: unknown, localAddress?: string): Promise<RawPeer> {
+    const ws = new WebSocket(url, { perMessageDeflate: false, ...(localAddress === undefined ? {} : { localAddress }) });
     const peer = new RawPeer(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
@@ -76,6 +77,14 @@ export class RawPeer {
     this.send(jsonFrame(FrameType.Control, id, { op: 'register', peerId, ...(holder === undefined ? {} : { holder }) }));
     const reply = await this.next((f) => f[1] === FrameType.ControlReply && readU32(f, 4) === id);
     if (!(readJson(reply, 12) as { ok: boolean }).ok) throw new Error(`could not register ${peerId}`);
+  }
+
+  /** A control request (`{ op, … }`) and the broker's reply to it. */
+  async control(request: { op: string } & Record<string, unknown>): Promise<{ ok: boolean; result?: unknown; code?: string; message?: string }> {
+    const id = this.nextControl++;
+    this.send(jsonFrame(FrameType.Control, id, request));
+    const reply = await this.next((f) => f[1] === FrameType.ControlReply && readU32(f, 4) === id);
+    return readJson(reply, 12) as { ok: boolean };
   }
 
   /**
