@@ -42,6 +42,7 @@ export type BrokerLimitOptions = Partial<
     | 'maxAnnouncedBytes'
     | 'maxIdsPerConnection'
     | 'maxPresenceSubscriptions'
+    | 'maxPresenceBufferedBytes'
     | 'auditEventsPerSecond'
     | 'idReservationMs'
   >
