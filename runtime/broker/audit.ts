@@ -92,7 +92,12 @@ export interface AuditedRegistration {
 }
 
 export interface AuditedCall {
-  readonly target: { readonly id: string; names(controllerKey: number, actionKey: number): { controller: string; action: string } };
+  readonly target: {
+    readonly id: string;
+    names(controllerKey: number, actionKey: number): { controller: string; action: string };
+    /** The callee's connection, when it is on this broker. */
+    readonly connection?: { readonly remoteAddress: string };
+  };
   readonly controllerKey: number;
   readonly actionKey: number;
   readonly stream: boolean;

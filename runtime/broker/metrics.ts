@@ -8,7 +8,9 @@
  * The latency histogram is labelled with the controller path and action name that the callee
  * announced. Strangers choose those names, so the distinct (controller, action) pairs are
  * capped (`maxActionLabels`): calls to further pairs are counted under controller="other",
- * action="other", and each name is cut to MAX_LABEL_CHARS.
+ * action="other", and each name is cut to MAX_LABEL_CHARS. The callees of one remote address
+ * take at most a quarter of the label sets (those on other brokers of a cluster count as one
+ * address), so strangers announcing hundreds of names cannot leave the real actions unlabelled.
  */
 import { isRpcErrorCode, RpcErrorCode } from '../errors.js';
 import { FrameType, HEADER_SIZE } from '../wire/frame.js';
@@ -26,6 +28,8 @@ export const DEFAULT_MAX_ACTION_LABELS = 256;
 /** The label values of calls past the cap. */
 export const OTHER_LABEL = 'other';
 const MAX_LABEL_CHARS = 128;
+/** Where callees on other brokers of a cluster are, for the share of label sets. */
+const ELSEWHERE = 'another broker';
 
 const outcomeIndex = new Map(OUTCOMES.map((outcome, i) => [outcome, i]));
 const remoteErrorIndex = outcomeIndex.get(RpcErrorCode.REMOTE_ERROR)!;
@@ -47,6 +51,9 @@ export class ActionLatencies {
   private readonly byKeys = new Map<number, Map<number, LatencySeries>>();
   private readonly byNames = new Map<string, LatencySeries>();
   private other: LatencySeries | undefined;
+  /** Label sets taken by the callees of each remote address, and the share one address may take. */
+  private readonly takenBy = new Map<string, number>();
+  private readonly sharePerAddress: number;
   /** The last label set found by keys: calls come in runs of the same action, and a hit skips both maps. */
   private lastControllerKey = -1;
   private lastActionKey = -1;
@@ -58,6 +65,7 @@ export class ActionLatencies {
     private readonly maxSeries: number,
   ) {
     this.boundsMs = Float64Array.from(bounds, (b) => b * 1000);
+    this.sharePerAddress = Math.max(1, Math.floor(maxSeries / 4));
   }
 
   observe(call: AuditedCall, ms: number): void {
@@ -84,7 +92,10 @@ export class ActionLatencies {
     const key = `${names.controller}\u0000${names.action}`;
     let series = this.byNames.get(key);
     if (!series) {
-      if (this.series.length >= this.maxSeries) return (this.other ??= this.add(OTHER_LABEL, OTHER_LABEL));
+      const address = call.target.connection?.remoteAddress ?? ELSEWHERE;
+      const taken = this.takenBy.get(address) ?? 0;
+      if (this.series.length >= this.maxSeries || taken >= this.sharePerAddress) return (this.other ??= this.add(OTHER_LABEL, OTHER_LABEL));
+      this.takenBy.set(address, taken + 1);
       series = this.add(clip(names.controller), clip(names.action));
       this.byNames.set(key, series);
     }
