@@ -95,6 +95,28 @@ describe('router', () => {
     expect(callee.summary()).toEqual([`Request ${routeId} from ${caller.handle}`, `Credit ${routeId} from ${caller.handle}`]);
   });
 
+  it('a stream answered with a message, or accepted twice, ends: the caller hears PROTOCOL_ERROR, the callee a Cancel', async () => {
+    const { route, decided, caller, callee, router } = setup();
+    // A raw callee answers a stream call as if it were unary.
+    route(caller, request(3, 'callee', undefined, { stream: true }));
+    await decided();
+    const first = readU32(callee.sent[0]!, 4);
+    const answer = new Uint8Array(15);
+    answer.set(signal(FrameType.Response, first));
+    route(callee, answer);
+    expect(router.stats()).toEqual({ routes: 0, streams: 0 });
+    // Another accepts twice.
+    route(caller, request(4, 'callee', undefined, { stream: true }));
+    await decided();
+    const second = readU32(callee.sent[2]!, 4);
+    route(callee, signal(FrameType.Response, second));
+    expect(router.stats()).toEqual({ routes: 1, streams: 1 });
+    route(callee, signal(FrameType.Response, second));
+    expect(router.stats()).toEqual({ routes: 0, streams: 0 });
+    expect(caller.summary()).toEqual(['Error 3 from 0 PROTOCOL_ERROR', `Response 4 from ${callee.handle}`, 'Error 4 from 0 PROTOCOL_ERROR']);
+    expect(callee.summary()).toEqual([`Request ${first} from ${caller.handle}`, `Cancel ${first} from 0`, `Request ${second} from ${caller.handle}`, `Cancel ${second} from 0`]);
+  });
+
   it('an answer sent in pieces ends the route with its last piece', async () => {
     const { route, decided, caller, callee, router } = setup();
     route(caller, request(5, 'callee'));

@@ -21,6 +21,8 @@ export interface Route {
   /** Whom the caller addressed. */
   readonly target: RouteTarget;
   readonly stream: boolean;
+  /** A stream the callee accepted (its one empty Response went by). */
+  accepted: boolean;
   /** The callee is sending its final message in pieces: the route ends with the last one. */
   ending: boolean;
   readonly controllerKey: number;

@@ -252,6 +252,7 @@ export class Router implements BrokerPart {
       callee,
       target,
       stream,
+      accepted: false,
       ending: false,
       controllerKey: h.controllerKey,
       actionKey: h.actionKey,
@@ -283,7 +284,11 @@ export class Router implements BrokerPart {
     let ends: boolean;
     switch (h.type) {
       case FrameType.Response:
-        ends = !route.stream;
+        if (!route.stream) ends = true;
+        else if (!route.accepted && frame.length === h.payloadStart && (h.flags & FrameFlags.More) === 0) {
+          route.accepted = true; // a stream's one empty Response says it was accepted
+          ends = false;
+        } else return this.breakStream(callee, route, h.callId);
         break;
       case FrameType.Error:
       case FrameType.StreamEnd:
@@ -308,6 +313,20 @@ export class Router implements BrokerPart {
     writeU32(frame, 4, route.callerCallId);
     writeU32(frame, 8, callee.handle);
     route.caller.send(frame);
+  }
+
+  /**
+   * The callee answered a stream with a message, or accepted it twice: not a stream as the
+   * caller asked for it. The call ends: the caller hears PROTOCOL_ERROR (the callee may have
+   * run it), the callee a Cancel.
+   */
+  private breakStream(callee: RouteEndpoint, route: Route, routeId: number): void {
+    callee.incoming.delete(routeId);
+    route.caller.outgoing.delete(route.callerCallId);
+    this.endRoute(route, RpcErrorCode.PROTOCOL_ERROR);
+    const error = new RpcError(RpcErrorCode.PROTOCOL_ERROR, `peer '${route.target.id}' answered a stream call with a message (a stream is accepted by one empty Response)`, { mayHaveRun: true });
+    route.caller.send(errorFrame(route.callerCallId, error));
+    callee.send(cancelFrame(routeId));
   }
 
   private onCancel(caller: RouteEndpoint, frame: Uint8Array, callId: number): void {
