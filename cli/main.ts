@@ -128,6 +128,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('nats-replicas', { type: 'number', describe: 'JetStream replicas of the cluster state: 1, 3 or 5 (default 1; needs --nats)' })
           .option('rebalance-ms', { type: 'number', describe: 'How often a broker well above the cluster average load asks idle clients to move (default 10000, 0 = off; needs --nats)' })
           .option('log-level', { choices: logLevels, default: 'info' as LogLevelName, describe: 'Least level logged, on stderr (debug adds connections opening and closing)' })
+          .option('peer-id-policy', { choices: ['printable', 'ascii', 'any'] as const, describe: "Which peer ids may be registered: no control or format characters (printable, the default), printable ASCII only, or any" })
           .option('log-format', { choices: ['pretty', 'json'] as const, describe: 'Log lines for a person, or JSON lines for tools (default: pretty when stderr is a terminal, else json)' })
           .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics at http://<metrics-host>:<port>/metrics (and /healthz) on this port (0 picks a free one; needs prom-client)' })
           .option('metrics-host', { type: 'string', describe: 'Address of the metrics listener (default 127.0.0.1; needs --metrics-port)' })
@@ -157,7 +158,7 @@ export async function main(argv: string[]): Promise<number> {
         // Loaded here: build and check never pay for the broker (ws, NATS) at start-up.
         const { runBroker } = await import('./commands/broker.js');
         exitCode = await runBroker(
-          { port, host, limits, allowedOrigins, insecure, security, audit, cluster, logLevel: args.logLevel, logFormat: args.logFormat, metricsPort, metricsHost, drainMs },
+          { port, host, limits, allowedOrigins, peerIdPolicy: args.peerIdPolicy, insecure, security, audit, cluster, logLevel: args.logLevel, logFormat: args.logFormat, metricsPort, metricsHost, drainMs },
           console_,
         );
       },

@@ -53,6 +53,8 @@ export interface BrokerArgs {
   host: string;
   limits?: BrokerLimitOptions;
   allowedOrigins?: string[];
+  /** Which peer ids may be registered (the broker's peerIdPolicy). */
+  peerIdPolicy?: 'printable' | 'ascii' | 'any';
   insecure?: boolean;
   /** A JavaScript module whose default export is an RpcKernelSecurity subclass or instance. */
   security?: string;
@@ -104,6 +106,7 @@ async function serve(args: BrokerArgs, output: Output, signals: SignalQueue): Pr
       host: args.host,
       ...args.limits,
       allowedOrigins: args.allowedOrigins,
+      peerIdPolicy: args.peerIdPolicy,
       insecure: args.insecure,
       logger,
       security,

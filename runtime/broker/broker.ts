@@ -226,6 +226,7 @@ class BrokerServer implements Broker {
       maxAnnouncedBytes: limits.maxAnnouncedBytes,
       maxPresenceSubscriptions: limits.maxPresenceSubscriptions,
       maxIdsPerConnection: limits.maxIdsPerConnection,
+      peerIdPolicy: options.peerIdPolicy ?? 'printable',
       identityChanged: (connection) => this.identityChanged(connection),
     }));
     // In a cluster: a broker well above the average load asks a few idle clients to move.

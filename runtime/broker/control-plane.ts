@@ -21,6 +21,7 @@ import type { GoAway } from './go-away.js';
 import type { Listings } from './listing.js';
 import type { BrokerPart } from './part.js';
 import type { LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
+import { peerIdRefusal, shownPeerId, type PeerIdPolicy } from './peer-id-policy.js';
 import type { Presence } from './presence.js';
 import { Slot } from './slot.js';
 
@@ -39,6 +40,8 @@ export interface ControlContext {
   readonly maxPresenceSubscriptions: number;
   /** Peer ids a connection may hold. */
   readonly maxIdsPerConnection: number;
+  /** Which ids may be registered (peer-id-policy.ts). */
+  readonly peerIdPolicy: PeerIdPolicy;
   /** `connection` registered or gave up an id: who it is as a caller changed (every part hears it). */
   identityChanged(connection: BrokerConnection): void;
 }
@@ -193,6 +196,11 @@ export class ControlPlane implements BrokerPart {
 
   private async register(connection: BrokerConnection, id: string, holder: string | undefined): Promise<null> {
     const session = connection.session!;
+    const refusal = peerIdRefusal(this.ctx.peerIdPolicy, id);
+    if (refusal !== undefined) {
+      this.ctx.audit.denied(connection, 'register', id);
+      throw new RpcError(RpcErrorCode.ACCESS_DENIED, `peer id '${shownPeerId(id)}' is refused by the broker's peerIdPolicy: ${refusal}`);
+    }
     if (connection.registrations.size >= this.ctx.maxIdsPerConnection && ![...connection.registrations].some((r) => r.id === id)) {
       throw new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `this connection holds ${this.ctx.maxIdsPerConnection} peer ids already (maxIdsPerConnection)`);
     }

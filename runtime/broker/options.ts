@@ -4,6 +4,7 @@ import type { AuditSink } from './audit.js';
 import type { ClusterOptions } from './cluster/cluster-options.js';
 import type { BrokerLogger } from './logger.js';
 import type { BrokerMetricsOptions } from './metrics-export.js';
+import type { PeerIdPolicy } from './peer-id-policy.js';
 import type { RpcKernelSecurity } from './security.js';
 
 export interface BrokerOptions {
@@ -86,6 +87,15 @@ export interface BrokerOptions {
    * 0 turns it off.
    */
   idReservationMs?: number;
+  /**
+   * Which peer ids may be registered, beyond what a peer id is (1 to 255 UTF-8 bytes of
+   * well-formed Unicode): `'printable'` (the default) refuses control and format characters
+   * (Unicode Cc, Cf: a zero-width space, a right-to-left override), which make ids that look
+   * like others; `'ascii'` takes printable ASCII only (no look-alike letters of other scripts);
+   * `'any'` takes every id; a function returns why an id is refused, or undefined to take it.
+   * A refused registration gets ACCESS_DENIED saying why.
+   */
+  peerIdPolicy?: PeerIdPolicy;
   /** Presence subscriptions per connection (one per `presence()` subscriber of a client); more are refused with LIMIT_EXCEEDED. Default 64. */
   maxPresenceSubscriptions?: number;
   /**
