@@ -81,6 +81,17 @@ describe('types', () => {
     expect(model.messages.find((m) => m.name === 'TPutResponse')!.fields[0]!.type).toEqual({ kind: 'scalar', scalar: 'int64' });
   });
 
+  it('a one-member enum is that enum wherever it is written (its type is its member\'s)', () => {
+    const { model, diagnostics } = readInMemory(controller('put(levels: Level[], byLevel: Map<Level, Level>): Level', 'export enum Level {\n  Only,\n}'));
+    expect(diagnostics).toEqual([]);
+    const level = { kind: 'enum', name: 'Level' };
+    expect(model.messages.find((m) => m.name === 'TPutRequest')!.fields.map((f) => f.type)).toEqual([
+      { kind: 'array', element: level },
+      { kind: 'map', key: level, value: level, record: false },
+    ]);
+    expect(model.enums.map((e) => [e.name, e.values.map((v) => v.member)])).toEqual([['Level', ['Only']]]);
+  });
+
   it('names unions and anonymous types after their alias, else their owner; equal anonymous shapes share one message', () => {
     const { model } = readInMemory(
       controller("a(shape: Shape, level: 'low' | 'high'): { ok: boolean }", "export type Shape = { kind: 'circle'; r: number } | { kind: 'square'; side: number };\n") as Record<string, string>,
@@ -195,6 +206,27 @@ const cases: Case[] = [
     code: DiagnosticCode.UnsupportedType,
     at: '2:3',
     text: 'Bad.take(bag).items: Set is not supported: use an array',
+  },
+  {
+    name: 'an optional constant (a single literal type is not on the wire: its absence could not be told from it)',
+    source: `export type Red = 'red';\nexport interface Paint {\n  color?: Red;\n}\n@rpc.controller('/bad')\nexport class Bad {\n  @rpc.action()\n  take(paint: Paint): void {}\n}\n`,
+    code: DiagnosticCode.UnsupportedType,
+    at: '3:3',
+    text: 'Bad.take(paint).color: the constant "red" cannot be optional or null',
+  },
+  {
+    name: 'a list of a constant',
+    source: `@rpc.controller('/bad')\nexport class Bad {\n  @rpc.action()\n  take(colors: 'red'[]): void {}\n}\n`,
+    code: DiagnosticCode.UnsupportedType,
+    at: '4:8',
+    text: 'Bad.take(colors)[]: the constant "red" cannot be an element or a map value',
+  },
+  {
+    name: 'a map keyed by a constant',
+    source: `@rpc.controller('/bad')\nexport class Bad {\n  @rpc.action()\n  take(byColor: Map<'red', string>): void {}\n}\n`,
+    code: DiagnosticCode.UnsupportedMapKey,
+    at: '4:8',
+    text: 'Bad.take(byColor): map keys must be',
   },
 ];
 

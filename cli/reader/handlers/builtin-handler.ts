@@ -46,7 +46,7 @@ export class BuiltinHandler implements TypeHandler {
     const key = this.mapKey(keyType, { ...ctx, path: `${ctx.path}<key>`, owner: `${ctx.owner}Key` });
     const value = this.services.mapElement(valueType, { ...ctx, path: `${ctx.path}<value>`, owner: `${ctx.owner}Value` });
     if (!key || !value) return undefined;
-    if (key.kind === 'message' || key.kind === 'union' || key.kind === 'array' || key.kind === 'map') {
+    if (key.kind === 'message' || key.kind === 'union' || key.kind === 'array' || key.kind === 'map' || key.kind === 'literal') {
       this.services.report(ctx, DiagnosticCode.UnsupportedMapKey, 'map keys must be strings, numbers, bigints, booleans, dates or enums', keyType);
       return undefined;
     }
