@@ -228,6 +228,21 @@ const cases: Case[] = [
     at: '4:8',
     text: 'Bad.take(byColor): map keys must be',
   },
+  {
+    name: 'a getter in an interface (a plain object a peer receives cannot compute it)',
+    source: `export interface Labelled {\n  id: string;\n  get label(): string;\n}\n@rpc.controller('/bad')\nexport class Bad {\n  @rpc.action()\n  take(value: Labelled): void {}\n}\n`,
+    code: DiagnosticCode.UnsupportedType,
+    at: '3:3',
+    text: "Bad.take(value).label: accessor 'label' of an interface or object type: a peer receives a plain object, which cannot compute it; declare a property ('readonly label: …') or use a class",
+    type: 'string',
+  },
+  {
+    name: 'a setter in an object type',
+    source: `export type Settable = { id: string; set label(value: string) };\n@rpc.controller('/bad')\nexport class Bad {\n  @rpc.action()\n  take(value: Settable): void {}\n}\n`,
+    code: DiagnosticCode.UnsupportedType,
+    at: '1:38',
+    text: "Bad.take(value).label: accessor 'label' of an interface or object type",
+  },
 ];
 
 describe('contracts the reader cannot map', () => {
