@@ -23,6 +23,7 @@ export const DiagnosticCode = {
   NameCollision: 'P2P1016',
   UnsupportedMapKey: 'P2P1017',
   UnresolvedType: 'P2P1018',
+  InvalidLock: 'P2P1019',
 } as const;
 export type DiagnosticCode = (typeof DiagnosticCode)[keyof typeof DiagnosticCode];
 

@@ -65,12 +65,25 @@ export function buildModel(
 ): { model: ContractModel; lock: LockFile } {
   const contractsDir = resolve(contractsDirArg);
   const { model, diagnostics } = readContracts(contractsDir, options);
-  if (diagnostics.length > 0) throw new ContractDiagnosticsError(sortDiagnostics(diagnostics).map((d) => relativeToCwd(d, contractsDir)));
+  return numberModel(model, diagnostics, lock, (d) => relativeToCwd(d, contractsDir));
+}
+
+/**
+ * The model as read (with the reader's diagnostics) numbered from `lock` and fingerprinted;
+ * throws ContractDiagnosticsError (each diagnostic through `locate`) when it cannot be built.
+ */
+export function numberModel(
+  model: ContractModel,
+  diagnostics: Diagnostic[],
+  lock: AnyLockFile | undefined,
+  locate: (d: Diagnostic) => Diagnostic = (d) => d,
+): { model: ContractModel; lock: LockFile } {
+  if (diagnostics.length > 0) throw new ContractDiagnosticsError(sortDiagnostics(diagnostics).map(locate));
   const nextLock = applyLock(model, lock ?? emptyLock());
   computeFingerprints(model);
   // Names protoc and buf would refuse: refuse the contracts rather than write an invalid .proto.
   const clashes = protoNameDiagnostics(model);
-  if (clashes.length > 0) throw new ContractDiagnosticsError(sortDiagnostics(clashes).map((d) => relativeToCwd(d, contractsDir)));
+  if (clashes.length > 0) throw new ContractDiagnosticsError(sortDiagnostics(clashes).map(locate));
   return { model, lock: nextLock };
 }
 
