@@ -237,7 +237,57 @@ describe('crafted bytes behave as docs/contracts.md says (all-types fixture)', (
     const shape = (write: (w: protobuf.Writer) => void) => field('shape', 2, (w) => { w.fork(); write(w); w.ldelim(); });
     refused(shape((w) => w.uint32((77 << 3) | 0).int32(1)), /no member of Shape this version knows/);
     const circle = (w: protobuf.Writer) => w.uint32((1 << 3) | 2).fork().ldelim();
-    refused(shape((w) => { circle(w); circle(w); }), /a message field appears twice/);
+    refused(shape((w) => { circle(w); circle(w); }), /union Shape has more than one member set/);
+  });
+
+  it('two scalar members of one union (oneof): protobuf keeps the last, p2pgen refuses, naming the union', () => {
+    const scalar = (write: (w: protobuf.Writer) => void) => field('scalar', 2, (w) => { w.fork(); write(w); w.ldelim(); });
+    const union = manifest.model.unions.find((u) => u.name === 'Scalar')!;
+    // (the numbers are the lock's: string and number members, whatever their order)
+    const [text, real] = [union.variants.find((v) => v.protoName === 'string_value')!.number, union.variants.find((v) => v.protoName === 'number_value')!.number];
+    const bytes = concat(codec.encode(base()), scalar((w) => w.uint32((text << 3) | 2).string('text').uint32((real << 3) | 1).double(2)));
+    expect((fromBinary(desc, bytes) as unknown as { scalar: { value: { case: string; value: unknown } } }).scalar.value).toEqual({ case: 'numberValue', value: 2 });
+    refused(bytes, /union Scalar has more than one member set \(a oneof holds one value; p2pgen does not take the last\)/);
+  });
+
+  it('field number 0 is refused (protobuf-es, p2pgen): it is not a field, whatever its wire type', () => {
+    for (const tag of [0, 2, 5]) {
+      const bytes = concat(codec.encode(base()), protobuf.Writer.create().uint32(tag).uint32(tag === 2 ? 0 : 1).finish());
+      expect(() => fromBinary(desc, bytes)).toThrow();
+      refused(bytes, /field number 0 \(tag \d\) is not a field: protobuf reserves it/);
+    }
+  });
+
+  it('a string whose length runs past the end is named as that, not as bad UTF-8 (protobuf-es refuses it too)', () => {
+    // A length of 100 with 3 bytes left; a length beyond 2^31 (protobufjs: "invalid length encoding").
+    for (const length of [[100], [0xff, 0xff, 0xff, 0xff, 0x0f]]) {
+      const bytes = concat(codec.encode(base()), protobuf.Writer.create().uint32((number('text') << 3) | 2).finish(), Uint8Array.from(length), Uint8Array.from([0x61, 0x62, 0x63]));
+      expect(() => fromBinary(desc, bytes)).toThrow();
+      refused(bytes, /a string's length runs past the end of the bytes/);
+      expect(() => codec.decode(bytes)).not.toThrow(/UTF-8/);
+    }
+  });
+
+  it('a float32 beyond ±3.4e38: refused by the validator and the encoder (protobuf-es refuses to encode it); Infinity and the largest float32 pass', () => {
+    for (const single of [3.5e38, -1e39, Number.MAX_VALUE]) {
+      const value = Object.assign(base(), { single });
+      expect(codec.validate(value)).toEqual([{ path: 'Everything.single', message: `must be within float32's range (±3.4028234663852886e38), got ${single}: it would travel as ${single > 0 ? '' : '-'}Infinity` }]);
+      expect(() => codec.encode(value)).toThrow(/beyond float32's range/);
+      expect(() => toBinary(desc, es.create('Everything', value))).toThrow(/invalid float32/);
+    }
+    for (const single of [Infinity, -Infinity, 3.4028234663852886e38, 3.4028235677973362e38]) {
+      const value = Object.assign(base(), { single });
+      expect(codec.validate(value)).toEqual([]);
+      expect((codec.decode(codec.encode(value)) as { single: number }).single).toBe(Math.fround(single));
+      expect((fromBinary(desc, codec.encode(value)) as unknown as { single: number }).single).toBe(Math.fround(single));
+    }
+  });
+
+  it('a required value the bytes do not hold is reported as nothing sent, not as undefined (a sender\'s null travels as absence)', () => {
+    const w = protobuf.Writer.create();
+    const bytes = w.uint32((number('text') << 3) | 2).string('only text').finish();
+    const decoded = codec.decode(bytes);
+    expect(codec.validate(decoded)).toContainEqual({ path: 'Everything.point', message: 'expected a Point object, got nothing' });
   });
 });
 

@@ -134,7 +134,7 @@ return w;
 
   decodeUnion(u: UnionModel): string {
     const type = this.ctx.types.named(u.name);
-    const cases = u.variants.map((v) => single(v.number, tag(v.number, valueWireType(v.type)), `value = ${this.ctx.rt('once')}(value, ${this.readValue(v.type)});`));
+    const cases = u.variants.map((v) => single(v.number, tag(v.number, valueWireType(v.type)), `value = ${this.ctx.rt('oneMember')}(value, ${this.readValue(v.type)}, ${literal(u.name)});`));
     return `function decode_${u.name}(r: ${this.ctx.rtType('Reader')}, end: number): ${type} {
 let value: ${type} | undefined;
 ${this.decodeLoop(cases)}

@@ -16,7 +16,7 @@ const scalarChecks: Record<ScalarKind, string> = {
   string: 'checkString',
   bool: 'checkBool',
   double: 'checkNumber',
-  float: 'checkNumber',
+  float: 'checkFloat32',
   int32: 'checkInt32',
   uint32: 'checkUint32',
   int64: 'checkInt64',

@@ -66,6 +66,16 @@ export function checkNumber(v: unknown, key: Key, issues: ValidationIssue[]): v 
   return typeof v === 'number' || expect_(issues, key, 'a number', v);
 }
 
+/** A float32 (`float`): a number whose float32 rounding is finite unless the number is (±Infinity and NaN are floats; 1e39 is not). */
+export function checkFloat32(v: unknown, key: Key, issues: ValidationIssue[]): v is number {
+  if (typeof v !== 'number') return expect_(issues, key, 'a number', v);
+  if (Number.isFinite(v) && !Number.isFinite(Math.fround(v))) {
+    issues.push({ path: segment(key), message: `must be within float32's range (±3.4028234663852886e38), got ${v}: it would travel as ${v > 0 ? '' : '-'}Infinity` });
+    return false;
+  }
+  return true;
+}
+
 export function checkInt32(v: unknown, key: Key, issues: ValidationIssue[]): v is number {
   return (typeof v === 'number' && (v | 0) === v) || expect_(issues, key, 'an int32 (integer from -2147483648 to 2147483647)', v);
 }

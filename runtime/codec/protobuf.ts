@@ -132,11 +132,13 @@ export function readTimestamp(r: Reader): Date {
  * TextDecoder.
  */
 export function readString(r: Reader): string {
+  const at = r.pos;
   try {
     return r.stringVerify();
   } catch (error) {
-    if (error instanceof RangeError) throw error; // ran past the message
-    throw new TypeError(`a string field is not valid UTF-8 (at ${r.pos})`);
+    // The fatal TextDecoder throws a TypeError for bytes that are not UTF-8; anything else is the length.
+    if (error instanceof TypeError) throw new TypeError(`a string field is not valid UTF-8 (at ${r.pos})`);
+    throw new RangeError(`a string's length runs past the end of the bytes (at ${at}: ${(error as Error).message})`);
   }
 }
 
@@ -147,6 +149,15 @@ export function readString(r: Reader): string {
  */
 export function once<T>(previous: T | null | undefined, next: T): T {
   if (previous != null) throw new TypeError('a message field appears twice (p2pgen does not merge repeated message fields)');
+  return next;
+}
+
+/**
+ * A member of a union (a oneof) read when one was already: protobuf keeps the last, p2pgen
+ * refuses (its writers set exactly one, and taking the last would guess).
+ */
+export function oneMember<T>(previous: T | undefined, next: T, unionName: string): T {
+  if (previous !== undefined) throw new TypeError(`union ${unionName} has more than one member set (a oneof holds one value; p2pgen does not take the last)`);
   return next;
 }
 
@@ -174,8 +185,9 @@ export function readEnd(r: Reader): number {
   return end;
 }
 
-/** Skips a field this version does not know (forward compatibility). */
+/** Skips a field this version does not know (forward compatibility); field number 0 is never one (protobuf parsers must refuse it). */
 export function skipField(r: Reader, tag: number): void {
+  if (tag >>> 3 === 0) throw new TypeError(`field number 0 (tag ${tag}) is not a field: protobuf reserves it`);
   r.skipType(tag & 7);
 }
 

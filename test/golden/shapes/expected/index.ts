@@ -30,6 +30,7 @@ import {
   noUnionMember,
   notNull,
   once,
+  oneMember,
   overrun,
   readEnd,
   readString,
@@ -425,11 +426,11 @@ function decode_Shape(r: Reader, end: number): Shape {
     switch (tag >>> 3) {
       case 1:
         if (tag !== 10) wrongWireType(tag);
-        value = once(value, decode_ShapeCircle(r, readEnd(r)));
+        value = oneMember(value, decode_ShapeCircle(r, readEnd(r)), 'Shape');
         break;
       case 2:
         if (tag !== 18) wrongWireType(tag);
-        value = once(value, decode_ShapeSquare(r, readEnd(r)));
+        value = oneMember(value, decode_ShapeSquare(r, readEnd(r)), 'Shape');
         break;
       default:
         skipField(r, tag);
@@ -466,15 +467,15 @@ function decode_TicketValue(r: Reader, end: number): TicketValue {
     switch (tag >>> 3) {
       case 1:
         if (tag !== 10) wrongWireType(tag);
-        value = once(value, readString(r));
+        value = oneMember(value, readString(r), 'TicketValue');
         break;
       case 2:
         if (tag !== 17) wrongWireType(tag);
-        value = once(value, r.double());
+        value = oneMember(value, r.double(), 'TicketValue');
         break;
       case 3:
         if (tag !== 26) wrongWireType(tag);
-        value = once(value, readTimestamp(r));
+        value = oneMember(value, readTimestamp(r), 'TicketValue');
         break;
       default:
         skipField(r, tag);
