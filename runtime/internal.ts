@@ -22,6 +22,7 @@ export {
   type Writer,
 } from './codec/protobuf.js';
 export { EMAIL_PATTERN, setEntry, type ValidationIssue } from './codec/validation.js';
+export { maxDepth, tooDeep, tooDeepIssue } from './codec/limits.js';
 export { instanceConstructor } from './codec/instances.js';
 export { unfilled, type Unfilled } from './codec/unfilled.js';
 export { messageCodec, type MessageCodec } from './codec/message-codec.js';

@@ -121,17 +121,17 @@ export function checkObject(v: unknown, key: Key, what: string, issues: Validati
   return (typeof v === 'object' && v !== null) || expect_(issues, key, what, v);
 }
 
-/** A check of one value, as the check* functions and generated validate_* functions are. */
-export type Check = (v: unknown, key: Key, issues: ValidationIssue[]) => unknown;
+/** A check of one value, as the check* functions and generated validate_* functions (which take the depth of a message element: limits.ts) are. */
+export type Check = (v: unknown, key: Key, issues: ValidationIssue[], depth: number) => unknown;
 
-/** Checks that `v` is an array and each element passes `check`. */
-export function checkEach(v: unknown, check: Check, key: Key, issues: ValidationIssue[]): void {
+/** Checks that `v` is an array and each element passes `check` (message elements are at `depth`). */
+export function checkEach(v: unknown, check: Check, key: Key, issues: ValidationIssue[], depth = 0): void {
   if (!Array.isArray(v)) {
     expect_(issues, key, 'an array', v);
     return;
   }
   const from = issues.length;
-  for (let i = 0; i < v.length; i++) check(v[i], i, issues);
+  for (let i = 0; i < v.length; i++) check(v[i], i, issues, depth);
   if (issues.length !== from) within(issues, from, key);
 }
 

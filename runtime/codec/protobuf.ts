@@ -8,6 +8,7 @@
  */
 import protobuf from 'protobufjs/minimal.js';
 import { Writer } from './writer.js';
+import { maxDepth, tooDeep } from './limits.js';
 
 export { Writer };
 export type Reader = protobuf.Reader;
@@ -77,8 +78,9 @@ function readInt64Number(r: Reader): number {
 export const TIMESTAMP_MIN_SECONDS = -62_135_596_800;
 export const TIMESTAMP_MAX_SECONDS = 253_402_300_799;
 
-/** Writes a `Date` as google.protobuf.Timestamp (length-delimited, seconds=1, nanos=2); never an invalid one. */
-export function writeTimestamp(w: Writer, date: Date): Writer {
+/** Writes a `Date` as google.protobuf.Timestamp (length-delimited, seconds=1, nanos=2), a message at `depth`; never an invalid one. */
+export function writeTimestamp(w: Writer, date: Date, depth = 1): Writer {
+  if (depth > maxDepth) tooDeep(depth);
   const ms = date.getTime();
   const seconds = Math.floor(ms / 1000);
   // Validators refuse such dates first; this keeps direct encoders from writing them.
@@ -106,9 +108,11 @@ function varintLength(n: number): number {
 /**
  * Reads a google.protobuf.Timestamp into a `Date` (millisecond precision, like `Date`: finer
  * nanos are dropped). Stricter than protobuf: a Timestamp outside its documented range or
- * with nanos outside 0..999,999,999 is refused, not turned into some other date.
+ * with nanos outside 0..999,999,999 is refused, not turned into some other date. `depth` is
+ * the Timestamp's own as a message (limits.ts).
  */
-export function readTimestamp(r: Reader): Date {
+export function readTimestamp(r: Reader, depth = 1): Date {
+  if (depth > maxDepth) tooDeep(depth);
   const end = readEnd(r);
   let seconds = 0;
   let nanos = 0;
