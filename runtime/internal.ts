@@ -23,6 +23,7 @@ export {
 } from './codec/protobuf.js';
 export { EMAIL_PATTERN, setEntry, type ValidationIssue } from './codec/validation.js';
 export { maxDepth, tooDeep, tooDeepIssue } from './codec/limits.js';
+export { keepUnknown, unknownFields, writeUnknown } from './codec/unknown-fields.js';
 export { instanceConstructor } from './codec/instances.js';
 export { unfilled, type Unfilled } from './codec/unfilled.js';
 export { messageCodec, type MessageCodec } from './codec/message-codec.js';

@@ -170,7 +170,7 @@ describe('crafted bytes behave as docs/contracts.md says (all-types fixture)', (
     expect(agree(mixed).generic).toEqual([5, -6, 7, 8]);
   });
 
-  it('unknown fields of every wire type are skipped (protobuf, p2pgen)', () => {
+  it('unknown fields of every wire type leave the value as it is (protobuf, p2pgen; both keep them to write back: unknown-fields.test.ts)', () => {
     const unknown = protobuf.Writer.create().uint32((900 << 3) | 0).int32(1).uint32((901 << 3) | 1).fixed64(2).uint32((902 << 3) | 2).string('x').uint32((903 << 3) | 5).fixed32(3).finish();
     const value = Object.assign(base(), { text: 'kept' });
     expect(agree(concat(codec.encode(value), unknown))).toStrictEqual(value);

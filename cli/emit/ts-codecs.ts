@@ -7,7 +7,8 @@
  *
  * Every encoder and decoder of a message takes the message's depth `d` and refuses one deeper
  * than the runtime's limit (runtime/codec/limits.ts); the messages inside it are at `d + 1`,
- * so the depth is passed down as an expression (`Depth`).
+ * so the depth is passed down as an expression (`Depth`). Entity decoders keep the fields they
+ * do not know and their encoders write them back (runtime/codec/unknown-fields.ts).
  */
 import type { EnumModel, FieldModel, MessageModel, ScalarKind, TypeRef, UnionModel, UnionVariant } from '../model/contract-model.js';
 import { compare } from '../diagnostics.js';
@@ -22,6 +23,11 @@ type MapRef = Extract<TypeRef, { kind: 'map' }>;
 /** The check every encoder and decoder of a message starts with. */
 function depthCheck(ctx: TsContext): string {
   return `if (d > ${ctx.rt('maxDepth')}) ${ctx.rt('tooDeep')}(d);`;
+}
+
+/** Messages whose decoded values keep the fields this version does not know (entities; not requests, responses or wrappers). */
+function keepsUnknown(m: MessageModel): boolean {
+  return m.origin.kind === 'class' || m.origin.kind === 'interface' || m.origin.kind === 'anonymous';
 }
 
 /** How a decoder reads one field number: a statement per tag (the number's wire types) it accepts. */
@@ -81,9 +87,10 @@ default: return ${this.ctx.rt('unknownEnumValue')}(${literal(e.name)}, n);
 
   encodeMessage(m: MessageModel): string {
     const wire = m.fields.filter((f) => f.type.kind !== 'literal');
+    const unknown = keepsUnknown(m) ? `\nif (${this.ctx.rt('unknownFields')} in m) ${this.ctx.rt('writeUnknown')}(w, m[${this.ctx.rt('unknownFields')}]);` : '';
     return `function encode_${m.name}(w: ${this.ctx.rtType('Writer')}, m: ${this.ctx.types.named(m.name)}, d: number): ${this.ctx.rtType('Writer')} {
 ${depthCheck(this.ctx)}
-${wire.map((f) => this.writeField(f, memberAccess('m', f.name), 'd + 1')).join('\n')}
+${wire.map((f) => this.writeField(f, memberAccess('m', f.name), 'd + 1')).join('\n')}${unknown}
 return w;
 }`;
   }
@@ -94,7 +101,7 @@ return w;
     return `function decode_${m.name}(r: ${this.ctx.rtType('Reader')}, end: number, d: number): ${type} {
 ${depthCheck(this.ctx)}
 ${m.origin.kind === 'class' ? `const m = new received_${m.name}();` : this.newObject(m, type)}
-${this.decodeLoop(wire.flatMap((f) => this.readCases(f, memberAccess('m', f.name), 'd + 1')))}
+${this.decodeLoop(wire.flatMap((f) => this.readCases(f, memberAccess('m', f.name), 'd + 1')), keepsUnknown(m) ? 'm' : undefined)}
 return m;
 }`;
   }
@@ -408,11 +415,14 @@ return value;
    * straight to the case; a switch on whole tags, eight apart, is a chain of comparisons), then
    * checks the wire type: a known number with a wire type its type never uses is refused (bytes
    * of an incompatible schema must fail, not decode into something plausible), an unknown number
-   * is skipped.
+   * is skipped, or kept on `keepOn` (an entity being decoded) to be written back.
    */
-  private decodeLoop(cases: FieldCase[]): string {
-    const skip = `${this.ctx.rt('skipField')}(r, r.uint32());`;
-    if (cases.length === 0) return `while (r.pos < end) ${skip}\nif (r.pos !== end) ${this.ctx.rt('overrun')}(r, end);`;
+  private decodeLoop(cases: FieldCase[], keepOn?: string): string {
+    const unknown = keepOn ? `${this.ctx.rt('keepUnknown')}(r, tag, ${keepOn});` : `${this.ctx.rt('skipField')}(r, tag);`;
+    if (cases.length === 0) {
+      const loop = keepOn ? `while (r.pos < end) {\nconst tag = r.uint32();\n${unknown}\n}` : `while (r.pos < end) ${this.ctx.rt('skipField')}(r, r.uint32());`;
+      return `${loop}\nif (r.pos !== end) ${this.ctx.rt('overrun')}(r, end);`;
+    }
     const wrong = `${this.ctx.rt('wrongWireType')}(tag);`;
     const clauses = [...cases]
       .sort((a, b) => a.number - b.number)
@@ -425,7 +435,7 @@ return value;
 const tag = r.uint32();
 switch (tag >>> 3) {
 ${clauses.join('\n')}
-default: ${this.ctx.rt('skipField')}(r, tag);
+default: ${unknown}
 }
 }
 if (r.pos !== end) ${this.ctx.rt('overrun')}(r, end);`;

@@ -21,6 +21,7 @@ import {
   defineContracts,
   fail,
   instanceConstructor,
+  keepUnknown,
   maxDepth,
   messageCodec,
   once,
@@ -36,8 +37,10 @@ import {
   tooDeepIssue,
   unary,
   unfilled,
+  unknownFields,
   within,
   writeTimestamp,
+  writeUnknown,
   wrongWireType,
 } from 'p2pgen/internal';
 
@@ -49,6 +52,7 @@ function encode_ChatMessage(w: Writer, m: ChatMessage, d: number): Writer {
   w.uint32(10).string(m.from);
   w.uint32(18).string(m.message);
   writeTimestamp(w.uint32(26), m.timestamp, d + 1);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
 const received_ChatMessage = /*@__PURE__*/ instanceConstructor(ChatMessage, function (this: Unfilled<ChatMessage>) {
@@ -75,7 +79,7 @@ function decode_ChatMessage(r: Reader, end: number, d: number): ChatMessage {
         m.timestamp = once(m.timestamp, readTimestamp(r, d + 1));
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);

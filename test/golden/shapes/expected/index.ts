@@ -26,6 +26,7 @@ import {
   controller,
   defineContracts,
   fail,
+  keepUnknown,
   maxDepth,
   messageCodec,
   noUnionMember,
@@ -45,9 +46,11 @@ import {
   unary,
   unfilled,
   unknownEnumValue,
+  unknownFields,
   within,
   withinEntry,
   writeTimestamp,
+  writeUnknown,
   wrongWireType,
 } from 'p2pgen/internal';
 const pattern_951f676b = new RegExp('^[A-Z]{2}[0-9]{4}$');
@@ -128,6 +131,7 @@ function encode_Contact(w: Writer, m: Contact, d: number): Writer {
   if (m.code != null) w.uint32(18).string(m.code);
   w.uint32(24).int32(m.age);
   if (m.nickname != null) w.uint32(34).string(m.nickname);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
 function decode_Contact(r: Reader, end: number, d: number): Contact {
@@ -153,7 +157,7 @@ function decode_Contact(r: Reader, end: number, d: number): Contact {
         m.nickname = readString(r);
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -185,6 +189,7 @@ function validate_Contact(v: unknown, key: string | number, issues: ValidationIs
 function encode_ShapeCircle(w: Writer, m: ShapeCircle, d: number): Writer {
   if (d > maxDepth) tooDeep(d);
   w.uint32(9).double(m.radius);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
 function decode_ShapeCircle(r: Reader, end: number, d: number): ShapeCircle {
@@ -198,7 +203,7 @@ function decode_ShapeCircle(r: Reader, end: number, d: number): ShapeCircle {
         m.radius = r.double();
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -217,6 +222,7 @@ function validate_ShapeCircle(v: unknown, key: string | number, issues: Validati
 function encode_ShapeSquare(w: Writer, m: ShapeSquare, d: number): Writer {
   if (d > maxDepth) tooDeep(d);
   w.uint32(9).double(m.side);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
 function decode_ShapeSquare(r: Reader, end: number, d: number): ShapeSquare {
@@ -230,7 +236,7 @@ function decode_ShapeSquare(r: Reader, end: number, d: number): ShapeSquare {
         m.side = r.double();
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -271,6 +277,7 @@ function encode_Ticket(w: Writer, m: Ticket, d: number): Writer {
   if (m.closed != null) writeTimestamp(w.uint32(82), m.closed, d + 1);
   if (m.note === null) w.uint32(96).int32(0);
   else if (m.note !== undefined) w.uint32(90).string(m.note);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
 function decode_Ticket(r: Reader, end: number, d: number): Ticket {
@@ -339,7 +346,7 @@ function decode_Ticket(r: Reader, end: number, d: number): Ticket {
         m.note = null;
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -391,6 +398,7 @@ function encode_TicketControllerOpenResult(w: Writer, m: TicketControllerOpenRes
   if (d > maxDepth) tooDeep(d);
   w.uint32(10).string(m.id);
   w.uint32(16).int32(m.queued);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
 function decode_TicketControllerOpenResult(r: Reader, end: number, d: number): TicketControllerOpenResult {
@@ -408,7 +416,7 @@ function decode_TicketControllerOpenResult(r: Reader, end: number, d: number): T
         m.queued = r.int32();
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);

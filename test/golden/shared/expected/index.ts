@@ -21,6 +21,7 @@ import {
   controller,
   defineContracts,
   instanceConstructor,
+  keepUnknown,
   maxDepth,
   messageCodec,
   notNull,
@@ -34,7 +35,9 @@ import {
   tooDeep,
   tooDeepIssue,
   unary,
+  unknownFields,
   within,
+  writeUnknown,
   wrongWireType,
 } from 'p2pgen/internal';
 
@@ -45,6 +48,7 @@ function encode_Page(w: Writer, m: Page, d: number): Writer {
   if (d > maxDepth) tooDeep(d);
   for (const x of m.items) encode_User(w.uint32(10).fork(), x, d + 1).ldelim();
   if (m.next != null) w.uint32(18).string(m.next);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
 function decode_Page(r: Reader, end: number, d: number): Page {
@@ -62,7 +66,7 @@ function decode_Page(r: Reader, end: number, d: number): Page {
         m.next = readString(r);
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);
@@ -84,6 +88,7 @@ function encode_User(w: Writer, m: User, d: number): Writer {
   if (d > maxDepth) tooDeep(d);
   w.uint32(10).string(m.id);
   w.uint32(18).string(m.name);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
 const received_User = /*@__PURE__*/ instanceConstructor(User, function (this: Unfilled<User>) {
@@ -105,7 +110,7 @@ function decode_User(r: Reader, end: number, d: number): User {
         m.name = readString(r);
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);
