@@ -2,6 +2,7 @@
  * `p2pgen/internal`: what generated code imports. Not for application code; not covered by semver.
  */
 export {
+  addUnique,
   createReader,
   createWriter,
   noUnionMember,
@@ -24,6 +25,7 @@ export {
 export { EMAIL_PATTERN, setEntry, type ValidationIssue } from './codec/validation.js';
 export { maxDepth, tooDeep, tooDeepIssue } from './codec/limits.js';
 export { keepUnknown, unknownFields, writeUnknown } from './codec/unknown-fields.js';
+export { checkTyped, readTyped, readTypedOne, writeTyped } from './codec/typed-arrays.js';
 export { instanceConstructor } from './codec/instances.js';
 export { unfilled, type Unfilled } from './codec/unfilled.js';
 export { messageCodec, type MessageCodec } from './codec/message-codec.js';
@@ -43,6 +45,7 @@ export {
   checkBytes,
   checkDate,
   checkEach,
+  checkEachInSet,
   checkEnum,
   checkFloat32,
   checkInt32,
@@ -52,7 +55,9 @@ export {
   checkNumber,
   checkObject,
   checkRecord,
+  checkSet,
   checkString,
+  checkTuple,
   checkUint32,
   fail,
   notNull,

@@ -283,6 +283,63 @@ describe('crafted bytes behave as docs/contracts.md says (all-types fixture)', (
     }
   });
 
+  it('a typed array is read as a view into the bytes where they are aligned for its elements, else in one copy; never element by element', () => {
+    const samples = Float32Array.from([1.5, -2, 3.25, NaN]);
+    const only = field('samples', 2, (w) => w.bytes(new Uint8Array(samples.buffer)));
+    // `only` is the tag, the length and 16 bytes: placed so that the elements start at 8 (aligned), then at 9.
+    const head = only.length - 16;
+    for (const [offset, view] of [[8 - head, true], [9 - head, false]] as const) {
+      const frame = new Uint8Array(new ArrayBuffer(64), offset, only.length);
+      frame.set(only);
+      const got = (codec.decode(frame) as { samples: Float32Array }).samples;
+      expect(got).toEqual(samples);
+      expect(got.buffer === frame.buffer, `a view at offset ${offset}`).toBe(view);
+    }
+  });
+
+  it('typed arrays in several packed pieces and unpacked elements, fixed-width and varint: appended in order (protobuf, p2pgen)', () => {
+    const bytes = concat(
+      codec.encode(Object.assign(base(), { ints: Int32Array.from([1, -2]), shorts: Int16Array.from([-300]) })),
+      field('ints', 2, (w) => w.fork().sfixed32(3).sfixed32(-4).ldelim()),
+      field('ints', 5, (w) => w.sfixed32(5)),
+      field('shorts', 0, (w) => w.sint32(400)),
+      field('shorts', 2, (w) => w.fork().sint32(-1).sint32(32767).ldelim()),
+      field('longs', 1, (w) => w.sfixed64(-(2 ** 40))),
+    );
+    const value = agree(bytes) as unknown as { ints: Int32Array; shorts: Int16Array; longs: BigInt64Array };
+    expect(value.ints).toEqual(Int32Array.from([1, -2, 3, -4, 5]));
+    expect(value.shorts).toEqual(Int16Array.from([-300, 400, -1, 32767]));
+    expect(value.longs).toEqual(BigInt64Array.from([-(2n ** 40n)]));
+  });
+
+  it('a typed array value outside its range, or a packed one of a broken length: protobuf reads them, p2pgen refuses', () => {
+    const outOfRange = field('tiny', 0, (w) => w.sint32(200));
+    expect((fromBinary(desc, outOfRange) as unknown as { tiny: number[] }).tiny).toEqual([200]);
+    refused(outOfRange, /200 is outside Int8Array's range \(-128 to 127\)/);
+    refused(field('pixels', 2, (w) => w.fork().uint32(256).ldelim()), /256 is outside Uint8ClampedArray's range \(0 to 255\)/);
+    const broken = field('samples', 2, (w) => w.bytes(Uint8Array.of(0, 0, 128)));
+    expect(() => fromBinary(desc, broken)).toThrow();
+    refused(broken, /a packed Float32Array of 3 bytes is not a whole number of 4-byte elements/);
+  });
+
+  it('a Set element twice: protobuf reads a list with it twice, p2pgen refuses (collapsing it would change the value)', () => {
+    const twice = concat(field('names', 2, (w) => w.string('a')), field('names', 2, (w) => w.string('b')), field('names', 2, (w) => w.string('a')));
+    expect((fromBinary(desc, twice) as unknown as { names: string[] }).names).toEqual(['a', 'b', 'a']);
+    refused(twice, /an element of a Set appears twice \("a"\)/);
+    refused(field('counts', 2, (w) => w.fork().int32(7).int32(7).ldelim()), /an element of a Set appears twice \(7\)/);
+  });
+
+  it('a tuple is an array of exactly its elements; a Set and a typed array are checked as what they are', () => {
+    const issues = codec.validate(Object.assign(base(), { pair: ['x'], triple: 'no', names: ['a'], samples: [1, 2], pairs: [['a', 1.5]] }));
+    expect(issues).toEqual([
+      { path: 'Everything.pair', message: 'expected a [string, number] (2 elements), got 1' },
+      { path: 'Everything.triple', message: 'expected a [Point, Date | null, Color], got a string ("no")' },
+      { path: 'Everything.pairs[0][1]', message: 'expected an int32 (integer from -2147483648 to 2147483647), got number 1.5' },
+      { path: 'Everything.names', message: 'expected a Set, got an array' },
+      { path: 'Everything.samples', message: 'expected a Float32Array, got an array' },
+    ]);
+  });
+
   it('a required value the bytes do not hold is reported as nothing sent, not as undefined (a sender\'s null travels as absence)', () => {
     const w = protobuf.Writer.create();
     const bytes = w.uint32((number('text') << 3) | 2).string('only text').finish();

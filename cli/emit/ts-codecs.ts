@@ -27,7 +27,12 @@ function depthCheck(ctx: TsContext): string {
 
 /** Messages whose decoded values keep the fields this version does not know (entities; not requests, responses or wrappers). */
 function keepsUnknown(m: MessageModel): boolean {
-  return m.origin.kind === 'class' || m.origin.kind === 'interface' || m.origin.kind === 'anonymous';
+  return m.origin.kind === 'class' || m.origin.kind === 'interface' || m.origin.kind === 'anonymous' || m.origin.kind === 'tuple';
+}
+
+/** A field of a decoded or encoded message `m`: `m.name`, or `m[0]` for a tuple's element. */
+function fieldOf(message: MessageModel, field: FieldModel): string {
+  return message.origin.kind === 'tuple' ? `m[${field.name}]` : memberAccess('m', field.name);
 }
 
 /** How a decoder reads one field number: a statement per tag (the number's wire types) it accepts. */
@@ -45,6 +50,11 @@ export const scalarDefaults: Record<ScalarKind, string> = {
   uint32: '0',
   int64: '0n',
   bytes: 'new Uint8Array(0)',
+  sfixed32: '0',
+  fixed32: '0',
+  sfixed64: '0n',
+  fixed64: '0n',
+  sint32: '0',
 };
 
 /** protobufjs Writer/Reader methods for packed repeated numbers. */
@@ -90,7 +100,7 @@ default: return ${this.ctx.rt('unknownEnumValue')}(${literal(e.name)}, n);
     const unknown = keepsUnknown(m) ? `\nif (${this.ctx.rt('unknownFields')} in m) ${this.ctx.rt('writeUnknown')}(w, m[${this.ctx.rt('unknownFields')}]);` : '';
     return `function encode_${m.name}(w: ${this.ctx.rtType('Writer')}, m: ${this.ctx.types.named(m.name)}, d: number): ${this.ctx.rtType('Writer')} {
 ${depthCheck(this.ctx)}
-${wire.map((f) => this.writeField(f, memberAccess('m', f.name), 'd + 1')).join('\n')}${unknown}
+${wire.map((f) => this.writeField(f, fieldOf(m, f), 'd + 1')).join('\n')}${unknown}
 return w;
 }`;
   }
@@ -101,7 +111,7 @@ return w;
     return `function decode_${m.name}(r: ${this.ctx.rtType('Reader')}, end: number, d: number): ${type} {
 ${depthCheck(this.ctx)}
 ${m.origin.kind === 'class' ? `const m = new received_${m.name}();` : this.newObject(m, type)}
-${this.decodeLoop(wire.flatMap((f) => this.readCases(f, memberAccess('m', f.name), 'd + 1')), keepsUnknown(m) ? 'm' : undefined)}
+${this.decodeLoop(wire.flatMap((f) => this.readCases(f, fieldOf(m, f), 'd + 1')), keepsUnknown(m) ? 'm' : undefined)}
 return m;
 }`;
   }
@@ -128,6 +138,11 @@ ${sets.join('\n')}
    * value: then the object starts as `unfilled<T>(…)`.
    */
   private newObject(m: MessageModel, type: string): string {
+    if (m.origin.kind === 'tuple') {
+      const initial = m.fields.map((f) => this.initialValue(f));
+      const elements = `[${initial.map((value) => value ?? 'undefined').join(', ')}]`;
+      return initial.every((value) => value !== undefined) ? `const m: ${type} = ${elements};` : `const m = ${this.ctx.rt('unfilled')}<${type}>(${elements});`;
+    }
     const present = m.fields.map((f) => [f, this.initialValue(f)] as const).filter(([f, value]) => value !== undefined || !f.optional);
     const fields = `{ ${present.map(([f, value]) => `${propertyKey(f.name)}: ${value ?? 'undefined'}`).join(', ')} }`;
     return present.every(([, value]) => value !== undefined) ? `const m: ${type} = ${fields};` : `const m = ${this.ctx.rt('unfilled')}<${type}>(${fields});`;
@@ -278,15 +293,17 @@ return value;
     }
   }
 
-  /** Statements writing a repeated field (numbers, bools and enums packed). */
+  /** Statements writing a repeated field (numbers, bools and enums packed; a typed array in one copy). */
   private writeRepeated(type: ArrayRef, n: number, v: string, at: Depth): string {
     const element = type.element;
     if (!isPackable(element)) return `for (const x of ${v}) ${this.writeValue(element, n, 'x', at)}`;
     const packed = tag(n, WireType.LengthDelimited);
-    const method = element.kind === 'scalar' ? packedMethods[element.scalar] : undefined;
+    if (type.typed) return `if (${v}.length !== 0) ${this.ctx.rt('writeTyped')}(w.uint32(${packed}), ${v}, ${type.typed});`;
+    const method = element.kind === 'scalar' && !type.set ? packedMethods[element.scalar] : undefined;
     if (method) return `if (${v}.length !== 0) w.uint32(${packed}).${method}(${v});`;
-    const write = element.kind === 'enum' ? `w.int32(encode_${element.name}(x))` : `${this.ctx.rt('writeInt64')}(w, x)`;
-    return `if (${v}.length !== 0) {\n  w.uint32(${packed}).fork();\n  for (const x of ${v}) ${write};\n  w.ldelim();\n}`;
+    const write =
+      element.kind === 'enum' ? `w.int32(encode_${element.name}(x))` : element.kind === 'scalar' && element.scalar !== 'int64' ? `w.${element.scalar}(x)` : `${this.ctx.rt('writeInt64')}(w, x)`;
+    return `if (${v}.${type.set ? 'size' : 'length'} !== 0) {\n  w.uint32(${packed}).fork();\n  for (const x of ${v}) ${write};\n  w.ldelim();\n}`;
   }
 
   /** Statements writing a map (`map<K, V>` and a list of entries are the same bytes; an entry is not a level of depth). */
@@ -375,7 +392,10 @@ return value;
     const { type } = field;
     const shape = fieldShape(field).kind;
     if (type.kind === 'literal') return literal(type.value);
-    if (shape === 'repeated') return '[]';
+    if (shape === 'repeated') {
+      const array = type as ArrayRef;
+      return array.typed ? `new ${array.typed}(0)` : array.set ? 'new Set()' : '[]';
+    }
     if (shape === 'map') return (type as MapRef).record ? '{}' : 'new Map()';
     if (shape === 'plain' && type.kind === 'scalar' && !field.optional && !field.nullable) return scalarDefaults[type.scalar];
     if (field.nullable && !field.optional) return 'null';
@@ -387,7 +407,7 @@ return value;
     const { type, number: n } = field;
     if (type.kind === 'literal') return [];
     const shape = fieldShape(field).kind;
-    if (shape === 'repeated') return [this.readRepeatedCase((type as ArrayRef).element, n, target, at)];
+    if (shape === 'repeated') return [this.readRepeatedCase(type as ArrayRef, n, target, at)];
     if (shape === 'map') {
       const map = type as MapRef;
       const reader = `entries_${entryName(map)}${map.record ? 'Record' : ''}`;
@@ -399,15 +419,32 @@ return value;
     return cases;
   }
 
-  /** A repeated field: one element per tag, or (numbers, bools and enums) packed, which protobuf readers accept both ways. */
-  private readRepeatedCase(element: TypeRef, n: number, target: string, at: Depth): FieldCase {
-    const one = { tag: tag(n, valueWireType(element)), read: `${target}.push(${this.readValue(element, at)});` };
+  /**
+   * A repeated field: one element per tag, or (numbers, bools and enums) packed, which protobuf
+   * readers accept both ways. A Set refuses an element twice; a typed array is read in one piece
+   * (runtime/codec/typed-arrays.ts).
+   */
+  private readRepeatedCase(type: ArrayRef, n: number, target: string, at: Depth): FieldCase {
+    const { element } = type;
+    const packedTag = tag(n, WireType.LengthDelimited);
+    const oneTag = tag(n, valueWireType(element));
+    if (type.typed) {
+      return {
+        number: n,
+        reads: [
+          { tag: packedTag, read: `${target} = ${this.ctx.rt('readTyped')}(r, ${target}, ${type.typed});` },
+          { tag: oneTag, read: `${target} = ${this.ctx.rt('readTypedOne')}(r, ${target}, ${type.typed});` },
+        ],
+      };
+    }
+    const add = (value: string) => (type.set ? `${this.ctx.rt('addUnique')}(${target}, ${value});` : `${target}.push(${value});`);
+    const one = { tag: oneTag, read: add(this.readValue(element, at)) };
     if (!isPackable(element)) return { number: n, reads: [one] };
-    const method = element.kind === 'scalar' ? packedMethods[element.scalar] : undefined;
+    const method = element.kind === 'scalar' && !type.set ? packedMethods[element.scalar] : undefined;
     const packed = method
       ? `r.${method}(${target});`
-      : `{\nconst e = ${this.ctx.rt('readEnd')}(r);\nwhile (r.pos < e) ${target}.push(${this.readValue(element, at)});\n}`;
-    return { number: n, reads: [{ tag: tag(n, WireType.LengthDelimited), read: packed }, one] };
+      : `{\nconst e = ${this.ctx.rt('readEnd')}(r);\nwhile (r.pos < e) ${add(this.readValue(element, at))}\n}`;
+    return { number: n, reads: [{ tag: packedTag, read: packed }, one] };
   }
 
   /**

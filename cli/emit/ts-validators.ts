@@ -23,6 +23,12 @@ const scalarChecks: Record<ScalarKind, string> = {
   uint32: 'checkUint32',
   int64: 'checkInt64',
   bytes: 'checkBytes',
+  // Typed arrays' elements only (a typed array is checked as a whole: its elements cannot be wrong).
+  sfixed32: 'checkInt32',
+  fixed32: 'checkUint32',
+  sfixed64: 'checkInt64',
+  fixed64: 'checkInt64',
+  sint32: 'checkInt32',
 };
 
 export class TsValidators {
@@ -32,12 +38,17 @@ export class TsValidators {
   constructor(private readonly ctx: TsContext) {}
 
   validateMessage(m: MessageModel): string {
-    const what = `${article(this.ctx.file.plain(this.ctx.types.named(m.name)))} object`;
+    const tuple = m.origin.kind === 'tuple';
+    const what = tuple ? `a ${this.ctx.file.plain(this.ctx.types.tuple(m))}` : `${article(this.ctx.file.plain(this.ctx.types.named(m.name)))} object`;
+    const shape = tuple ? `${this.ctx.rt('checkTuple')}(v, ${m.fields.length}, key, ${literal(what)}, issues)` : `${this.ctx.rt('checkObject')}(v, key, ${literal(what)}, issues)`;
+    // A tuple's elements are `v[0]`, named `[0]` in issues.
+    const fieldKey = (f: FieldModel) => (tuple ? f.name : literal(`.${f.name}`));
+    const fieldValue = (f: FieldModel) => (tuple ? `v[${f.name}]` : indexAccess('v', f.name));
     return `function validate_${m.name}(v: unknown, key: string | number, issues: ${this.ctx.rtType('ValidationIssue')}[], d: number): void {
-if (!${this.ctx.rt('checkObject')}(v, key, ${literal(what)}, issues)) return;
+if (!${shape}) return;
 ${this.depthCheck()}
 const n = issues.length;
-${m.fields.map((f) => this.checkField(f, indexAccess('v', f.name), literal(`.${f.name}`), 'd + 1')).join('\n')}
+${m.fields.map((f) => this.checkField(f, fieldValue(f), fieldKey(f), 'd + 1')).join('\n')}
 if (issues.length !== n) ${this.ctx.rt('within')}(issues, n, key);
 }`;
   }
@@ -145,9 +156,35 @@ ${body}
         // Always a wrapper (`NullableX`): the value inside is one level deeper.
         return `if (${v} !== null) {\n${this.check(type.inner, v, key, depth, deeper(at), !isSingular(type.inner))}\n}`;
       case 'array': {
+        if (type.typed) {
+          // Its elements are numbers of its kind by construction: the array as a whole, and its length.
+          const rules = this.constraintRules(type, v, key);
+          const call = `${this.ctx.rt('checkTyped')}(${v}, ${type.typed}, ${here})`;
+          return rules.length === 0 ? `${call};` : `if (${call}) {\n${rules.join('\n')}\n}`;
+        }
         const element = this.checkFunction(type.element);
         const elementDepth = type.element.kind === 'message' || type.element.kind === 'union' ? `, ${inside}` : '';
-        if (element && !type.constraints) return `${this.ctx.rt('checkEach')}(${v}, ${element}, ${here}${elementDepth});`;
+        if (element && !type.constraints) return `${this.ctx.rt(type.set ? 'checkEachInSet' : 'checkEach')}(${v}, ${element}, ${here}${elementDepth});`;
+        if (type.set) {
+          const x = `x${depth}`;
+          const i = `i${depth}`;
+          const n = `n${depth}`;
+          const e = `e${depth}`;
+          const j = `j${depth}`;
+          return `{
+const ${x} = ${v};
+if (${this.ctx.rt('checkSet')}(${x}, ${here})) {
+${this.constraintRules(type, x, key).join('\n')}
+const ${n} = issues.length;
+let ${i} = 0;
+for (const ${e} of ${x}) {
+const ${j} = ${i}++;
+${this.check(type.element, e, j, depth + 1, inside, !isSingular(type.element))}
+}
+if (issues.length !== ${n}) ${this.ctx.rt('within')}(issues, ${n}, ${key});
+}
+}`;
+        }
         const x = `x${depth}`;
         const i = `i${depth}`;
         const n = `n${depth}`;
@@ -221,8 +258,9 @@ ${within}
     const fail = (message: string) => `${this.ctx.rt('fail')}(issues, ${key}, ${literal(message)});`;
     const rules: string[] = [];
     const unit = type.kind === 'array' ? 'items' : 'characters';
-    if (c.minLength !== undefined) rules.push(`if (${v}.length < ${c.minLength}) ${fail(type.kind === 'array' ? `must have at least ${c.minLength} items` : `must be at least ${c.minLength} ${unit} long`)}`);
-    if (c.maxLength !== undefined) rules.push(`if (${v}.length > ${c.maxLength}) ${fail(type.kind === 'array' ? `must have at most ${c.maxLength} items` : `must be at most ${c.maxLength} ${unit} long`)}`);
+    const length = type.kind === 'array' && type.set ? `${v}.size` : `${v}.length`;
+    if (c.minLength !== undefined) rules.push(`if (${length} < ${c.minLength}) ${fail(type.kind === 'array' ? `must have at least ${c.minLength} items` : `must be at least ${c.minLength} ${unit} long`)}`);
+    if (c.maxLength !== undefined) rules.push(`if (${length} > ${c.maxLength}) ${fail(type.kind === 'array' ? `must have at most ${c.maxLength} items` : `must be at most ${c.maxLength} ${unit} long`)}`);
     if (c.pattern !== undefined) rules.push(`if (!${this.pattern(c.pattern)}.test(${v})) ${fail(`must match /${c.pattern}/`)}`);
     if (c.email) rules.push(`if (!${this.ctx.rt('EMAIL_PATTERN')}.test(${v})) ${fail('must be an e-mail address')}`);
     // Negated comparisons, so NaN fails them.
@@ -249,11 +287,11 @@ function article(name: string): string {
 function describeType(type: TypeRef): string {
   switch (type.kind) {
     case 'scalar':
-      return { string: 'a string', bool: 'a boolean', double: 'a number', float: 'a number', int32: 'an int32', uint32: 'a uint32', int64: 'a bigint', bytes: 'a Uint8Array' }[type.scalar];
+      return ({ string: 'a string', bool: 'a boolean', double: 'a number', float: 'a number', int32: 'an int32', uint32: 'a uint32', int64: 'a bigint', bytes: 'a Uint8Array' } as Partial<Record<ScalarKind, string>>)[type.scalar] ?? 'a number';
     case 'date':
       return 'a Date';
     case 'array':
-      return 'an array';
+      return type.typed ? `a ${type.typed}` : type.set ? 'a Set' : 'an array';
     case 'map':
       return type.record ? 'an object' : 'a Map';
     case 'message':

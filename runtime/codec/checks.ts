@@ -109,6 +109,30 @@ export function checkArray(v: unknown, key: Key, issues: ValidationIssue[]): v i
   return Array.isArray(v) || expect_(issues, key, 'an array', v);
 }
 
+export function checkSet(v: unknown, key: Key, issues: ValidationIssue[]): v is Set<unknown> {
+  return v instanceof Set || expect_(issues, key, 'a Set', v);
+}
+
+/** Checks that `v` is a Set and each element (by its position in iteration order) passes `check`. */
+export function checkEachInSet(v: unknown, check: Check, key: Key, issues: ValidationIssue[], depth = 0): void {
+  if (!(v instanceof Set)) {
+    expect_(issues, key, 'a Set', v);
+    return;
+  }
+  const from = issues.length;
+  let i = 0;
+  for (const x of v) check(x, i++, issues, depth);
+  if (issues.length !== from) within(issues, from, key);
+}
+
+/** A tuple: an array of exactly `length` elements (`what` names it: 'a [string, int32]'). */
+export function checkTuple(v: unknown, length: number, key: Key, what: string, issues: ValidationIssue[]): v is unknown[] {
+  if (!Array.isArray(v)) return expect_(issues, key, what, v);
+  if (v.length === length) return true;
+  issues.push({ path: segment(key), message: `expected ${what} (${length} element${length === 1 ? '' : 's'}), got ${v.length}` });
+  return false;
+}
+
 export function checkMap(v: unknown, key: Key, issues: ValidationIssue[]): v is Map<unknown, unknown> {
   return v instanceof Map || expect_(issues, key, 'a Map', v);
 }

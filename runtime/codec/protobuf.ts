@@ -165,6 +165,13 @@ export function oneMember<T>(previous: T | undefined, next: T, unionName: string
   return next;
 }
 
+/** Adds a decoded element to a Set field: one that is already there is refused (a writer of a Set never sends one twice; collapsing it would change a list's value). */
+export function addUnique<T>(set: ReadonlySet<T>, value: T): void {
+  // (A decoder made it a Set; the contract may type it a ReadonlySet.)
+  if (set.has(value)) throw new TypeError(`an element of a Set appears twice (${typeof value === 'bigint' ? `${value}n` : JSON.stringify(value) ?? String(value)})`);
+  (set as Set<T>).add(value);
+}
+
 /** An enum number this version has no member for (proto3 would keep the number; p2pgen refuses it). */
 export function unknownEnumValue(enumName: string, n: number): never {
   throw new TypeError(`${n} is not a value of ${enumName} here${n === 0 ? ' (0 is never a value)' : ''}`);
