@@ -1,7 +1,7 @@
 /**
  * `p2pgen.config.json`, in the contracts folder or the project root (a setting in the first wins):
  *
- *   { "build": { "headerVersion": false }, "check": { "rules": ["wire", "field-renamed"] } }
+ *   { "build": { "headerVersion": false, "formatter": "prettier" }, "check": { "rules": ["wire", "field-renamed"] } }
  *
  * `build` settings shape what `p2pgen build` writes, so `p2pgen check` reads the same ones to
  * regenerate for its drift check; `check.rules` are the rules `p2pgen check` applies.
@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { RuleSelectionError, selectRules } from './check/rule-selection.js';
 import type { RuleName } from './check/rules.js';
 import { findProjectRoot } from './generate.js';
+import type { Formatter } from './emit/format.js';
 
 export const CONFIG_FILE_NAME = 'p2pgen.config.json';
 
@@ -22,6 +23,8 @@ export interface ProjectConfig {
   build?: {
     /** Write the p2pgen version into generated files (default true); false keeps them unchanged across p2pgen upgrades. */
     headerVersion?: boolean;
+    /** What lays out generated code: 'p2pgen' (default: its own printer, prettier's layout) or 'prettier' (all of it through prettier: the same bytes, slower). */
+    formatter?: unknown;
   };
   check?: { rules?: unknown };
 }
@@ -53,13 +56,16 @@ function parseConfig(file: string): ProjectConfig {
 
 export interface BuildSettings {
   headerVersion: boolean;
+  formatter: Formatter;
 }
 
 /** What `build` (and `check`'s drift check) generate with: flags, else the config file, else the defaults. */
 export function buildSettings(contractsDir: string, flags: Partial<BuildSettings> = {}): BuildSettings {
   const headerVersion = configured(contractsDir, (c) => c.build?.headerVersion);
   if (headerVersion && typeof headerVersion.value !== 'boolean') throw new ConfigError(`${headerVersion.file}: build.headerVersion must be true or false`);
-  return { headerVersion: flags.headerVersion ?? headerVersion?.value ?? true };
+  const formatter = configured(contractsDir, (c) => c.build?.formatter);
+  if (formatter && formatter.value !== 'p2pgen' && formatter.value !== 'prettier') throw new ConfigError(`${formatter.file}: build.formatter must be "p2pgen" or "prettier"`);
+  return { headerVersion: flags.headerVersion ?? headerVersion?.value ?? true, formatter: flags.formatter ?? (formatter?.value as Formatter | undefined) ?? 'p2pgen' };
 }
 
 /**

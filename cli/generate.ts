@@ -12,7 +12,7 @@ import type { ContractModel, SourceRef } from './model/contract-model.js';
 import { ContractDiagnosticsError, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { emitProto } from './emit/proto-emitter.js';
 import { emitTypeScriptChunks } from './emit/ts-emitter.js';
-import { formatTypeScript, type FormatCache } from './emit/format.js';
+import { formatTypeScript, type FormatCache, type Formatter } from './emit/format.js';
 import { protoNameDiagnostics } from './model/proto-names.js';
 import { toPosix } from './reader/load-project.js';
 import { VERSION } from './version.js';
@@ -26,6 +26,8 @@ export interface GenerateOptions {
   lock?: AnyLockFile;
   /** Formatted chunks of the previous build (`--watch`), so only changed code is reformatted. */
   formatCache?: FormatCache;
+  /** What lays out index.ts (emit/format.ts); p2pgen's own printer by default. */
+  formatter?: Formatter;
   /**
    * Write the p2pgen version into the generated files (default true). Without it, upgrading
    * p2pgen leaves generated files as they are unless what they contain changes.
@@ -107,7 +109,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   };
 
   const sourcePath = (source: SourceRef) => `${fromRoot(join(contractsDir, source.file))}:${source.line}`;
-  const indexTs = await formatTypeScript(emitTypeScriptChunks(model, { header, importPath, sourcePath, generator }), options.formatCache);
+  const indexTs = await formatTypeScript(emitTypeScriptChunks(model, { header, importPath, sourcePath, generator }), options.formatCache, options.formatter);
   const proto = emitProto(model, { header });
   const manifest: Manifest = { manifestVersion: MANIFEST_VERSION, generator, model };
   return {
