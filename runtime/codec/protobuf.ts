@@ -11,7 +11,33 @@ import { Writer } from './writer.js';
 import { maxDepth, tooDeep } from './limits.js';
 
 export { Writer };
-export type Reader = protobuf.Reader;
+
+/**
+ * protobufjs's Reader, as far as generated decoders and these helpers use it. Declared here
+ * rather than re-exported, so that compiling contracts against the runtime's declarations (what
+ * `p2pgen build` does) never loads protobufjs's 100 KB of typings.
+ */
+export interface Reader {
+  buf: Uint8Array;
+  pos: number;
+  len: number;
+  uint32(): number;
+  int32(): number;
+  sint32(): number;
+  bool(): boolean;
+  fixed32(): number;
+  sfixed32(): number;
+  float(): number;
+  double(): number;
+  bytes(): Uint8Array;
+  stringVerify(): string;
+  skipType(wireType: number): unknown;
+  uint32s(array?: number[]): number[];
+  int32s(array?: number[]): number[];
+  bools(array?: boolean[]): boolean[];
+  floats(array?: number[]): number[];
+  doubles(array?: number[]): number[];
+}
 
 /** A writer for one message or frame (writer.ts: it borrows a buffer kept between writers). */
 export function createWriter(): Writer {
