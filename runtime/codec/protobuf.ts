@@ -162,13 +162,12 @@ export function readTimestamp(r: Reader, depth = 1): Date {
  * TextDecoder.
  */
 export function readString(r: Reader): string {
-  const at = r.pos;
   try {
     return r.stringVerify();
   } catch (error) {
     // The fatal TextDecoder throws a TypeError for bytes that are not UTF-8; anything else is the length.
     if (error instanceof TypeError) throw new TypeError(`a string field is not valid UTF-8 (at ${r.pos})`);
-    throw new RangeError(`a string's length runs past the end of the bytes (at ${at}: ${(error as Error).message})`);
+    throw new RangeError(`a string's length runs past the end of the bytes (${(error as Error).message})`);
   }
 }
 
