@@ -1,7 +1,7 @@
 /**
  * `p2pgen.config.json`, in the contracts folder or the project root (a setting in the first wins):
  *
- *   { "build": { "headerVersion": false }, "check": { "rules": ["wire", "field-renamed"] } }
+ *   { "build": { "headerVersion": false, "formatter": "prettier" }, "check": { "rules": ["wire", "field-renamed"] } }
  *
  * `build` settings shape what `p2pgen build` writes, so `p2pgen check` reads the same ones to
  * regenerate for its drift check; `check.rules` are the rules `p2pgen check` applies.
@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { RuleSelectionError, selectRules } from './check/rule-selection.js';
 import type { RuleName } from './check/rules.js';
 import { findProjectRoot } from './generate.js';
+import type { Formatter } from './emit/format.js';
 
 export const CONFIG_FILE_NAME = 'p2pgen.config.json';
 
@@ -24,6 +25,8 @@ export interface ProjectConfig {
     headerVersion?: boolean;
     /** The contracts run in browsers too: an import of a Node module from them is a build error (default false). */
     browser?: boolean;
+    /** What lays out generated code: 'p2pgen' (default: its own printer, prettier's layout) or 'prettier' (all of it through prettier: the same bytes, slower). */
+    formatter?: unknown;
   };
   check?: { rules?: unknown };
 }
@@ -56,6 +59,7 @@ function parseConfig(file: string): ProjectConfig {
 export interface BuildSettings {
   headerVersion: boolean;
   browser: boolean;
+  formatter: Formatter;
 }
 
 /** What `build` (and `check`'s drift check) generate with: flags, else the config file, else the defaults. */
@@ -64,7 +68,13 @@ export function buildSettings(contractsDir: string, flags: Partial<BuildSettings
   if (headerVersion && typeof headerVersion.value !== 'boolean') throw new ConfigError(`${headerVersion.file}: build.headerVersion must be true or false`);
   const browser = configured(contractsDir, (c) => c.build?.browser);
   if (browser && typeof browser.value !== 'boolean') throw new ConfigError(`${browser.file}: build.browser must be true or false`);
-  return { headerVersion: flags.headerVersion ?? headerVersion?.value ?? true, browser: flags.browser ?? browser?.value ?? false };
+  const formatter = configured(contractsDir, (c) => c.build?.formatter);
+  if (formatter && formatter.value !== 'p2pgen' && formatter.value !== 'prettier') throw new ConfigError(`${formatter.file}: build.formatter must be "p2pgen" or "prettier"`);
+  return {
+    headerVersion: flags.headerVersion ?? headerVersion?.value ?? true,
+    browser: flags.browser ?? browser?.value ?? false,
+    formatter: flags.formatter ?? (formatter?.value as Formatter | undefined) ?? 'p2pgen',
+  };
 }
 
 /**

@@ -26,6 +26,7 @@ export const DiagnosticCode = {
   ActionOutsideController: 'P2P1019',
   DecoratorNotCalled: 'P2P1020',
   NodeModuleInBrowserContract: 'P2P1021',
+  InvalidLock: 'P2P1022',
 } as const;
 export type DiagnosticCode = (typeof DiagnosticCode)[keyof typeof DiagnosticCode];
 

@@ -12,7 +12,7 @@ import type { ContractModel, SourceRef } from './model/contract-model.js';
 import { ContractDiagnosticsError, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { emitProto } from './emit/proto-emitter.js';
 import { emitTypeScriptChunks } from './emit/ts-emitter.js';
-import { formatTypeScript, type FormatCache } from './emit/format.js';
+import { formatTypeScript, type FormatCache, type Formatter } from './emit/format.js';
 import { protoNameDiagnostics } from './model/proto-names.js';
 import { toPosix } from './reader/load-project.js';
 import { VERSION } from './version.js';
@@ -26,6 +26,8 @@ export interface GenerateOptions {
   lock?: AnyLockFile;
   /** Formatted chunks of the previous build (`--watch`), so only changed code is reformatted. */
   formatCache?: FormatCache;
+  /** What lays out index.ts (emit/format.ts); p2pgen's own printer by default. */
+  formatter?: Formatter;
   /**
    * Write the p2pgen version into the generated files (default true). Without it, upgrading
    * p2pgen leaves generated files as they are unless what they contain changes.
@@ -67,12 +69,25 @@ export function buildModel(
 ): { model: ContractModel; lock: LockFile } {
   const contractsDir = resolve(contractsDirArg);
   const { model, diagnostics } = readContracts(contractsDir, options);
-  if (diagnostics.length > 0) throw new ContractDiagnosticsError(sortDiagnostics(diagnostics).map((d) => relativeToCwd(d, contractsDir)));
+  return numberModel(model, diagnostics, lock, (d) => relativeToCwd(d, contractsDir));
+}
+
+/**
+ * The model as read (with the reader's diagnostics) numbered from `lock` and fingerprinted;
+ * throws ContractDiagnosticsError (each diagnostic through `locate`) when it cannot be built.
+ */
+export function numberModel(
+  model: ContractModel,
+  diagnostics: Diagnostic[],
+  lock: AnyLockFile | undefined,
+  locate: (d: Diagnostic) => Diagnostic = (d) => d,
+): { model: ContractModel; lock: LockFile } {
+  if (diagnostics.length > 0) throw new ContractDiagnosticsError(sortDiagnostics(diagnostics).map(locate));
   const nextLock = applyLock(model, lock ?? emptyLock());
   computeFingerprints(model);
   // Names protoc and buf would refuse: refuse the contracts rather than write an invalid .proto.
   const clashes = protoNameDiagnostics(model);
-  if (clashes.length > 0) throw new ContractDiagnosticsError(sortDiagnostics(clashes).map((d) => relativeToCwd(d, contractsDir)));
+  if (clashes.length > 0) throw new ContractDiagnosticsError(sortDiagnostics(clashes).map(locate));
   return { model, lock: nextLock };
 }
 
@@ -96,7 +111,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   };
 
   const sourcePath = (source: SourceRef) => `${fromRoot(join(contractsDir, source.file))}:${source.line}`;
-  const indexTs = await formatTypeScript(emitTypeScriptChunks(model, { header, importPath, sourcePath, generator }), options.formatCache);
+  const indexTs = await formatTypeScript(emitTypeScriptChunks(model, { header, importPath, sourcePath, generator }), options.formatCache, options.formatter);
   const proto = emitProto(model, { header });
   const manifest: Manifest = { manifestVersion: MANIFEST_VERSION, generator, model };
   return {

@@ -23,6 +23,7 @@ export type { CallerArgs, RemoteController, RemoteResult } from './remote-contro
 export type { CallOptions, ContractSet } from './contracts/descriptors.js';
 export type { ContractDeclarations, ContractPaths, DeclaredPath, Implementation, ImplementationFor, PathFor, RemoteOf } from './contracts/contract-paths.js';
 export type { MessageCodec } from './codec/message-codec.js';
+export { setCodecLimits, DEFAULT_MAX_DEPTH, type CodecLimits } from './codec/limits.js';
 export type { ValidationIssue } from './codec/validation.js';
 export { pullStream, type PullSource } from './client/pull-stream.js';
 export {

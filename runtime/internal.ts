@@ -2,10 +2,12 @@
  * `p2pgen/internal`: what generated code imports. Not for application code; not covered by semver.
  */
 export {
+  addUnique,
   createReader,
   createWriter,
   noUnionMember,
   once,
+  oneMember,
   overrun,
   readBytes,
   readEnd,
@@ -21,6 +23,9 @@ export {
   type Writer,
 } from './codec/protobuf.js';
 export { EMAIL_PATTERN, setEntry, type ValidationIssue } from './codec/validation.js';
+export { maxDepth, tooDeep, tooDeepIssue } from './codec/limits.js';
+export { keepUnknown, unknownFields, writeUnknown } from './codec/unknown-fields.js';
+export { checkTyped, readTyped, readTypedOne, writeTyped } from './codec/typed-arrays.js';
 export { instanceConstructor } from './codec/instances.js';
 export { unfilled, type Unfilled } from './codec/unfilled.js';
 export { messageCodec, type MessageCodec } from './codec/message-codec.js';
@@ -40,7 +45,9 @@ export {
   checkBytes,
   checkDate,
   checkEach,
+  checkEachInSet,
   checkEnum,
+  checkFloat32,
   checkInt32,
   checkInt64,
   checkLiteral,
@@ -48,7 +55,9 @@ export {
   checkNumber,
   checkObject,
   checkRecord,
+  checkSet,
   checkString,
+  checkTuple,
   checkUint32,
   fail,
   notNull,

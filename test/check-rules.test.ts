@@ -10,7 +10,7 @@ import { compareModels, RULES, type RuleName } from '../cli/check/rules.js';
 import type { LockFile } from '../cli/model/lock-file.js';
 import { writeContracts } from './support/contracts-dir.js';
 
-const imports = `import { entity, rpc, type int32, type MaxLength } from 'p2pgen';\nimport { Observable } from 'rxjs';\n`;
+const imports = `import { entity, rpc, type float32, type int32, type MaxLength } from 'p2pgen';\nimport { Observable } from 'rxjs';\n`;
 
 /** A small contract with the parts each case changes. */
 function contract(parts: { entity?: string; actions?: string; extra?: string; path?: string; className?: string } = {}): string {
@@ -30,6 +30,8 @@ ${parts.extra ?? ''}`;
 }
 
 const base = contract();
+/** The contract with one more field in the entity (v1 and v2 of the cases below differ in it). */
+const withField = (field: string) => contract({ entity: `  id: string = '';\n  count: int32 = 0;\n  status: Status = 'open';\n  note?: string;\n  ${field}` });
 const actions = (put: string, get = `  @rpc.action()\n  get(id: string): Item {\n    return new Item();\n  }`, watch = `  @rpc.action()\n  watch(id: string): Observable<Item> {\n    return new Observable();\n  }`) => [put, get, watch].join('\n\n');
 const put = (params: string) => `  @rpc.action()\n  put(${params}): void {}`;
 
@@ -109,9 +111,19 @@ const breaking: Case[] = [
     v2: contract({ actions: actions(put('item: Item, reason: string & MaxLength<50>')), extra: `@entity.name('label')\nexport class Label {\n  label: int32 = 0;\n}\n@rpc.controller('/tags')\nexport class Tags {\n  @rpc.action()\n  add(tag: Label): void {}\n}\n` }),
     rules: ['entity-removed', 'entity-renamed-incompatible', 'ts-type-changed'],
   },
+  // Sets, typed arrays and tuples (wire-table.ts, runtime/contracts/compatibility.ts).
+  { name: 'an array became a Set (its reader refuses an element twice)', v1: withField('tags: string[] = [];'), v2: withField('tags: Set<string> = new Set();'), rules: ['constraint-tightened', 'ts-type-changed'] },
+  { name: 'a typed array of another kind', v1: withField('samples: Float32Array = new Float32Array(0);'), v2: withField('samples: Int32Array = new Int32Array(0);'), rules: ['field-type-changed', 'ts-type-changed'] },
+  { name: 'an int32[] became an Int32Array (varints to fixed-width)', v1: withField('ids: int32[] = [];'), v2: withField('ids: Int32Array = new Int32Array(0);'), rules: ['field-type-changed', 'ts-type-changed'] },
+  { name: 'an Int16Array narrowed to an Int8Array', v1: withField('levels: Int16Array = new Int16Array(0);'), v2: withField('levels: Int8Array = new Int8Array(0);'), rules: ['constraint-tightened', 'ts-type-changed'] },
+  { name: 'a tuple element changed type', v1: withField("pair: [string, int32] = ['', 0];"), v2: withField("pair: [string, string] = ['', ''];"), rules: ['field-type-changed', 'ts-type-changed'] },
+  { name: 'a tuple element added', v1: withField("pair: [string, int32] = ['', 0];"), v2: withField("pair: [string, int32, boolean] = ['', 0, false];"), rules: ['field-added-required'] },
 ];
 
 const compatible: Case[] = [
+  { name: 'a float32[] became a Float32Array (the same bytes)', v1: withField('samples: float32[] = [];'), v2: withField('samples: Float32Array = new Float32Array(0);'), rules: ['ts-type-changed'] },
+  { name: 'a Set became an array', v1: withField('tags: Set<string> = new Set();'), v2: withField('tags: string[] = [];'), rules: ['ts-type-changed'] },
+  { name: 'an Int8Array widened to an Int16Array', v1: withField('levels: Int8Array = new Int8Array(0);'), v2: withField('levels: Int16Array = new Int16Array(0);'), rules: ['ts-type-changed'] },
   { name: 'an optional field added', v2: contract({ entity: `  id: string = '';\n  count: int32 = 0;\n  status: Status = 'open';\n  note?: string;\n  tags?: string[];` }), rules: [] },
   { name: 'an optional parameter added', v2: contract({ actions: actions(put('item: Item, reason: string & MaxLength<50>, urgent?: boolean')) }), rules: [] },
   { name: 'an action added', v2: contract({ actions: `${actions(put('item: Item, reason: string & MaxLength<50>'))}\n\n  @rpc.action()\n  count(): int32 {\n    return 0;\n  }` }), rules: [] },

@@ -170,7 +170,7 @@ describe('crafted bytes behave as docs/contracts.md says (all-types fixture)', (
     expect(agree(mixed).generic).toEqual([5, -6, 7, 8]);
   });
 
-  it('unknown fields of every wire type are skipped (protobuf, p2pgen)', () => {
+  it('unknown fields of every wire type leave the value as it is (protobuf, p2pgen; both keep them to write back: unknown-fields.test.ts)', () => {
     const unknown = protobuf.Writer.create().uint32((900 << 3) | 0).int32(1).uint32((901 << 3) | 1).fixed64(2).uint32((902 << 3) | 2).string('x').uint32((903 << 3) | 5).fixed32(3).finish();
     const value = Object.assign(base(), { text: 'kept' });
     expect(agree(concat(codec.encode(value), unknown))).toStrictEqual(value);
@@ -237,7 +237,114 @@ describe('crafted bytes behave as docs/contracts.md says (all-types fixture)', (
     const shape = (write: (w: protobuf.Writer) => void) => field('shape', 2, (w) => { w.fork(); write(w); w.ldelim(); });
     refused(shape((w) => w.uint32((77 << 3) | 0).int32(1)), /no member of Shape this version knows/);
     const circle = (w: protobuf.Writer) => w.uint32((1 << 3) | 2).fork().ldelim();
-    refused(shape((w) => { circle(w); circle(w); }), /a message field appears twice/);
+    refused(shape((w) => { circle(w); circle(w); }), /union Shape has more than one member set/);
+  });
+
+  it('two scalar members of one union (oneof): protobuf keeps the last, p2pgen refuses, naming the union', () => {
+    const scalar = (write: (w: protobuf.Writer) => void) => field('scalar', 2, (w) => { w.fork(); write(w); w.ldelim(); });
+    const union = manifest.model.unions.find((u) => u.name === 'Scalar')!;
+    // (the numbers are the lock's: string and number members, whatever their order)
+    const [text, real] = [union.variants.find((v) => v.protoName === 'string_value')!.number, union.variants.find((v) => v.protoName === 'number_value')!.number];
+    const bytes = concat(codec.encode(base()), scalar((w) => w.uint32((text << 3) | 2).string('text').uint32((real << 3) | 1).double(2)));
+    expect((fromBinary(desc, bytes) as unknown as { scalar: { value: { case: string; value: unknown } } }).scalar.value).toEqual({ case: 'numberValue', value: 2 });
+    refused(bytes, /union Scalar has more than one member set \(a oneof holds one value; p2pgen does not take the last\)/);
+  });
+
+  it('field number 0 is refused (protobuf-es, p2pgen): it is not a field, whatever its wire type', () => {
+    for (const tag of [0, 2, 5]) {
+      const bytes = concat(codec.encode(base()), protobuf.Writer.create().uint32(tag).uint32(tag === 2 ? 0 : 1).finish());
+      expect(() => fromBinary(desc, bytes)).toThrow();
+      refused(bytes, /field number 0 \(tag \d\) is not a field: protobuf reserves it/);
+    }
+  });
+
+  it('a string whose length runs past the end is named as that, not as bad UTF-8 (protobuf-es refuses it too)', () => {
+    // A length of 100 with 3 bytes left; a length beyond 2^31 (protobufjs: "invalid length encoding").
+    for (const length of [[100], [0xff, 0xff, 0xff, 0xff, 0x0f]]) {
+      const bytes = concat(codec.encode(base()), protobuf.Writer.create().uint32((number('text') << 3) | 2).finish(), Uint8Array.from(length), Uint8Array.from([0x61, 0x62, 0x63]));
+      expect(() => fromBinary(desc, bytes)).toThrow();
+      refused(bytes, /a string's length runs past the end of the bytes/);
+      expect(() => codec.decode(bytes)).not.toThrow(/UTF-8/);
+    }
+  });
+
+  it('a float32 beyond ±3.4e38: refused by the validator and the encoder (protobuf-es refuses to encode it); Infinity and the largest float32 pass', () => {
+    for (const single of [3.5e38, -1e39, Number.MAX_VALUE]) {
+      const value = Object.assign(base(), { single });
+      expect(codec.validate(value)).toEqual([{ path: 'Everything.single', message: `must be within float32's range (±3.4028234663852886e38), got ${single}: it would travel as ${single > 0 ? '' : '-'}Infinity` }]);
+      expect(() => codec.encode(value)).toThrow(/beyond float32's range/);
+      expect(() => toBinary(desc, es.create('Everything', value))).toThrow(/invalid float32/);
+    }
+    for (const single of [Infinity, -Infinity, 3.4028234663852886e38, 3.4028235677973362e38]) {
+      const value = Object.assign(base(), { single });
+      expect(codec.validate(value)).toEqual([]);
+      expect((codec.decode(codec.encode(value)) as { single: number }).single).toBe(Math.fround(single));
+      expect((fromBinary(desc, codec.encode(value)) as unknown as { single: number }).single).toBe(Math.fround(single));
+    }
+  });
+
+  it('a typed array is read as a view into the bytes where they are aligned for its elements, else in one copy; never element by element', () => {
+    const samples = Float32Array.from([1.5, -2, 3.25, NaN]);
+    const only = field('samples', 2, (w) => w.bytes(new Uint8Array(samples.buffer)));
+    // `only` is the tag, the length and 16 bytes: placed so that the elements start at 8 (aligned), then at 9.
+    const head = only.length - 16;
+    for (const [offset, view] of [[8 - head, true], [9 - head, false]] as const) {
+      const frame = new Uint8Array(new ArrayBuffer(64), offset, only.length);
+      frame.set(only);
+      const got = (codec.decode(frame) as { samples: Float32Array }).samples;
+      expect(got).toEqual(samples);
+      expect(got.buffer === frame.buffer, `a view at offset ${offset}`).toBe(view);
+    }
+  });
+
+  it('typed arrays in several packed pieces and unpacked elements, fixed-width and varint: appended in order (protobuf, p2pgen)', () => {
+    const bytes = concat(
+      codec.encode(Object.assign(base(), { ints: Int32Array.from([1, -2]), shorts: Int16Array.from([-300]) })),
+      field('ints', 2, (w) => w.fork().sfixed32(3).sfixed32(-4).ldelim()),
+      field('ints', 5, (w) => w.sfixed32(5)),
+      field('shorts', 0, (w) => w.sint32(400)),
+      field('shorts', 2, (w) => w.fork().sint32(-1).sint32(32767).ldelim()),
+      field('longs', 1, (w) => w.sfixed64(-(2 ** 40))),
+    );
+    const value = agree(bytes) as unknown as { ints: Int32Array; shorts: Int16Array; longs: BigInt64Array };
+    expect(value.ints).toEqual(Int32Array.from([1, -2, 3, -4, 5]));
+    expect(value.shorts).toEqual(Int16Array.from([-300, 400, -1, 32767]));
+    expect(value.longs).toEqual(BigInt64Array.from([-(2n ** 40n)]));
+  });
+
+  it('a typed array value outside its range, or a packed one of a broken length: protobuf reads them, p2pgen refuses', () => {
+    const outOfRange = field('tiny', 0, (w) => w.sint32(200));
+    expect((fromBinary(desc, outOfRange) as unknown as { tiny: number[] }).tiny).toEqual([200]);
+    refused(outOfRange, /200 is outside Int8Array's range \(-128 to 127\)/);
+    refused(field('pixels', 2, (w) => w.fork().uint32(256).ldelim()), /256 is outside Uint8ClampedArray's range \(0 to 255\)/);
+    const broken = field('samples', 2, (w) => w.bytes(Uint8Array.of(0, 0, 128)));
+    expect(() => fromBinary(desc, broken)).toThrow();
+    refused(broken, /a packed Float32Array of 3 bytes is not a whole number of 4-byte elements/);
+  });
+
+  it('a Set element twice: protobuf reads a list with it twice, p2pgen refuses (collapsing it would change the value)', () => {
+    const twice = concat(field('names', 2, (w) => w.string('a')), field('names', 2, (w) => w.string('b')), field('names', 2, (w) => w.string('a')));
+    expect((fromBinary(desc, twice) as unknown as { names: string[] }).names).toEqual(['a', 'b', 'a']);
+    refused(twice, /an element of a Set appears twice \("a"\)/);
+    refused(field('counts', 2, (w) => w.fork().int32(7).int32(7).ldelim()), /an element of a Set appears twice \(7\)/);
+  });
+
+  it('a tuple is an array of exactly its elements; a Set and a typed array are checked as what they are', () => {
+    const issues = codec.validate(Object.assign(base(), { pair: ['x'], triple: 'no', names: ['a'], samples: [1, 2], pairs: [['a', 1.5]] }));
+    expect(issues).toEqual([
+      { path: 'Everything.pair', message: 'expected a [string, number] (2 elements), got 1' },
+      { path: 'Everything.triple', message: 'expected a [Point, Date | null, Color], got a string ("no")' },
+      { path: 'Everything.pairs[0][1]', message: 'expected an int32 (integer from -2147483648 to 2147483647), got number 1.5' },
+      { path: 'Everything.names', message: 'expected a Set, got an array' },
+      { path: 'Everything.samples', message: 'expected a Float32Array, got an array' },
+    ]);
+  });
+
+  it('a required value the bytes do not hold is reported as nothing sent, not as undefined (a sender\'s null travels as absence)', () => {
+    const w = protobuf.Writer.create();
+    const bytes = w.uint32((number('text') << 3) | 2).string('only text').finish();
+    const decoded = codec.decode(bytes);
+    expect(codec.validate(decoded)).toContainEqual({ path: 'Everything.point', message: 'expected a Point object, got nothing' });
   });
 });
 

@@ -81,6 +81,44 @@ describe('types', () => {
     expect(model.messages.find((m) => m.name === 'TPutResponse')!.fields[0]!.type).toEqual({ kind: 'scalar', scalar: 'int64' });
   });
 
+  it('maps tuples (a message of their elements, received as an array), Sets and typed arrays', () => {
+    const { model, diagnostics } = readInMemory(
+      controller('put(pair: Pair, point: [number, int32 | null], tags: ReadonlySet<string>, samples: Float32Array, ids: BigInt64Array, heights: Int16Array): [Pair, Pair]', 'export type Pair = [string, int32];'),
+    );
+    expect(diagnostics).toEqual([]);
+    const request = model.messages.find((m) => m.name === 'TPutRequest')!;
+    expect(request.fields.map((f) => [f.name, f.type])).toEqual([
+      ['pair', { kind: 'message', name: 'Pair' }],
+      ['point', { kind: 'message', name: 'TPutPoint' }],
+      ['tags', { kind: 'array', element: { kind: 'scalar', scalar: 'string' }, set: true }],
+      ['samples', { kind: 'array', element: { kind: 'scalar', scalar: 'float' }, typed: 'Float32Array' }],
+      ['ids', { kind: 'array', element: { kind: 'scalar', scalar: 'sfixed64' }, typed: 'BigInt64Array' }],
+      ['heights', { kind: 'array', element: { kind: 'scalar', scalar: 'sint32' }, typed: 'Int16Array' }],
+    ]);
+    const pair = model.messages.find((m) => m.name === 'Pair')!;
+    expect(pair.origin).toEqual({ kind: 'tuple', tsName: 'Pair', file: 'contract.ts' });
+    expect(pair.fields.map((f) => [f.name, f.protoName, f.type, f.nullable])).toEqual([
+      ['0', '_0', { kind: 'scalar', scalar: 'string' }, false],
+      ['1', '_1', { kind: 'scalar', scalar: 'int32' }, false],
+    ]);
+    expect(model.messages.find((m) => m.name === 'TPutPoint')!.fields.map((f) => [f.name, f.nullable])).toEqual([
+      ['0', false],
+      ['1', true],
+    ]);
+    expect(model.messages.find((m) => m.name === 'TPutResult')).toMatchObject({ origin: { kind: 'tuple' }, fields: [{ type: { kind: 'message', name: 'Pair' } }, { type: { kind: 'message', name: 'Pair' } }] });
+  });
+
+  it('a one-member enum is that enum wherever it is written (its type is its member\'s)', () => {
+    const { model, diagnostics } = readInMemory(controller('put(levels: Level[], byLevel: Map<Level, Level>): Level', 'export enum Level {\n  Only,\n}'));
+    expect(diagnostics).toEqual([]);
+    const level = { kind: 'enum', name: 'Level' };
+    expect(model.messages.find((m) => m.name === 'TPutRequest')!.fields.map((f) => f.type)).toEqual([
+      { kind: 'array', element: level },
+      { kind: 'map', key: level, value: level, record: false },
+    ]);
+    expect(model.enums.map((e) => [e.name, e.values.map((v) => v.member)])).toEqual([['Level', ['Only']]]);
+  });
+
   it('names unions and anonymous types after their alias, else their owner; equal anonymous shapes share one message', () => {
     const { model } = readInMemory(
       controller("a(shape: Shape, level: 'low' | 'high'): { ok: boolean }", "export type Shape = { kind: 'circle'; r: number } | { kind: 'square'; side: number };\n") as Record<string, string>,
@@ -175,12 +213,19 @@ const cases: Case[] = [
     text: 'Bad.take(value): Pattern is not a valid regular expression',
   },
   {
-    name: 'a tuple result',
-    source: `@rpc.controller('/bad')\nexport class Bad {\n  @rpc.action()\n  take(): [string, number] {\n    return ['', 0];\n  }\n}\n`,
+    name: 'a tuple with an optional element',
+    source: `@rpc.controller('/bad')\nexport class Bad {\n  @rpc.action()\n  take(): [string, number?] {\n    return [''];\n  }\n}\n`,
     code: DiagnosticCode.UnsupportedType,
     at: '4:3',
-    text: 'Bad.take:return: tuples are not supported',
-    type: '[string, number]',
+    text: 'Bad.take:return: optional and rest elements of a tuple have no fixed place on the wire',
+    type: '[string, (number | undefined)?]',
+  },
+  {
+    name: 'a tuple with a rest element',
+    source: `export type Row = [string, ...number[]];\n@rpc.controller('/bad')\nexport class Bad {\n  @rpc.action()\n  take(row: Row): void {}\n}\n`,
+    code: DiagnosticCode.UnsupportedType,
+    at: '5:8',
+    text: 'Bad.take(row): optional and rest elements of a tuple have no fixed place on the wire',
   },
   {
     name: 'an Observable parameter',
@@ -190,11 +235,47 @@ const cases: Case[] = [
     text: 'Bad.take(items): an Observable can only be the result of an action',
   },
   {
-    name: 'a Set field',
-    source: `export interface Bag {\n  items: Set<string>;\n}\n@rpc.controller('/bad')\nexport class Bad {\n  @rpc.action()\n  take(bag: Bag): void {}\n}\n`,
+    name: 'a typed array p2pgen does not map (a DataView is not one)',
+    source: `export interface Bag {\n  view: DataView;\n}\n@rpc.controller('/bad')\nexport class Bad {\n  @rpc.action()\n  take(bag: Bag): void {}\n}\n`,
     code: DiagnosticCode.UnsupportedType,
     at: '2:3',
-    text: 'Bad.take(bag).items: Set is not supported: use an array',
+    text: "Bad.take(bag).view: the built-in type 'DataView' cannot cross the wire",
+  },
+  {
+    name: 'an optional constant (a single literal type is not on the wire: its absence could not be told from it)',
+    source: `export type Red = 'red';\nexport interface Paint {\n  color?: Red;\n}\n@rpc.controller('/bad')\nexport class Bad {\n  @rpc.action()\n  take(paint: Paint): void {}\n}\n`,
+    code: DiagnosticCode.UnsupportedType,
+    at: '3:3',
+    text: 'Bad.take(paint).color: the constant "red" cannot be optional or null',
+  },
+  {
+    name: 'a list of a constant',
+    source: `@rpc.controller('/bad')\nexport class Bad {\n  @rpc.action()\n  take(colors: 'red'[]): void {}\n}\n`,
+    code: DiagnosticCode.UnsupportedType,
+    at: '4:8',
+    text: 'Bad.take(colors)[]: the constant "red" cannot be an element or a map value',
+  },
+  {
+    name: 'a map keyed by a constant',
+    source: `@rpc.controller('/bad')\nexport class Bad {\n  @rpc.action()\n  take(byColor: Map<'red', string>): void {}\n}\n`,
+    code: DiagnosticCode.UnsupportedMapKey,
+    at: '4:8',
+    text: 'Bad.take(byColor): map keys must be',
+  },
+  {
+    name: 'a getter in an interface (a plain object a peer receives cannot compute it)',
+    source: `export interface Labelled {\n  id: string;\n  get label(): string;\n}\n@rpc.controller('/bad')\nexport class Bad {\n  @rpc.action()\n  take(value: Labelled): void {}\n}\n`,
+    code: DiagnosticCode.UnsupportedType,
+    at: '3:3',
+    text: "Bad.take(value).label: accessor 'label' of an interface or object type: a peer receives a plain object, which cannot compute it; declare a property ('readonly label: …') or use a class",
+    type: 'string',
+  },
+  {
+    name: 'a setter in an object type',
+    source: `export type Settable = { id: string; set label(value: string) };\n@rpc.controller('/bad')\nexport class Bad {\n  @rpc.action()\n  take(value: Settable): void {}\n}\n`,
+    code: DiagnosticCode.UnsupportedType,
+    at: '1:38',
+    text: "Bad.take(value).label: accessor 'label' of an interface or object type",
   },
 ];
 

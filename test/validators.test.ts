@@ -96,7 +96,7 @@ describe('types, presence and membership', () => {
   it('checks required, optional and nullable parameters', () => {
     expect(argumentIssues('later', ['id'])).toEqual([]);
     expect(argumentIssues('later', ['id', 3, null])).toEqual([]);
-    expect(argumentIssues('later', [])).toEqual([{ path: 'later(id)', message: 'expected a string, got undefined' }]);
+    expect(argumentIssues('later', [])).toEqual([{ path: 'later(id)', message: 'expected a string, got nothing' }]);
     expect(argumentIssues('later', ['id', null])).toEqual([{ path: 'later(count)', message: 'expected an int32 or undefined, got null' }]);
     expect(argumentIssues('later', ['id', 2 ** 31])).toEqual([
       { path: 'later(count)', message: 'expected an int32 (integer from -2147483648 to 2147483647), got number 2147483648' },
@@ -129,7 +129,7 @@ describe('types, presence and membership', () => {
     });
     const issues = codecs.Everything.validate(value);
     expect(issues).toEqual([
-      { path: 'Everything.byName["p"].y', message: 'expected a number, got undefined' },
+      { path: 'Everything.byName["p"].y', message: 'expected a number, got nothing' },
       { path: 'Everything.op', message: 'expected one of "insert", "delete", got a string ("upsert")' },
       { path: 'Everything.color', message: 'expected one of Color.Red, Color.Green, Color.Blue, got number 9' },
       { path: 'Everything.sparse[2]', message: 'expected a string, got number 3' },
@@ -197,7 +197,7 @@ describe('a valid value builds no issue paths', () => {
     const { issues, conversions } = validateArguments('echo', [value]);
     expect(conversions).toBeGreaterThan(0);
     expect(issues).toEqual([
-      { path: 'echo(value).byName["p"].y', message: 'expected a number, got undefined' },
+      { path: 'echo(value).byName["p"].y', message: 'expected a number, got nothing' },
       { path: 'echo(value).shapes[0].side', message: 'expected a number, got a string ("wide")' },
       { path: 'echo(value).tagged["k"].name', message: 'expected a string, got number 1' },
     ]);

@@ -86,6 +86,7 @@ function fieldSubject(model: ContractModel, message: MessageModel, field: FieldM
     const className = model.controllers.find((c) => c.path === origin.controller)?.className ?? origin.controller;
     return origin.kind === 'request' ? `${className}.${origin.action}(${field.name})` : `${className}.${origin.action}() result`;
   }
+  if (origin.kind === 'tuple') return `${origin.tsName ?? message.name}[${field.name}]`;
   return `${origin.kind === 'anonymous' ? message.name : origin.tsName}.${field.name}`;
 }
 

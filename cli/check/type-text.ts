@@ -15,6 +15,12 @@ const scalarNames: Record<ScalarKind, string> = {
   uint32: 'uint32',
   int64: 'bigint',
   bytes: 'Uint8Array',
+  // Typed arrays' elements only (a typed array is written by its own name).
+  sfixed32: 'int32',
+  fixed32: 'uint32',
+  sfixed64: 'bigint',
+  fixed64: 'bigint',
+  sint32: 'int32',
 };
 
 /** How deep anonymous object types are spelled out before they become `{ … }`. */
@@ -29,7 +35,9 @@ export function typeText(model: Pick<ContractModel, 'messages' | 'unions' | 'enu
     case 'literal':
       return literalText(type.value);
     case 'array': {
+      if (type.typed) return type.typed;
       const element = typeText(model, type.element, depth);
+      if (type.set) return `Set<${element}>`;
       return / [|&] /.test(element) ? `(${element})[]` : `${element}[]`;
     }
     case 'map':
@@ -51,6 +59,7 @@ export function typeText(model: Pick<ContractModel, 'messages' | 'unions' | 'enu
       if (!m) return type.name;
       if (m.origin.kind === 'class') return m.origin.typeArguments ? `${m.origin.tsName}<${m.origin.typeArguments.map((a) => typeText(model, a, depth)).join(', ')}>` : m.origin.tsName;
       if (m.origin.kind === 'interface') return m.origin.tsName;
+      if (m.origin.kind === 'tuple') return m.origin.tsName ?? `[${m.fields.map((f) => fieldTypeText(model, f, depth + 1)).join(', ')}]`;
       if (depth >= maxDepth) return '{ … }';
       const fields = m.fields.map((f) => `${f.name}${f.optional ? '?' : ''}: ${fieldTypeText(model, f, depth + 1)}`);
       return fields.length === 0 ? '{}' : `{ ${fields.join('; ')} }`;

@@ -26,15 +26,16 @@ export function loadBaseline(against: string, contractsDir: string): Baseline {
 }
 
 function fromFile(path: string, label: string): Baseline {
+  const text = readFileSync(path, 'utf8');
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    value = JSON.parse(text);
   } catch (error) {
     throw new BaselineError(`--against: ${label} is not JSON: ${(error as Error).message}`);
   }
   const manifest = value as Partial<Manifest>;
   if (manifest && manifest.manifestVersion === 1 && manifest.model) return { kind: 'model', model: manifest.model, label };
-  if (value && (value as { lockVersion?: unknown }).lockVersion !== undefined) return { kind: 'lock', lock: parseLock(JSON.stringify(value), label), label };
+  if (value && (value as { lockVersion?: unknown }).lockVersion !== undefined) return { kind: 'lock', lock: parseLock(text, label), label };
   throw new BaselineError(`--against: ${label} is neither a p2pgen manifest nor a lock file`);
 }
 

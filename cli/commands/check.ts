@@ -59,6 +59,12 @@ export async function runCheck(args: CheckArgs, out: Output): Promise<number> {
     }
   } catch (error) {
     if (error instanceof BaselineError || error instanceof RuleSelectionError || error instanceof ConfigError) throw new UsageError(error.message);
+    // The baseline's contracts or lock cannot be read (a lock of a newer p2pgen, a broken file).
+    if (error instanceof ContractDiagnosticsError) {
+      for (const d of error.diagnostics) out.error(formatDiagnostic(d));
+      out.error(`p2pgen check: the baseline ${args.against} cannot be read`);
+      return 1;
+    }
     throw error;
   }
   // A manifest committed in the contracts folder is the project's own baseline, moved on by hand: say how, when it is what failed.

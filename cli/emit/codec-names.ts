@@ -42,7 +42,7 @@ function typePart(type: TypeRef): string {
     case 'union':
       return type.name;
     case 'array':
-      return `${typePart(type.element)}List${constraintsPart(type.constraints)}`;
+      return `${type.typed ?? `${typePart(type.element)}${type.set ? 'Set' : 'List'}`}${constraintsPart(type.constraints)}`;
     case 'map':
       return `${typePart(type.key)}To${typePart(type.value)}${type.record ? 'Record' : 'Map'}`;
     case 'nullable':

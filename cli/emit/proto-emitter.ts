@@ -15,6 +15,7 @@ import {
   protoValueType,
 } from '../model/wire-shape.js';
 import { enumZeroName } from '../naming.js';
+import { TYPED_ARRAYS } from '../model/typed-arrays.js';
 
 export interface ProtoEmitOptions {
   /** The comment lines at the top (generator, sources, how to regenerate). */
@@ -63,6 +64,8 @@ function describeOrigin(message: MessageModel): string | undefined {
       return `class ${message.origin.tsName} (${message.origin.file})`;
     case 'interface':
       return `type ${message.origin.tsName} (${message.origin.file})`;
+    case 'tuple':
+      return `tuple ${message.origin.tsName ? `${message.origin.tsName} (${message.origin.file})` : `at ${message.source?.file}:${message.source?.line}`}: field n+1 holds element n`;
     case 'request':
       return `arguments of ${message.origin.controller} ${message.origin.action}`;
     case 'response':
@@ -89,11 +92,22 @@ function emitMessage(message: MessageModel, line: Line): void {
 function presenceComment(field: FieldModel): string | undefined {
   const { type } = field;
   const shape = fieldShape(field).kind;
+  const typed = typedComment(type);
+  if (typed) return [typed, presenceComment({ ...field, type: { kind: 'array', element: (type as Extract<TypeRef, { kind: 'array' }>).element } })].filter(Boolean).join('; ');
   if (shape === 'nullable-oneof') return 'absent: undefined; NullValue: null';
   if (field.nullable) return 'absent: null';
   if (field.optional) return shape === 'optional' ? undefined : 'absent: undefined';
   if (shape === 'repeated' || shape === 'map' || type.kind === 'scalar') return undefined;
   return 'required: absent is refused';
+}
+
+/** A typed array says which (a reader builds one) and the range of a narrow one; a Set that no element comes twice. */
+function typedComment(type: TypeRef): string | undefined {
+  if (type.kind !== 'array') return undefined;
+  if (type.set) return 'a Set: no element twice';
+  if (!type.typed) return undefined;
+  const range = TYPED_ARRAYS[type.typed].range;
+  return `${type.typed}${range ? `: each value ${range.minimum} to ${range.maximum}` : ''}`;
 }
 
 function emitField(field: FieldModel, line: Line): void {
@@ -153,6 +167,8 @@ function emitWrapper(name: string, type: TypeRef, line: Line): void {
     line(`  ${protoValueType(type.key)} key = 1;`);
     line(`  ${protoValueType(type.value)} value = 2;`);
   } else if (type.kind === 'array') {
+    const typed = typedComment(type);
+    if (typed) line(`  // ${typed}`);
     line(`  repeated ${protoValueType(type.element)} value = 1;`);
   } else if (type.kind === 'map') {
     line(`  ${mapFieldType(type)} value = 1;`);

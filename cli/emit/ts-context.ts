@@ -27,9 +27,27 @@ export const RUNTIME_MODULE = 'p2pgen/internal';
  * `entries_*`/`received_*` functions. An import of such a name (a contract class `Map`, `Date` or `m`) is
  * aliased so that it never shadows them.
  */
-const usedGlobals = new Set(['Array', 'Date', 'JSON', 'Map', 'Object', 'Pick', 'Promise', 'ReadonlySet', 'Record', 'RegExp', 'Set', 'Uint8Array']);
+const usedGlobals = new Set([
+  'Array', 'Date', 'JSON', 'Map', 'Object', 'Pick', 'Promise', 'ReadonlySet', 'Record', 'RegExp', 'Set', 'Uint8Array',
+  'Float32Array', 'Float64Array', 'Int32Array', 'Uint32Array', 'BigInt64Array', 'BigUint64Array', 'Int16Array', 'Int8Array', 'Uint16Array', 'Uint8ClampedArray',
+]);
 const usedLocals = new Set(['a', 'channel', 'e', 'end', 'issues', 'k', 'key', 'm', 'n', 'path', 'paths', 'r', 'tag', 'target', 'v', 'value', 'w', 'x']);
-const isReservedName = (name: string) => usedGlobals.has(name) || usedLocals.has(name) || /^[eiknx]\d+$|^(encode|decode|validate|entries|received)_/.test(name);
+const isReservedName = (name: string) => usedGlobals.has(name) || usedLocals.has(name) || /^[eijknx]\d+$|^(encode|decode|validate|entries|received)_/.test(name);
+
+/**
+ * The depth of the messages a statement writes, reads or checks, as printed code: `d + 1`
+ * inside a function of depth `d`, `2` in request and response codecs (their message is 1).
+ * runtime/codec/limits.ts says how depth is counted.
+ */
+export type Depth = string;
+
+/** `depth` plus `k` levels, folded where it is a number or `d + n`. */
+export function deeper(depth: Depth, k = 1): Depth {
+  if (/^\d+$/.test(depth)) return String(Number(depth) + k);
+  const sum = /^d \+ (\d+)$/.exec(depth);
+  if (sum) return `d + ${Number(sum[1]) + k}`;
+  return depth === 'd' ? `d + ${k}` : `${depth} + ${k}`;
+}
 
 export class TsContext {
   readonly messages: Map<string, MessageModel>;

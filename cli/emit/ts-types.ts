@@ -1,7 +1,8 @@
 /**
  * The TypeScript side of the model's types in the generated file: contract classes, interfaces,
- * TS enums and named unions are imported from their contract file; anonymous messages, literal
- * unions and unnamed unions are declared by the file itself (`declarations`). Also how a value
+ * TS enums, named unions and tuple aliases are imported from their contract file; anonymous
+ * messages and tuples, literal unions and unnamed unions are declared by the file itself
+ * (`declarations`). Also how a value
  * of a union's variant is recognised at run time (`matchTest`), which encoders and validators
  * both test.
  */
@@ -17,6 +18,12 @@ const scalarTsTypes: Record<ScalarKind, string> = {
   uint32: 'number',
   int64: 'bigint',
   bytes: 'Uint8Array',
+  // Typed arrays' elements only.
+  sfixed32: 'number',
+  fixed32: 'number',
+  sfixed64: 'bigint',
+  fixed64: 'bigint',
+  sint32: 'number',
 };
 
 /** A name exported by a contract file (`file` relative to the contracts folder), as printed. */
@@ -36,6 +43,7 @@ export class TsTypes {
     for (const m of model.messages) {
       if (m.origin.kind === 'class') this.names.set(m.name, contract(m.origin.file, m.origin.tsName, false));
       else if (m.origin.kind === 'interface') this.names.set(m.name, contract(m.origin.file, m.origin.tsName, true));
+      else if (m.origin.kind === 'tuple') this.names.set(m.name, m.origin.tsName && m.origin.file ? contract(m.origin.file, m.origin.tsName, true) : file.declare(m.name));
       else this.names.set(m.name, m.origin.kind === 'anonymous' ? file.declare(m.name) : m.name);
     }
     for (const u of model.unions) this.names.set(u.name, u.tsName && u.file ? contract(u.file, u.tsName, true) : file.declare(u.name));
@@ -73,7 +81,8 @@ export class TsTypes {
       case 'union':
         return this.names.get(type.name)!;
       case 'array':
-        return `Array<${this.of(type.element)}>`;
+        if (type.typed) return type.typed;
+        return `${type.set ? 'Set' : 'Array'}<${this.of(type.element)}>`;
       case 'map':
         return type.record ? `Record<string, ${this.of(type.value)}>` : `Map<${this.of(type.key)}, ${this.of(type.value)}>`;
       case 'nullable':
@@ -110,6 +119,11 @@ export class TsTypes {
     return response.fields[0] ? this.field(response.fields[0]) : 'undefined';
   }
 
+  /** A tuple message's elements as a tuple type: `[string, number | null]`. */
+  tuple(m: MessageModel): string {
+    return `[${m.fields.map((f) => `${this.of(f.type)}${f.nullable ? ' | null' : ''}`).join(', ')}]`;
+  }
+
   /** A TS enum member (`Color.Red`) or the literal of a literal-union member. */
   enumValue(e: EnumModel, value: EnumModel['values'][number]): string {
     return e.origin.kind === 'enum' ? memberAccess(this.names.get(e.name)!, value.member!) : literal(value.value);
@@ -122,6 +136,7 @@ export class TsTypes {
       if (e.origin.kind === 'literals') yield `export type ${this.names.get(e.name)} = ${e.values.map((v) => literal(v.value)).join(' | ')};`;
     }
     for (const m of model.messages) {
+      if (m.origin.kind === 'tuple' && !m.origin.tsName) yield `export type ${this.names.get(m.name)} = ${this.tuple(m)};`;
       if (m.origin.kind !== 'anonymous') continue;
       const fields = m.fields.map((f) => `  ${this.parameter(f)};`);
       yield `export interface ${this.names.get(m.name)} {\n${fields.join('\n')}\n}`;

@@ -14,7 +14,24 @@ export interface SourceRef {
   column: number;
 }
 
-export type ScalarKind = 'string' | 'bool' | 'double' | 'float' | 'int32' | 'uint32' | 'int64' | 'bytes';
+/**
+ * Wire scalars. The last five are only ever the elements of a typed array (a packed repeated
+ * field whose elements are fixed-width where the bytes can be viewed, zigzag where they cannot).
+ */
+export type ScalarKind = 'string' | 'bool' | 'double' | 'float' | 'int32' | 'uint32' | 'int64' | 'bytes' | 'sfixed32' | 'fixed32' | 'sfixed64' | 'fixed64' | 'sint32';
+
+/** The typed arrays a contract may use (Uint8Array is `bytes`). */
+export type TypedArrayName =
+  | 'Float32Array'
+  | 'Float64Array'
+  | 'Int32Array'
+  | 'Uint32Array'
+  | 'BigInt64Array'
+  | 'BigUint64Array'
+  | 'Int16Array'
+  | 'Int8Array'
+  | 'Uint16Array'
+  | 'Uint8ClampedArray';
 
 /** Validation constraints that ride on a type (from the constraint brands); the runtime's wire schemas carry the same. */
 export type { Constraints } from 'p2pgen/tooling';
@@ -27,7 +44,11 @@ export type TypeRef =
   | { kind: 'enum'; name: string }
   | { kind: 'message'; name: string }
   | { kind: 'union'; name: string }
-  | { kind: 'array'; element: TypeRef; constraints?: Constraints }
+  /**
+   * A repeated field. `set`: a `Set<T>`, whose decoder refuses an element twice. `typed`: a typed
+   * array, whose `element` is its wire scalar (typed-arrays.ts).
+   */
+  | { kind: 'array'; element: TypeRef; constraints?: Constraints; set?: true; typed?: TypedArrayName }
   /** `record`: a `Record<string, V>` received as a plain object, else a `Map`. */
   | { kind: 'map'; key: TypeRef; value: TypeRef; record: boolean }
   /** A value that may be `null` where presence cannot be expressed by a field (array element, map value). */
@@ -59,6 +80,11 @@ export type MessageOrigin =
   | { kind: 'interface'; tsName: string; file: string }
   /** An anonymous object type in a signature: a plain object with a synthesized name. */
   | { kind: 'anonymous' }
+  /**
+   * A tuple (`[string, int32]`): its elements are the fields `0`, `1`, …; received as an array.
+   * `tsName` and `file` when it is an exported type alias (generated code imports it).
+   */
+  | { kind: 'tuple'; tsName?: string; file?: string }
   /** The arguments of an action, one field per parameter. */
   | { kind: 'request'; controller: string; action: string }
   /** The result of an action, in the field `value` (no field for `void`). */

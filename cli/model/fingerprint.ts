@@ -64,7 +64,7 @@ export function computeFingerprints(model: ContractModel): void {
         case 'nullable':
           return `nullable(${type(t.inner)})`;
         case 'array':
-          return `list(${type(t.element)})${t.constraints ? JSON.stringify(t.constraints) : ''}`;
+          return `${t.typed ?? (t.set ? 'set' : 'list')}(${type(t.element)})${t.constraints ? JSON.stringify(t.constraints) : ''}`;
         case 'map':
           return `map(${type(t.key)},${type(t.value)})`;
         default:

@@ -3,7 +3,7 @@
  * so both always agree, and by the model's lock and name checks (proto-names.ts). Shapes
  * protobuf cannot express directly (a list of lists, an optional list, a nullable list element,
  * a map with a Date key) go through small structural wrapper messages whose names follow from
- * the type (`StringList`, `NullableInt32`, `TimestampDoubleEntry`).
+ * the type (`StringList`, `StringSet`, `Float32Array`, `NullableInt32`, `TimestampDoubleEntry`).
  */
 import type { ContractModel, FieldModel, ScalarKind, TypeRef } from './contract-model.js';
 
@@ -15,8 +15,12 @@ export const WireType = { Varint: 0, Fixed64: 1, LengthDelimited: 2, Fixed32: 5 
 export function scalarWireType(scalar: ScalarKind): number {
   switch (scalar) {
     case 'double':
+    case 'sfixed64':
+    case 'fixed64':
       return WireType.Fixed64;
     case 'float':
+    case 'sfixed32':
+    case 'fixed32':
       return WireType.Fixed32;
     case 'string':
     case 'bytes':
@@ -62,6 +66,11 @@ export const scalarBaseNames: Record<ScalarKind, string> = {
   uint32: 'Uint32',
   int64: 'Int64',
   bytes: 'Bytes',
+  sfixed32: 'Sfixed32',
+  fixed32: 'Fixed32',
+  sfixed64: 'Sfixed64',
+  fixed64: 'Fixed64',
+  sint32: 'Sint32',
 };
 
 /** The name part a type contributes to a wrapper's name. */
@@ -86,7 +95,8 @@ export function baseName(type: TypeRef): string {
 export function wrapperName(type: TypeRef): string {
   switch (type.kind) {
     case 'array':
-      return `${baseName(type.element)}List`;
+      // A typed array's wrapper is named after it (`Float32Array`): it decodes to one.
+      return type.typed ?? `${baseName(type.element)}${type.set ? 'Set' : 'List'}`;
     case 'map':
       return `${baseName(type.key)}${baseName(type.value)}Map`;
     case 'nullable':

@@ -4,6 +4,7 @@
  * `p2pgen check` compares (with names, for its reports).
  */
 import type { ContractModel, EnumModel, FieldModel, MessageModel, TypeRef, UnionModel } from './contract-model.js';
+import { TYPED_ARRAYS } from './typed-arrays.js';
 import { remap, type Presence, type WireExpr, type WireField, type WireTable, type WireType } from 'p2pgen/tooling';
 
 export interface WireTableOptions {
@@ -48,8 +49,13 @@ export function wireTable(model: ContractModel, options: WireTableOptions): Wire
         return { lit: t.value };
       case 'nullable':
         return { n: expr(t.inner) };
-      case 'array':
-        return t.constraints ? { l: expr(t.element), c: t.constraints } : { l: expr(t.element) };
+      case 'array': {
+        // A narrow typed array's elements carry its range: a reader with a narrower one refuses values.
+        const range = t.typed && TYPED_ARRAYS[t.typed].range;
+        const element = range ? { ...(expr(t.element) as { s: string }), c: range } : expr(t.element);
+        const list: WireExpr = t.constraints ? { l: element, c: t.constraints } : { l: element };
+        return t.set ? { ...list, u: 1 } : list;
+      }
       case 'map':
         return { k: expr(t.key), v: expr(t.value) };
       default:

@@ -14,6 +14,7 @@ import { IntersectionHandler } from './handlers/intersection-handler.js';
 import { ObjectHandler, RecordHandler } from './handlers/object-handler.js';
 import { LiteralHandler, PrimitiveHandler } from './handlers/primitives.js';
 import { AnyOrUnknownHandler, FunctionHandler, refusals, TypeParameterHandler } from './handlers/refusals.js';
+import { TupleHandler } from './handlers/tuple-handler.js';
 import { UnionHandler } from './handlers/union-handler.js';
 import { TypeMapper } from './type-mapper.js';
 
@@ -35,7 +36,7 @@ export function createTypeMapper(locate: (node: Node) => SourceRef, isInContract
       refused.nothing,
       new IntersectionHandler(mapper, objects),
       unions,
-      refused.tuple,
+      new TupleHandler(mapper),
       new ArrayHandler(mapper),
       new RecordHandler(objects),
       new BuiltinHandler(mapper),

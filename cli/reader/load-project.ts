@@ -9,6 +9,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Project, ts, type CompilerOptions, type SourceFile } from 'ts-morph';
 import { DiagnosticCode, type Diagnostic } from '../diagnostics.js';
+import { rxjsResolution } from './rxjs-resolution.js';
 
 export interface LoadedContracts {
   project: Project;
@@ -89,7 +90,7 @@ export function contractCompilerOptions(): CompilerOptions {
 export function loadContracts(contractsDirArg: string, options: { excludeDir?: string } = {}): LoadedContracts {
   const contractsDir = resolve(contractsDirArg);
   const diagnostics: Diagnostic[] = [];
-  const project = new Project({ skipAddingFilesFromTsConfig: true, compilerOptions: contractCompilerOptions() });
+  const project = new Project({ skipAddingFilesFromTsConfig: true, compilerOptions: contractCompilerOptions(), resolutionHost: rxjsResolution });
   if (!existsSync(contractsDir) || !statSync(contractsDir).isDirectory()) {
     diagnostics.push({
       code: DiagnosticCode.FolderNotFound,

@@ -82,6 +82,11 @@ export class TypeMapper implements TypeMapperServices {
       return undefined;
     }
     const mapped = this.mapMembers(rest, type, ctx);
+    if (mapped?.kind === 'literal' && (declaredOptional || hasUndefined || hasNull)) {
+      // A constant is not on the wire: nothing would tell its absence (or null) from it.
+      this.report(ctx, DiagnosticCode.UnsupportedType, `the constant ${JSON.stringify(mapped.value)} cannot be optional or null (a constant is not on the wire, so its absence could not be told from it): use an enum, a union or a boolean`, type);
+      return undefined;
+    }
     return mapped && { type: mapped, optional: declaredOptional || hasUndefined, nullable: hasNull };
   }
 
@@ -97,6 +102,10 @@ export class TypeMapper implements TypeMapperServices {
       return undefined;
     }
     const inner = this.mapMembers(rest, type, ctx);
+    if (inner?.kind === 'literal') {
+      this.report(ctx, DiagnosticCode.UnsupportedType, `the constant ${JSON.stringify(inner.value)} cannot be an element or a map value (a constant is not on the wire): use an enum or its base type`, type);
+      return undefined;
+    }
     return inner && (hasNull ? { kind: 'nullable', inner } : inner);
   }
 

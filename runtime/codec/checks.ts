@@ -66,6 +66,16 @@ export function checkNumber(v: unknown, key: Key, issues: ValidationIssue[]): v 
   return typeof v === 'number' || expect_(issues, key, 'a number', v);
 }
 
+/** A float32 (`float`): a number whose float32 rounding is finite unless the number is (±Infinity and NaN are floats; 1e39 is not). */
+export function checkFloat32(v: unknown, key: Key, issues: ValidationIssue[]): v is number {
+  if (typeof v !== 'number') return expect_(issues, key, 'a number', v);
+  if (Number.isFinite(v) && !Number.isFinite(Math.fround(v))) {
+    issues.push({ path: segment(key), message: `must be within float32's range (±3.4028234663852886e38), got ${v}: it would travel as ${v > 0 ? '' : '-'}Infinity` });
+    return false;
+  }
+  return true;
+}
+
 export function checkInt32(v: unknown, key: Key, issues: ValidationIssue[]): v is number {
   return (typeof v === 'number' && (v | 0) === v) || expect_(issues, key, 'an int32 (integer from -2147483648 to 2147483647)', v);
 }
@@ -99,6 +109,30 @@ export function checkArray(v: unknown, key: Key, issues: ValidationIssue[]): v i
   return Array.isArray(v) || expect_(issues, key, 'an array', v);
 }
 
+export function checkSet(v: unknown, key: Key, issues: ValidationIssue[]): v is Set<unknown> {
+  return v instanceof Set || expect_(issues, key, 'a Set', v);
+}
+
+/** Checks that `v` is a Set and each element (by its position in iteration order) passes `check`. */
+export function checkEachInSet(v: unknown, check: Check, key: Key, issues: ValidationIssue[], depth = 0): void {
+  if (!(v instanceof Set)) {
+    expect_(issues, key, 'a Set', v);
+    return;
+  }
+  const from = issues.length;
+  let i = 0;
+  for (const x of v) check(x, i++, issues, depth);
+  if (issues.length !== from) within(issues, from, key);
+}
+
+/** A tuple: an array of exactly `length` elements (`what` names it: 'a [string, int32]'). */
+export function checkTuple(v: unknown, length: number, key: Key, what: string, issues: ValidationIssue[]): v is unknown[] {
+  if (!Array.isArray(v)) return expect_(issues, key, what, v);
+  if (v.length === length) return true;
+  issues.push({ path: segment(key), message: `expected ${what} (${length} element${length === 1 ? '' : 's'}), got ${v.length}` });
+  return false;
+}
+
 export function checkMap(v: unknown, key: Key, issues: ValidationIssue[]): v is Map<unknown, unknown> {
   return v instanceof Map || expect_(issues, key, 'a Map', v);
 }
@@ -111,17 +145,17 @@ export function checkObject(v: unknown, key: Key, what: string, issues: Validati
   return (typeof v === 'object' && v !== null) || expect_(issues, key, what, v);
 }
 
-/** A check of one value, as the check* functions and generated validate_* functions are. */
-export type Check = (v: unknown, key: Key, issues: ValidationIssue[]) => unknown;
+/** A check of one value, as the check* functions and generated validate_* functions (which take the depth of a message element: limits.ts) are. */
+export type Check = (v: unknown, key: Key, issues: ValidationIssue[], depth: number) => unknown;
 
-/** Checks that `v` is an array and each element passes `check`. */
-export function checkEach(v: unknown, check: Check, key: Key, issues: ValidationIssue[]): void {
+/** Checks that `v` is an array and each element passes `check` (message elements are at `depth`). */
+export function checkEach(v: unknown, check: Check, key: Key, issues: ValidationIssue[], depth = 0): void {
   if (!Array.isArray(v)) {
     expect_(issues, key, 'an array', v);
     return;
   }
   const from = issues.length;
-  for (let i = 0; i < v.length; i++) check(v[i], i, issues);
+  for (let i = 0; i < v.length; i++) check(v[i], i, issues, depth);
   if (issues.length !== from) within(issues, from, key);
 }
 

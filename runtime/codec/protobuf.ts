@@ -8,9 +8,36 @@
  */
 import protobuf from 'protobufjs/minimal.js';
 import { Writer } from './writer.js';
+import { maxDepth, tooDeep } from './limits.js';
 
 export { Writer };
-export type Reader = protobuf.Reader;
+
+/**
+ * protobufjs's Reader, as far as generated decoders and these helpers use it. Declared here
+ * rather than re-exported, so that compiling contracts against the runtime's declarations (what
+ * `p2pgen build` does) never loads protobufjs's 100 KB of typings.
+ */
+export interface Reader {
+  buf: Uint8Array;
+  pos: number;
+  len: number;
+  uint32(): number;
+  int32(): number;
+  sint32(): number;
+  bool(): boolean;
+  fixed32(): number;
+  sfixed32(): number;
+  float(): number;
+  double(): number;
+  bytes(): Uint8Array;
+  stringVerify(): string;
+  skipType(wireType: number): unknown;
+  uint32s(array?: number[]): number[];
+  int32s(array?: number[]): number[];
+  bools(array?: boolean[]): boolean[];
+  floats(array?: number[]): number[];
+  doubles(array?: number[]): number[];
+}
 
 /** A writer for one message or frame (writer.ts: it borrows a buffer kept between writers). */
 export function createWriter(): Writer {
@@ -77,8 +104,9 @@ function readInt64Number(r: Reader): number {
 export const TIMESTAMP_MIN_SECONDS = -62_135_596_800;
 export const TIMESTAMP_MAX_SECONDS = 253_402_300_799;
 
-/** Writes a `Date` as google.protobuf.Timestamp (length-delimited, seconds=1, nanos=2); never an invalid one. */
-export function writeTimestamp(w: Writer, date: Date): Writer {
+/** Writes a `Date` as google.protobuf.Timestamp (length-delimited, seconds=1, nanos=2), a message at `depth`; never an invalid one. */
+export function writeTimestamp(w: Writer, date: Date, depth = 1): Writer {
+  if (depth > maxDepth) tooDeep(depth);
   const ms = date.getTime();
   const seconds = Math.floor(ms / 1000);
   // Validators refuse such dates first; this keeps direct encoders from writing them.
@@ -106,9 +134,11 @@ function varintLength(n: number): number {
 /**
  * Reads a google.protobuf.Timestamp into a `Date` (millisecond precision, like `Date`: finer
  * nanos are dropped). Stricter than protobuf: a Timestamp outside its documented range or
- * with nanos outside 0..999,999,999 is refused, not turned into some other date.
+ * with nanos outside 0..999,999,999 is refused, not turned into some other date. `depth` is
+ * the Timestamp's own as a message (limits.ts).
  */
-export function readTimestamp(r: Reader): Date {
+export function readTimestamp(r: Reader, depth = 1): Date {
+  if (depth > maxDepth) tooDeep(depth);
   const end = readEnd(r);
   let seconds = 0;
   let nanos = 0;
@@ -135,8 +165,9 @@ export function readString(r: Reader): string {
   try {
     return r.stringVerify();
   } catch (error) {
-    if (error instanceof RangeError) throw error; // ran past the message
-    throw new TypeError(`a string field is not valid UTF-8 (at ${r.pos})`);
+    // The fatal TextDecoder throws a TypeError for bytes that are not UTF-8; anything else is the length.
+    if (error instanceof TypeError) throw new TypeError(`a string field is not valid UTF-8 (at ${r.pos})`);
+    throw new RangeError(`a string's length runs past the end of the bytes (${(error as Error).message})`);
   }
 }
 
@@ -148,6 +179,22 @@ export function readString(r: Reader): string {
 export function once<T>(previous: T | null | undefined, next: T): T {
   if (previous != null) throw new TypeError('a message field appears twice (p2pgen does not merge repeated message fields)');
   return next;
+}
+
+/**
+ * A member of a union (a oneof) read when one was already: protobuf keeps the last, p2pgen
+ * refuses (its writers set exactly one, and taking the last would guess).
+ */
+export function oneMember<T>(previous: T | undefined, next: T, unionName: string): T {
+  if (previous !== undefined) throw new TypeError(`union ${unionName} has more than one member set (a oneof holds one value; p2pgen does not take the last)`);
+  return next;
+}
+
+/** Adds a decoded element to a Set field: one that is already there is refused (a writer of a Set never sends one twice; collapsing it would change a list's value). */
+export function addUnique<T>(set: ReadonlySet<T>, value: T): void {
+  // (A decoder made it a Set; the contract may type it a ReadonlySet.)
+  if (set.has(value)) throw new TypeError(`an element of a Set appears twice (${typeof value === 'bigint' ? `${value}n` : JSON.stringify(value) ?? String(value)})`);
+  (set as Set<T>).add(value);
 }
 
 /** An enum number this version has no member for (proto3 would keep the number; p2pgen refuses it). */
@@ -174,8 +221,9 @@ export function readEnd(r: Reader): number {
   return end;
 }
 
-/** Skips a field this version does not know (forward compatibility). */
+/** Skips a field this version does not know (forward compatibility); field number 0 is never one (protobuf parsers must refuse it). */
 export function skipField(r: Reader, tag: number): void {
+  if (tag >>> 3 === 0) throw new TypeError(`field number 0 (tag ${tag}) is not a field: protobuf reserves it`);
   r.skipType(tag & 7);
 }
 

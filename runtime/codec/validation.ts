@@ -14,7 +14,9 @@ export const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
+  // Not 'undefined': a received value is undefined where the bytes held nothing (a null the sender
+  // wrote as absence, a field an older version lacks), which 'got undefined' would misname.
+  if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid Date' : 'a Date';
   if (value instanceof Uint8Array) return 'a Uint8Array';

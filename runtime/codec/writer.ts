@@ -42,6 +42,13 @@ const SPARE_MAX = 65536;
 /** From this length on a string is written by the platform's encoder (a call costs about as much as this many characters in the loop). */
 const NATIVE_STRING_LENGTH = 24;
 
+/** From here on a number rounds to Infinity as a float32 (2^128 - 2^103, halfway past the largest float32). */
+const FLOAT32_OVERFLOW = 3.4028235677973366e38;
+
+function float32Overflow(value: number): never {
+  throw new RangeError(`${value} is beyond float32's range: it would be written as ${value > 0 ? '' : '-'}Infinity`);
+}
+
 let spare: Uint8Array | null = null;
 let spareView: DataView | null = null;
 const EMPTY = new Uint8Array(0);
@@ -166,7 +173,9 @@ export class Writer {
     return this;
   }
 
+  /** A float32; a finite number beyond float32's range is refused (it would be written as ±Infinity), as protobuf-es refuses it. */
   float(value: number): this {
+    if (Math.abs(value) >= FLOAT32_OVERFLOW && Number.isFinite(value)) float32Overflow(value);
     if (this.pos + 4 > this.buf.length) this.grow(4);
     this.dataView().setFloat32(this.pos, value, true);
     this.pos += 4;
@@ -271,7 +280,11 @@ export class Writer {
     this.uint32(values.length * 4);
     this.reserve(values.length * 4);
     const view = this.dataView();
-    for (let i = 0; i < values.length; i++, this.pos += 4) view.setFloat32(this.pos, values[i]!, true);
+    for (let i = 0; i < values.length; i++, this.pos += 4) {
+      const value = values[i]!;
+      if (Math.abs(value) >= FLOAT32_OVERFLOW && Number.isFinite(value)) float32Overflow(value);
+      view.setFloat32(this.pos, value, true);
+    }
     return this;
   }
 

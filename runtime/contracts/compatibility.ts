@@ -85,6 +85,7 @@ export function compareTypes(writer: Side, writerExpr: WireExpr, reader: Side, r
     if ('l' in w && 'l' in r) {
       exprs(w.l, r.l, `${at}[]`, false);
       tightened(w.c, r.c, at, 'items');
+      if (r.u && !w.u) fail(WireRule.constraintTightened, at, 'the reader refuses a list with an element twice (a Set), which the writer may send', 'values');
       return;
     }
     if ('k' in w && 'k' in r) {

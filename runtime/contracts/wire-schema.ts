@@ -21,7 +21,7 @@ export interface Constraints {
 export type WireExpr =
   | { s: string; c?: Constraints } // scalar: string, bool, double, float, int32, uint32, int64, bytes, date
   | { t: number } // message, enum or union in the table
-  | { l: WireExpr; c?: Constraints } // list
+  | { l: WireExpr; c?: Constraints; u?: 1 } // list (u: a Set, whose reader refuses an element twice)
   | { k: WireExpr; v: WireExpr } // map
   | { n: WireExpr } // nullable element
   | { lit: string | number | boolean }; // constant, not on the wire

@@ -3,7 +3,21 @@
  * manifest the generator wrote: what a property test of the codecs and validators feeds in.
  */
 import fc from 'fast-check';
-import type { ContractModel, FieldModel, MessageModel, TypeRef } from '../../cli/model/contract-model.js';
+import type { ContractModel, FieldModel, MessageModel, TypeRef, TypedArrayName } from '../../cli/model/contract-model.js';
+
+/** fast-check's arbitrary of each typed array (floats include NaN, ±0, ±Infinity; integers their extremes). */
+const typedArrays: Record<TypedArrayName, (c: { minLength: number; maxLength: number }) => fc.Arbitrary<unknown>> = {
+  Float32Array: (c) => fc.float32Array(c),
+  Float64Array: (c) => fc.float64Array(c),
+  Int32Array: (c) => fc.int32Array(c),
+  Uint32Array: (c) => fc.uint32Array(c),
+  BigInt64Array: (c) => fc.bigInt64Array(c),
+  BigUint64Array: (c) => fc.bigUint64Array(c),
+  Int16Array: (c) => fc.int16Array(c),
+  Int8Array: (c) => fc.int8Array(c),
+  Uint16Array: (c) => fc.uint16Array(c),
+  Uint8ClampedArray: (c) => fc.uint8ClampedArray(c),
+};
 
 export type ClassLookup = (message: MessageModel) => (new (...args: never[]) => object) | undefined;
 
@@ -38,6 +52,7 @@ export class ModelArbitraries {
   private messageArb(m: MessageModel, tie: (n: string) => fc.Arbitrary<unknown>): fc.Arbitrary<unknown> {
     const fields: Record<string, fc.Arbitrary<unknown>> = {};
     for (const f of m.fields) fields[f.name] = this.fieldArb(f, tie);
+    if (m.origin.kind === 'tuple') return fc.tuple(...m.fields.map((f) => fields[f.name]!));
     const cls = this.classOf(m);
     if (cls) {
       return fc.record(fields).map((values) => Object.assign(Object.create(cls.prototype), values));
@@ -93,6 +108,8 @@ export class ModelArbitraries {
             });
           case 'bytes':
             return fc.uint8Array({ maxLength: 64 });
+          default:
+            throw new Error(`${t.scalar} is only ever a typed array's element`);
         }
       }
       // falls through (unreachable)
@@ -113,6 +130,11 @@ export class ModelArbitraries {
         return fc.option(this.typeArb(t.inner, tie), { nil: null });
       case 'array': {
         const c = t.constraints ?? {};
+        if (t.typed) return typedArrays[t.typed]({ minLength: c.minLength ?? 0, maxLength: c.maxLength ?? 40 });
+        if (t.set) {
+          const elements = fc.uniqueArray(this.typeArb(t.element, tie), { comparator: 'SameValueZero', minLength: c.minLength ?? 0, maxLength: c.maxLength ?? 4, depthIdentifier: 'tree' });
+          return elements.map((list) => new Set(list));
+        }
         const array = fc.array(this.typeArb(t.element, tie), { minLength: c.minLength ?? 0, maxLength: c.maxLength ?? 4, depthIdentifier: 'tree' });
         if (c.minLength) return array;
         // Past a few levels only empty lists: recursive types (TreeNode.children) stay finite.

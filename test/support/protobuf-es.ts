@@ -68,7 +68,7 @@ export class EsValues {
         if (v != null) init[field.localName] = this.single(f.type, v);
         return;
       case 'repeated':
-        init[field.localName] = (v as unknown[]).map((x) => this.single((f.type as Extract<TypeRef, { kind: 'array' }>).element, x));
+        init[field.localName] = this.elements(f.type as Extract<TypeRef, { kind: 'array' }>, v);
         return;
       case 'map':
         init[field.localName] = this.mapInit(f.type as MapRef, v);
@@ -103,7 +103,7 @@ export class EsValues {
       case 'union':
         return this.init(type.name, v);
       case 'array':
-        return { value: (v as unknown[]).map((x) => this.single(type.element, x)) };
+        return { value: this.elements(type, v) };
       case 'map':
         return { value: this.mapInit(type, v) };
       case 'nullable':
@@ -111,6 +111,11 @@ export class EsValues {
       case 'literal':
         throw new Error('constants are not on the wire');
     }
+  }
+
+  /** A list's, a Set's or a typed array's elements, in order. */
+  private elements(type: Extract<TypeRef, { kind: 'array' }>, v: unknown): unknown[] {
+    return Array.from(v as Iterable<unknown>, (x) => this.single(type.element, x));
   }
 
   private mapInit(type: MapRef, v: unknown): unknown {

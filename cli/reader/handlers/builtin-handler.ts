@@ -1,6 +1,8 @@
 /**
  * Types from TypeScript's own library: `Date` (a Timestamp), `Uint8Array` (bytes), `Map` and
- * `ReadonlyMap` (a map); every other built-in is refused with the reason.
+ * `ReadonlyMap` (a map), `Set` and `ReadonlySet` (a repeated field received as a Set), the other
+ * typed arrays (packed repeated fields: model/typed-arrays.ts); every other built-in is refused
+ * with the reason.
  */
 import type { Type } from 'ts-morph';
 import type { TypeRef } from '../../model/contract-model.js';
@@ -8,6 +10,7 @@ import { DiagnosticCode } from '../../diagnostics.js';
 import type { MapContext } from '../map-context.js';
 import type { TypeHandler, TypeMapperServices } from '../type-mapper.js';
 import { isLibSymbol, splitNullish } from '../type-queries.js';
+import { isTypedArrayName, TYPED_ARRAYS } from '../../model/typed-arrays.js';
 
 export class BuiltinHandler implements TypeHandler {
   constructor(private readonly services: TypeMapperServices) {}
@@ -31,13 +34,22 @@ export class BuiltinHandler implements TypeHandler {
         return this.services.unsupported(ctx, type, 'a Promise can only be the result of an action');
       case 'Set':
       case 'ReadonlySet':
-        return this.services.unsupported(ctx, type, 'Set is not supported: use an array');
+        return this.mapSet(type, ctx);
       case 'Function':
         this.services.report(ctx, DiagnosticCode.FunctionType, 'function types cannot cross the wire', type);
         return undefined;
       default:
+        if (isTypedArrayName(name)) return { kind: 'array', element: { kind: 'scalar', scalar: TYPED_ARRAYS[name].scalar }, typed: name };
         return this.services.unsupported(ctx, type, `the built-in type '${name}' cannot cross the wire`);
     }
+  }
+
+  /** `Set<T>`: a repeated field whose reader refuses an element twice; a peer receives a Set. */
+  private mapSet(type: Type, ctx: MapContext): TypeRef | undefined {
+    const [elementType] = type.getTypeArguments();
+    if (!elementType) return this.services.unsupported(ctx, type, 'Set needs an element type');
+    const element = this.services.mapElement(elementType, { ...ctx, path: `${ctx.path}[]`, owner: `${ctx.owner}Item` });
+    return element && { kind: 'array', element, set: true };
   }
 
   private mapMap(type: Type, ctx: MapContext): TypeRef | undefined {
@@ -46,7 +58,7 @@ export class BuiltinHandler implements TypeHandler {
     const key = this.mapKey(keyType, { ...ctx, path: `${ctx.path}<key>`, owner: `${ctx.owner}Key` });
     const value = this.services.mapElement(valueType, { ...ctx, path: `${ctx.path}<value>`, owner: `${ctx.owner}Value` });
     if (!key || !value) return undefined;
-    if (key.kind === 'message' || key.kind === 'union' || key.kind === 'array' || key.kind === 'map') {
+    if (key.kind === 'message' || key.kind === 'union' || key.kind === 'array' || key.kind === 'map' || key.kind === 'literal') {
       this.services.report(ctx, DiagnosticCode.UnsupportedMapKey, 'map keys must be strings, numbers, bigints, booleans, dates or enums', keyType);
       return undefined;
     }

@@ -1,7 +1,8 @@
 /**
  * TypeScript `enum`s: a protobuf enum whose values the lock numbers (by member name), never
  * by the TS values. A single member's type is that member's literal: written as the enum
- * (`level: Level` for a one-member enum) it is the enum, anywhere else a constant.
+ * (`level: Level`), or the member of a one-member enum (whose type is its member's, so
+ * `Level[]` cannot be told from `Level.Only[]`), it is the enum; anywhere else a constant.
  */
 import { Node, type EnumDeclaration, type Type } from 'ts-morph';
 import type { EnumValueModel, TypeRef } from '../../model/contract-model.js';
@@ -21,7 +22,7 @@ export class EnumHandler implements TypeHandler {
 
   map(type: Type, ctx: MapContext): TypeRef | undefined {
     if (!type.isEnumLiteral()) return this.mapDeclaration(type, ctx);
-    const written = enumWrittenAt(ctx.node);
+    const written = enumWrittenAt(ctx.node) ?? soleMemberOf(type);
     if (written) return this.mapDeclaration(type, ctx, written);
     const value = type.getLiteralValue();
     return typeof value === 'string' || typeof value === 'number'
@@ -55,4 +56,10 @@ export class EnumHandler implements TypeHandler {
       { name, origin: { kind: 'enum', tsName: name, file: source.file }, values: dedupeValueNames(values, name), reserved: [], source },
     );
   }
+}
+
+/** The enum of a one-member enum's member type (TypeScript gives the enum and its member one type). */
+function soleMemberOf(type: Type): EnumDeclaration | undefined {
+  const declaration = type.getSymbol()?.getDeclarations()[0]?.getParent();
+  return declaration && Node.isEnumDeclaration(declaration) && declaration.getMembers().length === 1 ? declaration : undefined;
 }

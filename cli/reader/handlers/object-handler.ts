@@ -2,7 +2,8 @@
  * Object types: a `Record<string, V>` is a map; a class, interface or object type alias is a
  * message named after its declaration (`@entity.name` for classes); an anonymous object type is
  * a message named after its owner, shared by every anonymous type of the same structure.
- * Properties become fields (methods, accessors and private members of classes do not).
+ * Properties become fields (methods, accessors and private members of classes do not; an
+ * accessor of an interface or object type is refused: the plain object a peer receives has none).
  */
 import { Node, type Type } from 'ts-morph';
 import type { FieldModel, MessageModel, SourceRef, TypeRef } from '../../model/contract-model.js';
@@ -128,11 +129,19 @@ export class ObjectHandler implements TypeHandler {
       if (isClass) {
         if (Node.isMethodDeclaration(decl) || Node.isGetAccessorDeclaration(decl) || Node.isSetAccessorDeclaration(decl)) continue;
         if (hasHiddenModifier(decl)) continue;
-      } else if (Node.isGetAccessorDeclaration(decl) || Node.isSetAccessorDeclaration(decl)) {
-        continue;
       }
       // Where the type was first reached: `BadFn.take(value).onDone`.
       const fieldCtx: MapContext = { node: decl, path: `${ctx.path}.${propName}`, owner: `${messageName}${pascalCase(propName)}` };
+      if (!isClass && (Node.isGetAccessorDeclaration(decl) || Node.isSetAccessorDeclaration(decl))) {
+        // A decoded interface value is a plain object: it could hold the value, never compute it.
+        this.services.report(
+          fieldCtx,
+          DiagnosticCode.UnsupportedType,
+          `accessor '${propName}' of an interface or object type: a peer receives a plain object, which cannot compute it; declare a property ('readonly ${propName}: …') or use a class`,
+          property.getTypeAtLocation(decl),
+        );
+        continue;
+      }
       if (propName.startsWith('__@')) {
         this.services.report(fieldCtx, DiagnosticCode.UnsupportedType, 'symbol-keyed properties cannot cross the wire');
         continue;

@@ -1,6 +1,6 @@
 /**
  * Kinds of types the wire cannot carry, each refused with its own diagnostic: `any`/`unknown`,
- * `never`, an unresolved type parameter, symbols, a lone `void`/`undefined`/`null`, tuples,
+ * `never`, an unresolved type parameter, symbols, a lone `void`/`undefined`/`null`,
  * Observables and Buffers outside an action's result, and function types.
  */
 import { ts, type Type } from 'ts-morph';
@@ -49,7 +49,6 @@ export const refusals = (services: TypeMapperServices) => ({
   never: new RefusedHandler(services, (t) => t.isNever(), () => "'never' carries no value"),
   symbol: new RefusedHandler(services, (t) => (t.getFlags() & (ts.TypeFlags.ESSymbol | ts.TypeFlags.UniqueESSymbol)) !== 0, () => 'symbols cannot cross the wire'),
   nothing: new RefusedHandler(services, (t) => t.isVoid() || t.isUndefined() || t.isNull(), (t) => `'${t.getText()}' carries no value here`),
-  tuple: new RefusedHandler(services, (t) => t.isTuple(), () => 'tuples are not supported: use an array or an object type'),
   observable: new RefusedHandler(services, (t) => t.getSymbol()?.getName() === 'Observable', () => 'an Observable can only be the result of an action'),
   buffer: new RefusedHandler(services, (t) => t.getSymbol()?.getName() === 'Buffer', () => "Buffer is Node-only: use 'Uint8Array'"),
 });

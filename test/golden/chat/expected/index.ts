@@ -21,6 +21,8 @@ import {
   defineContracts,
   fail,
   instanceConstructor,
+  keepUnknown,
+  maxDepth,
   messageCodec,
   once,
   overrun,
@@ -31,20 +33,26 @@ import {
   reject,
   skipField,
   stream,
+  tooDeep,
+  tooDeepIssue,
   unary,
   unfilled,
+  unknownFields,
   within,
   writeTimestamp,
+  writeUnknown,
   wrongWireType,
 } from 'p2pgen/internal';
 
 // ---- Messages ----
 
 // ChatMessage: test/golden/chat/input/chat.ts:6
-function encode_ChatMessage(w: Writer, m: ChatMessage): Writer {
+function encode_ChatMessage(w: Writer, m: ChatMessage, d: number): Writer {
+  if (d > maxDepth) tooDeep(d);
   w.uint32(10).string(m.from);
   w.uint32(18).string(m.message);
-  writeTimestamp(w.uint32(26), m.timestamp);
+  writeTimestamp(w.uint32(26), m.timestamp, d + 1);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
 const received_ChatMessage = /*@__PURE__*/ instanceConstructor(ChatMessage, function (this: Unfilled<ChatMessage>) {
@@ -52,7 +60,8 @@ const received_ChatMessage = /*@__PURE__*/ instanceConstructor(ChatMessage, func
   this.message = '';
   this.timestamp = undefined;
 });
-function decode_ChatMessage(r: Reader, end: number): ChatMessage {
+function decode_ChatMessage(r: Reader, end: number, d: number): ChatMessage {
+  if (d > maxDepth) tooDeep(d);
   const m = new received_ChatMessage();
   while (r.pos < end) {
     const tag = r.uint32();
@@ -67,17 +76,18 @@ function decode_ChatMessage(r: Reader, end: number): ChatMessage {
         break;
       case 3:
         if (tag !== 26) wrongWireType(tag);
-        m.timestamp = once(m.timestamp, readTimestamp(r));
+        m.timestamp = once(m.timestamp, readTimestamp(r, d + 1));
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);
   return m;
 }
-function validate_ChatMessage(v: unknown, key: string | number, issues: ValidationIssue[]): void {
+function validate_ChatMessage(v: unknown, key: string | number, issues: ValidationIssue[], d: number): void {
   if (!checkObject(v, key, 'a ChatMessage object', issues)) return;
+  if (d > maxDepth) return tooDeepIssue(issues, key);
   const n = issues.length;
   if (checkString(v['from'], '.from', issues)) {
     if (v['from'].length > 50) fail(issues, '.from', 'must be at most 50 characters long');
@@ -91,7 +101,7 @@ function validate_ChatMessage(v: unknown, key: string | number, issues: Validati
 
 const Args_ChatMessage: RequestCodec<[ChatMessage]> = {
   encode(w, a) {
-    encode_ChatMessage(w.uint32(10).fork(), a[0]).ldelim();
+    encode_ChatMessage(w.uint32(10).fork(), a[0], 2).ldelim();
     return w;
   },
   decode(r, end) {
@@ -101,7 +111,7 @@ const Args_ChatMessage: RequestCodec<[ChatMessage]> = {
       switch (tag >>> 3) {
         case 1:
           if (tag !== 10) wrongWireType(tag);
-          a[0] = once(a[0], decode_ChatMessage(r, readEnd(r)));
+          a[0] = once(a[0], decode_ChatMessage(r, readEnd(r), 2));
           break;
         default:
           skipField(r, tag);
@@ -111,7 +121,7 @@ const Args_ChatMessage: RequestCodec<[ChatMessage]> = {
     return a;
   },
   validate(a, issues, paths) {
-    validate_ChatMessage(a[0], paths[0]!, issues);
+    validate_ChatMessage(a[0], paths[0]!, issues, 2);
   },
 };
 
@@ -156,7 +166,7 @@ const Args_None: RequestCodec<[]> = {
 
 const Returns_ChatMessage: ResponseCodec<ChatMessage> = {
   encode(w, value) {
-    encode_ChatMessage(w.uint32(10).fork(), value).ldelim();
+    encode_ChatMessage(w.uint32(10).fork(), value, 2).ldelim();
     return w;
   },
   decode(r, end) {
@@ -166,7 +176,7 @@ const Returns_ChatMessage: ResponseCodec<ChatMessage> = {
       switch (tag >>> 3) {
         case 1:
           if (tag !== 10) wrongWireType(tag);
-          value = once(value, decode_ChatMessage(r, readEnd(r)));
+          value = once(value, decode_ChatMessage(r, readEnd(r), 2));
           break;
         default:
           skipField(r, tag);
@@ -176,13 +186,13 @@ const Returns_ChatMessage: ResponseCodec<ChatMessage> = {
     return value;
   },
   validate(value, issues, path) {
-    validate_ChatMessage(value, path, issues);
+    validate_ChatMessage(value, path, issues, 2);
   },
 };
 
 const Returns_ChatMessageList: ResponseCodec<Array<ChatMessage>> = {
   encode(w, value) {
-    for (const x of value) encode_ChatMessage(w.uint32(10).fork(), x).ldelim();
+    for (const x of value) encode_ChatMessage(w.uint32(10).fork(), x, 2).ldelim();
     return w;
   },
   decode(r, end) {
@@ -192,7 +202,7 @@ const Returns_ChatMessageList: ResponseCodec<Array<ChatMessage>> = {
       switch (tag >>> 3) {
         case 1:
           if (tag !== 10) wrongWireType(tag);
-          value.push(decode_ChatMessage(r, readEnd(r)));
+          value.push(decode_ChatMessage(r, readEnd(r), 2));
           break;
         default:
           skipField(r, tag);
@@ -202,7 +212,7 @@ const Returns_ChatMessageList: ResponseCodec<Array<ChatMessage>> = {
     return value;
   },
   validate(value, issues, path) {
-    checkEach(value, validate_ChatMessage, path, issues);
+    checkEach(value, validate_ChatMessage, path, issues, 2);
   },
 };
 

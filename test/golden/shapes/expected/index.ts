@@ -26,10 +26,13 @@ import {
   controller,
   defineContracts,
   fail,
+  keepUnknown,
+  maxDepth,
   messageCodec,
   noUnionMember,
   notNull,
   once,
+  oneMember,
   overrun,
   readEnd,
   readString,
@@ -38,12 +41,16 @@ import {
   reject,
   setEntry,
   skipField,
+  tooDeep,
+  tooDeepIssue,
   unary,
   unfilled,
   unknownEnumValue,
+  unknownFields,
   within,
   withinEntry,
   writeTimestamp,
+  writeUnknown,
   wrongWireType,
 } from 'p2pgen/internal';
 const pattern_951f676b = new RegExp('^[A-Z]{2}[0-9]{4}$');
@@ -118,14 +125,17 @@ function decode_Status(n: number): Status {
 // ---- Messages ----
 
 // Contact: test/golden/shapes/input/shapes.ts:14
-function encode_Contact(w: Writer, m: Contact): Writer {
+function encode_Contact(w: Writer, m: Contact, d: number): Writer {
+  if (d > maxDepth) tooDeep(d);
   w.uint32(10).string(m.email);
   if (m.code != null) w.uint32(18).string(m.code);
   w.uint32(24).int32(m.age);
   if (m.nickname != null) w.uint32(34).string(m.nickname);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
-function decode_Contact(r: Reader, end: number): Contact {
+function decode_Contact(r: Reader, end: number, d: number): Contact {
+  if (d > maxDepth) tooDeep(d);
   const m: Contact = { email: '', age: 0, nickname: null };
   while (r.pos < end) {
     const tag = r.uint32();
@@ -147,14 +157,15 @@ function decode_Contact(r: Reader, end: number): Contact {
         m.nickname = readString(r);
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);
   return m;
 }
-function validate_Contact(v: unknown, key: string | number, issues: ValidationIssue[]): void {
+function validate_Contact(v: unknown, key: string | number, issues: ValidationIssue[], d: number): void {
   if (!checkObject(v, key, 'a Contact object', issues)) return;
+  if (d > maxDepth) return tooDeepIssue(issues, key);
   const n = issues.length;
   if (checkString(v['email'], '.email', issues)) {
     if (!EMAIL_PATTERN.test(v['email'])) fail(issues, '.email', 'must be an e-mail address');
@@ -175,11 +186,14 @@ function validate_Contact(v: unknown, key: string | number, issues: ValidationIs
 }
 
 // ShapeCircle: test/golden/shapes/input/shapes.ts:25
-function encode_ShapeCircle(w: Writer, m: ShapeCircle): Writer {
+function encode_ShapeCircle(w: Writer, m: ShapeCircle, d: number): Writer {
+  if (d > maxDepth) tooDeep(d);
   w.uint32(9).double(m.radius);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
-function decode_ShapeCircle(r: Reader, end: number): ShapeCircle {
+function decode_ShapeCircle(r: Reader, end: number, d: number): ShapeCircle {
+  if (d > maxDepth) tooDeep(d);
   const m: ShapeCircle = { kind: 'circle', radius: 0 };
   while (r.pos < end) {
     const tag = r.uint32();
@@ -189,14 +203,15 @@ function decode_ShapeCircle(r: Reader, end: number): ShapeCircle {
         m.radius = r.double();
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);
   return m;
 }
-function validate_ShapeCircle(v: unknown, key: string | number, issues: ValidationIssue[]): void {
+function validate_ShapeCircle(v: unknown, key: string | number, issues: ValidationIssue[], d: number): void {
   if (!checkObject(v, key, 'a ShapeCircle object', issues)) return;
+  if (d > maxDepth) return tooDeepIssue(issues, key);
   const n = issues.length;
   checkLiteral(v['kind'], 'circle', '.kind', issues);
   checkNumber(v['radius'], '.radius', issues);
@@ -204,11 +219,14 @@ function validate_ShapeCircle(v: unknown, key: string | number, issues: Validati
 }
 
 // ShapeSquare: test/golden/shapes/input/shapes.ts:25
-function encode_ShapeSquare(w: Writer, m: ShapeSquare): Writer {
+function encode_ShapeSquare(w: Writer, m: ShapeSquare, d: number): Writer {
+  if (d > maxDepth) tooDeep(d);
   w.uint32(9).double(m.side);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
-function decode_ShapeSquare(r: Reader, end: number): ShapeSquare {
+function decode_ShapeSquare(r: Reader, end: number, d: number): ShapeSquare {
+  if (d > maxDepth) tooDeep(d);
   const m: ShapeSquare = { kind: 'square', side: 0 };
   while (r.pos < end) {
     const tag = r.uint32();
@@ -218,14 +236,15 @@ function decode_ShapeSquare(r: Reader, end: number): ShapeSquare {
         m.side = r.double();
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);
   return m;
 }
-function validate_ShapeSquare(v: unknown, key: string | number, issues: ValidationIssue[]): void {
+function validate_ShapeSquare(v: unknown, key: string | number, issues: ValidationIssue[], d: number): void {
   if (!checkObject(v, key, 'a ShapeSquare object', issues)) return;
+  if (d > maxDepth) return tooDeepIssue(issues, key);
   const n = issues.length;
   checkLiteral(v['kind'], 'square', '.kind', issues);
   checkNumber(v['side'], '.side', issues);
@@ -233,17 +252,18 @@ function validate_ShapeSquare(v: unknown, key: string | number, issues: Validati
 }
 
 // Ticket: test/golden/shapes/input/shapes.ts:21
-function encode_Ticket(w: Writer, m: Ticket): Writer {
+function encode_Ticket(w: Writer, m: Ticket, d: number): Writer {
+  if (d > maxDepth) tooDeep(d);
   w.uint32(10).string(m.id);
   w.uint32(16).int32(encode_Priority(m.priority));
   w.uint32(24).int32(encode_Status(m.status));
-  encode_Shape(w.uint32(34).fork(), m.shape).ldelim();
-  encode_TicketValue(w.uint32(42).fork(), m.value).ldelim();
+  encode_Shape(w.uint32(34).fork(), m.shape, d + 1).ldelim();
+  encode_TicketValue(w.uint32(42).fork(), m.value, d + 1).ldelim();
   for (const x of m.tags) w.uint32(50).string(x);
   for (const [k, x] of m.watchers) {
     w.uint32(58).fork();
     w.uint32(10).string(k);
-    encode_Contact(w.uint32(18).fork(), x).ldelim();
+    encode_Contact(w.uint32(18).fork(), x, d + 1).ldelim();
     w.ldelim();
   }
   for (const k of Object.keys(m.counts)) {
@@ -253,13 +273,15 @@ function encode_Ticket(w: Writer, m: Ticket): Writer {
     w.uint32(16).int32(x);
     w.ldelim();
   }
-  writeTimestamp(w.uint32(74), m.opened);
-  if (m.closed != null) writeTimestamp(w.uint32(82), m.closed);
+  writeTimestamp(w.uint32(74), m.opened, d + 1);
+  if (m.closed != null) writeTimestamp(w.uint32(82), m.closed, d + 1);
   if (m.note === null) w.uint32(96).int32(0);
   else if (m.note !== undefined) w.uint32(90).string(m.note);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
-function decode_Ticket(r: Reader, end: number): Ticket {
+function decode_Ticket(r: Reader, end: number, d: number): Ticket {
+  if (d > maxDepth) tooDeep(d);
   const m = unfilled<Ticket>({
     id: '',
     priority: undefined,
@@ -288,11 +310,11 @@ function decode_Ticket(r: Reader, end: number): Ticket {
         break;
       case 4:
         if (tag !== 34) wrongWireType(tag);
-        m.shape = once(m.shape, decode_Shape(r, readEnd(r)));
+        m.shape = once(m.shape, decode_Shape(r, readEnd(r), d + 1));
         break;
       case 5:
         if (tag !== 42) wrongWireType(tag);
-        m.value = once(m.value, decode_TicketValue(r, readEnd(r)));
+        m.value = once(m.value, decode_TicketValue(r, readEnd(r), d + 1));
         break;
       case 6:
         if (tag !== 50) wrongWireType(tag);
@@ -300,19 +322,19 @@ function decode_Ticket(r: Reader, end: number): Ticket {
         break;
       case 7:
         if (tag !== 58) wrongWireType(tag);
-        entries_StringContactEntry(r, readEnd(r), m.watchers);
+        entries_StringContactEntry(r, readEnd(r), m.watchers, d + 1);
         break;
       case 8:
         if (tag !== 66) wrongWireType(tag);
-        entries_StringInt32EntryRecord(r, readEnd(r), m.counts);
+        entries_StringInt32EntryRecord(r, readEnd(r), m.counts, d + 1);
         break;
       case 9:
         if (tag !== 74) wrongWireType(tag);
-        m.opened = once(m.opened, readTimestamp(r));
+        m.opened = once(m.opened, readTimestamp(r, d + 1));
         break;
       case 10:
         if (tag !== 82) wrongWireType(tag);
-        m.closed = once(m.closed, readTimestamp(r));
+        m.closed = once(m.closed, readTimestamp(r, d + 1));
         break;
       case 11:
         if (tag !== 90) wrongWireType(tag);
@@ -324,20 +346,21 @@ function decode_Ticket(r: Reader, end: number): Ticket {
         m.note = null;
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);
   return m;
 }
-function validate_Ticket(v: unknown, key: string | number, issues: ValidationIssue[]): void {
+function validate_Ticket(v: unknown, key: string | number, issues: ValidationIssue[], d: number): void {
   if (!checkObject(v, key, 'a Ticket object', issues)) return;
+  if (d > maxDepth) return tooDeepIssue(issues, key);
   const n = issues.length;
   checkString(v['id'], '.id', issues);
   checkEnum(v['priority'], encode_Priority, 'Priority.Low, Priority.High', '.priority', issues);
   checkEnum(v['status'], encode_Status, '"open", "closed"', '.status', issues);
-  validate_Shape(v['shape'], '.shape', issues);
-  validate_TicketValue(v['value'], '.value', issues);
+  validate_Shape(v['shape'], '.shape', issues, d + 1);
+  validate_TicketValue(v['value'], '.value', issues, d + 1);
   checkEach(v['tags'], checkString, '.tags', issues);
   {
     const x0 = v['watchers'];
@@ -345,7 +368,7 @@ function validate_Ticket(v: unknown, key: string | number, issues: ValidationIss
       for (const [k0, e0] of x0) {
         const n0 = issues.length;
         checkString(k0, '<key>', issues);
-        validate_Contact(e0, '', issues);
+        validate_Contact(e0, '', issues, d + 1);
         if (issues.length !== n0) withinEntry(issues, n0, '.watchers', k0);
       }
     }
@@ -371,12 +394,15 @@ function validate_Ticket(v: unknown, key: string | number, issues: ValidationIss
 }
 
 // TicketControllerOpenResult: test/golden/shapes/input/shapes.ts:38
-function encode_TicketControllerOpenResult(w: Writer, m: TicketControllerOpenResult): Writer {
+function encode_TicketControllerOpenResult(w: Writer, m: TicketControllerOpenResult, d: number): Writer {
+  if (d > maxDepth) tooDeep(d);
   w.uint32(10).string(m.id);
   w.uint32(16).int32(m.queued);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
-function decode_TicketControllerOpenResult(r: Reader, end: number): TicketControllerOpenResult {
+function decode_TicketControllerOpenResult(r: Reader, end: number, d: number): TicketControllerOpenResult {
+  if (d > maxDepth) tooDeep(d);
   const m: TicketControllerOpenResult = { id: '', queued: 0 };
   while (r.pos < end) {
     const tag = r.uint32();
@@ -390,14 +416,20 @@ function decode_TicketControllerOpenResult(r: Reader, end: number): TicketContro
         m.queued = r.int32();
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);
   return m;
 }
-function validate_TicketControllerOpenResult(v: unknown, key: string | number, issues: ValidationIssue[]): void {
+function validate_TicketControllerOpenResult(
+  v: unknown,
+  key: string | number,
+  issues: ValidationIssue[],
+  d: number,
+): void {
   if (!checkObject(v, key, 'a TicketControllerOpenResult object', issues)) return;
+  if (d > maxDepth) return tooDeepIssue(issues, key);
   const n = issues.length;
   checkString(v['id'], '.id', issues);
   checkInt32(v['queued'], '.queued', issues);
@@ -407,29 +439,31 @@ function validate_TicketControllerOpenResult(v: unknown, key: string | number, i
 // ---- Unions ----
 
 // Shape (test/golden/shapes/input/shapes.ts:12): one of circle, square
-function encode_Shape(w: Writer, v: Shape): Writer {
+function encode_Shape(w: Writer, v: Shape, d: number): Writer {
+  if (d > maxDepth) tooDeep(d);
   switch (v.kind) {
     case 'circle':
-      encode_ShapeCircle(w.uint32(10).fork(), v).ldelim();
+      encode_ShapeCircle(w.uint32(10).fork(), v, d + 1).ldelim();
       break;
     case 'square':
-      encode_ShapeSquare(w.uint32(18).fork(), v).ldelim();
+      encode_ShapeSquare(w.uint32(18).fork(), v, d + 1).ldelim();
       break;
   }
   return w;
 }
-function decode_Shape(r: Reader, end: number): Shape {
+function decode_Shape(r: Reader, end: number, d: number): Shape {
+  if (d > maxDepth) tooDeep(d);
   let value: Shape | undefined;
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag >>> 3) {
       case 1:
         if (tag !== 10) wrongWireType(tag);
-        value = once(value, decode_ShapeCircle(r, readEnd(r)));
+        value = oneMember(value, decode_ShapeCircle(r, readEnd(r), d + 1), 'Shape');
         break;
       case 2:
         if (tag !== 18) wrongWireType(tag);
-        value = once(value, decode_ShapeSquare(r, readEnd(r)));
+        value = oneMember(value, decode_ShapeSquare(r, readEnd(r), d + 1), 'Shape');
         break;
       default:
         skipField(r, tag);
@@ -438,14 +472,15 @@ function decode_Shape(r: Reader, end: number): Shape {
   if (r.pos !== end) overrun(r, end);
   return value ?? noUnionMember('Shape');
 }
-function validate_Shape(v: unknown, key: string | number, issues: ValidationIssue[]): void {
+function validate_Shape(v: unknown, key: string | number, issues: ValidationIssue[], d: number): void {
   if (!checkObject(v, key, 'a Shape', issues)) return;
+  if (d > maxDepth) return tooDeepIssue(issues, key);
   switch (v['kind']) {
     case 'circle':
-      validate_ShapeCircle(v, key, issues);
+      validate_ShapeCircle(v, key, issues, d + 1);
       return;
     case 'square':
-      validate_ShapeSquare(v, key, issues);
+      validate_ShapeSquare(v, key, issues, d + 1);
       return;
   }
   reject(v['kind'], 'one of "circle", "square"', '.kind', issues);
@@ -453,28 +488,30 @@ function validate_Shape(v: unknown, key: string | number, issues: ValidationIssu
 }
 
 // TicketValue (test/golden/shapes/input/shapes.ts:26): one of string_value, number_value, date_value
-function encode_TicketValue(w: Writer, v: TicketValue): Writer {
+function encode_TicketValue(w: Writer, v: TicketValue, d: number): Writer {
+  if (d > maxDepth) tooDeep(d);
   if (typeof v === 'string') w.uint32(10).string(v);
   else if (typeof v === 'number') w.uint32(17).double(v);
-  else if (v instanceof Date) writeTimestamp(w.uint32(26), v);
+  else if (v instanceof Date) writeTimestamp(w.uint32(26), v, d + 1);
   return w;
 }
-function decode_TicketValue(r: Reader, end: number): TicketValue {
+function decode_TicketValue(r: Reader, end: number, d: number): TicketValue {
+  if (d > maxDepth) tooDeep(d);
   let value: TicketValue | undefined;
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag >>> 3) {
       case 1:
         if (tag !== 10) wrongWireType(tag);
-        value = once(value, readString(r));
+        value = oneMember(value, readString(r), 'TicketValue');
         break;
       case 2:
         if (tag !== 17) wrongWireType(tag);
-        value = once(value, r.double());
+        value = oneMember(value, r.double(), 'TicketValue');
         break;
       case 3:
         if (tag !== 26) wrongWireType(tag);
-        value = once(value, readTimestamp(r));
+        value = oneMember(value, readTimestamp(r, d + 1), 'TicketValue');
         break;
       default:
         skipField(r, tag);
@@ -483,7 +520,8 @@ function decode_TicketValue(r: Reader, end: number): TicketValue {
   if (r.pos !== end) overrun(r, end);
   return value ?? noUnionMember('TicketValue');
 }
-function validate_TicketValue(v: unknown, key: string | number, issues: ValidationIssue[]): void {
+function validate_TicketValue(v: unknown, key: string | number, issues: ValidationIssue[], d: number): void {
+  if (d > maxDepth) return tooDeepIssue(issues, key);
   if (typeof v === 'string') {
     checkString(v, key, issues);
     return;
@@ -501,7 +539,7 @@ function validate_TicketValue(v: unknown, key: string | number, issues: Validati
 
 // ---- Map entries ----
 
-function entries_StringContactEntry(r: Reader, end: number, target: Map<string, Contact>): void {
+function entries_StringContactEntry(r: Reader, end: number, target: Map<string, Contact>, d: number): void {
   let k: string | undefined = '';
   let x: Contact | undefined = undefined;
   while (r.pos < end) {
@@ -513,18 +551,18 @@ function entries_StringContactEntry(r: Reader, end: number, target: Map<string, 
         break;
       case 2:
         if (tag !== 18) wrongWireType(tag);
-        x = once(x, decode_Contact(r, readEnd(r)));
+        x = once(x, decode_Contact(r, readEnd(r), d));
         break;
       default:
         skipField(r, tag);
     }
   }
   if (r.pos !== end) overrun(r, end);
-  if (x === undefined) x = decode_Contact(r, r.pos);
+  if (x === undefined) x = decode_Contact(r, r.pos, d);
   target.set(k as string, x as Contact);
 }
 
-function entries_StringInt32EntryRecord(r: Reader, end: number, target: Record<string, number>): void {
+function entries_StringInt32EntryRecord(r: Reader, end: number, target: Record<string, number>, d: number): void {
   let k: string | undefined = '';
   let x: number | undefined = 0;
   while (r.pos < end) {
@@ -610,7 +648,7 @@ const Args_String: RequestCodec<[string]> = {
 
 const Args_Ticket_BoolOptional: RequestCodec<[Ticket, boolean?]> = {
   encode(w, a) {
-    encode_Ticket(w.uint32(10).fork(), a[0]).ldelim();
+    encode_Ticket(w.uint32(10).fork(), a[0], 2).ldelim();
     if (a[1] != null) w.uint32(16).bool(a[1]);
     return w;
   },
@@ -621,7 +659,7 @@ const Args_Ticket_BoolOptional: RequestCodec<[Ticket, boolean?]> = {
       switch (tag >>> 3) {
         case 1:
           if (tag !== 10) wrongWireType(tag);
-          a[0] = once(a[0], decode_Ticket(r, readEnd(r)));
+          a[0] = once(a[0], decode_Ticket(r, readEnd(r), 2));
           break;
         case 2:
           if (tag !== 16) wrongWireType(tag);
@@ -635,7 +673,7 @@ const Args_Ticket_BoolOptional: RequestCodec<[Ticket, boolean?]> = {
     return a;
   },
   validate(a, issues, paths) {
-    validate_Ticket(a[0], paths[0]!, issues);
+    validate_Ticket(a[0], paths[0]!, issues, 2);
     if (a[1] !== undefined && notNull(a[1], paths[1]!, 'a boolean or undefined', issues)) {
       checkBool(a[1], paths[1]!, issues);
     }
@@ -644,7 +682,7 @@ const Args_Ticket_BoolOptional: RequestCodec<[Ticket, boolean?]> = {
 
 const Returns_ContactOptional: ResponseCodec<Contact | undefined> = {
   encode(w, value) {
-    if (value != null) encode_Contact(w.uint32(10).fork(), value).ldelim();
+    if (value != null) encode_Contact(w.uint32(10).fork(), value, 2).ldelim();
     return w;
   },
   decode(r, end) {
@@ -654,7 +692,7 @@ const Returns_ContactOptional: ResponseCodec<Contact | undefined> = {
       switch (tag >>> 3) {
         case 1:
           if (tag !== 10) wrongWireType(tag);
-          value = once(value, decode_Contact(r, readEnd(r)));
+          value = once(value, decode_Contact(r, readEnd(r), 2));
           break;
         default:
           skipField(r, tag);
@@ -665,14 +703,14 @@ const Returns_ContactOptional: ResponseCodec<Contact | undefined> = {
   },
   validate(value, issues, path) {
     if (value !== undefined && notNull(value, path, 'a Contact or undefined', issues)) {
-      validate_Contact(value, path, issues);
+      validate_Contact(value, path, issues, 2);
     }
   },
 };
 
 const Returns_TicketControllerOpenResult: ResponseCodec<TicketControllerOpenResult> = {
   encode(w, value) {
-    encode_TicketControllerOpenResult(w.uint32(10).fork(), value).ldelim();
+    encode_TicketControllerOpenResult(w.uint32(10).fork(), value, 2).ldelim();
     return w;
   },
   decode(r, end) {
@@ -682,7 +720,7 @@ const Returns_TicketControllerOpenResult: ResponseCodec<TicketControllerOpenResu
       switch (tag >>> 3) {
         case 1:
           if (tag !== 10) wrongWireType(tag);
-          value = once(value, decode_TicketControllerOpenResult(r, readEnd(r)));
+          value = once(value, decode_TicketControllerOpenResult(r, readEnd(r), 2));
           break;
         default:
           skipField(r, tag);
@@ -692,13 +730,13 @@ const Returns_TicketControllerOpenResult: ResponseCodec<TicketControllerOpenResu
     return value;
   },
   validate(value, issues, path) {
-    validate_TicketControllerOpenResult(value, path, issues);
+    validate_TicketControllerOpenResult(value, path, issues, 2);
   },
 };
 
 const Returns_TicketList: ResponseCodec<Array<Ticket>> = {
   encode(w, value) {
-    for (const x of value) encode_Ticket(w.uint32(10).fork(), x).ldelim();
+    for (const x of value) encode_Ticket(w.uint32(10).fork(), x, 2).ldelim();
     return w;
   },
   decode(r, end) {
@@ -708,7 +746,7 @@ const Returns_TicketList: ResponseCodec<Array<Ticket>> = {
       switch (tag >>> 3) {
         case 1:
           if (tag !== 10) wrongWireType(tag);
-          value.push(decode_Ticket(r, readEnd(r)));
+          value.push(decode_Ticket(r, readEnd(r), 2));
           break;
         default:
           skipField(r, tag);
@@ -718,7 +756,7 @@ const Returns_TicketList: ResponseCodec<Array<Ticket>> = {
     return value;
   },
   validate(value, issues, path) {
-    checkEach(value, validate_Ticket, path, issues);
+    checkEach(value, validate_Ticket, path, issues, 2);
   },
 };
 

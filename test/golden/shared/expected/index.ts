@@ -21,6 +21,8 @@ import {
   controller,
   defineContracts,
   instanceConstructor,
+  keepUnknown,
+  maxDepth,
   messageCodec,
   notNull,
   once,
@@ -30,43 +32,51 @@ import {
   registerContracts,
   reject,
   skipField,
+  tooDeep,
+  tooDeepIssue,
   unary,
+  unknownFields,
   within,
+  writeUnknown,
   wrongWireType,
 } from 'p2pgen/internal';
 
 // ---- Messages ----
 
 // Page: test/golden/shared/input/entities.ts:12
-function encode_Page(w: Writer, m: Page): Writer {
-  for (const x of m.items) encode_User(w.uint32(10).fork(), x).ldelim();
+function encode_Page(w: Writer, m: Page, d: number): Writer {
+  if (d > maxDepth) tooDeep(d);
+  for (const x of m.items) encode_User(w.uint32(10).fork(), x, d + 1).ldelim();
   if (m.next != null) w.uint32(18).string(m.next);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
-function decode_Page(r: Reader, end: number): Page {
+function decode_Page(r: Reader, end: number, d: number): Page {
+  if (d > maxDepth) tooDeep(d);
   const m: Page = { items: [] };
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag >>> 3) {
       case 1:
         if (tag !== 10) wrongWireType(tag);
-        m.items.push(decode_User(r, readEnd(r)));
+        m.items.push(decode_User(r, readEnd(r), d + 1));
         break;
       case 2:
         if (tag !== 18) wrongWireType(tag);
         m.next = readString(r);
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);
   return m;
 }
-function validate_Page(v: unknown, key: string | number, issues: ValidationIssue[]): void {
+function validate_Page(v: unknown, key: string | number, issues: ValidationIssue[], d: number): void {
   if (!checkObject(v, key, 'a Page object', issues)) return;
+  if (d > maxDepth) return tooDeepIssue(issues, key);
   const n = issues.length;
-  checkEach(v['items'], validate_User, '.items', issues);
+  checkEach(v['items'], validate_User, '.items', issues, d + 1);
   if (v['next'] !== undefined && notNull(v['next'], '.next', 'a string or undefined', issues)) {
     checkString(v['next'], '.next', issues);
   }
@@ -74,16 +84,19 @@ function validate_Page(v: unknown, key: string | number, issues: ValidationIssue
 }
 
 // User: test/golden/shared/input/entities.ts:5
-function encode_User(w: Writer, m: User): Writer {
+function encode_User(w: Writer, m: User, d: number): Writer {
+  if (d > maxDepth) tooDeep(d);
   w.uint32(10).string(m.id);
   w.uint32(18).string(m.name);
+  if (unknownFields in m) writeUnknown(w, m[unknownFields]);
   return w;
 }
 const received_User = /*@__PURE__*/ instanceConstructor(User, function (this: Unfilled<User>) {
   this.id = '';
   this.name = '';
 });
-function decode_User(r: Reader, end: number): User {
+function decode_User(r: Reader, end: number, d: number): User {
+  if (d > maxDepth) tooDeep(d);
   const m = new received_User();
   while (r.pos < end) {
     const tag = r.uint32();
@@ -97,14 +110,15 @@ function decode_User(r: Reader, end: number): User {
         m.name = readString(r);
         break;
       default:
-        skipField(r, tag);
+        keepUnknown(r, tag, m);
     }
   }
   if (r.pos !== end) overrun(r, end);
   return m;
 }
-function validate_User(v: unknown, key: string | number, issues: ValidationIssue[]): void {
+function validate_User(v: unknown, key: string | number, issues: ValidationIssue[], d: number): void {
   if (!checkObject(v, key, 'an User object', issues)) return;
+  if (d > maxDepth) return tooDeepIssue(issues, key);
   const n = issues.length;
   checkString(v['id'], '.id', issues);
   checkString(v['name'], '.name', issues);
@@ -186,7 +200,7 @@ const Args_String_Int32: RequestCodec<[string, number]> = {
 
 const Returns_Page: ResponseCodec<Page> = {
   encode(w, value) {
-    encode_Page(w.uint32(10).fork(), value).ldelim();
+    encode_Page(w.uint32(10).fork(), value, 2).ldelim();
     return w;
   },
   decode(r, end) {
@@ -196,7 +210,7 @@ const Returns_Page: ResponseCodec<Page> = {
       switch (tag >>> 3) {
         case 1:
           if (tag !== 10) wrongWireType(tag);
-          value = once(value, decode_Page(r, readEnd(r)));
+          value = once(value, decode_Page(r, readEnd(r), 2));
           break;
         default:
           skipField(r, tag);
@@ -206,13 +220,13 @@ const Returns_Page: ResponseCodec<Page> = {
     return value;
   },
   validate(value, issues, path) {
-    validate_Page(value, path, issues);
+    validate_Page(value, path, issues, 2);
   },
 };
 
 const Returns_User: ResponseCodec<User> = {
   encode(w, value) {
-    encode_User(w.uint32(10).fork(), value).ldelim();
+    encode_User(w.uint32(10).fork(), value, 2).ldelim();
     return w;
   },
   decode(r, end) {
@@ -222,7 +236,7 @@ const Returns_User: ResponseCodec<User> = {
       switch (tag >>> 3) {
         case 1:
           if (tag !== 10) wrongWireType(tag);
-          value = once(value, decode_User(r, readEnd(r)));
+          value = once(value, decode_User(r, readEnd(r), 2));
           break;
         default:
           skipField(r, tag);
@@ -232,7 +246,7 @@ const Returns_User: ResponseCodec<User> = {
     return value;
   },
   validate(value, issues, path) {
-    validate_User(value, path, issues);
+    validate_User(value, path, issues, 2);
   },
 };
 

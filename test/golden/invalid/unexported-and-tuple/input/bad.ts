@@ -7,7 +7,7 @@ class Hidden {
 @rpc.controller('/bad')
 export class BadController {
   @rpc.action()
-  take(value: Hidden): [string, number] {
+  take(value: Hidden): [string, ...number[]] {
     return ['', 0];
   }
 }
