@@ -496,11 +496,14 @@ if (r.pos !== end) ${this.ctx.rt('overrun')}(r, end);`;
     const store = type.record
       ? `${this.ctx.rt('setEntry')}(target, k as string, x as ${valueType});`
       : `target.set(k as ${keyType}, x as ${valueType});`;
-    return `function ${name}(r: ${this.ctx.rtType('Reader')}, end: number, target: ${target}, d: number): void {
-let k: ${keyType} | undefined = ${keyInit};
+    const body = `let k: ${keyType} | undefined = ${keyInit};
 let x: ${valueType} | undefined = ${valueInit};
 ${this.decodeLoop([single(1, tag(1, valueWireType(type.key)), `k = ${this.readSingular(type.key, 'k', 'd')};`), single(2, tag(2, valueWireType(type.value)), `x = ${this.readSingular(type.value, 'x', 'd')};`)])}
-${missing(type.key, 'k')}${missing(type.value, 'x')}${store}
+${missing(type.key, 'k')}${missing(type.value, 'x')}${store}`;
+    // Entries of scalars never read the depth: '_d' keeps projects with noUnusedParameters compiling.
+    const depth = /\bd\b/.test(body) ? 'd' : '_d';
+    return `function ${name}(r: ${this.ctx.rtType('Reader')}, end: number, target: ${target}, ${depth}: number): void {
+${body}
 }`;
   }
 }

@@ -562,7 +562,7 @@ function entries_StringContactEntry(r: Reader, end: number, target: Map<string, 
   target.set(k as string, x as Contact);
 }
 
-function entries_StringInt32EntryRecord(r: Reader, end: number, target: Record<string, number>, d: number): void {
+function entries_StringInt32EntryRecord(r: Reader, end: number, target: Record<string, number>, _d: number): void {
   let k: string | undefined = '';
   let x: number | undefined = 0;
   while (r.pos < end) {
