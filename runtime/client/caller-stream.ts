@@ -12,6 +12,7 @@ import { RpcError, RpcErrorCode } from '../errors.js';
 import { FrameType, type FrameHeader } from '../wire/frame.js';
 import type { Transport } from '../transport/transport.js';
 import type { Deadlines, Timed } from './deadlines.js';
+import { withCallSite, type CallSite } from './call-site.js';
 import { signalFrame } from './frames.js';
 import { withNames } from './outbound.js';
 import { validationError } from './validation-error.js';
@@ -46,6 +47,8 @@ export class CallerStream implements Timed {
     readonly signal: AbortSignal | undefined,
     /** How long it may wait to be accepted, then to be claimed (ms; 0 = forever), for messages. */
     private readonly timeoutMs: number,
+    /** Where the call was made: its errors' stack. */
+    private readonly site: CallSite | undefined,
   ) {}
 
   /** Waits until `deadline` (absolute) to be accepted. */
@@ -57,7 +60,7 @@ export class CallerStream implements Timed {
   expire(): void {
     if (this.state === 'requested') {
       this.cancel();
-      this.rejected(new RpcError(RpcErrorCode.TIMEOUT, `${this.action.name} on '${this.peerId}' was not accepted within ${this.timeoutMs} ms`));
+      this.rejected(withCallSite(new RpcError(RpcErrorCode.TIMEOUT, `${this.action.name} on '${this.peerId}' was not accepted within ${this.timeoutMs} ms`), this.site));
     } else if (this.state === 'accepted') this.cancel(); // accepted, but nobody subscribed in time
   }
 
@@ -107,7 +110,7 @@ export class CallerStream implements Timed {
   }
 
   onError(received: RpcError): void {
-    const error = withNames(received, this.action, this.peerId);
+    const error = withCallSite(withNames(received, this.action, this.peerId), this.site);
     const { state, subscriber } = this;
     this.end();
     if (state === 'requested') this.rejected(error);
@@ -122,7 +125,8 @@ export class CallerStream implements Timed {
   }
 
   /** The caller refuses what it got: cancels at the callee and errors the subscriber. */
-  abandon(error: RpcError): void {
+  abandon(reason: RpcError): void {
+    const error = withCallSite(reason, this.site);
     const { state, subscriber } = this;
     this.cancel();
     if (state === 'requested') this.rejected(error);

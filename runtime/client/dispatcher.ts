@@ -16,9 +16,12 @@ import { FrameFlags, FrameType, readU32, type FrameHeader } from '../wire/frame.
 import type { Callers } from './callers.js';
 import type { Deadlines } from './deadlines.js';
 import { resultFrame, signalFrame } from './frames.js';
-import { ServedCall } from './served-call.js';
+import { ServedCall, servedCallKey } from './served-call.js';
 import { ServedStream, type StreamHost } from './served-stream.js';
 import { validationError } from './validation-error.js';
+import { hasEnvelope, NO_METADATA, readEnvelope } from './envelope.js';
+import { logServedFailure, type ClientLogger } from './logger.js';
+import type { IncomingCall, IncomingHandler } from '../interceptors.js';
 
 interface RegisteredController {
   readonly descriptor: ControllerDescriptor;
@@ -79,6 +82,10 @@ export interface DispatcherHost {
   /** Who the broker says each caller handle is (for CallContext). */
   readonly callers: Callers;
   readonly deadlines: Deadlines;
+  /** The client's serve interceptors around the actions, composed; undefined without any. */
+  readonly intercept: IncomingHandler | undefined;
+  /** Where an action that threw is logged (the client's `logger`). */
+  readonly logger: ClientLogger | undefined;
 }
 
 export class Dispatcher {
@@ -87,7 +94,7 @@ export class Dispatcher {
   readonly served = new Map<number, ServedStream>();
   /** Stream actions still being invoked (async): a Cancel meanwhile stops them from starting. */
   private readonly invoking = new Set<number>();
-  /** Calls in progress of actions that take a CallContext, by route id. */
+  /** Calls in progress of actions that take a CallContext (or of all, with serve interceptors), by route id. */
   readonly contexts = new Map<number, ServedCall>();
   private readonly expired = (call: ServedCall) => this.finish(call.routeId);
   /** Reused for every validation: validators run synchronously. */
@@ -111,6 +118,7 @@ export class Dispatcher {
         this.served.delete(stream.routeId);
         this.finish(stream.routeId);
       },
+      sourceFailed: (action, error) => logServedFailure(host.logger, { path: action.controller, action: action.name, caller: undefined }, error, true),
     };
   }
 
@@ -144,9 +152,18 @@ export class Dispatcher {
         ),
       );
     }
+    let payloadStart = h.payloadStart;
+    let metadata = NO_METADATA;
+    if (hasEnvelope(frame, payloadStart)) {
+      const envelope = readEnvelope(frame, payloadStart, frame.length);
+      if (envelope instanceof RpcError) return this.fail(callId, envelope);
+      if (envelope.encoding !== 0) return this.fail(callId, new RpcError(RpcErrorCode.PROTOCOL_ERROR, `${action.name}: the arguments are compressed with an encoding this peer does not take`));
+      metadata = envelope.metadata;
+      payloadStart = envelope.end;
+    }
     let args: readonly unknown[];
     try {
-      args = action.request.decode(createReader(frame, h.payloadStart), frame.length);
+      args = action.request.decode(createReader(frame, payloadStart), frame.length);
     } catch (error) {
       return this.fail(callId, new RpcError(RpcErrorCode.VALIDATION_FAILED, `${action.name}: malformed arguments: ${(error as Error).message}`));
     }
@@ -159,12 +176,24 @@ export class Dispatcher {
       // A stream's route lives until its end: a unary action called as one would hold it forever.
       return this.fail(callId, new RpcError(RpcErrorCode.PROTOCOL_ERROR, `${action.name} is ${stream ? 'a stream' : 'not a stream'}; the request says otherwise`));
     }
-    if (action.takesContext) (args as unknown[])[action.paramPaths.length] = this.serve(callId, h);
+    const intercept = this.host.intercept;
+    const source = h.source;
+    const context = action.takesContext || intercept !== undefined ? this.serve(callId, h, metadata, stream) : undefined;
 
     let result: unknown;
     try {
-      result = (controller.instance[action.name] as (...a: unknown[]) => unknown).apply(controller.instance, args as unknown[]);
+      if (intercept !== undefined) {
+        context!.path = controller.descriptor.path;
+        context!.action = action.name;
+        context!.args = args;
+        context!.invocation = { instance: controller.instance, action };
+        result = intercept(context!);
+      } else {
+        if (context !== undefined) (args as unknown[])[action.paramPaths.length] = context;
+        result = (controller.instance[action.name] as (...a: unknown[]) => unknown).apply(controller.instance, args as unknown[]);
+      }
     } catch (error) {
+      this.failed(controller, action, source, error);
       return this.fail(callId, RpcError.from(error));
     }
     if (!isThenable(result)) {
@@ -185,9 +214,16 @@ export class Dispatcher {
       (error) => {
         if (!stream) this.pending--;
         this.invoking.delete(callId);
+        this.failed(controller, action, source, error);
         this.fail(callId, RpcError.from(error));
       },
     );
+  }
+
+  /** An action (or a serve interceptor) threw: logged with the client's logger. */
+  private failed(controller: RegisteredController, action: ActionDescriptor, source: number, error: unknown): void {
+    const logger = this.host.logger;
+    if (logger !== undefined) logServedFailure(logger, { path: controller.descriptor.path, action: action.name, caller: this.host.callers.get(source).peers[0] }, error, action.kind === 'stream');
   }
 
   /** A stream action returned its Observable: the stream is accepted and waits for credit. */
@@ -224,10 +260,11 @@ export class Dispatcher {
     for (const stream of [...this.served.values()]) stream.cancel();
   }
 
-  /** The CallContext of a call to an action that takes one: who called and until when. */
-  private serve(routeId: number, h: FrameHeader): ServedCall {
+  /** The CallContext of a call to an action that takes one (or of any call, for serve interceptors): who called and until when. */
+  private serve(routeId: number, h: FrameHeader, metadata: ReadonlyMap<string, string>, stream: boolean): ServedCall {
     const deadline = h.deadlineMs > 0 ? Date.now() + h.deadlineMs : Infinity;
-    const call = new ServedCall(routeId, this.host.callers.get(h.source), deadline, this.expired);
+    const call = new ServedCall(routeId, this.host.callers.get(h.source), deadline, this.expired, metadata);
+    if (stream) call.kind = 'stream';
     this.contexts.set(routeId, call);
     if (deadline !== Infinity) this.host.deadlines.add(call);
     return call;
@@ -263,6 +300,30 @@ export class Dispatcher {
     this.finish(callId);
     // Bounded by errorFrame, yet maybe over a small broker frame limit: in pieces then.
     this.host.sendMessage(errorFrame(callId, error), callId);
+  }
+}
+
+/**
+ * The end of the serve interceptors' chain: the action itself, with the arguments the
+ * interceptors passed on (and the CallContext where the action takes one).
+ */
+export function invokeAction(call: IncomingCall): Promise<unknown> {
+  const served = (call as Partial<Record<typeof servedCallKey, ServedCall>>)[servedCallKey];
+  const invocation = served?.invocation;
+  if (!served || !invocation) {
+    return Promise.reject(new RpcError(RpcErrorCode.REMOTE_ERROR, 'a serve interceptor called next() with a call it did not get, or twice (pass on the call, or a copy of it, once)'));
+  }
+  served.invocation = undefined;
+  const { instance, action } = invocation;
+  let args = call.args as unknown[];
+  if (action.takesContext) {
+    args = args.slice(0, action.paramPaths.length);
+    args[action.paramPaths.length] = served;
+  }
+  try {
+    return Promise.resolve((instance[action.name] as (...a: unknown[]) => unknown).apply(instance, args));
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

@@ -84,8 +84,21 @@ export class Outbound {
     return Date.now() + delay < until ? delay : undefined;
   }
 
-  /** The Request frame for a call with `deadline` (absolute; Infinity: none), or why it cannot be sent. */
-  prepare(callId: number, peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions, stream: boolean, deadline: number): Uint8Array | RpcError {
+  /**
+   * The Request frame for a call with `deadline` (absolute; Infinity: none) and `metadata`
+   * (checked already), or why it cannot be sent.
+   */
+  prepare(
+    callId: number,
+    peerId: string,
+    target: Uint8Array,
+    action: ActionDescriptor,
+    args: readonly unknown[],
+    options: CallOptions,
+    stream: boolean,
+    deadline: number,
+    metadata: ReadonlyMap<string, string> | undefined,
+  ): Uint8Array | RpcError {
     const { session } = this.ctx;
     if (!session.isOpen) return new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot call ${action.name} on '${peerId}': ${session.closeReason}`, NOT_SENT);
     const issues = this.issues;
@@ -94,7 +107,8 @@ export class Outbound {
     if (issues.length > 0) return validationError(issues, `invalid arguments for ${action.name}`);
     if (options.signal?.aborted) return new RpcError(RpcErrorCode.CANCELLED, `${action.name} was aborted before it was sent`, NOT_SENT);
     const waitMs = deadline === Infinity ? undefined : Math.min(MAX_WAIT_MS, Math.max(1, Math.ceil(deadline - Date.now())));
-    const frame = requestFrame(callId, action, target, args, this.ctx.negotiation.fingerprintFor(peerId, action), waitMs, stream);
+    const envelope = metadata !== undefined && metadata.size > 0 ? { metadata, accept: 0, ask: false } : undefined;
+    const frame = requestFrame(callId, action, target, args, this.ctx.negotiation.fingerprintFor(peerId, action), waitMs, stream, envelope);
     if (frame.length > this.ctx.maxMessageBytes) {
       return new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the arguments are ${frame.length} bytes, over the ${this.ctx.maxMessageBytes}-byte message limit`);
     }

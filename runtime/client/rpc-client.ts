@@ -21,7 +21,10 @@ import { CallerStreams } from './caller-streams.js';
 import { Callers } from './callers.js';
 import { ControlRequests } from './control-requests.js';
 import { Deadlines } from './deadlines.js';
-import { ControllerRegistry, Dispatcher } from './dispatcher.js';
+import { ControllerRegistry, Dispatcher, invokeAction } from './dispatcher.js';
+import { channelFactory } from './channel.js';
+import { compose, type IncomingHandler, type Interceptor, type ServeInterceptor } from '../interceptors.js';
+import type { ClientLogger } from './logger.js';
 import { PieceBudget, Reassembly } from './message-pieces.js';
 import { Negotiation } from './negotiation.js';
 import { Outbound } from './outbound.js';
@@ -101,6 +104,27 @@ export interface RpcClientOptions {
   livenessMs?: number;
   /** Node only: mask frames with random keys instead of a zero key (see transport/node-ws.ts). Default false. */
   maskFrames?: boolean;
+  /**
+   * Around every call and stream this client makes, the first outermost: each may set
+   * metadata (the callee's `ctx.metadata`), throw, or wrap the result (see `Interceptor`).
+   */
+  interceptors?: readonly Interceptor[];
+  /**
+   * Around every call and stream this client serves, the first outermost: each sees the
+   * call's CallContext (caller, metadata, signal, deadline) and arguments, and may refuse it
+   * by throwing an RpcError (its caller gets the code) or wrap the result.
+   */
+  serveInterceptors?: readonly ServeInterceptor[];
+  /**
+   * Where this client logs an action it serves that threw (pino's shape: `error(fields,
+   * message)`; a console works). Silent by default.
+   */
+  logger?: ClientLogger;
+  /**
+   * An RpcError a call rejects with carries the stack of the code that made the call (captured
+   * when it is made), not the runtime's. Default true; false saves the capture.
+   */
+  callSiteStacks?: boolean;
   /**
    * @internal For the benchmark that measures what the check costs: serve calls without
    * comparing the caller's contract fingerprint (bytes of another version would be decoded).
@@ -249,6 +273,7 @@ export class RpcWebSocketClient {
     this.control = new ControlRequests(this.session, this.deadlines, timeoutMs, maxMessageBytes);
     this.presenceFeed = new PresenceFeed(this.control, () => this.session.isOpen);
     const session = this.session;
+    const serveChain = compose<IncomingHandler>(options.serveInterceptors, invokeAction);
     this.makeServing = (via) => {
       const callers = new Callers();
       const dispatcher = new Dispatcher({
@@ -263,15 +288,13 @@ export class RpcWebSocketClient {
         whenWritable: (callback) => session.whenWritable(callback),
         callers,
         deadlines: this.deadlines,
+        intercept: serveChain,
+        logger: options.logger,
       });
       const pieces = new Reassembly(this.budget, (routeId, error) => session.sendVia(via, errorFrame(routeId, error)));
       return { dispatcher, callers, pieces };
     };
-    this.channelFor = (peerId, target, callOptions) => ({
-      call: (action, args) => this.unary.call(peerId, target, action, args, callOptions),
-      stream: <Args extends readonly unknown[], Item>(action: Parameters<PeerChannel['stream']>[0], args: Args) =>
-        this.streams.open<Item>(peerId, target, action, args, callOptions) as Promise<Observable<Item>>,
-    });
+    this.channelFor = channelFactory(this.unary, this.streams, outbound, options);
   }
 
   /** The first broker URL (the one given, or the first of the list). */

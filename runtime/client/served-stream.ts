@@ -29,6 +29,8 @@ export interface StreamHost {
   whenWritable(callback: () => void): void;
   /** Called once when the stream is over, whichever way. */
   closed(stream: ServedStream): void;
+  /** The stream's source threw or errored (for the log). */
+  sourceFailed(action: ActionDescriptor, error: unknown): void;
 }
 
 export class ServedStream {
@@ -91,18 +93,18 @@ export class ServedStream {
         const iterable = pull();
         this.iterator = Symbol.asyncIterator in iterable ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (iterable as Iterable<unknown>)[Symbol.iterator]();
       } catch (error) {
-        this.fail(RpcError.from(error));
+        this.sourceFailed(error);
       }
       return;
     }
     try {
       this.subscription = this.source.subscribe({
         next: (item) => this.push(item),
-        error: (error) => this.fail(RpcError.from(error)),
+        error: (error) => this.sourceFailed(error),
         complete: () => this.finish(signalFrame(FrameType.StreamEnd, this.routeId)),
       });
     } catch (error) {
-      this.fail(RpcError.from(error));
+      this.sourceFailed(error);
     }
     // A source that completed or failed synchronously during subscribe.
     if (this.done) this.subscription?.unsubscribe();
@@ -123,7 +125,7 @@ export class ServedStream {
         this.push(result.value);
       }
     } catch (error) {
-      this.fail(RpcError.from(error));
+      this.sourceFailed(error);
     } finally {
       this.pulling = false;
     }
@@ -192,6 +194,12 @@ export class ServedStream {
     if (this.done || this.ending !== undefined) return;
     this.ending = ending;
     this.flush();
+  }
+
+  /** The source threw or errored: logged (the client's logger), and the caller gets the error. */
+  private sourceFailed(error: unknown): void {
+    this.host.sourceFailed(this.action, error);
+    this.fail(RpcError.from(error));
   }
 
   private fail(error: RpcError): void {

@@ -10,6 +10,7 @@ import type { ActionDescriptor, CallOptions } from '../contracts/descriptors.js'
 import { RpcError, RpcErrorCode } from '../errors.js';
 import { FrameType, type FrameHeader } from '../wire/frame.js';
 import type { Transport } from '../transport/transport.js';
+import { withCallSite, type CallSite } from './call-site.js';
 import type { Timed } from './deadlines.js';
 import { signalFrame } from './frames.js';
 import { withNames, type Outbound } from './outbound.js';
@@ -37,6 +38,7 @@ class UnaryCall implements Timed {
     readonly action: ActionDescriptor,
     readonly args: readonly unknown[],
     readonly options: CallOptions,
+    readonly metadata: ReadonlyMap<string, string> | undefined,
     readonly resolve: (value: unknown) => void,
     readonly reject: (error: RpcError) => void,
   ) {}
@@ -65,18 +67,34 @@ export class UnaryCalls {
     return this.calls.has(callId);
   }
 
-  /** `deadline`: absolute, from when the call was made (a call that waited for the connection keeps it). */
-  call<Result>(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions, deadline = this.outbound.deadlineOf(options)): Promise<Result> {
+  /**
+   * `deadline`: absolute, from when the call was made (a call that waited for the connection
+   * keeps it); `metadata`: checked already; `site`: where the call was made (its error's stack).
+   */
+  call<Result>(
+    peerId: string,
+    target: Uint8Array,
+    action: ActionDescriptor,
+    args: readonly unknown[],
+    options: CallOptions,
+    metadata: ReadonlyMap<string, string> | undefined,
+    site: CallSite | undefined,
+    deadline = this.outbound.deadlineOf(options),
+  ): Promise<Result> {
     const session = this.outbound.ctx.session;
     if (session.willOpen) {
       // Reconnecting: the call goes out when the connection is back, within its deadline.
-      return session.whenOpen(deadline, options.signal).then(() => this.call<Result>(peerId, target, action, args, options, deadline));
+      return session.whenOpen(deadline, options.signal).then(
+        () => this.call<Result>(peerId, target, action, args, options, metadata, site, deadline),
+        (error: RpcError) => Promise.reject(withCallSite(error, site)),
+      );
     }
     return new Promise<Result>((resolve, reject) => {
-      const call = new UnaryCall(this, peerId, target, action, args, options, resolve as (value: unknown) => void, reject);
+      const fail = site === undefined ? reject : (error: RpcError) => reject(withCallSite(error, site));
+      const call = new UnaryCall(this, peerId, target, action, args, options, metadata, resolve as (value: unknown) => void, fail);
       call.deadline = deadline;
       const problem = this.send(call);
-      if (problem) return reject(problem);
+      if (problem) return fail(problem);
       if (call.deadline !== Infinity) this.outbound.ctx.deadlines.add(call);
       if (options.signal) {
         call.onAbort = () => this.giveUp(call, new RpcError(RpcErrorCode.CANCELLED, `${action.name} on '${peerId}' was aborted`));
@@ -184,7 +202,7 @@ export class UnaryCalls {
   /** Sends (or sends again) `call` under a fresh call id; returns why it could not be sent. */
   private send(call: UnaryCall): RpcError | undefined {
     const id = this.outbound.allocateCallId();
-    const frame = this.outbound.prepare(id, call.peerId, call.target, call.action, call.args, call.options, false, call.deadline);
+    const frame = this.outbound.prepare(id, call.peerId, call.target, call.action, call.args, call.options, false, call.deadline, call.metadata);
     if (frame instanceof RpcError) return frame;
     call.id = id;
     call.attempts++;
