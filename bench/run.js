@@ -3,7 +3,7 @@
  *
  *   npm run bench          (BENCH_CPU_PROF=1 also writes CPU profiles of the p2pgen broker and peers;
  *                           BENCH_SCENARIOS=S4,S5 runs only those scenarios; the p2pgen-only rows are
- *                           S2-security, S2-fingerprint, S2-context and S2-metrics)
+ *                           S2-security, S2-fingerprint, S2-context, S2-metrics, S2-interceptors and S2-stacks)
  *
  * Every server runs in a process of its own and the peers in another, all on 127.0.0.1. The
  * raw relay is the least a relay can do (read a target id, forward the bytes), so the ratios
@@ -453,6 +453,33 @@ const scenarios = [
     repetitions: variantRepetitions,
     run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.95 } }],
+  },
+  {
+    // Interceptors cost nothing when there are none (the call path is the same); one no-op
+    // interceptor on each side (an async function per call, the callee's call given a context)
+    // is what an application that uses them pays at least.
+    id: 'S2-interceptors',
+    name: 'S2 interceptors',
+    title:
+      `S2 (${variantThroughputParams.durationMs / 1000} s after ${variantThroughputParams.warmupMs / 1000} s warm-up) with one no-op interceptor on each side ` +
+      '(interceptors on the callers, serveInterceptors on the echo peer: async (call) => next(call)) vs none',
+    compare: [p2pgenVariant('no-interceptors', 'no interceptors'), p2pgenVariant('noop-interceptors', 'no-op interceptors', { peersEnv: { BENCH_INTERCEPTORS: '1' } })],
+    repetitions: variantRepetitions,
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.95 } }],
+  },
+  {
+    // callSiteStacks: every call captures its caller's stack (for the stack of its RpcError).
+    // What that costs, and why it is off by default.
+    id: 'S2-stacks',
+    name: 'S2 call-site stacks',
+    title:
+      `S2 (${variantThroughputParams.durationMs / 1000} s after ${variantThroughputParams.warmupMs / 1000} s warm-up) with the callers capturing each call's call site (callSiteStacks: true) ` +
+      'vs the default (off)',
+    compare: [p2pgenVariant('stacks-off', 'no call sites'), p2pgenVariant('stacks-on', 'call sites', { peersEnv: { BENCH_CALL_SITE_STACKS: '1' } })],
+    repetitions: variantRepetitions,
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt }],
   },
 ];
 for (const scenario of scenarios) {

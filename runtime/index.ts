@@ -23,6 +23,8 @@ export type { InterceptedCall, IncomingCall, IncomingHandler, Interceptor, Outgo
 export { METADATA_LIMITS } from './client/envelope.js';
 export { tapStream, type StreamTap } from './client/tap-stream.js';
 export type { ClientLogger } from './client/logger.js';
+export type { CompressionOptions } from './client/compression.js';
+export { InflatedTooLarge, type Compressor, type EncodingName } from './compression/compressor.js';
 export type { CallerArgs, RemoteController, RemoteResult } from './remote-controller.js';
 export type { CallOptions, ContractSet } from './contracts/descriptors.js';
 export type { ContractDeclarations, ContractPaths, DeclaredPath, Implementation, ImplementationFor, PathFor, RemoteOf } from './contracts/contract-paths.js';

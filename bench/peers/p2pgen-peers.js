@@ -12,8 +12,14 @@ import { runPeers } from '../lib/peer-main.js';
 // BENCH_MASK_FRAMES=1: every peer masks its frames with random keys (the "S3 masked frames" row).
 const maskFrames = process.env.BENCH_MASK_FRAMES === '1';
 
+// BENCH_INTERCEPTORS=1: one no-op interceptor on each side (the "S2 interceptors" row).
+const noop = (next) => async (call) => next(call);
+const interceptors = process.env.BENCH_INTERCEPTORS === '1' ? { interceptors: [noop], serveInterceptors: [noop] } : {};
+// BENCH_CALL_SITE_STACKS=1: calls capture their call site (the "S2 call-site stacks" row).
+const stacks = process.env.BENCH_CALL_SITE_STACKS === '1' ? { callSiteStacks: true } : {};
+
 async function connected(url, options = {}) {
-  const client = new RpcWebSocketClient(url, { ...options, ...(maskFrames ? { maskFrames: true } : {}) });
+  const client = new RpcWebSocketClient(url, { ...options, ...interceptors, ...stacks, ...(maskFrames ? { maskFrames: true } : {}) });
   await client.connect();
   return client;
 }

@@ -36,10 +36,12 @@ export class CallerStreams {
     /** Items a stream may send ahead before this client grants more. */
     private readonly window: number,
   ) {
-    const { session, deadlines } = outbound.ctx;
+    const { session, deadlines, compression, maxMessageBytes } = outbound.ctx;
     this.host = {
       send: (frame, via) => session.sendVia(via, frame),
       deadlines,
+      compression,
+      maxMessageBytes,
       forget: (stream) => {
         this.streams.delete(stream.id);
         replyPieces.drop(stream.id);
@@ -123,8 +125,11 @@ export class CallerStreams {
         options.signal.addEventListener('abort', stream.onAbort, { once: true });
       }
       this.streams.set(id, stream);
-      stream.via = this.outbound.ctx.session.current;
-      this.outbound.ctx.session.sendMessage(frame, FrameType.RequestChunk, id);
+      const session = this.outbound.ctx.session;
+      stream.via = session.current;
+      if (frame instanceof Uint8Array) session.sendMessage(frame, FrameType.RequestChunk, id);
+      // Being compressed: it goes out on the same connection once it is, unless the stream ended meanwhile.
+      else void frame.then((compressed) => this.streams.get(id) === stream && session.sendMessageVia(stream.via, compressed, FrameType.RequestChunk, id));
     });
   }
 

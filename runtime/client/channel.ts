@@ -16,60 +16,54 @@ import type { Outbound } from './outbound.js';
 import type { ChannelFactory } from './remote-peer.js';
 import type { UnaryCalls } from './unary-calls.js';
 
-/** What the end of the chain needs of a call, beside what interceptors see (kept by copies made with `{ ...call }`). */
+/** The Outgoing behind an OutgoingCall (also behind a copy an interceptor made with `{ ...call }`). */
 const sendKey = Symbol('p2pgen.outgoingCall');
-
-interface Sending {
-  readonly peerId: string;
-  readonly descriptor: ActionDescriptor;
-  readonly targetBytes: Uint8Array;
-  readonly options: CallOptions;
-  readonly site: CallSite | undefined;
-}
 
 /** The signal of a call made without one: it never fires. */
 const never = new AbortController().signal;
 
+/** A call on its way through the interceptors; what the end of the chain needs rides along (not in OutgoingCall's type). */
 class Outgoing implements OutgoingCall {
   readonly metadata = new Map<string, string>();
   readonly path: string;
   readonly action: string;
   readonly kind: 'unary' | 'stream';
   readonly signal: AbortSignal;
-  readonly [sendKey]: Sending;
+  readonly [sendKey]: Outgoing = this;
 
   constructor(
     readonly target: string,
-    descriptor: ActionDescriptor,
+    readonly descriptor: ActionDescriptor,
+    readonly targetBytes: Uint8Array,
+    readonly options: CallOptions,
     readonly args: readonly unknown[],
     readonly deadline: number,
-    sending: Sending,
+    readonly site: CallSite | undefined,
   ) {
     this.path = descriptor.controller;
     this.action = descriptor.name;
     this.kind = descriptor.kind;
-    this.signal = sending.options.signal ?? never;
-    this[sendKey] = sending;
+    this.signal = options.signal ?? never;
   }
 }
 
 export interface ChannelOptions {
   readonly interceptors?: readonly Interceptor[];
-  /** Capture the call site of every call for its errors' stack (default true). */
+  /** Capture the call site of every call for its errors' stack (default false). */
   readonly callSiteStacks?: boolean;
 }
 
 export function channelFactory(unary: UnaryCalls, streams: CallerStreams, outbound: Outbound, options: ChannelOptions): ChannelFactory {
-  const stacks = options.callSiteStacks !== false;
+  const stacks = options.callSiteStacks === true;
 
   /** The end of the chain: what the interceptors passed on goes out. */
   const send: OutgoingHandler = (call) => {
-    const sending = (call as Partial<Record<typeof sendKey, Sending>>)[sendKey];
+    const sending = (call as Partial<Record<typeof sendKey, Outgoing>>)[sendKey];
     if (sending === undefined) {
       return Promise.reject(new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'an interceptor called next() with a call it did not get (pass on the call, or a copy of it)', { mayHaveRun: false }));
     }
     // What is called (peer, path, action) is the proxy's; interceptors may change the arguments and metadata.
-    const { peerId, descriptor, targetBytes, options: callOptions, site } = sending;
+    const { target: peerId, descriptor, targetBytes, options: callOptions, site } = sending;
     const problem = checkMetadata(call.metadata);
     if (problem) return Promise.reject(withCallSite(problem, site));
     // What the chain set, as it is now: an interceptor changing the map later changes nothing sent again.
@@ -92,7 +86,7 @@ export function channelFactory(unary: UnaryCalls, streams: CallerStreams, outbou
   }
 
   const intercepted = (peerId: string, target: Uint8Array, callOptions: CallOptions, descriptor: ActionDescriptor, args: readonly unknown[], site: CallSite | undefined): Promise<unknown> => {
-    const call = new Outgoing(peerId, descriptor, args, outbound.deadlineOf(callOptions), { peerId, descriptor, targetBytes: target, options: callOptions, site });
+    const call = new Outgoing(peerId, descriptor, target, callOptions, args, outbound.deadlineOf(callOptions), site);
     try {
       return chain(call);
     } catch (error) {

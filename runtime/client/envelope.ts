@@ -25,6 +25,7 @@
 import { createReader, readString, skipField, type Writer } from '../codec/protobuf.js';
 import { utf8Length } from '../codec/writer.js';
 import { RpcError, RpcErrorCode } from '../errors.js';
+import type { EncodingName } from '../compression/compressor.js';
 
 /** How much metadata one call may carry: entries, and UTF-8 bytes of keys and values together. */
 export const METADATA_LIMITS = { entries: 64, bytes: 8192, keyLength: 128 } as const;
@@ -33,8 +34,7 @@ export const METADATA_LIMITS = { entries: 64, bytes: 8192, keyLength: 128 } as c
 const KEY = /^[a-z0-9_.-]+$/;
 
 /** Compression encodings, as bits (several in `accept`, one in `encoding`). */
-export const Encoding = { gzip: 1, deflate: 2 } as const;
-export type EncodingName = keyof typeof Encoding;
+export const Encoding = { gzip: 1, deflate: 2 } as const satisfies Record<EncodingName, number>;
 /** Every encoding this version can inflate. */
 export const ALL_ENCODINGS = Encoding.gzip | Encoding.deflate;
 

@@ -25,6 +25,9 @@ import { ControllerRegistry, Dispatcher, invokeAction } from './dispatcher.js';
 import { channelFactory } from './channel.js';
 import { compose, type IncomingHandler, type Interceptor, type ServeInterceptor } from '../interceptors.js';
 import type { ClientLogger } from './logger.js';
+import { MessageCompression, type CompressionOptions } from './compression.js';
+import { defaultCompressor, type Compressor } from '../compression/compressor.js';
+import { webStreamsCompressor } from '../compression/web-streams.js';
 import { PieceBudget, Reassembly } from './message-pieces.js';
 import { Negotiation } from './negotiation.js';
 import { Outbound } from './outbound.js';
@@ -122,9 +125,21 @@ export interface RpcClientOptions {
   logger?: ClientLogger;
   /**
    * An RpcError a call rejects with carries the stack of the code that made the call (captured
-   * when it is made), not the runtime's. Default true; false saves the capture.
+   * when it is made), not the runtime's frames. Off by default: V8 takes microseconds to capture
+   * a stack in async code, a large share of a small call's cost (docs/performance.md). Turn it
+   * on while developing, or to find where a failing call comes from.
    */
   callSiteStacks?: boolean;
+  /**
+   * Compress what this client sends (arguments; results and stream items of calls it serves)
+   * from `minBytes` (default 1024) on, with `encoding` (default 'gzip'), to peers that take it;
+   * and tell the peers it calls that it takes compressed answers. `true`: the defaults. Off by
+   * default (on a fast network compressing costs more time than it saves). Whatever this says,
+   * the client inflates what arrives compressed, within maxMessageBytes.
+   */
+  compression?: boolean | CompressionOptions;
+  /** How to compress and inflate; defaults to zlib in Node and CompressionStream elsewhere. */
+  compressor?: Compressor;
   /**
    * @internal For the benchmark that measures what the check costs: serve calls without
    * comparing the caller's contract fingerprint (bytes of another version would be decoded).
@@ -259,7 +274,9 @@ export class RpcWebSocketClient {
     this.budget = new PieceBudget(maxMessageBytes, options.maxPartialBytes ?? maxMessageBytes, this.deadlines, options.partialMessageTimeoutMs ?? DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS);
     this.replyPieces = new Reassembly(this.budget, (callId, error) => this.refuseLargeAnswer(callId, error));
     const negotiation = new Negotiation();
+    const compression = new MessageCompression(options.compression, options.compressor ?? defaultCompressor() ?? webStreamsCompressor);
     const outbound = new Outbound({
+      compression,
       session: this.session,
       negotiation,
       deadlines: this.deadlines,
@@ -290,6 +307,7 @@ export class RpcWebSocketClient {
         deadlines: this.deadlines,
         intercept: serveChain,
         logger: options.logger,
+        compression,
       });
       const pieces = new Reassembly(this.budget, (routeId, error) => session.sendVia(via, errorFrame(routeId, error)));
       return { dispatcher, callers, pieces };
@@ -557,7 +575,7 @@ export class RpcWebSocketClient {
     switch (h.type) {
       case FrameType.Response:
         if (this.unary.has(h.callId)) return this.unary.onResponse(frame, h);
-        return this.streams.get(h.callId)?.onAccepted();
+        return this.streams.get(h.callId)?.onAccepted(frame, h.payloadStart);
       case FrameType.StreamItem:
         return this.streams.get(h.callId)?.onItem(frame, h);
       case FrameType.StreamEnd:

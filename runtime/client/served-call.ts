@@ -3,7 +3,8 @@
  * with serve interceptors: who called (callers.ts), what the caller's interceptors sent
  * (metadata), until when the caller waits (its Request's deadline, on this peer's clock), and
  * a signal that fires when the call is over for the caller (Cancel, the deadline, or this
- * peer's connection lost). The AbortController is made only when someone reads `signal`. To
+ * peer's connection lost). The AbortController is made, and the deadline watched, only when
+ * someone reads `signal`. To
  * serve interceptors it is also the IncomingCall: what is called, with which arguments.
  */
 import type { CallContext } from '../call-context.js';
@@ -24,8 +25,9 @@ export class ServedCall implements CallContext, IncomingCall, Timed {
   action = '';
   args: readonly unknown[] = [];
   readonly [servedCallKey]: ServedCall = this;
-  /** The action the serve interceptors' chain ends in, until it ran (once). */
-  invocation: { readonly instance: Record<string, unknown>; readonly action: ActionDescriptor } | undefined;
+  /** The action the serve interceptors' chain ends in (on `instance`), until it ran (once). */
+  invokes: ActionDescriptor | undefined;
+  instance: Record<string, unknown> | undefined;
   private controller: AbortController | undefined;
   /** Why it was aborted (kept until someone reads `signal`). */
   private reason: RpcError | undefined;
@@ -37,6 +39,8 @@ export class ServedCall implements CallContext, IncomingCall, Timed {
     public deadline: number,
     private readonly onExpire: (call: ServedCall) => void,
     readonly metadata: ReadonlyMap<string, string>,
+    /** Called when `signal` is first read, with a deadline: from then on the deadline is watched (nobody else would see it pass). */
+    private readonly watch: (call: ServedCall) => void,
   ) {}
 
   get peer(): string | undefined {
@@ -55,6 +59,7 @@ export class ServedCall implements CallContext, IncomingCall, Timed {
     if (!this.controller) {
       this.controller = new AbortController();
       if (this.reason) this.controller.abort(this.reason);
+      else if (this.deadline !== Infinity) this.watch(this);
     }
     return this.controller.signal;
   }

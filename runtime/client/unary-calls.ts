@@ -16,6 +16,7 @@ import { signalFrame } from './frames.js';
 import { withNames, type Outbound } from './outbound.js';
 import type { Reassembly } from './message-pieces.js';
 import { validationError } from './validation-error.js';
+import { hasEnvelope, readEnvelope } from './envelope.js';
 
 class UnaryCall implements Timed {
   deadline = Infinity;
@@ -104,12 +105,29 @@ export class UnaryCalls {
   }
 
   onResponse(frame: Uint8Array, h: FrameHeader): void {
-    const call = this.take(h.callId);
+    const callId = h.callId;
+    const call = this.calls.get(callId);
     if (!call) return; // timed out or cancelled meanwhile
+    if (!hasEnvelope(frame, h.payloadStart)) return this.answered(call, frame, h.payloadStart);
+    const envelope = readEnvelope(frame, h.payloadStart, frame.length);
+    if (envelope instanceof RpcError) return this.answered(call, envelope, 0);
+    const { compression, maxMessageBytes } = this.outbound.ctx;
+    if (envelope.accept !== 0) compression.learn(call.peerId, envelope.accept);
+    if (envelope.encoding === 0) return this.answered(call, frame, envelope.end);
+    const inflated = compression.inflate(frame.subarray(envelope.end), envelope.encoding, maxMessageBytes);
+    if (!(inflated instanceof Promise)) return this.answered(call, inflated, 0);
+    // Inflating takes its time (CompressionStream): the call may time out or be cancelled meanwhile.
+    void inflated.then((bytes) => this.calls.get(callId) === call && this.answered(call, bytes, 0));
+  }
+
+  /** The answer's payload (from `start`), or why it cannot be read: the call settles. */
+  private answered(call: UnaryCall, payload: Uint8Array | RpcError, start: number): void {
+    this.take(call.id);
     const action = call.action;
+    if (payload instanceof RpcError) return call.reject(new RpcError(payload.code, `${action.name}: the result from '${call.peerId}': ${payload.rawMessage}`, { mayHaveRun: true }));
     let value: unknown;
     try {
-      value = action.response.decode(createReader(frame, h.payloadStart), frame.length);
+      value = action.response.decode(createReader(payload, start), payload.length);
     } catch (error) {
       return call.reject(new RpcError(RpcErrorCode.VALIDATION_FAILED, `${action.name}: malformed result from '${call.peerId}': ${(error as Error).message}`, { mayHaveRun: true }));
     }
@@ -206,9 +224,12 @@ export class UnaryCalls {
     if (frame instanceof RpcError) return frame;
     call.id = id;
     call.attempts++;
-    call.via = this.outbound.ctx.session.current;
+    const session = this.outbound.ctx.session;
+    call.via = session.current;
     this.calls.set(id, call);
-    this.outbound.ctx.session.sendMessage(frame, FrameType.RequestChunk, id);
+    if (frame instanceof Uint8Array) session.sendMessage(frame, FrameType.RequestChunk, id);
+    // Being compressed: it goes out on the same connection once it is, unless the call ended meanwhile.
+    else void frame.then((compressed) => this.calls.get(id) === call && session.sendMessageVia(call.via, compressed, FrameType.RequestChunk, id));
     return undefined;
   }
 
