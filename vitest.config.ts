@@ -28,6 +28,7 @@ export default defineConfig({
       { find: /^p2pgen\/internal$/, replacement: here('./runtime/internal.ts') },
       { find: /^p2pgen\/broker$/, replacement: here('./runtime/broker/index.ts') },
       { find: /^p2pgen\/tooling$/, replacement: here('./runtime/tooling.ts') },
+      { find: /^p2pgen\/otel$/, replacement: here('./runtime/otel/index.ts') },
       { find: /^p2pgen$/, replacement: here('./runtime/index.node.ts') },
     ],
   },

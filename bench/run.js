@@ -3,7 +3,8 @@
  *
  *   npm run bench          (BENCH_CPU_PROF=1 also writes CPU profiles of the p2pgen broker and peers;
  *                           BENCH_SCENARIOS=S4,S5 runs only those scenarios; the p2pgen-only rows are
- *                           S2-security, S2-fingerprint, S2-context and S2-metrics)
+ *                           S2-security, S2-fingerprint, S2-context, S2-metrics, S2-interceptors, S2-stacks,
+ *                           S6-compression and S6-compression-small)
  *
  * Every server runs in a process of its own and the peers in another, all on 127.0.0.1. The
  * raw relay is the least a relay can do (read a target id, forward the bytes), so the ratios
@@ -453,6 +454,62 @@ const scenarios = [
     repetitions: variantRepetitions,
     run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.95 } }],
+  },
+  {
+    // Interceptors cost nothing when there are none (the call path is the same); one no-op
+    // interceptor on each side (an async function per call, the callee's call given a context)
+    // is what an application that uses them pays at least.
+    id: 'S2-interceptors',
+    name: 'S2 interceptors',
+    title:
+      `S2 (${variantThroughputParams.durationMs / 1000} s after ${variantThroughputParams.warmupMs / 1000} s warm-up) with one no-op interceptor on each side ` +
+      '(interceptors on the callers, serveInterceptors on the echo peer: async (call) => next(call)) vs none',
+    compare: [p2pgenVariant('no-interceptors', 'no interceptors'), p2pgenVariant('noop-interceptors', 'no-op interceptors', { peersEnv: { BENCH_INTERCEPTORS: '1' } })],
+    repetitions: variantRepetitions,
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.95 } }],
+  },
+  {
+    // Compression (off by default): what it costs and saves on this machine's loopback, where
+    // bytes are nearly free. 64 KiB of JSON-like text each way per call; the wire bytes are what
+    // the callers' sockets sent and received, per call.
+    id: 'S6-compression',
+    name: 'S6 compression',
+    title:
+      `64 KiB JSON-like calls (64 in flight, 4 callers x 16; echoed; ${variantThroughputParams.durationMs / 1000} s after ${variantThroughputParams.warmupMs / 1000} s warm-up) ` +
+      'with compression: true on every peer (gzip from 1 KiB, zlib) vs off (the default)',
+    compare: [p2pgenVariant('compression-off', 'off', { peersEnv: { BENCH_WIRE_BYTES: '1' } }), p2pgenVariant('compression-on', 'gzip', { peersEnv: { BENCH_COMPRESSION: '1', BENCH_WIRE_BYTES: '1' } })],
+    repetitions: 5,
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, inFlight: 64, payloadBytes: 64 * 1024, payloadKind: 'json' }, 60_000),
+    metrics: [
+      { name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt },
+      { name: 'wire KB/call', pick: (r) => r.wireBytesPerCall / 1000, format: fmt1 },
+    ],
+  },
+  {
+    id: 'S6-compression-small',
+    name: 'S6 compression, 64 B',
+    title: `S2 (64 B calls, below minBytes) with compression: true on every peer vs off: what a peer that compresses pays on calls too small to compress (the envelope saying what it takes)`,
+    compare: [p2pgenVariant('compression-off', 'off', { peersEnv: { BENCH_WIRE_BYTES: '1' } }), p2pgenVariant('compression-on', 'gzip', { peersEnv: { BENCH_COMPRESSION: '1', BENCH_WIRE_BYTES: '1' } })],
+    repetitions: variantRepetitions,
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [
+      { name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt },
+      { name: 'wire B/call', pick: (r) => r.wireBytesPerCall, format: fmtInt },
+    ],
+  },
+  {
+    // callSiteStacks: every call captures its caller's stack (for the stack of its RpcError).
+    // What that costs, and why it is off by default.
+    id: 'S2-stacks',
+    name: 'S2 call-site stacks',
+    title:
+      `S2 (${variantThroughputParams.durationMs / 1000} s after ${variantThroughputParams.warmupMs / 1000} s warm-up) with the callers capturing each call's call site (callSiteStacks: true) ` +
+      'vs the default (off)',
+    compare: [p2pgenVariant('stacks-off', 'no call sites'), p2pgenVariant('stacks-on', 'call sites', { peersEnv: { BENCH_CALL_SITE_STACKS: '1' } })],
+    repetitions: variantRepetitions,
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt }],
   },
 ];
 for (const scenario of scenarios) {

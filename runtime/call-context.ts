@@ -2,8 +2,8 @@
  * What an action is told about the call it serves. Declare it as an action's last parameter
  * (`ctx: CallContext`): it is not part of the contract (no field on the wire, no change to
  * the fingerprint, not in the `.proto`, not on the caller's proxy), and the callee's runtime
- * fills it in. Everything in it comes from the broker or from this peer's own clock, never
- * from what the caller wrote.
+ * fills it in. Everything in it but `metadata` comes from the broker or from this peer's own
+ * clock, never from what the caller wrote.
  */
 
 declare const callContextBrand: unique symbol;
@@ -27,6 +27,12 @@ export interface CallContext {
   readonly signal: AbortSignal;
   /** When the caller stops waiting, in `Date.now()` time of this peer (Infinity: no timeout). */
   readonly deadline: number;
+  /**
+   * What the caller's interceptors put beside the arguments (a request id, a trace context, a
+   * token): read-only, empty when it sent none. Unlike the rest of the context it is the
+   * caller's word, not the broker's: check it as you would an argument.
+   */
+  readonly metadata: ReadonlyMap<string, string>;
   /** Types only: a CallContext is made by the runtime, not by hand. */
   readonly [callContextBrand]?: never;
 }

@@ -19,6 +19,12 @@ export {
 } from './contract.js';
 export { RpcError, RpcErrorCode, isRpcErrorCode, type RpcErrorDetails } from './errors.js';
 export type { CallContext } from './call-context.js';
+export type { InterceptedCall, IncomingCall, IncomingHandler, Interceptor, OutgoingCall, OutgoingHandler, ServeInterceptor } from './interceptors.js';
+export { METADATA_LIMITS } from './client/envelope.js';
+export { tapStream, type StreamTap } from './client/tap-stream.js';
+export type { ClientLogger } from './client/logger.js';
+export type { CompressionOptions } from './client/compression.js';
+export { InflatedTooLarge, type Compressor, type EncodingName } from './compression/compressor.js';
 export type { CallerArgs, RemoteController, RemoteResult } from './remote-controller.js';
 export type { CallOptions, ContractSet } from './contracts/descriptors.js';
 export type { ContractDeclarations, ContractPaths, DeclaredPath, Implementation, ImplementationFor, PathFor, RemoteOf } from './contracts/contract-paths.js';

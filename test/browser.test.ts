@@ -14,6 +14,9 @@ import '../generated/index.js';
 import { ChatPeerController } from '../contracts/chat.js';
 import { PeerDiscoveryController } from '../contracts/discovery.js';
 import { eventually, startBroker } from './support/harness.js';
+import { countingTransport, type ByteCounter } from './support/counting-transport.js';
+import { InterceptController, jsonLike } from './fixtures/intercept/intercept.js';
+import '../.tmp/gen/intercept/index.js';
 import { repoRoot } from './support/paths.js';
 
 const chromiumPath = process.env.P2PGEN_CHROMIUM ?? '/usr/bin/chromium';
@@ -40,11 +43,35 @@ window.runPeer = async (url) => {
 };
 `;
 
+/** A tab that compresses (CompressionStream): calls a Node peer that compresses too, and serves it. */
+const compressingSource = `
+import { RpcWebSocketClient } from 'p2pgen';
+import { lastValueFrom, toArray } from 'rxjs';
+import './.tmp/gen/intercept/index.ts';
+import { InterceptController, jsonLike } from './test/fixtures/intercept/intercept.ts';
+
+window.runCompressing = async (url) => {
+  const client = new RpcWebSocketClient(url, { compression: true });
+  await client.connect();
+  await client.registerAsPeer('browser-peer');
+  client.registerController('/intercept', new InterceptController());
+  window.client = client;
+  const remote = client.peer('node-peer').controller('/intercept');
+  const text = jsonLike(64 * 1024);
+  await remote.upload(text);
+  const uploaded = await remote.upload(text);
+  const answer = await remote.text(64 * 1024);
+  const items = await lastValueFrom((await remote.texts(6, 16 * 1024)).pipe(toArray()));
+  const expected = Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? jsonLike(16 * 1024, i) : 'small-' + i));
+  return { uploaded, answerMatches: answer === text, itemsMatch: JSON.stringify(items) === JSON.stringify(expected) };
+};
+`;
+
 let browser: Browser;
 
-async function bundlePage(): Promise<string> {
+async function bundlePage(source = pageSource): Promise<string> {
   const bundle = await build({
-    stdin: { contents: pageSource, resolveDir: repoRoot, loader: 'js' },
+    stdin: { contents: source, resolveDir: repoRoot, loader: 'js' },
     bundle: true,
     platform: 'browser',
     format: 'iife',
@@ -126,6 +153,38 @@ describe('in a browser', () => {
       expect(allowed).toContain('PEER_NOT_FOUND');
     } finally {
       await page.close();
+    }
+  });
+
+  it('compression both ways between a tab (CompressionStream) and a Node peer (zlib) through a broker that forwards the bytes as they are', async () => {
+    const site = await servePage(await bundlePage(compressingSource));
+    const { peer, broker } = await startBroker();
+    const counter: ByteCounter = { sent: 0, received: 0 };
+    const nodePeer = await peer('node-peer', { compression: true, transport: countingTransport(counter) });
+    nodePeer.registerController('/intercept', new InterceptController());
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const text = jsonLike(64 * 1024);
+    try {
+      await page.goto(site.url);
+      // The tab calls: its first upload asks what the Node peer takes, the second goes compressed; the answers come compressed.
+      const outcome = await page.evaluate((url) => (window as unknown as { runCompressing(u: string): Promise<unknown> }).runCompressing(url), broker.url);
+      expect(outcome).toEqual({ uploaded: `${text.length}:${text.slice(0, 8)}:${text.slice(-8)}`, answerMatches: true, itemsMatch: true });
+      expect(counter.received).toBeLessThan(text.length + 20_000);
+      expect(counter.sent).toBeLessThan(20_000);
+      // The Node peer calls the tab: the same both ways.
+      counter.sent = counter.received = 0;
+      const tab = nodePeer.peer('browser-peer').controller<InterceptController>('/intercept');
+      await tab.upload(text);
+      expect(await tab.upload(text)).toBe(`${text.length}:${text.slice(0, 8)}:${text.slice(-8)}`);
+      expect(await tab.text(64 * 1024)).toBe(text);
+      expect(counter.sent).toBeLessThan(text.length + 20_000);
+      expect(counter.received).toBeLessThan(20_000);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await page.close();
+      await new Promise((resolve) => site.server.close(resolve));
     }
   });
 });

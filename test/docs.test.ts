@@ -11,7 +11,7 @@
  * - A project with a `contracts/` folder is built first, as `p2pgen build contracts --out
  *   generated` would (the generator's own function, in this process).
  * - All projects are then type-checked in one `tsc` run (strict, ES2022: what `p2pgen init`
- *   sets up), with 'p2pgen', 'p2pgen/broker' and 'p2pgen/internal' mapped to runtime/'s sources.
+ *   sets up), with 'p2pgen', 'p2pgen/broker', 'p2pgen/internal' and 'p2pgen/otel' mapped to runtime/'s sources.
  *   A diagnostic names the doc and the line in it.
  * - A ```ts run block is a program: bundled with esbuild (decorators lowered to ES2022, the
  *   runtime from its sources) and run with node in its project; it must exit 0 within 30 s.
@@ -36,6 +36,7 @@ const runtimeEntries = {
   p2pgen: join(repoRoot, 'runtime/index.node.ts'),
   'p2pgen/broker': join(repoRoot, 'runtime/broker/index.ts'),
   'p2pgen/internal': join(repoRoot, 'runtime/internal.ts'),
+  'p2pgen/otel': join(repoRoot, 'runtime/otel/index.ts'),
 };
 
 const programTimeoutMs = 30_000;
@@ -202,11 +203,11 @@ describe('the docs', () => {
     expect(tsc.status).toBe(0);
   }, 180_000);
 
-  /** 'p2pgen', 'p2pgen/broker' and 'p2pgen/internal' from runtime/'s sources; other packages stay imports. */
+  /** 'p2pgen', 'p2pgen/broker', 'p2pgen/internal' and 'p2pgen/otel' from runtime/'s sources; other packages stay imports. */
   const runtimeSources: Plugin = {
     name: 'p2pgen-sources',
     setup(b) {
-      b.onResolve({ filter: /^p2pgen(\/broker|\/internal)?$/ }, (args) => ({ path: runtimeEntries[args.path as keyof typeof runtimeEntries] }));
+      b.onResolve({ filter: /^p2pgen(\/broker|\/internal|\/otel)?$/ }, (args) => ({ path: runtimeEntries[args.path as keyof typeof runtimeEntries] }));
     },
   };
 

@@ -5,7 +5,8 @@
  * - No module depends on itself, type imports included (`import type`, `import { type X }`,
  *   `export type … from`): a type-only circle still ties two files into one unit, to read and to
  *   change together.
- * - runtime/ never imports cli/.
+ * - runtime/ never imports cli/; only p2pgen/otel (runtime/otel/) imports @opentelemetry/api,
+ *   and no other module imports it, so the optional peer dependency loads only when used.
  * - cli/ is layered the way data flows through it, reader → model → emit | check → commands:
  *   the model (plain data, model/) imports none of the other stages; the reader (reader/, the
  *   only ts-morph user), the emitters (emit/) and the checker (check/) import the model and
@@ -181,6 +182,15 @@ describe('module graph of runtime/', () => {
   it('never imports cli/', () => {
     const offenders = [...graph.keys()].filter((f) => /from '(\.\.\/)+cli\//.test(readFileSync(f, 'utf8')) || graph.get(f)!.some((e) => e.to.startsWith(cliDir)));
     expect(offenders.map(name)).toEqual([]);
+  });
+
+  it('loads @opentelemetry/api only in p2pgen/otel (an optional peer dependency), which nothing else imports', () => {
+    const otelDir = join(runtimeDir, 'otel');
+    const inOtel = (f: string) => f.startsWith(otelDir + '/');
+    const importsOtelApi = (f: string) => /(from|import)\s*\(?\s*'@opentelemetry\//.test(readFileSync(f, 'utf8'));
+    expect([...graph.keys()].filter((f) => !inOtel(f) && importsOtelApi(f)).map(name)).toEqual([]);
+    expect([...graph.keys()].filter((f) => !inOtel(f) && graph.get(f)!.some((e) => inOtel(e.to))).map(name)).toEqual([]);
+    expect(importsOtelApi(join(otelDir, 'index.ts'))).toBe(true);
   });
 });
 

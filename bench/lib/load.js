@@ -7,8 +7,21 @@ import { percentileSorted } from './stats.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Fills a payload with a recognisable pattern (so a wrong echo is caught by checkEcho). */
-export function makePayload(bytes) {
+/**
+ * Fills a payload with a recognisable pattern (so a wrong echo is caught by checkEcho); kind
+ * 'json': UTF-8 text like a JSON API's answer (an array of small records), which compresses
+ * about 13:1 with gzip, as such text does.
+ */
+export function makePayload(bytes, kind = 'pattern') {
+  if (kind === 'json') {
+    const rows = [];
+    for (let i = 0, size = 2; size < bytes; i++) {
+      const row = `{"id":${i},"name":"user-${i % 97}","email":"user${i % 97}@example.com","active":${i % 3 === 0},"tags":["a","b"]}`;
+      rows.push(row);
+      size += row.length + 1;
+    }
+    return new TextEncoder().encode(`[${rows.join(',')}]`.slice(0, bytes).padEnd(bytes, ' '));
+  }
   const payload = new Uint8Array(bytes);
   for (let i = 0; i < bytes; i++) payload[i] = (i * 31 + 7) & 0xff;
   return payload;
@@ -41,9 +54,11 @@ export async function measureLatency(call, { payloadBytes, warmupCalls, calls })
 /**
  * Closed loop: `inFlight` calls outstanding at all times, spread over the callers; each
  * completion starts the next call. Counts completions inside the measured window only.
+ * `wireBytes()`, when the system can count them: bytes its callers' sockets sent and received
+ * so far (the result then has the bytes per call in the window).
  */
-export async function measureThroughput(calls, { payloadBytes, inFlight, warmupMs, durationMs }) {
-  const payload = makePayload(payloadBytes);
+export async function measureThroughput(calls, { payloadBytes, payloadKind, inFlight, warmupMs, durationMs }, wireBytes) {
+  const payload = makePayload(payloadBytes, payloadKind);
   for (const call of calls) await checkEcho(call, payload);
   let stop = false;
   let measuring = false;
@@ -59,17 +74,19 @@ export async function measureThroughput(calls, { payloadBytes, inFlight, warmupM
   for (let i = 0; i < inFlight; i++) workers.push(worker(calls[i % calls.length]).catch((e) => (failure ??= e)));
   await sleep(warmupMs);
   measuring = true;
+  const bytesBefore = wireBytes?.();
   const started = performance.now();
   await sleep(durationMs);
   measuring = false;
   const elapsedMs = performance.now() - started;
   const counted = completed;
+  const wireBytesPerCall = bytesBefore === undefined ? undefined : (wireBytes() - bytesBefore) / counted;
   stop = true;
   // Let the outstanding calls land before the connections close (bounded by the parent's timeout).
   await Promise.all(workers);
   if (failure) throw failure;
   const callsPerSecond = (counted / elapsedMs) * 1000;
-  return { callsPerSecond, mbPerSecond: (callsPerSecond * payloadBytes) / 1e6, calls: counted, elapsedMs };
+  return { callsPerSecond, mbPerSecond: (callsPerSecond * payloadBytes) / 1e6, calls: counted, elapsedMs, ...(wireBytesPerCall === undefined ? {} : { wireBytesPerCall }) };
 }
 
 /**

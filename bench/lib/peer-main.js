@@ -12,6 +12,7 @@
  *   startRegistrar(url)   -> { register(id), close() }  (cluster rows) a connected client that registers ids
  *   startFailover(calleeUrls, callerUrl) -> { call(bytes), close() }
  *                                                   (cluster rows) a worker that may move between brokers, and a caller
+ *   wireBytes()           -> number (optional)      bytes the callers' sockets sent and received so far
  *
  * Jobs carry `url` (where callers connect) and, for a cluster, `calleeUrl` (where callees
  * connect: another broker) and `urls` (every broker).
@@ -42,7 +43,7 @@ export function runPeers(adapter) {
   });
 
   channel.on('throughput', async ({ url, calleeUrl, params }) => {
-    const result = await withEchoAndCallers(url, params.callers, (calls) => measureThroughput(calls, params), calleeUrl);
+    const result = await withEchoAndCallers(url, params.callers, (calls) => measureThroughput(calls, params, adapter.wireBytes), calleeUrl);
     channel.send({ type: 'result', result });
   });
 

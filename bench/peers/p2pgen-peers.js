@@ -8,12 +8,37 @@ import { RpcWebSocketClient } from 'p2pgen';
 import 'bench-echo/gen';
 import { EchoController } from 'bench-echo/contract';
 import { runPeers } from '../lib/peer-main.js';
+import { nodeWsTransport } from '../../runtime/transport/node-ws.ts';
+
+// BENCH_WIRE_BYTES=1: the callers count the bytes their sockets send and receive (the "wire
+// bytes/call" of the compression rows; off elsewhere, so the other rows' callers pay nothing for it).
+const countWire = process.env.BENCH_WIRE_BYTES === '1';
+let callerWireBytes = 0;
+const countingTransport = (url, events, options) => {
+  const transport = nodeWsTransport(url, { ...events, message: (frame) => ((callerWireBytes += frame.length), events.message(frame)) }, options);
+  return {
+    send: (frame) => ((callerWireBytes += frame.length), transport.send(frame)),
+    close: (code, reason) => transport.close(code, reason),
+    abort: () => transport.abort(),
+    get bufferedAmount() {
+      return transport.bufferedAmount;
+    },
+  };
+};
 
 // BENCH_MASK_FRAMES=1: every peer masks its frames with random keys (the "S3 masked frames" row).
 const maskFrames = process.env.BENCH_MASK_FRAMES === '1';
 
+// BENCH_INTERCEPTORS=1: one no-op interceptor on each side (the "S2 interceptors" row).
+const noop = (next) => async (call) => next(call);
+const interceptors = process.env.BENCH_INTERCEPTORS === '1' ? { interceptors: [noop], serveInterceptors: [noop] } : {};
+// BENCH_COMPRESSION=1: every peer compresses (gzip from 1 KiB; the "compression" rows).
+const compression = process.env.BENCH_COMPRESSION === '1' ? { compression: true } : {};
+// BENCH_CALL_SITE_STACKS=1: calls capture their call site (the "S2 call-site stacks" row).
+const stacks = process.env.BENCH_CALL_SITE_STACKS === '1' ? { callSiteStacks: true } : {};
+
 async function connected(url, options = {}) {
-  const client = new RpcWebSocketClient(url, { ...options, ...(maskFrames ? { maskFrames: true } : {}) });
+  const client = new RpcWebSocketClient(url, { ...options, ...interceptors, ...stacks, ...compression, ...(maskFrames ? { maskFrames: true } : {}) });
   await client.connect();
   return client;
 }
@@ -34,8 +59,10 @@ runPeers({
     return { close: () => client.disconnect() };
   },
 
+  ...(countWire ? { wireBytes: () => callerWireBytes } : {}),
+
   async startCaller(url, index) {
-    const client = await connected(url);
+    const client = await connected(url, countWire ? { transport: countingTransport } : {});
     await client.registerAsPeer(`caller-${index}`);
     const echo = client.peer('echo').controller('/echo');
     const call = withContext ? (payload) => echo.echoWithContext(payload) : (payload) => echo.echo(payload);

@@ -12,7 +12,10 @@ import { RpcError, RpcErrorCode } from '../errors.js';
 import { FrameType, type FrameHeader } from '../wire/frame.js';
 import type { Transport } from '../transport/transport.js';
 import type { Deadlines, Timed } from './deadlines.js';
+import { withCallSite, type CallSite } from './call-site.js';
 import { signalFrame } from './frames.js';
+import type { MessageCompression } from './compression.js';
+import { hasEnvelope, readEnvelope } from './envelope.js';
 import { withNames } from './outbound.js';
 import { validationError } from './validation-error.js';
 
@@ -20,6 +23,10 @@ export interface CallerStreamHost {
   /** Sends on the connection the stream went out on. */
   send(frame: Uint8Array, via: Transport | undefined): void;
   readonly deadlines: Deadlines;
+  /** Inflates compressed items, learns what the callee takes. */
+  readonly compression: MessageCompression;
+  /** What an item may inflate to at most. */
+  readonly maxMessageBytes: number;
   /** Removes the stream from the client's tables. */
   forget(stream: CallerStream): void;
 }
@@ -33,6 +40,8 @@ export class CallerStream implements Timed {
   via: Transport | undefined;
   private subscriber: Subscriber<unknown> | undefined;
   private consumed = 0;
+  /** Items being inflated by a compressor that takes its time: later items and the end wait behind them, in order. */
+  private inflating: Promise<void> | undefined;
   private readonly issues: ValidationIssue[] = [];
 
   constructor(
@@ -46,6 +55,8 @@ export class CallerStream implements Timed {
     readonly signal: AbortSignal | undefined,
     /** How long it may wait to be accepted, then to be claimed (ms; 0 = forever), for messages. */
     private readonly timeoutMs: number,
+    /** Where the call was made: its errors' stack. */
+    private readonly site: CallSite | undefined,
   ) {}
 
   /** Waits until `deadline` (absolute) to be accepted. */
@@ -57,12 +68,17 @@ export class CallerStream implements Timed {
   expire(): void {
     if (this.state === 'requested') {
       this.cancel();
-      this.rejected(new RpcError(RpcErrorCode.TIMEOUT, `${this.action.name} on '${this.peerId}' was not accepted within ${this.timeoutMs} ms`));
+      this.rejected(withCallSite(new RpcError(RpcErrorCode.TIMEOUT, `${this.action.name} on '${this.peerId}' was not accepted within ${this.timeoutMs} ms`), this.site));
     } else if (this.state === 'accepted') this.cancel(); // accepted, but nobody subscribed in time
   }
 
-  onAccepted(): void {
+  /** The callee accepted (its Response's envelope, if any, says which encodings it takes). */
+  onAccepted(frame: Uint8Array, payloadStart: number): void {
     if (this.state !== 'requested') return;
+    if (hasEnvelope(frame, payloadStart)) {
+      const envelope = readEnvelope(frame, payloadStart, frame.length);
+      if (!(envelope instanceof RpcError) && envelope.accept !== 0) this.host.compression.learn(this.peerId, envelope.accept);
+    }
     this.state = 'accepted';
     this.host.deadlines.remove(this);
     // An accepted stream nobody subscribes to is cancelled after the call timeout; subscribing later opens it anew.
@@ -82,9 +98,33 @@ export class CallerStream implements Timed {
 
   onItem(frame: Uint8Array, h: FrameHeader): void {
     if (this.state !== 'active') return;
+    let start = h.payloadStart;
+    let payload: Uint8Array | RpcError | Promise<Uint8Array | RpcError> = frame;
+    if (hasEnvelope(frame, start)) {
+      const envelope = readEnvelope(frame, start, frame.length);
+      if (envelope instanceof RpcError) payload = envelope;
+      else if (envelope.encoding === 0) start = envelope.end;
+      else {
+        payload = this.host.compression.inflate(frame.subarray(envelope.end), envelope.encoding, this.host.maxMessageBytes);
+        start = 0;
+      }
+    }
+    if (this.inflating === undefined && !(payload instanceof Promise)) return this.deliver(payload, start);
+    const ready = payload;
+    const next = (this.inflating ?? Promise.resolve()).then(() => ready).then((bytes) => this.deliver(bytes, start));
+    this.inflating = next;
+    void next.then(() => {
+      if (this.inflating === next) this.inflating = undefined;
+    });
+  }
+
+  /** One item's payload (from `start`), in order: decoded, validated, given to the subscriber. */
+  private deliver(payload: Uint8Array | RpcError, start: number): void {
+    if (this.state !== 'active') return;
+    if (payload instanceof RpcError) return this.abandon(new RpcError(payload.code, `${this.action.name}: an item from '${this.peerId}': ${payload.rawMessage}`, { mayHaveRun: true }));
     let item: unknown;
     try {
-      item = this.action.response.decode(createReader(frame, h.payloadStart), frame.length);
+      item = this.action.response.decode(createReader(payload, start), payload.length);
     } catch (error) {
       return this.abandon(new RpcError(RpcErrorCode.VALIDATION_FAILED, `${this.action.name}: malformed item from '${this.peerId}': ${(error as Error).message}`, { mayHaveRun: true }));
     }
@@ -101,13 +141,14 @@ export class CallerStream implements Timed {
   }
 
   onEnd(): void {
+    if (this.inflating !== undefined) return void this.inflating.then(() => this.onEnd());
     const subscriber = this.subscriber;
     this.end();
     subscriber?.complete();
   }
 
   onError(received: RpcError): void {
-    const error = withNames(received, this.action, this.peerId);
+    const error = withCallSite(withNames(received, this.action, this.peerId), this.site);
     const { state, subscriber } = this;
     this.end();
     if (state === 'requested') this.rejected(error);
@@ -122,7 +163,8 @@ export class CallerStream implements Timed {
   }
 
   /** The caller refuses what it got: cancels at the callee and errors the subscriber. */
-  abandon(error: RpcError): void {
+  abandon(reason: RpcError): void {
+    const error = withCallSite(reason, this.site);
     const { state, subscriber } = this;
     this.cancel();
     if (state === 'requested') this.rejected(error);

@@ -13,6 +13,18 @@ import { CallerStream, type CallerStreamHost } from './caller-stream.js';
 import type { Reassembly } from './message-pieces.js';
 import type { Outbound } from './outbound.js';
 import type { Transport } from '../transport/transport.js';
+import { withCallSite, type CallSite } from './call-site.js';
+
+/** What a stream call is: opened again as it is by a second subscription. */
+interface StreamCall {
+  readonly peerId: string;
+  readonly target: Uint8Array;
+  readonly action: ActionDescriptor;
+  readonly args: readonly unknown[];
+  readonly options: CallOptions;
+  readonly metadata: ReadonlyMap<string, string> | undefined;
+  readonly site: CallSite | undefined;
+}
 
 export class CallerStreams {
   private readonly streams = new Map<number, CallerStream>();
@@ -24,10 +36,12 @@ export class CallerStreams {
     /** Items a stream may send ahead before this client grants more. */
     private readonly window: number,
   ) {
-    const { session, deadlines } = outbound.ctx;
+    const { session, deadlines, compression, maxMessageBytes } = outbound.ctx;
     this.host = {
       send: (frame, via) => session.sendVia(via, frame),
       deadlines,
+      compression,
+      maxMessageBytes,
       forget: (stream) => {
         this.streams.delete(stream.id);
         replyPieces.drop(stream.id);
@@ -47,13 +61,30 @@ export class CallerStreams {
     return this.streams.has(callId);
   }
 
-  open<Item>(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions): Promise<Observable<Item>> {
-    const deadline = this.outbound.deadlineOf(options);
+  /**
+   * Opens a stream: resolves once the callee accepted it. `metadata` (checked already) goes
+   * with it, and with the call a second subscription makes; `site`: where the call was made
+   * (its errors' stack).
+   */
+  open<Item>(
+    peerId: string,
+    target: Uint8Array,
+    action: ActionDescriptor,
+    args: readonly unknown[],
+    options: CallOptions,
+    metadata: ReadonlyMap<string, string> | undefined,
+    site: CallSite | undefined,
+    deadline = this.outbound.deadlineOf(options),
+  ): Promise<Observable<Item>> {
+    const call: StreamCall = { peerId, target, action, args, options, metadata, site };
     const session = this.outbound.ctx.session;
     const connected = session.willOpen ? session.whenOpen(deadline, options.signal) : Promise.resolve();
-    return connected.then(() => this.request(peerId, target, action, args, options, deadline, false)).then((first) =>
-      this.observable<Item>(first, peerId, target, action, args, options),
-    );
+    return connected
+      .then(() => this.request(call, deadline, false))
+      .then(
+        (first) => this.observable<Item>(first, call),
+        (error: RpcError) => Promise.reject(withCallSite(error, site)),
+      );
   }
 
   /** Connection `via` is gone: every stream on it errors. */
@@ -68,47 +99,51 @@ export class CallerStreams {
     return n;
   }
 
-  private request(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions, deadline: number, negotiated: boolean): Promise<CallerStream> {
-    return this.send(peerId, target, action, args, options, deadline).catch((error: RpcError) => {
+  private request(call: StreamCall, deadline: number, negotiated: boolean): Promise<CallerStream> {
+    return this.send(call, deadline).catch((error: RpcError) => {
       if (negotiated || error.code !== RpcErrorCode.CONTRACT_MISMATCH) throw error;
-      const refusal = this.outbound.ctx.negotiation.agree(peerId, action, error);
+      const refusal = this.outbound.ctx.negotiation.agree(call.peerId, call.action, error);
       if (refusal) throw refusal;
-      return this.request(peerId, target, action, args, options, deadline, true);
+      return this.request(call, deadline, true);
     });
   }
 
-  private send(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions, deadline: number): Promise<CallerStream> {
+  private send(call: StreamCall, deadline: number): Promise<CallerStream> {
+    const { peerId, target, action, args, options } = call;
     const id = this.outbound.allocateCallId();
     // No deadline on the wire: a stream's lives as long as its subscriber (the one here only bounds its acceptance).
-    const frame = this.outbound.prepare(id, peerId, target, action, args, options, true, Infinity);
+    const frame = this.outbound.prepare(id, peerId, target, action, args, options, true, Infinity, call.metadata);
     if (frame instanceof RpcError) return Promise.reject(frame);
     if (deadline <= Date.now()) {
       return Promise.reject(new RpcError(RpcErrorCode.TIMEOUT, `${action.name} on '${peerId}' was not accepted within ${this.outbound.timeoutOf(options)} ms`));
     }
     return new Promise<CallerStream>((resolve, reject) => {
-      const stream = new CallerStream(id, action, peerId, this.window, this.host, resolve, reject, options.signal, this.outbound.timeoutOf(options));
+      const stream = new CallerStream(id, action, peerId, this.window, this.host, resolve, reject, options.signal, this.outbound.timeoutOf(options), call.site);
       stream.waitUntil(deadline);
       if (options.signal) {
         stream.onAbort = () => stream.abandon(new RpcError(RpcErrorCode.CANCELLED, `${action.name} on '${peerId}' was aborted`));
         options.signal.addEventListener('abort', stream.onAbort, { once: true });
       }
       this.streams.set(id, stream);
-      stream.via = this.outbound.ctx.session.current;
-      this.outbound.ctx.session.sendMessage(frame, FrameType.RequestChunk, id);
+      const session = this.outbound.ctx.session;
+      stream.via = session.current;
+      if (frame instanceof Uint8Array) session.sendMessage(frame, FrameType.RequestChunk, id);
+      // Being compressed: it goes out on the same connection once it is, unless the stream ended meanwhile.
+      else void frame.then((compressed) => this.streams.get(id) === stream && session.sendMessageVia(stream.via, compressed, FrameType.RequestChunk, id));
     });
   }
 
-  private observable<Item>(first: CallerStream, peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions): Observable<Item> {
+  private observable<Item>(first: CallerStream, call: StreamCall): Observable<Item> {
     return new Observable<Item>((subscriber) => {
       if (first.claim(subscriber as never)) return () => first.cancel();
       let inner: Subscription | undefined;
       let closed = false;
-      this.request(peerId, target, action, args, options, this.outbound.deadlineOf(options), false).then(
+      this.request(call, this.outbound.deadlineOf(call.options), false).then(
         (stream) => {
           if (closed) stream.cancel();
-          else inner = this.observable<Item>(stream, peerId, target, action, args, options).subscribe(subscriber);
+          else inner = this.observable<Item>(stream, call).subscribe(subscriber);
         },
-        (error: RpcError) => subscriber.error(error),
+        (error: RpcError) => subscriber.error(withCallSite(error, call.site)),
       );
       return () => {
         closed = true;

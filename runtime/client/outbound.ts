@@ -13,6 +13,7 @@ import { requestFrame } from './frames.js';
 import type { Negotiation } from './negotiation.js';
 import type { ClientSession } from './session.js';
 import { validationError } from './validation-error.js';
+import type { FrameLayout, MessageCompression } from './compression.js';
 
 export interface OutboundContext {
   readonly session: ClientSession;
@@ -25,6 +26,8 @@ export interface OutboundContext {
   readonly retry: boolean;
   /** Whether a call id is taken (by a unary call or a stream). */
   inUse(callId: number): boolean;
+  /** Compression: what this client does and what it learned of its callees. */
+  readonly compression: MessageCompression;
 }
 
 /** Waits between sending a refused call again (ms): the first ceiling and the largest; full jitter in the upper half. */
@@ -42,6 +45,7 @@ const MAX_WAIT_MS = 2 ** 32 - 1;
 export class Outbound {
   private readonly issues: ValidationIssue[] = [];
   private nextCallId = 1;
+  private readonly layout: FrameLayout = { envelopeStart: 0, payloadStart: 0 };
 
   constructor(readonly ctx: OutboundContext) {}
 
@@ -84,8 +88,22 @@ export class Outbound {
     return Date.now() + delay < until ? delay : undefined;
   }
 
-  /** The Request frame for a call with `deadline` (absolute; Infinity: none), or why it cannot be sent. */
-  prepare(callId: number, peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions, stream: boolean, deadline: number): Uint8Array | RpcError {
+  /**
+   * The Request frame for a call with `deadline` (absolute; Infinity: none) and `metadata`
+   * (checked already), or why it cannot be sent. A promise of the frame when it is being
+   * compressed by a compressor that takes its time (CompressionStream).
+   */
+  prepare(
+    callId: number,
+    peerId: string,
+    target: Uint8Array,
+    action: ActionDescriptor,
+    args: readonly unknown[],
+    options: CallOptions,
+    stream: boolean,
+    deadline: number,
+    metadata: ReadonlyMap<string, string> | undefined,
+  ): Uint8Array | RpcError | Promise<Uint8Array> {
     const { session } = this.ctx;
     if (!session.isOpen) return new RpcError(RpcErrorCode.NOT_CONNECTED, `cannot call ${action.name} on '${peerId}': ${session.closeReason}`, NOT_SENT);
     const issues = this.issues;
@@ -94,11 +112,15 @@ export class Outbound {
     if (issues.length > 0) return validationError(issues, `invalid arguments for ${action.name}`);
     if (options.signal?.aborted) return new RpcError(RpcErrorCode.CANCELLED, `${action.name} was aborted before it was sent`, NOT_SENT);
     const waitMs = deadline === Infinity ? undefined : Math.min(MAX_WAIT_MS, Math.max(1, Math.ceil(deadline - Date.now())));
-    const frame = requestFrame(callId, action, target, args, this.ctx.negotiation.fingerprintFor(peerId, action), waitMs, stream);
+    const compression = this.ctx.compression;
+    const envelope = compression.requestEnvelope(peerId, metadata);
+    const layout = this.layout;
+    const frame = requestFrame(callId, action, target, args, this.ctx.negotiation.fingerprintFor(peerId, action), waitMs, stream, envelope, layout);
     if (frame.length > this.ctx.maxMessageBytes) {
       return new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `${action.name}: the arguments are ${frame.length} bytes, over the ${this.ctx.maxMessageBytes}-byte message limit`);
     }
-    return frame;
+    const encoding = compression.forPeer(peerId, frame.length - layout.payloadStart);
+    return encoding === 0 ? frame : compression.compressFrame(frame, layout, envelope!, encoding);
   }
 }
 

@@ -22,7 +22,13 @@ import { CallerStreams } from './caller-streams.js';
 import { Callers } from './callers.js';
 import { ControlRequests } from './control-requests.js';
 import { Deadlines } from './deadlines.js';
-import { ControllerRegistry, Dispatcher } from './dispatcher.js';
+import { ControllerRegistry, Dispatcher, invokeAction } from './dispatcher.js';
+import { channelFactory } from './channel.js';
+import { compose, type IncomingHandler, type Interceptor, type ServeInterceptor } from '../interceptors.js';
+import type { ClientLogger } from './logger.js';
+import { MessageCompression, type CompressionOptions } from './compression.js';
+import { defaultCompressor, type Compressor } from '../compression/compressor.js';
+import { webStreamsCompressor } from '../compression/web-streams.js';
 import { PieceBudget, Reassembly } from './message-pieces.js';
 import { Negotiation } from './negotiation.js';
 import { Outbound } from './outbound.js';
@@ -102,6 +108,39 @@ export interface RpcClientOptions {
   livenessMs?: number;
   /** Node only: mask frames with random keys instead of a zero key (see transport/node-ws.ts). Default false. */
   maskFrames?: boolean;
+  /**
+   * Around every call and stream this client makes, the first outermost: each may set
+   * metadata (the callee's `ctx.metadata`), throw, or wrap the result (see `Interceptor`).
+   */
+  interceptors?: readonly Interceptor[];
+  /**
+   * Around every call and stream this client serves, the first outermost: each sees the
+   * call's CallContext (caller, metadata, signal, deadline) and arguments, and may refuse it
+   * by throwing an RpcError (its caller gets the code) or wrap the result.
+   */
+  serveInterceptors?: readonly ServeInterceptor[];
+  /**
+   * Where this client logs an action it serves that threw (pino's shape: `error(fields,
+   * message)`; a console works). Silent by default.
+   */
+  logger?: ClientLogger;
+  /**
+   * An RpcError a call rejects with carries the stack of the code that made the call (captured
+   * when it is made), not the runtime's frames. Off by default: V8 takes microseconds to capture
+   * a stack in async code, a large share of a small call's cost (docs/performance.md). Turn it
+   * on while developing, or to find where a failing call comes from.
+   */
+  callSiteStacks?: boolean;
+  /**
+   * Compress what this client sends (arguments; results and stream items of calls it serves)
+   * from `minBytes` (default 1024) on, with `encoding` (default 'gzip'), to peers that take it;
+   * and tell the peers it calls that it takes compressed answers. `true`: the defaults. Off by
+   * default (on a fast network compressing costs more time than it saves). Whatever this says,
+   * the client inflates what arrives compressed, within maxMessageBytes.
+   */
+  compression?: boolean | CompressionOptions;
+  /** How to compress and inflate; defaults to zlib in Node and CompressionStream elsewhere. */
+  compressor?: Compressor;
   /**
    * @internal For the benchmark that measures what the check costs: serve calls without
    * comparing the caller's contract fingerprint (bytes of another version would be decoded).
@@ -236,7 +275,9 @@ export class RpcWebSocketClient {
     this.budget = new PieceBudget(maxMessageBytes, options.maxPartialBytes ?? maxMessageBytes, this.deadlines, options.partialMessageTimeoutMs ?? DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS);
     this.replyPieces = new Reassembly(this.budget, (callId, error) => this.refuseLargeAnswer(callId, error));
     const negotiation = new Negotiation();
+    const compression = new MessageCompression(options.compression, options.compressor ?? defaultCompressor() ?? webStreamsCompressor);
     const outbound = new Outbound({
+      compression,
       session: this.session,
       negotiation,
       deadlines: this.deadlines,
@@ -250,6 +291,7 @@ export class RpcWebSocketClient {
     this.control = new ControlRequests(this.session, this.deadlines, timeoutMs, maxMessageBytes);
     this.presenceFeed = new PresenceFeed(this.control, () => this.session.isOpen);
     const session = this.session;
+    const serveChain = compose<IncomingHandler>(options.serveInterceptors, invokeAction);
     this.makeServing = (via) => {
       const callers = new Callers();
       const dispatcher = new Dispatcher({
@@ -264,15 +306,14 @@ export class RpcWebSocketClient {
         whenWritable: (callback) => session.whenWritable(callback),
         callers,
         deadlines: this.deadlines,
+        intercept: serveChain,
+        logger: options.logger,
+        compression,
       });
       const pieces = new Reassembly(this.budget, (routeId, error) => session.sendVia(via, errorFrame(routeId, error)));
       return { dispatcher, callers, pieces };
     };
-    this.channelFor = (peerId, target, callOptions) => ({
-      call: (action, args) => this.unary.call(peerId, target, action, args, callOptions),
-      stream: <Args extends readonly unknown[], Item>(action: Parameters<PeerChannel['stream']>[0], args: Args) =>
-        this.streams.open<Item>(peerId, target, action, args, callOptions) as Promise<Observable<Item>>,
-    });
+    this.channelFor = channelFactory(this.unary, this.streams, outbound, options);
   }
 
   /** The first broker URL (the one given, or the first of the list). */
@@ -535,7 +576,7 @@ export class RpcWebSocketClient {
     switch (h.type) {
       case FrameType.Response:
         if (this.unary.has(h.callId)) return this.unary.onResponse(frame, h);
-        return this.streams.get(h.callId)?.onAccepted();
+        return this.streams.get(h.callId)?.onAccepted(frame, h.payloadStart);
       case FrameType.StreamItem:
         return this.streams.get(h.callId)?.onItem(frame, h);
       case FrameType.StreamEnd:

@@ -1,16 +1,33 @@
 /**
- * The callee's view of one call it serves, for an action that takes a CallContext: who called
- * (callers.ts), until when the caller waits (its Request's deadline, on this peer's clock), and
+ * The callee's view of one call it serves, for an action that takes a CallContext or a client
+ * with serve interceptors: who called (callers.ts), what the caller's interceptors sent
+ * (metadata), until when the caller waits (its Request's deadline, on this peer's clock), and
  * a signal that fires when the call is over for the caller (Cancel, the deadline, or this
- * peer's connection lost). The AbortController is made only when the action reads `signal`.
+ * peer's connection lost). The AbortController is made, and the deadline watched, only when
+ * someone reads `signal`. To
+ * serve interceptors it is also the IncomingCall: what is called, with which arguments.
  */
 import type { CallContext } from '../call-context.js';
+import type { IncomingCall } from '../interceptors.js';
+import type { ActionDescriptor } from '../contracts/descriptors.js';
 import { RpcError, RpcErrorCode } from '../errors.js';
 import type { CallerInfo } from './callers.js';
 import type { Timed } from './deadlines.js';
 
-export class ServedCall implements CallContext, Timed {
+/** The ServedCall behind an IncomingCall (also behind a copy an interceptor made with `{ ...call }`). */
+export const servedCallKey = Symbol('p2pgen.servedCall');
+
+export class ServedCall implements CallContext, IncomingCall, Timed {
   heapIndex = -1;
+  /** What is called (filled in for serve interceptors). */
+  kind: 'unary' | 'stream' = 'unary';
+  path = '';
+  action = '';
+  args: readonly unknown[] = [];
+  readonly [servedCallKey]: ServedCall = this;
+  /** The action the serve interceptors' chain ends in (on `instance`), until it ran (once). */
+  invokes: ActionDescriptor | undefined;
+  instance: Record<string, unknown> | undefined;
   private controller: AbortController | undefined;
   /** Why it was aborted (kept until someone reads `signal`). */
   private reason: RpcError | undefined;
@@ -21,6 +38,9 @@ export class ServedCall implements CallContext, Timed {
     /** Absolute (Date.now() scale); Infinity without. */
     public deadline: number,
     private readonly onExpire: (call: ServedCall) => void,
+    readonly metadata: ReadonlyMap<string, string>,
+    /** Called when `signal` is first read, with a deadline: from then on the deadline is watched (nobody else would see it pass). */
+    private readonly watch: (call: ServedCall) => void,
   ) {}
 
   get peer(): string | undefined {
@@ -39,6 +59,7 @@ export class ServedCall implements CallContext, Timed {
     if (!this.controller) {
       this.controller = new AbortController();
       if (this.reason) this.controller.abort(this.reason);
+      else if (this.deadline !== Infinity) this.watch(this);
     }
     return this.controller.signal;
   }

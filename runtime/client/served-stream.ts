@@ -15,6 +15,8 @@ import { errorFrame } from '../wire/errors.js';
 import { FrameType } from '../wire/frame.js';
 import { resultFrame, signalFrame } from './frames.js';
 import { pullSourceOf } from './pull-stream.js';
+import type { FrameLayout, MessageCompression } from './compression.js';
+import type { EnvelopeOut } from './envelope.js';
 import { validationError } from './validation-error.js';
 
 export interface StreamHost {
@@ -29,7 +31,16 @@ export interface StreamHost {
   whenWritable(callback: () => void): void;
   /** Called once when the stream is over, whichever way. */
   closed(stream: ServedStream): void;
+  /** The stream's source threw or errored (for the log). */
+  sourceFailed(action: ActionDescriptor, error: unknown): void;
+  /** Compresses items for a caller that takes it. */
+  readonly compression: MessageCompression;
 }
+
+/** Where an item's payload starts in its frame (written while encoding; read at once). */
+const layout: FrameLayout = { envelopeStart: 0, payloadStart: 0 };
+/** A compressed item's envelope: nothing but the encoding. */
+const NOTHING: EnvelopeOut = { metadata: undefined, accept: 0, ask: false };
 
 export class ServedStream {
   private credit = 0;
@@ -45,6 +56,9 @@ export class ServedStream {
   private queuedBytes = 0;
   /** StreamEnd or Error, sent after the queued items. */
   private ending: Uint8Array | undefined;
+  /** Items being compressed by a compressor that takes its time, and the chain that queues them in order. */
+  private compressing = 0;
+  private compressed: Promise<void> | undefined;
   private readonly issues: ValidationIssue[] = [];
 
   constructor(
@@ -52,6 +66,8 @@ export class ServedStream {
     private readonly action: ActionDescriptor,
     private readonly source: Observable<unknown>,
     private readonly host: StreamHost,
+    /** The encodings the caller takes compressed (0: none). */
+    private readonly accept = 0,
   ) {}
 
   /** The caller may take `n` more items (up to the cap). */
@@ -91,18 +107,18 @@ export class ServedStream {
         const iterable = pull();
         this.iterator = Symbol.asyncIterator in iterable ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (iterable as Iterable<unknown>)[Symbol.iterator]();
       } catch (error) {
-        this.fail(RpcError.from(error));
+        this.sourceFailed(error);
       }
       return;
     }
     try {
       this.subscription = this.source.subscribe({
         next: (item) => this.push(item),
-        error: (error) => this.fail(RpcError.from(error)),
+        error: (error) => this.sourceFailed(error),
         complete: () => this.finish(signalFrame(FrameType.StreamEnd, this.routeId)),
       });
     } catch (error) {
-      this.fail(RpcError.from(error));
+      this.sourceFailed(error);
     }
     // A source that completed or failed synchronously during subscribe.
     if (this.done) this.subscription?.unsubscribe();
@@ -123,7 +139,7 @@ export class ServedStream {
         this.push(result.value);
       }
     } catch (error) {
-      this.fail(RpcError.from(error));
+      this.sourceFailed(error);
     } finally {
       this.pulling = false;
     }
@@ -142,13 +158,42 @@ export class ServedStream {
     if (issues.length > 0) return this.fail(validationError(issues, `${this.action.name} emitted an invalid item`, true));
     let frame: Uint8Array;
     try {
-      frame = resultFrame(FrameType.StreamItem, this.routeId, this.action, item);
+      frame = resultFrame(FrameType.StreamItem, this.routeId, this.action, item, undefined, layout);
     } catch (error) {
       return this.fail(new RpcError(RpcErrorCode.REMOTE_ERROR, `${this.action.name}: could not encode an item: ${(error as Error).message}`));
     }
+    const encoding = this.accept === 0 ? 0 : this.host.compression.forCaller(this.accept, frame.length - layout.payloadStart);
+    const out = encoding === 0 ? frame : this.host.compression.compressFrame(frame, layout, NOTHING, encoding);
+    if (out instanceof Uint8Array && this.compressing === 0) return this.enqueue(out);
+    this.later(out, frame.length);
+  }
+
+  /**
+   * An item that is being compressed (or one behind such an item): it joins the queue once
+   * every item before it did, in order. Its bytes count against the buffer bound meanwhile.
+   */
+  private later(frame: Uint8Array | Promise<Uint8Array>, bytes: number): void {
+    this.compressing++;
+    this.queuedBytes += bytes;
+    const next = (this.compressed ?? Promise.resolve()).then(() => frame).then((ready) => {
+      this.compressing--;
+      this.queuedBytes -= bytes;
+      if (!this.done) this.enqueue(ready);
+    });
+    this.compressed = next;
+    void next.then(() => {
+      if (this.compressed === next) this.compressed = undefined;
+    });
+    this.checkBuffer();
+  }
+
+  /** An item ready to go: sent now if the caller has credit and the socket takes it, else queued (within the buffer bound). */
+  private enqueue(frame: Uint8Array): void {
     if (this.credit > 0 && this.pendingItems() === 0 && this.host.writable()) {
       this.credit--;
       this.host.sendMessage(frame, this.routeId);
+      // The end waits for items compressed meanwhile: this may have been the last.
+      if (this.ending !== undefined) this.flush();
       return;
     }
     if (this.credit > 0 && !this.waitingForSocket) {
@@ -157,6 +202,12 @@ export class ServedStream {
     }
     this.queue.push(frame);
     this.queuedBytes += frame.length;
+    // The end waits for items compressed meanwhile: this may have been the last.
+    if (this.ending !== undefined) this.flush();
+    this.checkBuffer();
+  }
+
+  private checkBuffer(): void {
     if (this.queuedBytes > this.host.streamBufferBytes) {
       this.queue.length = this.queueHead = this.queuedBytes = 0;
       this.fail(
@@ -169,7 +220,7 @@ export class ServedStream {
   }
 
   private pendingItems(): number {
-    return this.queue.length - this.queueHead;
+    return this.queue.length - this.queueHead + this.compressing;
   }
 
   private flush(): void {
@@ -192,6 +243,12 @@ export class ServedStream {
     if (this.done || this.ending !== undefined) return;
     this.ending = ending;
     this.flush();
+  }
+
+  /** The source threw or errored: logged (the client's logger), and the caller gets the error. */
+  private sourceFailed(error: unknown): void {
+    this.host.sourceFailed(this.action, error);
+    this.fail(RpcError.from(error));
   }
 
   private fail(error: RpcError): void {

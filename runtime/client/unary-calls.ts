@@ -10,11 +10,13 @@ import type { ActionDescriptor, CallOptions } from '../contracts/descriptors.js'
 import { RpcError, RpcErrorCode } from '../errors.js';
 import { FrameType, type FrameHeader } from '../wire/frame.js';
 import type { Transport } from '../transport/transport.js';
+import { withCallSite, type CallSite } from './call-site.js';
 import type { Timed } from './deadlines.js';
 import { signalFrame } from './frames.js';
 import { withNames, type Outbound } from './outbound.js';
 import type { Reassembly } from './message-pieces.js';
 import { validationError } from './validation-error.js';
+import { hasEnvelope, readEnvelope } from './envelope.js';
 
 class UnaryCall implements Timed {
   deadline = Infinity;
@@ -37,6 +39,7 @@ class UnaryCall implements Timed {
     readonly action: ActionDescriptor,
     readonly args: readonly unknown[],
     readonly options: CallOptions,
+    readonly metadata: ReadonlyMap<string, string> | undefined,
     readonly resolve: (value: unknown) => void,
     readonly reject: (error: RpcError) => void,
   ) {}
@@ -65,18 +68,34 @@ export class UnaryCalls {
     return this.calls.has(callId);
   }
 
-  /** `deadline`: absolute, from when the call was made (a call that waited for the connection keeps it). */
-  call<Result>(peerId: string, target: Uint8Array, action: ActionDescriptor, args: readonly unknown[], options: CallOptions, deadline = this.outbound.deadlineOf(options)): Promise<Result> {
+  /**
+   * `deadline`: absolute, from when the call was made (a call that waited for the connection
+   * keeps it); `metadata`: checked already; `site`: where the call was made (its error's stack).
+   */
+  call<Result>(
+    peerId: string,
+    target: Uint8Array,
+    action: ActionDescriptor,
+    args: readonly unknown[],
+    options: CallOptions,
+    metadata: ReadonlyMap<string, string> | undefined,
+    site: CallSite | undefined,
+    deadline = this.outbound.deadlineOf(options),
+  ): Promise<Result> {
     const session = this.outbound.ctx.session;
     if (session.willOpen) {
       // Reconnecting: the call goes out when the connection is back, within its deadline.
-      return session.whenOpen(deadline, options.signal).then(() => this.call<Result>(peerId, target, action, args, options, deadline));
+      return session.whenOpen(deadline, options.signal).then(
+        () => this.call<Result>(peerId, target, action, args, options, metadata, site, deadline),
+        (error: RpcError) => Promise.reject(withCallSite(error, site)),
+      );
     }
     return new Promise<Result>((resolve, reject) => {
-      const call = new UnaryCall(this, peerId, target, action, args, options, resolve as (value: unknown) => void, reject);
+      const fail = site === undefined ? reject : (error: RpcError) => reject(withCallSite(error, site));
+      const call = new UnaryCall(this, peerId, target, action, args, options, metadata, resolve as (value: unknown) => void, fail);
       call.deadline = deadline;
       const problem = this.send(call);
-      if (problem) return reject(problem);
+      if (problem) return fail(problem);
       if (call.deadline !== Infinity) this.outbound.ctx.deadlines.add(call);
       if (options.signal) {
         call.onAbort = () => this.giveUp(call, new RpcError(RpcErrorCode.CANCELLED, `${action.name} on '${peerId}' was aborted`));
@@ -86,12 +105,29 @@ export class UnaryCalls {
   }
 
   onResponse(frame: Uint8Array, h: FrameHeader): void {
-    const call = this.take(h.callId);
+    const callId = h.callId;
+    const call = this.calls.get(callId);
     if (!call) return; // timed out or cancelled meanwhile
+    if (!hasEnvelope(frame, h.payloadStart)) return this.answered(call, frame, h.payloadStart);
+    const envelope = readEnvelope(frame, h.payloadStart, frame.length);
+    if (envelope instanceof RpcError) return this.answered(call, envelope, 0);
+    const { compression, maxMessageBytes } = this.outbound.ctx;
+    if (envelope.accept !== 0) compression.learn(call.peerId, envelope.accept);
+    if (envelope.encoding === 0) return this.answered(call, frame, envelope.end);
+    const inflated = compression.inflate(frame.subarray(envelope.end), envelope.encoding, maxMessageBytes);
+    if (!(inflated instanceof Promise)) return this.answered(call, inflated, 0);
+    // Inflating takes its time (CompressionStream): the call may time out or be cancelled meanwhile.
+    void inflated.then((bytes) => this.calls.get(callId) === call && this.answered(call, bytes, 0));
+  }
+
+  /** The answer's payload (from `start`), or why it cannot be read: the call settles. */
+  private answered(call: UnaryCall, payload: Uint8Array | RpcError, start: number): void {
+    this.take(call.id);
     const action = call.action;
+    if (payload instanceof RpcError) return call.reject(new RpcError(payload.code, `${action.name}: the result from '${call.peerId}': ${payload.rawMessage}`, { mayHaveRun: true }));
     let value: unknown;
     try {
-      value = action.response.decode(createReader(frame, h.payloadStart), frame.length);
+      value = action.response.decode(createReader(payload, start), payload.length);
     } catch (error) {
       return call.reject(new RpcError(RpcErrorCode.VALIDATION_FAILED, `${action.name}: malformed result from '${call.peerId}': ${(error as Error).message}`, { mayHaveRun: true }));
     }
@@ -184,13 +220,16 @@ export class UnaryCalls {
   /** Sends (or sends again) `call` under a fresh call id; returns why it could not be sent. */
   private send(call: UnaryCall): RpcError | undefined {
     const id = this.outbound.allocateCallId();
-    const frame = this.outbound.prepare(id, call.peerId, call.target, call.action, call.args, call.options, false, call.deadline);
+    const frame = this.outbound.prepare(id, call.peerId, call.target, call.action, call.args, call.options, false, call.deadline, call.metadata);
     if (frame instanceof RpcError) return frame;
     call.id = id;
     call.attempts++;
-    call.via = this.outbound.ctx.session.current;
+    const session = this.outbound.ctx.session;
+    call.via = session.current;
     this.calls.set(id, call);
-    this.outbound.ctx.session.sendMessage(frame, FrameType.RequestChunk, id);
+    if (frame instanceof Uint8Array) session.sendMessage(frame, FrameType.RequestChunk, id);
+    // Being compressed: it goes out on the same connection once it is, unless the call ended meanwhile.
+    else void frame.then((compressed) => this.calls.get(id) === call && session.sendMessageVia(call.via, compressed, FrameType.RequestChunk, id));
     return undefined;
   }
 

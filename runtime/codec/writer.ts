@@ -339,7 +339,7 @@ export class Writer {
 }
 
 /** The UTF-8 length of `value` (a lone surrogate counts as U+FFFD, three bytes, as it is written). */
-function utf8Length(value: string): number {
+export function utf8Length(value: string): number {
   let length = value.length;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
