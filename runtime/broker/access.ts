@@ -105,6 +105,15 @@ export const MAX_DECISIONS = 16_384;
 /** Each caller's decisions, made on its first call that needs one. */
 const decisionsOf = new Slot<CallerDecisions>();
 
+/** A caller's decisions about groups (isAllowedToSendToGroup), from generation `generation` of `invalidate`. */
+interface GroupDecisions {
+  readonly generation: number;
+  readonly byGroup: Map<string, boolean | Promise<boolean>>;
+}
+const groupDecisionsOf = new Slot<GroupDecisions>();
+/** Decisions about groups kept per caller. */
+const MAX_GROUP_DECISIONS = 1024;
+
 /** Runs a held frame through the router again, once its decision is in (`waitedMs`: how long it was held). */
 export type Replay = (caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader, waitedMs: number) => void;
 
@@ -113,6 +122,8 @@ function isPending(decision: SendDecision | PendingDecision | boolean): decision
 }
 
 export class Access implements BrokerPart {
+  /** Bumped by `invalidate`: decisions about groups of an older generation are not used. */
+  private generation = 0;
   /** Reverse index: for each target registration, the callers holding a decision about it. */
   private readonly askers = new Map<PeerRegistration, Set<RouteEndpoint>>();
   /** Every endpoint with decisions (for invalidate and stats). */
@@ -227,6 +238,40 @@ export class Access implements BrokerPart {
     });
   }
 
+  /** Asks `isAllowedToJoinGroup` (not cached: asked on every join). */
+  mayJoinGroup(session: Session, group: string, peerId: string): Promise<boolean> {
+    if (this.security.isAllowedToJoinGroup === RpcKernelSecurity.prototype.isAllowedToJoinGroup) return Promise.resolve(true);
+    return this.ask('isAllowedToJoinGroup', () => this.security.isAllowedToJoinGroup(session, group, peerId)).then(allowedOf);
+  }
+
+  /**
+   * Whether `caller` may send to the members of `group`: `isAllowedToSendToGroup`, asked once
+   * per (caller, group) and cached (at most MAX_GROUP_DECISIONS per caller, the oldest goes
+   * first), forgotten when the caller registers or deregisters an id. Another broker of a
+   * cluster (no session) asked at its caller's end.
+   */
+  maySendToGroup(caller: RouteEndpoint, group: string): boolean | Promise<boolean> {
+    const session = caller.session;
+    if (!session || this.security.isAllowedToSendToGroup === RpcKernelSecurity.prototype.isAllowedToSendToGroup) return true;
+    let state = groupDecisionsOf.get(caller);
+    if (state?.generation !== this.generation) groupDecisionsOf.set(caller, (state = { generation: this.generation, byGroup: new Map() }));
+    const decisions = state.byGroup;
+    const known = decisions.get(group);
+    if (known !== undefined) return known;
+    if (decisions.size >= MAX_GROUP_DECISIONS) decisions.delete(decisions.keys().next().value!);
+    const asked = decisions;
+    const answer = this.ask('isAllowedToSendToGroup', () => this.security.isAllowedToSendToGroup(session, group)).then((outcome) => {
+      // Kept only if still asked for (not forgotten meanwhile) and answered in time.
+      if (asked.get(group) === answer) {
+        if (outcome.final) asked.set(group, outcome.allowed);
+        else asked.delete(group);
+      }
+      return outcome.allowed;
+    });
+    decisions.set(group, answer);
+    return answer;
+  }
+
   /** Asks `isAllowedToRegisterAsPeer` (not cached: asked on every registration). */
   mayRegister(session: Session, peerId: string): Promise<boolean> {
     return this.ask('isAllowedToRegisterAsPeer', () => this.security.isAllowedToRegisterAsPeer(session, peerId)).then(allowedOf);
@@ -249,11 +294,13 @@ export class Access implements BrokerPart {
   /** `caller` registered or deregistered an id: who it is changed, so its decisions are asked again. */
   identityChanged(caller: RouteEndpoint): void {
     this.forgetAll(caller);
+    groupDecisionsOf.set(caller, undefined);
   }
 
   /** Forgets every cached decision: the hooks are asked again on the next call. */
   invalidate(): void {
     for (const caller of this.callers) this.forgetAll(caller);
+    this.generation++; // decisions about groups are dropped as they are next looked at
   }
 
   /** `target` left: every decision about it is dropped. */
@@ -265,7 +312,8 @@ export class Access implements BrokerPart {
       const decisions = decisionsOf.get(caller)?.byTarget;
       const decision = decisions?.get(target);
       if (decision === undefined) continue;
-      if (isPending(decision)) decision.stale = true; // dropped when it settles; its calls are replayed
+      if (isPending(decision))
+        decision.stale = true; // dropped when it settles; its calls are replayed
       else {
         decisions!.delete(target);
         markCallsStale(decision);

@@ -33,6 +33,8 @@ export type AuditEvent =
   | (Base & { type: 'register'; peerId: string })
   | (Base & { type: 'deregister'; peerId: string; reason: 'requested' | 'disconnected' | 'taken' })
   | (Base & { type: 'denied'; what: 'register' | 'send' | 'call'; peerId: string; controller?: string; action?: string })
+  /** A hook refused a join of `group` (as `peerId`), or a call to its members (docs/groups.md). */
+  | (Base & { type: 'denied-group'; what: 'join' | 'send'; group: string; peerId?: string })
   | (Base & {
       type: 'call';
       /** The peer ids the caller's connection holds (a caller need not be registered). */
@@ -69,6 +71,8 @@ export interface AuditRecorder extends BrokerPart {
   /** A registration ended (only those of this broker's connections are recorded). */
   peerLeft(registration: AuditedRegistration, reason: 'requested' | 'disconnected' | 'taken'): void;
   denied(connection: AuditedConnection, what: 'register' | 'send' | 'call', peerId: string, names?: { controller: string; action: string }): void;
+  /** A hook refused `connection` joining `group` as `peerId`, or sending to its members. */
+  deniedGroup(connection: AuditedConnection, what: 'join' | 'send', group: string, peerId?: string): void;
   /** A call the broker routed ended: with `outcome` ('ok' or a code), or with this frame (an Error frame's code is the outcome). */
   callEnded(caller: AuditedConnection, call: AuditedCall, outcome: string | Uint8Array): void;
   /** A call the broker answered itself (no such peer, too many calls). */
@@ -124,6 +128,7 @@ export const noAudit: AuditRecorder = {
   registered: nothing,
   peerLeft: nothing,
   denied: nothing,
+  deniedGroup: nothing,
   callEnded: nothing,
   refused: nothing,
   protocolViolation: nothing,
@@ -211,8 +216,7 @@ export function auditRecorder(sink: AuditSink | undefined, eventsPerSecond = 20)
   return {
     now: () => performance.now(),
     connectionOpened: (c) => record({ type: 'connect', time: Date.now(), connection: c.handle, remoteAddress: c.remoteAddress }),
-    authenticationFailed: (c, reason) =>
-      limited(c, 'authentication-failed', () => ({ type: 'authentication-failed', time: Date.now(), connection: c.handle, remoteAddress: c.remoteAddress, reason }), c.remoteAddress),
+    authenticationFailed: (c, reason) => limited(c, 'authentication-failed', () => ({ type: 'authentication-failed', time: Date.now(), connection: c.handle, remoteAddress: c.remoteAddress, reason }), c.remoteAddress),
     connectionClosed: (c, closure) => {
       const held = throttle.release(c);
       if (held) suppressed(c, held);
@@ -225,29 +229,29 @@ export function auditRecorder(sink: AuditSink | undefined, eventsPerSecond = 20)
       if (c) record({ type: 'deregister', ...base(c), peerId: registration.id, reason });
     },
     denied: (c, what, peerId, names) => limited(c, `denied ${what}`, () => ({ type: 'denied', ...base(c), what, peerId, ...names })),
+    deniedGroup: (c, what, group, peerId) => limited(c, `denied ${what} group`, () => ({ type: 'denied-group', ...base(c), what, group, ...(peerId === undefined ? {} : { peerId }) })),
     callEnded: (caller, call, outcome) => {
       const result = typeof outcome === 'string' ? outcome : outcomeOf(outcome);
       const event = (): AuditEvent => {
         const names = call.target.names(call.controllerKey, call.actionKey);
         return {
-        type: 'call',
-        ...base(caller),
-        source: ids(caller),
-        target: call.target.id,
-        controller: names.controller,
-        action: names.action,
-        stream: call.stream,
-        requestBytes: call.requestBytes,
-        responseBytes: call.responseBytes,
-        outcome: result,
-        durationMs: performance.now() - call.started,
+          type: 'call',
+          ...base(caller),
+          source: ids(caller),
+          target: call.target.id,
+          controller: names.controller,
+          action: names.action,
+          stream: call.stream,
+          requestBytes: call.requestBytes,
+          responseBytes: call.responseBytes,
+          outcome: result,
+          durationMs: performance.now() - call.started,
         };
       };
       if (result === 'ok') record(event());
       else limited(caller, `call ${result}`, event);
     },
-    refused: (c, target, stream, outcome) =>
-      limited(c, `call ${outcome}`, () => ({ type: 'call', ...base(c), source: ids(c), target, controller: '?', action: '?', stream, requestBytes: 0, responseBytes: 0, outcome, durationMs: 0 })),
+    refused: (c, target, stream, outcome) => limited(c, `call ${outcome}`, () => ({ type: 'call', ...base(c), source: ids(c), target, controller: '?', action: '?', stream, requestBytes: 0, responseBytes: 0, outcome, durationMs: 0 })),
     protocolViolation: (c, reason) => limited(c, 'protocol-violation', () => ({ type: 'protocol-violation', ...base(c), reason }), c.remoteAddress),
   };
 }
@@ -281,6 +285,7 @@ export function fanOut(recorders: readonly AuditRecorder[]): AuditRecorder {
     registered: each('registered'),
     peerLeft: each('peerLeft'),
     denied: each('denied'),
+    deniedGroup: each('deniedGroup'),
     callEnded: each('callEnded'),
     refused: each('refused'),
     protocolViolation: each('protocolViolation'),

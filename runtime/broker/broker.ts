@@ -40,6 +40,7 @@ import type { BrokerPart, ConnectionClosure } from './part.js';
 import type { EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
 import { Presence } from './presence.js';
 import { Rebalancer } from './rebalancer.js';
+import { GroupIndex } from './group-index.js';
 import { Router } from './router.js';
 import { StallClock } from './stall-clock.js';
 import { RpcKernelSecurity } from './security.js';
@@ -133,18 +134,13 @@ class BrokerServer implements Broker {
   private draining: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
-  constructor(
-    options: BrokerOptions,
-    directory: PeerDirectory,
-    metrics: { config: MetricsConfig; registry: MetricsRegistry } | undefined,
-  ) {
+  constructor(options: BrokerOptions, directory: PeerDirectory, metrics: { config: MetricsConfig; registry: MetricsRegistry } | undefined) {
     const limits = (this.limits = brokerLimits(options));
     const log = (this.log = new BrokerLog(options.logger));
     this.metricsSetup = metrics;
     this.protectedMode = options.security === undefined && options.insecure !== true;
     const security = options.security ?? new RpcKernelSecurity();
-    const hookFailed = (hook: string, problem: string) =>
-      log.throttled(`hook ${hook}`, 'warn', () => ({ hook, problem }), `security hook ${hook} ${problem}; counted as a refusal`);
+    const hookFailed = (hook: string, problem: string) => log.throttled(`hook ${hook}`, 'warn', () => ({ hook, problem }), `security hook ${hook} ${problem}; counted as a refusal`);
 
     // ---- the parts, each built from those before it -------------------------------------
 
@@ -176,10 +172,15 @@ class BrokerServer implements Broker {
       hookFailed,
     }));
     // Pings; a connection that stopped answering is dropped.
-    const heartbeat = new Heartbeat(limits.heartbeatMs, connections, (connection) => {
-      connection.ws.terminate();
-      this.dropConnection(connection, CloseCode.GoingAway, 'no answer to the heartbeat');
-    }, (connection) => this.backpressure.waitingForOthers(connection));
+    const heartbeat = new Heartbeat(
+      limits.heartbeatMs,
+      connections,
+      (connection) => {
+        connection.ws.terminate();
+        this.dropConnection(connection, CloseCode.GoingAway, 'no answer to the heartbeat');
+      },
+      (connection) => this.backpressure.waitingForOthers(connection),
+    );
     // Stops reading a connection the broker cannot write to fast enough; closes slow readers.
     const backpressure = (this.backpressure = new Backpressure(limits.highWaterMarkBytes, limits.maxBufferedBytes, (connection, buffered) =>
       this.violation(connection, `slow reader: more than ${limits.maxBufferedBytes} bytes (${buffered}) waited to be written to the connection`, CloseCode.SlowReader),
@@ -198,8 +199,12 @@ class BrokerServer implements Broker {
     // Which connections were asked to move to another broker (drain, rebalancing).
     const goAway = new GoAway();
     // Forwarding: routes in flight between endpoints (it replays the calls access held).
+    // Who is in which group and who serves which controller (group and any-peer calls).
+    const groups = new GroupIndex();
+    directory.listen(groups);
     const router = (this.router = new Router({
       directory,
+      groups,
       clock,
       goAway,
       backpressure,
@@ -226,6 +231,9 @@ class BrokerServer implements Broker {
       maxAnnouncedBytes: limits.maxAnnouncedBytes,
       maxPresenceSubscriptions: limits.maxPresenceSubscriptions,
       maxIdsPerConnection: limits.maxIdsPerConnection,
+      groups,
+      maxGroupsPerConnection: limits.maxGroupsPerConnection,
+      maxGroupMembers: limits.maxGroupMembers,
       peerIdPolicy: options.peerIdPolicy ?? 'printable',
       identityChanged: (connection) => this.identityChanged(connection),
     }));

@@ -18,6 +18,7 @@ import type { Access } from './access.js';
 import type { AuditRecorder } from './audit.js';
 import type { BrokerConnection } from './connection.js';
 import type { GoAway } from './go-away.js';
+import type { GroupIndex } from './group-index.js';
 import type { Listings } from './listing.js';
 import type { BrokerPart } from './part.js';
 import type { LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
@@ -40,8 +41,14 @@ export interface ControlContext {
   readonly maxPresenceSubscriptions: number;
   /** Peer ids a connection may hold. */
   readonly maxIdsPerConnection: number;
-  /** Which ids may be registered (peer-id-policy.ts). */
+  /** Which ids may be registered (peer-id-policy.ts); group names follow it too. */
   readonly peerIdPolicy: PeerIdPolicy;
+  /** Who is in which group (listPeers of a group, the members limit). */
+  readonly groups: GroupIndex;
+  /** Group memberships (an id in a group) a connection may hold. */
+  readonly maxGroupsPerConnection: number;
+  /** Members a group may have (across the cluster, as this broker sees it). */
+  readonly maxGroupMembers: number;
   /** `connection` registered or gave up an id: who it is as a caller changed (every part hears it). */
   identityChanged(connection: BrokerConnection): void;
 }
@@ -94,8 +101,14 @@ export class ControlPlane implements BrokerPart {
       controllers: (body) => ({ controllers: readControllers(body.controllers, ctx.maxAnnouncedBytes) }),
       listPeers: (body) => {
         if (body.controller !== undefined && typeof body.controller !== 'string') throw protocolError('listPeers: controller must be a path');
-        return { ...(body.controller === undefined ? {} : { controller: body.controller }), ...readFlag(body, 'compact', 'listPeers') };
+        return {
+          ...(body.controller === undefined ? {} : { controller: body.controller }),
+          ...(body.group === undefined ? {} : { group: readGroupName(body.group) }),
+          ...readFlag(body, 'compact', 'listPeers'),
+        };
       },
+      joinGroup: (body) => ({ group: readGroupName(body.group), peerId: readPeerId(body.peerId) }),
+      leaveGroup: (body) => ({ group: readGroupName(body.group), peerId: readPeerId(body.peerId) }),
       presence: (body) => {
         if (typeof body.on !== 'boolean') throw protocolError('presence needs on: true or false');
         return { on: body.on, ...readFlag(body, 'resync', 'presence'), ...readFlag(body, 'compact', 'presence') };
@@ -110,7 +123,9 @@ export class ControlPlane implements BrokerPart {
         ctx.directory.announce(connection, request.controllers);
         return null;
       },
-      listPeers: (connection, request) => this.listPeers(connection, request.controller, request.compact === true),
+      listPeers: (connection, request) => this.listPeers(connection, request.controller, request.group, request.compact === true),
+      joinGroup: (connection, request) => this.joinGroup(connection, request.group, request.peerId),
+      leaveGroup: (connection, request) => this.leaveGroup(connection, request.group, request.peerId),
       presence: (connection, request) => this.presence(connection, request.on, request.resync === true, request.compact === true),
       ping: () => null,
       moved: (connection) => this.moved(connection),
@@ -233,8 +248,45 @@ export class ControlPlane implements BrokerPart {
     return null;
   }
 
-  private async listPeers(connection: BrokerConnection, controller: string | undefined, compact: boolean): Promise<PeerList> {
-    const candidates = [...this.ctx.directory.all()].filter((r) => controller === undefined || r.controllers.some((c) => c.path === controller));
+  /**
+   * `peerId`, held by `connection`, joins `group` (docs/groups.md): the name is checked like a
+   * peer id (peerIdPolicy), then the limits, then isAllowedToJoinGroup. Joining again is nothing.
+   */
+  private async joinGroup(connection: BrokerConnection, group: string, peerId: string): Promise<null> {
+    const refusal = peerIdRefusal(this.ctx.peerIdPolicy, group);
+    if (refusal !== undefined) throw new RpcError(RpcErrorCode.ACCESS_DENIED, `group name '${shownPeerId(group)}' is refused by the broker's peerIdPolicy: ${refusal}`);
+    const registration = heldBy(connection, peerId);
+    if (registration.groups.has(group)) return null;
+    let memberships = 0;
+    for (const held of connection.registrations) memberships += (held as PeerRegistration).groups.size;
+    if (memberships >= this.ctx.maxGroupsPerConnection) {
+      throw new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `this connection's ids are in ${this.ctx.maxGroupsPerConnection} groups already (maxGroupsPerConnection)`);
+    }
+    if (this.ctx.groups.members(group).size >= this.ctx.maxGroupMembers) {
+      throw new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `group '${group}' has ${this.ctx.maxGroupMembers} members already (maxGroupMembers)`);
+    }
+    if (!(await this.ctx.access.mayJoinGroup(connection.session!, group, peerId))) {
+      this.ctx.audit.deniedGroup(connection, 'join', group, peerId);
+      throw new RpcError(RpcErrorCode.ACCESS_DENIED, `not allowed to join group '${group}' as peer '${peerId}'`);
+    }
+    // Asked and answered: the id may have gone meanwhile.
+    const now = heldBy(connection, peerId);
+    if (!now.groups.has(group)) this.ctx.directory.setGroups(now, new Set([...now.groups, group]));
+    return null;
+  }
+
+  private leaveGroup(connection: BrokerConnection, group: string, peerId: string): null {
+    const registration = heldBy(connection, peerId);
+    if (!registration.groups.has(group)) return null;
+    const groups = new Set(registration.groups);
+    groups.delete(group);
+    this.ctx.directory.setGroups(registration, groups);
+    return null;
+  }
+
+  private async listPeers(connection: BrokerConnection, controller: string | undefined, group: string | undefined, compact: boolean): Promise<PeerList> {
+    const among = group === undefined ? this.ctx.directory.all() : this.ctx.groups.members(group);
+    const candidates = [...among].filter((r) => controller === undefined || r.controllers.some((c) => c.path === controller));
     return new PeerList(await this.ctx.listings.visibleTo(connection, candidates), compact);
   }
 
@@ -268,6 +320,20 @@ function readPeerId(value: unknown): string {
   return value as string;
 }
 
+/** A group name: like a peer id (1 to 255 UTF-8 bytes of well-formed Unicode), at most MAX_GROUP_NAME characters. */
+function readGroupName(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_GROUP_NAME) throw protocolError(`a group name is a string of 1 to ${MAX_GROUP_NAME} characters`);
+  const bytes = encodePeerId(value);
+  if (typeof bytes === 'string') throw protocolError(bytes.replace('a peer id', 'a group name'));
+  return value;
+}
+
+/** The registration of `peerId` on `connection`, or PEER_NOT_FOUND: only an id a connection holds joins or leaves a group. */
+function heldBy(connection: BrokerConnection, peerId: string): PeerRegistration {
+  for (const registration of connection.registrations) if (registration.id === peerId) return registration as PeerRegistration;
+  throw new RpcError(RpcErrorCode.PEER_NOT_FOUND, `this connection does not hold peer id '${peerId}' (register it before joining a group as it)`);
+}
+
 function readHolder(value: unknown): { holder?: string } {
   if (value === undefined) return {};
   if (typeof value !== 'string' || value.length < 16 || value.length > 64) throw protocolError('a holder token is a string of 16 to 64 characters');
@@ -276,6 +342,8 @@ function readHolder(value: unknown): { holder?: string } {
 
 /** What a controller announcement may hold, apart from its total size. */
 const MAX_PATH = 256;
+/** Characters of a group name. */
+export const MAX_GROUP_NAME = 128;
 const MAX_ACTION_NAME = 128;
 const FINGERPRINT = /^[0-9a-f]{16}$/;
 

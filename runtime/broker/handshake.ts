@@ -91,7 +91,7 @@ export class Handshake implements BrokerPart {
     connection.session = (outcome as { value: BrokerConnection['session'] }).value;
     connection.state = 'open';
     this.ctx.welcomed(connection);
-    const welcome: Welcome = { handle: connection.handle, maxFrameBytes: this.ctx.maxFrameBytes };
+    const welcome: Welcome = { handle: connection.handle, maxFrameBytes: this.ctx.maxFrameBytes, features: BROKER_FEATURES };
     connection.send(jsonFrame(FrameType.Welcome, 0, welcome));
   }
 
@@ -109,3 +109,6 @@ function describeValue(value: unknown): string {
   if (typeof value !== 'object') return typeof value;
   return 'an object without a username';
 }
+
+/** What this broker does beyond protocol 1: clients refuse group and any-peer calls to brokers that do not say 'groups'. */
+const BROKER_FEATURES = ['groups'];

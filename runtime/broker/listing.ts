@@ -89,7 +89,8 @@ export class Listings {
   /** A registration's entry (JSON): its id, then its controllers, or a reference to the entry that had them first. */
   private entryOf(registration: PeerRegistration, index: number, firstWith: Map<readonly ControllerInfo[], number> | undefined): string {
     const controllers = registration.controllers;
-    const id = JSON.stringify(registration.id);
+    // Its groups (few, bounded per connection) are its own, never shared with `sameAs`.
+    const id = registration.groups.size === 0 ? JSON.stringify(registration.id) : `${JSON.stringify(registration.id)},"groups":${JSON.stringify([...registration.groups].sort())}`;
     const first = firstWith?.get(controllers);
     if (first !== undefined) return `{"id":${id},"sameAs":${first}}`;
     firstWith?.set(controllers, index);

@@ -12,9 +12,13 @@ import type { DirectoryListener, DirectoryStats, LeaveReason, PeerDirectory, Pee
 import { PeerIdTable } from './peer-id-table.js';
 import { Reservations, reservedMessage } from './reservations.js';
 
+const noGroups: ReadonlySet<string> = new Set();
+
 /** A peer id held by a connection of this broker. */
 export class LocalRegistration implements PeerRegistration {
   active = true;
+  inFlight = 0;
+  groups: ReadonlySet<string> = noGroups;
 
   constructor(
     readonly id: string,
@@ -78,6 +82,12 @@ export class LocalPeerDirectory implements PeerDirectory {
     connection.registrations.add(registration);
     for (const listener of this.listeners) listener.joined(registration);
     return Promise.resolve(registration);
+  }
+
+  setGroups(registration: PeerRegistration, groups: ReadonlySet<string>): void {
+    if (!(registration instanceof LocalRegistration) || !registration.active) return;
+    registration.groups = groups;
+    for (const listener of this.listeners) listener.changed([registration]);
   }
 
   /** (A client moving away from a broker outside any cluster does not come back here: its id is simply free.) */

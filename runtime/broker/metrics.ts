@@ -21,7 +21,7 @@ import type { ConnectionClosure } from './part.js';
 /** How a call can end: 'ok' or an error code (a code the broker does not know counts as REMOTE_ERROR). */
 export const OUTCOMES: readonly string[] = ['ok', ...Object.values(RpcErrorCode)];
 export const CALL_KINDS = ['call', 'stream'] as const;
-export const DENIAL_KINDS = ['register', 'send', 'call'] as const;
+export const DENIAL_KINDS = ['register', 'send', 'call', 'join-group', 'send-group'] as const;
 /** Upper bounds of the latency buckets (seconds): 0.5 ms to 10 s. */
 export const DEFAULT_LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 export const DEFAULT_MAX_ACTION_LABELS = 256;
@@ -174,6 +174,10 @@ export class MetricsRecorder implements AuditRecorder {
     this.denials[DENIAL_KINDS.indexOf(what)]!++;
   }
 
+  deniedGroup(_connection: AuditedConnection, what: 'join' | 'send'): void {
+    this.denials[DENIAL_KINDS.indexOf(what === 'join' ? 'join-group' : 'send-group')]!++;
+  }
+
   callEnded(_caller: AuditedConnection, call: AuditedCall, outcome: string | Uint8Array): void {
     this.calls[(call.stream ? OUTCOMES.length : 0) + outcomeOf(outcome)]!++;
     // Unary calls the callee answered are timed; a stream lasts as long as its consumer wants.
@@ -191,5 +195,4 @@ export class MetricsRecorder implements AuditRecorder {
   clusterEvent(kind: string): void {
     this.clusterEvents.set(kind, (this.clusterEvents.get(kind) ?? 0) + 1);
   }
-
 }

@@ -96,6 +96,10 @@ export interface BrokerOptions {
    * A refused registration gets ACCESS_DENIED saying why.
    */
   peerIdPolicy?: PeerIdPolicy;
+  /** Group memberships (an id of the connection in a group) one connection may hold; more joins are refused with LIMIT_EXCEEDED. Default 64. */
+  maxGroupsPerConnection?: number;
+  /** Members one group may have (cluster-wide, as the broker sees it); more joins are refused with LIMIT_EXCEEDED. Default 10,000. */
+  maxGroupMembers?: number;
   /** Presence subscriptions per connection (one per `presence()` subscriber of a client); more are refused with LIMIT_EXCEEDED. Default 64. */
   maxPresenceSubscriptions?: number;
   /**
@@ -157,6 +161,8 @@ export interface BrokerLimits {
   readonly maxPresenceSubscriptions: number;
   readonly maxPresenceBufferedBytes: number;
   readonly maxIdsPerConnection: number;
+  readonly maxGroupsPerConnection: number;
+  readonly maxGroupMembers: number;
   readonly idReservationMs: number;
   readonly handshakeTimeoutMs: number;
   readonly hookTimeoutMs: number;
@@ -177,6 +183,8 @@ export function brokerLimits(options: BrokerOptions): BrokerLimits {
     maxPresenceSubscriptions: options.maxPresenceSubscriptions ?? 64,
     maxPresenceBufferedBytes: options.maxPresenceBufferedBytes ?? 16 << 20,
     maxIdsPerConnection: options.maxIdsPerConnection ?? 100,
+    maxGroupsPerConnection: options.maxGroupsPerConnection ?? 64,
+    maxGroupMembers: options.maxGroupMembers ?? 10_000,
     idReservationMs: options.idReservationMs ?? 20_000,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     hookTimeoutMs: options.hookTimeoutMs ?? 5_000,

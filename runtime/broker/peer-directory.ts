@@ -44,6 +44,8 @@ export interface PeerRegistration extends RouteTarget {
   readonly controllers: readonly ControllerInfo[];
   /** The token of the client holding it (see `claim`), if it gave one. */
   readonly holder: string | undefined;
+  /** The groups it joined (docs/groups.md). */
+  readonly groups: ReadonlySet<string>;
 }
 
 /** A registration as listPeers and presence report it. */
@@ -51,6 +53,7 @@ export function peerInfo(registration: PeerRegistration): PeerInfo {
   const controllers = registration.controllers;
   return {
     id: registration.id,
+    ...(registration.groups.size > 0 ? { groups: [...registration.groups].sort() } : {}),
     controllers: controllers.map((c) => c.path),
     contracts: controllers.map((c) => ({ path: c.path, fingerprint: c.fingerprint })),
   };
@@ -104,7 +107,7 @@ export interface ClusterView {
 export interface DirectoryListener {
   joined(registration: PeerRegistration): void;
   left(registration: PeerRegistration, reason: LeaveReason): void;
-  /** The controllers of these registrations changed (they were announced again). */
+  /** The controllers (or the groups) of these registrations changed. */
   changed(registrations: readonly PeerRegistration[]): void;
 }
 
@@ -138,6 +141,8 @@ export interface PeerDirectory {
   connectionClosed(connection: BrokerConnection, closure: ConnectionClosure): void;
   /** `connection` announced a new controller list. */
   announce(connection: BrokerConnection, controllers: readonly ControllerInfo[]): void;
+  /** The groups of `registration`, held by a connection of this broker, are now `groups` (listeners hear `changed`; clustered, the other brokers learn it). */
+  setGroups(registration: PeerRegistration, groups: ReadonlySet<string>): void;
   /** Every active registration. */
   all(): Iterable<PeerRegistration>;
   /** Registrations held by this broker's connections, and (clustered) by other brokers'. */

@@ -10,6 +10,15 @@
 import type { HasSlots } from './slot.js';
 import type { Session } from './security.js';
 
+/** A call to every member of a group that serves the controller, as its caller made it (one call id, a route per member). */
+export interface GroupCall {
+  readonly caller: RouteEndpoint;
+  readonly callerCallId: number;
+  /** Its members' routes still open. */
+  open: number;
+  readonly routes: Route[];
+}
+
 /** A call (or stream) in flight between two endpoints. */
 export interface Route {
   /** The id the broker gave the call; the callee sees it as the call id. */
@@ -31,6 +40,9 @@ export interface Route {
   readonly started: number;
   requestBytes: number;
   responseBytes: number;
+  /** A member's route of a group call: its answers go to the caller under the group call's id, with `member` (its index) as source. */
+  readonly group?: GroupCall;
+  readonly member?: number;
 }
 
 /** A peer id a call is addressed to, as routes see it (a directory's registration: peer-directory.ts). */
@@ -43,6 +55,8 @@ export interface RouteTarget {
   readonly active: boolean;
   /** The path and action name behind routing keys, as the peer announced them ('?' and the key when it did not). */
   names(controllerKey: number, actionKey: number): { controller: string; action: string };
+  /** Calls this broker routed to it and that have not ended (any-peer calls go to the least busy). */
+  inFlight: number;
 }
 
 /**

@@ -11,7 +11,8 @@
  */
 import { RpcError, RpcErrorCode } from '../errors.js';
 import { errorFrame } from '../wire/errors.js';
-import { FrameFlags, FrameType, PROTOCOL_VERSION, writeU32, type FrameHeader } from '../wire/frame.js';
+import { createHeader, FrameFlags, FrameType, parseHeader, PROTOCOL_VERSION, REQUEST_HEADER_SIZE, writeHeader, writeU32, type FrameHeader } from '../wire/frame.js';
+import { groupRequestFrame, MAX_GROUP_REQUEST_MEMBERS, membersFrames, readGroupRequest, type GroupRequestMember } from '../wire/group-frames.js';
 import { peerIdOfBytes } from '../wire/peer-id.js';
 import { fromUtf8Lenient, readJson } from '../wire/text.js';
 import { Verdict, type Access } from './access.js';
@@ -19,13 +20,17 @@ import type { AuditRecorder } from './audit.js';
 import type { Backpressure } from './backpressure.js';
 import type { CallerIdentities } from './caller-identity.js';
 import type { GoAway } from './go-away.js';
+import type { GroupIndex } from './group-index.js';
 import type { BrokerPart } from './part.js';
 import type { LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
-import type { Route, RouteEndpoint, RouteTarget } from './route.js';
+import type { GroupCall, Route, RouteEndpoint, RouteTarget } from './route.js';
+import { Slot } from './slot.js';
 import type { StallClock } from './stall-clock.js';
 
 export interface RouterContext {
   readonly directory: PeerDirectory;
+  /** Who is in which group and who serves which controller (group and any-peer calls). */
+  readonly groups: GroupIndex;
   /** Who fills a connection's backlog waits for it; a connection past its bound takes no new calls. */
   readonly backpressure: Backpressure;
   /** Which connections were told to go away (their calls finish where they are when their ids move). */
@@ -46,6 +51,9 @@ export interface RouterStats {
   /** Of those, streams. */
   streams: number;
 }
+
+/** A caller's group calls still open, by its call id (their members' routes are not in its `outgoing`). */
+const groupCallsOf = new Slot<Map<number, GroupCall>>();
 
 export class Router implements BrokerPart {
   private nextRouteId = 1;
@@ -78,6 +86,10 @@ export class Router implements BrokerPart {
       case FrameType.Credit:
       case FrameType.RequestChunk:
         return this.onCallerFrame(from, frame, h.callId, h.type === FrameType.RequestChunk);
+      case FrameType.GroupRequest:
+        // Only another broker of the cluster sends a group call on to its members (a client may not).
+        if (from.session === undefined) return this.onGroupRequest(from, frame);
+        return this.ctx.violation(from, `frames of type ${h.type} are not routed`);
       case FrameType.Caller:
         // Only another broker of the cluster says who its callers are (a client may not).
         if (from.session === undefined) return this.ctx.identities.learn(from, readJson(frame, h.payloadStart));
@@ -92,11 +104,11 @@ export class Router implements BrokerPart {
    * cancelled at their callees.
    */
   dropEndpoint(endpoint: RouteEndpoint, code: RpcErrorCode = RpcErrorCode.PEER_DISCONNECTED, reason = 'disconnected'): void {
-    if (!endpoint.hasRoutes) return;
+    if (!endpoint.hasRoutes) return void (groupCallsOf.get(endpoint) === undefined || this.dropGroupCalls(endpoint));
     for (const route of endpoint.incoming.values()) {
-      route.caller.outgoing.delete(route.callerCallId);
+      this.detach(route);
       this.endRoute(route, code);
-      route.caller.send(errorFrame(route.callerCallId, new RpcError(code, `peer '${route.target.id}' ${reason}`)));
+      this.failAtCaller(route, new RpcError(code, `peer '${route.target.id}' ${reason}`));
     }
     endpoint.incoming.clear();
     for (const route of endpoint.outgoing.values()) {
@@ -105,6 +117,8 @@ export class Router implements BrokerPart {
       route.callee.send(cancelFrame(route.id));
     }
     endpoint.outgoing.clear();
+    const groupCalls = groupCallsOf.get(endpoint);
+    if (groupCalls) for (const group of [...groupCalls.values()]) this.cancelGroup(group);
   }
 
   /** A connection closed: its routes fail (calls it served) or are cancelled (calls it made). */
@@ -132,9 +146,9 @@ export class Router implements BrokerPart {
     for (const route of [...endpoint.incoming.values()]) {
       if (route.target !== target) continue;
       endpoint.incoming.delete(route.id);
-      route.caller.outgoing.delete(route.callerCallId);
+      this.detach(route);
       this.endRoute(route, code);
-      route.caller.send(errorFrame(route.callerCallId, new RpcError(code, `peer '${target.id}' ${reason}`)));
+      this.failAtCaller(route, new RpcError(code, `peer '${target.id}' ${reason}`));
       endpoint.send(cancelFrame(route.id));
     }
   }
@@ -150,10 +164,10 @@ export class Router implements BrokerPart {
       const route = callee.incoming.get(id);
       if (!route) continue;
       callee.incoming.delete(id);
-      route.caller.outgoing.delete(route.callerCallId);
+      this.detach(route);
       const error = new RpcError(RpcErrorCode.UNAVAILABLE, `the call to '${route.target.id}' did not reach its broker (it is gone); it never ran`, NOT_FORWARDED);
       this.endRoute(route, error.code);
-      route.caller.send(errorFrame(route.callerCallId, error));
+      this.failAtCaller(route, error);
     }
   }
 
@@ -165,7 +179,8 @@ export class Router implements BrokerPart {
 
   private onRequest(caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader, waitedMs: number): void {
     const { access } = this.ctx;
-    if (caller.hasRoutes && caller.outgoing.has(h.callId)) return this.ctx.violation(caller, `call id ${h.callId} is already in use`);
+    if (this.callIdInUse(caller, h.callId)) return this.ctx.violation(caller, `call id ${h.callId} is already in use`);
+    if ((h.flags & (FrameFlags.Group | FrameFlags.Any)) !== 0) return this.onGroupOrAny(caller, frame, h, waitedMs);
     const target = this.ctx.directory.find(frame, h.targetStart, h.targetEnd);
     // Another broker of a cluster (no session) enforced its callers' limits and security itself.
     if (caller.session !== undefined) {
@@ -235,11 +250,22 @@ export class Router implements BrokerPart {
   }
 
   private tooManyCalls(caller: RouteEndpoint): boolean {
-    const open = (caller.hasRoutes ? caller.outgoing.size : 0) + this.ctx.access.queuedCalls(caller);
+    const open = (caller.hasRoutes ? caller.outgoing.size : 0) + this.ctx.access.queuedCalls(caller) + (groupCallsOf.get(caller)?.size ?? 0);
     return open >= this.ctx.maxCallsInFlight;
   }
 
   private forward(caller: RouteEndpoint, target: PeerRegistration, frame: Uint8Array, h: FrameHeader): void {
+    const callee = target.endpoint;
+    const route = this.openRoute(caller, target, h, frame.length, undefined, undefined);
+    // In place: the callee sees the route id as the call id, and the true source (told who it is first).
+    writeU32(frame, 4, route.id);
+    writeU32(frame, 8, this.ctx.identities.stamp(caller, h.source, callee));
+    callee.send(frame);
+    this.ctx.backpressure.fed(caller, callee, frame.length);
+  }
+
+  /** A new route from `caller` to `target` (a member's of a group call is kept in `group`, not in the caller's table). */
+  private openRoute(caller: RouteEndpoint, target: RouteTarget, h: FrameHeader, requestBytes: number, group: GroupCall | undefined, member: number | undefined): Route {
     const callee = target.endpoint;
     let id = this.nextRouteId;
     while (id === 0 || (callee.hasRoutes && callee.incoming.has(id))) id = (id + 1) >>> 0;
@@ -257,18 +283,18 @@ export class Router implements BrokerPart {
       controllerKey: h.controllerKey,
       actionKey: h.actionKey,
       started: this.ctx.audit.now(),
-      requestBytes: frame.length,
+      requestBytes,
       responseBytes: 0,
+      group,
+      member,
     };
-    caller.outgoing.set(h.callId, route);
+    if (group === undefined) caller.outgoing.set(h.callId, route);
+    else group.routes.push(route);
     callee.incoming.set(id, route);
     this.routeCount++;
     if (stream) this.streamCount++;
-    // In place: the callee sees the route id as the call id, and the true source (told who it is first).
-    writeU32(frame, 4, id);
-    writeU32(frame, 8, this.ctx.identities.stamp(caller, h.source, callee));
-    callee.send(frame);
-    this.ctx.backpressure.fed(caller, callee, frame.length);
+    target.inFlight++;
+    return route;
   }
 
   // ---- answers and what follows a request -----------------------------------------------
@@ -281,6 +307,7 @@ export class Router implements BrokerPart {
   private onReply(callee: RouteEndpoint, frame: Uint8Array, h: FrameHeader): void {
     const route = callee.hasRoutes ? callee.incoming.get(h.callId) : undefined;
     if (!route) return; // the caller cancelled or left; a late answer is dropped
+    if (route.group !== undefined) return this.onMemberReply(callee, route, frame, h);
     let ends: boolean;
     switch (h.type) {
       case FrameType.Response:
@@ -322,16 +349,19 @@ export class Router implements BrokerPart {
    */
   private breakStream(callee: RouteEndpoint, route: Route, routeId: number): void {
     callee.incoming.delete(routeId);
-    route.caller.outgoing.delete(route.callerCallId);
+    this.detach(route);
     this.endRoute(route, RpcErrorCode.PROTOCOL_ERROR);
     const error = new RpcError(RpcErrorCode.PROTOCOL_ERROR, `peer '${route.target.id}' answered a stream call with a message (a stream is accepted by one empty Response)`, { mayHaveRun: true });
-    route.caller.send(errorFrame(route.callerCallId, error));
+    this.failAtCaller(route, error);
     callee.send(cancelFrame(routeId));
   }
 
   private onCancel(caller: RouteEndpoint, frame: Uint8Array, callId: number): void {
     const route = caller.hasRoutes ? caller.outgoing.get(callId) : undefined;
-    if (!route) return void this.ctx.access.holdBehind(caller, callId, frame);
+    if (!route) {
+      const group = groupCallsOf.get(caller)?.get(callId);
+      return void (group ? this.cancelGroup(group) : this.ctx.access.holdBehind(caller, callId, frame));
+    }
     caller.outgoing.delete(callId);
     route.callee.incoming.delete(route.id);
     this.endRoute(route, RpcErrorCode.CANCELLED);
@@ -352,12 +382,255 @@ export class Router implements BrokerPart {
     if (piece) this.ctx.backpressure.fed(caller, route.callee, frame.length);
   }
 
+  // ---- group and any-peer calls (docs/groups.md) ------------------------------------------
+
+  private callIdInUse(caller: RouteEndpoint, callId: number): boolean {
+    return (caller.hasRoutes && caller.outgoing.has(callId)) || groupCallsOf.get(caller)?.has(callId) === true;
+  }
+
+  /** Takes a route off its caller's table (a group member's route is counted by its group call instead). */
+  private detach(route: Route): void {
+    if (route.group === undefined) route.caller.outgoing.delete(route.callerCallId);
+  }
+
+  /** The route's caller hears that it failed (a group call's caller as the answer of that member). */
+  private failAtCaller(route: Route, error: RpcError): void {
+    const frame = errorFrame(route.callerCallId, error);
+    if (route.member !== undefined) writeU32(frame, 8, route.member);
+    route.caller.send(frame);
+  }
+
+  /**
+   * A Request to a group (GROUP: each member serving the controller; ANY: one peer serving it,
+   * of the group its target names if any). Only clients make them: a broker of the cluster sends
+   * a group call on as a GroupRequest, and an any-peer call as a call to the peer chosen.
+   */
+  private onGroupOrAny(caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader, waitedMs: number): void {
+    const any = (h.flags & FrameFlags.Any) !== 0;
+    if (caller.session === undefined || (any && (h.flags & (FrameFlags.Group | FrameFlags.NoReply)) !== 0)) return this.ctx.violation(caller, 'a Request with the GROUP or ANY flag from another broker, or with both');
+    const named = h.targetEnd > h.targetStart ? peerIdOfBytes(frame.subarray(h.targetStart, h.targetEnd)) : undefined;
+    if (named === undefined && !any) return this.refuse(caller, h, '', new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'a group call names its group (UTF-8)'));
+    if (named !== undefined) {
+      const may = this.ctx.access.maySendToGroup(caller, named);
+      if (may instanceof Promise) {
+        // The hook is asked once per caller and group: the call goes on once it answered.
+        const asked = performance.now();
+        void may.then(() => caller.isOpen && this.replay(caller, frame, waitedMs + performance.now() - asked));
+        return;
+      }
+      if (!may) {
+        this.ctx.audit.deniedGroup(caller, 'send', named);
+        return caller.send(errorFrame(h.callId, new RpcError(RpcErrorCode.ACCESS_DENIED, `not allowed to send to group '${named}'`)));
+      }
+    }
+    if (any) return this.onAny(caller, frame, h, named, waitedMs);
+    this.onGroup(caller, frame, h, named!, waitedMs);
+  }
+
+  /** A Request held for a decision, read again (the header the router was given is reused for the next frame). */
+  private replay(caller: RouteEndpoint, frame: Uint8Array, waitedMs: number): void {
+    const h = createHeader();
+    if (parseHeader(frame, h) === undefined) this.route(caller, frame, h, waitedMs);
+  }
+
+  /**
+   * A call to each member of `group` that serves the controller, but the caller: the caller
+   * first hears who they are (Members frames), then each member's answer under its one call id,
+   * the member's index as source. Local members get a copy each; the members on another broker
+   * get one GroupRequest per broker. With NO_REPLY nobody answers: the caller gets one empty
+   * Response once the copies are on their way.
+   */
+  private onGroup(caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader, group: string, waitedMs: number): void {
+    if ((h.flags & FrameFlags.Stream) !== 0) return this.refuse(caller, h, group, new RpcError(RpcErrorCode.PROTOCOL_ERROR, `a stream action cannot be called on group '${group}' (docs/groups.md)`, NOT_FORWARDED));
+    if ((h.flags & FrameFlags.More) !== 0) return this.refuse(caller, h, group, new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `the arguments of a call to group '${group}' must fit in one frame`, NOT_FORWARDED));
+    const noReply = (h.flags & FrameFlags.NoReply) !== 0;
+    if (this.tooManyCalls(caller)) return this.refuseTooMany(caller, h, group);
+    if ((h.flags & FrameFlags.Deadline) !== 0 && !this.withinDeadline(frame, h, waitedMs)) {
+      return this.refuse(caller, h, group, new RpcError(RpcErrorCode.TIMEOUT, `the call to group '${group}' waited past its deadline in the broker (it was not forwarded)`, NOT_FORWARDED));
+    }
+    const { groups, backpressure, identities } = this.ctx;
+    // This broker's members first, then each other broker's together.
+    const local: PeerRegistration[] = [];
+    const byBroker = new Map<RouteEndpoint, PeerRegistration[]>();
+    for (const member of groups.members(group)) {
+      if (!member.active || member.endpoint === caller || !groups.serves(member, h.controllerKey)) continue;
+      if (member.connection !== undefined) local.push(member);
+      else {
+        let list = byBroker.get(member.endpoint);
+        if (!list) byBroker.set(member.endpoint, (list = []));
+        list.push(member);
+      }
+    }
+    const members = local;
+    for (const list of byBroker.values()) members.push(...list);
+    let call: GroupCall | undefined;
+    if (!noReply) {
+      for (const told of membersFrames(
+        h.callId,
+        members.map((m) => m.idBytes),
+      ))
+        caller.send(told);
+      if (members.length === 0) return;
+      call = { caller, callerCallId: h.callId, open: 0, routes: [] };
+      let table = groupCallsOf.get(caller);
+      if (!table) groupCallsOf.set(caller, (table = new Map()));
+      table.set(h.callId, call);
+    }
+    const remote = new Map<RouteEndpoint, GroupRequestMember[]>();
+    for (let index = 0; index < members.length; index++) {
+      const member = members[index]!;
+      const callee = member.endpoint;
+      if (!callee.isOpen || backpressure.overloaded(callee)) {
+        if (call) caller.send(memberError(h.callId, index, new RpcError(callee.isOpen ? RpcErrorCode.TOO_MANY_CALLS : RpcErrorCode.UNAVAILABLE, `peer '${member.id}' could not be sent the call now`, NOT_FORWARDED)));
+        continue;
+      }
+      let routeId = 0;
+      if (call) {
+        routeId = this.openRoute(caller, member, h, frame.length, call, index).id;
+        call.open++;
+      }
+      if (member.connection === undefined) {
+        let list = remote.get(callee);
+        if (!list) remote.set(callee, (list = []));
+        list.push({ routeId, id: member.idBytes });
+        continue;
+      }
+      const copy = new Uint8Array(frame); // a copy (Buffer.prototype.slice would be a view)
+      writeU32(copy, 4, routeId);
+      writeU32(copy, 8, identities.stamp(caller, h.source, callee));
+      callee.send(copy);
+      backpressure.fed(caller, callee, copy.length);
+    }
+    for (const [broker, list] of remote) {
+      const request = new Uint8Array(frame);
+      writeU32(request, 4, 0);
+      writeU32(request, 8, identities.stamp(caller, h.source, broker));
+      for (let first = 0; first < list.length; first += MAX_GROUP_REQUEST_MEMBERS) {
+        const batch = groupRequestFrame(list.slice(first, first + MAX_GROUP_REQUEST_MEMBERS), request);
+        broker.send(batch);
+        backpressure.fed(caller, broker, batch.length);
+      }
+    }
+    if (noReply) caller.send(emptyResponse(h.callId));
+    else if (call!.open === 0) groupCallsOf.get(caller)!.delete(h.callId);
+  }
+
+  /** A member's answer to a group call: to the caller under the group call's id, the member's index as source. */
+  private onMemberReply(callee: RouteEndpoint, route: Route, frame: Uint8Array, h: FrameHeader): void {
+    callee.incoming.delete(h.callId);
+    if ((h.type !== FrameType.Response && h.type !== FrameType.Error) || (h.flags & FrameFlags.More) !== 0) {
+      // Streams are not called on groups, and a group call's answers each fit in one frame.
+      this.endRoute(route, RpcErrorCode.FRAME_TOO_LARGE);
+      this.failAtCaller(route, new RpcError(RpcErrorCode.FRAME_TOO_LARGE, `peer '${route.target.id}' answered a group call in pieces: each member's answer must fit in one frame`, { mayHaveRun: true }));
+      return callee.send(cancelFrame(h.callId));
+    }
+    route.responseBytes += frame.length;
+    this.endRoute(route, frame);
+    writeU32(frame, 4, route.callerCallId);
+    writeU32(frame, 8, route.member!);
+    route.caller.send(frame);
+  }
+
+  /** The caller cancelled a group call (or left): every member still working on it is told to stop. */
+  private cancelGroup(call: GroupCall): void {
+    groupCallsOf.get(call.caller)?.delete(call.callerCallId);
+    for (const route of call.routes) {
+      if (route.callee.incoming.get(route.id) !== route) continue;
+      route.callee.incoming.delete(route.id);
+      this.endRoute(route, RpcErrorCode.CANCELLED);
+      route.callee.send(cancelFrame(route.id));
+    }
+  }
+
+  private dropGroupCalls(endpoint: RouteEndpoint): void {
+    for (const call of [...groupCallsOf.get(endpoint)!.values()]) this.cancelGroup(call);
+  }
+
+  /**
+   * A GroupRequest from another broker: the group call for its members here. Each gets its copy
+   * as a call from that broker under the route id it chose (its answers go back there); a member
+   * no longer here is answered PEER_DISCONNECTED at once.
+   */
+  private onGroupRequest(broker: RouteEndpoint, frame: Uint8Array): void {
+    const read = readGroupRequest(frame);
+    const request = typeof read === 'string' ? undefined : frame.subarray(read.requestStart);
+    const h = createHeader();
+    if (typeof read === 'string' || parseHeader(request!, h) !== undefined || h.type !== FrameType.Request || (h.flags & FrameFlags.Group) === 0) {
+      return this.ctx.violation(broker, typeof read === 'string' ? read : 'a GroupRequest without a group Request');
+    }
+    for (const member of read.members) {
+      const target = this.ctx.directory.find(frame, member.start, member.end);
+      if (!target || target.connection === undefined || !target.endpoint.isOpen) {
+        const id = fromUtf8Lenient(frame, member.start, member.end);
+        if (member.routeId !== 0) broker.send(errorFrame(member.routeId, new RpcError(RpcErrorCode.PEER_DISCONNECTED, `peer '${id}' left before the group call reached it`, NOT_FORWARDED)));
+        continue;
+      }
+      const copy = new Uint8Array(request!);
+      if (member.routeId === 0) {
+        writeU32(copy, 8, this.ctx.identities.stamp(broker, h.source, target.endpoint));
+        target.endpoint.send(copy);
+        continue;
+      }
+      if (broker.hasRoutes && broker.outgoing.has(member.routeId)) continue; // sent twice: the first stands
+      h.callId = member.routeId;
+      this.forward(broker, target, copy, h);
+    }
+  }
+
+  /**
+   * An any-peer call: sent on as a call to the one peer the broker chooses (of `group` if
+   * given) among those serving the controller: fewest calls in flight, this broker's own peers
+   * first on a tie, then any of the tied. PEER_NOT_FOUND (it never ran) when there is none.
+   */
+  private onAny(caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader, group: string | undefined, waitedMs: number): void {
+    const chosen = this.choose(caller, group, h.controllerKey);
+    if (!chosen) {
+      const among = group === undefined ? '' : ` in group '${group}'`;
+      return this.refuse(caller, h, group ?? '', new RpcError(RpcErrorCode.PEER_NOT_FOUND, `Peer not found: no peer${among} serves this controller now`, { details: { noCandidate: true }, mayHaveRun: false }));
+    }
+    // The request again, addressed to the peer chosen (the target's length changes: a new frame).
+    const target = chosen.idBytes;
+    const addressed = new Uint8Array(frame.length - (h.targetEnd - h.targetStart) + target.length);
+    addressed.set(frame.subarray(0, REQUEST_HEADER_SIZE));
+    addressed[2] = h.flags & ~FrameFlags.Any;
+    addressed[3] = target.length;
+    addressed.set(target, REQUEST_HEADER_SIZE);
+    addressed.set(frame.subarray(h.targetEnd), REQUEST_HEADER_SIZE + target.length);
+    const ah = createHeader();
+    if (parseHeader(addressed, ah) !== undefined) return this.ctx.violation(caller, 'an any-peer Request that cannot be addressed');
+    this.onRequest(caller, addressed, ah, waitedMs);
+  }
+
+  private choose(caller: RouteEndpoint, group: string | undefined, controllerKey: number): PeerRegistration | undefined {
+    const { groups, backpressure } = this.ctx;
+    const pool = group === undefined ? groups.serving(controllerKey) : groups.members(group);
+    let best: PeerRegistration | undefined;
+    let bestLoad = Infinity;
+    let ties = 0;
+    for (const candidate of pool) {
+      if (!candidate.active || candidate.endpoint === caller || !candidate.endpoint.isOpen) continue;
+      if (group !== undefined && !groups.serves(candidate, controllerKey)) continue;
+      if (backpressure.overloaded(candidate.endpoint)) continue;
+      // Twice the calls in flight, plus one for a peer on another broker: own broker first on a tie.
+      const load = candidate.inFlight * 2 + (candidate.connection === undefined ? 1 : 0);
+      if (load < bestLoad) {
+        best = candidate;
+        bestLoad = load;
+        ties = 1;
+      } else if (load === bestLoad && Math.random() * ++ties < 1) best = candidate; // each of the tied alike
+    }
+    return best;
+  }
+
   // ---- ends and refusals ---------------------------------------------------------------
 
   /** Counts a route out and records the call (by the caller's broker, where its session lives). */
   private endRoute(route: Route, outcome: string | Uint8Array): void {
     this.routeCount--;
     if (route.stream) this.streamCount--;
+    route.target.inFlight--;
+    const group = route.group;
+    if (group !== undefined && --group.open === 0) groupCallsOf.get(group.caller)?.delete(group.callerCallId);
     if (route.caller.session !== undefined) this.ctx.audit.callEnded(route.caller, route, outcome);
     if (this.routeEnded !== undefined) this.routeEnded(route);
   }
@@ -395,6 +668,20 @@ function moving(peerId: string): RpcError {
 
 function notFound(frame: Uint8Array, h: FrameHeader): RpcError {
   return new RpcError(RpcErrorCode.PEER_NOT_FOUND, `Peer not found: '${fromUtf8Lenient(frame, h.targetStart, h.targetEnd)}'`);
+}
+
+/** An error as the answer of member `member` of a group call. */
+function memberError(callId: number, member: number, error: RpcError): Uint8Array {
+  const frame = errorFrame(callId, error);
+  writeU32(frame, 8, member);
+  return frame;
+}
+
+/** The acknowledgement of a group call that collects no answers: its copies are on their way. */
+function emptyResponse(callId: number): Uint8Array {
+  const frame = new Uint8Array(12);
+  writeHeader(frame, FrameType.Response, 0, callId);
+  return frame;
 }
 
 function cancelFrame(routeId: number): Uint8Array {

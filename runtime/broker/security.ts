@@ -84,6 +84,20 @@ export class RpcKernelSecurity {
    * as the target announced them (a target that announced nothing gives '?' and the keys).
    */
   isAllowedToCall?(session: Session, peerId: string, controller: string, action: string): Promise<boolean>;
+
+  /** Asked on every join of a group (docs/groups.md): may `session` have `peerId`, one of its ids, join `group`? */
+  async isAllowedToJoinGroup(_session: Session, _group: string, _peerId: string): Promise<boolean> {
+    return true;
+  }
+
+  /**
+   * Asked before the first group call (or any-peer call within a group) from a connection to
+   * `group`, and cached like isAllowedToSendToPeer. Yes lets its calls reach every member of
+   * the group (each member chose to join it); no refuses them with ACCESS_DENIED.
+   */
+  async isAllowedToSendToGroup(_session: Session, _group: string): Promise<boolean> {
+    return true;
+  }
 }
 
 /** Whether `security` still has the default isAllowedToSendToPeer (yes to everyone: nothing to ask). */

@@ -17,6 +17,8 @@ export interface Welcome {
   handle: number;
   /** Largest frame the broker accepts; larger messages travel in pieces. */
   maxFrameBytes: number;
+  /** What this broker does beyond protocol 1 ('groups': groups and any-peer calls); absent on older brokers. */
+  features?: string[];
 }
 
 /** A controller as a peer announces it (for listPeers, presence, hooks and audit names). */
@@ -30,6 +32,8 @@ export interface ControllerInfo {
 /** A registered peer as listPeers and presence report it. */
 export interface PeerInfo {
   id: string;
+  /** The groups it joined (absent when none). */
+  groups?: string[];
   /** Paths of the controllers the peer serves. */
   controllers: string[];
   /** Each controller's contract fingerprint. */
@@ -39,6 +43,7 @@ export interface PeerInfo {
 /** In a compact list (wire/peer-list.ts): an id with the controllers of entry `sameAs` of the same list. */
 export interface SamePeerEntry {
   id: string;
+  groups?: string[];
   sameAs: number;
 }
 
@@ -114,7 +119,7 @@ export interface ControlOperations {
   deregister: { request: { peerId: string }; result: null };
   controllers: { request: { controllers: ControllerInfo[] }; result: null };
   /** `compact`: ids sharing an announcement after the first as `{ id, sameAs }` (wire/peer-list.ts). */
-  listPeers: { request: { controller?: string; compact?: boolean }; result: PeerListEntry[] };
+  listPeers: { request: { controller?: string; group?: string; compact?: boolean }; result: PeerListEntry[] };
   /** `resync`: the list again after a `resync` event (not another subscription); `compact` as for listPeers. */
   presence: { request: { on: boolean; resync?: boolean; compact?: boolean }; result: PeerListEntry[] | null };
   /**
@@ -129,6 +134,9 @@ export interface ControlOperations {
    * it as soon as what runs on it ended, and no call is cut off on the way.
    */
   moved: { request: Record<string, never>; result: null };
+  /** `peerId`, an id this connection holds, joins `group` (docs/groups.md); joining again is nothing. */
+  joinGroup: { request: { group: string; peerId: string }; result: null };
+  leaveGroup: { request: { group: string; peerId: string }; result: null };
 }
 
 export type ControlOperation = keyof ControlOperations;

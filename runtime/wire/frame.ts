@@ -14,7 +14,7 @@
  *   12      4     controller key (FNV-1a of the path)
  *   16      4     action key (FNV-1a of the name)
  *   20      8     fingerprint of the action's wire schema (hi, lo)
- *   28      T     target peer id (UTF-8)
+ *   28      T     target peer id (UTF-8); with GROUP a group's name, with ANY a group's name or nothing
  *   28+T    4     with the DEADLINE flag: ms the caller will still wait (uint32 LE)
  *   then the payload.
  *
@@ -57,6 +57,17 @@ export const FrameType = {
   RequestChunk: 17,
   /** callee -> caller: the next piece of a Response, StreamItem or Error too large for one frame */
   ReplyChunk: 18,
+  /**
+   * broker -> caller of a group call: who its members are, in the order their answers are
+   * numbered (each answer's source is the member's index). Binary: uint32 total, uint32 index of
+   * the first member here, then per member uint8 length and the id's UTF-8; MORE when more follow.
+   */
+  Members: 19,
+  /**
+   * broker -> broker: a group call for members on the receiving broker. Binary: uint16 count,
+   * per member uint32 route id, uint8 length and the id's UTF-8, then the caller's Request frame.
+   */
+  GroupRequest: 20,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -67,6 +78,12 @@ export const FrameFlags = {
   Stream: 4,
   /** On a Request: 4 bytes after the target id say how many ms the caller will still wait for it. */
   Deadline: 8,
+  /** On a Request: the target is a group; the broker calls each of its members that serves the controller (docs/groups.md). */
+  Group: 16,
+  /** On a Request: the broker picks one peer that serves the controller (of the group the target names, if any). */
+  Any: 32,
+  /** On a group Request: nobody answers; the broker acknowledges with an empty Response once its copies are on their way. */
+  NoReply: 64,
 } as const;
 
 export const HEADER_SIZE = 12;
@@ -111,8 +128,8 @@ const knownTypes = new Set<number>(Object.values(FrameType));
 
 /** The flags each frame type may carry: MORE on messages (and their pieces) and on a listing's ControlReply pieces, STREAM and DEADLINE on a Request. Any other bit is malformed. */
 const allowedFlags = new Uint8Array(256);
-allowedFlags[FrameType.Request] = FrameFlags.More | FrameFlags.Stream | FrameFlags.Deadline;
-for (const type of [FrameType.Response, FrameType.Error, FrameType.StreamItem, FrameType.RequestChunk, FrameType.ReplyChunk, FrameType.ControlReply]) allowedFlags[type] = FrameFlags.More;
+allowedFlags[FrameType.Request] = FrameFlags.More | FrameFlags.Stream | FrameFlags.Deadline | FrameFlags.Group | FrameFlags.Any | FrameFlags.NoReply;
+for (const type of [FrameType.Response, FrameType.Error, FrameType.StreamItem, FrameType.RequestChunk, FrameType.ReplyChunk, FrameType.ControlReply, FrameType.Members]) allowedFlags[type] = FrameFlags.More;
 
 /**
  * Reads the header of `frame` into `into`. Returns undefined when the frame is well formed,
@@ -132,7 +149,7 @@ export function parseHeader(frame: Uint8Array, into: FrameHeader): string | unde
   if (type === FrameType.Request) {
     const targetLength = frame[3]!;
     const end = REQUEST_HEADER_SIZE + targetLength;
-    if (targetLength === 0) return 'request without a target peer id';
+    if (targetLength === 0 && (flags & FrameFlags.Any) === 0) return 'request without a target peer id';
     if (frame.length < end) return `request of ${frame.length} bytes is shorter than its ${end}-byte header`;
     into.controllerKey = readU32(frame, 12);
     into.actionKey = readU32(frame, 16);

@@ -21,7 +21,7 @@ export function expandPeerList(entries: readonly unknown[]): PeerInfo[] {
     const same = entry.sameAs;
     if (!Number.isInteger(same) || same < 0 || same >= i) throw malformed(i);
     const { controllers, contracts } = peers[same]!;
-    peers[i] = { id: entry.id, controllers, contracts };
+    peers[i] = Array.isArray(entry.groups) ? { id: entry.id, groups: entry.groups, controllers, contracts } : { id: entry.id, controllers, contracts };
   }
   return peers;
 }

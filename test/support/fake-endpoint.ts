@@ -61,6 +61,8 @@ function typeName(type: number): string {
 
 export class FakeRegistration implements PeerRegistration {
   active = true;
+  inFlight = 0;
+  groups: ReadonlySet<string> = new Set();
   readonly connection = undefined;
   readonly holder = undefined;
   readonly idBytes: Uint8Array;
@@ -124,6 +126,11 @@ export class FakeDirectory implements PeerDirectory {
   connectionClosed(): void {}
 
   announce(): void {}
+
+  setGroups(registration: PeerRegistration, groups: ReadonlySet<string>): void {
+    (registration as FakeRegistration).groups = groups;
+    for (const l of this.listeners) l.changed([registration]);
+  }
 
   all(): Iterable<PeerRegistration> {
     return this.table.values();

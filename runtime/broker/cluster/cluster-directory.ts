@@ -33,7 +33,6 @@ import type { ClusterEngine, ClusterEngineFactory, StoreEntry, StoreWatch } from
 import type { ClusterConfig } from './cluster-options.js';
 import { claimKey, idBytesOfKey, PeerClaims, readClaim, type ClaimValue, type RetryBound } from './peer-claims.js';
 
-
 /** A peer id held by a connection of this broker, and its claim in KV. */
 class ClaimedRegistration extends LocalRegistration {
   /** Rewrites of this claim (new controllers) happen one after another. */
@@ -56,6 +55,7 @@ class ClaimedRegistration extends LocalRegistration {
 /** A peer id held on another broker; its controllers are its connection's announcement there (announcements.ts). */
 class RemoteRegistration implements PeerRegistration, AnnouncementUser {
   active = true;
+  inFlight = 0;
   readonly connection = undefined;
   private actionNames: Map<number, { path: string; actions: Map<number, string> }> | undefined;
 
@@ -69,6 +69,8 @@ class RemoteRegistration implements PeerRegistration, AnnouncementUser {
     public revision: number,
     readonly holder: string | undefined,
     private readonly announcements: Announcements<RemoteRegistration>,
+    /** The groups its claim says it joined. */
+    public groups: ReadonlySet<string>,
   ) {}
 
   get node(): string {
@@ -93,6 +95,19 @@ class RemoteRegistration implements PeerRegistration, AnnouncementUser {
 }
 
 type ClusterRegistration = ClaimedRegistration | RemoteRegistration;
+
+const noGroups: ReadonlySet<string> = new Set();
+
+/** The groups a claim says its peer joined (ill-formed entries are left out). */
+function groupsOf(claim: ClaimValue): ReadonlySet<string> {
+  return Array.isArray(claim.groups) ? new Set(claim.groups.filter((g): g is string => typeof g === 'string')) : noGroups;
+}
+
+function sameGroups(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const group of a) if (!b.has(group)) return false;
+  return true;
+}
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -257,6 +272,22 @@ export class ClusterPeerDirectory implements PeerDirectory {
     return registration;
   }
 
+  setGroups(registration: PeerRegistration, groups: ReadonlySet<string>): void {
+    if (!(registration instanceof ClaimedRegistration) || !registration.active) return;
+    registration.groups = groups;
+    for (const listener of this.listeners) listener.changed([registration]);
+    // The other brokers learn it from the claim, rewritten after any write before it.
+    const value = this.claimValue(registration.connection, registration.holder, groups);
+    const rewriting = registration.writing.then(() => this.claims.rewrite(registration.key, value, registration.revision, this.nodeId, { withinMs: Infinity, wanted: () => registration.active && !this.closed }));
+    registration.writing = rewriting.then(
+      (revision) => {
+        if (revision !== undefined) registration.revision = revision;
+      },
+      () => undefined,
+    );
+    this.track(registration.writing);
+  }
+
   release(peerId: string, connection: BrokerConnection, moving = false): PeerRegistration | undefined {
     const registration = this.get(peerId);
     if (!(registration instanceof ClaimedRegistration) || registration.connection !== connection) return undefined;
@@ -349,7 +380,8 @@ export class ClusterPeerDirectory implements PeerDirectory {
       return;
     }
     this.remoteReserved.delete(entry.key);
-    if (this.reservedClaims.delete(entry.key)) this.reservations.release(decoder.decode(idBytesOfKey(entry.key))); // its client is back, elsewhere
+    if (this.reservedClaims.delete(entry.key))
+      this.reservations.release(decoder.decode(idBytesOfKey(entry.key))); // its client is back, elsewhere
     else if (claim.holder !== undefined && this.reservations.size > 0) {
       // Moving from here (`release(…, true)`): it arrived.
       const id = decoder.decode(idBytesOfKey(entry.key));
@@ -361,6 +393,11 @@ export class ClusterPeerDirectory implements PeerDirectory {
       const announcement = claim.connection === undefined ? undefined : Announcements.keyOf(claim.node, claim.connection);
       if (existing.node === claim.node && existing.announcement === announcement) {
         existing.revision = entry.revision;
+        const groups = groupsOf(claim);
+        if (!sameGroups(existing.groups, groups)) {
+          existing.groups = groups;
+          for (const listener of this.listeners) listener.changed([existing]);
+        }
         return;
       }
       this.moved(existing);
@@ -368,7 +405,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     const idBytes = idBytesOfKey(entry.key);
     const id = decoder.decode(idBytes);
     const announcement = claim.connection === undefined ? undefined : Announcements.keyOf(claim.node, claim.connection);
-    const registration = new RemoteRegistration(id, keptBytes(idBytes), this.link(claim.node), entry.key, announcement, entry.revision, claim.holder, this.announcements);
+    const registration = new RemoteRegistration(id, keptBytes(idBytes), this.link(claim.node), entry.key, announcement, entry.revision, claim.holder, this.announcements, groupsOf(claim));
     this.add(registration);
     for (const listener of this.listeners) listener.joined(registration);
   }
@@ -433,7 +470,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     try {
       await Promise.all([this.liveness.follow(), this.followClaims()]);
     } catch (error) {
-      this.host?.log.throttled('cluster-resync', 'warn', () => ({ node: this.nodeId, error: (error as Error)?.message }), 'cannot follow the cluster\'s store yet; trying again');
+      this.host?.log.throttled('cluster-resync', 'warn', () => ({ node: this.nodeId, error: (error as Error)?.message }), "cannot follow the cluster's store yet; trying again");
       if (!this.closed) setTimeout(() => void this.resync(), this.config.leaseMs / 2).unref();
     } finally {
       this.resyncing = false;
@@ -498,8 +535,8 @@ export class ClusterPeerDirectory implements PeerDirectory {
     return link;
   }
 
-  private claimValue(connection: BrokerConnection, holder: string | undefined): ClaimValue {
-    return { node: this.nodeId, ...(holder === undefined ? {} : { holder }), connection: connection.handle };
+  private claimValue(connection: BrokerConnection, holder: string | undefined, groups: ReadonlySet<string> = noGroups): ClaimValue {
+    return { node: this.nodeId, ...(holder === undefined ? {} : { holder }), connection: connection.handle, ...(groups.size > 0 ? { groups: [...groups].sort() } : {}) };
   }
 
   private add(registration: ClusterRegistration): void {
@@ -606,7 +643,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
   private reclaim(registration: ClaimedRegistration): void {
     if (!this.bus.up || this.closed || !registration.active || registration.reclaiming) return;
     registration.reclaiming = true;
-    const attempt = this.claims.claim(registration.key, this.claimValue(registration.connection, registration.holder), this.isGone, this.whileHeld(registration), true).then(
+    const attempt = this.claims.claim(registration.key, this.claimValue(registration.connection, registration.holder, registration.groups), this.isGone, this.whileHeld(registration), true).then(
       (revision) => {
         registration.reclaiming = false;
         if (!registration.active) return;

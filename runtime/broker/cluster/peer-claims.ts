@@ -16,6 +16,8 @@ export interface ClaimValue {
   holder?: string;
   /** The handle of the connection holding it on `node` (its announcement: announcements.ts). */
   connection?: number;
+  /** The groups the peer joined, sorted (absent when none). */
+  groups?: string[];
   /**
    * The id's connection went away: it is reserved for `holder` (reservations.ts) by `node`,
    * which deletes the claim when the reservation ends. Nobody holds the id meanwhile.
@@ -45,6 +47,7 @@ export function readClaim(value: Uint8Array): ClaimValue | undefined {
       ...(typeof claim.holder === 'string' ? { holder: claim.holder } : {}),
       ...(typeof claim.connection === 'number' ? { connection: claim.connection } : {}),
       ...(claim.reserved === true ? { reserved: true } : {}),
+      ...(Array.isArray(claim.groups) ? { groups: claim.groups.filter((g): g is string => typeof g === 'string') } : {}),
     };
   } catch {
     return undefined;

@@ -16,18 +16,8 @@
  *
  * Every store call and delivery takes at least one turn of the event loop, like a round trip.
  */
-import {
-  StoreConflict,
-  type BusChannel,
-  type BusEvents,
-  type ClusterBus,
-  type ClusterEngine,
-  type ClusterEngineFactory,
-  type KeyValueStore,
-  type StoreEntry,
-  type StoreWatch,
-} from '../cluster-engine.js';
-import { FrameType, readU32 } from '../../../wire/frame.js';
+import { StoreConflict, type BusChannel, type BusEvents, type ClusterBus, type ClusterEngine, type ClusterEngineFactory, type KeyValueStore, type StoreEntry, type StoreWatch } from '../cluster-engine.js';
+import { carriedRouteIds } from '../../../wire/group-frames.js';
 import { NodeLiveness } from '../node-liveness.js';
 
 export type StoreOperation = 'create' | 'update' | 'put' | 'delete' | 'get';
@@ -116,6 +106,13 @@ export class MemoryCluster {
   private readonly faults: (StoreFault & { op: StoreOperation; left: number })[] = [];
   private readonly cutOff = new Set<string>();
   private readonly labels = new Map<string, string>();
+  /** Frames handed between nodes, by frame type (what tests count: one GroupRequest per broker). */
+  private readonly sentByType = new Map<number, number>();
+
+  /** Frames of `type` handed from one node to another so far. */
+  framesSent(type: number): number {
+    return this.sentByType.get(type) ?? 0;
+  }
 
   /** What createBroker's `cluster.engine` takes: each broker gets its own engine on this cluster (`label`: to find its node id with `node`). */
   engine(label?: string): ClusterEngineFactory {
@@ -211,6 +208,7 @@ export class MemoryCluster {
    */
   deliver(from: string, to: string, frame: Uint8Array): void {
     if (this.cutOff.has(from)) return;
+    this.sentByType.set(frame[1]!, (this.sentByType.get(frame[1]!) ?? 0) + 1);
     const receiver = this.buses.get(to);
     if (this.cutOff.has(to) || !receiver || receiver.closed) return this.buses.get(from)?.undelivered(to, frame);
     receiver.receive(from, frame);
@@ -360,7 +358,8 @@ class MemoryBus implements ClusterBus {
   }
 
   undelivered(to: string, frame: Uint8Array): void {
-    if (!this.closed && frame[1] === FrameType.Request) this.events?.undelivered(to, [readU32(frame, 4)]);
+    const carried = this.closed ? undefined : carriedRouteIds(frame);
+    if (carried) this.events?.undelivered(to, carried);
   }
 
   setUp(up: boolean): void {

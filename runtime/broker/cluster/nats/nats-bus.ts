@@ -24,7 +24,7 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { headers, type Msg, type NatsConnection } from '@nats-io/nats-core';
-import { FrameType, readU32 } from '../../../wire/frame.js';
+import { carriedRouteIds } from '../../../wire/group-frames.js';
 import type { BusChannel, BusEvents, ClusterBus } from '../cluster-engine.js';
 
 const MORE_PARTS = 'P2P-More';
@@ -142,7 +142,8 @@ export class NatsBus implements ClusterBus {
       this.batch(subject, node, frame);
       return true;
     }
-    const reply = frame[1] === FrameType.Request ? this.remember(node, [readU32(frame, 4)]) : undefined;
+    const carried = carriedRouteIds(frame);
+    const reply = carried ? this.remember(node, carried) : undefined;
     // Keeps the order of this node's frames: what is batched leaves first.
     const pending = this.batches.get(subject);
     if (pending) this.flush(pending);
@@ -185,7 +186,8 @@ export class NatsBus implements ClusterBus {
     batch.buffer.set(frame, batch.used + 4);
     batch.used += 4 + frame.length;
     batch.frames++;
-    if (frame[1] === FrameType.Request) (batch.requests ??= []).push(readU32(frame, 4));
+    const carried = carriedRouteIds(frame);
+    if (carried) (batch.requests ??= []).push(...carried);
   }
 
   private flushBatches(): void {
@@ -264,7 +266,7 @@ export class NatsBus implements ClusterBus {
   /** Hands on each frame of a batch (a length past the end ends it: NATS delivers whole messages, so that is not a batch of ours). */
   private unbatch(from: string, data: Uint8Array): void {
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    for (let offset = 1; offset + 4 <= data.length; ) {
+    for (let offset = 1; offset + 4 <= data.length;) {
       const length = view.getUint32(offset, true);
       const start = offset + 4;
       if (start + length > data.length) return;
