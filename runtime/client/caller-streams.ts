@@ -12,6 +12,7 @@ import { FrameType } from '../wire/frame.js';
 import { CallerStream, type CallerStreamHost } from './caller-stream.js';
 import type { Reassembly } from './message-pieces.js';
 import type { Outbound } from './outbound.js';
+import { noGroups } from './unary-calls.js';
 import type { Transport } from '../transport/transport.js';
 import { withCallSite, type CallSite } from './call-site.js';
 
@@ -24,6 +25,8 @@ interface StreamCall {
   readonly options: CallOptions;
   readonly metadata: ReadonlyMap<string, string> | undefined;
   readonly site: CallSite | undefined;
+  /** Request flags beyond the call's own (ANY: the broker chooses the peer; the stream stays with it). */
+  readonly flags: number;
 }
 
 export class CallerStreams {
@@ -75,8 +78,9 @@ export class CallerStreams {
     metadata: ReadonlyMap<string, string> | undefined,
     site: CallSite | undefined,
     deadline = this.outbound.deadlineOf(options),
+    flags = 0,
   ): Promise<Observable<Item>> {
-    const call: StreamCall = { peerId, target, action, args, options, metadata, site };
+    const call: StreamCall = { peerId, target, action, args, options, metadata, site, flags };
     const session = this.outbound.ctx.session;
     const connected = session.willOpen ? session.whenOpen(deadline, options.signal) : Promise.resolve();
     return connected
@@ -114,6 +118,8 @@ export class CallerStreams {
     // No deadline on the wire: a stream's lives as long as its subscriber (the one here only bounds its acceptance).
     const frame = this.outbound.prepare(id, peerId, target, action, args, options, true, Infinity, call.metadata);
     if (frame instanceof RpcError) return Promise.reject(frame);
+    if (call.flags !== 0 && !this.outbound.ctx.session.brokerHasGroups) return Promise.reject(noGroups(this.outbound.ctx.session.url));
+    if (call.flags !== 0 && frame instanceof Uint8Array) frame[2] = frame[2]! | call.flags;
     if (deadline <= Date.now()) {
       return Promise.reject(new RpcError(RpcErrorCode.TIMEOUT, `${action.name} on '${peerId}' was not accepted within ${this.outbound.timeoutOf(options)} ms`));
     }
@@ -129,7 +135,12 @@ export class CallerStreams {
       stream.via = session.current;
       if (frame instanceof Uint8Array) session.sendMessage(frame, FrameType.RequestChunk, id);
       // Being compressed: it goes out on the same connection once it is, unless the stream ended meanwhile.
-      else void frame.then((compressed) => this.streams.get(id) === stream && session.sendMessageVia(stream.via, compressed, FrameType.RequestChunk, id));
+      else
+        void frame.then((compressed) => {
+          if (this.streams.get(id) !== stream) return;
+          compressed[2] = compressed[2]! | call.flags;
+          session.sendMessageVia(stream.via, compressed, FrameType.RequestChunk, id);
+        });
     });
   }
 

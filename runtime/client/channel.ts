@@ -39,6 +39,8 @@ class Outgoing implements OutgoingCall {
     readonly args: readonly unknown[],
     readonly deadline: number,
     readonly site: CallSite | undefined,
+    /** Request flags beyond the call's own (ANY). */
+    readonly flags: number,
   ) {
     this.path = descriptor.controller;
     this.action = descriptor.name;
@@ -63,42 +65,42 @@ export function channelFactory(unary: UnaryCalls, streams: CallerStreams, outbou
       return Promise.reject(new RpcError(RpcErrorCode.PROTOCOL_ERROR, 'an interceptor called next() with a call it did not get (pass on the call, or a copy of it)', { mayHaveRun: false }));
     }
     // What is called (peer, path, action) is the proxy's; interceptors may change the arguments and metadata.
-    const { target: peerId, descriptor, targetBytes, options: callOptions, site } = sending;
+    const { target: peerId, descriptor, targetBytes, options: callOptions, site, flags } = sending;
     const problem = checkMetadata(call.metadata);
     if (problem) return Promise.reject(withCallSite(problem, site));
     // What the chain set, as it is now: an interceptor changing the map later changes nothing sent again.
     const metadata = call.metadata.size > 0 ? new Map(call.metadata) : undefined;
     return descriptor.kind === 'stream'
-      ? streams.open(peerId, targetBytes, descriptor, call.args, callOptions, metadata, site, call.deadline)
-      : unary.call(peerId, targetBytes, descriptor, call.args, callOptions, metadata, site, call.deadline);
+      ? streams.open(peerId, targetBytes, descriptor, call.args, callOptions, metadata, site, call.deadline, flags)
+      : unary.call(peerId, targetBytes, descriptor, call.args, callOptions, metadata, site, call.deadline, flags);
   };
   const chain = compose(options.interceptors, send);
 
   if (chain === undefined) {
-    return (peerId, target, callOptions) => {
+    return (peerId, target, callOptions, flags = 0) => {
       const channel: PeerChannel = {
-        call: (action, args) => unary.call(peerId, target, action, args, callOptions, undefined, stacks ? captureCallSite(channel.call, 1) : undefined),
+        call: (action, args) => unary.call(peerId, target, action, args, callOptions, undefined, stacks ? captureCallSite(channel.call, 1) : undefined, undefined, flags),
         stream: <Args extends readonly unknown[], Item>(action: ActionDescriptor<Args, Item>, args: Args) =>
-          streams.open<Item>(peerId, target, action, args, callOptions, undefined, stacks ? captureCallSite(channel.stream, 1) : undefined),
+          streams.open<Item>(peerId, target, action, args, callOptions, undefined, stacks ? captureCallSite(channel.stream, 1) : undefined, undefined, flags),
       };
       return channel;
     };
   }
 
-  const intercepted = (peerId: string, target: Uint8Array, callOptions: CallOptions, descriptor: ActionDescriptor, args: readonly unknown[], site: CallSite | undefined): Promise<unknown> => {
-    const call = new Outgoing(peerId, descriptor, target, callOptions, args, outbound.deadlineOf(callOptions), site);
+  const intercepted = (peerId: string, target: Uint8Array, callOptions: CallOptions, descriptor: ActionDescriptor, args: readonly unknown[], site: CallSite | undefined, flags: number): Promise<unknown> => {
+    const call = new Outgoing(peerId, descriptor, target, callOptions, args, outbound.deadlineOf(callOptions), site, flags);
     try {
       return chain(call);
     } catch (error) {
       return Promise.reject(error); // an interceptor that is not async threw: the call still returns a promise
     }
   };
-  return (peerId, target, callOptions) => {
+  return (peerId, target, callOptions, flags = 0) => {
     const channel: PeerChannel = {
       call: <Args extends readonly unknown[], Result>(action: ActionDescriptor<Args, Result>, args: Args) =>
-        intercepted(peerId, target, callOptions, action, args, stacks ? captureCallSite(channel.call, 1) : undefined) as Promise<Result>,
+        intercepted(peerId, target, callOptions, action, args, stacks ? captureCallSite(channel.call, 1) : undefined, flags) as Promise<Result>,
       stream: <Args extends readonly unknown[], Item>(action: ActionDescriptor<Args, Item>, args: Args) =>
-        intercepted(peerId, target, callOptions, action, args, stacks ? captureCallSite(channel.stream, 1) : undefined) as Promise<Observable<Item>>,
+        intercepted(peerId, target, callOptions, action, args, stacks ? captureCallSite(channel.stream, 1) : undefined, flags) as Promise<Observable<Item>>,
     };
     return channel;
   };

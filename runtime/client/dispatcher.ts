@@ -45,10 +45,7 @@ export class ControllerRegistry {
     const target = instance as Record<string, unknown>;
     const missing = descriptor.actions.filter((a) => typeof target[a.name] !== 'function').map((a) => a.name);
     if (missing.length > 0) {
-      throw new RpcError(
-        RpcErrorCode.ACTION_NOT_FOUND,
-        `the instance registered for '${descriptor.path}' has no method ${missing.map((m) => `'${m}'`).join(', ')} of ${descriptor.name}`,
-      );
+      throw new RpcError(RpcErrorCode.ACTION_NOT_FOUND, `the instance registered for '${descriptor.path}' has no method ${missing.map((m) => `'${m}'`).join(', ')} of ${descriptor.name}`);
     }
     this.controllers.set(descriptor.controllerKey, {
       descriptor,
@@ -165,27 +162,26 @@ export class Dispatcher {
       const theirs = hex(h.fingerprintHi) + hex(h.fingerprintLo);
       return this.fail(
         callId,
-        new RpcError(
-          RpcErrorCode.CONTRACT_MISMATCH,
-          `${controller.descriptor.path} ${action.name}: the caller's contract (fingerprint ${theirs}) differs from this peer's (${action.fingerprint})`,
-          { details: { callerFingerprint: theirs, calleeFingerprint: action.fingerprint, schema: action.schema() } },
-        ),
+        new RpcError(RpcErrorCode.CONTRACT_MISMATCH, `${controller.descriptor.path} ${action.name}: the caller's contract (fingerprint ${theirs}) differs from this peer's (${action.fingerprint})`, {
+          details: { callerFingerprint: theirs, calleeFingerprint: action.fingerprint, schema: action.schema() },
+        }),
       );
     }
-    if (!hasEnvelope(frame, h.payloadStart)) return this.run(controller, action, frame, h.payloadStart, NO_ENVELOPE, callId, h.source, h.deadlineMs, h.flags);
+    if (!hasEnvelope(frame, h.payloadStart)) return this.run(controller, action, frame, h.payloadStart, NO_ENVELOPE, callId, h.source, h.deadlineMs, h.flags, groupOf(frame, h));
     const envelope = readEnvelope(frame, h.payloadStart, frame.length);
     if (envelope instanceof RpcError) return this.fail(callId, envelope);
-    if (envelope.encoding === 0) return this.run(controller, action, frame, envelope.end, envelope, callId, h.source, h.deadlineMs, h.flags);
+    if (envelope.encoding === 0) return this.run(controller, action, frame, envelope.end, envelope, callId, h.source, h.deadlineMs, h.flags, groupOf(frame, h));
     const inflated = this.host.compression.inflate(frame.subarray(envelope.end), envelope.encoding, this.host.maxMessageBytes);
     if (inflated instanceof RpcError) return this.fail(callId, inflated);
-    if (inflated instanceof Uint8Array) return this.run(controller, action, inflated, 0, envelope, callId, h.source, h.deadlineMs, h.flags);
+    if (inflated instanceof Uint8Array) return this.run(controller, action, inflated, 0, envelope, callId, h.source, h.deadlineMs, h.flags, groupOf(frame, h));
     // Inflating takes its time (CompressionStream): a Cancel meanwhile drops the call.
     const { source, deadlineMs, flags } = h;
+    const group = groupOf(frame, h);
     this.inflating.add(callId);
     void inflated.then((bytes) => {
       if (!this.inflating.delete(callId)) return;
       if (bytes instanceof RpcError) this.fail(callId, bytes);
-      else this.run(controller, action, bytes, 0, envelope, callId, source, deadlineMs, flags);
+      else this.run(controller, action, bytes, 0, envelope, callId, source, deadlineMs, flags, group);
     });
   }
 
@@ -193,17 +189,7 @@ export class Dispatcher {
    * A request whose payload (the arguments, from `payloadStart`) is ready: decoded, validated,
    * and handed to the action (through the serve interceptors); its answer is sent when it comes.
    */
-  private run(
-    controller: RegisteredController,
-    action: ActionDescriptor,
-    payload: Uint8Array,
-    payloadStart: number,
-    envelope: EnvelopeIn,
-    callId: number,
-    source: number,
-    deadlineMs: number,
-    flags: number,
-  ): void {
+  private run(controller: RegisteredController, action: ActionDescriptor, payload: Uint8Array, payloadStart: number, envelope: EnvelopeIn, callId: number, source: number, deadlineMs: number, flags: number, group: string | undefined): void {
     let args: readonly unknown[];
     try {
       args = action.request.decode(createReader(payload, payloadStart), payload.length);
@@ -221,6 +207,7 @@ export class Dispatcher {
     }
     const intercept = this.host.intercept;
     const context = action.takesContext || intercept !== undefined ? this.serve(callId, source, deadlineMs, envelope.metadata, stream) : undefined;
+    if (group !== undefined && context !== undefined) context.group = group;
     // What the caller takes compressed, and whether it asked what this peer takes (answered with the result).
     const { accept, ask } = envelope;
 
@@ -330,6 +317,7 @@ export class Dispatcher {
 
   /** The result of a unary call: validated, answered (compressed for a caller that takes `accept`; with the encodings this peer takes when it asked). */
   private respond(callId: number, action: ActionDescriptor, value: unknown, accept: number, ask: boolean): void {
+    if (callId === 0) return this.finish(callId); // a group call that collects no answers: nobody waits for one
     const issues = this.issues;
     issues.length = 0;
     action.response.validate(value, issues, action.resultPath);
@@ -355,6 +343,7 @@ export class Dispatcher {
 
   private fail(callId: number, error: RpcError): void {
     this.finish(callId);
+    if (callId === 0) return; // a group call that collects no answers (call id 0): nobody waits for this
     // Bounded by errorFrame, yet maybe over a small broker frame limit: in pieces then.
     this.host.sendMessage(errorFrame(callId, error), callId);
   }
@@ -398,4 +387,11 @@ function describe(value: unknown): string {
 
 function hex(n: number): string {
   return n.toString(16).padStart(8, '0');
+}
+
+const groupNames = new TextDecoder();
+
+/** The group a call was made to (its target names it when GROUP is set), for CallContext.group. */
+function groupOf(frame: Uint8Array, h: FrameHeader): string | undefined {
+  return (h.flags & FrameFlags.Group) !== 0 ? groupNames.decode(frame.subarray(h.targetStart, h.targetEnd)) : undefined;
 }

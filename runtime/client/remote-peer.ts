@@ -11,7 +11,7 @@ import type { ContractPaths, DeclaredPath, PathFor, RemoteOf } from '../contract
 import { encodePeerId } from '../wire/peer-id.js';
 
 /** Makes the channel a proxy of controllers on `peerId` calls through. */
-export type ChannelFactory = (peerId: string, target: Uint8Array, options: CallOptions) => PeerChannel;
+export type ChannelFactory = (peerId: string, target: Uint8Array, options: CallOptions, flags?: number) => PeerChannel;
 
 export class RemotePeer {
   private target: Uint8Array | undefined;

@@ -34,6 +34,8 @@ import { Negotiation } from './negotiation.js';
 import { Outbound } from './outbound.js';
 import { PresenceFeed, type PresenceObservable } from './presence-feed.js';
 import { RemotePeer } from './remote-peer.js';
+import { AnyPeer, groupNameBytes, RemoteGroup } from './remote-group.js';
+import { GroupCalls } from './group-calls.js';
 import { ClientSession, type ReconnectOptions, type StateObservable } from './session.js';
 import { UnaryCalls } from './unary-calls.js';
 
@@ -191,7 +193,17 @@ export type ClientEvent =
    */
   | { type: 'registration-lost'; peerId: string; error: RpcError }
   /** A peer id this client had lost is its own again (`reclaimIds`). */
-  | { type: 'registration-restored'; peerId: string };
+  | { type: 'registration-restored'; peerId: string }
+  /** After a reconnect the broker refused to let `peerId` join `group` again (a hook, a limit): it is no longer in it. */
+  | { type: 'group-lost'; peerId: string; group: string; error: RpcError };
+
+/** A peer id's membership of a group (`client.joinGroup`). */
+export interface GroupMembership {
+  readonly group: string;
+  readonly peerId: string;
+  /** Leaves the group (nothing when it left already). */
+  leave(): Promise<void>;
+}
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_LIVENESS_MS = 10_000;
@@ -225,6 +237,7 @@ export class RpcWebSocketClient {
   private readonly deadlines = new Deadlines();
   private readonly unary: UnaryCalls;
   private readonly streams: CallerStreams;
+  private readonly groupCalls: GroupCalls;
   /** The controllers this client serves (every connection's dispatcher serves them). */
   private readonly registry = new ControllerRegistry();
   /** What is served on each connection: its dispatcher, who its callers are, requests arriving in pieces. */
@@ -238,6 +251,8 @@ export class RpcWebSocketClient {
   private readonly peers = new Map<string, RemotePeer>();
   /** The peer ids this client registered and did not give up: registered again after a reconnect. */
   private readonly registered = new Set<string>();
+  /** The groups each of those ids joined: joined again after a reconnect. */
+  private readonly joined = new Map<string, Set<string>>();
   /** Ids lost to another holder and being claimed again (reclaimIds), with the timer of the next attempt. */
   private readonly reclaiming = new Map<string, ReturnType<typeof setTimeout> | undefined>();
   /**
@@ -263,7 +278,17 @@ export class RpcWebSocketClient {
     const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     const reconnect = options.reconnect === false ? undefined : { initialDelayMs: 100, maxDelayMs: 10_000, maxAttempts: Infinity, ...(options.reconnect === true ? {} : options.reconnect) };
     this.session = new ClientSession(
-      { urls: this.urls, token: options.token, timeoutMs, transport: options.transport, maxPayloadBytes: maxMessageBytes + 1024, maxSendBufferBytes: options.maxSendBufferBytes ?? DEFAULT_MAX_SEND_BUFFER_BYTES, maskFrames: options.maskFrames, livenessMs: options.livenessMs ?? DEFAULT_LIVENESS_MS, reconnect },
+      {
+        urls: this.urls,
+        token: options.token,
+        timeoutMs,
+        transport: options.transport,
+        maxPayloadBytes: maxMessageBytes + 1024,
+        maxSendBufferBytes: options.maxSendBufferBytes ?? DEFAULT_MAX_SEND_BUFFER_BYTES,
+        maskFrames: options.maskFrames,
+        livenessMs: options.livenessMs ?? DEFAULT_LIVENESS_MS,
+        reconnect,
+      },
       {
         frame: (frame, via) => this.onFrame(frame, via),
         restored: (again) => this.onRestored(again),
@@ -284,10 +309,11 @@ export class RpcWebSocketClient {
       timeoutMs,
       maxMessageBytes,
       retry: options.retry !== false,
-      inUse: (id) => this.unary.has(id) || this.streams.has(id),
+      inUse: (id) => this.unary.has(id) || this.streams.has(id) || this.groupCalls.has(id),
     });
     this.unary = new UnaryCalls(outbound, this.replyPieces);
     this.streams = new CallerStreams(outbound, this.replyPieces, Math.max(1, options.streamWindow ?? 32));
+    this.groupCalls = new GroupCalls(outbound);
     this.control = new ControlRequests(this.session, this.deadlines, timeoutMs, maxMessageBytes);
     this.presenceFeed = new PresenceFeed(this.control, () => this.session.isOpen);
     const session = this.session;
@@ -337,7 +363,7 @@ export class RpcWebSocketClient {
   /** What this client holds open right now. */
   stats(): ClientStats {
     return {
-      calls: this.unary.size,
+      calls: this.unary.size + this.groupCalls.size,
       streams: this.streams.size,
       servedStreams: this.sumServing((s) => s.dispatcher.served.size),
       servedCalls: this.sumServing((s) => s.dispatcher.contexts.size),
@@ -358,6 +384,7 @@ export class RpcWebSocketClient {
   /** Closes the connection (no reconnecting); calls still pending reject with NOT_CONNECTED. */
   async disconnect(): Promise<void> {
     this.registered.clear();
+    this.joined.clear();
     this.stopReclaiming();
     this.session.disconnect('the client disconnected');
   }
@@ -382,6 +409,7 @@ export class RpcWebSocketClient {
       id: peerId,
       deregister: async () => {
         this.stopReclaiming(peerId);
+        this.joined.delete(peerId);
         if (!this.registered.delete(peerId)) return;
         if (this.session.canSend) await this.control.request('deregister', { peerId });
       },
@@ -417,9 +445,48 @@ export class RpcWebSocketClient {
     return this.presenceFeed.observable();
   }
 
-  /** The registered peers (optionally only those serving `controller`) this client may send to. */
-  listPeers(filter: { controller?: string } = {}): Promise<PeerInfo[]> {
+  /** The registered peers (optionally only those serving `controller`, or in `group`) this client may send to. */
+  listPeers(filter: { controller?: string; group?: string } = {}): Promise<PeerInfo[]> {
     return this.control.request('listPeers', { ...filter, compact: true }).then(expandPeerList);
+  }
+
+  // ---- groups (docs/groups.md) -----------------------------------------------------------
+
+  /**
+   * Joins `group` as `as` (default: this client's first registered id), an id this client
+   * holds: calls to the group reach it. Left on `leave()`, on deregistering the id and on
+   * disconnect; joined again by itself after a reconnect. LIMIT_EXCEEDED past the broker's
+   * limits, ACCESS_DENIED when its isAllowedToJoinGroup refuses.
+   */
+  async joinGroup(group: string, options: { as?: string } = {}): Promise<GroupMembership> {
+    groupNameBytes(group);
+    const peerId = options.as ?? this.registered.values().next().value;
+    if (peerId === undefined || !this.registered.has(peerId)) {
+      throw new RpcError(RpcErrorCode.PEER_NOT_FOUND, peerId === undefined ? `register a peer id before joining group '${group}'` : `this client does not hold peer id '${peerId}' (register it before joining group '${group}' as it)`);
+    }
+    if (!this.session.brokerHasGroups) throw new RpcError(RpcErrorCode.UNAVAILABLE, `the broker at ${this.session.url} does not do groups (it is older than this client)`, { mayHaveRun: false });
+    await this.control.request('joinGroup', { group, peerId });
+    let groups = this.joined.get(peerId);
+    if (!groups) this.joined.set(peerId, (groups = new Set()));
+    groups.add(group);
+    return {
+      group,
+      peerId,
+      leave: async () => {
+        if (!this.joined.get(peerId)?.delete(group)) return;
+        if (this.session.canSend) await this.control.request('leaveGroup', { group, peerId });
+      },
+    };
+  }
+
+  /** Every member of `group` serving a controller, this client excepted: `group(name).controller(path)`. */
+  group(name: string): RemoteGroup {
+    return new RemoteGroup(name, this.groupCalls, (path) => findController(path, this.options.contracts));
+  }
+
+  /** One peer serving a controller (of `group`, if given), chosen by the broker per call: `anyPeer().controller(path)`. */
+  anyPeer(options: { group?: string } = {}): AnyPeer {
+    return new AnyPeer(options.group, this.channelFor, (path) => findController(path, this.options.contracts));
   }
 
   private announceControllers(): void {
@@ -441,15 +508,31 @@ export class RpcWebSocketClient {
       try {
         await this.control.request('register', { peerId, holder: this.holder });
         if (this.reclaiming.has(peerId)) this.restored(peerId);
+        await this.rejoin(peerId);
       } catch (error) {
         const e = RpcError.from(error);
         if (e.code === RpcErrorCode.NOT_CONNECTED || e.code === RpcErrorCode.TIMEOUT) throw e; // lost again: the next attempt tries again
-        if (e.code === RpcErrorCode.UNAVAILABLE) this.reclaimLater(peerId); // the cluster could not be asked: not lost
+        if (e.code === RpcErrorCode.UNAVAILABLE)
+          this.reclaimLater(peerId); // the cluster could not be asked: not lost
         else this.registrationLost(peerId, e);
       }
     }
     await this.presenceFeed.restore();
     this.eventSubject.next({ type: 'reconnected', url: this.session.url });
+  }
+
+  /** `peerId` is registered again (a reconnect, a reclaim): the groups it was in are joined again (those the broker refuses now are left). */
+  private async rejoin(peerId: string): Promise<void> {
+    for (const group of [...(this.joined.get(peerId) ?? [])]) {
+      try {
+        await this.control.request('joinGroup', { group, peerId });
+      } catch (error) {
+        const e = RpcError.from(error);
+        if (e.code === RpcErrorCode.NOT_CONNECTED || e.code === RpcErrorCode.TIMEOUT) throw e;
+        this.joined.get(peerId)?.delete(group);
+        this.eventSubject.next({ type: 'group-lost', peerId, group, error: e });
+      }
+    }
   }
 
   /** The connection is gone: whatever was pending on it fails (nothing is sent again: it may have run). */
@@ -463,6 +546,7 @@ export class RpcWebSocketClient {
   private endServing(via: Transport | undefined, reason: string): void {
     this.unary.rejectVia(via, reason);
     this.streams.rejectVia(via, reason);
+    this.groupCalls.rejectVia(via, reason);
     if (via === undefined) return;
     const serving = this.serving.get(via);
     if (!serving) return;
@@ -519,6 +603,7 @@ export class RpcWebSocketClient {
     const reclaim = this.options.reclaimIds !== false && error.code === RpcErrorCode.ALREADY_REGISTERED;
     if (!reclaim) {
       this.registered.delete(peerId);
+      this.joined.delete(peerId);
       this.stopReclaiming(peerId);
     }
     if (!this.reclaiming.has(peerId)) this.eventSubject.next({ type: 'registration-lost', peerId, error });
@@ -541,8 +626,10 @@ export class RpcWebSocketClient {
     if (!this.session.isOpen) return;
     try {
       await this.control.request('register', { peerId, holder: this.holder });
-      if (this.registered.has(peerId)) this.restored(peerId);
-      else if (this.session.canSend) await this.control.request('deregister', { peerId }).catch(() => undefined); // given up meanwhile
+      if (this.registered.has(peerId)) {
+        this.restored(peerId);
+        await this.rejoin(peerId);
+      } else if (this.session.canSend) await this.control.request('deregister', { peerId }).catch(() => undefined); // given up meanwhile
     } catch (error) {
       const e = RpcError.from(error);
       if (!this.registered.has(peerId)) return;
@@ -572,18 +659,21 @@ export class RpcWebSocketClient {
     const problem = parseHeader(frame, h);
     if (problem !== undefined) return this.session.protocolError(`the broker sent a malformed frame: ${problem}`);
     const more = (h.flags & FrameFlags.More) !== 0;
-    if (more && h.type !== FrameType.RequestChunk && h.type !== FrameType.ReplyChunk && h.type !== FrameType.ControlReply) return this.onFirstPiece(frame, h, via);
+    if (more && h.type !== FrameType.RequestChunk && h.type !== FrameType.ReplyChunk && h.type !== FrameType.ControlReply && h.type !== FrameType.Members) return this.onFirstPiece(frame, h, via);
     switch (h.type) {
       case FrameType.Response:
         if (this.unary.has(h.callId)) return this.unary.onResponse(frame, h);
+        if (this.groupCalls.has(h.callId)) return this.groupCalls.onResponse(frame, h);
         return this.streams.get(h.callId)?.onAccepted(frame, h.payloadStart);
+      case FrameType.Members:
+        return this.groupCalls.onMembers(frame, h);
       case FrameType.StreamItem:
         return this.streams.get(h.callId)?.onItem(frame, h);
       case FrameType.StreamEnd:
         return this.streams.get(h.callId)?.onEnd();
       case FrameType.Error: {
         const error = errorFromFrame(frame, h.payloadStart);
-        if (!this.unary.onError(h.callId, error)) this.streams.get(h.callId)?.onError(error);
+        if (!this.unary.onError(h.callId, error) && !this.groupCalls.onError(h.callId, h.source, error)) this.streams.get(h.callId)?.onError(error);
         return;
       }
       case FrameType.Request:

@@ -28,6 +28,8 @@ export class ServedCall implements CallContext, IncomingCall, Timed {
   /** The action the serve interceptors' chain ends in (on `instance`), until it ran (once). */
   invokes: ActionDescriptor | undefined;
   instance: Record<string, unknown> | undefined;
+  /** The group the call was made to (docs/groups.md); undefined for a call to this peer. */
+  group: string | undefined;
   private controller: AbortController | undefined;
   /** Why it was aborted (kept until someone reads `signal`). */
   private reason: RpcError | undefined;

@@ -120,6 +120,8 @@ export class ClientSession {
   readonly state = new StateSubject('idle');
   /** Largest frame the broker accepts (from its Welcome). */
   maxFrameBytes = 1 << 20;
+  /** Whether the broker connected to does groups and any-peer calls (its Welcome says 'groups'). */
+  brokerHasGroups = false;
   /** Why the connection is not open, for errors. */
   closeReason = 'not connected';
   /** The URL of the broker connected to (or tried last). */
@@ -220,10 +222,7 @@ export class ClientSession {
       };
       const onAbort = () => waiter.reject(new RpcError(RpcErrorCode.CANCELLED, 'aborted while waiting for the connection', { mayHaveRun: false }));
       if (deadline !== Infinity) {
-        timer = setTimeout(
-          () => waiter.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `not connected within the call's timeout (${this.closeReason}; reconnecting)`, { mayHaveRun: false })),
-          Math.max(0, deadline - Date.now()),
-        );
+        timer = setTimeout(() => waiter.reject(new RpcError(RpcErrorCode.NOT_CONNECTED, `not connected within the call's timeout (${this.closeReason}; reconnecting)`, { mayHaveRun: false })), Math.max(0, deadline - Date.now()));
       }
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiting.add(waiter);
@@ -432,6 +431,7 @@ export class ClientSession {
     if (h.type === FrameType.Error) return fail(errorFromFrame(frame, h.payloadStart));
     if (h.type !== FrameType.Welcome) return fail(new RpcError(RpcErrorCode.PROTOCOL_ERROR, `expected a welcome, got frame type ${h.type}`));
     const welcome = readJson(frame, h.payloadStart) as Partial<Welcome> | undefined;
+    this.brokerHasGroups = Array.isArray(welcome?.features) && welcome.features.includes('groups');
     const maxFrameBytes = welcome?.maxFrameBytes;
     if (maxFrameBytes !== undefined) {
       if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < MIN_FRAME_BYTES || maxFrameBytes > MAX_FRAME_BYTES) {

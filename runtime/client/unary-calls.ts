@@ -8,7 +8,7 @@ import { createReader } from '../codec/protobuf.js';
 import type { ValidationIssue } from '../codec/validation.js';
 import type { ActionDescriptor, CallOptions } from '../contracts/descriptors.js';
 import { RpcError, RpcErrorCode } from '../errors.js';
-import { FrameType, type FrameHeader } from '../wire/frame.js';
+import { FrameFlags, FrameType, type FrameHeader } from '../wire/frame.js';
 import type { Transport } from '../transport/transport.js';
 import { withCallSite, type CallSite } from './call-site.js';
 import type { Timed } from './deadlines.js';
@@ -31,6 +31,8 @@ class UnaryCall implements Timed {
   retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** The connection it went out on (its Cancel goes there too). */
   via: Transport | undefined;
+  /** Request flags beyond the call's own (ANY: the broker chooses the peer). */
+  flags = 0;
 
   constructor(
     private readonly calls: UnaryCalls,
@@ -48,6 +50,45 @@ class UnaryCall implements Timed {
     const timeoutMs = this.calls.outbound.timeoutOf(this.options);
     this.calls.giveUp(this, new RpcError(RpcErrorCode.TIMEOUT, `${this.action.name} on '${this.peerId}' got no answer within ${timeoutMs} ms`));
   }
+}
+
+/**
+ * The result a Response frame (payload from `start`) from `peerId` carries, decoded and
+ * validated; an RpcError saying why it cannot be read; a promise of either while a compressed
+ * answer is inflated. `issues`: scratch space, reused.
+ */
+export function resultOf(outbound: Outbound, peerId: string, action: ActionDescriptor, frame: Uint8Array, start: number, issues: ValidationIssue[]): unknown {
+  if (!hasEnvelope(frame, start)) return decodeResult(peerId, action, frame, start, issues);
+  const envelope = readEnvelope(frame, start, frame.length);
+  if (envelope instanceof RpcError) return unreadable(peerId, action, envelope);
+  const { compression, maxMessageBytes } = outbound.ctx;
+  if (envelope.accept !== 0) compression.learn(peerId, envelope.accept);
+  if (envelope.encoding === 0) return decodeResult(peerId, action, frame, envelope.end, issues);
+  const inflated = compression.inflate(frame.subarray(envelope.end), envelope.encoding, maxMessageBytes);
+  if (inflated instanceof Promise) return inflated.then((bytes) => (bytes instanceof RpcError ? unreadable(peerId, action, bytes) : decodeResult(peerId, action, bytes, 0, issues)));
+  return inflated instanceof RpcError ? unreadable(peerId, action, inflated) : decodeResult(peerId, action, inflated, 0, issues);
+}
+
+function unreadable(peerId: string, action: ActionDescriptor, error: RpcError): RpcError {
+  return new RpcError(error.code, `${action.name}: the result from '${peerId}': ${error.rawMessage}`, { mayHaveRun: true });
+}
+
+function decodeResult(peerId: string, action: ActionDescriptor, payload: Uint8Array, start: number, issues: ValidationIssue[]): unknown {
+  let value: unknown;
+  try {
+    value = action.response.decode(createReader(payload, start), payload.length);
+  } catch (error) {
+    return new RpcError(RpcErrorCode.VALIDATION_FAILED, `${action.name}: malformed result from '${peerId}': ${(error as Error).message}`, { mayHaveRun: true });
+  }
+  issues.length = 0;
+  action.response.validate(value, issues, action.resultPath);
+  if (issues.length > 0) return validationError(issues, `invalid result of ${action.name} from '${peerId}'`, true);
+  return value;
+}
+
+/** An any-peer call to a broker that does not do them (it would take the flag for a malformed frame). */
+export function noGroups(url: string): RpcError {
+  return new RpcError(RpcErrorCode.UNAVAILABLE, `the broker at ${url} does not do group or any-peer calls (it is older than this client)`, { mayHaveRun: false });
 }
 
 export class UnaryCalls {
@@ -81,12 +122,13 @@ export class UnaryCalls {
     metadata: ReadonlyMap<string, string> | undefined,
     site: CallSite | undefined,
     deadline = this.outbound.deadlineOf(options),
+    flags = 0,
   ): Promise<Result> {
     const session = this.outbound.ctx.session;
     if (session.willOpen) {
       // Reconnecting: the call goes out when the connection is back, within its deadline.
       return session.whenOpen(deadline, options.signal).then(
-        () => this.call<Result>(peerId, target, action, args, options, metadata, site, deadline),
+        () => this.call<Result>(peerId, target, action, args, options, metadata, site, deadline, flags),
         (error: RpcError) => Promise.reject(withCallSite(error, site)),
       );
     }
@@ -94,6 +136,7 @@ export class UnaryCalls {
       const fail = site === undefined ? reject : (error: RpcError) => reject(withCallSite(error, site));
       const call = new UnaryCall(this, peerId, target, action, args, options, metadata, resolve as (value: unknown) => void, fail);
       call.deadline = deadline;
+      call.flags = flags;
       const problem = this.send(call);
       if (problem) return fail(problem);
       if (call.deadline !== Infinity) this.outbound.ctx.deadlines.add(call);
@@ -108,34 +151,17 @@ export class UnaryCalls {
     const callId = h.callId;
     const call = this.calls.get(callId);
     if (!call) return; // timed out or cancelled meanwhile
-    if (!hasEnvelope(frame, h.payloadStart)) return this.answered(call, frame, h.payloadStart);
-    const envelope = readEnvelope(frame, h.payloadStart, frame.length);
-    if (envelope instanceof RpcError) return this.answered(call, envelope, 0);
-    const { compression, maxMessageBytes } = this.outbound.ctx;
-    if (envelope.accept !== 0) compression.learn(call.peerId, envelope.accept);
-    if (envelope.encoding === 0) return this.answered(call, frame, envelope.end);
-    const inflated = compression.inflate(frame.subarray(envelope.end), envelope.encoding, maxMessageBytes);
-    if (!(inflated instanceof Promise)) return this.answered(call, inflated, 0);
+    const result = resultOf(this.outbound, call.peerId, call.action, frame, h.payloadStart, this.issues);
+    if (!(result instanceof Promise)) return this.answered(call, result);
     // Inflating takes its time (CompressionStream): the call may time out or be cancelled meanwhile.
-    void inflated.then((bytes) => this.calls.get(callId) === call && this.answered(call, bytes, 0));
+    void result.then((outcome) => this.calls.get(callId) === call && this.answered(call, outcome));
   }
 
-  /** The answer's payload (from `start`), or why it cannot be read: the call settles. */
-  private answered(call: UnaryCall, payload: Uint8Array | RpcError, start: number): void {
+  /** The answer, or why it cannot be read: the call settles. */
+  private answered(call: UnaryCall, result: unknown): void {
     this.take(call.id);
-    const action = call.action;
-    if (payload instanceof RpcError) return call.reject(new RpcError(payload.code, `${action.name}: the result from '${call.peerId}': ${payload.rawMessage}`, { mayHaveRun: true }));
-    let value: unknown;
-    try {
-      value = action.response.decode(createReader(payload, start), payload.length);
-    } catch (error) {
-      return call.reject(new RpcError(RpcErrorCode.VALIDATION_FAILED, `${action.name}: malformed result from '${call.peerId}': ${(error as Error).message}`, { mayHaveRun: true }));
-    }
-    const issues = this.issues;
-    issues.length = 0;
-    action.response.validate(value, issues, action.resultPath);
-    if (issues.length > 0) return call.reject(validationError(issues, `invalid result of ${action.name} from '${call.peerId}'`, true));
-    call.resolve(value);
+    if (result instanceof RpcError) call.reject(result);
+    else call.resolve(result);
   }
 
   /** An Error frame for a pending call: it fails, unless a CONTRACT_MISMATCH with a compatible callee lets it go again. */
@@ -152,7 +178,9 @@ export class UnaryCalls {
       if (!problem) return true; // sent again, same deadline
       error = problem;
     }
-    const delay = this.outbound.retryDelay(error, call.options, call.attempts, call.deadline, call.firstSent);
+    // An any-peer call whose chosen peer was gone before it arrived goes to another one.
+    const chosenGone = (call.flags & FrameFlags.Any) !== 0 && error.code === RpcErrorCode.PEER_NOT_FOUND && !error.mayHaveRun && error.details?.noCandidate !== true;
+    const delay = this.outbound.retryDelay(chosenGone ? new RpcError(RpcErrorCode.UNAVAILABLE, error.rawMessage, { mayHaveRun: false }) : error, call.options, call.attempts, call.deadline, call.firstSent);
     if (delay !== undefined) {
       // It never reached the callee: sent again later, under the same deadline. Until then it
       // keeps its old id (nothing else can arrive for it).
@@ -222,6 +250,8 @@ export class UnaryCalls {
     const id = this.outbound.allocateCallId();
     const frame = this.outbound.prepare(id, call.peerId, call.target, call.action, call.args, call.options, false, call.deadline, call.metadata);
     if (frame instanceof RpcError) return frame;
+    if (call.flags !== 0 && !this.outbound.ctx.session.brokerHasGroups) return noGroups(this.outbound.ctx.session.url);
+    if (call.flags !== 0 && frame instanceof Uint8Array) frame[2] = frame[2]! | call.flags;
     call.id = id;
     call.attempts++;
     const session = this.outbound.ctx.session;
@@ -229,7 +259,12 @@ export class UnaryCalls {
     this.calls.set(id, call);
     if (frame instanceof Uint8Array) session.sendMessage(frame, FrameType.RequestChunk, id);
     // Being compressed: it goes out on the same connection once it is, unless the call ended meanwhile.
-    else void frame.then((compressed) => this.calls.get(id) === call && session.sendMessageVia(call.via, compressed, FrameType.RequestChunk, id));
+    else
+      void frame.then((compressed) => {
+        if (this.calls.get(id) !== call) return;
+        compressed[2] = compressed[2]! | call.flags;
+        session.sendMessageVia(call.via, compressed, FrameType.RequestChunk, id);
+      });
     return undefined;
   }
 
