@@ -9,7 +9,23 @@ import { readLock } from '../cli/model/lock-file.js';
 import { generate } from '../cli/generate.js';
 import { repoRoot } from './support/paths.js';
 
-export const generatedFixtures = ['all-types', 'behaviors', 'context', 'deepkit', 'streams', 'versions/v1', 'versions/v2', 'versions/v3', 'evolution/v1', 'evolution/v2', 'relay/v1', 'relay/v2', 'name-clashes', 'intercept'] as const;
+export const generatedFixtures = [
+  'all-types',
+  'behaviors',
+  'context',
+  'deepkit',
+  'streams',
+  'versions/v1',
+  'versions/v2',
+  'versions/v3',
+  'evolution/v1',
+  'evolution/v2',
+  'relay/v1',
+  'relay/v2',
+  'name-clashes',
+  'intercept',
+  'groups',
+] as const;
 
 export default async function setup(): Promise<void> {
   const builds = [

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Access } from '../runtime/broker/access.js';
 import { noAudit } from '../runtime/broker/audit.js';
 import { CallerIdentities } from '../runtime/broker/caller-identity.js';
+import { GroupIndex } from '../runtime/broker/group-index.js';
 import { Router } from '../runtime/broker/router.js';
 import { StallClock } from '../runtime/broker/stall-clock.js';
 import { GoAway } from '../runtime/broker/go-away.js';
@@ -27,6 +28,7 @@ function setup(options: { maxCallsInFlight?: number; security?: RpcKernelSecurit
   const access = new Access(options.security ?? new RpcKernelSecurity());
   const router = new Router({
     directory,
+    groups: new GroupIndex(),
     clock: new StallClock(),
     goAway: new GoAway(),
     backpressure: new Backpressure(4 << 20, 64 << 20, () => undefined),

@@ -153,7 +153,14 @@ export class FakeDirectory implements PeerDirectory {
   }
 }
 
-export const echoController: ControllerInfo = { path: '/echo', fingerprint: '0'.repeat(16), actions: [{ name: 'echo', fingerprint: '0'.repeat(16) }, { name: 'other', fingerprint: '0'.repeat(16) }] };
+export const echoController: ControllerInfo = {
+  path: '/echo',
+  fingerprint: '0'.repeat(16),
+  actions: [
+    { name: 'echo', fingerprint: '0'.repeat(16) },
+    { name: 'other', fingerprint: '0'.repeat(16) },
+  ],
+};
 
 /** A Request frame to `target` for `/echo echo` (or another action), with `payload` after the header. */
 export function request(callId: number, target: string, payload: Uint8Array = Uint8Array.from([1, 2, 3]), options: { stream?: boolean; action?: string } = {}): Uint8Array {
