@@ -432,6 +432,7 @@ class BrokerServer implements Broker {
       this.listener.stopAccepting();
       const drainer = this.drainer;
       this.router.routeEnded = (route) => drainer.routeEnded(route);
+      this.router.movingRefused = (caller) => drainer.callRefusedAsMoving(caller);
       this.draining = drainer.start(options.deadlineMs ?? DEFAULT_DRAIN_MS);
     }
     return this.draining;

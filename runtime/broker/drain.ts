@@ -24,6 +24,12 @@ export interface DrainOptions {
 export const DEFAULT_DRAIN_MS = 10_000;
 /** How long clients told to go away have to leave by themselves before idle connections are closed (ms; at most a quarter of the deadline). */
 const LEAVE_GRACE_MS = 2_000;
+/**
+ * How long a connection stays busy after a call of it was refused because its target is moving
+ * (ms): its client sends the call again within a second (client retries wait at most 1 s), and
+ * a connection closed meanwhile would leave that call waiting for a broker that is gone.
+ */
+const RESEND_WINDOW_MS = 1_500;
 
 export interface DrainContext {
   readonly connections: OpenConnections;
@@ -45,6 +51,10 @@ export class Drain implements BrokerPart {
   private closingIdle = false;
   private resolve: ((closed: Promise<void>) => void) | undefined;
   private finishing: Promise<void> | undefined;
+  /** When each connection last had a call refused because its target is moving. */
+  private readonly resending = new WeakMap<RouteEndpoint, number>();
+  /** Timers looking again at connections that were busy sending calls again. */
+  private readonly rechecks = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(private readonly ctx: DrainContext) {}
 
@@ -65,6 +75,7 @@ export class Drain implements BrokerPart {
   stop(): void {
     clearTimeout(this.timer);
     clearTimeout(this.graceTimer);
+    for (const recheck of this.rechecks) clearTimeout(recheck);
   }
 
   /**
@@ -77,6 +88,11 @@ export class Drain implements BrokerPart {
       this.leaveIfIdle(route.caller);
       this.leaveIfIdle(route.callee);
     });
+  }
+
+  /** A call of `caller` was refused because its target is moving: its client sends it again soon. */
+  callRefusedAsMoving(caller: RouteEndpoint): void {
+    this.resending.set(caller, Date.now());
   }
 
   /** A connection closed (left, or was closed by the drain): the last one ends a drain under way. */
@@ -92,13 +108,21 @@ export class Drain implements BrokerPart {
 
   private leaveIfIdle(endpoint: RouteEndpoint): void {
     const connection = endpoint as BrokerConnection;
-    if (this.ctx.connections.has(connection) && !connection.hasRoutes) this.ctx.close(connection);
+    if (!this.ctx.connections.has(connection) || connection.hasRoutes) return;
+    const since = Date.now() - (this.resending.get(connection) ?? -Infinity);
+    if (since >= RESEND_WINDOW_MS) return this.ctx.close(connection);
+    const recheck = setTimeout(() => {
+      this.rechecks.delete(recheck);
+      this.leaveIfIdle(connection);
+    }, RESEND_WINDOW_MS - since);
+    this.rechecks.add(recheck);
   }
 
   private finish(deadlinePassed: boolean): Promise<void> {
     if (!this.finishing) {
       clearTimeout(this.timer);
       clearTimeout(this.graceTimer);
+      for (const recheck of this.rechecks) clearTimeout(recheck);
       const { ctx } = this;
       if (deadlinePassed) ctx.log.warn({ connections: ctx.connections.size, calls: ctx.routes() }, 'drain deadline passed: closing the connections whose calls are still open');
       this.finishing = ctx.closeBroker();

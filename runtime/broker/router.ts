@@ -61,6 +61,8 @@ export class Router implements BrokerPart {
   private streamCount = 0;
   /** Set while the broker drains (drain.ts): it hears of every route that ends. One branch on the way when not draining. */
   routeEnded: ((route: Route) => void) | undefined;
+  /** Set while the broker drains: it hears of each call refused because its target is moving (its client sends it again). */
+  movingRefused: ((caller: RouteEndpoint) => void) | undefined;
 
   constructor(private readonly ctx: RouterContext) {
     // Calls held for a security decision come back through here once it is in.
@@ -228,7 +230,10 @@ export class Router implements BrokerPart {
       case Verdict.Queued:
         return;
       case Verdict.Allowed:
-        if (this.ctx.directory.isMoving(id)) return this.refuse(caller, h, id, moving(id));
+        if (this.ctx.directory.isMoving(id)) {
+          if (this.movingRefused !== undefined) this.movingRefused(caller);
+          return this.refuse(caller, h, id, moving(id));
+        }
         return this.refuse(caller, h, id, notFound(frame, h));
       default:
         this.ctx.audit.denied(caller, 'send', id);
