@@ -27,10 +27,12 @@ const brokerLimitFlags = [
   ['max-unauthenticated-connections', 'maxUnauthenticatedConnections', 1, 'Connections not authenticated yet, together (default 1024)'],
   ['max-announced-bytes', 'maxAnnouncedBytes', 1, 'Characters of controller paths, names and fingerprints a connection may announce (default 65536)'],
   ['max-ids-per-connection', 'maxIdsPerConnection', 1, 'Peer ids one connection may hold (default 100)'],
+  ['max-groups-per-connection', 'maxGroupsPerConnection', 1, "Group memberships one connection's ids may hold (default 64)"],
+  ['max-group-members', 'maxGroupMembers', 1, 'Members one group may have (default 10,000)'],
   ['max-presence-subscriptions', 'maxPresenceSubscriptions', 1, 'Presence subscriptions per connection (default 64)'],
   ['max-presence-buffered-bytes', 'maxPresenceBufferedBytes', 1, 'Presence event bytes waiting to be written, to all subscribers together; past it subscribers are told to resync (default 16 MiB)'],
   ['audit-events-per-second', 'auditEventsPerSecond', 1, 'Refusals, denials and failures audited per connection and second; more are counted (default 20)'],
-  ['id-reservation-ms', 'idReservationMs', 0, "How long a peer id stays reserved for its client after its connection went away (default 20000, 0 = off)"],
+  ['id-reservation-ms', 'idReservationMs', 0, 'How long a peer id stays reserved for its client after its connection went away (default 20000, 0 = off)'],
 ] as const satisfies readonly (readonly [string, keyof BrokerLimitOptions, number, string])[];
 
 /** pino's levels (cli/commands/broker.ts has them too; not imported here: build and check never load the broker). */
@@ -62,12 +64,10 @@ export async function main(argv: string[]): Promise<number> {
       'init [dir]',
       'Scaffold a working p2pgen project (a contract, a broker, two peers) into a new folder',
       (y) =>
-        y
-          .positional('dir', { type: 'string', default: '.', describe: 'Folder to create the project in (empty or new)' })
-          .option('from', {
-            type: 'string',
-            describe: 'Folder with p2pgen-<version>.tgz and p2pgen-cli-<version>.tgz (`npm run pack` in a clone of p2pgen writes them): the project depends on those (file:) instead of the npm registry',
-          }),
+        y.positional('dir', { type: 'string', default: '.', describe: 'Folder to create the project in (empty or new)' }).option('from', {
+          type: 'string',
+          describe: 'Folder with p2pgen-<version>.tgz and p2pgen-cli-<version>.tgz (`npm run pack` in a clone of p2pgen writes them): the project depends on those (file:) instead of the npm registry',
+        }),
       (args) => {
         exitCode = runInit(args.dir, console_, { from: args.from });
       },
@@ -128,7 +128,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('nats-replicas', { type: 'number', describe: 'JetStream replicas of the cluster state: 1, 3 or 5 (default 1; needs --nats)' })
           .option('rebalance-ms', { type: 'number', describe: 'How often a broker well above the cluster average load asks idle clients to move (default 10000, 0 = off; needs --nats)' })
           .option('log-level', { choices: logLevels, default: 'info' as LogLevelName, describe: 'Least level logged, on stderr (debug adds connections opening and closing)' })
-          .option('peer-id-policy', { choices: ['printable', 'ascii', 'any'] as const, describe: "Which peer ids may be registered: no control or format characters (printable, the default), printable ASCII only, or any" })
+          .option('peer-id-policy', { choices: ['printable', 'ascii', 'any'] as const, describe: 'Which peer ids may be registered: no control or format characters (printable, the default), printable ASCII only, or any' })
           .option('log-format', { choices: ['pretty', 'json'] as const, describe: 'Log lines for a person, or JSON lines for tools (default: pretty when stderr is a terminal, else json)' })
           .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics at http://<metrics-host>:<port>/metrics (and /healthz) on this port (0 picks a free one; needs prom-client)' })
           .option('metrics-host', { type: 'string', describe: 'Address of the metrics listener (default 127.0.0.1; needs --metrics-port)' })
@@ -150,11 +150,12 @@ export async function main(argv: string[]): Promise<number> {
           if (value !== undefined) limits[key] = value;
         }
         const { port, host, insecure, security, audit, metricsPort, metricsHost, drainMs } = args;
-        const allowedOrigins = args.allowedOrigins?.split(',').map((o) => o.trim()).filter(Boolean);
+        const allowedOrigins = args.allowedOrigins
+          ?.split(',')
+          .map((o) => o.trim())
+          .filter(Boolean);
         const cluster =
-          args.nats === undefined
-            ? undefined
-            : { nats: args.nats.flatMap((v) => String(v).split(',')).filter(Boolean), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas, rebalanceIntervalMs: args.rebalanceMs };
+          args.nats === undefined ? undefined : { nats: args.nats.flatMap((v) => String(v).split(',')).filter(Boolean), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas, rebalanceIntervalMs: args.rebalanceMs };
         // Loaded here: build and check never pay for the broker (ws, NATS) at start-up.
         const { runBroker } = await import('./commands/broker.js');
         exitCode = await runBroker(

@@ -153,6 +153,24 @@ describe('groups on one broker', () => {
     await eventually(async () => (await caller.client.listPeers({ group: 'g' })).length === 0, 'the member to be gone');
   });
 
+  it('presence of a group: joined when a peer joins it, left when it leaves it or goes away', async () => {
+    const { client } = await startBroker();
+    const watcher = await client();
+    const events: string[] = [];
+    const feed = watcher.presence({ group: 'room' });
+    const subscription = feed.subscribe((e) => events.push(`${e.type} ${e.peer.id}`));
+    await feed.ready;
+    const a = await worker(client, 'a', ['room']);
+    const b = await worker(client, 'b', ['lobby']);
+    const membership = await b.client.joinGroup('room');
+    await eventually(() => events.length === 2, 'both joins');
+    await membership.leave();
+    await a.client.disconnect();
+    await eventually(() => events.length === 4, 'both leaves');
+    expect(events).toEqual(['joined a', 'joined b', 'left b', 'left a']);
+    subscription.unsubscribe();
+  });
+
   it('a client joins its groups again by itself after a reconnect', async () => {
     const h = await startBroker();
     const proxy = await tcpProxy(Number(new URL(h.broker.url).port));

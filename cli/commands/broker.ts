@@ -8,17 +8,7 @@ import { createWriteStream, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import {
-  createBroker,
-  jsonLinesAudit,
-  type AuditLog,
-  type Broker,
-  type BrokerLogger,
-  type BrokerOptions,
-  type ClusterOptions,
-  type MetricsRegistry,
-  type RpcKernelSecurity,
-} from 'p2pgen/broker';
+import { createBroker, jsonLinesAudit, type AuditLog, type Broker, type BrokerLogger, type BrokerOptions, type ClusterOptions, type MetricsRegistry, type RpcKernelSecurity } from 'p2pgen/broker';
 import type { Output } from './build.js';
 import { UsageError } from './usage-error.js';
 import { prettyDestination, type LogFormat } from './log-format.js';
@@ -41,6 +31,8 @@ export type BrokerLimitOptions = Partial<
     | 'maxUnauthenticatedConnections'
     | 'maxAnnouncedBytes'
     | 'maxIdsPerConnection'
+    | 'maxGroupsPerConnection'
+    | 'maxGroupMembers'
     | 'maxPresenceSubscriptions'
     | 'maxPresenceBufferedBytes'
     | 'auditEventsPerSecond'
@@ -97,10 +89,7 @@ async function serve(args: BrokerArgs, output: Output, signals: SignalQueue): Pr
   let broker: Broker;
   try {
     const registry = args.metricsPort === undefined ? undefined : await processRegistry();
-    logger.info(
-      { port: args.port, host: args.host, security: args.security, audit: args.audit, cluster: args.cluster?.name ?? (args.cluster ? 'p2pgen' : undefined), metricsPort: args.metricsPort },
-      'p2pgen broker starting',
-    );
+    logger.info({ port: args.port, host: args.host, security: args.security, audit: args.audit, cluster: args.cluster?.name ?? (args.cluster ? 'p2pgen' : undefined), metricsPort: args.metricsPort }, 'p2pgen broker starting');
     broker = await createBroker({
       port: args.port,
       host: args.host,
@@ -187,8 +176,7 @@ async function stderrLogger(level: LogLevelName, format: LogFormat = process.std
     if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
     throw new Error('logging needs pino: npm install pino', { cause: error });
   }
-  const destination =
-    format === 'pretty' ? prettyDestination((text) => process.stderr.write(text), !process.env.NO_COLOR && process.stderr.isTTY === true) : pino.destination({ dest: 2, sync: true });
+  const destination = format === 'pretty' ? prettyDestination((text) => process.stderr.write(text), !process.env.NO_COLOR && process.stderr.isTTY === true) : pino.destination({ dest: 2, sync: true });
   const logger: BrokerLogger = pino({ name: 'p2pgen-broker', level }, destination);
   return logger;
 }

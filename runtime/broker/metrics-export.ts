@@ -86,9 +86,7 @@ export function registerMetrics(registry: MetricsRegistry, prefix: string, sourc
   const single = (value: number): MetricValue[] => [{ value, labels: {} }];
   const metrics: CollectedMetric[] = [
     metric(`${prefix}connections`, 'WebSocket connections open (authenticated or not)', 'gauge', () => single(source.stats().connections)),
-    metric(`${prefix}unauthenticated_connections`, 'Connections not authenticated yet (TCP connections not upgraded, WebSocket connections not welcomed)', 'gauge', () =>
-      single(source.stats().unauthenticated),
-    ),
+    metric(`${prefix}unauthenticated_connections`, 'Connections not authenticated yet (TCP connections not upgraded, WebSocket connections not welcomed)', 'gauge', () => single(source.stats().unauthenticated)),
     metric(`${prefix}peers`, "Peer ids registered on this broker's connections", 'gauge', () => single(source.stats().peers)),
     metric(`${prefix}remote_peers`, 'In a cluster: peer ids registered on the other brokers (0 alone)', 'gauge', () => single(source.stats().remotePeers)),
     metric(`${prefix}calls_in_flight`, 'Calls and streams routed and not ended yet', 'gauge', () => {
@@ -99,15 +97,9 @@ export function registerMetrics(registry: MetricsRegistry, prefix: string, sourc
       ];
     }),
     metric(`${prefix}buffered_bytes`, 'Bytes waiting to be written to all connections', 'gauge', () => single(source.stats().bufferedBytes)),
-    metric(`${prefix}paused_connections`, 'Connections not read because too many bytes wait to be written to them (or for security decisions)', 'gauge', () =>
-      single(source.stats().pausedConnections),
-    ),
-    metric(`${prefix}presence_buffered_bytes`, 'Presence event bytes waiting to be written, to all subscribers (bounded by maxPresenceBufferedBytes)', 'gauge', () =>
-      single(source.stats().presenceHeldBytes),
-    ),
-    metric(`${prefix}presence_resyncs_total`, 'Presence subscribers told to ask for the list again because their events did not fit the bounds', 'counter', () =>
-      single(source.stats().presenceResyncs),
-    ),
+    metric(`${prefix}paused_connections`, 'Connections not read because too many bytes wait to be written to them (or for security decisions)', 'gauge', () => single(source.stats().pausedConnections)),
+    metric(`${prefix}presence_buffered_bytes`, 'Presence event bytes waiting to be written, to all subscribers (bounded by maxPresenceBufferedBytes)', 'gauge', () => single(source.stats().presenceHeldBytes)),
+    metric(`${prefix}presence_resyncs_total`, 'Presence subscribers told to ask for the list again because their events did not fit the bounds', 'counter', () => single(source.stats().presenceResyncs)),
     metric(`${prefix}draining`, '1 while the broker drains or closes (its /healthz answers 503), else 0', 'gauge', () => single(source.stopping() ? 1 : 0)),
     metric(`${prefix}connections_total`, 'WebSocket connections accepted', 'counter', () => single(counts.connectionsAccepted)),
     metric(`${prefix}authentication_failures_total`, 'Connections refused by authenticate (or protected mode)', 'counter', () => single(counts.authenticationFailures)),
@@ -123,15 +115,9 @@ export function registerMetrics(registry: MetricsRegistry, prefix: string, sourc
       );
       return values;
     }),
-    metric(`${prefix}denials_total`, 'Requests a security hook refused, by kind (register, send, call)', 'counter', () =>
-      DENIAL_KINDS.map((kind, i) => ({ value: counts.denials[i]!, labels: { kind } })),
-    ),
-    metric(`${prefix}received_bytes_total`, 'Bytes read from client sockets (WebSocket framing included)', 'counter', () =>
-      single(counts.closedBytesRead + source.openSocketBytes().read),
-    ),
-    metric(`${prefix}sent_bytes_total`, 'Bytes written to client sockets (WebSocket framing included)', 'counter', () =>
-      single(counts.closedBytesWritten + source.openSocketBytes().written),
-    ),
+    metric(`${prefix}denials_total`, 'Requests a security hook refused, by kind (register, send, call, join-group, send-group)', 'counter', () => DENIAL_KINDS.map((kind, i) => ({ value: counts.denials[i]!, labels: { kind } }))),
+    metric(`${prefix}received_bytes_total`, 'Bytes read from client sockets (WebSocket framing included)', 'counter', () => single(counts.closedBytesRead + source.openSocketBytes().read)),
+    metric(`${prefix}sent_bytes_total`, 'Bytes written to client sockets (WebSocket framing included)', 'counter', () => single(counts.closedBytesWritten + source.openSocketBytes().written)),
     metric(`${prefix}cluster_events_total`, 'In a cluster: what the broker did to keep its view of the cluster right, by kind (watch-restarted: a store watch ended or stalled and was followed anew)', 'counter', () =>
       [...counts.clusterEvents].map(([kind, value]) => ({ value, labels: { kind } })),
     ),

@@ -145,3 +145,25 @@ function samePeer(known: PeerInfo | undefined, peer: PeerInfo): boolean {
   if (!known || known.contracts.length !== peer.contracts.length) return false;
   return known.contracts.every((c, i) => c.path === peer.contracts[i]!.path && c.fingerprint === peer.contracts[i]!.fingerprint);
 }
+
+/**
+ * `source` narrowed to the members of `group`: 'joined' for a peer in it (again when its
+ * controllers or groups change), 'left' when it leaves the group or goes away.
+ */
+export function presenceOfGroup(source: PresenceObservable, group: string): PresenceObservable {
+  const events = new Observable<PresenceEvent>((subscriber) => {
+    const members = new Set<string>();
+    return source.subscribe({
+      next: (event) => {
+        const id = event.peer.id;
+        if (event.type === 'joined' && event.peer.groups?.includes(group) === true) {
+          members.add(id);
+          subscriber.next(event);
+        } else if (members.delete(id)) subscriber.next(event.type === 'left' ? event : { type: 'left', peer: event.peer });
+      },
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => subscriber.complete(),
+    });
+  });
+  return Object.assign(events, { ready: source.ready });
+}

@@ -32,7 +32,7 @@ import { webStreamsCompressor } from '../compression/web-streams.js';
 import { PieceBudget, Reassembly } from './message-pieces.js';
 import { Negotiation } from './negotiation.js';
 import { Outbound } from './outbound.js';
-import { PresenceFeed, type PresenceObservable } from './presence-feed.js';
+import { PresenceFeed, presenceOfGroup, type PresenceObservable } from './presence-feed.js';
 import { RemotePeer } from './remote-peer.js';
 import { AnyPeer, groupNameBytes, RemoteGroup } from './remote-group.js';
 import { GroupCalls } from './group-calls.js';
@@ -439,10 +439,12 @@ export class RpcWebSocketClient {
    * a 'joined' event for every peer present when it subscribed, then the changes as they happen.
    * A peer that registers controllers after joining is announced with 'joined' again, carrying
    * its new controller list: keep peers in a map by id and each event is an upsert or a delete.
-   * `ready` resolves once those first events were delivered.
+   * `ready` resolves once those first events were delivered. `{ group }`: only the members of
+   * that group ('joined' when a peer joins it, 'left' when it leaves it or goes away).
    */
-  presence(): PresenceObservable {
-    return this.presenceFeed.observable();
+  presence(filter: { group?: string } = {}): PresenceObservable {
+    const all = this.presenceFeed.observable();
+    return filter.group === undefined ? all : presenceOfGroup(all, filter.group);
   }
 
   /** The registered peers (optionally only those serving `controller`, or in `group`) this client may send to. */
