@@ -27,6 +27,16 @@ const securities = {
       return session.username === 'honest' ? true : never();
     }
   },
+  // isAllowedToSendToPeer takes a second for everyone but the healthy pair ('honest'), whose calls measure the broker, not the hook.
+  'one-second-send': class extends RpcKernelSecurity {
+    async authenticate(token) {
+      return new Session(String(token ?? 'anonymous'));
+    }
+    async isAllowedToSendToPeer(session) {
+      if (session.username !== 'honest') await new Promise((resolve) => setTimeout(resolve, 1000));
+      return true;
+    }
+  },
   'slow-send': class extends RpcKernelSecurity {
     async authenticate(token) {
       return new Session(String(token ?? 'anonymous'));
@@ -47,4 +57,7 @@ const auditStream = auditFile ? createWriteStream(auditFile) : undefined;
 const audit = auditStream && (runtime.jsonLinesAudit ? runtime.jsonLinesAudit(auditStream).sink : (event) => auditStream.write(`${JSON.stringify(event)}\n`));
 const broker = await createBroker({ port: 0, host: '127.0.0.1', log: () => undefined, ...options, ...(Security ? { security: new Security() } : {}), ...(audit ? { audit } : {}) });
 const channel = serveRss(() => broker.stats());
+channel.on('stats', () => channel.send({ type: 'stats', stats: broker.stats() }));
+// With the metrics option: the registry's text exposition, as a scrape would get it.
+channel.on('metrics', async () => channel.send({ type: 'metrics', text: broker.metrics ? await broker.metrics.registry.metrics() : '' }));
 channel.send({ type: 'listening', url: broker.url, pid: process.pid });
