@@ -54,7 +54,10 @@ const Security = securities[process.env.ATTACK_SECURITY ?? ''];
 const auditFile = process.env.ATTACK_AUDIT_FILE;
 // (A broker of before jsonLinesAudit existed writes each line as it comes, as its CLI did.)
 const auditStream = auditFile ? createWriteStream(auditFile) : undefined;
-const audit = auditStream && (runtime.jsonLinesAudit ? runtime.jsonLinesAudit(auditStream).sink : (event) => auditStream.write(`${JSON.stringify(event)}\n`));
+const written = auditStream && (runtime.jsonLinesAudit ? runtime.jsonLinesAudit(auditStream).sink : (event) => auditStream.write(`${JSON.stringify(event)}\n`));
+// ATTACK_AUDIT_TYPES: only events of these types are written (e.g. 'disconnect': how connections were closed, without a line per call).
+const auditTypes = process.env.ATTACK_AUDIT_TYPES ? new Set(process.env.ATTACK_AUDIT_TYPES.split(',')) : undefined;
+const audit = written && (auditTypes ? (event) => auditTypes.has(event.type) && written(event) : written);
 const broker = await createBroker({ port: 0, host: '127.0.0.1', log: () => undefined, ...options, ...(Security ? { security: new Security() } : {}), ...(audit ? { audit } : {}) });
 const channel = serveRss(() => broker.stats());
 channel.on('stats', () => channel.send({ type: 'stats', stats: broker.stats() }));

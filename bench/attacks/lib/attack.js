@@ -243,11 +243,12 @@ export async function prepare() {
 
 /**
  * The broker in a process of its own; `options` are createBroker options (JSON), `security` a
- * variant of broker-main.js, `auditFile` where it writes its audit log as JSON lines.
+ * variant of broker-main.js, `auditFile` where it writes its audit log as JSON lines
+ * (`auditTypes`: only events of these types).
  */
-export async function startBroker({ options = {}, security, auditFile } = {}) {
+export async function startBroker({ options = {}, security, auditFile, auditTypes } = {}) {
   const child = startChild(join(repoRoot, 'bench/attacks/broker-main.js'), {
-    env: { ATTACK_BROKER: JSON.stringify(options), ...(security ? { ATTACK_SECURITY: security } : {}), ...(auditFile ? { ATTACK_AUDIT_FILE: auditFile } : {}) },
+    env: { ATTACK_BROKER: JSON.stringify(options), ...(security ? { ATTACK_SECURITY: security } : {}), ...(auditFile ? { ATTACK_AUDIT_FILE: auditFile } : {}), ...(auditTypes ? { ATTACK_AUDIT_TYPES: auditTypes.join(',') } : {}) },
     execArgv: ['--expose-gc'],
     label: 'broker',
   });
@@ -273,8 +274,8 @@ export async function startRawVictim(url, { peerId, holder, frameEveryMs = 0 }) 
   const child = startChild(join(repoRoot, 'bench/attacks/raw-victim-main.js'), { label: 'raw victim', execArgv: ['--expose-gc'] });
   await child.next('ready', 20_000);
   child.send({ type: 'connect', url, peerId, holder, frameEveryMs });
-  await child.next('connected', 20_000);
-  return child;
+  const { handle } = await child.next('connected', 20_000);
+  return { ...child, handle };
 }
 
 /** RSS after a full collection, and the live part of it (JS heap + ArrayBuffers): RSS seldom shrinks once grown. */
