@@ -18,6 +18,13 @@ const attacks = [
   'listing-burst',
   'silent-sockets',
   'audit-flood',
+  // issue 20
+  'eviction',
+  'presence-fanout',
+  'origin',
+  'slowloris',
+  'listing-cache',
+  'discovery',
 ];
 const only = process.env.ATTACKS?.split(',').map((a) => a.trim()).filter(Boolean);
 const unknown = only?.filter((a) => !attacks.includes(a)) ?? [];
