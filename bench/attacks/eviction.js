@@ -83,6 +83,8 @@ async function callHonestly(caller, actions, running, outcome) {
     await sleep(250);
   }
   outcome.latency = percentiles(latencies);
+  outcome.calls = latencies.length;
+  if (caller.closed) outcome.closed = `${caller.closeCode} "${caller.closeReason}"`;
 }
 
 async function evict(actions, attackerCount) {
@@ -136,7 +138,7 @@ async function evict(actions, attackerCount) {
     [
       `svc closed: ${closedNote}`,
       `svc's id taken by the thief: ${taken}`,
-      `honest caller got 'forged': ${forged}; its echo('secret') calls: ${honest.secret} answered 'secret', ${JSON.stringify(honest.errors)} errors, ${honest.timeouts} without answer in 10 s (latency p50 ${honest.latency?.p50} ms, p99 ${honest.latency?.p99} ms, max ${honest.latency?.max} ms)`,
+      `honest caller got 'forged': ${forged}; its echo('secret') calls: ${honest.secret} answered 'secret', ${JSON.stringify(honest.errors)} errors, ${honest.timeouts} without answer in 10 s, ${honest.calls} calls${honest.closed ? `; the caller's connection was closed by the broker: ${honest.closed}` : ''} (latency p50 ${honest.latency?.p50} ms, p99 ${honest.latency?.p99} ms, max ${honest.latency?.max} ms)`,
       `the flood: ${tally.sent} calls of ~1 MB sent in ${WINDOW_MS / 1000} s, ${tally.answered} answered by svc, refused: ${JSON.stringify(tally.refused)}; svc answered ${state.answered} calls in all`,
     ],
     {
