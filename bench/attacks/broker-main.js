@@ -27,6 +27,16 @@ const securities = {
       return session.username === 'honest' ? true : never();
     }
   },
+  // isAllowedToSendToPeer takes a second for everyone but the healthy pair ('honest'), whose calls measure the broker, not the hook.
+  'one-second-send': class extends RpcKernelSecurity {
+    async authenticate(token) {
+      return new Session(String(token ?? 'anonymous'));
+    }
+    async isAllowedToSendToPeer(session) {
+      if (session.username !== 'honest') await new Promise((resolve) => setTimeout(resolve, 1000));
+      return true;
+    }
+  },
   'slow-send': class extends RpcKernelSecurity {
     async authenticate(token) {
       return new Session(String(token ?? 'anonymous'));
@@ -44,7 +54,13 @@ const Security = securities[process.env.ATTACK_SECURITY ?? ''];
 const auditFile = process.env.ATTACK_AUDIT_FILE;
 // (A broker of before jsonLinesAudit existed writes each line as it comes, as its CLI did.)
 const auditStream = auditFile ? createWriteStream(auditFile) : undefined;
-const audit = auditStream && (runtime.jsonLinesAudit ? runtime.jsonLinesAudit(auditStream).sink : (event) => auditStream.write(`${JSON.stringify(event)}\n`));
+const written = auditStream && (runtime.jsonLinesAudit ? runtime.jsonLinesAudit(auditStream).sink : (event) => auditStream.write(`${JSON.stringify(event)}\n`));
+// ATTACK_AUDIT_TYPES: only events of these types are written (e.g. 'disconnect': how connections were closed, without a line per call).
+const auditTypes = process.env.ATTACK_AUDIT_TYPES ? new Set(process.env.ATTACK_AUDIT_TYPES.split(',')) : undefined;
+const audit = written && (auditTypes ? (event) => auditTypes.has(event.type) && written(event) : written);
 const broker = await createBroker({ port: 0, host: '127.0.0.1', log: () => undefined, ...options, ...(Security ? { security: new Security() } : {}), ...(audit ? { audit } : {}) });
 const channel = serveRss(() => broker.stats());
+channel.on('stats', () => channel.send({ type: 'stats', stats: broker.stats() }));
+// With the metrics option: the registry's text exposition, as a scrape would get it.
+channel.on('metrics', async () => channel.send({ type: 'metrics', text: broker.metrics ? await broker.metrics.registry.metrics() : '' }));
 channel.send({ type: 'listening', url: broker.url, pid: process.pid });

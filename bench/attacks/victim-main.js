@@ -18,4 +18,14 @@ channel.on('connect', async ({ url }) => {
   await client.listPeers(); // the controller announcement went before this answer
   channel.send({ type: 'connected' });
 });
+// listPeers() as an honest p2pgen client calls it: how many peers, or the error's code.
+channel.on('list', async () => {
+  const started = performance.now();
+  try {
+    const peers = await client.listPeers();
+    channel.send({ type: 'listed', count: peers.length, ms: performance.now() - started });
+  } catch (error) {
+    channel.send({ type: 'listed', error: error?.code ?? String(error?.message ?? error), ms: performance.now() - started });
+  }
+});
 channel.send({ type: 'ready', pid: process.pid });

@@ -102,8 +102,12 @@ export function varintFields(...values) {
 
 /** A WebSocket speaking frames by hand; `onFrame` sees every frame after the welcome. */
 export class RawPeer {
-  static async connect(url, { token, origin } = {}) {
-    const ws = new WebSocket(url, { perMessageDeflate: false, ...(origin ? { origin } : {}) });
+  /**
+   * `localAddress`: the loopback address to connect from (127.0.0.2 looks like another machine
+   * to the broker); `origin` and `headers` (e.g. a Host) as a browser page would send them.
+   */
+  static async connect(url, { token, origin, localAddress, headers } = {}) {
+    const ws = new WebSocket(url, { perMessageDeflate: false, ...(origin ? { origin } : {}), ...(localAddress ? { localAddress } : {}), ...(headers ? { headers } : {}) });
     const peer = new RawPeer(ws);
     await new Promise((resolve, reject) => {
       ws.once('open', resolve);
@@ -131,7 +135,11 @@ export class RawPeer {
       this.waiters = this.waiters.filter((w) => !w.done);
       this.onFrame(data);
     });
-    ws.on('close', () => (this.closed = true));
+    ws.on('close', (code, reason) => {
+      this.closed = true;
+      this.closeCode ??= code;
+      this.closeReason ??= reason.toString();
+    });
     ws.on('error', () => undefined);
   }
 
@@ -157,8 +165,9 @@ export class RawPeer {
     return JSON.parse(reply.toString('utf8', 12));
   }
 
-  async register(peerId) {
-    const reply = await this.control({ op: 'register', peerId });
+  /** `holder`: a client's holder token (16 to 64 characters), which a broker reserves the id for when the connection goes away. */
+  async register(peerId, holder) {
+    const reply = await this.control({ op: 'register', peerId, ...(holder === undefined ? {} : { holder }) });
     if (!reply.ok) throw new Error(`could not register ${peerId}: ${reply.message}`);
   }
 
@@ -179,6 +188,16 @@ export class RawPeer {
     this.closed = true;
     this.ws.terminate();
   }
+}
+
+/** The JSON body of a frame the broker made (ControlReply, Event, Error). */
+export function jsonOf(frame) {
+  return JSON.parse(frame.toString('utf8', 12));
+}
+
+/** Where a Request's payload starts: after its header, its target id and, when flagged, its deadline. */
+export function requestPayloadStart(frame) {
+  return 28 + frame[3] + ((frame[2] & 8) !== 0 ? 4 : 0);
 }
 
 // ---- processes ------------------------------------------------------------------------
@@ -224,11 +243,12 @@ export async function prepare() {
 
 /**
  * The broker in a process of its own; `options` are createBroker options (JSON), `security` a
- * variant of broker-main.js, `auditFile` where it writes its audit log as JSON lines.
+ * variant of broker-main.js, `auditFile` where it writes its audit log as JSON lines
+ * (`auditTypes`: only events of these types).
  */
-export async function startBroker({ options = {}, security, auditFile } = {}) {
+export async function startBroker({ options = {}, security, auditFile, auditTypes } = {}) {
   const child = startChild(join(repoRoot, 'bench/attacks/broker-main.js'), {
-    env: { ATTACK_BROKER: JSON.stringify(options), ...(security ? { ATTACK_SECURITY: security } : {}), ...(auditFile ? { ATTACK_AUDIT_FILE: auditFile } : {}) },
+    env: { ATTACK_BROKER: JSON.stringify(options), ...(security ? { ATTACK_SECURITY: security } : {}), ...(auditFile ? { ATTACK_AUDIT_FILE: auditFile } : {}), ...(auditTypes ? { ATTACK_AUDIT_TYPES: auditTypes.join(',') } : {}) },
     execArgv: ['--expose-gc'],
     label: 'broker',
   });
@@ -246,11 +266,41 @@ export async function startVictim(url) {
   return child;
 }
 
+/**
+ * A hand-made peer registered as `peerId` (under `holder`, a holder token) that echoes every
+ * Request, reading one frame per `frameEveryMs`, in a process of its own (raw-victim-main.js).
+ */
+export async function startRawVictim(url, { peerId, holder, frameEveryMs = 0 }) {
+  const child = startChild(join(repoRoot, 'bench/attacks/raw-victim-main.js'), { label: 'raw victim', execArgv: ['--expose-gc'] });
+  await child.next('ready', 20_000);
+  child.send({ type: 'connect', url, peerId, holder, frameEveryMs });
+  const { handle } = await child.next('connected', 20_000);
+  return { ...child, handle };
+}
+
 /** RSS after a full collection, and the live part of it (JS heap + ArrayBuffers): RSS seldom shrinks once grown. */
 export async function rssOf(child) {
   child.send({ type: 'rss' });
   const { rss, live } = await child.next('rss', 20_000);
   return { rss, live };
+}
+
+/** The broker's stats() now. */
+export async function statsOf(broker) {
+  broker.send({ type: 'stats' });
+  return (await broker.next('stats', 20_000)).stats;
+}
+
+/** The broker's metrics (Prometheus text) now; empty without the metrics option. */
+export async function metricsOf(broker) {
+  broker.send({ type: 'metrics' });
+  return (await broker.next('metrics', 20_000)).text;
+}
+
+/** The child's RSS now, without a collection (cheap: a guard polls it while an attack runs). */
+export async function rssNow(child) {
+  child.send({ type: 'rss-now' });
+  return (await child.next('rss-now', 20_000)).rss;
 }
 
 /**
@@ -272,34 +322,60 @@ export async function measure(procs, attack, { afterMs = 2000 } = {}) {
   }
   const peak = {};
   const stats = {};
+  const peaks = {};
   for (const [name, child] of Object.entries(procs)) {
     const reply = await child.next('peak', 20_000);
     peak[name] = reply.rss;
     stats[name] = reply.stats;
+    peaks[name] = reply.peaks;
   }
   await outcome?.cleanup?.();
   await sleep(afterMs);
   const after = {};
   for (const [name, child] of Object.entries(procs)) after[name] = await rssOf(child);
-  return { before, peak, after, stats, outcome };
+  return { before, peak, after, stats, peaks, outcome };
 }
 
 // ---- the healthy pair -----------------------------------------------------------------
 
 /**
- * A callee and a caller, both honest: the caller calls the echo of `calleeId` ('healthy-callee',
- * a raw peer here that answers every Request with its payload, or 'victim') one call at a
- * time, each with a 5 s bound, until stopped; it counts the calls that came back right.
+ * A callee and a caller, both honest, in a process of their own (bench/attacks/healthy-main.js:
+ * the attack driver's own work does not slow them down): the caller calls the echo of
+ * `calleeId` ('healthy-callee', a raw peer there that answers every Request with its payload,
+ * or 'victim') one call at a time, each with a 5 s bound, until stopped. `stop()` resolves with
+ * the calls that came back right (`ok`), those that did not (`failed`: an error or no answer in
+ * 5 s), and the latencies of all of them (p50, p99, max, in ms; a failed call counts at the time
+ * it took to fail).
  */
 export async function healthyPair(url, { token = 'honest', calleeId = 'healthy-callee', actions } = {}) {
+  const child = startChild(join(repoRoot, 'bench/attacks/healthy-main.js'), { label: 'healthy pair' });
+  await child.next('ready', 20_000);
+  child.send({ type: 'start', url, token, calleeId, actions });
+  await child.next('started', 20_000);
+  const counts = { ok: 0, failed: 0 };
+  return {
+    counts,
+    async stop() {
+      child.send({ type: 'finish' });
+      const { figures } = await child.next('finished', 30_000);
+      await child.stop();
+      return Object.assign(counts, figures);
+    },
+  };
+}
+
+/**
+ * The healthy pair's loop (run by healthy-main.js): see healthyPair. Returns { stop() } which
+ * resolves with { ok, failed, calls, p50, p99, max }.
+ */
+export async function healthyLoop(url, { token = 'honest', calleeId = 'healthy-callee', actions }) {
   let callee;
   if (calleeId === 'healthy-callee') {
     callee = await RawPeer.connect(url, { token });
     await callee.register('healthy-callee');
     callee.onFrame = (f) => {
       if (f[1] !== FrameType.Request) return;
-      const payloadStart = 28 + f[3] + ((f[2] & 8) !== 0 ? 4 : 0);
-      const answer = Buffer.concat([signal(FrameType.Response, f.readUInt32LE(4)), f.subarray(payloadStart)]);
+      const answer = Buffer.concat([signal(FrameType.Response, f.readUInt32LE(4)), f.subarray(requestPayloadStart(f))]);
       callee.send(answer);
     };
   }
@@ -308,11 +384,13 @@ export async function healthyPair(url, { token = 'honest', calleeId = 'healthy-c
   const payload = bytesField(Buffer.from('healthy'));
   let running = true;
   const counts = { ok: 0, failed: 0 };
+  const latencies = [];
   let callId = 0;
   const loop = (async () => {
     for (let i = 0; running && i < 1_000_000; i++) {
       callId++;
       const id = callId;
+      const started = performance.now();
       caller.send(request(id, actions.echo, calleeId, payload));
       try {
         const answer = await caller.next((f) => f.readUInt32LE(4) === id && (f[1] === FrameType.Response || f[1] === FrameType.Error), 5000);
@@ -321,34 +399,70 @@ export async function healthyPair(url, { token = 'honest', calleeId = 'healthy-c
       } catch {
         counts.failed++;
       }
+      latencies.push(performance.now() - started);
     }
   })();
   return {
-    counts,
     async stop() {
       running = false;
       await loop;
       caller.close();
       callee?.close();
-      return counts;
+      return { ...counts, calls: latencies.length, ...percentiles(latencies) };
     },
   };
+}
+
+/** p50, p99 and max of `values` (ms, rounded to 0.1); undefined when there are none. */
+export function percentiles(values) {
+  if (values.length === 0) return { p50: undefined, p99: undefined, max: undefined };
+  const sorted = Float64Array.from(values).sort();
+  const at = (q) => Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] * 10) / 10;
+  return { p50: at(0.5), p99: at(0.99), max: Math.round(sorted[sorted.length - 1] * 10) / 10 };
 }
 
 // ---- reporting ------------------------------------------------------------------------
 
 const mib = (bytes) => (bytes / MiB).toFixed(1);
 
-export function report(name, { before, peak, after, stats }, healthy, notes = []) {
+/** The summary lines of every attack reported in this process, in order (run-all.js prints them again at the end). */
+export const summaries = [];
+
+/**
+ * Prints an attack's figures: each process's RSS, the healthy pair's calls, the notes, then one
+ * summary line (`outcome`, short: the attack's own result; notes[0] unless given).
+ */
+export function report(name, { before, peak, after, stats, peaks }, healthy, notes = [], { outcome = notes[0] } = {}) {
   const lines = [`## ${name}`];
   for (const proc of Object.keys(before)) {
     lines.push(`- ${proc} RSS: before ${mib(before[proc].rss)} MiB, peak ${mib(peak[proc])} MiB, after ${mib(after[proc].rss)} MiB (live heap + buffers: ${mib(before[proc].live)} MiB before, ${mib(after[proc].live)} MiB after)`);
   }
-  if (healthy) lines.push(`- healthy pair during the attack: ${healthy.ok} calls ok, ${healthy.failed} failed`);
+  if (healthy) {
+    const timing = healthy.p99 === undefined ? '' : ` (latency p50 ${healthy.p50} ms, p99 ${healthy.p99} ms, max ${healthy.max} ms)`;
+    lines.push(`- healthy pair during the attack: ${healthy.ok} calls ok, ${healthy.failed} failed${timing}`);
+  }
   for (const note of notes) lines.push(`- ${note}`);
   if (stats?.broker) lines.push(`- broker stats at peak: ${JSON.stringify(stats.broker)}`);
+  const sampled = peaks?.broker;
+  if (sampled?.max && Object.keys(sampled.max).length > 0) {
+    const shown = [`bufferedBytes max ${mib(sampled.max.bufferedBytes ?? 0)} MiB`, `connections max ${sampled.max.connections}`, `pausedConnections ${sampled.min.pausedConnections}..${sampled.max.pausedConnections}`];
+    if (sampled.max.presenceHeldBytes !== undefined) shown.push(`presenceHeldBytes max ${mib(sampled.max.presenceHeldBytes)} MiB`);
+    if (sampled.max.unauthenticated !== undefined) shown.push(`unauthenticated max ${sampled.max.unauthenticated}`);
+    lines.push(`- broker stats sampled every 100 ms during the attack: ${shown.join(', ')}`);
+  }
+  const summary = summaryLine(name, peak?.broker, healthy, outcome);
+  summaries.push(summary);
+  lines.push(summary);
   console.log(lines.join('\n') + '\n');
-  return { name, before, peak, after, healthy, notes };
+  return { name, before, peak, after, healthy, notes, summary };
+}
+
+/** One line per attack: its peak broker RSS, the healthy pair's p99 and failures, and its outcome. */
+function summaryLine(name, peakRss, healthy, outcome) {
+  const rss = peakRss === undefined ? 'n/a' : `${mib(peakRss)} MiB`;
+  const p99 = healthy?.p99 === undefined ? 'n/a' : `${healthy.p99} ms`;
+  const calls = healthy ? ` (${healthy.ok} ok, ${healthy.failed} failed)` : '';
+  return `SUMMARY ${name} | peak broker RSS ${rss} | healthy p99 ${p99}${calls}${outcome ? ` | ${outcome}` : ''}`;
 }
 
 /** Runs `main` and stops every process it started, whatever happens; a watchdog bounds the whole run. */
