@@ -1,7 +1,7 @@
 /**
  * The seed document's story, end to end, in one terminal: a broker with a small security class,
  * two peers that see each other come and go, chat, discovery, a file transfer with a progress
- * bar, a call the broker denies, and a clean shutdown. It ends by itself.
+ * bar, a document edited together through a group, a call the broker denies, and a clean shutdown. It ends by itself.
  *
  * Run with `npm run demo` (builds the example contracts, compiles this file with tsc, runs it).
  */
@@ -10,6 +10,7 @@ import { RpcError, RpcErrorCode, RpcWebSocketClient, type PresenceEvent } from '
 import { createBroker, RpcKernelSecurity, Session, type AuditEvent } from 'p2pgen/broker';
 import '../generated/index.js';
 import { ChatMessage, ChatPeerController } from '../contracts/chat.js';
+import { CollaborationController, DocumentEdit } from '../contracts/collaboration.js';
 import { PeerDiscoveryController } from '../contracts/discovery.js';
 import { FileSharingController } from '../contracts/file-sharing.js';
 import { receiveFile } from './browser-chat/file-transfer.js';
@@ -137,6 +138,17 @@ try {
   const received = await receiveFile(fileStream, { size: fileData.length, sha256 }, (bytes) => progress.update(bytes, `${(bytes / 1024 / 1024).toFixed(1)} MiB`));
   progress.finish();
   console.log(`File transfer completed: ${received.length} bytes, every chunk's checksum and the file's SHA-256 (${sha256.slice(0, 16)}…) match`);
+
+  step('collaboration');
+  // Joining a document is joining its group; an edit reaches every other collaborator in one call.
+  client1.registerController('/collaboration', new CollaborationController());
+  client2.registerController('/collaboration', new CollaborationController());
+  await client1.joinGroup('doc-42');
+  await client2.joinGroup('doc-42');
+  console.log(`doc-42 collaborators: ${(await client1.listPeers({ group: 'doc-42' })).map((p) => p.id).join(', ')}`);
+  const everyone = client1.group('doc-42').controller<CollaborationController>('/collaboration');
+  const applied = await everyone.applyEdit(new DocumentEdit('doc-42', 'client-1', 'insert', 0, 'Hello, world'));
+  console.log(`one call, applied by: ${applied.map((r) => (r.ok ? r.peer : `${r.peer} (${r.error.code})`)).join(', ')}`);
 
   step('access control');
   // Nobody may clear another peer's chat: the broker refuses before client 1 hears of it.
