@@ -1,7 +1,8 @@
 /**
  * One browser tab is one peer. It connects to the broker that serve.js started, registers under
  * the id in its URL (`?peer=alice`), serves the seed document's chat and file-sharing
- * controllers, shows who is here (`client.presence()`), chats with everyone here and offers
+ * controllers, shows who is here (`client.presence()`), chats with everyone in its room (a
+ * group, `?room=lobby`: one call to all of them) and offers
  * files, which other tabs download as a stream of chunks with a progress bar, checking the
  * SHA-256. Plain TypeScript and DOM; bundled by build.js (esbuild lowers the decorators).
  */
@@ -111,6 +112,8 @@ class PageOffers extends FileOffersController {
 }
 
 const me = peerIdFromUrl();
+/** The chat room this tab is in: a group (`?room=name`; 'lobby' by default). */
+const room = new URLSearchParams(location.search).get('room') ?? 'lobby';
 const client = new RpcWebSocketClient(brokerUrl());
 /** The seed's file-sharing controller: it streams the files this tab shares to whoever asks. */
 const sharing = new FileSharingController();
@@ -144,9 +147,12 @@ function renderPeers(): void {
 async function sendToEveryone(text: string): Promise<void> {
   const message = new ChatMessage(me, text);
   showMessage(message, true);
-  const results = await Promise.allSettled(others('/chat').map((id) => client.peer(id).controller<ChatPeerController>('/chat').sendMessage(message).then(() => id)));
-  for (const result of results) {
-    if (result.status === 'rejected') showNotice(`not delivered: ${RpcError.from(result.reason).message}`);
+  // The room is a group: one call reaches everyone in it (one result each), never this tab.
+  try {
+    const results = await client.group(room).controller<ChatPeerController>('/chat').sendMessage(message);
+    for (const result of results) if (!result.ok) showNotice(`not delivered to ${result.peer}: ${result.error.message}`);
+  } catch (error) {
+    showNotice(`not delivered: ${RpcError.from(error).message}`);
   }
 }
 
@@ -270,6 +276,7 @@ async function start(): Promise<void> {
     const e = RpcError.from(error);
     throw new NotRegistered(e.code === RpcErrorCode.ALREADY_REGISTERED ? `another tab is already '${me}': open this page with ?peer=another-name` : e.message);
   }
+  await client.joinGroup(room);
   let snapshot = true;
   const presence = client.presence();
   presence.subscribe({
