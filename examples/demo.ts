@@ -87,8 +87,7 @@ try {
     }
   });
   await presence.ready;
-  const presenceOf = (type: PresenceEvent['type'], id: string) =>
-    new Promise<void>((resolve) => waiting.push({ test: (e) => e.type === type && e.peer.id === id, resolve }));
+  const presenceOf = (type: PresenceEvent['type'], id: string) => new Promise<void>((resolve) => waiting.push({ test: (e) => e.type === type && e.peer.id === id, resolve }));
 
   const client2Joined = presenceOf('joined', 'client-2');
   await client2.connect();

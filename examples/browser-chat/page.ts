@@ -289,8 +289,7 @@ async function start(): Promise<void> {
       if (type === 'left') {
         showPresence('left', peer.id);
         forgetOffersTo(peer.id);
-      }
-      else if (!known) {
+      } else if (!known) {
         // A peer seen for the first time (a known one coming again brings new controllers).
         showPresence(snapshot ? 'here' : 'joined', peer.id);
         if (peer.controllers.includes('/file-offers')) for (const offer of myOffers) void offerTo(peer.id, offer);
