@@ -51,12 +51,44 @@ const withContext = process.env.BENCH_ECHO_CONTEXT === '1';
 // the caller's contract fingerprint, the baseline of the "S2 fingerprint check" row.
 const echoOptions = process.env.BENCH_ECHO_SKIP_FINGERPRINT_CHECK === '1' ? { unsafeSkipFingerprintCheck: true } : {};
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 runPeers({
   async startEcho(url) {
     const client = await connected(url, echoOptions);
     client.registerController('/echo', new EchoController());
     await client.registerAsPeer('echo');
     return { close: () => client.disconnect() };
+  },
+
+  // Fan-out: each connection registers its member ids and joins the group as each of them (one
+  // controller per connection: the broker sends it one copy per member id).
+  async startFanoutMembers(urls, { connections, idsPerConnection, group }, deliver) {
+    const clients = await Promise.all(
+      Array.from({ length: connections }, async (_, c) => {
+        const client = await connected(urls[c % urls.length]);
+        const controller = new EchoController();
+        controller.onTick = deliver;
+        client.registerController('/echo', controller);
+        for (let i = 0; i < idsPerConnection; i++) {
+          const id = `member-${c}-${i}`;
+          await client.registerAsPeer(id);
+          await client.joinGroup(group, { as: id });
+        }
+        return client;
+      }),
+    );
+    return { close: () => Promise.all(clients.map((c) => c.disconnect())) };
+  },
+
+  async startFanoutSender(url, { group, connections, idsPerConnection }) {
+    const client = await connected(url);
+    await client.registerAsPeer('sender');
+    // Members on another broker are known here once their joins crossed the cluster.
+    const expected = connections * idsPerConnection;
+    for (let i = 0; i < 300 && (await client.listPeers({ group })).length < expected; i++) await sleep(50);
+    const notify = client.group(group).controller('/echo', { collect: false });
+    return { send: (payload) => notify.tick(payload), close: () => client.disconnect() };
   },
 
   ...(countWire ? { wireBytes: () => callerWireBytes } : {}),
