@@ -4,7 +4,7 @@
  *   npm run bench          (BENCH_CPU_PROF=1 also writes CPU profiles of the p2pgen broker and peers;
  *                           BENCH_SCENARIOS=S4,S5 runs only those scenarios; the p2pgen-only rows are
  *                           S2-security, S2-fingerprint, S2-context, S2-metrics, S2-interceptors, S2-stacks,
- *                           S6-compression and S6-compression-small)
+ *                           S6-compression, S6-compression-small and fanout-cluster)
  *
  * Every server runs in a process of its own and the peers in another, all on 127.0.0.1. The
  * raw relay is the least a relay can do (read a target id, forward the bytes), so the ratios
@@ -118,6 +118,7 @@ const p2pgenVariant = (key, label, { serverEnv = {}, peersEnv = {} } = {}) => ({
 const rawFanout = { key: 'raw-fanout', label: 'raw-ws fan-out relay', server: join(repoRoot, 'bench/servers/raw-fanout-relay.js'), peers: join(repoRoot, 'bench/peers/raw-peers.js'), serverEnv: noNativeAddon, peersEnv: noNativeAddon };
 const fanoutBrokerEnv = { BENCH_MAX_GROUPS_PER_CONNECTION: '100' };
 const p2pgenFanout = { ...p2pgen, key: 'p2pgen-fanout', label: 'p2pgen, 1 broker', serverEnv: fanoutBrokerEnv };
+const p2pgenClusterFanout = { ...p2pgenCluster, key: 'p2pgen-cluster-fanout', label: 'p2pgen, 2 brokers', serverEnv: fanoutBrokerEnv };
 
 /** A server process and a peers process for one measurement; both are gone when it returns. */
 async function withProcesses(setup, scenario, fn) {
@@ -434,6 +435,19 @@ const scenarios = [
     compare: [p2pgen, p2pgenCluster],
     run: (setup, ctx) => runStream(ctx, streamParams),
     metrics: [{ name: 'MB/s', pick: (r) => r.mbPerSecond, format: fmt1, goal: { min: 0.5 } }],
+  },
+  {
+    id: 'fanout-cluster',
+    name: 'fan-out across brokers',
+    title:
+      `the fan-out row's load (${fmtInt(fanoutMembers)} members, 64 B, collect: false) with the members on two brokers of a cluster (5 connections x 100 ids on each: 500 members per broker; ` +
+      'the sender on broker A, which sends broker B one GroupRequest per notification, not one per member) vs all on one broker; CPU is both brokers together (not nats-server)',
+    compare: [p2pgenFanout, p2pgenClusterFanout],
+    run: (setup, ctx) => runFanout(ctx, { ...fanoutParams, spread: true }),
+    metrics: [
+      { name: 'deliveries/s', pick: (r) => r.deliveriesPerSecond, format: fmtInt, goal: { min: 0.5 } },
+      { name: 'brokers CPU µs/delivery', pick: (r) => r.serverCpuUsPerDelivery, format: (n) => n.toFixed(2) },
+    ],
   },
   {
     id: 'registrations',
