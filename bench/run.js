@@ -4,7 +4,7 @@
  *   npm run bench          (BENCH_CPU_PROF=1 also writes CPU profiles of the p2pgen broker and peers;
  *                           BENCH_SCENARIOS=S4,S5 runs only those scenarios; the p2pgen-only rows are
  *                           S2-security, S2-fingerprint, S2-context, S2-metrics, S2-interceptors, S2-stacks,
- *                           S6-compression, S6-compression-small and fanout-cluster)
+ *                           S6-compression, S6-compression-small, fanout-cluster and S2-any)
  *
  * Every server runs in a process of its own and the peers in another, all on 127.0.0.1. The
  * raw relay is the least a relay can do (read a target id, forward the bytes), so the ratios
@@ -448,6 +448,16 @@ const scenarios = [
       { name: 'deliveries/s', pick: (r) => r.deliveriesPerSecond, format: fmtInt, goal: { min: 0.5 } },
       { name: 'brokers CPU µs/delivery', pick: (r) => r.serverCpuUsPerDelivery, format: (n) => n.toFixed(2) },
     ],
+  },
+  {
+    id: 'S2-any',
+    name: 'S2 any-peer',
+    title:
+      `S2 (64 B, 256 in flight, 4 callers x 64) with the callers calling anyPeer().controller('/echo') over 4 worker peers (the broker picks one per call: fewest calls in flight) ` +
+      "vs S2 as above (peer('echo'): one echo peer, called by id)",
+    compare: [p2pgenVariant('peer-by-id', "peer('echo')"), p2pgenVariant('any-peer', 'anyPeer(), 4 workers', { peersEnv: { BENCH_ANY_PEER_WORKERS: '4' } })],
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.8 } }],
   },
   {
     id: 'registrations',
