@@ -4,7 +4,7 @@
  *   npm run bench          (BENCH_CPU_PROF=1 also writes CPU profiles of the p2pgen broker and peers;
  *                           BENCH_SCENARIOS=S4,S5 runs only those scenarios; the p2pgen-only rows are
  *                           S2-security, S2-fingerprint, S2-context, S2-metrics, S2-interceptors, S2-stacks,
- *                           S6-compression and S6-compression-small)
+ *                           S6-compression, S6-compression-small, fanout-cluster and S2-any)
  *
  * Every server runs in a process of its own and the peers in another, all on 127.0.0.1. The
  * raw relay is the least a relay can do (read a target id, forward the bytes), so the ratios
@@ -111,6 +111,14 @@ const p2pgenCluster3 = { ...p2pgenCluster, key: 'p2pgen-cluster-3', label: 'p2pg
 const natsRequestReply = { key: 'nats', label: 'NATS request/reply', server: join(repoRoot, 'bench/servers/nats.js'), peers: join(repoRoot, 'bench/peers/nats-peers.js') };
 /** p2pgen with other options: same scripts, told apart by environment variables. */
 const p2pgenVariant = (key, label, { serverEnv = {}, peersEnv = {} } = {}) => ({ ...p2pgen, key, label, serverEnv, peersEnv });
+/**
+ * The fan-out rows: a `ws` server writing each of the sender's messages to every member, and
+ * the brokers with maxGroupsPerConnection raised to 100 (each member connection holds 100 ids of the group).
+ */
+const rawFanout = { key: 'raw-fanout', label: 'raw-ws fan-out relay', server: join(repoRoot, 'bench/servers/raw-fanout-relay.js'), peers: join(repoRoot, 'bench/peers/raw-peers.js'), serverEnv: noNativeAddon, peersEnv: noNativeAddon };
+const fanoutBrokerEnv = { BENCH_MAX_GROUPS_PER_CONNECTION: '100' };
+const p2pgenFanout = { ...p2pgen, key: 'p2pgen-fanout', label: 'p2pgen, 1 broker', serverEnv: fanoutBrokerEnv };
+const p2pgenClusterFanout = { ...p2pgenCluster, key: 'p2pgen-cluster-fanout', label: 'p2pgen, 2 brokers', serverEnv: fanoutBrokerEnv };
 
 /** A server process and a peers process for one measurement; both are gone when it returns. */
 async function withProcesses(setup, scenario, fn) {
@@ -148,6 +156,31 @@ const throughputParams = { inFlight: 256, callers: 4, warmupMs: 1000, durationMs
 const variantRepetitions = 7;
 const variantThroughputParams = { ...throughputParams, durationMs: 2000 };
 const streamParams = { totalBytes: 64 * 2 ** 20, chunkBytes: 64 * 1024, warmupBytes: 8 * 2 ** 20, rssSampleMs: 20 };
+
+// 1,000 members as 10 connections x 100 member ids (every id in the group), one sender.
+const fanoutParams = { group: 'fanout', connections: 10, idsPerConnection: 100, payloadBytes: 64, window: 8, warmupMs: 1000, durationMs: 3000 };
+const fanoutMembers = fanoutParams.connections * fanoutParams.idsPerConnection;
+
+/**
+ * One fan-out measurement: the peers run the load (measureFanout in load.js) and stop at the
+ * start and the end of the measured window, where the server's CPU time is sampled (every
+ * broker of a cluster together): CPU per delivery = its difference / deliveries counted.
+ */
+async function runFanout({ server, peers, url, urls }, params) {
+  peers.send({ type: 'fanout', url, urls, params });
+  const cpu = async () => {
+    server.send({ type: 'cpu' });
+    return (await server.next('cpu', 15_000)).ms;
+  };
+  await peers.next('fanout-mark', 120_000);
+  const cpuBefore = await cpu();
+  peers.send({ type: 'fanout-mark-ok' });
+  await peers.next('fanout-mark', 60_000);
+  const cpuAfter = await cpu();
+  peers.send({ type: 'fanout-mark-ok' });
+  const result = (await peers.next('result', 60_000)).result;
+  return { ...result, serverCpuUsPerDelivery: ((cpuAfter - cpuBefore) * 1000) / result.deliveries };
+}
 
 const registrationParams = { clients: 24, idsPerClient: 40 };
 const allocationParams = { inFlight: 256, callers: 4, payloadBytes: 64, warmupCalls: 20_000, measuredCalls: 50_000 };
@@ -235,6 +268,21 @@ const scenarios = [
     metrics: [
       { name: 'MB/s', pick: (r) => r.mbPerSecond, format: fmt1, goal: { min: 0.8 } },
       { name: 'server peak RSS growth MiB', pick: (r) => r.rssGrowthMib, format: fmt1, goal: { below: 64, unit: 'MiB' } },
+    ],
+  },
+  {
+    id: 'fanout',
+    name: 'fan-out 1,000',
+    title:
+      `fan-out: 64 B notifications from one sender to ${fmtInt(fanoutMembers)} members on one server (${fanoutParams.connections} connections x ${fanoutParams.idsPerConnection} member ids, all in one peers process), ` +
+      `at most ${fanoutParams.window} notifications not yet delivered to every member, ${fanoutParams.durationMs / 1000} s after ${fanoutParams.warmupMs / 1000} s warm-up; deliveries counted at the members; ` +
+      `p2pgen: group(name).controller(path, { collect: false }), each id joined to the group (maxGroupsPerConnection raised to ${fanoutParams.idsPerConnection}); ` +
+      `raw: a ws server writing each message of the sender to every member's socket (one ws.send per member id: 100 per connection)`,
+    compare: [rawFanout, p2pgenFanout],
+    run: (setup, ctx) => runFanout(ctx, fanoutParams),
+    metrics: [
+      { name: 'deliveries/s', pick: (r) => r.deliveriesPerSecond, format: fmtInt, goal: { min: 0.8 } },
+      { name: 'server CPU µs/delivery', pick: (r) => r.serverCpuUsPerDelivery, format: (n) => n.toFixed(2) },
     ],
   },
   {
@@ -387,6 +435,29 @@ const scenarios = [
     compare: [p2pgen, p2pgenCluster],
     run: (setup, ctx) => runStream(ctx, streamParams),
     metrics: [{ name: 'MB/s', pick: (r) => r.mbPerSecond, format: fmt1, goal: { min: 0.5 } }],
+  },
+  {
+    id: 'fanout-cluster',
+    name: 'fan-out across brokers',
+    title:
+      `the fan-out row's load (${fmtInt(fanoutMembers)} members, 64 B, collect: false) with the members on two brokers of a cluster (5 connections x 100 ids on each: 500 members per broker; ` +
+      'the sender on broker A, which sends broker B one GroupRequest per notification, not one per member) vs all on one broker; CPU is both brokers together (not nats-server)',
+    compare: [p2pgenFanout, p2pgenClusterFanout],
+    run: (setup, ctx) => runFanout(ctx, { ...fanoutParams, spread: true }),
+    metrics: [
+      { name: 'deliveries/s', pick: (r) => r.deliveriesPerSecond, format: fmtInt, goal: { min: 0.5 } },
+      { name: 'brokers CPU µs/delivery', pick: (r) => r.serverCpuUsPerDelivery, format: (n) => n.toFixed(2) },
+    ],
+  },
+  {
+    id: 'S2-any',
+    name: 'S2 any-peer',
+    title:
+      `S2 (64 B, 256 in flight, 4 callers x 64) with the callers calling anyPeer().controller('/echo') over 4 worker peers (the broker picks one per call: fewest calls in flight) ` +
+      "vs S2 as above (peer('echo'): one echo peer, called by id)",
+    compare: [p2pgenVariant('peer-by-id', "peer('echo')"), p2pgenVariant('any-peer', 'anyPeer(), 4 workers', { peersEnv: { BENCH_ANY_PEER_WORKERS: '4' } })],
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 0.8 } }],
   },
   {
     id: 'registrations',
@@ -560,7 +631,7 @@ for (let rep = 0; rep < maxRepetitions; rep++) {
 
 // ---- report ---------------------------------------------------------------------------
 
-const isRawVsP2pgen = (scenario) => scenario.compare[0] === raw && scenario.compare[1] === p2pgen;
+const isRawVsP2pgen = (scenario) => (scenario.compare[0] === raw && scenario.compare[1] === p2pgen) || (scenario.compare[0] === rawFanout && scenario.compare[1] === p2pgenFanout);
 const goalText = (goal, baselineName) => {
   if (!goal) return '';
   if (goal.below !== undefined) return `p2pgen < ${goal.below} ${goal.unit ?? ''}`.trimEnd();

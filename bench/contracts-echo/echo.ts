@@ -21,6 +21,18 @@ export class EchoController {
   late = 0;
 
   /**
+   * The fan-out rows: a notification sent to a group with `collect: false` (nobody answers).
+   * Each delivery calls `onTick`, which the bench's members set to count deliveries.
+   */
+  @rpc.action()
+  tick(payload: Uint8Array): void {
+    this.onTick?.(payload);
+  }
+
+  /** Set by a fan-out member: called once per delivered notification. */
+  onTick: ((payload: Uint8Array) => void) | undefined = undefined;
+
+  /**
    * S4: `totalBytes` in chunks of `chunkBytes`, produced on demand (pullStream), so the
    * consumer's credit paces the producer. One preallocated chunk is reused for every item: an
    * item is encoded (copied into its frame) before the next one is pulled. Its first 4 bytes

@@ -154,3 +154,75 @@ export async function mapLimit(count, limit, fn) {
   await Promise.all(Array.from({ length: Math.min(limit, count) }, lane));
   return results;
 }
+
+/**
+ * Deliveries counted where the fan-out members receive them: `deliver()` is what every member
+ * calls once per notification it got; `atLeast(n, timeoutMs)` resolves once `n` were counted
+ * (rejects after `timeoutMs`: a lost delivery would otherwise stall the sender for ever).
+ */
+export function deliveryCounter() {
+  let waiter;
+  const counter = {
+    count: 0,
+    deliver() {
+      counter.count++;
+      if (waiter !== undefined && counter.count >= waiter.n) {
+        const w = waiter;
+        waiter = undefined;
+        clearTimeout(w.timer);
+        w.resolve();
+      }
+    },
+    atLeast(n, timeoutMs) {
+      if (counter.count >= n) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiter = undefined;
+          reject(new Error(`fan-out: ${counter.count} deliveries counted, ${n} expected within ${timeoutMs} ms (deliveries lost?)`));
+        }, timeoutMs);
+        waiter = { n, resolve, timer };
+      });
+    },
+  };
+  return counter;
+}
+
+/**
+ * Fan-out: one sender sends `payloadBytes` notifications to a group of `members`, as fast as the
+ * members take them: at most `window` notifications not yet delivered to every member (the
+ * members live in this process, so the sender sees their count), the same loop for both
+ * systems, neither flooded past what its members take. Deliveries are counted at the members,
+ * inside the measured window only. `marks.start()` / `marks.end()` are awaited around that
+ * window (the parent samples the server's CPU time there).
+ */
+export async function measureFanout(send, counter, { members, payloadBytes, window, warmupMs, durationMs }, marks) {
+  const payload = makePayload(payloadBytes);
+  // One notification first, delivered to every member: the group is complete.
+  await send(payload);
+  await counter.atLeast(members, 15_000);
+  let sent = 1;
+  let failure;
+  let stop = false;
+  const loop = (async () => {
+    while (!stop && failure === undefined) {
+      // The next notification once the one `window` before it reached every member.
+      await counter.atLeast((sent - window + 1) * members, 15_000);
+      sent++;
+      Promise.resolve(send(payload)).catch((e) => (failure ??= e));
+    }
+  })().catch((e) => (failure ??= e));
+  await sleep(warmupMs);
+  await marks.start();
+  const countBefore = counter.count;
+  const started = performance.now();
+  await sleep(durationMs);
+  const counted = counter.count - countBefore;
+  const elapsedMs = performance.now() - started;
+  await marks.end();
+  stop = true;
+  await loop;
+  // Every notification sent reaches every member before the connections close.
+  if (failure === undefined) await counter.atLeast(sent * members, 15_000).catch((e) => (failure ??= e));
+  if (failure) throw failure;
+  return { deliveriesPerSecond: (counted / elapsedMs) * 1000, deliveries: counted, notifications: sent, elapsedMs };
+}

@@ -13,12 +13,19 @@
  *   startFailover(calleeUrls, callerUrl) -> { call(bytes), close() }
  *                                                   (cluster rows) a worker that may move between brokers, and a caller
  *   wireBytes()           -> number (optional)      bytes the callers' sockets sent and received so far
+ *   startFanoutMembers(urls, params, deliver) -> { close() }
+ *                                                   (fan-out rows) params.connections connections spread over
+ *                                                   `urls`, each holding params.idsPerConnection member ids of
+ *                                                   group params.group; deliver() once per notification a member got
+ *   startFanoutSender(url, params) -> { send(payload), close() }
+ *                                                   (fan-out rows) sends one notification to the group; returns
+ *                                                   once every member is known where the sender is
  *
  * Jobs carry `url` (where callers connect) and, for a cluster, `calleeUrl` (where callees
  * connect: another broker) and `urls` (every broker).
  */
 import { childChannel } from './children.js';
-import { mapLimit, measureAllocations, measureLatency, measureStream, measureThroughput } from './load.js';
+import { deliveryCounter, mapLimit, measureAllocations, measureFanout, measureLatency, measureStream, measureThroughput } from './load.js';
 
 export function runPeers(adapter) {
   const channel = childChannel();
@@ -45,6 +52,27 @@ export function runPeers(adapter) {
   channel.on('throughput', async ({ url, calleeUrl, params }) => {
     const result = await withEchoAndCallers(url, params.callers, (calls) => measureThroughput(calls, params, adapter.wireBytes), calleeUrl);
     channel.send({ type: 'result', result });
+  });
+
+  // Fan-out: the members (spread over every broker with params.spread), then the sender on
+  // `url`; 'fanout-mark' { at: 'start' | 'end' } around the measured window, each answered by
+  // the parent ('fanout-mark-ok') once it sampled the server's CPU time.
+  channel.on('fanout', async ({ url, urls, params }) => {
+    const counter = deliveryCounter();
+    const members = await adapter.startFanoutMembers(params.spread ? (urls ?? [url]) : [url], params, counter.deliver);
+    let sender;
+    try {
+      sender = await adapter.startFanoutSender(url, params);
+      const mark = async (at) => {
+        channel.send({ type: 'fanout-mark', at });
+        await channel.next('fanout-mark-ok');
+      };
+      const result = await measureFanout(sender.send, counter, { ...params, members: params.connections * params.idsPerConnection }, { start: () => mark('start'), end: () => mark('end') });
+      channel.send({ type: 'result', result });
+    } finally {
+      await sender?.close();
+      await members.close();
+    }
   });
 
   // Registrations per second: clients spread over every broker, each registering its ids one

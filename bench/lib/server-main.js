@@ -6,9 +6,19 @@
 import { startAllocationSampling } from './allocations.js';
 import { childChannel } from './children.js';
 
+/** This process's CPU time so far, in ms (user + system). */
+export function ownCpuMs() {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** `start()` resolves with { url, stats?() }; everything else is driven by the parent. */
+/**
+ * `start()` resolves with { url, stats?(), cpuMs?() }; everything else is driven by the parent.
+ * `cpuMs()` (a number or a promise of one): CPU time the server used so far, every process of
+ * it (a cluster's brokers); by default this process's.
+ */
 export async function serveBench(start) {
   const channel = childChannel();
   try {
@@ -55,6 +65,11 @@ export async function serveBench(start) {
       s.sample();
       const { baseline, peak, samples, peakBufferedBytes, peakPausedConnections } = s;
       channel.send({ type: 'rss-peak', baseline, peak, samples, peakBufferedBytes, peakPausedConnections, stats: server.stats?.() });
+    });
+    // CPU time (user + system, every thread) so far: the parent takes the difference around a window.
+    channel.on('cpu', async () => {
+      const ms = server.cpuMs ? await server.cpuMs() : ownCpuMs();
+      channel.send({ type: 'cpu', ms });
     });
     // Bytes this process allocates between 'alloc-start' and 'alloc-stop' (allocations.js).
     let allocations;

@@ -51,12 +51,59 @@ const withContext = process.env.BENCH_ECHO_CONTEXT === '1';
 // the caller's contract fingerprint, the baseline of the "S2 fingerprint check" row.
 const echoOptions = process.env.BENCH_ECHO_SKIP_FINGERPRINT_CHECK === '1' ? { unsafeSkipFingerprintCheck: true } : {};
 
+// BENCH_ANY_PEER_WORKERS=n: n workers serve /echo (registered as worker-0..n-1) and the callers
+// call client.anyPeer().controller('/echo'), the broker choosing a worker per call (the "S2
+// any-peer" row); unset: one peer 'echo', called by id.
+const anyPeerWorkers = Number(process.env.BENCH_ANY_PEER_WORKERS ?? 0);
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 runPeers({
   async startEcho(url) {
+    if (anyPeerWorkers > 0) {
+      const workers = [];
+      for (let i = 0; i < anyPeerWorkers; i++) {
+        const worker = await connected(url, echoOptions);
+        worker.registerController('/echo', new EchoController());
+        await worker.registerAsPeer(`worker-${i}`);
+        workers.push(worker);
+      }
+      return { close: () => Promise.all(workers.map((w) => w.disconnect())) };
+    }
     const client = await connected(url, echoOptions);
     client.registerController('/echo', new EchoController());
     await client.registerAsPeer('echo');
     return { close: () => client.disconnect() };
+  },
+
+  // Fan-out: each connection registers its member ids and joins the group as each of them (one
+  // controller per connection: the broker sends it one copy per member id).
+  async startFanoutMembers(urls, { connections, idsPerConnection, group }, deliver) {
+    const clients = await Promise.all(
+      Array.from({ length: connections }, async (_, c) => {
+        const client = await connected(urls[c % urls.length]);
+        const controller = new EchoController();
+        controller.onTick = deliver;
+        client.registerController('/echo', controller);
+        for (let i = 0; i < idsPerConnection; i++) {
+          const id = `member-${c}-${i}`;
+          await client.registerAsPeer(id);
+          await client.joinGroup(group, { as: id });
+        }
+        return client;
+      }),
+    );
+    return { close: () => Promise.all(clients.map((c) => c.disconnect())) };
+  },
+
+  async startFanoutSender(url, { group, connections, idsPerConnection }) {
+    const client = await connected(url);
+    await client.registerAsPeer('sender');
+    // Members on another broker are known here once their joins crossed the cluster.
+    const expected = connections * idsPerConnection;
+    for (let i = 0; i < 300 && (await client.listPeers({ group })).length < expected; i++) await sleep(50);
+    const notify = client.group(group).controller('/echo', { collect: false });
+    return { send: (payload) => notify.tick(payload), close: () => client.disconnect() };
   },
 
   ...(countWire ? { wireBytes: () => callerWireBytes } : {}),
@@ -64,7 +111,7 @@ runPeers({
   async startCaller(url, index) {
     const client = await connected(url, countWire ? { transport: countingTransport } : {});
     await client.registerAsPeer(`caller-${index}`);
-    const echo = client.peer('echo').controller('/echo');
+    const echo = anyPeerWorkers > 0 ? client.anyPeer().controller('/echo') : client.peer('echo').controller('/echo');
     const call = withContext ? (payload) => echo.echoWithContext(payload) : (payload) => echo.echo(payload);
     return { call, close: () => client.disconnect() };
   },

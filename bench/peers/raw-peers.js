@@ -163,6 +163,36 @@ runPeers({
     };
   },
 
+  // Fan-out (bench/servers/raw-fanout-relay.js): each member connection says how many member
+  // ids it holds; every notification it gets counts once per id the relay wrote it for.
+  async startFanoutMembers(urls, { connections, idsPerConnection }, deliver) {
+    const sockets = await Promise.all(
+      Array.from({ length: connections }, async (_, c) => {
+        let joined;
+        const joinedPromise = new Promise((resolve) => (joined = resolve));
+        const ws = await connect(urls[c % urls.length], `member-${c}`, (data) => (data[0] === 2 ? deliver() : joined()));
+        const join = Buffer.allocUnsafe(3);
+        join[0] = 1;
+        join.writeUInt16LE(idsPerConnection, 1);
+        ws.send(join, { binary: true });
+        await joinedPromise;
+        return ws;
+      }),
+    );
+    return { close: () => Promise.all(sockets.map(closeSocket)) };
+  },
+
+  async startFanoutSender(url) {
+    const ws = await connect(url, 'sender', () => undefined);
+    const send = (payload) => {
+      const message = Buffer.allocUnsafe(1 + payload.length);
+      message[0] = 2;
+      message.set(payload, 1);
+      ws.send(message, { binary: true });
+    };
+    return { send, close: () => closeSocket(ws) };
+  },
+
   async startIdle(url, id) {
     const ws = await connect(url, id, () => undefined);
     return { close: () => closeSocket(ws) };

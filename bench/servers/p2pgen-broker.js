@@ -5,6 +5,8 @@
  * BENCH_BROKER_SECURITY=async-hooks starts it with BenchSecurity instead (the "S2 security" row).
  * BENCH_BROKER_METRICS=1 starts it with Prometheus metrics on, scraped once a second as a
  * (busy) Prometheus would (the "S2 metrics" row).
+ * BENCH_MAX_GROUPS_PER_CONNECTION=n raises maxGroupsPerConnection (default 64): the fan-out rows'
+ * member connections hold 100 member ids each, every one in the group.
  */
 import { createBroker, RpcKernelSecurity, Session } from 'p2pgen/broker';
 import { serveBench } from '../lib/server-main.js';
@@ -36,12 +38,14 @@ class BenchSecurity extends RpcKernelSecurity {
 const securityChoice = process.env.BENCH_BROKER_SECURITY ?? 'default';
 if (securityChoice !== 'default' && securityChoice !== 'async-hooks') throw new Error(`BENCH_BROKER_SECURITY: unknown value '${securityChoice}'`);
 const withMetrics = process.env.BENCH_BROKER_METRICS === '1';
+const maxGroupsPerConnection = process.env.BENCH_MAX_GROUPS_PER_CONNECTION ? Number(process.env.BENCH_MAX_GROUPS_PER_CONNECTION) : undefined;
 
 await serveBench(async () => {
   // No `security` option at all for the default: exactly what a user of the defaults runs.
   const options = {
     ...(securityChoice === 'async-hooks' ? { security: new BenchSecurity() } : {}),
     ...(withMetrics ? { metrics: true } : {}),
+    ...(maxGroupsPerConnection === undefined ? {} : { maxGroupsPerConnection }),
   };
   // Every bench peer connects from 127.0.0.1: S5's 4,000 idle peers are over the default
   // maxConnectionsPerAddress (1,024), which exists for strangers, not for a benchmark.
