@@ -114,6 +114,7 @@ export async function main(argv: string[]): Promise<number> {
           .reduce((yy, [flag, , , describe]) => yy.option(flag, { type: 'number', describe }), y)
           .option('port', { type: 'number', default: 8080, describe: 'Port to listen on for WebSocket clients and GET /healthz (0 picks a free one)' })
           .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
+          .option('trust-proxy', { type: 'string', describe: 'Comma-separated addresses of reverse proxies whose X-Forwarded-For names the client (default none)' })
           .option('allowed-origins', { type: 'string', describe: "Comma-separated origins of browser pages allowed to connect ('*': any; default: the broker's own, and loopback pages when it listens on loopback)" })
           .option('insecure', { type: 'boolean', describe: 'Without --security, accept clients from anywhere (default: loopback only, protected mode)' })
           .option('security', {
@@ -154,12 +155,16 @@ export async function main(argv: string[]): Promise<number> {
           ?.split(',')
           .map((o) => o.trim())
           .filter(Boolean);
+        const trustProxy = args.trustProxy
+          ?.split(',')
+          .map((a) => a.trim())
+          .filter(Boolean);
         const cluster =
           args.nats === undefined ? undefined : { nats: args.nats.flatMap((v) => String(v).split(',')).filter(Boolean), name: args.clusterName, leaseMs: args.leaseMs, replicas: args.natsReplicas, rebalanceIntervalMs: args.rebalanceMs };
         // Loaded here: build and check never pay for the broker (ws, NATS) at start-up.
         const { runBroker } = await import('./commands/broker.js');
         exitCode = await runBroker(
-          { port, host, limits, allowedOrigins, peerIdPolicy: args.peerIdPolicy, insecure, security, audit, cluster, logLevel: args.logLevel, logFormat: args.logFormat, metricsPort, metricsHost, drainMs },
+          { port, host, limits, allowedOrigins, trustProxy, peerIdPolicy: args.peerIdPolicy, insecure, security, audit, cluster, logLevel: args.logLevel, logFormat: args.logFormat, metricsPort, metricsHost, drainMs },
           console_,
         );
       },

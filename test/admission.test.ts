@@ -132,6 +132,37 @@ describe('connection limits', () => {
     expect(again.state.value).toBe('connected');
   });
 
+  it('trustProxy: behind a listed proxy each client counts as the address X-Forwarded-For names; anyone else writing the header is not believed', async () => {
+    const events: { type: string; remoteAddress?: string }[] = [];
+    // insecure: protected mode would refuse the (non-loopback) clients the proxy names.
+    const { broker } = await startBroker({ maxConnectionsPerAddress: 1, trustProxy: ['127.0.0.1'], insecure: true, audit: (e) => events.push(e as never) });
+    // Held open: one connection per client address at most.
+    const held: WebSocket[] = [];
+    const open = (headers: Record<string, string>, localAddress?: string) =>
+      new Promise<'open' | number>((resolve) => {
+        const ws = new WebSocket(broker.url, { headers, ...(localAddress ? { localAddress } : {}) });
+        ws.once('open', () => {
+          held.push(ws);
+          resolve('open');
+        });
+        ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      });
+    try {
+      expect(await open({ 'x-forwarded-for': '203.0.113.7' })).toBe('open');
+      expect(await open({ 'x-forwarded-for': '198.51.100.2, 203.0.113.8' })).toBe('open'); // the right-most hop the proxy saw
+      expect(await open({ 'x-forwarded-for': '203.0.113.7' })).toBe(429);
+      // Not through the proxy (another address): the header is the client's word, and it is not believed.
+      expect(await open({ 'x-forwarded-for': '203.0.113.9' }, '127.0.0.2')).toBe('open');
+      expect(await open({ 'x-forwarded-for': '203.0.113.10' }, '127.0.0.2')).toBe(429);
+      // Without the header, the proxy's own address.
+      expect(await open({})).toBe('open');
+      await eventually(() => events.filter((e) => e.type === 'connect').length === 4, 'four connections audited');
+      expect(events.filter((e) => e.type === 'connect').map((e) => e.remoteAddress)).toEqual(['203.0.113.7', '203.0.113.8', '127.0.0.2', '127.0.0.1']);
+    } finally {
+      for (const ws of held) ws.terminate();
+    }
+  });
+
   it('slowloris: sockets trickling a header byte at a time hold no slot past the handshake timeout, and never lock out a fresh client or /healthz', async () => {
     const h = await startBroker({ maxUnauthenticatedConnections: 20, handshakeTimeoutMs: 1500 });
     const { port } = new URL(h.broker.url);
@@ -186,10 +217,14 @@ describe('connection limits', () => {
       expect(await remote.identity(batch)).toBe(batch);
       peak = Math.max(peak, h.broker.stats().unauthenticated);
     }
-    await eventually(() => {
-      peak = Math.max(peak, h.broker.stats().unauthenticated);
-      return closed === 5000;
-    }, 'every silent socket to be closed', 20_000);
+    await eventually(
+      () => {
+        peak = Math.max(peak, h.broker.stats().unauthenticated);
+        return closed === 5000;
+      },
+      'every silent socket to be closed',
+      20_000,
+    );
     expect(peak).toBeLessThanOrEqual(50);
     expect(h.broker.stats().unauthenticated).toBe(0);
     expect(await remote.identity(1)).toBe(1);
@@ -201,7 +236,10 @@ describe('connection limits', () => {
     const app = await serverSeenFrom('127.0.0.1');
     const attached = await createBroker({ server: app, maxUnauthenticatedConnections: 20, handshakeTimeoutMs: 300 });
     brokers.push(attached);
-    for (const [broker, refusal] of [[own.broker, 'closed'], [attached, 503]] as const) {
+    for (const [broker, refusal] of [
+      [own.broker, 'closed'],
+      [attached, 503],
+    ] as const) {
       const closes: Promise<number>[] = [];
       for (let i = 0; i < 20; i++) {
         const ws = new WebSocket(broker.url);

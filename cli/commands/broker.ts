@@ -45,6 +45,8 @@ export interface BrokerArgs {
   host: string;
   limits?: BrokerLimitOptions;
   allowedOrigins?: string[];
+  /** Reverse proxies whose X-Forwarded-For is believed (the broker's trustProxy). */
+  trustProxy?: string[];
   /** Which peer ids may be registered (the broker's peerIdPolicy). */
   peerIdPolicy?: 'printable' | 'ascii' | 'any';
   insecure?: boolean;
@@ -95,6 +97,7 @@ async function serve(args: BrokerArgs, output: Output, signals: SignalQueue): Pr
       host: args.host,
       ...args.limits,
       allowedOrigins: args.allowedOrigins,
+      ...(args.trustProxy === undefined ? {} : { trustProxy: args.trustProxy }),
       peerIdPolicy: args.peerIdPolicy,
       insecure: args.insecure,
       logger,

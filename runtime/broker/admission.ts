@@ -28,9 +28,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { BrokerConnection } from './connection.js';
 import type { BrokerPart, ConnectionClosure } from './part.js';
+import { clientAddress } from './client-address.js';
 
 export interface AdmissionLimits {
   readonly allowedOrigins: readonly string[] | undefined;
+  /** Proxies whose X-Forwarded-For is believed (client-address.ts). */
+  readonly trustProxy: ReadonlySet<string>;
   readonly maxConnectionsPerAddress: number;
   readonly maxUnauthenticatedConnections: number;
   readonly handshakeTimeoutMs: number;
@@ -120,7 +123,7 @@ export class Admission implements BrokerPart {
   check(req: IncomingMessage): Refusal | undefined {
     const origin = req.headers.origin;
     if (origin !== undefined && !this.originAllowed(origin)) return { status: 403, reason: `origin ${origin.slice(0, 200)} is not allowed` };
-    const address = req.socket.remoteAddress ?? '';
+    const address = this.addressOf(req);
     if ((this.perAddress.get(address) ?? 0) >= this.limits.maxConnectionsPerAddress) {
       return { status: 429, reason: `more than ${this.limits.maxConnectionsPerAddress} connections from ${address}` };
     }
@@ -128,6 +131,11 @@ export class Admission implements BrokerPart {
     const others = this.unauthenticated - (pendingOf(req.socket) ? 1 : 0);
     if (others >= this.limits.maxUnauthenticatedConnections) return { status: 503, reason: 'too many connections are being set up; try again later' };
     return undefined;
+  }
+
+  /** Where the client of an upgrade request is (behind a trusted proxy: what it says). */
+  addressOf(req: IncomingMessage): string {
+    return clientAddress(req, this.limits.trustProxy);
   }
 
   /** Whether a client at `remoteAddress` is refused by protected mode. */

@@ -41,6 +41,7 @@ import type { EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from 
 import { Presence } from './presence.js';
 import { Rebalancer } from './rebalancer.js';
 import { GroupIndex } from './group-index.js';
+import { plainAddress } from './client-address.js';
 import { Router } from './router.js';
 import { StallClock } from './stall-clock.js';
 import { RpcKernelSecurity } from './security.js';
@@ -152,6 +153,7 @@ class BrokerServer implements Broker {
     // Who may open a connection: origins, connections per address, unauthenticated ones, protected mode.
     const admission = (this.admission = new Admission({
       allowedOrigins: options.allowedOrigins,
+      trustProxy: new Set((options.trustProxy ?? []).map(plainAddress)),
       maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
       maxUnauthenticatedConnections: limits.maxUnauthenticatedConnections,
       handshakeTimeoutMs: limits.handshakeTimeoutMs,
@@ -338,7 +340,7 @@ class BrokerServer implements Broker {
   private accept(ws: WebSocket, socket: Socket, req: IncomingMessage): void {
     if (this.closing || this.draining) return void ws.terminate();
     socket.setNoDelay(true);
-    const remoteAddress = req.socket.remoteAddress ?? '';
+    const remoteAddress = this.admission.addressOf(req);
     const connection = new BrokerConnection(this.allocateHandle(), ws, socket, remoteAddress, this.backpressure);
     const tagged = ws as TaggedWebSocket;
     tagged[connectionOf] = connection;

@@ -28,6 +28,13 @@ export interface BrokerOptions {
    */
   allowedOrigins?: readonly string[];
   /**
+   * Addresses of the reverse proxies in front of the broker (e.g. `['127.0.0.1']`): for
+   * connections from them, the client's address is read from `X-Forwarded-For` (the right-most
+   * entry that is not one of them), for the per-address limits, protected mode, the audit log
+   * and metrics. Connections from anywhere else are never believed. Default none.
+   */
+  trustProxy?: readonly string[];
+  /**
    * Without a security module the broker accepts only loopback clients (protected mode); true
    * accepts everyone. No effect with `security`.
    */
