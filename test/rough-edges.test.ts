@@ -48,4 +48,16 @@ describe('rough edges', () => {
     expect(records[0]).toMatchObject({ level: 'error', message: '/intercept fail failed', fields: { path: '/intercept', action: 'fail', caller: 'caller' } });
     expect((records[0]!.fields.err as Error).message).toBe('boom');
   });
+
+  it('once disconnect() resolved, the broker knows its ids are gone: a call to one hears PEER_NOT_FOUND, not PEER_DISCONNECTED', async () => {
+    const { peer } = await startBroker();
+    const caller = await peer('caller');
+    for (let i = 0; i < 20; i++) {
+      const service = await peer(`service-${i}`);
+      service.registerController('/intercept', new InterceptController());
+      await service.disconnect();
+      const error = await rejection(caller.peer(`service-${i}`).controller<InterceptController>('/intercept').echo('hi'));
+      expect(error.code).toBe(RpcErrorCode.PEER_NOT_FOUND);
+    }
+  });
 });

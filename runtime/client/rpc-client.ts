@@ -232,6 +232,9 @@ const RECLAIM_MAX_MS = 5_000;
 /** Remote peers whose proxies are kept (most recently made first out); more are made anew. */
 const MAX_CACHED_PEERS = 1024;
 
+/** How long `disconnect()` waits for the broker to take the client's ids back before closing anyway (ms). */
+const DISCONNECT_WAIT_MS = 1_000;
+
 export class RpcWebSocketClient {
   private readonly session: ClientSession;
   private readonly deadlines = new Deadlines();
@@ -383,9 +386,18 @@ export class RpcWebSocketClient {
 
   /** Closes the connection (no reconnecting); calls still pending reject with NOT_CONNECTED. */
   async disconnect(): Promise<void> {
+    const ids = [...this.registered];
     this.registered.clear();
     this.joined.clear();
     this.stopReclaiming();
+    // Its ids are given up first (for at most DISCONNECT_WAIT_MS): once this resolves, the
+    // broker knows they are gone, and a call to one of them hears PEER_NOT_FOUND.
+    if (ids.length > 0 && this.session.canSend) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, DISCONNECT_WAIT_MS)));
+      await Promise.race([Promise.allSettled(ids.map((peerId) => this.control.request('deregister', { peerId }))), bound]);
+      clearTimeout(timer);
+    }
     this.session.disconnect('the client disconnected');
   }
 
