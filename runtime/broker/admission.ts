@@ -100,6 +100,10 @@ export class Admission implements BrokerPart {
       this.pendingSockets--;
       pending.delete(socket);
       if (pending.size === 0 && this.pendingByAddress.get(address) === pending) this.pendingByAddress.delete(address);
+      // Settled for good: nothing of it stays with a connection that lives on (this closure, the
+      // cleared timer it holds and the once-listener's wrapper would, for every idle peer).
+      socket.off('close', settle);
+      (socket as Socket & { [upgraded]?: () => void })[upgraded] = undefined;
     };
     socket.once('close', settle);
     (socket as Socket & { [upgraded]?: () => void })[upgraded] = settle;
