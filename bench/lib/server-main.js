@@ -3,6 +3,7 @@
  * server, tell the parent its URL, and measure this process's memory when asked. Start the
  * process with --expose-gc so the measurement is taken after a full collection.
  */
+import { writeHeapSnapshot } from 'node:v8';
 import { startAllocationSampling } from './allocations.js';
 import { childChannel } from './children.js';
 
@@ -32,6 +33,15 @@ export async function serveBench(start) {
       globalThis.gc?.();
       const m = process.memoryUsage();
       channel.send({ type: 'memory', ...m, gc: typeof globalThis.gc === 'function', stats: server.stats?.() });
+    });
+    // A heap snapshot after a full collection, written to `path` (bench/memory-per-peer.js diffs two).
+    channel.on('heap-snapshot', async ({ path, settleMs = 1000 }) => {
+      await sleep(settleMs);
+      globalThis.gc?.();
+      await sleep(50);
+      globalThis.gc?.();
+      const file = writeHeapSnapshot(path);
+      channel.send({ type: 'heap-snapshot', path: file, stats: server.stats?.() });
     });
     // Peak RSS during a transfer: a baseline after a forced GC ('rss-start'), then a sample
     // every `intervalMs` until 'rss-stop'. The peak includes garbage not yet collected: it is

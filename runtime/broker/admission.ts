@@ -103,9 +103,13 @@ export class Admission implements BrokerPart {
       this.pendingSockets--;
       pending.delete(socket);
       if (pending.size === 0 && this.pendingByAddress.get(address) === pending) this.pendingByAddress.delete(address);
+      // Settled for good: nothing of it stays with a connection that lives on (this closure, the
+      // cleared timer it holds and the once-listener's wrapper would, for every idle peer).
+      socket.off('close', settle);
+      settles.delete(socket);
     };
     socket.once('close', settle);
-    (socket as Socket & { [upgraded]?: () => void })[upgraded] = settle;
+    settles.set(socket, settle);
   }
 
   /** Closes the oldest TCP connection not upgraded of the address holding the most; false when there is none. */
@@ -195,10 +199,11 @@ function portOf(url: URL): number {
   return url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
 }
 
-const upgraded = Symbol('p2pgen.upgraded');
+/** What settles a TCP connection not upgraded yet (kept off the socket: a property would stay for its life). */
+const settles = new WeakMap<Socket, () => void>();
 
 function pendingOf(socket: Socket): (() => void) | undefined {
-  return (socket as Socket & { [upgraded]?: () => void })[upgraded];
+  return settles.get(socket);
 }
 
 export function isLoopbackAddress(address: string): boolean {

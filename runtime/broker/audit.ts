@@ -86,7 +86,7 @@ export interface AuditedConnection {
   readonly remoteAddress: string;
   readonly session: { readonly username: string } | undefined;
   /** The peer ids it holds. */
-  readonly registrations: ReadonlySet<{ readonly id: string }>;
+  readonly registrations: { readonly size: number } & Iterable<{ readonly id: string }>;
 }
 
 export interface AuditedRegistration {

@@ -194,6 +194,8 @@ export class ControlPlane implements BrokerPart {
       connection.send(jsonFrame(FrameType.ControlReply, id, reply));
     }
     queue.running = false;
+    // An idle connection keeps no queue (nor the backing store its array grew to).
+    if (queue.waiting.length === 0 && queueOf.get(connection) === queue) queueOf.set(connection, undefined);
   }
 
   private operation(connection: BrokerConnection, body: unknown): unknown {

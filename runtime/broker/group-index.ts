@@ -8,6 +8,7 @@ import { routingKey } from '../contracts/define.js';
 import type { DirectoryListener, PeerRegistration } from './peer-directory.js';
 
 const none: ReadonlySet<PeerRegistration> = new Set();
+const noKeys: ReadonlySet<number> = new Set();
 
 interface Indexed {
   groups: ReadonlySet<string>;
@@ -53,7 +54,8 @@ export class GroupIndex implements DirectoryListener {
 
   private index(registration: PeerRegistration): void {
     const was = this.indexed.get(registration);
-    const keys = new Set(registration.controllers.map((c) => routingKey(c.path)));
+    const controllers = registration.controllers;
+    const keys: ReadonlySet<number> = controllers.length === 0 ? noKeys : new Set(controllers.map((c) => routingKey(c.path)));
     const groups = registration.groups;
     if (was) {
       for (const group of was.groups) if (!groups.has(group)) remove(this.byGroup, group, registration);
@@ -61,7 +63,12 @@ export class GroupIndex implements DirectoryListener {
     }
     for (const group of groups) add(this.byGroup, group, registration);
     for (const key of keys) add(this.byController, key, registration);
-    this.indexed.set(registration, { groups, keys });
+    // A peer in no group serving nothing is in no index: it costs nothing here (most idle peers).
+    if (groups.size === 0 && keys.size === 0) this.indexed.delete(registration);
+    else if (was) {
+      was.groups = groups;
+      was.keys = keys;
+    } else this.indexed.set(registration, { groups, keys });
   }
 }
 

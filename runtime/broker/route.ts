@@ -59,6 +59,11 @@ export interface RouteTarget {
   inFlight: number;
 }
 
+/** What is read of the peer ids an endpoint holds: how many, and each in the order taken (a Set, or a connection's Registrations). */
+export interface HeldIds<T> extends Iterable<T> {
+  readonly size: number;
+}
+
 /**
  * A connection or another broker. Parts keep what they know about it in slots of their own
  * (slot.ts); what is declared here is what every endpoint is.
@@ -69,7 +74,7 @@ export interface RouteEndpoint extends HasSlots {
   /** Where it connects from (for audit and logs). */
   readonly remoteAddress: string;
   /** The peer ids it holds on this broker (none for another broker of a cluster). */
-  readonly registrations: ReadonlySet<RouteTarget>;
+  readonly registrations: HeldIds<RouteTarget>;
   /** False once closed: frames for it are dropped. */
   readonly isOpen: boolean;
   /**
