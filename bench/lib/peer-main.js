@@ -44,9 +44,34 @@ export function runPeers(adapter) {
     }
   }
 
+  /** Callers of an echo peer that another process runs. */
+  async function withCallers(url, callerCount, fn) {
+    const callers = [];
+    try {
+      for (let i = 0; i < callerCount; i++) callers.push(await adapter.startCaller(url, i));
+      return await fn(callers.map((c) => c.call));
+    } finally {
+      await Promise.all(callers.map((c) => c.close()));
+    }
+  }
+
   channel.on('latency', async ({ url, calleeUrl, params }) => {
-    const result = await withEchoAndCallers(url, 1, ([call]) => measureLatency(call, params), calleeUrl);
+    // params.echoApart: the echo peer runs in another peers process ('echo-start'), this one only calls.
+    const result = params.echoApart ? await withCallers(url, 1, ([call]) => measureLatency(call, params)) : await withEchoAndCallers(url, 1, ([call]) => measureLatency(call, params), calleeUrl);
     channel.send({ type: 'result', result });
+  });
+
+  // An echo peer of its own, for rows whose callers run in another process: until 'echo-stop'.
+  let echoAlone;
+  channel.on('echo-start', async ({ url, calleeUrl }) => {
+    echoAlone = await adapter.startEcho(calleeUrl ?? url);
+    channel.send({ type: 'echo-ready' });
+  });
+
+  channel.on('echo-stop', async () => {
+    await echoAlone?.close();
+    echoAlone = undefined;
+    channel.send({ type: 'echo-stopped' });
   });
 
   channel.on('throughput', async ({ url, calleeUrl, params }) => {
