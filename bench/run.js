@@ -149,7 +149,12 @@ async function peerJob({ peers, url, calleeUrl, urls }, type, params, timeoutMs)
 }
 
 const idlePeers = 2000;
-const latencyParams = { payloadBytes: 64, warmupCalls: 1000, calls: 5000 };
+// S1's warm-up: V8 tiers the hot path up over the first few thousand calls (TurboFan compiling on a
+// thread of its own, which on 2 cores competes with the processes measured). After 1,000 calls
+// p2pgen's larger hot path (codecs, validation, routing) was still being compiled: its slow calls
+// (> 600 µs) clustered in the first 1,000 measured, 25-65 of them against the relay's 4-16, and
+// S1's p99 measured the JIT. After 5,000 they spread evenly, as the relay's do.
+const latencyParams = { payloadBytes: 64, warmupCalls: 5000, calls: 5000 };
 const throughputParams = { inFlight: 256, callers: 4, warmupMs: 1000, durationMs: 3000 };
 // The p2pgen-vs-p2pgen rows look for differences of a few percent on a noisy machine, where one
 // run in five can be 10-30% off: more repetitions of shorter runs (the median of 7 shrugs off
