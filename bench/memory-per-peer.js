@@ -13,11 +13,11 @@
  * divided by N is what one more idle peer costs in that group. Only the children it started
  * are stopped; the snapshots are deleted unless MEMORY_KEEP_SNAPSHOTS=1.
  */
-import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { bundleP2pgen } from './lib/bundle.js';
 import { killAllChildren, startChild } from './lib/children.js';
-import { generate, repoRoot } from './lib/commands.js';
+import { repoRoot } from './lib/commands.js';
 
 const peersPerBatch = Number(process.env.MEMORY_PEERS ?? 1000);
 const systems = (process.env.MEMORY_SYSTEMS ?? 'raw,p2pgen').split(',');
@@ -40,31 +40,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 
 // ---- build (as bench/run.js does: the broker and the peers bundled from the runtime's sources) ----
 
-rmSync(tmp, { recursive: true, force: true });
-const echoDir = join(tmp, 'echo');
-mkdirSync(echoDir, { recursive: true });
-cpSync(join(repoRoot, 'bench/contracts-echo'), join(echoDir, 'contracts'), { recursive: true });
-generate(join(echoDir, 'contracts'), join(echoDir, 'gen'));
-const bundleDir = join(tmp, 'bundle');
-await build({
-  entryPoints: { 'p2pgen-broker': join(repoRoot, 'bench/servers/p2pgen-broker.js'), 'p2pgen-peers': join(repoRoot, 'bench/peers/p2pgen-peers.js') },
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'es2022',
-  outdir: bundleDir,
-  outExtension: { '.js': '.mjs' },
-  external: ['ws', '@nats-io/*', 'prom-client', 'pino'],
-  logLevel: 'warning',
-  banner: { js: "import { createRequire as __benchCreateRequire } from 'node:module'; const require = __benchCreateRequire(import.meta.url);" },
-  alias: {
-    'p2pgen/internal': join(repoRoot, 'runtime/internal.ts'),
-    'p2pgen/broker': join(repoRoot, 'runtime/broker/index.ts'),
-    p2pgen: join(repoRoot, 'runtime/index.node.ts'),
-    'bench-echo/gen': join(echoDir, 'gen/index.ts'),
-    'bench-echo/contract': join(echoDir, 'contracts/echo.ts'),
-  },
-});
+const { bundleDir } = await bundleP2pgen(tmp, { 'p2pgen-broker': join(repoRoot, 'bench/servers/p2pgen-broker.js'), 'p2pgen-peers': join(repoRoot, 'bench/peers/p2pgen-peers.js') });
 
 const noNativeAddon = { WS_NO_BUFFER_UTIL: '1' };
 const setups = {

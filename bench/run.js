@@ -18,12 +18,11 @@
  * hooks, the fingerprint check), printed in a table of their own below the main one.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { bundleP2pgen } from './lib/bundle.js';
 import { killAllChildren, startChild } from './lib/children.js';
-import { compileDist, generate, repoRoot } from './lib/commands.js';
+import { compileDist, repoRoot } from './lib/commands.js';
 import { median } from './lib/stats.js';
 
 const tmp = join(repoRoot, '.tmp', 'bench-run');
@@ -57,41 +56,13 @@ console.log(`load average at start: ${loadStart.map((l) => l.toFixed(2)).join(' 
 
 compileDist();
 
-// Generate from a copy: `p2pgen build` writes its lock file next to the contracts.
-rmSync(tmp, { recursive: true, force: true });
-const echoDir = join(tmp, 'echo');
-mkdirSync(echoDir, { recursive: true });
-cpSync(join(repoRoot, 'bench/contracts-echo'), join(echoDir, 'contracts'), { recursive: true });
-console.log(generate(join(echoDir, 'contracts'), join(echoDir, 'gen')));
-
-// Node 20 runs neither TypeScript nor TC39 decorators: esbuild bundles the p2pgen side from the
-// runtime's sources (as the tests do). `ws` stays external, so both systems run the same `ws`.
-const bundleDir = join(tmp, 'bundle');
-await build({
-  entryPoints: {
-    'p2pgen-broker': join(repoRoot, 'bench/servers/p2pgen-broker.js'),
-    'p2pgen-peers': join(repoRoot, 'bench/peers/p2pgen-peers.js'),
-    'p2pgen-cluster': join(repoRoot, 'bench/servers/p2pgen-cluster.js'),
-    'p2pgen-cluster-broker': join(repoRoot, 'bench/servers/p2pgen-cluster-broker.js'),
-  },
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'es2022',
-  outdir: bundleDir,
-  outExtension: { '.js': '.mjs' },
-  external: ['ws', '@nats-io/*', 'prom-client', 'pino'],
-  logLevel: 'warning',
-  // Bundled CommonJS (protobufjs) may call require(); ESM output has none unless given one.
-  banner: { js: "import { createRequire as __benchCreateRequire } from 'node:module'; const require = __benchCreateRequire(import.meta.url);" },
-  alias: {
-    'p2pgen/internal': join(repoRoot, 'runtime/internal.ts'),
-    'p2pgen/broker': join(repoRoot, 'runtime/broker/index.ts'),
-    p2pgen: join(repoRoot, 'runtime/index.node.ts'),
-    'bench-echo/gen': join(echoDir, 'gen/index.ts'),
-    'bench-echo/contract': join(echoDir, 'contracts/echo.ts'),
-  },
+const { bundleDir, generated } = await bundleP2pgen(tmp, {
+  'p2pgen-broker': join(repoRoot, 'bench/servers/p2pgen-broker.js'),
+  'p2pgen-peers': join(repoRoot, 'bench/peers/p2pgen-peers.js'),
+  'p2pgen-cluster': join(repoRoot, 'bench/servers/p2pgen-cluster.js'),
+  'p2pgen-cluster-broker': join(repoRoot, 'bench/servers/p2pgen-cluster-broker.js'),
 });
+console.log(generated);
 
 // ---- systems and scenarios ------------------------------------------------------------
 
