@@ -133,6 +133,17 @@ describe("p2pgen's layout is prettier's", () => {
     expect(layoutChunk(source)).toBe(await format(source, PRETTIER_OPTIONS));
   });
 
+  it('a union type alias: on one line, else on one indented line after `=`, else one `| member` per line', async () => {
+    const sources = [
+      `export type Short = "a" | "b";`,
+      // Found by the random-contract property: too long after `=`, short enough on a line of its own.
+      `export type O8GpCp117Fw53G7ZpK42JmVFoSAAaAAaaAaaA = "a0Aa00000A" | "aAaaAAAa0" | "aaA0000AaaA" | "a000000Aa" | "aAAa0aA";`,
+      `export type Long = ${Array.from({ length: 14 }, (_, i) => `"member-number-${i}"`).join(' | ')};`,
+      `export type Nullable = { a: string; b: number } | null;`,
+    ];
+    for (const source of sources) expect(layoutChunk(source)).toBe(await format(source, PRETTIER_OPTIONS));
+  });
+
   it('hands a chunk it does not model to prettier, and the file is still prettier\'s', async () => {
     const chunks = ['const x = `template ${1}`;', 'function f(): void {\n  return;\n}'];
     expect(layoutChunk(chunks[0]!)).toBeUndefined();

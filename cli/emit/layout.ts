@@ -670,7 +670,10 @@ class Printer {
   private typeAlias(node: ts.TypeAliasDeclaration): Doc {
     if (node.typeParameters) unsupported('a generic type alias');
     const head = [this.modifiers(node), 'type ', node.name.text, ' ='];
-    // As an assignment (fluid): a union breaks into one member per line, each after `| `.
+    // A union that is not hugged breaks after the operator (prettier's `break-after-operator`):
+    // first onto one indented line of its own, and only when that does not fit, one `| member` per line.
+    if (ts.isUnionTypeNode(node.type) && !this.isHuggedUnion(node.type)) return [group([group(head), group(indent([line, this.type(node.type, node)]))]), ';'];
+    // Anything else as an assignment (fluid).
     const id = Symbol('alias');
     return [group([group(head), group(indent(line), { id }), { kind: 'indentIfBreak', contents: this.type(node.type, node), group: id }]), ';'];
   }
@@ -682,14 +685,20 @@ class Printer {
    */
   private union(node: ts.UnionTypeNode, parent: ts.Node | undefined): Doc {
     const members = node.types.map((t) => this.type(t, node));
-    const objectLike = node.types.find((t) => ts.isTypeLiteralNode(t) || ts.isTypeReferenceNode(t));
-    const isVoid = (t: ts.TypeNode) => t.kind === ts.SyntaxKind.VoidKeyword || (ts.isLiteralTypeNode(t) && t.literal.kind === ts.SyntaxKind.NullKeyword);
-    if (objectLike && node.types.every((t) => t === objectLike || isVoid(t))) return join(' | ', members);
+    if (this.isHuggedUnion(node)) return join(' | ', members);
     if (!parent) return unsupported('a union without its parent');
+    if (ts.isTypeAliasDeclaration(parent)) return group([ifBreak('| '), join([line, '| '], members)]);
     const shouldIndent = !ts.isTypeReferenceNode(parent) && !ts.isTupleTypeNode(parent) && !ts.isExpressionWithTypeArguments(parent);
-    const main = group([ifBreak([shouldIndent ? line : '', '| ']), join([line, '| '], members)], { flatOnly: !ts.isTypeAliasDeclaration(parent) });
+    const main = group([ifBreak([shouldIndent ? line : '', '| ']), join([line, '| '], members)], { flatOnly: true });
     if (ts.isTupleTypeNode(parent) && parent.elements.length > 1) return group([indent([ifBreak(['(', softline]), main]), softline, ifBreak(')')], { flatOnly: true });
     return group(shouldIndent ? indent(main) : main);
+  }
+
+  /** `Contact | null`: one object-like type with only null or void beside it stays on one line. */
+  private isHuggedUnion(node: ts.UnionTypeNode): boolean {
+    const objectLike = node.types.find((t) => ts.isTypeLiteralNode(t) || ts.isTypeReferenceNode(t));
+    const isVoid = (t: ts.TypeNode) => t.kind === ts.SyntaxKind.VoidKeyword || (ts.isLiteralTypeNode(t) && t.literal.kind === ts.SyntaxKind.NullKeyword);
+    return !!objectLike && node.types.every((t) => t === objectLike || isVoid(t));
   }
 
   private moduleDeclaration(node: ts.ModuleDeclaration): Doc {
