@@ -8,7 +8,7 @@ import { createWriteStream, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { createBroker, jsonLinesAudit, type AuditLog, type Broker, type BrokerLogger, type BrokerOptions, type ClusterOptions, type MetricsRegistry, type RpcKernelSecurity } from 'p2pgen/broker';
+import { createBroker, jsonLinesAudit, keepYoungGenerationSmall, type AuditLog, type Broker, type BrokerLogger, type BrokerOptions, type ClusterOptions, type MetricsRegistry, type RpcKernelSecurity } from 'p2pgen/broker';
 import type { Output } from './build.js';
 import { UsageError } from './usage-error.js';
 import { prettyDestination, type LogFormat } from './log-format.js';
@@ -69,6 +69,8 @@ export interface BrokerArgs {
 }
 
 export async function runBroker(args: BrokerArgs, output: Output): Promise<number> {
+  // This process forwards frames and does little else: a young generation that stays small frees them sooner (heap-tuning.ts).
+  keepYoungGenerationSmall();
   // Listening for the signals before anything else: a supervisor may send SIGTERM as soon as it reads "listening".
   const signals = signalQueue();
   try {

@@ -3,6 +3,7 @@ export { createBroker, type Broker, type BrokerHealth, type BrokerMetrics, type 
 export type { BrokerLogger } from './logger.js';
 export type { BrokerMetricsOptions, MetricsRegistry } from './metrics-export.js';
 export { DEFAULT_MAX_FRAME_BYTES, type BrokerOptions } from './options.js';
+export { keepYoungGenerationSmall } from './heap-tuning.js';
 export type { PeerIdPolicy } from './peer-id-policy.js';
 export type { ClusterOptions } from './cluster/cluster-options.js';
 export { CloseCode } from '../wire/close-code.js';

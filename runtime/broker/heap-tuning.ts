@@ -1,0 +1,21 @@
+/**
+ * V8's young generation, kept at its starting size in a process whose main work is forwarding
+ * frames. A broker keeps a few small objects alive per call in flight (a route, its table
+ * entries) long enough that V8 sees them survive and grows the young generation (to 32 MiB),
+ * so scavenges come seldom; meanwhile every frame read from a socket is a buffer outside the
+ * heap that only a GC frees. With 16 KiB frames 64 MiB of them piled up between scavenges
+ * and V8 answered with full mark-compacts for "external memory pressure", about 50 in a 3 s
+ * run: 15-22% of the broker's CPU, against 2.5% in a bare `ws` relay whose young generation
+ * stays small. Kept small, the young generation is scavenged every MiB of allocation, frames
+ * die young, and those mark-compacts go (docs/performance.md, "Large payloads").
+ *
+ * It sets a V8 flag for the whole process, so the broker never does it on its own: `p2pgen
+ * broker` calls it at start, and an application that runs a broker in a process of its own
+ * may too (or start Node with `--max-semi-space-size=1`).
+ */
+import { setFlagsFromString } from 'node:v8';
+
+export function keepYoungGenerationSmall(): void {
+  // The young generation grows by this factor when V8 decides to grow it: 1 keeps its size.
+  setFlagsFromString('--semi-space-growth-factor=1');
+}
