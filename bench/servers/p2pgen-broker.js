@@ -7,8 +7,10 @@
  * (busy) Prometheus would (the "S2 metrics" row).
  * BENCH_MAX_GROUPS_PER_CONNECTION=n raises maxGroupsPerConnection (default 64): the fan-out rows'
  * member connections hold 100 member ids each, every one in the group.
+ * BENCH_BROKER_YOUNG_GENERATION=default leaves V8's young generation to grow as it likes; by
+ * default it is kept small, as \`p2pgen broker\` keeps it (the "S3 young generation" row compares).
  */
-import { createBroker, RpcKernelSecurity, Session } from 'p2pgen/broker';
+import { createBroker, keepYoungGenerationSmall, RpcKernelSecurity, Session } from 'p2pgen/broker';
 import { serveBench } from '../lib/server-main.js';
 
 /**
@@ -34,6 +36,8 @@ class BenchSecurity extends RpcKernelSecurity {
     return true;
   }
 }
+
+if (process.env.BENCH_BROKER_YOUNG_GENERATION !== 'default') keepYoungGenerationSmall();
 
 const securityChoice = process.env.BENCH_BROKER_SECURITY ?? 'default';
 if (securityChoice !== 'default' && securityChoice !== 'async-hooks') throw new Error(`BENCH_BROKER_SECURITY: unknown value '${securityChoice}'`);
