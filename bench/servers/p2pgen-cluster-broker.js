@@ -3,7 +3,10 @@
  * its argument, says its URL, and its CPU time when asked ('cpu'). BENCH_MAX_GROUPS_PER_CONNECTION
  * as in p2pgen-broker.js.
  */
-import { createBroker } from 'p2pgen/broker';
+import { createBroker, keepYoungGenerationSmall } from 'p2pgen/broker';
+
+// As `p2pgen broker` runs (heap-tuning.ts).
+keepYoungGenerationSmall();
 
 const maxGroupsPerConnection = process.env.BENCH_MAX_GROUPS_PER_CONNECTION ? { maxGroupsPerConnection: Number(process.env.BENCH_MAX_GROUPS_PER_CONNECTION) } : {};
 const broker = await createBroker({ port: 0, host: '127.0.0.1', cluster: { nats: process.argv[2] }, ...maxGroupsPerConnection });

@@ -10,11 +10,14 @@
 import { fork } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createBroker } from 'p2pgen/broker';
+import { createBroker, keepYoungGenerationSmall } from 'p2pgen/broker';
 import { startNats } from '../lib/nats-process.js';
 import { ownCpuMs, serveBench } from '../lib/server-main.js';
 
 const count = Number(process.env.BENCH_CLUSTER_BROKERS ?? 2);
+// As `p2pgen broker` runs (heap-tuning.ts); the brokers it forks do the same.
+keepYoungGenerationSmall();
+
 const here = dirname(fileURLToPath(import.meta.url));
 
 function startBrokerProcess(nats) {
