@@ -2,7 +2,10 @@
  * Back-pressure at the broker, per connection, blaming the source. When more than
  * `highWaterMark` bytes wait to be written to a connection:
  *
- * - it is not read itself until they drain (it makes no new requests and grants no credit);
+ * - it is not read itself until they drain (it makes no new requests and grants no credit),
+ *   unless others' calls are what fills its backlog: then it is read (its answers, to those
+ *   callers and to everyone else, go out as it makes them; otherwise an honest caller's answer
+ *   waited in the callee's own process behind every answer to a flood of calls, issue 20);
  * - the connections that keep sending it calls (Requests and their pieces) are not read either
  *   until it drained (`fed`): whoever fills a connection's backlog waits for it, all of them
  *   alike, so a fast caller cannot push a callee others share over its bound; answers and
@@ -33,8 +36,10 @@ import type { RouteEndpoint } from './route.js';
 import { Slot } from './slot.js';
 
 interface FlowState {
-  /** Too many bytes wait to be written to it: not read until they drain. */
+  /** Too many bytes wait to be written to it, until they drain. */
   backedUp: boolean;
+  /** Backed up by bytes of its own doing (no feeder yet): not read until they drain. */
+  selfPaused: boolean;
   /** Too many of its frames are held for security decisions (access.ts): not read until they are in. */
   holding: boolean;
   /** Backed-up connections it sent calls to, which it waits for (not read meanwhile). */
@@ -84,12 +89,16 @@ export class Backpressure implements WriteWatcher, BrokerPart {
     if (buffered - flow.fedBytes > this.maxBufferedBytes) this.watchProgress(connection, flow, buffered);
     if (flow.backedUp) return;
     flow.backedUp = true;
+    flow.selfPaused = true;
     this.update(connection, flow, true);
     connection.onceDrained(() => {
       if (!flow.backedUp) return;
       flow.backedUp = false;
       flow.fedBytes = 0;
-      this.update(connection, flow, false);
+      if (flow.selfPaused) {
+        flow.selfPaused = false;
+        this.update(connection, flow, false);
+      }
       const feeders = flow.feeders;
       flow.feeders = undefined;
       if (feeders) for (const feeder of feeders) this.stopFeeding(feeder);
@@ -110,6 +119,11 @@ export class Backpressure implements WriteWatcher, BrokerPart {
     const feeders = (targetFlow.feeders ??= new Set());
     if (feeders.has(source)) return;
     feeders.add(source);
+    if (targetFlow.selfPaused) {
+      // Others' calls fill its backlog: read it, so its answers go out (they are bounded by the calls, which now wait).
+      targetFlow.selfPaused = false;
+      this.update(target, targetFlow, false);
+    }
     const flow = stateOf(source);
     flow.feeding++;
     if (flow.feeding === 1) this.update(source, flow, true);
@@ -151,7 +165,7 @@ export class Backpressure implements WriteWatcher, BrokerPart {
     if (reasons(flow) > 0) this.paused--;
     this.waiting.delete(connection);
     // A drain that comes later must find nothing to undo.
-    flow.backedUp = flow.holding = false;
+    flow.backedUp = flow.selfPaused = flow.holding = false;
     flow.feeding = flow.fedBytes = 0;
     const feeders = flow.feeders;
     flow.feeders = undefined;
@@ -227,11 +241,11 @@ export class Backpressure implements WriteWatcher, BrokerPart {
 }
 
 function reasons(flow: FlowState): number {
-  return (flow.backedUp ? 1 : 0) + (flow.holding ? 1 : 0) + (flow.feeding > 0 ? 1 : 0);
+  return (flow.selfPaused ? 1 : 0) + (flow.holding ? 1 : 0) + (flow.feeding > 0 ? 1 : 0);
 }
 
 function stateOf(connection: BrokerConnection): FlowState {
   let flow = flowOf.get(connection);
-  if (!flow) flowOf.set(connection, (flow = { backedUp: false, holding: false, feeding: 0, feeders: undefined, fedBytes: 0, watching: false, closing: false }));
+  if (!flow) flowOf.set(connection, (flow = { backedUp: false, selfPaused: false, holding: false, feeding: 0, feeders: undefined, fedBytes: 0, watching: false, closing: false }));
   return flow;
 }
