@@ -54,6 +54,9 @@ const { bundleDir, generated } = await bundleP2pgen(tmp, {
   'p2pgen-peers': join(repoRoot, 'bench/peers/p2pgen-peers.js'),
   'p2pgen-cluster': join(repoRoot, 'bench/servers/p2pgen-cluster.js'),
   'p2pgen-cluster-broker': join(repoRoot, 'bench/servers/p2pgen-cluster-broker.js'),
+}, {
+  'p2pgen-broker-dist': join(repoRoot, 'bench/servers/p2pgen-broker.js'),
+  'p2pgen-peers-dist': join(repoRoot, 'bench/peers/p2pgen-peers.js'),
 });
 console.log(generated);
 
@@ -73,6 +76,8 @@ const p2pgen = { key: 'p2pgen', label: 'p2pgen', server: join(bundleDir, 'p2pgen
 const p2pgenCluster = { key: 'p2pgen-cluster', label: 'p2pgen, 2 brokers', server: join(bundleDir, 'p2pgen-cluster.mjs'), peers: join(bundleDir, 'p2pgen-peers.mjs'), profiled: true };
 const p2pgenCluster3 = { ...p2pgenCluster, key: 'p2pgen-cluster-3', label: 'p2pgen, 3 brokers', serverEnv: { BENCH_CLUSTER_BROKERS: '3' } };
 const natsRequestReply = { key: 'nats', label: 'NATS request/reply', server: join(repoRoot, 'bench/servers/nats.js'), peers: join(repoRoot, 'bench/peers/nats-peers.js') };
+/** Broker and peers on the installed package (node_modules/p2pgen: runtime/dist, tsc's output, as the packed tarball ships it), not on the bundled sources. */
+const p2pgenInstalled = { key: 'p2pgen-installed', label: 'p2pgen, installed', server: join(bundleDir, 'p2pgen-broker-dist.mjs'), peers: join(bundleDir, 'p2pgen-peers-dist.mjs') };
 /** p2pgen with other options: same scripts, told apart by environment variables. */
 const p2pgenVariant = (key, label, { serverEnv = {}, peersEnv = {} } = {}) => ({ ...p2pgen, key, label, serverEnv, peersEnv });
 /**
@@ -424,6 +429,27 @@ const scenarios = [
     compare: [p2pgenVariant('young-default', 'young generation grows', { serverEnv: { BENCH_BROKER_YOUNG_GENERATION: 'default' } }), p2pgenVariant('young-small', 'kept small')],
     run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 64 }, 60_000),
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt }],
+  },
+  {
+    // Issue 24: the outside measurement ran peers installed from the packed tarballs; the rows above run the bundled sources.
+    id: 'S1-installed',
+    name: 'S1 installed package',
+    title: 'S1 (sequential 64 B calls, caller and callee in one peers process) of p2pgen with broker and peers on the installed package (tsc output, one module per file, as the packed tarball ships it) vs the raw relay',
+    repetitions: 5,
+    compare: [raw, p2pgenInstalled],
+    run: (setup, ctx) => peerJob(ctx, 'latency', latencyParams, 60_000),
+    metrics: [
+      { name: 'p50 µs', pick: (r) => r.p50Us, format: fmt1, goal: { max: 1.1 } },
+      { name: 'p99 µs', pick: (r) => r.p99Us, format: fmt1, goal: { max: 1.3 } },
+    ],
+  },
+  {
+    id: 'S2-installed',
+    name: 'S2 installed package',
+    title: 'S2 (64 B, 256 in flight) of p2pgen on the installed package vs the raw relay',
+    compare: [raw, p2pgenInstalled],
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 64 }, 60_000),
+    metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt, goal: { min: 1.3 } }],
   },
   {
     id: 'S4-vs-nats',
