@@ -6,7 +6,8 @@
  *                           S2-security, S2-fingerprint, S2-context, S2-metrics, S2-interceptors, S2-stacks,
  *                           S6-compression, S6-compression-small, fanout-cluster, S2-any, S3-young and
  *                           S2-young; S3-vs-native, S4-vs-native and S4-vs-nats set p2pgen against the
- *                           relay with bufferutil and against NATS)
+ *                           relay with bufferutil and against NATS; S1-installed and S2-installed run
+ *                           p2pgen on the installed package instead of the bundled sources)
  *
  * Every server runs in a process of its own and the peers in another, all on 127.0.0.1. The
  * raw relay is the least a relay can do (read a target id, forward the bytes), so the ratios
