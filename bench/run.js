@@ -415,19 +415,19 @@ const scenarios = [
     metrics: [{ name: 'MB/s', pick: (r) => r.mbPerSecond, format: fmt1, goal: { min: 0.9 } }],
   },
   {
-    // The broker's young generation kept small (heap-tuning.ts; the p2pgen rows above have it, as `p2pgen broker` does) vs left to V8.
+    // The broker's young generation kept small (heap-tuning.ts, `p2pgen broker --small-young-generation`) vs left to V8 (the default).
     id: 'S3-young',
     name: 'S3 young generation',
-    title: "S3 (16 KiB) with the broker's young generation kept small (keepYoungGenerationSmall, as `p2pgen broker` runs) vs left to grow as V8 likes",
-    compare: [p2pgenVariant('young-default', 'young generation grows', { serverEnv: { BENCH_BROKER_YOUNG_GENERATION: 'default' } }), p2pgenVariant('young-small', 'kept small')],
+    title: "S3 (16 KiB) with the broker's young generation kept small (keepYoungGenerationSmall, p2pgen broker --small-young-generation) vs left to grow as V8 likes (the default)",
+    compare: [p2pgen, p2pgenVariant('young-small', 'kept small', { serverEnv: { BENCH_BROKER_YOUNG_GENERATION: 'small' } })],
     run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 16 * 1024 }, 60_000),
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt }],
   },
   {
     id: 'S2-young',
     name: 'S2 young generation',
-    title: "S2 (64 B) with the broker's young generation kept small vs left to grow",
-    compare: [p2pgenVariant('young-default', 'young generation grows', { serverEnv: { BENCH_BROKER_YOUNG_GENERATION: 'default' } }), p2pgenVariant('young-small', 'kept small')],
+    title: "S2 (64 B) with the broker's young generation kept small vs left to grow (the default)",
+    compare: [p2pgen, p2pgenVariant('young-small', 'kept small', { serverEnv: { BENCH_BROKER_YOUNG_GENERATION: 'small' } })],
     run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 64 }, 60_000),
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt }],
   },

@@ -133,7 +133,8 @@ export async function main(argv: string[]): Promise<number> {
           .option('log-format', { choices: ['pretty', 'json'] as const, describe: 'Log lines for a person, or JSON lines for tools (default: pretty when stderr is a terminal, else json)' })
           .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics at http://<metrics-host>:<port>/metrics (and /healthz) on this port (0 picks a free one; needs prom-client)' })
           .option('metrics-host', { type: 'string', describe: 'Address of the metrics listener (default 127.0.0.1; needs --metrics-port)' })
-          .option('drain-ms', { type: 'number', describe: 'On SIGTERM or SIGINT: how long calls in flight may take to finish before every connection is closed (default 10000; a second signal closes at once)' }),
+          .option('drain-ms', { type: 'number', describe: 'On SIGTERM or SIGINT: how long calls in flight may take to finish before every connection is closed (default 10000; a second signal closes at once)' })
+          .option('small-young-generation', { type: 'boolean', describe: "Keep V8's young generation at its starting size: more throughput for large frames (16 KiB calls: about 10%), a higher memory peak under floods of listings (docs/operations.md)" }),
       async (args) => {
         requireInteger('--port', args.port, 0, 65535);
         requireInteger('--lease-ms', args.leaseMs, 300);
@@ -164,7 +165,7 @@ export async function main(argv: string[]): Promise<number> {
         // Loaded here: build and check never pay for the broker (ws, NATS) at start-up.
         const { runBroker } = await import('./commands/broker.js');
         exitCode = await runBroker(
-          { port, host, limits, allowedOrigins, trustProxy, peerIdPolicy: args.peerIdPolicy, insecure, security, audit, cluster, logLevel: args.logLevel, logFormat: args.logFormat, metricsPort, metricsHost, drainMs },
+          { port, host, limits, allowedOrigins, trustProxy, peerIdPolicy: args.peerIdPolicy, insecure, security, audit, cluster, logLevel: args.logLevel, logFormat: args.logFormat, metricsPort, metricsHost, drainMs, smallYoungGeneration: args.smallYoungGeneration },
           console_,
         );
       },

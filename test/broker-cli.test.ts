@@ -29,6 +29,17 @@ describe('p2pgen broker', () => {
     await expect(client.listPeers()).rejects.toMatchObject({ code: RpcErrorCode.NOT_CONNECTED });
   });
 
+  it('--small-young-generation (V8 tuned for large frames, docs/operations.md) serves peers as usual', async () => {
+    const broker = startCli(['--port', '0', '--host', '127.0.0.1', '--small-young-generation']);
+    const client = new RpcWebSocketClient(await listeningUrl(broker), { reconnect: false });
+    await client.connect();
+    await client.registerAsPeer('tuned-peer');
+    expect((await client.listPeers()).map((p) => p.id)).toEqual(['tuned-peer']);
+    await client.disconnect();
+    broker.child.kill('SIGTERM');
+    expect(await broker.exited).toBe(0);
+  });
+
   it('--security loads a module and enforces it; --audit appends JSON lines, complete after SIGTERM', async () => {
     const dir = tempDir('broker-cli');
     // Inside the repository, so 'p2pgen/broker' resolves to this package as it would for a user.

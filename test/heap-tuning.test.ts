@@ -1,5 +1,5 @@
 /**
- * keepYoungGenerationSmall (runtime/broker/heap-tuning.ts), which `p2pgen broker` calls at
+ * keepYoungGenerationSmall (runtime/broker/heap-tuning.ts), which `p2pgen broker --small-young-generation` calls at
  * start: in a Node process whose young objects survive (as a broker's routes do), V8's young
  * generation grows unless it was called; after it, it stays at its starting size. Each case runs
  * in a process of its own (the flag is process-wide), through the compiled runtime as the CLI

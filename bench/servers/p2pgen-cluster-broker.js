@@ -5,8 +5,8 @@
  */
 import { createBroker, keepYoungGenerationSmall } from 'p2pgen/broker';
 
-// As `p2pgen broker` runs (heap-tuning.ts).
-keepYoungGenerationSmall();
+// BENCH_BROKER_YOUNG_GENERATION as in p2pgen-broker.js.
+if (process.env.BENCH_BROKER_YOUNG_GENERATION === 'small') keepYoungGenerationSmall();
 
 const maxGroupsPerConnection = process.env.BENCH_MAX_GROUPS_PER_CONNECTION ? { maxGroupsPerConnection: Number(process.env.BENCH_MAX_GROUPS_PER_CONNECTION) } : {};
 const broker = await createBroker({ port: 0, host: '127.0.0.1', cluster: { nats: process.argv[2] }, ...maxGroupsPerConnection });

@@ -15,8 +15,8 @@ import { startNats } from '../lib/nats-process.js';
 import { ownCpuMs, serveBench } from '../lib/server-main.js';
 
 const count = Number(process.env.BENCH_CLUSTER_BROKERS ?? 2);
-// As `p2pgen broker` runs (heap-tuning.ts); the brokers it forks do the same.
-keepYoungGenerationSmall();
+// BENCH_BROKER_YOUNG_GENERATION as in p2pgen-broker.js (the brokers it forks inherit it).
+if (process.env.BENCH_BROKER_YOUNG_GENERATION === 'small') keepYoungGenerationSmall();
 
 const here = dirname(fileURLToPath(import.meta.url));
 

@@ -8,8 +8,8 @@ const args = hideBin(process.argv);
 // run for long, starts on code before it is really hot and spends more CPU compiling than the run
 // saves. A larger interrupt budget (V8 has had the flag for years) makes it wait: a quarter less
 // CPU for a small build, a sixth less for a large one (bench/build-speed.js). Set before the
-// generator is loaded; the broker, a long-running server, keeps V8's default for it (its young
-// generation it keeps small: runtime/broker/heap-tuning.ts).
+// generator is loaded; the broker, a long-running server, keeps V8's default (its young
+// generation it keeps small when asked: --small-young-generation, runtime/broker/heap-tuning.ts).
 if (args[0] === 'build' || args[0] === 'check') setFlagsFromString('--interrupt-budget=540672');
 
 const { main } = await import('../dist/main.js');
