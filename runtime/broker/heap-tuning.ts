@@ -3,9 +3,9 @@
  * large frames. A broker keeps a few small objects alive per call in flight (a route, its table
  * entries) long enough that V8 sees them survive and grows the young generation (to 32 MiB),
  * so scavenges come seldom; meanwhile every frame read from a socket is a buffer outside the
- * heap that only a GC frees. With 16 KiB frames 64 MiB of them piled up between scavenges
- * and V8 answered with full mark-compacts for "external memory pressure", about 50 in a 3 s
- * run: 15-22% of the broker's CPU, against 2.5% in a bare `ws` relay whose young generation
+ * heap that only a GC frees. With 16 KiB frames tens of megabytes of them piled up between
+ * scavenges and V8 answered with full mark-compacts for "external memory pressure", about 50
+ * in a bench run of three 4.5 s repetitions: 15-22% of the broker's CPU, against 2.5% in a bare `ws` relay whose young generation
  * stays small. Kept small, the young generation is scavenged every MiB of allocation, frames
  * die young, and those mark-compacts go (docs/performance.md, "Large payloads").
  *
