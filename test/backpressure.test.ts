@@ -17,10 +17,10 @@ import { contracts as streamContracts } from '../.tmp/gen/streams/index.js';
 import '../.tmp/gen/behaviors/index.js';
 import { StreamsController } from './fixtures/streams/streams.js';
 import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
-import { FrameFlags, FrameType, HEADER_SIZE, PROTOCOL_VERSION, writeU32 } from '../runtime/wire/frame.js';
+import { FrameFlags, FrameType, HEADER_SIZE } from '../runtime/wire/frame.js';
 import { readJson } from '../runtime/wire/text.js';
 import { eventually, startBroker } from './support/harness.js';
-import { RawPeer, rawRequest } from './support/raw-peer.js';
+import { RawPeer, rawCredit, rawRequest } from './support/raw-peer.js';
 import { codeOf } from './support/rejection.js';
 
 const echoBytes = streamContracts.controllers[0]!.actions.find((a) => a.name === 'echoBytes')!;
@@ -113,12 +113,7 @@ describe('back-pressure, per connection', () => {
     hog.send(request);
     await hog.next((f) => f[1] === FrameType.Response);
     hog.pause();
-    const credit = new Uint8Array(HEADER_SIZE + 4);
-    credit[0] = PROTOCOL_VERSION;
-    credit[1] = FrameType.Credit;
-    writeU32(credit, 4, 1);
-    writeU32(credit, HEADER_SIZE, 0xffffffff);
-    hog.send(credit);
+    hog.send(rawCredit(1, 0xffffffff));
     await eventually(() => events.some((e) => e.type === 'disconnect' && e.code === CloseCode.SlowReader), 'the hog to be closed as a slow reader', 20_000);
     await eventually(() => h.broker.stats().bufferedBytes === 0 && h.broker.stats().pausedConnections === 0, 'the bytes held for it to be let go', 10_000);
     expect(service.state.value).toBe('connected');

@@ -16,7 +16,7 @@ import { contracts as behaviorContracts } from '../.tmp/gen/behaviors/index.js';
 import { Counters, StreamsController } from './fixtures/streams/streams.js';
 import { BehaviorsController } from './fixtures/behaviors/behaviors.js';
 import { eventually, startBroker } from './support/harness.js';
-import { RawPeer, rawRequest } from './support/raw-peer.js';
+import { RawPeer, rawCredit, rawRequest } from './support/raw-peer.js';
 
 const pulled = streamContracts.controllers[0]!.actions.find((a) => a.name === 'pulled')!;
 const echo = behaviorContracts.controllers[0]!.actions.find((a) => a.name === 'echo')!;
@@ -78,12 +78,7 @@ describe("what another peer can make a peer hold", () => {
     attacker.pause();
     // The producer's own network stalls too: what it sends stays in its socket.
     relay.pause();
-    const credit = new Uint8Array(HEADER_SIZE + 4);
-    credit[0] = PROTOCOL_VERSION;
-    credit[1] = FrameType.Credit;
-    writeU32(credit, 4, 1);
-    writeU32(credit, HEADER_SIZE, 0xffffffff);
-    attacker.send(credit);
+    attacker.send(rawCredit(1, 0xffffffff));
     await eventually(() => producer.stats().bufferedBytes > 2 << 20, 'the producer to be backed up', 20_000);
     // It holds there: 200 looks later it has not grown past the bound (plus the item in hand).
     let peak = 0;

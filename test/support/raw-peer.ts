@@ -4,7 +4,7 @@
  * test builds and records every frame it receives and how it was closed.
  */
 import WebSocket from 'ws';
-import { FrameType, PROTOCOL_VERSION, readU32, REQUEST_HEADER_SIZE, writeU32 } from '../../runtime/wire/frame.js';
+import { FrameType, HEADER_SIZE, PROTOCOL_VERSION, readU32, REQUEST_HEADER_SIZE, writeU32 } from '../../runtime/wire/frame.js';
 import { jsonFrame, readJson } from '../../runtime/wire/text.js';
 import type { ActionDescriptor } from '../../runtime/contracts/descriptors.js';
 
@@ -141,6 +141,16 @@ export class RawPeer {
   close(): void {
     this.ws.terminate();
   }
+}
+
+/** A Credit frame granting `items` more to stream `callId`. */
+export function rawCredit(callId: number, items: number): Uint8Array {
+  const credit = new Uint8Array(HEADER_SIZE + 4);
+  credit[0] = PROTOCOL_VERSION;
+  credit[1] = FrameType.Credit;
+  writeU32(credit, 4, callId);
+  writeU32(credit, HEADER_SIZE, items);
+  return credit;
 }
 
 /** A Request frame for `action` to `target`, with a hand-made payload. */
