@@ -81,6 +81,8 @@ const natsRequestReply = { key: 'nats', label: 'NATS request/reply', server: joi
 const p2pgenInstalled = { key: 'p2pgen-installed', label: 'p2pgen, installed', server: join(bundleDir, 'p2pgen-broker-dist.mjs'), peers: join(bundleDir, 'p2pgen-peers-dist.mjs') };
 /** p2pgen with other options: same scripts, told apart by environment variables. */
 const p2pgenVariant = (key, label, { serverEnv = {}, peersEnv = {} } = {}) => ({ ...p2pgen, key, label, serverEnv, peersEnv });
+/** The broker with its young generation kept small, as `p2pgen broker --small-young-generation` runs (the young-generation rows). */
+const p2pgenYoungSmall = p2pgenVariant('young-small', 'kept small', { serverEnv: { BENCH_BROKER_YOUNG_GENERATION: 'small' } });
 /**
  * The fan-out rows: a `ws` server writing each of the sender's messages to every member, and
  * the brokers with maxGroupsPerConnection raised to 100 (each member connection holds 100 ids of the group).
@@ -419,7 +421,7 @@ const scenarios = [
     id: 'S3-young',
     name: 'S3 young generation',
     title: "S3 (16 KiB) with the broker's young generation kept small (keepYoungGenerationSmall, p2pgen broker --small-young-generation) vs left to grow as V8 likes (the default)",
-    compare: [p2pgen, p2pgenVariant('young-small', 'kept small', { serverEnv: { BENCH_BROKER_YOUNG_GENERATION: 'small' } })],
+    compare: [p2pgen, p2pgenYoungSmall],
     run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 16 * 1024 }, 60_000),
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt }],
   },
@@ -427,7 +429,7 @@ const scenarios = [
     id: 'S2-young',
     name: 'S2 young generation',
     title: "S2 (64 B) with the broker's young generation kept small vs left to grow (the default)",
-    compare: [p2pgen, p2pgenVariant('young-small', 'kept small', { serverEnv: { BENCH_BROKER_YOUNG_GENERATION: 'small' } })],
+    compare: [p2pgen, p2pgenYoungSmall],
     run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 64 }, 60_000),
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt }],
   },
