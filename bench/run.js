@@ -7,7 +7,8 @@
  *                           S6-compression, S6-compression-small, fanout-cluster, S2-any, S3-young and
  *                           S2-young; S3-vs-native, S4-vs-native and S4-vs-nats set p2pgen against the
  *                           relay with bufferutil and against NATS; S1-installed and S2-installed run
- *                           p2pgen on the installed package instead of the bundled sources)
+ *                           p2pgen on the installed package instead of the bundled sources;
+ *                           S1-pinned pins the server and the peers to a core each, with taskset)
  *
  * Every server runs in a process of its own and the peers in another, all on 127.0.0.1. The
  * raw relay is the least a relay can do (read a target id, forward the bytes), so the ratios
@@ -92,7 +93,19 @@ const fanoutBrokerEnv = { BENCH_MAX_GROUPS_PER_CONNECTION: '100' };
 const p2pgenFanout = { ...p2pgen, key: 'p2pgen-fanout', label: 'p2pgen, 1 broker', serverEnv: fanoutBrokerEnv };
 const p2pgenClusterFanout = { ...p2pgenCluster, key: 'p2pgen-cluster-fanout', label: 'p2pgen, 2 brokers', serverEnv: fanoutBrokerEnv };
 
-/** A server process and a peers process for one measurement; both are gone when it returns. */
+/**
+ * Pins a child (every thread of it) to one CPU, as the outside measurement of issue 24 ran:
+ * the server on one core, the peers on the other, so neither waits for the other's core.
+ */
+function pinToCpu(child, cpu) {
+  const pinned = spawnSync('taskset', ['-a', '-cp', String(cpu), String(child.child.pid)], { encoding: 'utf8' });
+  if (pinned.status !== 0) throw new Error(`taskset could not pin ${child.label} to CPU ${cpu}: ${pinned.error?.message ?? pinned.stderr.trim()}`);
+}
+
+/**
+ * A server process and a peers process for one measurement; both are gone when it returns.
+ * With `scenario.pinned` the server runs on CPU 0 and the peers on CPU 1.
+ */
 async function withProcesses(setup, scenario, fn) {
   const scenarioId = scenario.id;
   // Profiles are written when a child exits on 'stop' (children.js), so they are complete.
@@ -102,10 +115,12 @@ async function withProcesses(setup, scenario, fn) {
       : [];
   const execArgv = ['--expose-gc', ...(scenario.serverExecArgv ?? []), ...profile('broker')];
   const server = startChild(setup.server, { execArgv, env: setup.serverEnv, label: `${setup.label} server` });
+  if (scenario.pinned) pinToCpu(server, 0);
   let peers;
   try {
     const { url, calleeUrl, urls } = await server.next('listening', 30_000);
     peers = startChild(setup.peers, { execArgv: profile('peers'), env: setup.peersEnv, label: `${setup.label} peers` });
+    if (scenario.pinned) pinToCpu(peers, 1);
     await peers.next('peers-ready', 15_000);
     return await fn({ server, peers, url, calleeUrl, urls });
   } finally {
@@ -140,24 +155,41 @@ const fanoutParams = { group: 'fanout', connections: 10, idsPerConnection: 100, 
 const fanoutMembers = fanoutParams.connections * fanoutParams.idsPerConnection;
 
 /**
- * One fan-out measurement: the peers run the load (measureFanout in load.js) and stop at the
- * start and the end of the measured window, where the server's CPU time is sampled (every
- * broker of a cluster together): CPU per delivery = its difference / deliveries counted.
+ * The server's CPU time (ms; every broker of a cluster together) between the two marks a peers
+ * job sends (`markType` { at: 'start' | 'end' }), each answered (`${markType}-ok`) once sampled.
  */
-async function runFanout({ server, peers, url, urls }, params) {
-  peers.send({ type: 'fanout', url, urls, params });
+async function serverCpuBetweenMarks({ server, peers }, markType, timeoutMs) {
   const cpu = async () => {
     server.send({ type: 'cpu' });
     return (await server.next('cpu', 15_000)).ms;
   };
-  await peers.next('fanout-mark', 120_000);
-  const cpuBefore = await cpu();
-  peers.send({ type: 'fanout-mark-ok' });
-  await peers.next('fanout-mark', 60_000);
-  const cpuAfter = await cpu();
-  peers.send({ type: 'fanout-mark-ok' });
-  const result = (await peers.next('result', 60_000)).result;
-  return { ...result, serverCpuUsPerDelivery: ((cpuAfter - cpuBefore) * 1000) / result.deliveries };
+  await peers.next(markType, timeoutMs);
+  const before = await cpu();
+  peers.send({ type: `${markType}-ok` });
+  await peers.next(markType, 60_000);
+  const after = await cpu();
+  peers.send({ type: `${markType}-ok` });
+  return after - before;
+}
+
+/**
+ * One fan-out measurement: the peers run the load (measureFanout in load.js) and stop at the
+ * start and the end of the measured window, where the server's CPU time is sampled: CPU per
+ * delivery = its difference / deliveries counted.
+ */
+async function runFanout(ctx, params) {
+  ctx.peers.send({ type: 'fanout', url: ctx.url, urls: ctx.urls, params });
+  const cpuMs = await serverCpuBetweenMarks(ctx, 'fanout-mark', 120_000);
+  const result = (await ctx.peers.next('result', 60_000)).result;
+  return { ...result, serverCpuUsPerDelivery: (cpuMs * 1000) / result.deliveries };
+}
+
+/** One latency measurement (measureLatency in load.js), with the server's CPU time per call. */
+async function runLatency(ctx, params) {
+  ctx.peers.send({ type: 'latency', url: ctx.url, calleeUrl: ctx.calleeUrl, urls: ctx.urls, params });
+  const cpuMs = await serverCpuBetweenMarks(ctx, 'latency-mark', 60_000);
+  const result = (await ctx.peers.next('result', 60_000)).result;
+  return { ...result, serverCpuUsPerCall: (cpuMs * 1000) / result.calls };
 }
 
 const registrationParams = { clients: 24, idsPerClient: 40 };
@@ -199,6 +231,17 @@ const fmt1 = (n) => n.toFixed(1);
  * { min: 0.6 }; or it bounds the measured value: { below: 64, unit: 'MiB' } (the baseline is then
  * shown for comparison). `name` (default the id) is the row's name in the table.
  */
+/**
+ * S1's metrics: the latency goals, and where the CPU time of a call goes (the server's and the
+ * peers process's, per call: the caller's and, when it runs there, the echo peer's).
+ */
+const latencyMetrics = [
+  { name: 'p50 µs', pick: (r) => r.p50Us, format: fmt1, goal: { max: 1.1 } },
+  { name: 'p99 µs', pick: (r) => r.p99Us, format: fmt1, goal: { max: 1.3 } },
+  { name: 'server CPU µs/call', pick: (r) => r.serverCpuUsPerCall, format: fmt1 },
+  { name: 'peers CPU µs/call', pick: (r) => r.peersCpuUsPerCall, format: fmt1 },
+];
+
 const scenarios = [
   {
     id: 'S1',
@@ -207,11 +250,19 @@ const scenarios = [
     title:
       `latency: ${fmtInt(latencyParams.calls)} sequential calls, ${latencyParams.payloadBytes} B (after ${fmtInt(latencyParams.warmupCalls)} warm-up), caller and echo peer in one peers process; ` +
       "p2pgen's Node client sends zero-masked frames (ws skips the XOR), the relay's clients random masks",
-    run: (setup, ctx) => peerJob(ctx, 'latency', latencyParams, 60_000),
-    metrics: [
-      { name: 'p50 µs', pick: (r) => r.p50Us, format: fmt1, goal: { max: 1.1 } },
-      { name: 'p99 µs', pick: (r) => r.p99Us, format: fmt1, goal: { max: 1.3 } },
-    ],
+    run: (setup, ctx) => runLatency(ctx, latencyParams),
+    metrics: latencyMetrics,
+  },
+  {
+    // As issue 24 measured from outside: the server pinned to one core, the peers process (caller
+    // and echo peer) to the other, so a message never waits for the other side's core.
+    id: 'S1-pinned',
+    name: 'S1 pinned',
+    repetitions: 5,
+    pinned: true,
+    title: 'latency as S1 (caller and echo peer in one peers process), the server pinned to CPU 0 and the peers process to CPU 1 (taskset); masks as in S1',
+    run: (setup, ctx) => runLatency(ctx, latencyParams),
+    metrics: latencyMetrics,
   },
   {
     // The peers apart: the echo peer in a peers process of its own, the caller in another (three
@@ -227,7 +278,7 @@ const scenarios = [
         echo.send({ type: 'echo-start', url: ctx.url, calleeUrl: ctx.calleeUrl });
         await echo.next('echo-ready', 15_000);
         try {
-          return await peerJob(ctx, 'latency', { ...latencyParams, echoApart: true }, 60_000);
+          return await runLatency(ctx, { ...latencyParams, echoApart: true });
         } finally {
           echo.send({ type: 'echo-stop' });
           await echo.next('echo-stopped', 15_000);
@@ -236,10 +287,7 @@ const scenarios = [
         await echo.stop();
       }
     },
-    metrics: [
-      { name: 'p50 µs', pick: (r) => r.p50Us, format: fmt1, goal: { max: 1.1 } },
-      { name: 'p99 µs', pick: (r) => r.p99Us, format: fmt1, goal: { max: 1.3 } },
-    ],
+    metrics: latencyMetrics,
   },
   {
     id: 'S2',
@@ -440,11 +488,8 @@ const scenarios = [
     title: 'S1 (sequential 64 B calls, caller and callee in one peers process) of p2pgen with broker and peers on the installed package (tsc output, one module per file, as the packed tarball ships it) vs the raw relay',
     repetitions: 5,
     compare: [raw, p2pgenInstalled],
-    run: (setup, ctx) => peerJob(ctx, 'latency', latencyParams, 60_000),
-    metrics: [
-      { name: 'p50 µs', pick: (r) => r.p50Us, format: fmt1, goal: { max: 1.1 } },
-      { name: 'p99 µs', pick: (r) => r.p99Us, format: fmt1, goal: { max: 1.3 } },
-    ],
+    run: (setup, ctx) => runLatency(ctx, latencyParams),
+    metrics: latencyMetrics,
   },
   {
     id: 'S2-installed',

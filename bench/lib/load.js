@@ -35,20 +35,30 @@ export async function checkEcho(call, payload) {
   }
 }
 
-/** Sequential calls (one at a time): per-call round-trip latency in microseconds. */
-export async function measureLatency(call, { payloadBytes, warmupCalls, calls }) {
+/**
+ * Sequential calls (one at a time): per-call round-trip latency in microseconds, and this
+ * process's CPU time per call. `marks` ({ start(), end() }, optional) are awaited right before
+ * and after the measured calls (where the parent samples the server's CPU time).
+ */
+export async function measureLatency(call, { payloadBytes, warmupCalls, calls }, marks) {
   const payload = makePayload(payloadBytes);
   await checkEcho(call, payload);
   for (let i = 0; i < warmupCalls; i++) await call(payload);
   const samples = new Float64Array(calls);
+  await marks?.start();
+  const cpuBefore = process.cpuUsage();
   for (let i = 0; i < calls; i++) {
     const started = performance.now();
     await call(payload);
     samples[i] = (performance.now() - started) * 1000;
   }
+  const cpu = process.cpuUsage(cpuBefore);
+  await marks?.end();
   const sorted = Array.from(samples).sort((a, b) => a - b);
   const mean = sorted.reduce((s, v) => s + v, 0) / sorted.length;
-  return { p50Us: percentileSorted(sorted, 50), p99Us: percentileSorted(sorted, 99), meanUs: mean, calls };
+  // CPU time of this process per call (every thread: JIT and GC too), the callers' and, when it runs here, the echo peer's.
+  const peersCpuUsPerCall = (cpu.user + cpu.system) / calls;
+  return { p50Us: percentileSorted(sorted, 50), p99Us: percentileSorted(sorted, 99), meanUs: mean, calls, peersCpuUsPerCall };
 }
 
 /**

@@ -57,7 +57,14 @@ export function runPeers(adapter) {
 
   channel.on('latency', async ({ url, calleeUrl, params }) => {
     // params.echoApart: the echo peer runs in another peers process ('echo-start'), this one only calls.
-    const result = params.echoApart ? await withCallers(url, 1, ([call]) => measureLatency(call, params)) : await withEchoAndCallers(url, 1, ([call]) => measureLatency(call, params), calleeUrl);
+    // Around the measured calls the parent samples the server's CPU time ('latency-mark' { at }, answered 'latency-mark-ok').
+    const mark = async (at) => {
+      channel.send({ type: 'latency-mark', at });
+      await channel.next('latency-mark-ok');
+    };
+    const marks = { start: () => mark('start'), end: () => mark('end') };
+    const measure = ([call]) => measureLatency(call, params, marks);
+    const result = params.echoApart ? await withCallers(url, 1, measure) : await withEchoAndCallers(url, 1, measure, calleeUrl);
     channel.send({ type: 'result', result });
   });
 
