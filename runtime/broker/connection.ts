@@ -3,12 +3,13 @@
  * controllers it announced, and the routes it has open as caller and as callee. What other
  * parts know about a connection they keep in slots of their own (slot.ts); nothing here is
  * another module's. Sending goes through a CorkedSender, so frames forwarded in one tick
- * leave in one write.
+ * leave in one write, each framed by ws-frame-writer.ts.
  */
 import type { Socket } from 'node:net';
-import type WebSocket from 'ws';
+import WebSocket from 'ws';
 import { routingKey } from '../contracts/define.js';
 import { sendCorked, type CorkedSender } from '../transport/corked-sender.js';
+import { writeBinaryFrame } from '../transport/ws-frame-writer.js';
 import type { ControllerInfo } from '../wire/control.js';
 import type { Route, RouteEndpoint, RouteTarget } from './route.js';
 import type { Session } from './security.js';
@@ -99,7 +100,7 @@ export class BrokerConnection implements RouteEndpoint, CorkedSender {
   corked = false;
   corkedBytes = 0;
   /** What the frame being sent by `sendTracked` calls once written. */
-  private written: ((error?: Error) => void) | undefined;
+  private written: ((error?: Error | null) => void) | undefined;
 
   constructor(
     readonly handle: number,
@@ -157,7 +158,7 @@ export class BrokerConnection implements RouteEndpoint, CorkedSender {
    * Sends a frame the broker made itself and calls `written` once it left the process (with
    * an error if the connection closed first): what budgets broker-made bytes (presence.ts).
    */
-  sendTracked(frame: Uint8Array, written: (error?: Error) => void): void {
+  sendTracked(frame: Uint8Array, written: (error?: Error | null) => void): void {
     if (this.state === 'closed') return written(new Error('connection closed'));
     this.written = written;
     try {
@@ -167,9 +168,13 @@ export class BrokerConnection implements RouteEndpoint, CorkedSender {
     }
   }
 
-  /** Writes one frame to the WebSocket (sendCorked calls it under the cork). */
+  /**
+   * Writes one frame to the WebSocket (sendCorked calls it under the cork): straight to the
+   * socket while the connection is open (ws-frame-writer.ts), else as `ws` does (which refuses).
+   */
   write(frame: Uint8Array): void {
-    this.ws.send(frame, binary, this.written);
+    if (this.ws.readyState === WebSocket.OPEN) writeBinaryFrame(this.socket, frame, false, this.written);
+    else this.ws.send(frame, binary, this.written);
   }
 
   get bufferedAmount(): number {

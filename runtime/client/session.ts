@@ -279,7 +279,7 @@ export class ClientSession {
 
   /** `sendMessage` on `via` (an answer goes back on the connection its Request came from). */
   sendMessageVia(via: Transport | undefined, frame: Uint8Array, pieceType: number, callId: number): void {
-    if (via !== undefined && (via === this.transport || this.retiring.has(via))) sendInPieces((piece) => via.send(piece), frame, pieceType, callId, this.maxFrameBytes);
+    if (via !== undefined && (via === this.transport || this.retiring.has(via))) sendInPieces(via, frame, pieceType, callId, this.maxFrameBytes);
   }
 
   /**

@@ -8,23 +8,27 @@
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { sendCorked, type CorkedSender } from './corked-sender.js';
+import { writeBinaryFrame } from './ws-frame-writer.js';
 import type { Transport, TransportEvents, TransportFactory, TransportOptions } from './transport.js';
 
 const binary = { binary: true } as const;
 
+/** ws's masking key for its own frames (pongs, the close frame): zero, as ours. Four stores, not Buffer#fill's checks. */
 function zeroMask(mask: Buffer): void {
-  mask.fill(0);
+  mask[0] = mask[1] = mask[2] = mask[3] = 0;
 }
 
 export const nodeWsTransport: TransportFactory = (url: string, events: TransportEvents, options: TransportOptions = {}): Transport => {
+  const masking = options.maskFrames === true;
   const ws = new WebSocket(url, {
     perMessageDeflate: false,
     maxPayload: options.maxPayloadBytes ?? 0,
-    ...(options.maskFrames === true ? {} : { generateMask: zeroMask }),
+    ...(masking ? {} : { generateMask: zeroMask }),
   });
   const sender: CorkedSender & { socket: Socket | undefined } = {
     socket: undefined,
-    write: (frame) => ws.send(frame, binary),
+    // Zero-masked frames go straight to the socket while open (ws-frame-writer.ts); random masks and every other state go through ws.
+    write: (frame) => (!masking && ws.readyState === WebSocket.OPEN && sender.socket !== undefined ? writeBinaryFrame(sender.socket, frame, true) : ws.send(frame, binary)),
     corked: false,
     corkedBytes: 0,
   };
