@@ -156,21 +156,25 @@ export function runPeers(adapter) {
     channel.send({ type: 'result', result });
   });
 
-  // Streaming: 'stream-open' connects the source and the sink and runs a warm-up download;
-  // 'stream-run' is the measured download (the parent samples the server around it);
+  // Streaming: 'stream-open' connects the source and the sink and runs the warm-up downloads
+  // (params.warmupTransfers of the measured size); 'stream-run' runs params.measuredTransfers
+  // downloads (the parent samples the server around them) and answers with the median one;
   // 'stream-close' disconnects both.
   let streamPair;
   channel.on('stream-open', async ({ url, calleeUrl, params }) => {
     const source = await adapter.startSource(calleeUrl ?? url);
     const sink = await adapter.startSink(url);
     streamPair = { source, sink };
-    const warmup = params.warmupBytes > 0 ? await measureStream(sink, { totalBytes: params.warmupBytes, chunkBytes: params.chunkBytes, source: params.source }) : undefined;
-    channel.send({ type: 'stream-ready', warmup });
+    for (let i = 0; i < (params.warmupTransfers ?? 0); i++) await measureStream(sink, params);
+    channel.send({ type: 'stream-ready' });
   });
 
   channel.on('stream-run', async ({ params }) => {
     if (!streamPair) throw new Error("'stream-run' before 'stream-open'");
-    const result = await measureStream(streamPair.sink, params);
+    const transfers = [];
+    for (let i = 0; i < (params.measuredTransfers ?? 1); i++) transfers.push(await measureStream(streamPair.sink, params));
+    const byRate = [...transfers].sort((a, b) => a.mbPerSecond - b.mbPerSecond);
+    const result = { ...byRate[byRate.length >> 1], transferMbPerSecond: transfers.map((t) => Math.round(t.mbPerSecond)) };
     channel.send({ type: 'result', result });
   });
 
