@@ -87,10 +87,20 @@ export class Writer {
     if (this.pos + n > this.buf.length) this.grow(n);
   }
 
+  /**
+   * Moves to a buffer with room for `n` more bytes: not zero-filled (only [0, pos) is ever read),
+   * and the one it leaves, when it is a spare's size, becomes the spare at once: a large message
+   * (handed out by `finish`) does not make the next writer allocate a fresh spare.
+   */
   private grow(n: number): void {
-    const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
-    bigger.set(this.buf.subarray(0, this.pos));
+    const old = this.buf;
+    const bigger = allocate(Math.max(old.length * 2, this.pos + n));
+    bigger.set(old.subarray(0, this.pos));
     this.buf = bigger;
+    if (spare === null && old.length >= SPARE_SIZE && old.length <= SPARE_MAX) {
+      spare = old;
+      spareView = this.view;
+    }
     this.view = null;
   }
 
