@@ -348,7 +348,6 @@ class BrokerServer implements Broker {
     ws.binaryType = 'nodebuffer';
     tagged.on('message', onWebSocketMessage as (this: WebSocket, data: Buffer, isBinary: boolean) => void);
     tagged.on('close', onWebSocketClose as (this: WebSocket, code: number, reason: Buffer) => void);
-    tagged.on('pong', onWebSocketPong as (this: WebSocket) => void);
     tagged.on('error', onWebSocketError);
     for (const part of this.parts) part.connectionOpened?.(connection);
     this.log.debug({ connection: connection.handle, remoteAddress }, 'connection opened');
@@ -368,7 +367,6 @@ class BrokerServer implements Broker {
 
   onFrame(connection: BrokerConnection, frame: Buffer): void {
     if (connection.state === 'closed') return;
-    connection.signsOfLife++;
     const h = this.header;
     const problem = parseHeader(frame, h);
     if (problem) return this.violation(connection, problem);
@@ -485,10 +483,6 @@ function onWebSocketMessage(this: TaggedWebSocket, data: Buffer, isBinary: boole
 
 function onWebSocketClose(this: TaggedWebSocket, code: number, reason: Buffer): void {
   this[brokerOf].dropConnection(this[connectionOf], code, reason.toString());
-}
-
-function onWebSocketPong(this: TaggedWebSocket): void {
-  this[connectionOf].signsOfLife++;
 }
 
 function onWebSocketError(): void {

@@ -85,8 +85,9 @@ export class BrokerConnection implements RouteEndpoint, CorkedSender {
   /** Every part's state about this connection (slot.ts). */
   readonly slots: unknown[] = new Array(slotCount());
   /**
-   * Counts signs that the client is there: frames and pongs from it, and reading resumed
-   * because it took everything the broker had for it (heartbeat.ts compares it between pings).
+   * Counts signs that the client is there that its socket's bytes read do not show: reading
+   * resumed because it took everything the broker had for it, a paused connection taking bytes
+   * (heartbeat.ts compares both between pings).
    */
   signsOfLife = 0;
   /** Reading from the socket is paused (back-pressure). */

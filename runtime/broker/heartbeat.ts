@@ -1,7 +1,9 @@
 /**
  * The heartbeat: every `intervalMs` the broker pings each connection. One that neither answered
  * the last ping nor sent anything since is dropped with its registrations, so a half-open
- * connection is found within twice the interval and its callers get PEER_DISCONNECTED.
+ * connection is found within twice the interval and its callers get PEER_DISCONNECTED. What
+ * was heard is read off the socket's count of bytes read (a pong or any frame moves it), so no
+ * listener per connection and nothing per frame is needed for it.
  *
  * A connection whose reading is paused by back-pressure cannot be heard (its pong waits unread
  * in the socket, and the ping itself waits behind the bytes it has not taken), so for it the
@@ -17,7 +19,9 @@ import { Slot } from './slot.js';
 
 /** What the heartbeat noted about a connection at its last ping. */
 interface Pinged {
-  /** `signsOfLife` then: unchanged at the next ping means nothing was heard. */
+  /** The socket's bytes read then: unchanged at the next ping means nothing was heard (no frame, no pong). */
+  bytesRead: number;
+  /** `signsOfLife` then (reading resumed meanwhile counts as heard). */
   signs: number;
   /** The socket's write backlog then (a paused connection that takes bytes is alive). */
   writeQueue: number;
@@ -40,14 +44,16 @@ export class Heartbeat implements BrokerPart {
     if (intervalMs <= 0) return;
     this.timer = setInterval(() => {
       for (const connection of connections) {
+        const bytesRead = connection.socket.bytesRead;
         let pinged = pingedOf.get(connection);
-        if (pinged === undefined) pingedOf.set(connection, (pinged = { signs: connection.signsOfLife - 1, writeQueue: 0, writable: 0 }));
+        if (pinged === undefined) pingedOf.set(connection, (pinged = { bytesRead: -1, signs: connection.signsOfLife, writeQueue: 0, writable: 0 }));
         const took = tookBytes(connection, pinged); // always: it keeps the marks current
         if (connection.readingPaused && (took || waitingForOthers(connection))) connection.signsOfLife++;
-        if (connection.signsOfLife === pinged.signs) {
+        if (bytesRead === pinged.bytesRead && connection.signsOfLife === pinged.signs) {
           drop(connection);
           continue;
         }
+        pinged.bytesRead = bytesRead;
         pinged.signs = connection.signsOfLife;
         connection.ws.ping();
       }
