@@ -9,7 +9,7 @@ import { encodePeerId } from '../wire/peer-id.js';
 import { CloseCode } from '../wire/close-code.js';
 import type { BrokerConnection, ConnectionClosure } from './connection.js';
 import type { DirectoryListener, DirectoryStats, LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
-import { PeerIdTable } from './peer-id-table.js';
+import { ownUtf8, PeerIdTable } from './peer-id-table.js';
 import { Reservations, reservedMessage } from './reservations.js';
 
 const noGroups: ReadonlySet<string> = new Set();
@@ -19,13 +19,21 @@ export class LocalRegistration implements PeerRegistration {
   active = true;
   inFlight = 0;
   groups: ReadonlySet<string> = noGroups;
+  /** The id's UTF-8 bytes, kept only for an id beyond ASCII until asked for (peer-id-table.ts). */
+  utf8: Uint8Array | undefined;
 
   constructor(
     readonly id: string,
-    readonly idBytes: Uint8Array,
+    idBytes: Uint8Array,
     readonly connection: BrokerConnection,
     readonly holder: string | undefined,
-  ) {}
+  ) {
+    this.utf8 = ownUtf8(id, idBytes);
+  }
+
+  get idBytes(): Uint8Array {
+    return (this.utf8 ??= Buffer.from(this.id, 'latin1'));
+  }
 
   get endpoint(): BrokerConnection {
     return this.connection;
@@ -77,7 +85,7 @@ export class LocalPeerDirectory implements PeerDirectory {
       if (reservedFor !== holder) return Promise.reject(new RpcError(RpcErrorCode.ALREADY_REGISTERED, reservedMessage(peerId, this.reservations.reservationMs)));
       this.reservations.release(peerId);
     }
-    const registration = new LocalRegistration(peerId, keptBytes(bytes), connection, holder);
+    const registration = new LocalRegistration(peerId, bytes, connection, holder);
     this.table.add(registration);
     connection.registrations.add(registration);
     for (const listener of this.listeners) listener.joined(registration);
@@ -138,13 +146,4 @@ export class LocalPeerDirectory implements PeerDirectory {
     if (reserve) this.reservations.reserve(registration.id, registration.holder);
     for (const listener of this.listeners) listener.left(registration, reason);
   }
-}
-
-/**
- * The id bytes a registration keeps for as long as it lives: copied into Node's pooled
- * buffer space, so a registration does not hold an ArrayBuffer of its own (it adds up over
- * thousands of idle peers).
- */
-export function keptBytes(bytes: Uint8Array): Uint8Array {
-  return Buffer.from(bytes);
 }

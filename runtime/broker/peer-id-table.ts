@@ -2,10 +2,42 @@
  * Peer ids keyed by their UTF-8 bytes, so the router finds a Request's target straight from
  * the frame: a hash over the bytes picks a bucket, then bytes are compared. No string is built
  * per lookup (a Map keyed by string would need one decoded from every frame).
+ *
+ * An entry of an ASCII id (nearly every id) keeps no bytes: its UTF-8 bytes are its string's
+ * char codes, hashed and compared straight from the string (a Buffer per idle peer was about
+ * 90 bytes of the broker's memory per peer). An id beyond ASCII keeps its bytes (`utf8`).
  */
+import { Buffer } from 'node:buffer';
 
 interface Keyed {
-  readonly idBytes: Uint8Array;
+  readonly id: string;
+  /** The id's UTF-8 bytes; undefined for an ASCII id that keeps none (`ownUtf8`); it may get them later (the same hash). */
+  readonly utf8: Uint8Array | undefined;
+}
+
+/** What an entry for `id` keeps of `bytes` (its UTF-8 bytes): nothing when they are its char codes (ASCII), else a copy. */
+export function ownUtf8(id: string, bytes: Uint8Array): Uint8Array | undefined {
+  // UTF-8 takes more bytes than UTF-16 takes units for every character beyond ASCII.
+  return bytes.length === id.length ? undefined : Buffer.from(bytes);
+}
+
+function hashOf(entry: Keyed): number {
+  const bytes = entry.utf8;
+  if (bytes !== undefined) return hashBytes(bytes, 0, bytes.length);
+  // The same hash as hashBytes over the id's bytes, which are its char codes.
+  const id = entry.id;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+function isKeyOf(entry: Keyed, bytes: Uint8Array, start: number, end: number): boolean {
+  const key = entry.utf8;
+  if (key !== undefined) return sameBytes(key, bytes, start, end);
+  const id = entry.id;
+  if (id.length !== end - start) return false;
+  for (let i = 0; i < id.length; i++) if (id.charCodeAt(i) !== bytes[start + i]) return false;
+  return true;
 }
 
 /** 32-bit FNV-1a over bytes[start, end). */
@@ -33,14 +65,14 @@ export class PeerIdTable<T extends Keyed> {
   find(bytes: Uint8Array, start = 0, end = bytes.length): T | undefined {
     const bucket = this.buckets.get(hashBytes(bytes, start, end));
     if (bucket === undefined) return undefined;
-    if (!Array.isArray(bucket)) return sameBytes(bucket.idBytes, bytes, start, end) ? bucket : undefined;
-    for (const entry of bucket) if (sameBytes(entry.idBytes, bytes, start, end)) return entry;
+    if (!Array.isArray(bucket)) return isKeyOf(bucket, bytes, start, end) ? bucket : undefined;
+    for (const entry of bucket) if (isKeyOf(entry, bytes, start, end)) return entry;
     return undefined;
   }
 
-  /** Adds `entry`; the caller makes sure no entry with the same bytes is in the table. */
+  /** Adds `entry` (its `utf8` as `ownUtf8` gave it); the caller makes sure no entry with the same bytes is in the table. */
   add(entry: T): void {
-    const hash = hashBytes(entry.idBytes, 0, entry.idBytes.length);
+    const hash = hashOf(entry);
     const bucket = this.buckets.get(hash);
     if (bucket === undefined) this.buckets.set(hash, entry);
     else if (Array.isArray(bucket)) bucket.push(entry);
@@ -50,7 +82,7 @@ export class PeerIdTable<T extends Keyed> {
 
   /** Removes exactly `entry` (not another one with the same bytes); false when it was not there. */
   remove(entry: T): boolean {
-    const hash = hashBytes(entry.idBytes, 0, entry.idBytes.length);
+    const hash = hashOf(entry);
     const bucket = this.buckets.get(hash);
     if (bucket === entry) this.buckets.delete(hash);
     else if (Array.isArray(bucket) && bucket.includes(entry)) {

@@ -75,6 +75,11 @@ export class FakeRegistration implements PeerRegistration {
     this.idBytes = new TextEncoder().encode(id);
   }
 
+  /** The table compares these (a real registration keeps none for an ASCII id). */
+  get utf8(): Uint8Array {
+    return this.idBytes;
+  }
+
   names(controllerKey: number, actionKey: number): { controller: string; action: string } {
     for (const c of this.controllers) {
       if (routingKey(c.path) !== controllerKey) continue;

@@ -23,9 +23,9 @@ import { createHeader, parseHeader, type FrameHeader } from '../../wire/frame.js
 import { encodePeerId } from '../../wire/peer-id.js';
 import { CloseCode } from '../../wire/close-code.js';
 import type { BrokerConnection, ConnectionClosure } from '../connection.js';
-import { keptBytes, LocalRegistration } from '../local-directory.js';
+import { LocalRegistration } from '../local-directory.js';
 import type { DirectoryListener, DirectoryStats, EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from '../peer-directory.js';
-import { PeerIdTable } from '../peer-id-table.js';
+import { ownUtf8, PeerIdTable } from '../peer-id-table.js';
 import { Reservations, reservedMessage } from '../reservations.js';
 import { Announcements, type AnnouncementUser } from './announcements.js';
 import { BrokerLink } from './broker-link.js';
@@ -59,9 +59,12 @@ class RemoteRegistration implements PeerRegistration, AnnouncementUser {
   readonly connection = undefined;
   private actionNames: Map<number, { path: string; actions: Map<number, string> }> | undefined;
 
+  /** The id's UTF-8 bytes, kept only for an id beyond ASCII until asked for (peer-id-table.ts). */
+  utf8: Uint8Array | undefined;
+
   constructor(
     readonly id: string,
-    readonly idBytes: Uint8Array,
+    idBytes: Uint8Array,
     readonly endpoint: BrokerLink,
     readonly key: string,
     /** The key of its connection's announcement (undefined: it announced nothing). */
@@ -71,7 +74,13 @@ class RemoteRegistration implements PeerRegistration, AnnouncementUser {
     private readonly announcements: Announcements<RemoteRegistration>,
     /** The groups its claim says it joined. */
     public groups: ReadonlySet<string>,
-  ) {}
+  ) {
+    this.utf8 = ownUtf8(id, idBytes);
+  }
+
+  get idBytes(): Uint8Array {
+    return (this.utf8 ??= Buffer.from(this.id, 'latin1'));
+  }
 
   get node(): string {
     return this.endpoint.node;
@@ -265,7 +274,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     const stale = this.table.find(bytes);
     if (stale instanceof RemoteRegistration) this.moved(stale);
     else if (stale instanceof ClaimedRegistration) this.endLocal(stale, 'taken'); // the same client, on a new connection
-    const registration = new ClaimedRegistration(peerId, keptBytes(bytes), connection, holder, key, revision);
+    const registration = new ClaimedRegistration(peerId, bytes, connection, holder, key, revision);
     this.add(registration);
     connection.registrations.add(registration);
     for (const listener of this.listeners) listener.joined(registration);
@@ -405,7 +414,7 @@ export class ClusterPeerDirectory implements PeerDirectory {
     const idBytes = idBytesOfKey(entry.key);
     const id = decoder.decode(idBytes);
     const announcement = claim.connection === undefined ? undefined : Announcements.keyOf(claim.node, claim.connection);
-    const registration = new RemoteRegistration(id, keptBytes(idBytes), this.link(claim.node), entry.key, announcement, entry.revision, claim.holder, this.announcements, groupsOf(claim));
+    const registration = new RemoteRegistration(id, idBytes, this.link(claim.node), entry.key, announcement, entry.revision, claim.holder, this.announcements, groupsOf(claim));
     this.add(registration);
     for (const listener of this.listeners) listener.joined(registration);
   }
