@@ -238,6 +238,7 @@ const fmt1 = (n) => n.toFixed(1);
  * S1's metrics: the latency goals, and where the CPU time of a call goes (the server's and the
  * peers process's, per call: the caller's and, when it runs there, the echo peer's).
  */
+const latencyRepetitions = 7;
 const latencyMetrics = [
   { name: 'p50 µs', pick: (r) => r.p50Us, format: fmt1, goal: { max: 1.1 } },
   { name: 'p99 µs', pick: (r) => r.p99Us, format: fmt1, goal: { max: 1.3 } },
@@ -248,8 +249,9 @@ const latencyMetrics = [
 const scenarios = [
   {
     id: 'S1',
-    // Sequential calls scatter more than throughput does on a shared machine: 5 repetitions.
-    repetitions: 5,
+    // Sequential calls scatter more than throughput does on a shared machine (one S1 repetition in
+    // five lands 10-40% off the others, for either system): medians of 7.
+    repetitions: latencyRepetitions,
     title:
       `latency: ${fmtInt(latencyParams.calls)} sequential calls, ${latencyParams.payloadBytes} B (after ${fmtInt(latencyParams.warmupCalls)} warm-up), caller and echo peer in one peers process; ` +
       "p2pgen's Node client sends zero-masked frames (ws skips the XOR), the relay's clients random masks",
@@ -261,7 +263,7 @@ const scenarios = [
     // and echo peer) to the other, so a message never waits for the other side's core.
     id: 'S1-pinned',
     name: 'S1 pinned',
-    repetitions: 5,
+    repetitions: latencyRepetitions,
     pinned: true,
     title: 'latency as S1 (caller and echo peer in one peers process), the server pinned to CPU 0 and the peers process to CPU 1 (taskset); masks as in S1',
     run: (setup, ctx) => runLatency(ctx, latencyParams),
@@ -272,7 +274,7 @@ const scenarios = [
     // processes on two cores), where S1 above has both peers in one process.
     id: 'S1-apart',
     name: 'S1 peers apart',
-    repetitions: 5,
+    repetitions: latencyRepetitions,
     title: 'latency as S1, with the echo peer in a process of its own and the caller in another (S1: both in one process); masks as in S1',
     run: async (setup, ctx) => {
       const echo = startChild(setup.peers, { env: setup.peersEnv, label: `${setup.label} echo peer` });
@@ -489,7 +491,7 @@ const scenarios = [
     id: 'S1-installed',
     name: 'S1 installed package',
     title: 'S1 (sequential 64 B calls, caller and callee in one peers process) of p2pgen with broker and peers on the installed package (tsc output, one module per file, as the packed tarball ships it) vs the raw relay',
-    repetitions: 5,
+    repetitions: latencyRepetitions,
     compare: [raw, p2pgenInstalled],
     run: (setup, ctx) => runLatency(ctx, latencyParams),
     metrics: latencyMetrics,
@@ -833,7 +835,7 @@ const loadEnd = os.loadavg();
 console.log('');
 const measuredSeconds = ((performance.now() - benchStarted) / 1000).toFixed(0);
 if (mainScenarios.length > 0) {
-  console.log(`Medians of ${repetitions} runs per system and scenario (or as many as a scenario says: S1 5, the variant rows 7), runs interleaved (${measuredSeconds} s of measuring, all tables).`);
+  console.log(`Medians of ${repetitions} runs per system and scenario (or as many as a scenario says: the S1 rows ${latencyRepetitions}, the variant rows 7), runs interleaved (${measuredSeconds} s of measuring, all tables).`);
   console.log('');
   for (const s of mainScenarios) console.log(`- ${s.id}: ${s.title}`);
   console.log('');
