@@ -207,10 +207,17 @@ export function noUnionMember(unionName: string): never {
   throw new TypeError(`no member of ${unionName} this version knows`);
 }
 
-/** Reads bytes as a plain `Uint8Array` view into the frame (no copy). */
+/**
+ * Reads bytes as a plain `Uint8Array` view into the frame (no copy). Made here, not by the
+ * reader's `bytes()`, whose view of a Node Buffer is a Buffer that would need a second view.
+ */
 export function readBytes(r: Reader): Uint8Array {
-  const bytes = r.bytes();
-  return bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = r.uint32();
+  const start = r.pos;
+  if (start + length > r.len) throw new RangeError(`index out of range: ${start} + ${length} > ${r.len}`);
+  r.pos = start + length;
+  const buf = r.buf;
+  return new Uint8Array(buf.buffer, buf.byteOffset + start, length);
 }
 
 /** Reads a length prefix and returns where the nested message ends. */
