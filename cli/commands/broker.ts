@@ -66,12 +66,12 @@ export interface BrokerArgs {
   metricsHost?: string;
   /** How long calls in flight may take to finish after SIGTERM/SIGINT (ms). Default 10,000. */
   drainMs?: number;
-  /** Keep V8's young generation small (heap-tuning.ts): for brokers that forward large frames. */
+  /** Keep V8's young generation small (heap-tuning.ts; docs/operations.md says when). */
   smallYoungGeneration?: boolean;
 }
 
 export async function runBroker(args: BrokerArgs, output: Output): Promise<number> {
-  // Large frames are freed sooner with a young generation that stays small (heap-tuning.ts); listings cost more memory then.
+  // A young generation that stays small (heap-tuning.ts); listings cost more memory then.
   if (args.smallYoungGeneration === true) keepYoungGenerationSmall();
   // Listening for the signals before anything else: a supervisor may send SIGTERM as soon as it reads "listening".
   const signals = signalQueue();

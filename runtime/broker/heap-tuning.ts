@@ -7,7 +7,10 @@
  * scavenges and V8 answered with full mark-compacts for "external memory pressure", about 50
  * in a bench run of three 4.5 s repetitions: 15-22% of the broker's CPU, against 2.5% in a bare `ws` relay whose young generation
  * stays small. Kept small, the young generation is scavenged every MiB of allocation, frames
- * die young, and those mark-compacts go (docs/performance.md, "Large payloads").
+ * die young, and those mark-compacts went. Since the broker writes its frames itself
+ * (ws-frame-writer.ts) it allocates so little on its heap per frame that the flag no longer
+ * changes what the collector does (docs/performance.md, "Large payloads"); it is kept for
+ * workloads where a profile shows otherwise.
  *
  * It has a price, so it is a choice: what lives a little longer than a scavenge is promoted, and
  * the old generation grows more under allocation-heavy work. A flood of 1,000 listings of 10,000
