@@ -3,22 +3,37 @@
  * (docs/groups.md): kept from the directory's events (a registration joined, left, or its
  * groups or controllers changed), on every broker of a cluster alike, so a call finds its
  * members without walking the directory.
+ *
+ * Who serves what is indexed by announcement, not by id: every id of a connection shares its
+ * connection's announcement (one array of controllers), so a controller key leads to the
+ * announcements that have it and each announcement to the ids holding it. Indexed per id, a
+ * connection announcing what maxAnnouncedBytes allows (about 1,600 controllers) with 100 ids
+ * cost the broker 160,000 entries, about 11 MB; this way 1,600 and 100.
  */
 import { routingKey } from '../contracts/define.js';
+import type { ControllerInfo } from '../wire/control.js';
 import type { DirectoryListener, PeerRegistration } from './peer-directory.js';
 
+type Announcement = readonly ControllerInfo[];
+
 const none: ReadonlySet<PeerRegistration> = new Set();
+const noAnnouncements: ReadonlySet<Announcement> = new Set();
 const noKeys: ReadonlySet<number> = new Set();
 
 interface Indexed {
   groups: ReadonlySet<string>;
-  /** Routing keys of the controllers it serves. */
-  keys: ReadonlySet<number>;
+  /** The announcement it is indexed under (an empty one is not indexed). */
+  announcement: Announcement;
 }
 
 export class GroupIndex implements DirectoryListener {
   private readonly byGroup = new Map<string, Set<PeerRegistration>>();
-  private readonly byController = new Map<number, Set<PeerRegistration>>();
+  /** The announcements that serve each controller (by routing key). */
+  private readonly byController = new Map<number, Set<Announcement>>();
+  /** The registrations holding each announcement. */
+  private readonly byAnnouncement = new Map<Announcement, Set<PeerRegistration>>();
+  /** Routing keys of each announcement's controllers, made once per announcement. */
+  private readonly keysOf = new WeakMap<Announcement, ReadonlySet<number>>();
   private readonly indexed = new Map<PeerRegistration, Indexed>();
 
   /** The members of `group` (active registrations). */
@@ -26,14 +41,20 @@ export class GroupIndex implements DirectoryListener {
     return this.byGroup.get(group) ?? none;
   }
 
-  /** The registrations serving the controller with routing key `controllerKey`. */
-  serving(controllerKey: number): ReadonlySet<PeerRegistration> {
-    return this.byController.get(controllerKey) ?? none;
+  /** The registrations serving the controller with routing key `controllerKey`: a set per announcement that has it. */
+  serving(controllerKey: number): Iterable<ReadonlySet<PeerRegistration>> {
+    const announcements = this.byController.get(controllerKey) ?? noAnnouncements;
+    const byAnnouncement = this.byAnnouncement;
+    return {
+      *[Symbol.iterator]() {
+        for (const announcement of announcements) yield byAnnouncement.get(announcement) ?? none;
+      },
+    };
   }
 
   /** Whether `registration` serves the controller with routing key `controllerKey`. */
   serves(registration: PeerRegistration, controllerKey: number): boolean {
-    return this.indexed.get(registration)?.keys.has(controllerKey) === true;
+    return this.keys(registration.controllers).has(controllerKey);
   }
 
   joined(registration: PeerRegistration): void {
@@ -49,38 +70,61 @@ export class GroupIndex implements DirectoryListener {
     if (!was) return;
     this.indexed.delete(registration);
     for (const group of was.groups) remove(this.byGroup, group, registration);
-    for (const key of was.keys) remove(this.byController, key, registration);
+    this.unannounce(was.announcement, registration);
   }
 
   private index(registration: PeerRegistration): void {
     const was = this.indexed.get(registration);
-    const controllers = registration.controllers;
-    const keys: ReadonlySet<number> = controllers.length === 0 ? noKeys : new Set(controllers.map((c) => routingKey(c.path)));
+    const announcement = registration.controllers;
     const groups = registration.groups;
     if (was) {
       for (const group of was.groups) if (!groups.has(group)) remove(this.byGroup, group, registration);
-      for (const key of was.keys) if (!keys.has(key)) remove(this.byController, key, registration);
+      if (was.announcement !== announcement) this.unannounce(was.announcement, registration);
     }
     for (const group of groups) add(this.byGroup, group, registration);
-    for (const key of keys) add(this.byController, key, registration);
+    if (announcement.length > 0 && was?.announcement !== announcement) this.announce(announcement, registration);
     // A peer in no group serving nothing is in no index: it costs nothing here (most idle peers).
-    if (groups.size === 0 && keys.size === 0) this.indexed.delete(registration);
+    if (groups.size === 0 && announcement.length === 0) this.indexed.delete(registration);
     else if (was) {
       was.groups = groups;
-      was.keys = keys;
-    } else this.indexed.set(registration, { groups, keys });
+      was.announcement = announcement;
+    } else this.indexed.set(registration, { groups, announcement });
+  }
+
+  private announce(announcement: Announcement, registration: PeerRegistration): void {
+    let holders = this.byAnnouncement.get(announcement);
+    if (!holders) {
+      this.byAnnouncement.set(announcement, (holders = new Set()));
+      for (const key of this.keys(announcement)) add(this.byController, key, announcement);
+    }
+    holders.add(registration);
+  }
+
+  /** `registration` no longer holds `announcement`; the last one to go takes it out of the controllers' index. */
+  private unannounce(announcement: Announcement, registration: PeerRegistration): void {
+    const holders = this.byAnnouncement.get(announcement);
+    if (!holders?.delete(registration) || holders.size > 0) return;
+    this.byAnnouncement.delete(announcement);
+    for (const key of this.keys(announcement)) remove(this.byController, key, announcement);
+  }
+
+  private keys(announcement: Announcement): ReadonlySet<number> {
+    if (announcement.length === 0) return noKeys;
+    let keys = this.keysOf.get(announcement);
+    if (!keys) this.keysOf.set(announcement, (keys = new Set(announcement.map((c) => routingKey(c.path)))));
+    return keys;
   }
 }
 
-function add<K>(map: Map<K, Set<PeerRegistration>>, key: K, registration: PeerRegistration): void {
+function add<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
   let set = map.get(key);
   if (!set) map.set(key, (set = new Set()));
-  set.add(registration);
+  set.add(value);
 }
 
-function remove<K>(map: Map<K, Set<PeerRegistration>>, key: K, registration: PeerRegistration): void {
+function remove<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
   const set = map.get(key);
   if (!set) return;
-  set.delete(registration);
+  set.delete(value);
   if (set.size === 0) map.delete(key);
 }

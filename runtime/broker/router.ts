@@ -608,21 +608,24 @@ export class Router implements BrokerPart {
 
   private choose(caller: RouteEndpoint, group: string | undefined, controllerKey: number): PeerRegistration | undefined {
     const { groups, backpressure } = this.ctx;
-    const pool = group === undefined ? groups.serving(controllerKey) : groups.members(group);
+    // Without a group: the holders of each announcement that has the controller (group-index.ts).
+    const pools = group === undefined ? groups.serving(controllerKey) : [groups.members(group)];
     let best: PeerRegistration | undefined;
     let bestLoad = Infinity;
     let ties = 0;
-    for (const candidate of pool) {
-      if (!candidate.active || candidate.endpoint === caller || !candidate.endpoint.isOpen) continue;
-      if (group !== undefined && !groups.serves(candidate, controllerKey)) continue;
-      if (backpressure.overloaded(candidate.endpoint)) continue;
-      // Twice the calls in flight, plus one for a peer on another broker: own broker first on a tie.
-      const load = candidate.inFlight * 2 + (candidate.connection === undefined ? 1 : 0);
-      if (load < bestLoad) {
-        best = candidate;
-        bestLoad = load;
-        ties = 1;
-      } else if (load === bestLoad && Math.random() * ++ties < 1) best = candidate; // each of the tied alike
+    for (const pool of pools) {
+      for (const candidate of pool) {
+        if (!candidate.active || candidate.endpoint === caller || !candidate.endpoint.isOpen) continue;
+        if (group !== undefined && !groups.serves(candidate, controllerKey)) continue;
+        if (backpressure.overloaded(candidate.endpoint)) continue;
+        // Twice the calls in flight, plus one for a peer on another broker: own broker first on a tie.
+        const load = candidate.inFlight * 2 + (candidate.connection === undefined ? 1 : 0);
+        if (load < bestLoad) {
+          best = candidate;
+          bestLoad = load;
+          ties = 1;
+        } else if (load === bestLoad && Math.random() * ++ties < 1) best = candidate; // each of the tied alike
+      }
     }
     return best;
   }
