@@ -19,7 +19,7 @@ function registration(id: string, controllers: readonly ControllerInfo[], groups
 }
 
 function serving(index: GroupIndex, path: string): string[] {
-  return [...index.serving(routingKey(path))].flatMap((holders) => [...holders].map((r) => r.id)).sort();
+  return [...index.serving(routingKey(path))].flatMap((announcement) => [...index.holders(announcement)].map((r) => r.id)).sort();
 }
 
 describe('GroupIndex', () => {

@@ -14,7 +14,7 @@ import { routingKey } from '../contracts/define.js';
 import type { ControllerInfo } from '../wire/control.js';
 import type { DirectoryListener, PeerRegistration } from './peer-directory.js';
 
-type Announcement = readonly ControllerInfo[];
+export type Announcement = readonly ControllerInfo[];
 
 const none: ReadonlySet<PeerRegistration> = new Set();
 const noAnnouncements: ReadonlySet<Announcement> = new Set();
@@ -41,15 +41,14 @@ export class GroupIndex implements DirectoryListener {
     return this.byGroup.get(group) ?? none;
   }
 
-  /** The registrations serving the controller with routing key `controllerKey`: a set per announcement that has it. */
-  serving(controllerKey: number): Iterable<ReadonlySet<PeerRegistration>> {
-    const announcements = this.byController.get(controllerKey) ?? noAnnouncements;
-    const byAnnouncement = this.byAnnouncement;
-    return {
-      *[Symbol.iterator]() {
-        for (const announcement of announcements) yield byAnnouncement.get(announcement) ?? none;
-      },
-    };
+  /** The announcements that serve the controller with routing key `controllerKey` (their holders: `holders`). */
+  serving(controllerKey: number): ReadonlySet<Announcement> {
+    return this.byController.get(controllerKey) ?? noAnnouncements;
+  }
+
+  /** The registrations holding `announcement`. */
+  holders(announcement: Announcement): ReadonlySet<PeerRegistration> {
+    return this.byAnnouncement.get(announcement) ?? none;
   }
 
   /** Whether `registration` serves the controller with routing key `controllerKey`. */

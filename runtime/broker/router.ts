@@ -606,28 +606,39 @@ export class Router implements BrokerPart {
     this.onRequest(caller, addressed, ah, waitedMs);
   }
 
+  /** Scratch of `choose`: the least busy candidate so far, its load, and how many tied with it. */
+  private readonly choice: { best: PeerRegistration | undefined; load: number; ties: number } = { best: undefined, load: Infinity, ties: 0 };
+
   private choose(caller: RouteEndpoint, group: string | undefined, controllerKey: number): PeerRegistration | undefined {
-    const { groups, backpressure } = this.ctx;
+    const { groups } = this.ctx;
+    const choice = this.choice;
+    choice.best = undefined;
+    choice.load = Infinity;
+    choice.ties = 0;
+    if (group !== undefined) this.consider(caller, groups.members(group), controllerKey, true);
     // Without a group: the holders of each announcement that has the controller (group-index.ts).
-    const pools = group === undefined ? groups.serving(controllerKey) : [groups.members(group)];
-    let best: PeerRegistration | undefined;
-    let bestLoad = Infinity;
-    let ties = 0;
-    for (const pool of pools) {
-      for (const candidate of pool) {
-        if (!candidate.active || candidate.endpoint === caller || !candidate.endpoint.isOpen) continue;
-        if (group !== undefined && !groups.serves(candidate, controllerKey)) continue;
-        if (backpressure.overloaded(candidate.endpoint)) continue;
-        // Twice the calls in flight, plus one for a peer on another broker: own broker first on a tie.
-        const load = candidate.inFlight * 2 + (candidate.connection === undefined ? 1 : 0);
-        if (load < bestLoad) {
-          best = candidate;
-          bestLoad = load;
-          ties = 1;
-        } else if (load === bestLoad && Math.random() * ++ties < 1) best = candidate; // each of the tied alike
-      }
-    }
+    else for (const announcement of groups.serving(controllerKey)) this.consider(caller, groups.holders(announcement), controllerKey, false);
+    const best = choice.best;
+    choice.best = undefined;
     return best;
+  }
+
+  /** The least busy of `pool` so far (`this.choice`); `check`: whether each must be asked if it serves the controller. */
+  private consider(caller: RouteEndpoint, pool: ReadonlySet<PeerRegistration>, controllerKey: number, check: boolean): void {
+    const { groups, backpressure } = this.ctx;
+    const choice = this.choice;
+    for (const candidate of pool) {
+      if (!candidate.active || candidate.endpoint === caller || !candidate.endpoint.isOpen) continue;
+      if (check && !groups.serves(candidate, controllerKey)) continue;
+      if (backpressure.overloaded(candidate.endpoint)) continue;
+      // Twice the calls in flight, plus one for a peer on another broker: own broker first on a tie.
+      const load = candidate.inFlight * 2 + (candidate.connection === undefined ? 1 : 0);
+      if (load < choice.load) {
+        choice.best = candidate;
+        choice.load = load;
+        choice.ties = 1;
+      } else if (load === choice.load && Math.random() * ++choice.ties < 1) choice.best = candidate; // each of the tied alike
+    }
   }
 
   // ---- ends and refusals ---------------------------------------------------------------
