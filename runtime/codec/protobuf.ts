@@ -212,12 +212,11 @@ export function noUnionMember(unionName: string): never {
  * reader's `bytes()`, whose view of a Node Buffer is a Buffer that would need a second view.
  */
 export function readBytes(r: Reader): Uint8Array {
-  const length = r.uint32();
+  const end = readEnd(r);
   const start = r.pos;
-  if (start + length > r.len) throw new RangeError(`index out of range: ${start} + ${length} > ${r.len}`);
-  r.pos = start + length;
+  r.pos = end;
   const buf = r.buf;
-  return new Uint8Array(buf.buffer, buf.byteOffset + start, length);
+  return new Uint8Array(buf.buffer, buf.byteOffset + start, end - start);
 }
 
 /** Reads a length prefix and returns where the nested message ends. */
