@@ -9,7 +9,7 @@ import { encodePeerId } from '../wire/peer-id.js';
 import { CloseCode } from '../wire/close-code.js';
 import type { BrokerConnection, ConnectionClosure } from './connection.js';
 import type { DirectoryListener, DirectoryStats, LeaveReason, PeerDirectory, PeerRegistration } from './peer-directory.js';
-import { ownUtf8, PeerIdTable } from './peer-id-table.js';
+import { ownUtf8, PeerIdTable, utf8Of } from './peer-id-table.js';
 import { Reservations, reservedMessage } from './reservations.js';
 
 const noGroups: ReadonlySet<string> = new Set();
@@ -32,7 +32,7 @@ export class LocalRegistration implements PeerRegistration {
   }
 
   get idBytes(): Uint8Array {
-    return (this.utf8 ??= Buffer.from(this.id, 'latin1'));
+    return utf8Of(this);
   }
 
   get endpoint(): BrokerConnection {

@@ -21,13 +21,22 @@ export function ownUtf8(id: string, bytes: Uint8Array): Uint8Array | undefined {
   return bytes.length === id.length ? undefined : Buffer.from(bytes);
 }
 
+/** An entry's UTF-8 bytes, made (and kept) for an ASCII id when first asked for: group and any-peer frames carry them. */
+export function utf8Of(entry: { readonly id: string; utf8: Uint8Array | undefined }): Uint8Array {
+  return (entry.utf8 ??= Buffer.from(entry.id, 'latin1'));
+}
+
+/** 32-bit FNV-1a: where a hash starts, and what each byte multiplies it by. */
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
 function hashOf(entry: Keyed): number {
   const bytes = entry.utf8;
   if (bytes !== undefined) return hashBytes(bytes, 0, bytes.length);
   // The same hash as hashBytes over the id's bytes, which are its char codes.
   const id = entry.id;
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
+  let hash = FNV_OFFSET;
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), FNV_PRIME);
   return hash >>> 0;
 }
 
@@ -42,8 +51,8 @@ function isKeyOf(entry: Keyed, bytes: Uint8Array, start: number, end: number): b
 
 /** 32-bit FNV-1a over bytes[start, end). */
 export function hashBytes(bytes: Uint8Array, start: number, end: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+  let hash = FNV_OFFSET;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, FNV_PRIME);
   return hash >>> 0;
 }
 

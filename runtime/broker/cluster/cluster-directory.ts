@@ -25,7 +25,7 @@ import { CloseCode } from '../../wire/close-code.js';
 import type { BrokerConnection, ConnectionClosure } from '../connection.js';
 import { LocalRegistration } from '../local-directory.js';
 import type { DirectoryListener, DirectoryStats, EndpointHost, LeaveReason, PeerDirectory, PeerRegistration } from '../peer-directory.js';
-import { ownUtf8, PeerIdTable } from '../peer-id-table.js';
+import { ownUtf8, PeerIdTable, utf8Of } from '../peer-id-table.js';
 import { Reservations, reservedMessage } from '../reservations.js';
 import { Announcements, type AnnouncementUser } from './announcements.js';
 import { BrokerLink } from './broker-link.js';
@@ -79,7 +79,7 @@ class RemoteRegistration implements PeerRegistration, AnnouncementUser {
   }
 
   get idBytes(): Uint8Array {
-    return (this.utf8 ??= Buffer.from(this.id, 'latin1'));
+    return utf8Of(this);
   }
 
   get node(): string {
