@@ -229,6 +229,19 @@ describe('the buffer kept between writers', () => {
     expect(big.buffer).not.toBe(after.buffer);
   });
 
+  it('hands a message that outgrew the kept buffer out in the buffer it grew (no copy), and keeps the smaller one for the next writer', () => {
+    const w = createWriter().raw(new Uint8Array(16_400).fill(7));
+    const grown = w.buf;
+    const out = w.finish();
+    expect(out.buffer).toBe(grown.buffer);
+    expect(out.length).toBe(16_400);
+    const next = createWriter();
+    expect(next.buf.length).toBeLessThan(16_400);
+    const bytes = next.raw(new Uint8Array(16_400).fill(8)).finish();
+    expect(bytes.buffer).not.toBe(out.buffer);
+    expect(out.every((b) => b === 7) && bytes.every((b) => b === 8)).toBe(true);
+  });
+
   it('finished twice gives nothing more, a finished writer written to again has a buffer of its own, and ldelim without fork is refused', () => {
     const w = createWriter().string('once');
     expect(hex(w.finish())).toBe('046f6e6365');

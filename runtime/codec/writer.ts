@@ -7,8 +7,10 @@
  *   time; `finish` copies the bytes out into one buffer of their exact length, always a Node
  *   Buffer where there is one, as protobufjs's BufferWriter gives: readers see one kind of
  *   array (plain Uint8Arrays for small messages measured no faster, and are zero-filled). A
- *   writer whose buffer grew past `SPARE_MAX` hands that buffer out instead (no copy of a
- *   large message) and the next writer starts a new spare. A writer that throws half-way never gives the
+ *   message that outgrew the spare is in a buffer grown for it alone, unfilled: `finish` hands
+ *   that buffer out as it is (no copy of a large message; a frame of 16 KiB calls was copied
+ *   twice on its way out, into the writer and out of it) and the spare stays for the next
+ *   writer. A writer that throws half-way never gives the
  *   spare back: the next one allocates another, so an error costs an allocation, never bytes.
  *   Two writers alive at once (an encoder re-entered from a getter) each have their own.
  * - Doubles and floats go through a DataView kept with the buffer; short strings through a
@@ -36,9 +38,8 @@ const nodeBuffer = (protobuf.util.Buffer as unknown as NodeBuffer | null) ?? nul
 const utf8Write = nodeBuffer?.prototype.utf8Write;
 const textEncoder = new TextEncoder();
 
-/** Where a spare buffer starts, and the largest that is kept for the next writer. */
+/** The size of the buffer kept for the next writer; a message larger than this leaves in a buffer of its own. */
 const SPARE_SIZE = 8192;
-const SPARE_MAX = 65536;
 /** From this length on a string is written by the platform's encoder (a call costs about as much as this many characters in the loop). */
 const NATIVE_STRING_LENGTH = 24;
 
@@ -89,15 +90,16 @@ export class Writer {
 
   /**
    * Moves to a buffer with room for `n` more bytes: not zero-filled (only [0, pos) is ever read),
-   * and the one it leaves, when it is a spare's size, becomes the spare at once: a large message
-   * (handed out by `finish`) does not make the next writer allocate a fresh spare.
+   * and the one it leaves, when it is the spare's size, becomes the spare at once: a large message
+   * (handed out by `finish`) does not make the next writer allocate a fresh spare. Only that size:
+   * a larger spare would make every message that outgrows it leave in a buffer twice its size.
    */
   private grow(n: number): void {
     const old = this.buf;
     const bigger = allocate(Math.max(old.length * 2, this.pos + n));
     bigger.set(old.subarray(0, this.pos));
     this.buf = bigger;
-    if (spare === null && old.length >= SPARE_SIZE && old.length <= SPARE_MAX) {
+    if (spare === null && old.length === SPARE_SIZE) {
       spare = old;
       spareView = this.view;
     }
@@ -326,20 +328,25 @@ export class Writer {
 
   /**
    * The bytes written, in a buffer the caller owns. The writer is done: its buffer goes back
-   * for the next one (copied out), or, past `SPARE_MAX`, is handed out. (`_shared` is
-   * protobufjs's "hand out your own buffer" flag: the result never shares memory with another
-   * writer either way.)
+   * for the next one (the bytes copied out), or, when the message outgrew the spare, is handed
+   * out (a buffer `grow` allocated for this message alone, past the size Node pools, so it shares
+   * memory with nothing; at most twice the message's length, for as long as the frame is on its
+   * way). (`_shared` is protobufjs's "hand out your own buffer" flag: the result never shares
+   * memory with another writer either way.)
    */
   finish(_shared?: boolean): Uint8Array {
     const { buf, pos } = this;
     this.buf = EMPTY;
     this.pos = 0;
-    if (buf.length > SPARE_MAX) return nodeBuffer !== null ? nodeBuffer.from(buf.buffer, buf.byteOffset, pos) : buf.subarray(0, pos);
+    if (pos > SPARE_SIZE) {
+      this.view = null;
+      return nodeBuffer !== null ? nodeBuffer.from(buf.buffer, buf.byteOffset, pos) : buf.subarray(0, pos);
+    }
     const out = allocate(pos);
     if (pos <= 32) for (let i = 0; i < pos; i++) out[i] = buf[i]!;
     else out.set(buf.subarray(0, pos));
-    // (A writer finished twice has nothing to give back.)
-    if (buf.length >= SPARE_SIZE) {
+    // (A writer finished twice has nothing to give back; one written to again after it finished grew a buffer of another size.)
+    if (buf.length === SPARE_SIZE) {
       spare = buf;
       spareView = this.view;
     }
