@@ -134,7 +134,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('metrics-port', { type: 'number', describe: 'Serve Prometheus metrics at http://<metrics-host>:<port>/metrics (and /healthz) on this port (0 picks a free one; needs prom-client)' })
           .option('metrics-host', { type: 'string', describe: 'Address of the metrics listener (default 127.0.0.1; needs --metrics-port)' })
           .option('drain-ms', { type: 'number', describe: 'On SIGTERM or SIGINT: how long calls in flight may take to finish before every connection is closed (default 10000; a second signal closes at once)' })
-          .option('small-young-generation', { type: 'boolean', describe: "Keep V8's young generation at its starting size (no measured gain since the broker writes its own frames; a higher memory peak under floods of listings: docs/operations.md)" }),
+          .option('small-young-generation', { type: 'boolean', describe: "Set V8's --semi-space-growth-factor=1 (no measured gain; a higher memory peak under floods of listings; Node's --no-concurrent-array-buffer-sweeping is what helps large frames: docs/operations.md)" }),
       async (args) => {
         requireInteger('--port', args.port, 0, 65535);
         requireInteger('--lease-ms', args.leaseMs, 300);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RpcErrorCode, RpcWebSocketClient } from '../runtime/index.node.js';
 import { formatRecord } from '../cli/commands/log-format.js';
-import { listeningUrl, startCli } from './support/broker-process.js';
+import { listeningUrl, startCli, type CliBroker } from './support/broker-process.js';
 import { eventually } from './support/harness.js';
 import { repoRoot, tempDir } from './support/paths.js';
 
@@ -27,6 +27,23 @@ describe('p2pgen broker', () => {
     expect(broker.output.stdout).toBe('');
     await eventually(() => client.state.value === 'closed', 'the client to see the broker go');
     await expect(client.listPeers()).rejects.toMatchObject({ code: RpcErrorCode.NOT_CONNECTED });
+  });
+
+  it("says which of the broker's Node options (V8 flags only a process's start can set) it was started without, and nothing when it has them", async () => {
+    const hint = (broker: CliBroker) => logRecords(broker.output.stderr).find((r) => (r as { nodeOptions?: string[] }).nodeOptions !== undefined);
+    const bare = startCli(['--port', '0', '--host', '127.0.0.1'], []);
+    await listeningUrl(bare);
+    await eventually(() => hint(bare) !== undefined, 'the hint about the Node options');
+    expect(hint(bare)).toMatchObject({ nodeOptions: ['--no-concurrent-array-buffer-sweeping'] });
+    expect(hint(bare)!.msg).toMatch(/^Node was started without --no-concurrent-array-buffer-sweeping: .*docs\/operations\.md\)$/);
+    const tuned = startCli(['--port', '0', '--host', '127.0.0.1']);
+    const client = new RpcWebSocketClient(await listeningUrl(tuned), { reconnect: false });
+    await client.connect();
+    await client.registerAsPeer('tuned-peer');
+    await client.disconnect();
+    for (const broker of [bare, tuned]) broker.child.kill('SIGTERM');
+    expect([await bare.exited, await tuned.exited]).toEqual([0, 0]);
+    expect(hint(tuned)).toBeUndefined();
   });
 
   it('--small-young-generation (V8 tuned for large frames, docs/operations.md) serves peers as usual', async () => {

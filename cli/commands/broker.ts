@@ -8,7 +8,7 @@ import { createWriteStream, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { createBroker, jsonLinesAudit, keepYoungGenerationSmall, type AuditLog, type Broker, type BrokerLogger, type BrokerOptions, type ClusterOptions, type MetricsRegistry, type RpcKernelSecurity } from 'p2pgen/broker';
+import { brokerNodeOptions, createBroker, jsonLinesAudit, keepYoungGenerationSmall, type AuditLog, type Broker, type BrokerLogger, type BrokerOptions, type ClusterOptions, type MetricsRegistry, type RpcKernelSecurity } from 'p2pgen/broker';
 import type { Output } from './build.js';
 import { UsageError } from './usage-error.js';
 import { prettyDestination, type LogFormat } from './log-format.js';
@@ -123,6 +123,14 @@ async function serve(args: BrokerArgs, output: Output, signals: SignalQueue): Pr
       return 1;
     }
     throw error;
+  }
+  const missingNodeOptions = brokerNodeOptions.filter((option) => !process.execArgv.includes(option));
+  if (missingNodeOptions.length > 0) {
+    // V8 reads them only at start (runtime/broker/node-flags.ts), so all this can do is say so.
+    logger.info(
+      { nodeOptions: missingNodeOptions },
+      `Node was started without ${missingNodeOptions.join(' ')}: frames of 16 KiB and more cost this broker 10-15% more CPU; start it as node ${missingNodeOptions.join(' ')} <path to p2pgen> broker (docs/operations.md)`,
+    );
   }
   const signal = await signals.next();
   const deadlineMs = args.drainMs ?? DEFAULT_DRAIN_MS;

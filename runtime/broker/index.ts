@@ -4,6 +4,7 @@ export type { BrokerLogger } from './logger.js';
 export type { BrokerMetricsOptions, MetricsRegistry } from './metrics-export.js';
 export { DEFAULT_MAX_FRAME_BYTES, type BrokerOptions } from './options.js';
 export { keepYoungGenerationSmall } from './heap-tuning.js';
+export { brokerNodeOptions } from './node-flags.js';
 export type { PeerIdPolicy } from './peer-id-policy.js';
 export type { ClusterOptions } from './cluster/cluster-options.js';
 export { CloseCode } from '../wire/close-code.js';

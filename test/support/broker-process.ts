@@ -7,6 +7,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterEach } from 'vitest';
+import { brokerNodeOptions } from '../../runtime/broker/node-flags.js';
 import { eventually } from './harness.js';
 import { repoRoot } from './paths.js';
 
@@ -18,8 +19,9 @@ export interface CliBroker {
 
 const started: CliBroker[] = [];
 
-export function startCli(args: string[]): CliBroker {
-  const child = spawn(process.execPath, [join(repoRoot, 'cli/bin/p2pgen.js'), 'broker', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `nodeOptions`: what Node is started with ahead of the script (the broker's own, brokerNodeOptions, by default, as docs/operations.md runs it). */
+export function startCli(args: string[], nodeOptions: readonly string[] = brokerNodeOptions): CliBroker {
+  const child = spawn(process.execPath, [...nodeOptions, join(repoRoot, 'cli/bin/p2pgen.js'), 'broker', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const output = { stdout: '', stderr: '' };
   child.stdout.on('data', (d: Buffer) => (output.stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output.stderr += d.toString()));
