@@ -4,8 +4,8 @@
  *   npm run bench          (BENCH_CPU_PROF=1 also writes CPU profiles of the p2pgen broker and peers;
  *                           BENCH_SCENARIOS=S4,S5 runs only those scenarios; the p2pgen-only rows are
  *                           S2-security, S2-fingerprint, S2-context, S2-metrics, S2-interceptors, S2-stacks,
- *                           S6-compression, S6-compression-small, fanout-cluster, S2-any, S3-young and
- *                           S2-young; S3-vs-native, S4-vs-native and S4-vs-nats set p2pgen against the
+ *                           S6-compression, S6-compression-small, fanout-cluster, S2-any, S3-node-options and
+ *                           S2-node-options; S3-vs-native, S4-vs-native and S4-vs-nats set p2pgen against the
  *                           relay with bufferutil and against NATS; S1-installed and S2-installed run
  *                           p2pgen on the installed package instead of the bundled sources;
  *                           S1-pinned pins the server and the peers to a core each, with taskset)
@@ -50,6 +50,8 @@ console.log(`load average at start: ${loadStart.map((l) => l.toFixed(2)).join(' 
 // ---- build: compile, generate the echo contract, bundle -------------------------------
 
 compileDist();
+// What `p2pgen broker` starts Node with (runtime/broker/node-flags.ts): the p2pgen servers run with it, as that command runs a broker.
+const { brokerNodeOptions } = await import(join(repoRoot, 'runtime/dist/broker/node-flags.js'));
 
 const { bundleDir, generated } = await bundleP2pgen(tmp, {
   'p2pgen-broker': join(repoRoot, 'bench/servers/p2pgen-broker.js'),
@@ -73,17 +75,19 @@ console.log(generated);
 const noNativeAddon = { WS_NO_BUFFER_UTIL: '1' };
 const raw = { key: 'raw', label: 'raw-ws relay', server: join(repoRoot, 'bench/servers/raw-relay.js'), peers: join(repoRoot, 'bench/peers/raw-peers.js'), serverEnv: noNativeAddon, peersEnv: noNativeAddon };
 const rawNative = { ...raw, key: 'raw-native', label: 'raw-ws relay + bufferutil', serverEnv: {}, peersEnv: {} };
-const p2pgen = { key: 'p2pgen', label: 'p2pgen', server: join(bundleDir, 'p2pgen-broker.mjs'), peers: join(bundleDir, 'p2pgen-peers.mjs'), profiled: true };
+// p2pgen's servers run with the Node options `p2pgen broker` starts Node with (serverExecArgv); the peers, a user's own processes, with Node's defaults.
+const p2pgen = { key: 'p2pgen', label: 'p2pgen', server: join(bundleDir, 'p2pgen-broker.mjs'), peers: join(bundleDir, 'p2pgen-peers.mjs'), serverExecArgv: brokerNodeOptions, profiled: true };
 /** Two p2pgen brokers clustered over NATS (callers on one, callees on the other), and NATS's own request/reply. */
-const p2pgenCluster = { key: 'p2pgen-cluster', label: 'p2pgen, 2 brokers', server: join(bundleDir, 'p2pgen-cluster.mjs'), peers: join(bundleDir, 'p2pgen-peers.mjs'), profiled: true };
+const p2pgenCluster = { key: 'p2pgen-cluster', label: 'p2pgen, 2 brokers', server: join(bundleDir, 'p2pgen-cluster.mjs'), peers: join(bundleDir, 'p2pgen-peers.mjs'), serverExecArgv: brokerNodeOptions, profiled: true };
 const p2pgenCluster3 = { ...p2pgenCluster, key: 'p2pgen-cluster-3', label: 'p2pgen, 3 brokers', serverEnv: { BENCH_CLUSTER_BROKERS: '3' } };
 const natsRequestReply = { key: 'nats', label: 'NATS request/reply', server: join(repoRoot, 'bench/servers/nats.js'), peers: join(repoRoot, 'bench/peers/nats-peers.js') };
 /** Broker and peers on the installed package (node_modules/p2pgen: runtime/dist, tsc's output, as the packed tarball ships it), not on the bundled sources. */
-const p2pgenInstalled = { key: 'p2pgen-installed', label: 'p2pgen, installed', server: join(bundleDir, 'p2pgen-broker-dist.mjs'), peers: join(bundleDir, 'p2pgen-peers-dist.mjs') };
+const p2pgenInstalled = { key: 'p2pgen-installed', label: 'p2pgen, installed', server: join(bundleDir, 'p2pgen-broker-dist.mjs'), peers: join(bundleDir, 'p2pgen-peers-dist.mjs'), serverExecArgv: brokerNodeOptions };
 /** p2pgen with other options: same scripts, told apart by environment variables. */
 const p2pgenVariant = (key, label, { serverEnv = {}, peersEnv = {} } = {}) => ({ ...p2pgen, key, label, serverEnv, peersEnv });
-/** The broker with its young generation kept small, as `p2pgen broker --small-young-generation` runs (the young-generation rows). */
-const p2pgenYoungSmall = p2pgenVariant('young-small', 'kept small', { serverEnv: { BENCH_BROKER_YOUNG_GENERATION: 'small' } });
+/** The broker on Node's defaults, without the options `p2pgen broker` starts Node with (the node-options rows). */
+const p2pgenNodeDefaults = { ...p2pgen, key: 'node-defaults', label: "Node's defaults", serverExecArgv: [] };
+const p2pgenNodeOptions = { ...p2pgen, key: 'node-options', label: 'broker node options' };
 /**
  * The fan-out rows: a `ws` server writing each of the sender's messages to every member, and
  * the brokers with maxGroupsPerConnection raised to 100 (each member connection holds 100 ids of the group).
@@ -113,7 +117,7 @@ async function withProcesses(setup, scenario, fn) {
     cpuProfile && setup.profiled
       ? ['--cpu-prof', `--cpu-prof-dir=${join(tmp, 'prof')}`, `--cpu-prof-name=${name}-${scenarioId}-${setup.key}-${Date.now()}.cpuprofile`]
       : [];
-  const execArgv = ['--expose-gc', ...(scenario.serverExecArgv ?? []), ...profile('broker')];
+  const execArgv = ['--expose-gc', ...(setup.serverExecArgv ?? []), ...(scenario.serverExecArgv ?? []), ...profile('broker')];
   const server = startChild(setup.server, { execArgv, env: setup.serverEnv, label: `${setup.label} server` });
   if (scenario.pinned) pinToCpu(server, 0);
   let peers;
@@ -470,20 +474,32 @@ const scenarios = [
     metrics: [{ name: 'MB/s', pick: (r) => r.mbPerSecond, format: fmt1, goal: { min: 0.9 } }],
   },
   {
-    // The broker's young generation kept small (heap-tuning.ts, `p2pgen broker --small-young-generation`) vs left to V8 (the default).
-    id: 'S3-young',
-    name: 'S3 young generation',
-    title: "S3 (16 KiB) with the broker's young generation kept small (keepYoungGenerationSmall, p2pgen broker --small-young-generation) vs left to grow as V8 likes (the default)",
-    compare: [p2pgen, p2pgenYoungSmall],
-    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 16 * 1024 }, 60_000),
+    // What the Node options `p2pgen broker` starts Node with (runtime/broker/node-flags.ts) do
+    // for large frames: without them V8 answers the buffers a broker reads with mark-compacts.
+    id: 'S3-node-options',
+    name: 'S3 broker node options',
+    title: `S3 (16 KiB) with the broker's process started as \`p2pgen broker\` starts it (node ${brokerNodeOptions.join(' ')}) vs on Node's defaults`,
+    compare: [p2pgenNodeDefaults, p2pgenNodeOptions],
+    repetitions: variantRepetitions,
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 16 * 1024 }, 60_000),
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt }],
   },
   {
-    id: 'S2-young',
-    name: 'S2 young generation',
-    title: "S2 (64 B) with the broker's young generation kept small vs left to grow (the default)",
-    compare: [p2pgen, p2pgenYoungSmall],
-    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...throughputParams, payloadBytes: 64 }, 60_000),
+    id: 'S4-node-options',
+    name: 'S4 broker node options',
+    title: "S4 (64 MiB in 64 KiB chunks) with the broker's Node options vs Node's defaults",
+    compare: [p2pgenNodeDefaults, p2pgenNodeOptions],
+    repetitions: variantRepetitions,
+    run: (setup, ctx) => runStream(ctx, streamParams),
+    metrics: [{ name: 'MB/s', pick: (r) => r.mbPerSecond, format: fmt1 }],
+  },
+  {
+    id: 'S2-node-options',
+    name: 'S2 broker node options',
+    title: "S2 (64 B) with the broker's Node options vs Node's defaults: small frames should not pay for them",
+    compare: [p2pgenNodeDefaults, p2pgenNodeOptions],
+    repetitions: variantRepetitions,
+    run: (setup, ctx) => peerJob(ctx, 'throughput', { ...variantThroughputParams, payloadBytes: 64 }, 60_000),
     metrics: [{ name: 'calls/s', pick: (r) => r.callsPerSecond, format: fmtInt }],
   },
   {

@@ -7,10 +7,8 @@
  * (busy) Prometheus would (the "S2 metrics" row).
  * BENCH_MAX_GROUPS_PER_CONNECTION=n raises maxGroupsPerConnection (default 64): the fan-out rows'
  * member connections hold 100 member ids each, every one in the group.
- * BENCH_BROKER_YOUNG_GENERATION=small keeps V8's young generation small, as `p2pgen broker
- * --small-young-generation` does (the "S3 young generation" rows compare); by default V8 grows it.
  */
-import { createBroker, keepYoungGenerationSmall, RpcKernelSecurity, Session } from 'p2pgen/broker';
+import { createBroker, RpcKernelSecurity, Session } from 'p2pgen/broker';
 import { serveBench } from '../lib/server-main.js';
 
 /**
@@ -36,8 +34,6 @@ class BenchSecurity extends RpcKernelSecurity {
     return true;
   }
 }
-
-if (process.env.BENCH_BROKER_YOUNG_GENERATION === 'small') keepYoungGenerationSmall();
 
 const securityChoice = process.env.BENCH_BROKER_SECURITY ?? 'default';
 if (securityChoice !== 'default' && securityChoice !== 'async-hooks') throw new Error(`BENCH_BROKER_SECURITY: unknown value '${securityChoice}'`);
