@@ -141,6 +141,43 @@ describe('listings', () => {
   });
 });
 
+describe('a listing made of cached answers and answers being asked', () => {
+  it("keeps the directory's order, drops whom the hook refuses and who left meanwhile, and asks only about the peers not yet asked", async () => {
+    const askedAbout: string[] = [];
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    class RefuseHidden extends RpcKernelSecurity {
+      override async authenticate(token: unknown): Promise<Session> {
+        return new Session(String(token ?? 'anonymous'));
+      }
+      override async isAllowedToSendToPeer(_session: Session, peerId: string): Promise<boolean> {
+        askedAbout.push(peerId);
+        if (peerId === 'd-leaves') await gate;
+        return !peerId.includes('hidden');
+      }
+    }
+    const h = await startBroker({ security: new RefuseHidden() });
+    const lister = await h.client({ token: 'lister' });
+    const others = await Promise.all(['a-hidden', 'b', 'c', 'd-leaves', 'e-hidden', 'f'].map((id) => h.peer(id, { token: id })));
+    const callee = others[2]!;
+    callee.registerController('/behaviors', new BehaviorsController());
+    // A call caches the lister's decision about 'c' (after 'a-hidden' and 'b', before the rest).
+    await lister.registerAsPeer('lister');
+    expect(await lister.peer('c').controller<BehaviorsController>('/behaviors').identity(1)).toBe(1);
+    askedAbout.length = 0;
+    const listing = lister.listPeers();
+    await eventually(() => askedAbout.includes('d-leaves'), "the hook asked about 'd-leaves'");
+    await others[3]!.disconnect();
+    release!();
+    expect((await listing).map((p) => p.id)).toEqual(['b', 'c', 'f', 'lister']);
+    expect(askedAbout).not.toContain('c');
+    // Listed again: every answer is cached now, nothing is asked.
+    askedAbout.length = 0;
+    expect((await lister.listPeers()).map((p) => p.id)).toEqual(['b', 'c', 'f', 'lister']);
+    expect(askedAbout).toEqual([]);
+  });
+});
+
 /** A send hook that answers only when the test opens the gate: rounds of answers, counted, instead of time. */
 class GatedHook extends RpcKernelSecurity {
   readonly waiting: (() => void)[] = [];

@@ -288,7 +288,7 @@ export class ControlPlane implements BrokerPart {
 
   private async listPeers(connection: BrokerConnection, controller: string | undefined, group: string | undefined, compact: boolean): Promise<PeerList> {
     const among = group === undefined ? this.ctx.directory.all() : this.ctx.groups.members(group);
-    const candidates = [...among].filter((r) => controller === undefined || r.controllers.some((c) => c.path === controller));
+    const candidates = controller === undefined ? [...among] : [...among].filter((r) => r.controllers.some((c) => c.path === controller));
     return new PeerList(await this.ctx.listings.visibleTo(connection, candidates), compact);
   }
 

@@ -44,22 +44,47 @@ export class Listings {
 
   constructor(private readonly access: Access) {}
 
-  /** The registrations among `candidates` that `connection` may send to and that are still registered. */
-  async visibleTo(connection: BrokerConnection, candidates: readonly PeerRegistration[]): Promise<PeerRegistration[]> {
-    const visible: PeerRegistration[] = [];
+  /**
+   * The registrations among `candidates` that `connection` may send to and that are still
+   * registered. `candidates` is the listing's own array: it is filtered in place and returned
+   * (a burst of listings holds one array of registrations per listing, not two).
+   */
+  async visibleTo(connection: BrokerConnection, candidates: PeerRegistration[]): Promise<PeerRegistration[]> {
+    let kept = 0;
     for (let start = 0; start < candidates.length && connection.isOpen; start += SLICE) {
       if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const slice = candidates.slice(start, start + SLICE);
-      await this.askRoom(connection.remoteAddress, slice.length);
-      let allowed: boolean[];
+      const end = Math.min(candidates.length, start + SLICE);
+      await this.askRoom(connection.remoteAddress, end - start);
       try {
-        allowed = await Promise.all(slice.map((r) => this.access.mayReach(connection, r)));
+        // Answers already known (cached, or the default security's yes) are taken as they are:
+        // only from the first one being asked on are they awaited, in order. A listing made
+        // from the cache makes no promise per peer (a burst of 1,000 listings of 10,000 peers
+        // made ten million, and the broker's heap grew with them). Kept ones move to the front
+        // (`kept` never passes the index being read).
+        let asked: (boolean | Promise<boolean>)[] | undefined;
+        let askedFrom = start;
+        for (let i = start; i < end; i++) {
+          const answer = this.access.mayReach(connection, candidates[i]!);
+          if (asked !== undefined) asked.push(answer);
+          else if (answer === true) candidates[kept++] = candidates[i]!;
+          else if (answer !== false) {
+            asked = [answer];
+            askedFrom = i;
+          }
+        }
+        if (asked !== undefined) {
+          const allowed = await Promise.all(asked);
+          for (let k = 0; k < allowed.length; k++) if (allowed[k]) candidates[kept++] = candidates[askedFrom + k]!;
+        }
       } finally {
-        this.giveRoom(slice.length);
+        this.giveRoom(end - start);
       }
-      for (let i = 0; i < slice.length; i++) if (allowed[i]) visible.push(slice[i]!);
     }
-    return visible.filter((r) => r.active);
+    // Those that left meanwhile go too (and those not looked at, when the connection closed).
+    let visible = 0;
+    for (let i = 0; i < kept; i++) if (candidates[i]!.active) candidates[visible++] = candidates[i]!;
+    candidates.length = visible;
+    return candidates;
   }
 
   /**
