@@ -229,7 +229,7 @@ describe('the buffer kept between writers', () => {
     expect(big.buffer).not.toBe(after.buffer);
   });
 
-  it('hands a message that outgrew the kept buffer out in the buffer it grew (no copy), and keeps the smaller one for the next writer', () => {
+  it('hands a message that outgrew the kept buffer out in the buffer it grew (no copy) when it fills it, and keeps the smaller one for the next writer', () => {
     const w = createWriter().raw(new Uint8Array(16_400).fill(7));
     const grown = w.buf;
     const out = w.finish();
@@ -240,6 +240,16 @@ describe('the buffer kept between writers', () => {
     const bytes = next.raw(new Uint8Array(16_400).fill(8)).finish();
     expect(bytes.buffer).not.toBe(out.buffer);
     expect(out.every((b) => b === 7) && bytes.every((b) => b === 8)).toBe(true);
+    // Written in pieces, a message just past the spare's size lands in a buffer doubled for it
+    // (16 KiB for 9,000 bytes): copied out to its length, not handed out at nearly twice it.
+    const pieces = createWriter().raw(new Uint8Array(5000).fill(1));
+    pieces.raw(new Uint8Array(4000).fill(2));
+    const doubled = pieces.buf;
+    const nine = pieces.finish();
+    expect(doubled.length).toBeGreaterThanOrEqual(16_384);
+    expect(nine.buffer).not.toBe(doubled.buffer);
+    expect(nine.length).toBe(9000);
+    expect(nine.subarray(0, 5000).every((b) => b === 1) && nine.subarray(5000).every((b) => b === 2)).toBe(true);
   });
 
   it('finished twice gives nothing more, a finished writer written to again has a buffer of its own, and ldelim without fork is refused', () => {

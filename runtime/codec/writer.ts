@@ -8,9 +8,9 @@
  *   Buffer where there is one, as protobufjs's BufferWriter gives: readers see one kind of
  *   array (plain Uint8Arrays for small messages measured no faster, and are zero-filled). A
  *   message that outgrew the spare is in a buffer grown for it alone, unfilled: `finish` hands
- *   that buffer out as it is (no copy of a large message; a frame of 16 KiB calls was copied
- *   twice on its way out, into the writer and out of it) and the spare stays for the next
- *   writer. A writer that throws half-way never gives the
+ *   that buffer out as it is when the message fills most of it (no copy of a large message; a
+ *   frame of 16 KiB calls was copied twice on its way out, into the writer and out of it), and
+ *   the spare stays for the next writer. A writer that throws half-way never gives the
  *   spare back: the next one allocates another, so an error costs an allocation, never bytes.
  *   Two writers alive at once (an encoder re-entered from a getter) each have their own.
  * - Doubles and floats go through a DataView kept with the buffer; short strings through a
@@ -328,10 +328,11 @@ export class Writer {
 
   /**
    * The bytes written, in a buffer the caller owns. The writer is done: its buffer goes back
-   * for the next one (the bytes copied out), or, when the message outgrew the spare, is handed
-   * out (a buffer `grow` allocated for this message alone, past the size Node pools, so it shares
-   * memory with nothing; at most twice the message's length, for as long as the frame is on its
-   * way). (`_shared` is protobufjs's "hand out your own buffer" flag: the result never shares
+   * for the next one (the bytes copied out), or, when the message outgrew the spare and fills
+   * at least three quarters of the buffer `grow` allocated for it alone, is handed out as it is
+   * (past the size Node pools, so it shares memory with nothing). A message in a buffer doubled
+   * for it is copied out instead: a queued frame never holds much more memory than its length
+   * says. (`_shared` is protobufjs's "hand out your own buffer" flag: the result never shares
    * memory with another writer either way.)
    */
   finish(_shared?: boolean): Uint8Array {
@@ -340,7 +341,10 @@ export class Writer {
     this.pos = 0;
     if (pos > SPARE_SIZE) {
       this.view = null;
-      return nodeBuffer !== null ? nodeBuffer.from(buf.buffer, buf.byteOffset, pos) : buf.subarray(0, pos);
+      if (pos * 4 >= buf.length * 3) return nodeBuffer !== null ? nodeBuffer.from(buf.buffer, buf.byteOffset, pos) : buf.subarray(0, pos);
+      const exact = allocate(pos);
+      exact.set(buf.subarray(0, pos));
+      return exact;
     }
     const out = allocate(pos);
     if (pos <= 32) for (let i = 0; i < pos; i++) out[i] = buf[i]!;
