@@ -1,8 +1,9 @@
 /**
  * The options Node should start a broker's process with. V8 reads them once, when the process
- * starts (`v8.setFlagsFromString` later changes nothing), so `p2pgen broker` starts Node with
- * them itself, and a process of your own that runs `createBroker` passes them on its command
- * line: `node --no-concurrent-array-buffer-sweeping broker.js`.
+ * starts (`v8.setFlagsFromString` later changes nothing), so a broker cannot set them for
+ * itself: its process is started with them (`node --no-concurrent-array-buffer-sweeping
+ * broker.js`; the scaffold's `npm run broker` does), and `p2pgen broker` logs the ones its Node
+ * lacks (docs/operations.md says why it does not start a second process with them).
  *
  * `--no-concurrent-array-buffer-sweeping`: every frame a broker reads is a buffer outside the
  * JavaScript heap, freed by the collection that finds it dead. V8 frees the young ones on a
@@ -13,6 +14,6 @@
  * a bare `ws` relay, whose heap garbage brings a scavenge about every 25 ms, has none. Freed on
  * the main thread right after the scavenge, they are counted as freed at once: no mark-compacts,
  * and the broker's CPU per 16 KiB call fell by 10-15% (docs/operations.md, bench row "S3 broker
- * node options"). 64 B calls and 64 KiB streams measured the same with it or without.
+ * node options"). 64 B calls and 64 KiB streams measured about the same with it or without.
  */
 export const brokerNodeOptions: readonly string[] = Object.freeze(['--no-concurrent-array-buffer-sweeping']);

@@ -336,25 +336,19 @@ export class Writer {
    * memory with another writer either way.)
    */
   finish(_shared?: boolean): Uint8Array {
-    const { buf, pos } = this;
+    const { buf, pos, view } = this;
     this.buf = EMPTY;
     this.pos = 0;
-    if (pos > SPARE_SIZE) {
-      this.view = null;
-      if (pos * 4 >= buf.length * 3) return nodeBuffer !== null ? nodeBuffer.from(buf.buffer, buf.byteOffset, pos) : buf.subarray(0, pos);
-      const exact = allocate(pos);
-      exact.set(buf.subarray(0, pos));
-      return exact;
-    }
+    this.view = null;
+    if (pos > SPARE_SIZE && pos * 4 >= buf.length * 3) return nodeBuffer !== null ? nodeBuffer.from(buf.buffer, buf.byteOffset, pos) : buf.subarray(0, pos);
     const out = allocate(pos);
     if (pos <= 32) for (let i = 0; i < pos; i++) out[i] = buf[i]!;
     else out.set(buf.subarray(0, pos));
-    // (A writer finished twice has nothing to give back; one written to again after it finished grew a buffer of another size.)
+    // Only the spare's size goes back (a writer finished twice has nothing to give; one that grew, or was written to again after it finished, has another size).
     if (buf.length === SPARE_SIZE) {
       spare = buf;
-      spareView = this.view;
+      spareView = view;
     }
-    this.view = null;
     return out;
   }
 }
