@@ -82,7 +82,7 @@ const p2pgenCluster = { key: 'p2pgen-cluster', label: 'p2pgen, 2 brokers', serve
 const p2pgenCluster3 = { ...p2pgenCluster, key: 'p2pgen-cluster-3', label: 'p2pgen, 3 brokers', serverEnv: { BENCH_CLUSTER_BROKERS: '3' } };
 const natsRequestReply = { key: 'nats', label: 'NATS request/reply', server: join(repoRoot, 'bench/servers/nats.js'), peers: join(repoRoot, 'bench/peers/nats-peers.js') };
 /** Broker and peers on the installed package (node_modules/p2pgen: runtime/dist, tsc's output, as the packed tarball ships it), not on the bundled sources. */
-const p2pgenInstalled = { key: 'p2pgen-installed', label: 'p2pgen, installed', server: join(bundleDir, 'p2pgen-broker-dist.mjs'), peers: join(bundleDir, 'p2pgen-peers-dist.mjs'), serverExecArgv: brokerNodeOptions };
+const p2pgenInstalled = { key: 'p2pgen-installed', label: 'p2pgen, installed', server: join(bundleDir, 'p2pgen-broker-dist.mjs'), peers: join(bundleDir, 'p2pgen-peers-dist.mjs'), serverExecArgv: brokerNodeOptions, profiled: true };
 /** p2pgen with other options: same scripts, told apart by environment variables. */
 const p2pgenVariant = (key, label, { serverEnv = {}, peersEnv = {} } = {}) => ({ ...p2pgen, key, label, serverEnv, peersEnv });
 /** The broker on Node's defaults, without the options `p2pgen broker` starts Node with (the node-options rows). */
@@ -374,6 +374,10 @@ const scenarios = [
   },
   {
     id: 'S5',
+    // The RSS slope scatters more than any other row (the relay's own from 1.7 to 4.0 KB per peer
+    // between repetitions of one run: glibc reuses pages freed by earlier peers): medians of 7, at
+    // about 5 s a repetition.
+    repetitions: 7,
     title: `connections: server memory per idle registered peer, from ${fmtInt(idlePeers)} to ${fmtInt(2 * idlePeers)} peers`,
     // V8 sizes its young generation by allocation rate: a per-process step of 16 to 32 MiB
     // that lands on whichever run happens to cross it, larger at this scale than what the peers
@@ -512,6 +516,16 @@ const scenarios = [
     compare: [raw, p2pgenInstalled],
     run: (setup, ctx) => runLatency(ctx, latencyParams),
     metrics: latencyMetrics,
+  },
+  {
+    // The installed package against the bundled sources, with no relay between them: what one module per file (tsc's output) costs a call.
+    id: 'S1-installed-vs-bundled',
+    name: 'S1 installed vs bundled',
+    title: 'S1 of p2pgen on the installed package (tsc output, one module per file) vs on the bundled sources (esbuild, one file)',
+    repetitions: latencyRepetitions,
+    compare: [p2pgen, p2pgenInstalled],
+    run: (setup, ctx) => runLatency(ctx, latencyParams),
+    metrics: latencyMetrics.map(({ goal, ...metric }) => metric),
   },
   {
     id: 'S2-installed',

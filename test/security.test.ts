@@ -137,6 +137,30 @@ describe('security hooks', () => {
     expect(await codeOf(c.registerAsPeer('refused'))).toBe(RpcErrorCode.ACCESS_DENIED);
   });
 
+  it("with the default authenticate, what a hook writes on one connection's session never reaches another's", async () => {
+    // A hook that marks the session it is given, as one caching a lookup there would.
+    const seen: { peerId: string; username: string; markBefore: unknown }[] = [];
+    class Marking extends RpcKernelSecurity {
+      override async isAllowedToRegisterAsPeer(session: Session, peerId: string): Promise<boolean> {
+        const marked = session as Session & { mark?: string };
+        seen.push({ peerId, username: session.username, markBefore: marked.mark });
+        try {
+          marked.mark = peerId;
+        } catch {
+          // The default's anonymous session takes no marks.
+        }
+        return true;
+      }
+    }
+    const h = await startBroker({ security: new Marking() });
+    await (await h.client()).registerAsPeer('first');
+    await (await h.client()).registerAsPeer('second');
+    expect(seen).toEqual([
+      { peerId: 'first', username: 'anonymous', markBefore: undefined },
+      { peerId: 'second', username: 'anonymous', markBefore: undefined },
+    ]);
+  });
+
   it('isAllowedToSendToPeer: yes and no, and the target never sees a refused call', async () => {
     const { remote, behaviors, client } = await setup();
     expect(await remote.echo('yes')).toBe('yes');
