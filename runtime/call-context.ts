@@ -33,7 +33,7 @@ export interface CallContext {
    * caller's word, not the broker's: check it as you would an argument.
    */
   readonly metadata: ReadonlyMap<string, string>;
-  /** The group the caller called (`client.group(name)`), undefined for a call to this peer by id (docs/groups.md). */
+  /** The group the caller called (`client.group(name)`, or `client.anyPeer({ group })`), undefined for a call to this peer by id or to any peer (docs/groups.md). */
   readonly group: string | undefined;
   /** Types only: a CallContext is made by the runtime, not by hand. */
   readonly [callContextBrand]?: never;

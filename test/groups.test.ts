@@ -308,6 +308,22 @@ describe('any-peer calls', () => {
     expect(ran.size + failures.length).toBeGreaterThanOrEqual(600);
   });
 
+  it("the callee's ctx.group names the group a call was made within (also for a stream); without one it is unset", async () => {
+    const { client } = await startBroker();
+    await worker(client, 'w1', ['pool']);
+    await worker(client, 'outside');
+    const caller = await worker(client, 'caller');
+    const inPool = caller.client.anyPeer({ group: 'pool' }).controller('/work');
+    expect(await inPool.whoAmI()).toEqual({ peer: 'w1', group: 'pool', caller: 'caller' });
+    // Without a group, w1 or 'outside' is chosen, and neither is told a group.
+    for (let i = 0; i < 4; i++) expect((await caller.client.anyPeer().controller('/work').whoAmI()).group).toBeUndefined();
+    const items: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      void inPool.count(3).then((stream) => stream.subscribe({ next: (item) => items.push(item), error: reject, complete: resolve }));
+    });
+    expect(items).toEqual(['w1:0', 'w1:1', 'w1:2']);
+  });
+
   it('a stream stays with the peer that took it', async () => {
     const { client } = await startBroker();
     await worker(client, 'w1');
@@ -369,6 +385,29 @@ describe('groups and any-peer calls across a cluster', () => {
     await eventually(async () => (await caller.client.listPeers({ group: 'far' })).length === 1, 'the far worker to be known');
     expect(await caller.client.anyPeer({ group: 'far' }).controller('/work').job(7)).toBe('far-worker:7');
     expect(far.work.calls).toBe(1);
+    // The far callee is told the group, and who called, as one on the caller's broker is.
+    expect(await caller.client.anyPeer({ group: 'far' }).controller('/work').whoAmI()).toEqual({ peer: 'far-worker', group: 'far', caller: 'caller' });
+  });
+
+  it('a peer chosen within a group on another broker that left before the call reached it: the call goes to another and runs once', async () => {
+    const cluster = new MemoryCluster();
+    const on = await clusterOf(2, cluster);
+    const caller = await worker(on(0), 'caller');
+    const gone = await worker(on(1), 'gone', ['far']);
+    const stays = await worker(on(1), 'stays', ['far']);
+    await eventually(async () => (await caller.client.listPeers({ group: 'far' })).length === 2, 'both far workers to be known');
+    // The caller's broker hears of no change from now on: it still counts 'gone' among the candidates.
+    cluster.stallWatches(cluster.node('b0'), 'claims');
+    await gone.client.disconnect();
+    const watcher = await on(1)();
+    await eventually(async () => (await watcher.listPeers({ group: 'far' })).length === 1, "'gone' to have left its own broker");
+    const far = caller.client.anyPeer({ group: 'far' }).controller('/work');
+    // Each call picks 'gone' or 'stays' alike: 20 calls would all reach 'stays' by chance once in a million.
+    const reached: unknown[] = [];
+    for (let i = 0; i < 20; i++) reached.push(await far.whoAmI());
+    expect(reached).toEqual(Array(20).fill({ peer: 'stays', group: 'far', caller: 'caller' }));
+    expect(stays.work.calls).toBe(20);
+    cluster.resumeWatches(cluster.node('b0'), 'claims');
   });
 
   it('a member on another broker that leaves mid-call answers PEER_DISCONNECTED', async () => {

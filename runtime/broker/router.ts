@@ -180,10 +180,18 @@ export class Router implements BrokerPart {
   // ---- requests ------------------------------------------------------------------------
 
   private onRequest(caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader, waitedMs: number): void {
-    const { access } = this.ctx;
     if (this.callIdInUse(caller, h.callId)) return this.ctx.violation(caller, `call id ${h.callId} is already in use`);
     if ((h.flags & (FrameFlags.Group | FrameFlags.Any)) !== 0) return this.onGroupOrAny(caller, frame, h, waitedMs);
-    const target = this.ctx.directory.find(frame, h.targetStart, h.targetEnd);
+    this.toPeer(caller, this.ctx.directory.find(frame, h.targetStart, h.targetEnd), frame, h, waitedMs, false);
+  }
+
+  /**
+   * A call to one peer, `target` (undefined: nobody holds the id the frame names), under the
+   * caller's limits and hooks. `inGroup`: an any-peer call within a group, its frame still the
+   * caller's (naming the group), so that a held call is chosen for again when it is replayed.
+   */
+  private toPeer(caller: RouteEndpoint, target: PeerRegistration | undefined, frame: Uint8Array, h: FrameHeader, waitedMs: number, inGroup: boolean): void {
+    const { access } = this.ctx;
     // Another broker of a cluster (no session) enforced its callers' limits and security itself.
     if (caller.session !== undefined) {
       if (access.isQueued(caller, h.callId)) return this.ctx.violation(caller, `call id ${h.callId} is already in use`);
@@ -213,7 +221,8 @@ export class Router implements BrokerPart {
     if ((h.flags & FrameFlags.Deadline) !== 0 && !this.withinDeadline(frame, h, waitedMs)) {
       return this.refuse(caller, h, target.id, new RpcError(RpcErrorCode.TIMEOUT, `the call to '${target.id}' waited past its deadline in the broker (it was not forwarded)`, NOT_FORWARDED));
     }
-    this.forward(caller, target, frame, h);
+    if (inGroup) this.forwardInGroup(caller, target, frame, h);
+    else this.forward(caller, target, frame, h);
   }
 
   /**
@@ -267,6 +276,23 @@ export class Router implements BrokerPart {
     writeU32(frame, 8, this.ctx.identities.stamp(caller, h.source, callee));
     callee.send(frame);
     this.ctx.backpressure.fed(caller, callee, frame.length);
+  }
+
+  /**
+   * An any-peer call within a group goes to the peer chosen as a call to the group, the GROUP
+   * flag set and the frame naming it, as a group call's copies do: the callee knows the group
+   * (CallContext.group). A peer on another broker gets it in a GroupRequest of one member,
+   * which that broker delivers under this route's id, as it does a group call's.
+   */
+  private forwardInGroup(caller: RouteEndpoint, target: PeerRegistration, frame: Uint8Array, h: FrameHeader): void {
+    const callee = target.endpoint;
+    const route = this.openRoute(caller, target, h, frame.length, undefined, undefined);
+    frame[2] = (h.flags & ~FrameFlags.Any) | FrameFlags.Group;
+    writeU32(frame, 4, route.id);
+    writeU32(frame, 8, this.ctx.identities.stamp(caller, h.source, callee));
+    const sent = target.connection === undefined ? groupRequestFrame([{ routeId: route.id, id: target.idBytes }], frame) : frame;
+    callee.send(sent);
+    this.ctx.backpressure.fed(caller, callee, sent.length);
   }
 
   /** A new route from `caller` to `target` (a member's of a group call is kept in `group`, not in the caller's table). */
@@ -586,6 +612,8 @@ export class Router implements BrokerPart {
    * An any-peer call: sent on as a call to the one peer the broker chooses (of `group` if
    * given) among those serving the controller: fewest calls in flight, this broker's own peers
    * first on a tie, then any of the tied. PEER_NOT_FOUND (it never ran) when there is none.
+   * Within a group it reaches the callee as a call to the group (forwardInGroup); without one,
+   * addressed to the peer chosen.
    */
   private onAny(caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader, group: string | undefined, waitedMs: number): void {
     const chosen = this.choose(caller, group, h.controllerKey);
@@ -593,6 +621,7 @@ export class Router implements BrokerPart {
       const among = group === undefined ? '' : ` in group '${group}'`;
       return this.refuse(caller, h, group ?? '', new RpcError(RpcErrorCode.PEER_NOT_FOUND, `Peer not found: no peer${among} serves this controller now`, { details: { noCandidate: true }, mayHaveRun: false }));
     }
+    if (group !== undefined) return this.toPeer(caller, chosen, frame, h, waitedMs, true);
     // The request again, addressed to the peer chosen (the target's length changes: a new frame).
     const target = chosen.idBytes;
     const addressed = new Uint8Array(frame.length - (h.targetEnd - h.targetStart) + target.length);

@@ -178,8 +178,14 @@ export class UnaryCalls {
       if (!problem) return true; // sent again, same deadline
       error = problem;
     }
-    // An any-peer call whose chosen peer was gone before it arrived goes to another one.
-    const chosenGone = (call.flags & FrameFlags.Any) !== 0 && error.code === RpcErrorCode.PEER_NOT_FOUND && !error.mayHaveRun && error.details?.noCandidate !== true;
+    // An any-peer call whose chosen peer was gone before it arrived goes to another one: its
+    // broker says PEER_NOT_FOUND, or (a peer on another broker, chosen within a group) the
+    // other broker says PEER_DISCONNECTED; either way it never ran.
+    const chosenGone =
+      (call.flags & FrameFlags.Any) !== 0 &&
+      (error.code === RpcErrorCode.PEER_NOT_FOUND || error.code === RpcErrorCode.PEER_DISCONNECTED) &&
+      !error.mayHaveRun &&
+      error.details?.noCandidate !== true;
     const delay = this.outbound.retryDelay(chosenGone ? new RpcError(RpcErrorCode.UNAVAILABLE, error.rawMessage, { mayHaveRun: false }) : error, call.options, call.attempts, call.deadline, call.firstSent);
     if (delay !== undefined) {
       // It never reached the callee: sent again later, under the same deadline. Until then it
