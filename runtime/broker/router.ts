@@ -9,6 +9,7 @@
  * which (route.ts). It fails routes when an endpoint goes away: calls it served reject with
  * PEER_DISCONNECTED at their callers, calls it made are cancelled at their callees.
  */
+import { Buffer } from 'node:buffer';
 import { RpcError, RpcErrorCode } from '../errors.js';
 import { errorFrame } from '../wire/errors.js';
 import { createHeader, FrameFlags, FrameType, parseHeader, PROTOCOL_VERSION, REQUEST_HEADER_SIZE, writeHeader, writeU32, type FrameHeader } from '../wire/frame.js';
@@ -526,7 +527,7 @@ export class Router implements BrokerPart {
         list.push({ routeId, id: member.idBytes });
         continue;
       }
-      const copy = new Uint8Array(frame); // a copy (Buffer.prototype.slice would be a view)
+      const copy = Buffer.from(frame); // a copy, from Node's pool (Buffer.prototype.slice would be a view)
       writeU32(copy, 4, routeId);
       writeU32(copy, 8, identities.stamp(caller, h.source, callee));
       callee.send(copy);
@@ -596,7 +597,7 @@ export class Router implements BrokerPart {
         if (member.routeId !== 0) broker.send(errorFrame(member.routeId, new RpcError(RpcErrorCode.PEER_DISCONNECTED, `peer '${id}' left before the group call reached it`, NOT_FORWARDED)));
         continue;
       }
-      const copy = new Uint8Array(request!);
+      const copy = Buffer.from(request!); // from Node's pool, as onGroup's copies
       if (member.routeId === 0) {
         writeU32(copy, 8, this.ctx.identities.stamp(broker, h.source, target.endpoint));
         target.endpoint.send(copy);
@@ -623,8 +624,10 @@ export class Router implements BrokerPart {
     }
     if (group !== undefined) return this.toPeer(caller, chosen, frame, h, waitedMs, true);
     // The request again, addressed to the peer chosen (the target's length changes: a new frame).
+    // From Node's pool: every byte is written below. A zeroed ArrayBuffer of its own per call,
+    // which the collector then tracks and frees, was most of what an any-peer call cost over a call by id.
     const target = chosen.idBytes;
-    const addressed = new Uint8Array(frame.length - (h.targetEnd - h.targetStart) + target.length);
+    const addressed = Buffer.allocUnsafe(frame.length - (h.targetEnd - h.targetStart) + target.length);
     addressed.set(frame.subarray(0, REQUEST_HEADER_SIZE));
     addressed[2] = h.flags & ~FrameFlags.Any;
     addressed[3] = target.length;
@@ -632,7 +635,8 @@ export class Router implements BrokerPart {
     addressed.set(frame.subarray(h.targetEnd), REQUEST_HEADER_SIZE + target.length);
     const ah = createHeader();
     if (parseHeader(addressed, ah) !== undefined) return this.ctx.violation(caller, 'an any-peer Request that cannot be addressed');
-    this.onRequest(caller, addressed, ah, waitedMs);
+    // Its call id was checked as the caller sent it; the peer is the one chosen, not looked up again.
+    this.toPeer(caller, chosen, addressed, ah, waitedMs, false);
   }
 
   /** Scratch of `choose`: the least busy candidate so far, its load, and how many tied with it. */
