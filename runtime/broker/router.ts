@@ -222,8 +222,7 @@ export class Router implements BrokerPart {
     if ((h.flags & FrameFlags.Deadline) !== 0 && !this.withinDeadline(frame, h, waitedMs)) {
       return this.refuse(caller, h, target.id, new RpcError(RpcErrorCode.TIMEOUT, `the call to '${target.id}' waited past its deadline in the broker (it was not forwarded)`, NOT_FORWARDED));
     }
-    if (inGroup) this.forwardInGroup(caller, target, frame, h);
-    else this.forward(caller, target, frame, h);
+    this.forward(caller, target, frame, h, inGroup);
   }
 
   /**
@@ -269,29 +268,23 @@ export class Router implements BrokerPart {
     return open >= this.ctx.maxCallsInFlight;
   }
 
-  private forward(caller: RouteEndpoint, target: PeerRegistration, frame: Uint8Array, h: FrameHeader): void {
+  /**
+   * `inGroup`: an any-peer call within a group goes to the peer chosen as a call to the group,
+   * the GROUP flag set and the frame naming it, as a group call's copies do: the callee knows
+   * the group (CallContext.group). A peer on another broker gets it in a GroupRequest of one
+   * member, which that broker delivers under this route's id, as it does a group call's.
+   */
+  private forward(caller: RouteEndpoint, target: PeerRegistration, frame: Uint8Array, h: FrameHeader, inGroup = false): void {
     const callee = target.endpoint;
     const route = this.openRoute(caller, target, h, frame.length, undefined, undefined);
     // In place: the callee sees the route id as the call id, and the true source (told who it is first).
     writeU32(frame, 4, route.id);
     writeU32(frame, 8, this.ctx.identities.stamp(caller, h.source, callee));
-    callee.send(frame);
-    this.ctx.backpressure.fed(caller, callee, frame.length);
-  }
-
-  /**
-   * An any-peer call within a group goes to the peer chosen as a call to the group, the GROUP
-   * flag set and the frame naming it, as a group call's copies do: the callee knows the group
-   * (CallContext.group). A peer on another broker gets it in a GroupRequest of one member,
-   * which that broker delivers under this route's id, as it does a group call's.
-   */
-  private forwardInGroup(caller: RouteEndpoint, target: PeerRegistration, frame: Uint8Array, h: FrameHeader): void {
-    const callee = target.endpoint;
-    const route = this.openRoute(caller, target, h, frame.length, undefined, undefined);
-    frame[2] = (h.flags & ~FrameFlags.Any) | FrameFlags.Group;
-    writeU32(frame, 4, route.id);
-    writeU32(frame, 8, this.ctx.identities.stamp(caller, h.source, callee));
-    const sent = target.connection === undefined ? groupRequestFrame([{ routeId: route.id, id: target.idBytes }], frame) : frame;
+    let sent = frame;
+    if (inGroup) {
+      frame[2] = (h.flags & ~FrameFlags.Any) | FrameFlags.Group;
+      if (target.connection === undefined) sent = groupRequestFrame([{ routeId: route.id, id: target.idBytes }], frame);
+    }
     callee.send(sent);
     this.ctx.backpressure.fed(caller, callee, sent.length);
   }
@@ -613,7 +606,7 @@ export class Router implements BrokerPart {
    * An any-peer call: sent on as a call to the one peer the broker chooses (of `group` if
    * given) among those serving the controller: fewest calls in flight, this broker's own peers
    * first on a tie, then any of the tied. PEER_NOT_FOUND (it never ran) when there is none.
-   * Within a group it reaches the callee as a call to the group (forwardInGroup); without one,
+   * Within a group it reaches the callee as a call to the group (`forward`); without one,
    * addressed to the peer chosen.
    */
   private onAny(caller: RouteEndpoint, frame: Uint8Array, h: FrameHeader, group: string | undefined, waitedMs: number): void {
